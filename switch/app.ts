@@ -1,0 +1,150 @@
+// Assembles one switch process: Redis (managed or given), the worker pool, the ISO 8583 listener
+// and the HTTP server; and takes them down again in the order that loses nothing.
+import { resolve } from 'node:path';
+import type { Redis, Cluster } from 'ioredis';
+import type { SwitchConfig } from './config.js';
+import { loadPrograms, type ProgramTable } from './programs.js';
+import { loadSecrets, type Secrets } from './secrets.js';
+import { connectRedis } from './redis.js';
+import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js';
+import { IsoListener } from './net/listener.js';
+import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
+import { InlineRunner, PoolRunner } from './pool/runners.js';
+import { createMetrics, type SwitchMetrics } from './metrics.js';
+import { createHttpServer, type HttpServer } from '../api/http.js';
+import { IsoCodec } from './iso/codec.js';
+import { dialectByName } from './iso/dialect.js';
+import { answer, ECHO_FIELDS, responseMti } from './process/respond.js';
+import { responseCode } from './reasons.js';
+
+export type Placement = 'workers' | 'main';
+
+export interface AppOptions {
+  config: SwitchConfig;
+  env?: Record<string, string | undefined>;
+  /** 'workers' (default): piscina threads own Redis and decide. 'main': the main thread does. */
+  placement?: Placement;
+  atomics?: 'sync' | 'async' | 'disabled';
+  secrets?: Secrets;
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RunningSwitch {
+  isoPort: number;
+  httpPort: number;
+  redisUrl: string | null;
+  redis: Redis | Cluster;
+  programs: ProgramTable;
+  secrets: Secrets;
+  metrics: SwitchMetrics;
+  stop(): Promise<void>;
+}
+
+export function jsonLog(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
+}
+
+export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
+  const cfg = o.config;
+  const log = o.log ?? jsonLog;
+  const programs = loadPrograms(cfg.programsFile ?? undefined);
+  const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
+  if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
+
+  let managed: ManagedRedis | null = null;
+  let redisUrl = cfg.redisUrl;
+  if (redisUrl === null && cfg.redisCluster === null) {
+    managed = await startManagedRedis({ dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
+    redisUrl = managed.url;
+    log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
+  }
+  const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster });
+  const metrics = createMetrics();
+  const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
+
+  let runner: BatchRunner;
+  const placement = o.placement ?? 'workers';
+  if (placement === 'workers') {
+    runner = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? 'sync', init });
+  } else {
+    runner = await InlineRunner.create(init, redis);
+  }
+
+  const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
+  const dispatcher = new Dispatcher(runner, cfg.batchMax, (frames) => systemErrorAnswers(fallbackCodec, cfg.dialect, frames), {
+    answered(request, code, seconds) {
+      const mti = request.length >= 4 ? request.toString('latin1', 0, 4) : '????';
+      if (code !== '') {
+        metrics.messages.labels(mti, code).inc();
+        metrics.authLatency.labels(mti, code).observe(seconds);
+      }
+    },
+    batchFailed(err) {
+      metrics.batchFailures.inc();
+      log('error', 'batch failed: answered with a system error', { error: String((err as Error).message ?? err).slice(0, 200) });
+    },
+  });
+  const listener = new IsoListener(dispatcher, {
+    maxConnections: cfg.maxConnections, maxInflightPerConnection: cfg.maxInflightPerConnection, maxInflightTotal: cfg.maxInflightTotal,
+  }, {
+    log,
+    oversize: () => metrics.malformed.labels('oversize').inc(),
+  });
+  const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
+
+  const http: HttpServer = createHttpServer({
+    async health() {
+      let redisOk = false;
+      try { redisOk = (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
+      return { ok: redisOk && listener.listening, detail: { redis: redisOk ? 'up' : 'down', listener: listener.listening ? 'up' : 'down' } };
+    },
+    async metrics() {
+      metrics.inflight.set(listener.inflightTotal);
+      metrics.connections.set(listener.connectionCount);
+      if (runner instanceof PoolRunner) {
+        metrics.poolQueue.set(runner.queueSize);
+        metrics.poolUtilization.set(runner.utilization);
+      }
+      const dropped = (runner as { malformedDropped?: number }).malformedDropped ?? 0;
+      const current = (await metrics.malformed.get()).values.find((v) => v.labels.kind === 'undecodable')?.value ?? 0;
+      if (dropped > current) metrics.malformed.labels('undecodable').inc(dropped - current);
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+  });
+  const httpAddr = await http.listen(cfg.httpPort, cfg.httpHost);
+  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: `${cfg.httpHost}:${httpAddr.port}`, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
+
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= (async () => {
+      await listener.shutdown(cfg.shutdownTimeoutMs);
+      await runner.close();
+      await http.close();
+      redis.disconnect();
+      if (managed) await managed.stop();
+      log('info', 'switch stopped');
+    })();
+    return stopping;
+  };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, stop };
+}
+
+/** When a whole batch fails (a worker died), each request that names its MTI and STAN gets 96. */
+function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: readonly Buffer[]): RunResult {
+  const out: Array<Buffer | null> = [];
+  const codes: string[] = [];
+  const code = responseCode('UNKNOWN_ERROR', dialect);
+  for (const f of frames) {
+    const r = codec.unpack(f);
+    const fields = r.ok ? r.msg.fields : r.partial.fields;
+    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti ?? '');
+    if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
+    const body = codec.pack(answer(fields, mti, ECHO_FIELDS, code));
+    const framed = Buffer.allocUnsafe(body.length + 2);
+    framed.writeUInt16BE(body.length, 0);
+    body.copy(framed, 2);
+    out.push(framed);
+    codes.push(code);
+  }
+  return { frames: out, codes };
+}

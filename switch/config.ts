@@ -1,0 +1,63 @@
+// Process configuration from the environment (SPEC §1). Every option and its default is listed
+// once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
+
+export interface SwitchConfig {
+  isoHost: string;             // ISO_HOST, default 127.0.0.1
+  isoPort: number;             // ISO_PORT, default 8583
+  httpHost: string;            // HTTP_HOST, default 127.0.0.1
+  httpPort: number;            // HTTP_PORT, default 8080
+  redisUrl: string | null;     // REDIS_URL; unset: a private redis-server is started
+  redisCluster: string | null; // REDIS_CLUSTER, comma-separated host:port seed list
+  redisDir: string;            // REDIS_DIR, default ./var/redis (managed Redis only)
+  redisAppendfsync: 'always' | 'everysec' | 'no' | 'off'; // REDIS_APPENDFSYNC, default always
+  programsFile: string | null; // PROGRAMS_FILE
+  dialect: '1987' | '2003';    // ISO_DIALECT, default 1987
+  workers: number;             // WORKERS, default 2 (piscina threads)
+  batchMax: number;            // BATCH_MAX, default 64 frames per worker task
+  maxConnections: number;      // MAX_CONNECTIONS, default 256
+  maxInflightPerConnection: number; // MAX_INFLIGHT_PER_CONNECTION, default 1024: reading pauses above it
+  maxInflightTotal: number;    // MAX_INFLIGHT_TOTAL, default 16384: all connections pause above it
+  shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
+}
+
+export class ConfigError extends Error {
+  readonly code = 'SW_ERR_CONFIG';
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, dflt: number, min: number, max: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${v} is not an integer between ${min} and ${max}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${name}=${v} must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+export function loadConfig(env: Env = process.env): SwitchConfig {
+  return {
+    isoHost: env.ISO_HOST || '127.0.0.1',
+    isoPort: int(env, 'ISO_PORT', 8583, 0, 65535),
+    httpHost: env.HTTP_HOST || '127.0.0.1',
+    httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
+    redisUrl: env.REDIS_URL || null,
+    redisCluster: env.REDIS_CLUSTER || null,
+    redisDir: env.REDIS_DIR || 'var/redis',
+    redisAppendfsync: oneOf(env, 'REDIS_APPENDFSYNC', 'always', ['always', 'everysec', 'no', 'off'] as const),
+    programsFile: env.PROGRAMS_FILE || null,
+    dialect: oneOf(env, 'ISO_DIALECT', '1987', ['1987', '2003'] as const),
+    workers: int(env, 'WORKERS', 2, 1, 64),
+    batchMax: int(env, 'BATCH_MAX', 64, 1, 1024),
+    maxConnections: int(env, 'MAX_CONNECTIONS', 256, 1, 65536),
+    maxInflightPerConnection: int(env, 'MAX_INFLIGHT_PER_CONNECTION', 1024, 1, 65536),
+    maxInflightTotal: int(env, 'MAX_INFLIGHT_TOTAL', 16384, 1, 1 << 20),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+  };
+}

@@ -1,0 +1,36 @@
+// Prometheus metrics of SPEC §7, in base units. One registry per process, read by GET /metrics.
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
+
+export interface SwitchMetrics {
+  registry: Registry;
+  authLatency: Histogram<'mti' | 'code'>;
+  messages: Counter<'mti' | 'code'>;
+  inflight: Gauge;
+  malformed: Counter<'kind'>;
+  connections: Gauge;
+  batchFailures: Counter;
+  poolQueue: Gauge;
+  poolUtilization: Gauge;
+}
+
+export function createMetrics(): SwitchMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    authLatency: new Histogram({
+      name: 'switch_message_latency_seconds',
+      help: 'Time from a frame read off the socket to its answer handed to the socket, by request MTI and response code',
+      labelNames: ['mti', 'code'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers: [registry],
+    }),
+    messages: new Counter({ name: 'switch_messages_total', help: 'Messages answered, by request MTI and response code', labelNames: ['mti', 'code'] as const, registers: [registry] }),
+    inflight: new Gauge({ name: 'switch_inflight_requests', help: 'Requests read and not yet answered', registers: [registry] }),
+    malformed: new Counter({ name: 'switch_malformed_frames_total', help: 'Frames that broke the framing or did not decode', labelNames: ['kind'] as const, registers: [registry] }),
+    connections: new Gauge({ name: 'switch_connections', help: 'Open ISO 8583 connections', registers: [registry] }),
+    batchFailures: new Counter({ name: 'switch_batch_failures_total', help: 'Worker batches that failed as a whole (answered 96)', registers: [registry] }),
+    poolQueue: new Gauge({ name: 'switch_worker_queue_depth', help: 'Batches waiting for a worker thread', registers: [registry] }),
+    poolUtilization: new Gauge({ name: 'switch_worker_utilization_ratio', help: 'Share of time the worker pool spent running tasks', registers: [registry] }),
+  };
+}

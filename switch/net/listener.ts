@@ -1,0 +1,163 @@
+// The ISO 8583 TCP listener (SPEC §2.1): many persistent connections, many requests in flight on
+// each, answers in any order. Reading pauses while a connection (or the whole listener) has too
+// much in flight, so a fast client cannot queue unbounded work.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Framer, MAX_FRAME_BYTES, type FrameSink } from './framer.js';
+import type { Dispatcher, ReplyTarget } from '../pool/dispatcher.js';
+
+export interface ListenerLimits {
+  maxConnections: number;
+  maxInflightPerConnection: number;
+  maxInflightTotal: number;
+  maxFrameBytes?: number;
+}
+
+export interface ListenerEvents {
+  log(level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void;
+  frameIn?(): void;
+  oversize?(): void;
+  keepAlive?(): void;
+  answered?(): void;
+}
+
+export class IsoListener {
+  private readonly server: Server;
+  private readonly conns = new Set<Connection>();
+  inflightTotal = 0;
+  private globallyPaused = false;
+  private closing = false;
+  private nextConnId = 1;
+
+  constructor(
+    readonly dispatcher: Dispatcher,
+    readonly limits: ListenerLimits,
+    readonly events: ListenerEvents,
+  ) {
+    this.server = createServer({ noDelay: true, allowHalfOpen: false }, (s) => this.accept(s));
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('drop', () => events.log('warn', 'connection refused: MAX_CONNECTIONS reached', { max: limits.maxConnections }));
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  get connectionCount(): number { return this.conns.size; }
+  get listening(): boolean { return this.server.listening && !this.closing; }
+
+  /**
+   * Stops accepting and reading, answers every request already read, then closes the sockets.
+   * Requests still unanswered at the timeout are logged; their sockets are closed anyway.
+   */
+  async shutdown(timeoutMs: number): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    for (const c of this.conns) c.stopReading();
+    const deadline = Date.now() + timeoutMs;
+    while (this.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (this.inflightTotal > 0) this.events.log('error', 'shutdown timeout with requests unanswered', { inflight: this.inflightTotal });
+    for (const c of this.conns) c.end();
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing) { socket.destroy(); return; }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const conn = new Connection(this.nextConnId++, socket, this);
+    this.conns.add(conn);
+    socket.once('close', () => { this.conns.delete(conn); conn.closed = true; });
+    if (this.globallyPaused) conn.updateFlow();
+  }
+
+  /** Called by a connection whenever its in-flight count changes. */
+  flowChanged(): void {
+    const shouldPause = this.inflightTotal >= this.limits.maxInflightTotal;
+    if (shouldPause !== this.globallyPaused) {
+      this.globallyPaused = shouldPause;
+      for (const c of this.conns) c.updateFlow();
+    }
+  }
+
+  get pausedGlobally(): boolean { return this.globallyPaused || this.closing; }
+}
+
+class Connection implements FrameSink, ReplyTarget {
+  private readonly framer: Framer;
+  private inflight = 0;
+  private paused = false;
+  closed = false;
+  private out: Buffer[] = [];
+  private flushScheduled = false;
+  private readonly flushBound = () => this.flushWrites();
+
+  constructor(readonly id: number, private readonly socket: Socket, private readonly listener: IsoListener) {
+    this.framer = new Framer(this, listener.limits.maxFrameBytes ?? MAX_FRAME_BYTES);
+    socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
+    socket.on('error', (err) => listener.events.log('warn', 'connection error', { conn: id, error: err.message }));
+  }
+
+  frame(body: Buffer): void {
+    this.inflight++;
+    this.listener.inflightTotal++;
+    this.listener.events.frameIn?.();
+    this.listener.dispatcher.submit(body, this);
+    if (this.inflight >= this.listener.limits.maxInflightPerConnection) this.updateFlow();
+    else if (this.listener.inflightTotal >= this.listener.limits.maxInflightTotal) this.listener.flowChanged();
+  }
+
+  keepAlive(): void { this.listener.events.keepAlive?.(); }
+
+  oversize(length: number): void {
+    this.listener.events.oversize?.();
+    this.listener.events.log('warn', 'frame longer than the limit: closing connection', { conn: this.id, length, limit: this.listener.limits.maxFrameBytes ?? MAX_FRAME_BYTES });
+    // Answers already owed on this connection are lost with it; the peer broke the framing.
+    this.socket.destroy();
+  }
+
+  deliver(response: Buffer | null): void {
+    this.inflight--;
+    this.listener.inflightTotal--;
+    this.listener.events.answered?.();
+    if (response !== null && !this.closed && this.socket.writable) {
+      this.out.push(response);
+      if (!this.flushScheduled) { this.flushScheduled = true; process.nextTick(this.flushBound); }
+    }
+    if (this.paused) this.updateFlow();
+    if (this.listener.pausedGlobally) this.listener.flowChanged();
+  }
+
+  updateFlow(): void {
+    const shouldPause = this.inflight >= this.listener.limits.maxInflightPerConnection || this.listener.pausedGlobally;
+    if (shouldPause && !this.paused) { this.paused = true; this.socket.pause(); }
+    else if (!shouldPause && this.paused) { this.paused = false; this.socket.resume(); }
+  }
+
+  stopReading(): void {
+    this.paused = true;
+    this.socket.pause();
+    if (this.inflight === 0) this.end();
+  }
+
+  end(): void {
+    if (!this.closed) this.socket.end();
+  }
+
+  private flushWrites(): void {
+    this.flushScheduled = false;
+    const out = this.out;
+    this.out = [];
+    if (this.closed || !this.socket.writable) return;
+    // One syscall for every answer ready in this turn; answers arrive framed (length included).
+    this.socket.cork();
+    for (const framed of out) this.socket.write(framed);
+    this.socket.uncork();
+  }
+}

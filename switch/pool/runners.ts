@@ -1,0 +1,70 @@
+// Where batches are decided. PoolRunner: piscina worker threads, each with its own Redis
+// connection (the default placement). InlineRunner: the main thread decides and owns Redis
+// (the placement measured against it in docs/architecture.md; also handy for tools).
+import { Piscina } from 'piscina';
+import type { Redis, Cluster } from 'ioredis';
+import type { BatchRunner, RunResult } from './dispatcher.js';
+import { packFrames, unpackFrames } from './packing.js';
+import type { WorkerInit, WorkerResult } from './worker.js';
+import { createContext, type ProcessContext } from '../process/context.js';
+import { processBatch } from '../process/batch.js';
+import { ProgramTable } from '../programs.js';
+
+export interface PoolOptions {
+  threads: number;
+  /** Piscina task queue bound; the listener's in-flight limits keep it far below this. */
+  maxQueue: number;
+  /** 'sync' parks an idle worker (cheapest dispatch); 'async' keeps its event loop serviced between tasks. */
+  atomics: 'sync' | 'async' | 'disabled';
+  init: WorkerInit;
+}
+
+export class PoolRunner implements BatchRunner {
+  readonly pool: Piscina;
+  malformedDropped = 0;
+
+  constructor(o: PoolOptions) {
+    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    this.pool = new Piscina({
+      filename: new URL(`./worker${ext}`, import.meta.url).href,
+      minThreads: o.threads,
+      maxThreads: o.threads,
+      maxQueue: o.maxQueue,
+      idleTimeout: 2 ** 31 - 1,
+      concurrentTasksPerWorker: 4,
+      atomics: o.atomics,
+      workerData: o.init,
+    });
+  }
+
+  async run(frames: readonly Buffer[]): Promise<RunResult> {
+    const packed = packFrames(frames);
+    const r = (await this.pool.run(packed, { transferList: [packed.data.buffer as ArrayBuffer] })) as WorkerResult;
+    this.malformedDropped += r.malformedDropped;
+    return { frames: unpackFrames(r), codes: r.codes };
+  }
+
+  get queueSize(): number { return this.pool.queueSize; }
+  get utilization(): number { return this.pool.utilization; }
+
+  async close(): Promise<void> { await this.pool.close({ force: false }); }
+}
+
+export class InlineRunner implements BatchRunner {
+  malformedDropped = 0;
+  private constructor(private readonly ctx: ProcessContext) {}
+
+  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisCluster'>, redis: Redis | Cluster): Promise<InlineRunner> {
+    const ctx = await createContext({ dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey) });
+    return new InlineRunner(ctx);
+  }
+
+  async run(frames: readonly Buffer[]): Promise<RunResult> {
+    const counters = { malformedDropped: 0 };
+    const out = await processBatch(this.ctx, frames, counters);
+    this.malformedDropped += counters.malformedDropped;
+    return out;
+  }
+
+  async close(): Promise<void> { /* the caller owns the Redis connection */ }
+}

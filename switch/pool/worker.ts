@@ -1,0 +1,31 @@
+// A piscina worker: owns its own Redis connection and decides whole batches. A task is one batch
+// of frames packed into one byte array; the answer is one byte array of framed responses.
+import { workerData } from 'node:worker_threads';
+import { connectRedis } from '../redis.js';
+import { createContext } from '../process/context.js';
+import { processBatch, type BatchCounters } from '../process/batch.js';
+import { ProgramTable, type Program } from '../programs.js';
+import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
+
+export interface WorkerInit {
+  redisUrl: string | null;
+  redisCluster: string | null;
+  dialect: '1987' | '2003';
+  programs: Program[];
+  cardIndexKey: Uint8Array;
+}
+
+export interface WorkerResult extends PackedFrames { codes: string[]; malformedDropped: number }
+
+const init = workerData as WorkerInit;
+const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
+const ctx = await createContext({
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey),
+});
+
+export default async function run(task: PackedFrames): Promise<WorkerResult> {
+  const counters: BatchCounters = { malformedDropped: 0 };
+  const out = await processBatch(ctx, unpackFrames(task) as Buffer[], counters);
+  const packed = packFrames(out.frames);
+  return { data: packed.data, offsets: packed.offsets, codes: out.codes, malformedDropped: counters.malformedDropped };
+}

@@ -1,0 +1,33 @@
+// Everything the deciding code needs, built once per thread that decides (a worker, or the main
+// thread in the inline placement): codec, ledger, card store, programs.
+import type { Redis, Cluster } from 'ioredis';
+import { IsoCodec } from '../iso/codec.js';
+import { dialectByName } from '../iso/dialect.js';
+import { Ledger } from '../../ledger/index.js';
+import { CardStore } from '../cards.js';
+import type { ProgramTable } from '../programs.js';
+
+export interface ProcessContext {
+  dialect: '1987' | '2003';
+  codec: IsoCodec;
+  ledger: Ledger;
+  cards: CardStore;
+  programs: ProgramTable;
+  /** DEPOSIT partner balance id per configId:currency. Ids never change once created; absence is re-checked after a second. */
+  depositIds: Map<string, { id: string | null; checkedAtMs: number }>;
+  now(): number;
+}
+
+export async function createContext(a: {
+  dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer;
+}): Promise<ProcessContext> {
+  return {
+    dialect: a.dialect,
+    codec: new IsoCodec(dialectByName(a.dialect)),
+    ledger: await Ledger.open(a.redis),
+    cards: new CardStore(a.redis, a.cardIndexKey),
+    programs: a.programs,
+    depositIds: new Map(),
+    now: Date.now,
+  };
+}

@@ -1,0 +1,25 @@
+// Building answers: the response MTI, the echoed fields of SPEC §2.2 and the one response code.
+import type { IsoFields, IsoMessage } from '../iso/codec.js';
+
+/** Fields every response echoes when the request had them (SPEC §2.2). */
+export const ECHO_FIELDS: readonly number[] = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49];
+/** Network management answers echo only these (SPEC §2.2, 0800 row). */
+export const NETWORK_ECHO_FIELDS: readonly number[] = [7, 11, 70];
+
+/** 0100 → 0110, 0101 → 0110 (a repeat is answered as the original), 0800 → 0810. */
+export function responseMti(mti: string): string | null {
+  if (mti.length !== 4) return null;
+  const fn = mti.charCodeAt(2) - 48;
+  if (fn < 0 || fn > 8 || fn % 2 !== 0) return null; // only requests/advices/notifications get answers
+  return mti.slice(0, 2) + String(fn + 1) + '0';
+}
+
+export function answer(request: IsoFields, mti: string, echo: readonly number[], code: string): IsoMessage {
+  const fields: IsoFields = new Map();
+  for (const f of echo) {
+    const v = request.get(f);
+    if (v !== undefined) fields.set(f, v);
+  }
+  fields.set(39, code);
+  return { mti, fields };
+}

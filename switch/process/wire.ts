@@ -1,0 +1,56 @@
+// Small, allocation-light readers for wire fields the deciding code needs.
+import type { IsoFields } from '../iso/codec.js';
+
+export function text(f: IsoFields, n: number): string | undefined {
+  const v = f.get(n);
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** An n12 amount to an integer of minor units; NaN when absent or not digits (the codec checks digits). */
+export function amountMinor(s: string | undefined): number {
+  if (s === undefined || s.length === 0) return NaN;
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : NaN;
+}
+
+/** Acquirer ids appear as LLVAR in field 32 and as n11 inside field 90: compare them as n11. */
+export function acquirer11(s: string | undefined): string {
+  return (s ?? '').padStart(11, '0');
+}
+
+/**
+ * The transaction id: derived from the wire so that the request, its repeats, its reversal
+ * (field 90) and its clearing name the same transaction without an index lookup:
+ * card id, transmission date/time (field 7), STAN (field 11), acquirer id (field 32, as n11).
+ */
+export function transactionId(cardId: string, f7: string, stan: string, acquirer: string): string {
+  return `${cardId}.${f7}.${stan}.${acquirer11(acquirer)}`;
+}
+
+/** Field 90: original MTI n4, STAN n6, transmission date/time n10, acquirer n11, forwarder n11. */
+export interface OriginalData { mti: string; stan: string; f7: string; acquirer: string }
+
+export function originalData(f90: string | undefined): OriginalData | null {
+  if (f90 === undefined || f90.length < 31) return null;
+  const od = { mti: f90.slice(0, 4), stan: f90.slice(4, 10), f7: f90.slice(10, 20), acquirer: f90.slice(20, 31) };
+  if (od.mti === '0000' && od.stan === '000000') return null;
+  return od;
+}
+
+const CODE_ALPHABET = '0123456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+
+/** A 6-character authorization id (field 38), a pure function of the transaction id, so a repeat gets the same one. */
+export function authorizationId(txId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < txId.length; i++) { h ^= txId.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0; }
+  let out = '';
+  // 34^6 < 2^32: six digits of the 32-bit hash in base 34.
+  for (let i = 0; i < 6; i++) { out += CODE_ALPHABET[h % 34]; h = Math.floor(h / 34); }
+  return out;
+}
+
+/** One field-54 entry: account type 00, amount type (01 ledger, 02 available), currency n3, C/D, n12. */
+export function balanceEntry(amountType: '01' | '02', currencyN3: string, amount: number): string {
+  const sign = amount < 0 ? 'D' : 'C';
+  return '00' + amountType + currencyN3 + sign + String(Math.abs(amount)).padStart(12, '0');
+}

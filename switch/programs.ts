@@ -1,0 +1,124 @@
+// Programs (card products), SPEC §4. Only configId, bin, currency and mode are required in
+// PROGRAMS_FILE; every other field gets the default written next to it here.
+import { readFileSync } from 'node:fs';
+
+export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
+const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
+
+export interface ChannelFee { fixed: number; bps: number }
+export interface Program {
+  configId: string;
+  bin: string;
+  panLength: number;                 // default 16
+  currency: string;                  // ISO 4217 alpha-3
+  mode: ProgramMode;
+  depositRequired: boolean;          // default true for partner modes, false for INTERNAL
+  creditRequired: boolean;           // default true, demo program false
+  budgetMs: number;                  // default 2000
+  cardValidityMonths: number;        // default 36
+  standIn: { rule: 'DECLINE' | 'APPROVE_UP_TO'; limit?: number };
+  partner: { baseUrl: string; timeoutMs: number; cert?: string; key?: string; ca?: string; notificationsUrl?: string } | null;
+  fees: { POS: ChannelFee; ECOM: ChannelFee; ATM: ChannelFee; fxBps: number };
+  limits: { perTransaction: number | null; dailyAmount: number | null; dailyCount: number | null; atmDailyAmount: number | null };
+  fxRates: Record<string, string>;
+  holdExpiryDays: number;            // default 7
+  holdExpiryDaysByMcc: Record<string, number>; // default: 30 days for 3501-3999, 7011, 7512
+}
+
+export class ProgramConfigError extends Error {
+  readonly code = 'SW_ERR_PROGRAM_CONFIG';
+}
+
+function defaultExpiryByMcc(): Record<string, number> {
+  const m: Record<string, number> = { '7011': 30, '7512': 30 };
+  for (let mcc = 3501; mcc <= 3999; mcc++) m[String(mcc)] = 30;
+  return m;
+}
+
+export const DEMO_PROGRAM_INPUT = {
+  configId: '0019167984', bin: '555770', panLength: 16, currency: 'EUR', mode: 'INTERNAL',
+  depositRequired: false, creditRequired: false,
+} as const;
+
+export function normalizeProgram(raw: unknown, where: string): Program {
+  if (typeof raw !== 'object' || raw === null) throw new ProgramConfigError(`${where}: a program must be a JSON object`);
+  const p = raw as Record<string, unknown>;
+  const str = (k: string): string => {
+    const v = p[k];
+    if (typeof v !== 'string' || v.length === 0) throw new ProgramConfigError(`${where}: "${k}" is required and must be a string`);
+    return v;
+  };
+  const configId = str('configId');
+  const bin = str('bin');
+  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new ProgramConfigError(`${where}: "bin" must be 6 or 8 digits`);
+  const currency = str('currency');
+  if (!/^[A-Z]{3}$/.test(currency)) throw new ProgramConfigError(`${where}: "currency" must be an ISO 4217 alpha-3 code`);
+  const mode = str('mode') as ProgramMode;
+  if (!MODES.includes(mode)) throw new ProgramConfigError(`${where}: "mode" must be one of ${MODES.join(', ')}`);
+  const partner = (p.partner ?? null) as Program['partner'];
+  if (mode !== 'INTERNAL' && partner === null) throw new ProgramConfigError(`${where}: "partner" is required for mode ${mode}`);
+  const zeroFee = { fixed: 0, bps: 0 };
+  const fees = (p.fees ?? {}) as Partial<Program['fees']>;
+  const limits = (p.limits ?? {}) as Partial<Program['limits']>;
+  return {
+    configId, bin, currency, mode,
+    panLength: num(p.panLength, 16),
+    depositRequired: typeof p.depositRequired === 'boolean' ? p.depositRequired : mode !== 'INTERNAL',
+    creditRequired: typeof p.creditRequired === 'boolean' ? p.creditRequired : true,
+    budgetMs: num(p.budgetMs, 2000),
+    cardValidityMonths: num(p.cardValidityMonths, 36),
+    standIn: (p.standIn as Program['standIn'] | undefined) ?? { rule: 'DECLINE' },
+    partner: partner === null ? null : { ...partner, timeoutMs: num(partner.timeoutMs, 1500) },
+    fees: { POS: fees.POS ?? zeroFee, ECOM: fees.ECOM ?? zeroFee, ATM: fees.ATM ?? zeroFee, fxBps: fees.fxBps ?? 0 },
+    limits: {
+      perTransaction: limits.perTransaction ?? null, dailyAmount: limits.dailyAmount ?? null,
+      dailyCount: limits.dailyCount ?? null, atmDailyAmount: limits.atmDailyAmount ?? null,
+    },
+    fxRates: (p.fxRates as Record<string, string> | undefined) ?? {},
+    holdExpiryDays: num(p.holdExpiryDays, 7),
+    holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? defaultExpiryByMcc(),
+  };
+}
+
+function num(v: unknown, dflt: number): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : dflt;
+}
+
+/** Programs by longest-BIN match. Nested BINs (555770 and 55577013) are allowed. */
+export class ProgramTable {
+  private readonly byBin = new Map<string, Program>();
+  private readonly byConfigId = new Map<string, Program>();
+
+  constructor(readonly programs: readonly Program[]) {
+    for (const p of programs) {
+      if (this.byConfigId.has(p.configId)) throw new ProgramConfigError(`programs: configId ${p.configId} appears twice`);
+      if (this.byBin.has(p.bin)) throw new ProgramConfigError(`programs: BIN ${p.bin} appears twice`);
+      this.byConfigId.set(p.configId, p);
+      this.byBin.set(p.bin, p);
+    }
+  }
+
+  byId(configId: string): Program | undefined { return this.byConfigId.get(configId); }
+
+  forPan(pan: string): Program | undefined {
+    if (pan.length >= 8) {
+      const p8 = this.byBin.get(pan.slice(0, 8));
+      if (p8) return p8;
+    }
+    return this.byBin.get(pan.slice(0, 6));
+  }
+}
+
+/** Reads PROGRAMS_FILE (a JSON array) when given; the demo program is always present. */
+export function loadPrograms(file: string | undefined): ProgramTable {
+  const list: Program[] = [];
+  if (file) {
+    let raw: unknown;
+    try { raw = JSON.parse(readFileSync(file, 'utf8')); }
+    catch (e) { throw new ProgramConfigError(`PROGRAMS_FILE ${file}: ${(e as Error).message}`); }
+    if (!Array.isArray(raw)) throw new ProgramConfigError(`PROGRAMS_FILE ${file}: must be a JSON array of programs`);
+    raw.forEach((p, i) => list.push(normalizeProgram(p, `PROGRAMS_FILE ${file} [${i}]`)));
+  }
+  if (!list.some((p) => p.configId === DEMO_PROGRAM_INPUT.configId)) list.push(normalizeProgram(DEMO_PROGRAM_INPUT, 'demo program'));
+  return new ProgramTable(list);
+}
