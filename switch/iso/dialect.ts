@@ -35,7 +35,7 @@ export interface FieldSpec {
   readonly lengthType: LengthType;
   /** Characters for text encodings, bytes for `b`. Equals the length of a fixed field. */
   readonly maxLength: number;
-  /** Smallest accepted length of a variable field (0 when the table says nothing). */
+  /** Smallest accepted length (1 for a variable field unless the table says more). */
   readonly minLength: number;
   readonly encoding: Encoding;
   readonly padding: Padding;
@@ -186,7 +186,9 @@ const ROWS_1987: readonly Row[] = [
   [128, 'b', 'fixed', 4, 'Message authentication code'],
 ];
 
-const MIN_LENGTH: ReadonlyMap<number, number> = new Map([[2, 1], [123, 15]]);
+// A variable field is at least one character long: `iso_8583` cannot send an empty field, and
+// pack refuses one, so unpack refuses one too and every value it returns can be packed again.
+const MIN_LENGTH: ReadonlyMap<number, number> = new Map([[123, 15]]);
 const SENSITIVITY: ReadonlyMap<number, Sensitivity> = new Map<number, Sensitivity>([
   [2, 'pan'], [34, 'pan'], [35, 'secret'], [36, 'secret'], [45, 'secret'], [52, 'secret'],
 ]);
@@ -205,7 +207,7 @@ function spec(row: Row): FieldSpec {
     field,
     lengthType,
     maxLength,
-    minLength: lengthType === 'fixed' ? maxLength : (MIN_LENGTH.get(field) ?? 0),
+    minLength: lengthType === 'fixed' ? maxLength : (MIN_LENGTH.get(field) ?? 1),
     encoding,
     padding: defaultPadding(encoding, lengthType),
     description,
