@@ -1,0 +1,92 @@
+// Result codes of the ledger's Lua scripts, mapped once to named reasons (SPEC §2.4 descriptions
+// where the ledger owns the decision), and the error type for calls the ledger refuses outright.
+
+/** Integer codes returned in position 1 of every mutating script's result (lua/includes/common.lua). */
+export const Code = {
+  OK: 0,
+  INSUFFICIENT_FUNDS: 1,
+  INSUFFICIENT_DEPOSIT: 2,
+  BALANCE_NOT_FOUND: 3,
+  DEPOSIT_NOT_FOUND: 4,
+  TX_NOT_FOUND: 5,
+  TX_EXISTS: 6,
+  ALREADY_REVERSED: 7,
+  IDEM_CONFLICT: 9,
+  INSUFFICIENT_COLLATERAL: 10,
+  COLLATERAL_NOT_FOUND: 11,
+  CURRENCY_MISMATCH: 12,
+  INVALID_AMOUNT: 13,
+  NOT_DUE: 14,
+  PARTNER_NOT_FOUND: 15,
+  COMPANY_NOT_FOUND: 16,
+  NOT_OPEN: 17,
+} as const;
+
+export type LedgerReason =
+  | 'APPROVED'
+  | 'INSUFFICIENT_FUNDS'
+  | 'INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE'
+  | 'INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE'
+  | 'BALANCE_NOT_FOUND'
+  | 'DEPOSIT_BALANCE_NOT_FOUND'
+  | 'COLLATERAL_BALANCE_NOT_FOUND'
+  | 'COMPANY_BALANCE_NOT_FOUND'
+  | 'PARTNER_BALANCE_NOT_FOUND'
+  | 'CURRENCY_MISMATCH'
+  | 'INVALID_AMOUNT'
+  | 'TRANSACTION_NOT_FOUND'
+  | 'TRANSACTION_EXISTS'
+  | 'TRANSACTION_NOT_OPEN'
+  | 'ALREADY_REVERSED'
+  | 'NOT_DUE'
+  | 'IDEMPOTENCY_CONFLICT';
+
+const REASONS: readonly LedgerReason[] = (() => {
+  const r: LedgerReason[] = [];
+  r[Code.OK] = 'APPROVED';
+  r[Code.INSUFFICIENT_FUNDS] = 'INSUFFICIENT_FUNDS';
+  r[Code.INSUFFICIENT_DEPOSIT] = 'INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE';
+  r[Code.BALANCE_NOT_FOUND] = 'BALANCE_NOT_FOUND';
+  r[Code.DEPOSIT_NOT_FOUND] = 'DEPOSIT_BALANCE_NOT_FOUND';
+  r[Code.TX_NOT_FOUND] = 'TRANSACTION_NOT_FOUND';
+  r[Code.TX_EXISTS] = 'TRANSACTION_EXISTS';
+  r[Code.ALREADY_REVERSED] = 'ALREADY_REVERSED';
+  r[Code.IDEM_CONFLICT] = 'IDEMPOTENCY_CONFLICT';
+  r[Code.INSUFFICIENT_COLLATERAL] = 'INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE';
+  r[Code.COLLATERAL_NOT_FOUND] = 'COLLATERAL_BALANCE_NOT_FOUND';
+  r[Code.CURRENCY_MISMATCH] = 'CURRENCY_MISMATCH';
+  r[Code.INVALID_AMOUNT] = 'INVALID_AMOUNT';
+  r[Code.NOT_DUE] = 'NOT_DUE';
+  r[Code.PARTNER_NOT_FOUND] = 'PARTNER_BALANCE_NOT_FOUND';
+  r[Code.COMPANY_NOT_FOUND] = 'COMPANY_BALANCE_NOT_FOUND';
+  r[Code.NOT_OPEN] = 'TRANSACTION_NOT_OPEN';
+  return r;
+})();
+
+export function reasonOf(code: number): LedgerReason {
+  const r = REASONS[code];
+  if (r === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_CODE', `script returned unknown code ${code}`);
+  return r;
+}
+
+export type TxStatus = 'NONE' | 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
+const STATUSES: readonly TxStatus[] = ['NONE', 'AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'];
+export function statusOf(n: number): TxStatus {
+  const s = STATUSES[n];
+  if (s === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_STATUS', `unknown transaction status ${n}`);
+  return s;
+}
+
+/**
+ * Calls the ledger refuses before touching Redis (bad input) and broken expectations.
+ * Codes: LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer), LEDGER_ERR_INVALID_ID (empty,
+ * too long, or containing a reserved character), LEDGER_ERR_INVALID_BALANCE_ID (no slot tag),
+ * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_GROUPS_MISMATCH (open() with a group count different from
+ * the one the data was created with), LEDGER_ERR_UNKNOWN_CODE / _STATUS (script and code disagree).
+ */
+export class LedgerError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'LedgerError';
+  }
+}

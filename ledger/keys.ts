@@ -1,0 +1,90 @@
+// The Redis key layout. Every key carries a hash tag `{gNN}` naming one of the ledger's slot
+// groups, so each script touches exactly one hash slot (Redis Cluster) and a balance id tells its
+// slot without a round trip:
+//
+//   {gNN}:ub:<balanceId>            user balance hash  a (available), b (blocked), cur, cust, cfg, t, neg
+//   {gNN}:tx:<balanceId>:<txId>     transaction hash   s (status), a, h, f, x, fh, db, c, cur, u, dp, dk, kp, kk, e, t, r, ...
+//   {gNN}:hist:<balanceId>          list of txIds of the balance, newest first
+//   {gNN}:cust:<customerId>         set of the customer's balance ids (in the customer's group)
+//   {gNN}:pbt:<partnerId>           partner balance tranche hash  a, b, cur, type, cfg
+//   {g00}:pb:<partnerId>            partner balance head hash     type, cur, cfg, t
+//   {gNN}:idem:<idempotencyKey>     idempotency record (string, with TTL)
+//   {gNN}:jnl                       journal stream of the group
+//   {gNN}:exp                       expiry index: zset of "balanceId|txId" scored by expiresAtMs
+//   {gNN}:world                     world accounts of the group: "<currency>:W:<name>" -> balance
+//   {gNN}:xfer:<transferId>         tranche transfer record (source side), {gNN}:xfers open set
+//   {gNN}:xin:<transferId>          tranche transfer receipt (destination side)
+//   {g00}:meta                      ledger settings (groups)
+//
+// A user balance id is `gNN:<random>`; a partner balance id is `pb-<TYPE>-<CUR>-<configId>`, so it
+// can be found from (configId, type, currency) without an index.
+import { LedgerError } from './codes.js';
+
+export const MAX_GROUPS = 100;
+
+export type PartnerType = 'DEPOSIT' | 'CREDIT' | 'COMPANY';
+
+export function groupTag(group: number): string {
+  return group < 10 ? `g0${group}` : `g${group}`;
+}
+
+/** Per-group key prefixes and fixed keys, computed once. */
+export class Keyspace {
+  readonly prefixes: string[] = [];
+  readonly journals: string[] = [];
+  readonly expiries: string[] = [];
+  readonly worlds: string[] = [];
+  readonly tags: string[] = [];
+  private readonly byTag = new Map<string, number>();
+
+  constructor(readonly groups: number) {
+    if (!Number.isInteger(groups) || groups < 1 || groups > MAX_GROUPS) {
+      throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `groups must be an integer in 1..${MAX_GROUPS}`);
+    }
+    for (let g = 0; g < groups; g++) {
+      const tag = groupTag(g);
+      const p = `{${tag}}:`;
+      this.tags.push(tag);
+      this.prefixes.push(p);
+      this.journals.push(p + 'jnl');
+      this.expiries.push(p + 'exp');
+      this.worlds.push(p + 'world');
+      this.byTag.set(tag, g);
+    }
+  }
+
+  /** Group of a user balance id (`gNN:...`), or -1 when the id carries no valid tag. */
+  groupOfBalance(balanceId: string): number {
+    if (balanceId.length < 5 || balanceId.charCodeAt(3) !== 58 /* ':' */) return -1;
+    return this.byTag.get(balanceId.slice(0, 3)) ?? -1;
+  }
+
+  /** Group a customer's balances live in: a stable hash of the customer id. */
+  groupOfCustomer(customerId: string): number {
+    return fnv1a(customerId) % this.groups;
+  }
+
+  static partnerId(type: PartnerType, currency: string, configId: string): string {
+    return `pb-${type}-${currency}-${configId}`;
+  }
+
+  static parsePartnerId(id: string): { type: PartnerType; currency: string; configId: string } | null {
+    const m = PARTNER_ID.exec(id);
+    if (m === null) return null;
+    return { type: m[1] as PartnerType, currency: m[2]!, configId: m[3]! };
+  }
+
+  static metaKey(): string { return '{g00}:meta'; }
+  static partnerHead(partnerId: string): string { return `{g00}:pb:${partnerId}`; }
+}
+
+const PARTNER_ID = /^pb-(DEPOSIT|CREDIT|COMPANY)-([A-Z]{3})-(.+)$/;
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}

@@ -1,0 +1,593 @@
+// The ledger's typed API over its Lua scripts. Every mutating call is ONE script call in ONE hash
+// slot (plus, rarely, a tranche rebalancing on the slow path), keyed by an idempotency key: a
+// replay returns the first result, flagged `replay`, and moves nothing.
+// Works on an ioredis Redis or Cluster; enable `enableAutoPipelining` on the client to batch the
+// calls of one event-loop turn.
+import { randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { Code, LedgerError, reasonOf, statusOf, type LedgerReason, type TxStatus } from './codes.js';
+import { Keyspace, type PartnerType } from './keys.js';
+import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
+
+export type { LedgerReason, TxStatus } from './codes.js';
+export type { PartnerType } from './keys.js';
+
+export interface LedgerOptions {
+  /**
+   * Number of slot groups `{g00}`..`{gNN}` (1..100). Fixed when the ledger's data is first written
+   * (stored in `{g00}:meta`); default 1 on a single Redis, 16 on a Cluster.
+   */
+  groups?: number;
+  /** How long an idempotency record is kept; default 8 days (longer than the switch's 48 h duplicate window). */
+  idempotencyTtlMs?: number;
+  /** Clock for nowMs defaults (tests). */
+  now?: () => number;
+}
+
+export interface UserBalance {
+  id: string; customerId: string; currency: string; configId: string;
+  availableMinor: number; blockedMinor: number;
+}
+
+export interface PartnerBalance {
+  id: string; type: PartnerType; currency: string; configId: string;
+  availableMinor: number; blockedMinor: number;
+  /** Available amount of each slot-group tranche, index = group. */
+  tranchesAvailableMinor: number[];
+}
+
+export interface HoldArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /** The program's DEPOSIT partner balance, or null for a program without one. */
+  depositId: string | null;
+  /** Amount the scheme will settle, in the balance currency. */
+  amountMinor: number;
+  /** Channel fee held with the transaction, posted to the company balance at clearing. */
+  feeMinor?: number;
+  /** FX fee (margin) held with the transaction, posted to the company balance at clearing. */
+  fxFeeMinor?: number;
+  /** Company balance receiving the fees; without one fees go to the world account W:income. */
+  companyId?: string | null;
+  /** Skip the funds checks (0120 advices, forced posts): available may go negative. */
+  forced?: boolean;
+  expiresAtMs: number;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface HoldResult {
+  approved: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  /** User balance after the hold, or the amounts the decline was decided on. */
+  availableMinor: number;
+  blockedMinor: number;
+  /** Deposit tranche after the hold / at the decline (0 without a deposit). */
+  depositAvailableMinor: number;
+  depositBlockedMinor: number;
+  /** True when the deposit tranche was refilled from other tranches before this answer. */
+  rebalanced: boolean;
+}
+
+export interface ReleaseArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /** Partial reversal: the new final amount (field 95); the difference is released. */
+  newAmountMinor?: number;
+  nowMs?: number;
+}
+
+export interface ReleaseResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  releasedMinor: number;
+  depositReleasedMinor: number;
+  availableMinor: number;
+  blockedMinor: number;
+  /** The transaction's authorized amount after this call. */
+  amountMinor: number;
+}
+
+export interface ReloadResult { ok: boolean; reason: LedgerReason; replay: boolean; balance: PartnerBalance | null }
+
+export type InternalType = 'TOPUP' | 'PAYMENT' | 'LOAN' | 'CASHBACK' | 'FUNDING' | 'WITHDRAWAL' | 'FEE' | 'COMMISSION' | 'INTEREST';
+
+interface PostRule { dir: '+' | '-'; partner: PartnerType | null; world: string; notFound: LedgerReason }
+
+/** The seed's "Transaction Types Description", as postings. */
+export const INTERNAL_TYPES: Readonly<Record<InternalType, PostRule>> = {
+  TOPUP: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  PAYMENT: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  LOAN: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  CASHBACK: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  FUNDING: { dir: '-', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  FEE: { dir: '-', partner: 'COMPANY', world: 'W:income', notFound: 'COMPANY_BALANCE_NOT_FOUND' },
+  WITHDRAWAL: { dir: '-', partner: null, world: 'W:external', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+  COMMISSION: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+  INTEREST: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+};
+
+export interface PostArgs {
+  type: InternalType;
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** The CREDIT (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING) or COMPANY (FEE) partner balance, or null. */
+  partnerId: string | null;
+  /** Debits only: skip the funds check (available may go negative). */
+  forced?: boolean;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface CreditArgs {
+  /** Journal/transaction type; default REFUND. */
+  type?: 'REFUND' | 'PAYMENT_CREDIT';
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** The program's DEPOSIT balance, credited back; null for a program without one. */
+  depositId: string | null;
+  forced?: boolean;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface PostResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  availableMinor: number;
+  blockedMinor: number;
+  /** The partner tranche touched (credit, company or deposit), after the posting or at the refusal. */
+  partnerAvailableMinor: number;
+  rebalanced: boolean;
+}
+
+const MAX_ID_LENGTH = 200;
+const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
+
+export class Ledger {
+  readonly keys: Keyspace;
+  private readonly idemTtl: string;
+  private readonly now: () => number;
+
+  private constructor(
+    readonly redis: Redis | Cluster,
+    private readonly fns: Map<string, ScriptFn>,
+    groups: number,
+    opts: LedgerOptions,
+  ) {
+    this.keys = new Keyspace(groups);
+    this.idemTtl = String(opts.idempotencyTtlMs ?? DEFAULT_IDEM_TTL_MS);
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Loads the scripts on the client and reads (or fixes) the group count. */
+  static async open(redis: Redis | Cluster, opts: LedgerOptions = {}): Promise<Ledger> {
+    const fns = registerScripts(redis, loadScripts());
+    const isCluster = (redis as { isCluster?: boolean }).isCluster === true;
+    const wanted = opts.groups ?? (isCluster ? 16 : 1);
+    new Keyspace(wanted); // validates
+    await redis.hsetnx(Keyspace.metaKey(), 'groups', String(wanted));
+    const stored = Number(await redis.hget(Keyspace.metaKey(), 'groups'));
+    if (opts.groups !== undefined && stored !== opts.groups) {
+      throw new LedgerError('LEDGER_ERR_GROUPS_MISMATCH', `ledger data uses ${stored} slot groups, open() asked for ${opts.groups}`);
+    }
+    return new Ledger(redis, fns, stored, opts);
+  }
+
+  get groups(): number { return this.keys.groups; }
+
+  // ---------------------------------------------------------------- balances
+
+  async createUserBalance(a: { customerId: string; currency: string; configId: string; idempotencyKey?: string }): Promise<UserBalance & { replay: boolean }> {
+    checkId(a.customerId, 'customerId');
+    checkCurrency(a.currency);
+    checkId(a.configId, 'configId');
+    const g = this.keys.groupOfCustomer(a.customerId);
+    const p = this.keys.prefixes[g]!;
+    const id = `${this.keys.tags[g]}:${randomBytes(9).toString('base64url')}`;
+    const useIdem = a.idempotencyKey !== undefined;
+    if (useIdem) checkId(a.idempotencyKey!, 'idempotencyKey');
+    const r = await this.fn('create-user-balance')(
+      p + 'idem:' + (a.idempotencyKey ?? ''), p + 'ub:' + id, p + 'cust:' + a.customerId,
+      id, a.customerId, a.currency, a.configId, this.now(), this.idemTtl, useIdem ? '1' : '0',
+    ) as [number, string];
+    const b = await this.getUserBalance(r[1]);
+    if (b === null) throw new LedgerError('LEDGER_ERR_INVARIANT', `balance ${r[1]} vanished after creation`);
+    return { ...b, replay: r[0] === 1 };
+  }
+
+  async getUserBalance(id: string): Promise<UserBalance | null> {
+    const g = this.keys.groupOfBalance(id);
+    if (g < 0) return null;
+    const v = await this.redis.hmget(this.keys.prefixes[g]! + 'ub:' + id, 'a', 'b', 'cur', 'cust', 'cfg');
+    if (v[0] === null || v[0] === undefined) return null;
+    return { id, customerId: v[3]!, currency: v[2]!, configId: v[4]!, availableMinor: Number(v[0]), blockedMinor: Number(v[1]) };
+  }
+
+  /** Balance ids of a customer (any currency or program). */
+  async listUserBalances(customerId: string): Promise<string[]> {
+    const g = this.keys.groupOfCustomer(customerId);
+    const ids = await this.redis.smembers(this.keys.prefixes[g]! + 'cust:' + customerId);
+    return ids.sort();
+  }
+
+  /** One partner balance per (configId, type, currency): a second call returns the existing one. */
+  async createPartnerBalance(a: { type: PartnerType; currency: string; configId: string }): Promise<{ balance: PartnerBalance; created: boolean }> {
+    if (a.type !== 'DEPOSIT' && a.type !== 'CREDIT' && a.type !== 'COMPANY') {
+      throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `unknown partner balance type ${String(a.type)}`);
+    }
+    checkCurrency(a.currency);
+    checkId(a.configId, 'configId');
+    const id = Keyspace.partnerId(a.type, a.currency, a.configId);
+    const t = String(this.now());
+    // Tranches first, then the head: once the head exists every tranche does.
+    const create = this.fn('create-if-absent');
+    await Promise.all(this.keys.prefixes.map((p) =>
+      create(p + 'pbt:' + id, 'a', '0', 'b', '0', 'cur', a.currency, 'type', a.type, 'cfg', a.configId)));
+    const created = await create(Keyspace.partnerHead(id), 'type', a.type, 'cur', a.currency, 'cfg', a.configId, 't', t);
+    const balance = await this.getPartnerBalance(id);
+    if (balance === null) throw new LedgerError('LEDGER_ERR_INVARIANT', `partner balance ${id} vanished after creation`);
+    return { balance, created: created === 1 };
+  }
+
+  findPartnerBalance(configId: string, type: PartnerType, currency: string): Promise<PartnerBalance | null> {
+    return this.getPartnerBalance(Keyspace.partnerId(type, currency, configId));
+  }
+
+  /** Id the partner balance of (configId, type, currency) has or would have (no round trip). */
+  partnerBalanceId(configId: string, type: PartnerType, currency: string): string {
+    return Keyspace.partnerId(type, currency, configId);
+  }
+
+  async getPartnerBalance(id: string): Promise<PartnerBalance | null> {
+    const parsed = Keyspace.parsePartnerId(id);
+    if (parsed === null) return null;
+    if ((await this.redis.exists(Keyspace.partnerHead(id))) === 0) return null;
+    const parts = await Promise.all(this.keys.prefixes.map((p) => this.redis.hmget(p + 'pbt:' + id, 'a', 'b')));
+    let availableMinor = 0;
+    let blockedMinor = 0;
+    const tranchesAvailableMinor: number[] = [];
+    for (const v of parts) {
+      const av = Number(v[0] ?? 0);
+      availableMinor += av;
+      blockedMinor += Number(v[1] ?? 0);
+      tranchesAvailableMinor.push(av);
+    }
+    return { id, ...parsed, availableMinor, blockedMinor, tranchesAvailableMinor };
+  }
+
+  /**
+   * Money from outside into a partner balance, spread evenly over its tranches (one single-slot
+   * script each, idempotency key `<key>` per slot): a retry after a partial failure completes it.
+   */
+  async reloadPartnerBalance(a: { id: string; amountMinor: number; idempotencyKey: string; nowMs?: number }): Promise<ReloadResult> {
+    checkAmount(a.amountMinor);
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    if (Keyspace.parsePartnerId(a.id) === null) return { ok: false, reason: 'PARTNER_BALANCE_NOT_FOUND', replay: false, balance: null };
+    const n = this.keys.groups;
+    const base = Math.floor(a.amountMinor / n);
+    const rest = a.amountMinor - base * n;
+    const now = a.nowMs ?? this.now();
+    const calls: Promise<unknown>[] = [];
+    for (let g = 0; g < n; g++) {
+      const part = base + (g < rest ? 1 : 0);
+      if (part === 0) continue;
+      calls.push(this.reloadTranche(a.id, g, part, a.idempotencyKey, now));
+    }
+    const results = await Promise.all(calls) as number[][];
+    let replay = true;
+    for (const r of results) {
+      if (r[0] !== Code.OK) return { ok: false, reason: reasonOf(r[0]!), replay: false, balance: null };
+      if (r[1] !== 1) replay = false;
+    }
+    return { ok: true, reason: 'APPROVED', replay, balance: await this.getPartnerBalance(a.id) };
+  }
+
+  private reloadTranche(id: string, g: number, amount: number, key: string, now: number): Promise<unknown> {
+    const p = this.keys.prefixes[g]!;
+    return this.fn('reload-partner-tranche')(p + 'idem:' + key, p + 'pbt:' + id, this.keys.journals[g]!, this.keys.worlds[g]!,
+      amount, now, this.idemTtl, id, this.keys.tags[g]!);
+  }
+
+  // ---------------------------------------------------------------- card debits
+
+  /** Authorization hold (0100, forced for 0120): deposit-then-user in one script. */
+  hold(a: HoldArgs): Promise<HoldResult> {
+    return this.debitScript('H', a);
+  }
+
+  /**
+   * Single-message debit (0200) or a forced post without an authorization (0220 with no
+   * original): checked like a hold (unless forced) and posted at once, status CLEARED.
+   */
+  debit(a: Omit<HoldArgs, 'expiresAtMs'> & { expiresAtMs?: number }): Promise<HoldResult> {
+    return this.debitScript('P', { ...a, expiresAtMs: a.expiresAtMs ?? 0 });
+  }
+
+  private async debitScript(mode: 'H' | 'P', a: HoldArgs): Promise<HoldResult> {
+    checkAmount(a.amountMinor);
+    const fee = a.feeMinor ?? 0;
+    const fx = a.fxFeeMinor ?? 0;
+    checkFee(fee);
+    checkFee(fx);
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
+    const g = this.groupOf(a.balanceId);
+    const forced = a.forced === true;
+    const retryable = a.depositId !== null && !forced && this.keys.groups > 1;
+    let r = await this.runDebit(mode, a, g, fee, fx, forced, retryable);
+    let rebalanced = false;
+    if (retryable && r[0] === Code.INSUFFICIENT_DEPOSIT) {
+      // The program's deposit is split per slot group: pull what this tranche lacks from the
+      // others, then decide again (recorded this time, whatever the outcome).
+      rebalanced = await this.refillTranche(a.depositId!, g, a.amountMinor - r[5]!);
+      r = await this.runDebit(mode, a, g, fee, fx, forced, false);
+    }
+    const code = r[0]!;
+    return {
+      approved: code === Code.OK,
+      reason: reasonOf(code),
+      replay: r[1] === 1,
+      status: statusOf(r[2]!),
+      availableMinor: r[3]!,
+      blockedMinor: r[4]!,
+      depositAvailableMinor: r[5]!,
+      depositBlockedMinor: r[6]!,
+      rebalanced,
+    };
+  }
+
+  private runDebit(mode: 'H' | 'P', a: HoldArgs, g: number, fee: number, fx: number, forced: boolean, retryable: boolean): Promise<number[]> {
+    const p = this.keys.prefixes[g]!;
+    const txKey = p + 'tx:' + a.balanceId + ':' + a.txId;
+    const companyId = a.companyId ?? '';
+    const companyKey = companyId === '' ? txKey : p + 'pbt:' + companyId;
+    const now = a.nowMs ?? this.now();
+    const args: (string | number)[] = a.depositId === null
+      ? [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, companyKey,
+        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!]
+      : [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, p + 'pbt:' + a.depositId, companyKey,
+        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!];
+    args.push(mode, forced ? '1' : '0', a.amountMinor, fee, fx, a.expiresAtMs, now, this.idemTtl,
+      a.balanceId, a.txId, a.depositId ?? '', companyId, retryable ? '1' : '0');
+    if (a.meta !== undefined) {
+      for (const k in a.meta) args.push(k, a.meta[k]!);
+    }
+    const fn = this.fn(a.depositId === null ? 'hold-user' : 'hold-deposit-then-user');
+    return fn(...args) as Promise<number[]>;
+  }
+
+  /** Full reversal, or partial with the new final amount. A second reversal moves nothing. */
+  async release(a: ReleaseArgs): Promise<ReleaseResult> {
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    const partial = a.newAmountMinor !== undefined;
+    if (partial && (!Number.isSafeInteger(a.newAmountMinor) || a.newAmountMinor! < 0)) {
+      throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', 'newAmountMinor must be a non-negative safe integer');
+    }
+    const g = this.groupOf(a.balanceId);
+    const r = await this.runRelease(partial ? 'P' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.now());
+    return releaseResult(r);
+  }
+
+  private runRelease(mode: 'R' | 'P' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number): Promise<number[]> {
+    const p = this.keys.prefixes[g]!;
+    const txKey = p + 'tx:' + balanceId + ':' + txId;
+    return this.fn('release-hold')(idem === null ? txKey : p + 'idem:' + idem, txKey, p + 'ub:' + balanceId,
+      this.keys.journals[g]!, this.keys.expiries[g]!,
+      mode, newAmount, now, this.idemTtl, balanceId, txId, idem === null ? '0' : '1') as Promise<number[]>;
+  }
+
+  // ---------------------------------------------------------------- postings
+
+  /**
+   * Internal transaction types (management API), posted at once with the seed's automatic
+   * partner postings: TOPUP, PAYMENT, LOAN, CASHBACK debit the CREDIT partner balance (refused
+   * above its funds); FUNDING credits it; FEE credits the COMPANY balance; WITHDRAWAL goes out of
+   * the system (W:external); COMMISSION and INTEREST are paid to the partner (W:partner).
+   * `partnerId` null: the program has no such partner balance and the world account stands in
+   * (TOPUP & co from W:external, FUNDING to W:external, FEE to W:income). Whether a missing credit
+   * balance is acceptable (`creditRequired`) is the caller's decision.
+   */
+  post(a: PostArgs): Promise<PostResult> {
+    const rule = INTERNAL_TYPES[a.type];
+    if (rule === undefined) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `unknown internal transaction type ${String(a.type)}`);
+    const partnerId = rule.partner === null ? null : (a.partnerId ?? null);
+    if (partnerId !== null && Keyspace.parsePartnerId(partnerId)?.type !== rule.partner) {
+      throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `${a.type} posts to a ${rule.partner} partner balance, not ${partnerId}`);
+    }
+    return this.runPost(a, rule.dir, partnerId, partnerId === null ? 'N' : 'C', rule.world, rule.notFound);
+  }
+
+  /**
+   * Card credit (refund, payment credit): the user is credited from the scheme (W:scheme) and the
+   * program's deposit, if any, is credited back (from W:deposit).
+   */
+  credit(a: CreditArgs): Promise<PostResult> {
+    const type = a.type ?? 'REFUND';
+    return this.runPost({ ...a, type }, '+', a.depositId, a.depositId === null ? 'N' : 'D', 'W:scheme', 'DEPOSIT_BALANCE_NOT_FOUND');
+  }
+
+  private async runPost(a: PostArgs | (CreditArgs & { type: string }), dir: '+' | '-', partnerId: string | null, role: 'C' | 'D' | 'N',
+    world: string, notFound: LedgerReason): Promise<PostResult> {
+    checkAmount(a.amountMinor);
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    const g = this.groupOf(a.balanceId);
+    const forced = a.forced === true;
+    const retryable = role === 'C' && dir === '+' && !forced && this.keys.groups > 1;
+    let r = await this.runPostScript(a, g, dir, partnerId, role, world, forced, retryable);
+    let rebalanced = false;
+    if (retryable && r[0] === Code.INSUFFICIENT_COLLATERAL) {
+      rebalanced = await this.refillTranche(partnerId!, g, a.amountMinor - r[5]!);
+      r = await this.runPostScript(a, g, dir, partnerId, role, world, forced, false);
+    }
+    const code = r[0]!;
+    return {
+      ok: code === Code.OK,
+      reason: code === Code.PARTNER_NOT_FOUND ? notFound : reasonOf(code),
+      replay: r[1] === 1,
+      status: statusOf(r[2]!),
+      availableMinor: r[3]!,
+      blockedMinor: r[4]!,
+      partnerAvailableMinor: r[5]!,
+      rebalanced,
+    };
+  }
+
+  private runPostScript(a: PostArgs | (CreditArgs & { type: string }), g: number, dir: '+' | '-', partnerId: string | null,
+    role: 'C' | 'D' | 'N', world: string, forced: boolean, retryable: boolean): Promise<number[]> {
+    const p = this.keys.prefixes[g]!;
+    const txKey = p + 'tx:' + a.balanceId + ':' + a.txId;
+    const args: (string | number)[] = [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId,
+      partnerId === null ? txKey : p + 'pbt:' + partnerId, this.keys.journals[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!,
+      a.type, dir, a.amountMinor, forced ? '1' : '0', a.nowMs ?? this.now(), this.idemTtl, a.balanceId, a.txId,
+      partnerId ?? '', role, world, retryable ? '1' : '0'];
+    if (a.meta !== undefined) for (const k in a.meta) args.push(k, a.meta[k]!);
+    return this.fn('post-user')(...args) as Promise<number[]>;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getTransaction(balanceId: string, txId: string): Promise<Transaction | null> {
+    const g = this.keys.groupOfBalance(balanceId);
+    if (g < 0) return null;
+    const h = await this.redis.hgetall(this.keys.prefixes[g]! + 'tx:' + balanceId + ':' + txId);
+    return toTransaction(balanceId, txId, h);
+  }
+
+  /** Transactions of a balance, newest first; `cursor` is the offset returned as `next`. */
+  async history(balanceId: string, opts: { limit?: number; cursor?: number } = {}): Promise<{ items: Transaction[]; next: number | null }> {
+    const g = this.groupOf(balanceId);
+    const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+    const start = opts.cursor ?? 0;
+    const ids = await this.redis.lrange(this.keys.prefixes[g]! + 'hist:' + balanceId, start, start + limit);
+    const page = ids.slice(0, limit);
+    const items = (await Promise.all(page.map((id) => this.getTransaction(balanceId, id)))).filter((x): x is Transaction => x !== null);
+    return { items, next: ids.length > limit ? start + limit : null };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Tranche rebalancing hook; replaced by the cluster-aware implementation in rebalance.ts. */
+  protected refillTranche(_depositId: string, _group: number, _needMinor: number): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  protected fn(name: string): ScriptFn {
+    const f = this.fns.get(name);
+    if (f === undefined) throw new LedgerError('LEDGER_ERR_SCRIPT_MISSING', `ledger/lua has no script ${name}`);
+    return f;
+  }
+
+  protected groupOf(balanceId: string): number {
+    const g = this.keys.groupOfBalance(balanceId);
+    if (g < 0) throw new LedgerError('LEDGER_ERR_INVALID_BALANCE_ID', `not a user balance id of this ledger: ${balanceId}`);
+    return g;
+  }
+}
+
+export interface Transaction {
+  txId: string;
+  balanceId: string;
+  type: string;
+  status: TxStatus;
+  currency: string;
+  /** Authorized (or posted) amount, after partial reversals. */
+  amountMinor: number;
+  /** Still blocked on the user balance for this transaction (amount part, fees apart). */
+  heldMinor: number;
+  feesHeldMinor: number;
+  feeMinor: number;
+  fxFeeMinor: number;
+  depositHeldMinor: number;
+  clearedMinor: number;
+  depositId: string | null;
+  companyId: string | null;
+  expiresAtMs: number;
+  createdAtMs: number;
+  forced: boolean;
+  reversed: boolean;
+  meta: Record<string, string>;
+}
+
+function toTransaction(balanceId: string, txId: string, h: Record<string, string>): Transaction | null {
+  if (h.s === undefined) return null;
+  const meta: Record<string, string> = {};
+  for (const k in h) if (k.startsWith('m:')) meta[k.slice(2)] = h[k]!;
+  return {
+    txId, balanceId,
+    type: h.ty ?? 'HOLD',
+    status: statusOf(Number(h.s)),
+    currency: h.cur ?? '',
+    amountMinor: Number(h.a ?? 0),
+    heldMinor: Number(h.h ?? 0),
+    feesHeldMinor: Number(h.fh ?? 0),
+    feeMinor: Number(h.f ?? 0),
+    fxFeeMinor: Number(h.x ?? 0),
+    depositHeldMinor: Number(h.db ?? 0),
+    clearedMinor: Number(h.c ?? 0),
+    depositId: h.dp ? h.dp : null,
+    companyId: h.kp ? h.kp : null,
+    expiresAtMs: Number(h.e ?? 0),
+    createdAtMs: Number(h.t ?? 0),
+    forced: h.fc === '1',
+    reversed: h.r === '1',
+    meta,
+  };
+}
+
+function releaseResult(r: number[]): ReleaseResult {
+  const code = r[0]!;
+  return {
+    ok: code === Code.OK || code === Code.ALREADY_REVERSED,
+    reason: reasonOf(code),
+    replay: r[1] === 1,
+    status: statusOf(r[2]!),
+    releasedMinor: r[3]!,
+    depositReleasedMinor: r[4]!,
+    availableMinor: r[5]!,
+    blockedMinor: r[6]!,
+    amountMinor: r[7]!,
+  };
+}
+
+// ---------------------------------------------------------------- validation
+
+export function checkAmount(n: unknown, what = 'amountMinor'): asserts n is number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `${what} must be a positive safe integer (minor units), got ${String(n)}`);
+  }
+}
+
+function checkFee(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `fees must be non-negative safe integers (minor units), got ${String(n)}`);
+  }
+}
+
+/** Ids and keys are stored inside records and journal lines: no separators, bounded length. */
+export function checkId(s: unknown, what: string): asserts s is string {
+  if (typeof s !== 'string' || s.length === 0 || s.length > MAX_ID_LENGTH || s.indexOf('\n') >= 0 || s.indexOf('|') >= 0 || s.indexOf('>') >= 0 || s.indexOf(';') >= 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_ID', `${what} must be 1..${MAX_ID_LENGTH} characters without newline, '|', '>' or ';'`);
+  }
+}
+
+function checkCurrency(c: unknown): void {
+  if (typeof c !== 'string' || c.length !== 3 || !/^[A-Z]{3}$/.test(c)) {
+    throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `currency must be an ISO 4217 alphabetic code, got ${String(c)}`);
+  }
+}

@@ -1,0 +1,92 @@
+-- Releases an authorization hold: a full reversal (mode R), a partial reversal to a new final
+-- amount (mode P), or the expiry of a hold past its due time (mode E, used by the sweeper).
+-- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
+-- Expiry checks the status and the due time inside the script, so several sweepers racing on
+-- one entry release it once.
+-- The deposit tranche released is the one recorded in the transaction (same hash tag, checked).
+-- KEYS[1] idempotency record (ignored when ARGV[7] = '0')  KEYS[2] transaction hash
+-- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
+-- ARGV[1] mode R|P|E  ARGV[2] new final amount (mode P)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
+-- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] use idempotency record 1|0
+-- Returns {code, replay, status, userReleased, depositReleased, userAvailable, userBlocked, amount}
+--- @include common
+local mode = ARGV[1]
+local now = ARGV[3]
+local ttl = ARGV[4]
+local balance_id = ARGV[5]
+local tx_id = ARGV[6]
+local k_idem = ''
+if ARGV[7] == '1' then k_idem = KEYS[1] end
+local op = 'release' .. mode
+local ref = balance_id .. '/' .. tx_id
+if k_idem ~= '' then
+  local prior = replayed(k_idem, op, ref)
+  if prior then return prior end
+end
+
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dk', 'dp', 'r', 'e')
+if not t[1] then return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
+local status = tonumber(t[1])
+local amount = tonumber(t[2])
+local held = tonumber(t[3])
+local fees_held = tonumber(t[4])
+local dep_held = tonumber(t[5])
+local cleared = tonumber(t[6])
+local cur = t[7]
+local k_dep = t[8] or ''
+local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
+local err = same_slot(tag, k_dep)
+if err then return err end
+
+if mode == 'E' then
+  if status ~= S_AUTHORIZED then
+    redis.call('ZREM', KEYS[5], balance_id .. '|' .. tx_id)
+    return {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount}
+  end
+  if tonumber(t[11]) > tonumber(now) then return {C_NOT_DUE, 0, status, 0, 0, 0, 0, amount} end
+elseif t[10] ~= '0' or status == S_REVERSED or status == S_EXPIRED then
+  return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, status, 0, 0, 0, 0, amount})
+elseif status ~= S_AUTHORIZED then
+  return finish(k_idem, ttl, op, ref, {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount})
+end
+
+local new_amount = 0
+if mode == 'P' then
+  new_amount = tonumber(ARGV[2])
+  if new_amount > amount then
+    return finish(k_idem, ttl, op, ref, {C_INVALID_AMOUNT, 0, status, 0, 0, 0, 0, amount})
+  end
+end
+
+-- Writes.
+local u_rel, d_rel
+local full = mode ~= 'P' or new_amount == 0
+if full then
+  u_rel = held + fees_held
+  d_rel = dep_held
+  if cleared > 0 then status = S_CLEARED elseif mode == 'E' then status = S_EXPIRED else status = S_REVERSED end
+  redis.call('HSET', KEYS[2], 's', status, 'h', '0', 'fh', '0', 'db', '0')
+  redis.call('ZREM', KEYS[5], balance_id .. '|' .. tx_id)
+else
+  local delta = amount - new_amount
+  u_rel = math.min(delta, held)
+  d_rel = math.min(delta, dep_held)
+  redis.call('HSET', KEYS[2], 'a', d(new_amount), 'h', d(held - u_rel), 'db', d(dep_held - d_rel))
+  amount = new_amount
+end
+if mode ~= 'E' then redis.call('HSET', KEYS[2], 'r', '1') end
+local ua = redis.call('HINCRBY', KEYS[3], 'a', d(u_rel))
+local ub = redis.call('HINCRBY', KEYS[3], 'b', d(-u_rel))
+local p = {}
+local code = 'RELEASE'
+if mode == 'E' then code = 'EXPIRE' end
+local uacct = 'U:' .. balance_id
+posting(p, uacct .. ':b', uacct .. ':a', u_rel, code)
+if k_dep ~= '' and d_rel > 0 then
+  redis.call('HINCRBY', k_dep, 'a', d(d_rel))
+  redis.call('HINCRBY', k_dep, 'b', d(-d_rel))
+  local dacct = 'P:' .. t[9] .. ':' .. string.sub(tag, 2, #tag - 1)
+  posting(p, dacct .. ':b', dacct .. ':a', d_rel, code)
+end
+journal(KEYS[4], op, balance_id, tx_id, cur, now, p)
+return finish(k_idem, ttl, op, ref, {C_OK, 0, status, u_rel, d_rel, ua, ub, amount})

@@ -1,0 +1,63 @@
+// Loads the Lua scripts of ledger/lua at run time and registers them on an ioredis client
+// (Redis or Cluster) with defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT.
+// `--- @include name` lines are replaced by ledger/lua/includes/name.lua, so shared helpers are
+// written once and each script stays self-contained on the server.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * The project root: the nearest directory above this module holding package.json. Works from the
+ * sources (ledger/*.ts under tsx) and from the build (dist/ledger/*.js).
+ */
+export function projectRoot(from: string = import.meta.url): string {
+  let dir = dirname(fileURLToPath(from));
+  for (let i = 0; i < 10; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  throw new Error(`ledger: no package.json above ${fileURLToPath(from)}`);
+}
+
+export function luaDir(): string {
+  return join(projectRoot(), 'ledger', 'lua');
+}
+
+export interface LuaScript { name: string; numberOfKeys: number; lua: string }
+
+const INCLUDE = /^--- @include ([a-z0-9-]+)\s*$/gm;
+
+/** Every `<name>-<keys>.lua` in ledger/lua, includes expanded. */
+export function loadScripts(dir: string = luaDir()): LuaScript[] {
+  const out: LuaScript[] = [];
+  for (const file of readdirSync(dir).sort()) {
+    const m = /^(.+)-(\d+)\.lua$/.exec(file);
+    if (m === null) continue;
+    const src = readFileSync(join(dir, file), 'utf8');
+    const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'));
+    out.push({ name: m[1]!, numberOfKeys: Number(m[2]), lua });
+  }
+  return out;
+}
+
+/** Command name under which a script is registered on the client. */
+export function commandName(script: string): string {
+  return 'ledger_' + script.replace(/-/g, '_');
+}
+
+export type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+export function registerScripts(redis: Redis | Cluster, scripts: LuaScript[]): Map<string, ScriptFn> {
+  const fns = new Map<string, ScriptFn>();
+  const target = redis as unknown as Record<string, ScriptFn>;
+  for (const s of scripts) {
+    const cmd = commandName(s.name);
+    if (typeof target[cmd] !== 'function') redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    const fn = target[cmd]!;
+    fns.set(s.name, fn.bind(redis));
+  }
+  return fns;
+}

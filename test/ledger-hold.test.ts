@@ -1,0 +1,125 @@
+import t, { type Test } from 'tap';
+import { Ledger } from '../ledger/index.js';
+import { startTestRedis } from './helpers/redis.js';
+
+const DAY = 86_400_000;
+
+t.test('balances: create, find, reload, idempotent create', async (t) => {
+  const r = await startTestRedis(t);
+  const ledger = await Ledger.open(r.client);
+  const ub = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb-1' });
+  t.match(ub.id, /^g00:/);
+  t.equal(ub.availableMinor, 0);
+  const again = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb-1' });
+  t.equal(again.id, ub.id);
+  t.equal(again.replay, true);
+  t.same(await ledger.listUserBalances('c1'), [ub.id]);
+  t.equal(await ledger.getUserBalance('g00:nope'), null);
+  t.equal(await ledger.getUserBalance('garbage'), null);
+
+  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' });
+  t.equal(dep.created, true);
+  t.equal(dep.balance.id, 'pb-DEPOSIT-EUR-cfg');
+  const dep2 = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' });
+  t.equal(dep2.created, false);
+  t.equal((await ledger.findPartnerBalance('cfg', 'DEPOSIT', 'EUR'))?.id, dep.balance.id);
+  t.equal(await ledger.findPartnerBalance('cfg', 'CREDIT', 'EUR'), null);
+
+  const rl = await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 10_000, idempotencyKey: 'rl-1' });
+  t.equal(rl.ok, true);
+  t.equal(rl.replay, false);
+  t.equal(rl.balance?.availableMinor, 10_000);
+  const rl2 = await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 10_000, idempotencyKey: 'rl-1' });
+  t.equal(rl2.replay, true);
+  t.equal(rl2.balance?.availableMinor, 10_000);
+  const missing = await ledger.reloadPartnerBalance({ id: 'pb-CREDIT-EUR-cfg', amountMinor: 5, idempotencyKey: 'rl-2' });
+  t.equal(missing.ok, false);
+  t.equal(missing.reason, 'PARTNER_BALANCE_NOT_FOUND');
+});
+
+async function setup(t: Test, funds: { user: number; deposit: number }) {
+  const r = await startTestRedis(t);
+  const ledger = await Ledger.open(r.client);
+  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' });
+  if (funds.deposit > 0) await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: funds.deposit, idempotencyKey: 'dep-reload' });
+  const ub = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg' });
+  if (funds.user > 0) {
+    await ledger.post({ type: 'TOPUP', idempotencyKey: 'topup', txId: 'topup', balanceId: ub.id, amountMinor: funds.user, partnerId: null });
+  }
+  return { r, ledger, depId: dep.balance.id, ubId: ub.id };
+}
+
+const hold = (id: string, bal: string, dep: string | null, amount: number, extra: Record<string, unknown> = {}) => ({
+  idempotencyKey: 'h-' + id, txId: id, balanceId: bal, depositId: dep, amountMinor: amount, expiresAtMs: Date.now() + 7 * DAY, ...extra,
+});
+
+t.test('deposit-then-user hold: approve, replay, declines in order', async (t) => {
+  const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 700 });
+  const a = await ledger.hold(hold('t1', ubId, depId, 400, { meta: { mcc: '5411' } }));
+  t.match(a, { approved: true, reason: 'APPROVED', replay: false, status: 'AUTHORIZED', availableMinor: 600, blockedMinor: 400, depositAvailableMinor: 300, depositBlockedMinor: 400 });
+  const again = await ledger.hold(hold('t1', ubId, depId, 400, { meta: { mcc: '5411' } }));
+  t.match(again, { approved: true, replay: true, availableMinor: 600, blockedMinor: 400 });
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 600, blockedMinor: 400 });
+  const tx = await ledger.getTransaction(ubId, 't1');
+  t.match(tx, { status: 'AUTHORIZED', amountMinor: 400, heldMinor: 400, depositHeldMinor: 400, depositId: depId, meta: { mcc: '5411' } });
+
+  // The deposit is checked first: 350 > 300 left on the deposit although the user has 600.
+  const d = await ledger.hold(hold('t2', ubId, depId, 350));
+  t.match(d, { approved: false, reason: 'INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE', depositAvailableMinor: 300, availableMinor: 600 });
+  t.equal(await ledger.getTransaction(ubId, 't2'), null, 'a decline leaves no transaction');
+  t.match(await ledger.hold(hold('t2', ubId, depId, 350)), { approved: false, replay: true, reason: 'INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE' });
+
+  await ledger.reloadPartnerBalance({ id: depId, amountMinor: 5000, idempotencyKey: 'more' });
+  const u = await ledger.hold(hold('t3', ubId, depId, 601));
+  t.match(u, { approved: false, reason: 'INSUFFICIENT_FUNDS', availableMinor: 600 });
+  t.match(await ledger.getPartnerBalance(depId), { availableMinor: 5300, blockedMinor: 400 }, 'nothing written on a user decline');
+
+  t.match(await ledger.hold(hold('t4', ubId, depId, 600)), { approved: true, availableMinor: 0 });
+  t.match(await ledger.hold(hold('t1', ubId, depId, 5, { idempotencyKey: 'other' })), { approved: false, reason: 'TRANSACTION_EXISTS' });
+  t.match(await ledger.hold(hold('t9', ubId, depId, 5, { idempotencyKey: 'h-t1' })), { approved: false, reason: 'IDEMPOTENCY_CONFLICT' });
+});
+
+t.test('hold: not-found, currency and amount checks', async (t) => {
+  const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 1000 });
+  t.match(await ledger.hold(hold('x1', 'g00:missing', depId, 1)), { approved: false, reason: 'BALANCE_NOT_FOUND' });
+  t.match(await ledger.hold(hold('x2', ubId, 'pb-DEPOSIT-EUR-nope', 1)), { approved: false, reason: 'DEPOSIT_BALANCE_NOT_FOUND' });
+  const usd = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'USD', configId: 'cfg' });
+  await ledger.reloadPartnerBalance({ id: usd.balance.id, amountMinor: 1000, idempotencyKey: 'usd' });
+  t.match(await ledger.hold(hold('x3', ubId, usd.balance.id, 1)), { approved: false, reason: 'CURRENCY_MISMATCH' });
+  for (const bad of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 1, NaN]) {
+    await t.rejects(ledger.hold(hold('x4', ubId, depId, bad)), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
+  }
+  await t.rejects(ledger.hold(hold('x5', 'nogroup', depId, 1)), { code: 'LEDGER_ERR_INVALID_BALANCE_ID' });
+  await t.rejects(ledger.hold(hold('x|6', ubId, depId, 1)), { code: 'LEDGER_ERR_INVALID_ID' });
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 1000, blockedMinor: 0 });
+});
+
+t.test('hold without deposit, forced hold may go negative', async (t) => {
+  const { ledger, ubId } = await setup(t, { user: 100, deposit: 0 });
+  t.match(await ledger.hold(hold('n1', ubId, null, 60)), { approved: true, availableMinor: 40, depositAvailableMinor: 0 });
+  t.match(await ledger.hold(hold('n2', ubId, null, 60)), { approved: false, reason: 'INSUFFICIENT_FUNDS' });
+  t.match(await ledger.hold(hold('n3', ubId, null, 60, { forced: true })), { approved: true, availableMinor: -20, blockedMinor: 120 });
+});
+
+t.test('release: full, partial, second reversal moves nothing, replay', async (t) => {
+  const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 1000 });
+  await ledger.hold(hold('r1', ubId, depId, 300));
+  await ledger.hold(hold('r2', ubId, depId, 200));
+
+  const full = await ledger.release({ idempotencyKey: 'rv-1', txId: 'r1', balanceId: ubId });
+  t.match(full, { ok: true, reason: 'APPROVED', replay: false, status: 'REVERSED', releasedMinor: 300, depositReleasedMinor: 300, availableMinor: 800, blockedMinor: 200 });
+  t.match(await ledger.release({ idempotencyKey: 'rv-1', txId: 'r1', balanceId: ubId }), { ok: true, replay: true, releasedMinor: 300 });
+  t.match(await ledger.release({ idempotencyKey: 'rv-1b', txId: 'r1', balanceId: ubId }), { ok: true, reason: 'ALREADY_REVERSED', releasedMinor: 0 });
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 800, blockedMinor: 200 });
+
+  const part = await ledger.release({ idempotencyKey: 'rv-2', txId: 'r2', balanceId: ubId, newAmountMinor: 50 });
+  t.match(part, { ok: true, status: 'AUTHORIZED', releasedMinor: 150, depositReleasedMinor: 150, availableMinor: 950, blockedMinor: 50, amountMinor: 50 });
+  t.match(await ledger.release({ idempotencyKey: 'rv-2b', txId: 'r2', balanceId: ubId }), { ok: true, reason: 'ALREADY_REVERSED', releasedMinor: 0 });
+  t.match(await ledger.getTransaction(ubId, 'r2'), { status: 'AUTHORIZED', amountMinor: 50, heldMinor: 50, depositHeldMinor: 50 });
+  t.match(await ledger.getPartnerBalance(depId), { availableMinor: 950, blockedMinor: 50 });
+
+  await ledger.hold(hold('r3', ubId, depId, 100));
+  t.match(await ledger.release({ idempotencyKey: 'rv-3', txId: 'r3', balanceId: ubId, newAmountMinor: 101 }), { ok: false, reason: 'INVALID_AMOUNT', releasedMinor: 0 });
+  t.match(await ledger.release({ idempotencyKey: 'rv-4', txId: 'nope', balanceId: ubId }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
+  await t.rejects(ledger.release({ idempotencyKey: 'rv-5', txId: 'r3', balanceId: ubId, newAmountMinor: -1 }), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
+});
