@@ -63,9 +63,9 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
 
   let runner: BatchRunner;
-  const placement = o.placement ?? 'workers';
+  const placement = o.placement ?? cfg.placement;
   if (placement === 'workers') {
-    runner = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? 'sync', init });
+    runner = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, init });
   } else {
     runner = await InlineRunner.create(init, redis);
   }

@@ -18,6 +18,8 @@ export interface SwitchConfig {
   maxInflightPerConnection: number; // MAX_INFLIGHT_PER_CONNECTION, default 1024: reading pauses above it
   maxInflightTotal: number;    // MAX_INFLIGHT_TOTAL, default 16384: all connections pause above it
   shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
+  placement: 'workers' | 'main'; // PLACEMENT, default workers: where batches are decided and Redis is called
+  workerAtomics: 'sync' | 'async'; // WORKER_ATOMICS, default sync (piscina's idle-worker wait)
 }
 
 export class ConfigError extends Error {
@@ -59,5 +61,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     maxInflightPerConnection: int(env, 'MAX_INFLIGHT_PER_CONNECTION', 1024, 1, 65536),
     maxInflightTotal: int(env, 'MAX_INFLIGHT_TOTAL', 16384, 1, 1 << 20),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    placement: oneOf(env, 'PLACEMENT', 'workers', ['workers', 'main'] as const),
+    workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'sync', ['sync', 'async'] as const),
   };
 }

@@ -24,9 +24,11 @@ export class PoolRunner implements BatchRunner {
   malformedDropped = 0;
 
   constructor(o: PoolOptions) {
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+    // Built code runs dist/switch/pool/worker.js. Tests and tools run the TypeScript sources
+    // through tsx, whose loader hooks do not follow a worker thread: see worker-from-source.mjs.
+    const fromSource = import.meta.url.endsWith('.ts');
     this.pool = new Piscina({
-      filename: new URL(`./worker${ext}`, import.meta.url).href,
+      filename: new URL(fromSource ? './worker-from-source.mjs' : './worker.js', import.meta.url).href,
       minThreads: o.threads,
       maxThreads: o.threads,
       maxQueue: o.maxQueue,

@@ -77,7 +77,11 @@ export class IsoClient {
 
   whenClosed(): Promise<void> { return this.closedP; }
 
-  close(): void { this.socket.destroy(); }
+  close(): void {
+    this.socket.destroy();
+    for (const list of this.waiters.values()) for (const w of list) { clearTimeout(w.timer); w.reject(new Error('client closed')); }
+    this.waiters.clear();
+  }
 
   private onFrame(body: Buffer): void {
     let m: IsoJson | null = null;
