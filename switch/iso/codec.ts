@@ -257,7 +257,7 @@ function readField(step: FieldStep, buf: Buffer, pos: number, end: number, field
     }
   }
   const valueEnd = pos + length;
-  if (valueEnd > buf.length) {
+  if (valueEnd > end) {
     errors.push(fieldError(step.field, ISO_ERR.TRUNCATED, `needs ${length} bytes, ${end - pos} present`));
     return -1;
   }
