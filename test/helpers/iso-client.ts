@@ -79,7 +79,8 @@ export class IsoClient {
 
   close(): void {
     this.socket.destroy();
-    for (const list of this.waiters.values()) for (const w of list) { clearTimeout(w.timer); w.reject(new Error('client closed')); }
+    // Pending waits are dropped with their timers: nothing is owed after close.
+    for (const list of this.waiters.values()) for (const w of list) clearTimeout(w.timer);
     this.waiters.clear();
   }
 
