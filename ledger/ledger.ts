@@ -153,6 +153,30 @@ export interface PostResult {
   rebalanced: boolean;
 }
 
+export interface ClearArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** Default true: the last clearing of this authorization; what is still held is released. */
+  final?: boolean;
+  nowMs?: number;
+}
+
+export interface ClearResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  clearedFromHoldMinor: number;
+  /** Part of the clearing above what was held, posted from available (may go negative). */
+  forcedMinor: number;
+  /** Held amount released because this final clearing was for less. */
+  releasedMinor: number;
+  feesPostedMinor: number;
+  availableMinor: number;
+}
+
 const MAX_ID_LENGTH = 200;
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
 
@@ -391,6 +415,56 @@ export class Ledger {
       mode, newAmount, now, this.idemTtl, balanceId, txId, idem === null ? '0' : '1') as Promise<number[]>;
   }
 
+  /**
+   * Clearing (0220 with an original): equal, less (with `final`, the default, the rest is
+   * released), more (the excess is force-posted). `final: false` is one of several partial
+   * clearings of one hold. Fees held are posted to the company balance at the first clearing.
+   * TRANSACTION_NOT_FOUND: no such authorization; the caller force-posts with debit().
+   */
+  async clear(a: ClearArgs): Promise<ClearResult> {
+    checkAmount(a.amountMinor);
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    const g = this.groupOf(a.balanceId);
+    const p = this.keys.prefixes[g]!;
+    const r = await this.fn('clear-hold')(p + 'idem:' + a.idempotencyKey, p + 'tx:' + a.balanceId + ':' + a.txId, p + 'ub:' + a.balanceId,
+      this.keys.journals[g]!, this.keys.expiries[g]!, this.keys.worlds[g]!,
+      a.amountMinor, a.final === false ? '0' : '1', a.nowMs ?? this.now(), this.idemTtl, a.balanceId, a.txId) as number[];
+    const code = r[0]!;
+    return {
+      ok: code === Code.OK,
+      reason: reasonOf(code),
+      replay: r[1] === 1,
+      status: statusOf(r[2]!),
+      clearedFromHoldMinor: r[3]!,
+      forcedMinor: r[4]!,
+      releasedMinor: r[5]!,
+      feesPostedMinor: r[6]!,
+      availableMinor: r[7]!,
+    };
+  }
+
+  /**
+   * Releases holds whose expiry is at or before nowMs (as a reversal would) and marks them
+   * EXPIRED (CLEARED when partly cleared). Each group's expiry index is read in time order and each
+   * hold is released by a script that re-checks status and due time, so concurrent sweepers in
+   * several processes release a hold at most once. Returns how many this call released.
+   */
+  async sweepExpired(nowMs: number = this.now(), limitPerGroup = 500): Promise<{ expired: number; examined: number }> {
+    let expired = 0;
+    let examined = 0;
+    await Promise.all(this.keys.expiries.map(async (expKey, g) => {
+      const due = await this.redis.zrangebyscore(expKey, '-inf', nowMs, 'LIMIT', 0, limitPerGroup);
+      examined += due.length;
+      const results = await Promise.all(due.map((member) => {
+        const bar = member.indexOf('|');
+        return this.runRelease('E', g, member.slice(0, bar), member.slice(bar + 1), 0, null, nowMs);
+      }));
+      for (const r of results) if (r[0] === Code.OK) expired++;
+    }));
+    return { expired, examined };
+  }
+
   // ---------------------------------------------------------------- postings
 
   /**
@@ -402,7 +476,7 @@ export class Ledger {
    * (TOPUP & co from W:external, FUNDING to W:external, FEE to W:income). Whether a missing credit
    * balance is acceptable (`creditRequired`) is the caller's decision.
    */
-  post(a: PostArgs): Promise<PostResult> {
+  async post(a: PostArgs): Promise<PostResult> {
     const rule = INTERNAL_TYPES[a.type];
     if (rule === undefined) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `unknown internal transaction type ${String(a.type)}`);
     const partnerId = rule.partner === null ? null : (a.partnerId ?? null);
@@ -416,7 +490,7 @@ export class Ledger {
    * Card credit (refund, payment credit): the user is credited from the scheme (W:scheme) and the
    * program's deposit, if any, is credited back (from W:deposit).
    */
-  credit(a: CreditArgs): Promise<PostResult> {
+  async credit(a: CreditArgs): Promise<PostResult> {
     const type = a.type ?? 'REFUND';
     return this.runPost({ ...a, type }, '+', a.depositId, a.depositId === null ? 'N' : 'D', 'W:scheme', 'DEPOSIT_BALANCE_NOT_FOUND');
   }

@@ -1,12 +1,14 @@
 import t, { type Test } from 'tap';
 import { Ledger } from '../ledger/index.js';
+import { checkLedger, formatReport } from '../ledger/check.js';
 import { startTestRedis } from './helpers/redis.js';
 
 const DAY = 86_400_000;
 
-t.test('balances: create, find, reload, idempotent create', async (t) => {
+scenario('balances: create, find, reload, idempotent create', async (t) => {
   const r = await startTestRedis(t);
   const ledger = await Ledger.open(r.client);
+  opened.set(t, ledger);
   const ub = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb-1' });
   t.match(ub.id, /^g00:/);
   t.equal(ub.availableMinor, 0);
@@ -40,6 +42,7 @@ t.test('balances: create, find, reload, idempotent create', async (t) => {
 async function setup(t: Test, funds: { user: number; deposit: number }) {
   const r = await startTestRedis(t);
   const ledger = await Ledger.open(r.client);
+  opened.set(t, ledger);
   const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' });
   if (funds.deposit > 0) await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: funds.deposit, idempotencyKey: 'dep-reload' });
   const ub = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg' });
@@ -53,7 +56,7 @@ const hold = (id: string, bal: string, dep: string | null, amount: number, extra
   idempotencyKey: 'h-' + id, txId: id, balanceId: bal, depositId: dep, amountMinor: amount, expiresAtMs: Date.now() + 7 * DAY, ...extra,
 });
 
-t.test('deposit-then-user hold: approve, replay, declines in order', async (t) => {
+scenario('deposit-then-user hold: approve, replay, declines in order', async (t) => {
   const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 700 });
   const a = await ledger.hold(hold('t1', ubId, depId, 400, { meta: { mcc: '5411' } }));
   t.match(a, { approved: true, reason: 'APPROVED', replay: false, status: 'AUTHORIZED', availableMinor: 600, blockedMinor: 400, depositAvailableMinor: 300, depositBlockedMinor: 400 });
@@ -79,7 +82,7 @@ t.test('deposit-then-user hold: approve, replay, declines in order', async (t) =
   t.match(await ledger.hold(hold('t9', ubId, depId, 5, { idempotencyKey: 'h-t1' })), { approved: false, reason: 'IDEMPOTENCY_CONFLICT' });
 });
 
-t.test('hold: not-found, currency and amount checks', async (t) => {
+scenario('hold: not-found, currency and amount checks', async (t) => {
   const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 1000 });
   t.match(await ledger.hold(hold('x1', 'g00:missing', depId, 1)), { approved: false, reason: 'BALANCE_NOT_FOUND' });
   t.match(await ledger.hold(hold('x2', ubId, 'pb-DEPOSIT-EUR-nope', 1)), { approved: false, reason: 'DEPOSIT_BALANCE_NOT_FOUND' });
@@ -94,14 +97,14 @@ t.test('hold: not-found, currency and amount checks', async (t) => {
   t.match(await ledger.getUserBalance(ubId), { availableMinor: 1000, blockedMinor: 0 });
 });
 
-t.test('hold without deposit, forced hold may go negative', async (t) => {
+scenario('hold without deposit, forced hold may go negative', async (t) => {
   const { ledger, ubId } = await setup(t, { user: 100, deposit: 0 });
   t.match(await ledger.hold(hold('n1', ubId, null, 60)), { approved: true, availableMinor: 40, depositAvailableMinor: 0 });
   t.match(await ledger.hold(hold('n2', ubId, null, 60)), { approved: false, reason: 'INSUFFICIENT_FUNDS' });
   t.match(await ledger.hold(hold('n3', ubId, null, 60, { forced: true })), { approved: true, availableMinor: -20, blockedMinor: 120 });
 });
 
-t.test('release: full, partial, second reversal moves nothing, replay', async (t) => {
+scenario('release: full, partial, second reversal moves nothing, replay', async (t) => {
   const { ledger, depId, ubId } = await setup(t, { user: 1000, deposit: 1000 });
   await ledger.hold(hold('r1', ubId, depId, 300));
   await ledger.hold(hold('r2', ubId, depId, 200));
@@ -123,3 +126,15 @@ t.test('release: full, partial, second reversal moves nothing, replay', async (t
   t.match(await ledger.release({ idempotencyKey: 'rv-4', txId: 'nope', balanceId: ubId }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
   await t.rejects(ledger.release({ idempotencyKey: 'rv-5', txId: 'r3', balanceId: ubId, newAmountMinor: -1 }), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
 });
+
+/** A scenario ends with the invariant checker over everything it wrote. */
+function scenario(name: string, body: (t: Test) => Promise<void>): void {
+  t.test(name, async (t) => {
+    await body(t);
+    const ledger = opened.get(t);
+    if (ledger === undefined) return;
+    const report = await checkLedger(ledger.redis);
+    t.ok(report.ok, 'ledger check passes', { diagnostic: !report.ok, report: formatReport(report) });
+  });
+}
+const opened = new Map<Test, Ledger>();
