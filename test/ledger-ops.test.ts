@@ -153,7 +153,7 @@ scenario('internal types post to the partner and company balances of the seed', 
   t.match(await post('TOPUP', 5, 'pb-CREDIT-EUR-none'), { ok: false, reason: 'COLLATERAL_BALANCE_NOT_FOUND' });
   t.match(await post('FEE', 5, 'pb-COMPANY-EUR-none'), { ok: false, reason: 'COMPANY_BALANCE_NOT_FOUND' });
   await t.rejects(post('FEE', 5, creditId), { code: 'LEDGER_ERR_INVALID_ARGUMENT' });
-  t.match(await post('TOPUP', 5, null), { ok: true, availableMinor: 4 }, 'no credit balance: from the world (creditRequired false)');
+  t.match(await post('TOPUP', 5, null, { idempotencyKey: 'k-world', txId: 'world-topup' }), { ok: true, availableMinor: 4 }, 'no credit balance: from the world (creditRequired false)');
   const hist = await ledger.history(ubId, { limit: 3 });
   t.same(hist.items.map((x) => x.type), ['TOPUP', 'WITHDRAWAL', 'WITHDRAWAL']);
   t.equal(hist.next, 3);
