@@ -45,20 +45,34 @@ export function jsonLog(level: 'info' | 'warn' | 'error', msg: string, fields: R
 }
 
 export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
+  // What is already started is taken down again when a later step fails (a port in use, a bad
+  // secret), so a failed start leaves no redis-server or worker behind.
+  const undo: Array<() => unknown> = [];
+  try {
+    return await assemble(o, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) { try { await step(); } catch { /* already failing */ } }
+    throw err;
+  }
+}
+
+async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<RunningSwitch> {
   const cfg = o.config;
   const log = o.log ?? jsonLog;
   const programs = loadPrograms(cfg.programsFile ?? undefined);
-  const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
-  if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
-
   let managed: ManagedRedis | null = null;
   let redisUrl = cfg.redisUrl;
   if (redisUrl === null && cfg.redisCluster === null) {
     managed = await startManagedRedis({ dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
     redisUrl = managed.url;
+    undo.push(() => managed?.stop());
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
   }
+  const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
+  if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster });
+  undo.push(() => redis.disconnect());
+  await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
   const metrics = createMetrics();
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
 
@@ -69,6 +83,7 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
   } else {
     runner = await InlineRunner.create(init, redis);
   }
+  undo.push(() => runner.close());
 
   const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
   const dispatcher = new Dispatcher(runner, cfg.batchMax, (frames) => systemErrorAnswers(fallbackCodec, cfg.dialect, frames), {
@@ -91,6 +106,7 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
     oversize: () => metrics.malformed.labels('oversize').inc(),
   });
   const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
+  undo.push(() => listener.shutdown(0));
 
   const http: HttpServer = createHttpServer({
     async health() {
@@ -127,6 +143,27 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
     return stopping;
   };
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, stop };
+}
+
+export class RedisUnreachableError extends Error {
+  readonly code = 'SW_ERR_REDIS_UNREACHABLE';
+}
+
+const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
+async function reachable(redis: Redis | Cluster, where: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RedisUnreachableError(`cannot reach Redis at ${where} within ${REDIS_CONNECT_TIMEOUT_MS} ms: check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([redis.ping(), timeout]);
+  } catch (err) {
+    if (err instanceof RedisUnreachableError) throw err;
+    throw new RedisUnreachableError(`cannot reach Redis at ${where}: ${(err as Error).message.slice(0, 120)}; check REDIS_URL / REDIS_CLUSTER`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** When a whole batch fails (a worker died), each request that names its MTI and STAN gets 96. */

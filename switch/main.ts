@@ -1,7 +1,7 @@
 // `npm start`: the switch on the defaults of SPEC §1. Operator errors (bad configuration, no
 // redis-server) end the process with one line and a non-zero exit, never a stack trace.
 import { loadConfig, ConfigError } from './config.js';
-import { startSwitch, jsonLog } from './app.js';
+import { startSwitch, jsonLog, RedisUnreachableError } from './app.js';
 import { RedisNotInstalledError } from '../ledger/redis-server.js';
 import { ProgramConfigError } from './programs.js';
 import { SecretError } from './secrets.js';
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof RedisNotInstalledError || err instanceof ProgramConfigError || err instanceof SecretError;
+  const known = err instanceof ConfigError || err instanceof RedisNotInstalledError || err instanceof ProgramConfigError || err instanceof SecretError || err instanceof RedisUnreachableError;
   const e = err as { message?: string; code?: string };
   if (known || e.code === 'EADDRINUSE' || e.code === 'EACCES') {
     process.stderr.write(`antaca-switch: ${e.message ?? String(err)}\n`);

@@ -7,6 +7,20 @@ export interface RedisTarget { url: string | null; cluster: string | null }
 
 export const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
+/** Connection errors are retried by ioredis; they are logged at most once per interval, not per attempt. */
+const ERROR_LOG_INTERVAL_MS = 5000;
+
+function quietErrors(client: Redis | Cluster): Redis | Cluster {
+  let last = 0;
+  client.on('error', (err: Error) => {
+    const now = Date.now();
+    if (now - last < ERROR_LOG_INTERVAL_MS) return;
+    last = now;
+    process.stderr.write(JSON.stringify({ t: new Date(now).toISOString(), level: 'warn', msg: 'redis connection error', error: err.message.slice(0, 200) }) + '\n');
+  });
+  return client;
+}
+
 export function connectRedis(t: RedisTarget): Redis | Cluster {
   const common = {
     enableAutoPipelining: true,
@@ -19,7 +33,7 @@ export function connectRedis(t: RedisTarget): Redis | Cluster {
       const [host, port] = hp.trim().split(':');
       return { host: host || '127.0.0.1', port: Number(port) || 6379 };
     });
-    return new Cluster(nodes, { enableAutoPipelining: true, redisOptions: common, scaleReads: 'master' });
+    return quietErrors(new Cluster(nodes, { enableAutoPipelining: true, redisOptions: common, scaleReads: 'master' }));
   }
-  return new Redis(t.url ?? 'redis://127.0.0.1:6379', common);
+  return quietErrors(new Redis(t.url ?? 'redis://127.0.0.1:6379', common));
 }

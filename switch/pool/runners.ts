@@ -37,6 +37,11 @@ export class PoolRunner implements BatchRunner {
       atomics: o.atomics,
       workerData: o.init,
     });
+    // A worker that dies is replaced by piscina; its batch fails and is answered 96 by the
+    // dispatcher. The error must not take the process down.
+    this.pool.on('error', (err: Error) => {
+      process.stderr.write(JSON.stringify({ level: 'error', msg: 'worker thread failed', error: err.message.slice(0, 200) }) + '\n');
+    });
   }
 
   async run(frames: readonly Buffer[]): Promise<RunResult> {
