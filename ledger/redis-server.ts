@@ -3,7 +3,7 @@
 // every write by default. With pipelined clients Redis groups the fsyncs of one event-loop turn,
 // so "always" costs one fsync per batch, not per command.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -55,11 +55,51 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+// Children still running when this process exits (an uncaught error, process.exit) are killed
+// with it: a managed Redis must never outlive its owner.
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+  }
+}
+
+const PIDFILE = 'redis-server.pid';
+
+/**
+ * Two servers appending to one AOF corrupt it. When the data directory's pidfile names a live
+ * redis-server (left by an owner that was killed with SIGKILL), that server is stopped first.
+ */
+async function takeOverDir(dir: string): Promise<void> {
+  const file = `${dir}/${PIDFILE}`;
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  if (Number.isInteger(pid) && pid > 1 && isRedis(pid)) {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 25));
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(file, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function isRedis(pid: number): boolean {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('redis-server'); } catch { return isAlive(pid); }
+}
+
 export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
   if (!redisServerInstalled()) throw new RedisNotInstalledError();
   const host = opts.host ?? '127.0.0.1';
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
+  await takeOverDir(dir);
   const fsync = opts.appendfsync ?? 'always';
   // Port 0 makes redis-server refuse TCP; a port probed free just before start can still be taken
   // by another process, so a start that fails on the port is retried on a new one.
@@ -70,10 +110,11 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
       '--save', '', '--daemonize', 'no', '--protected-mode', 'yes',
       '--appendonly', fsync === 'off' ? 'no' : 'yes',
       ...(fsync === 'off' ? [] : ['--appendfsync', fsync]),
-      '--logfile', '', '--loglevel', 'warning',
+      '--logfile', '', '--loglevel', 'warning', '--pidfile', `${dir}/${PIDFILE}`,
       ...(opts.extraArgs ?? []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
     let out = '';
     child.stdout?.on('data', (d: Buffer) => { if (out.length < 4096) out += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { if (out.length < 4096) out += d.toString(); });
