@@ -178,6 +178,8 @@ export interface ClearResult {
 }
 
 const MAX_ID_LENGTH = 200;
+/** A tranche refill pulls at least this multiple of its shortfall. */
+const REFILL_FACTOR = 4;
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
 
 export class Ledger {
@@ -357,7 +359,7 @@ export class Ledger {
     if (retryable && r[0] === Code.INSUFFICIENT_DEPOSIT) {
       // The program's deposit is split per slot group: pull what this tranche lacks from the
       // others, then decide again (recorded this time, whatever the outcome).
-      rebalanced = await this.refillTranche(a.depositId!, g, a.amountMinor - r[5]!);
+      rebalanced = await this.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
       r = await this.runDebit(mode, a, g, fee, fx, forced, false);
     }
     const code = r[0]!;
@@ -506,7 +508,7 @@ export class Ledger {
     let r = await this.runPostScript(a, g, dir, partnerId, role, world, forced, retryable);
     let rebalanced = false;
     if (retryable && r[0] === Code.INSUFFICIENT_COLLATERAL) {
-      rebalanced = await this.refillTranche(partnerId!, g, a.amountMinor - r[5]!);
+      rebalanced = await this.refillTranche(partnerId!, g, a.amountMinor - r[5]!, a.amountMinor);
       r = await this.runPostScript(a, g, dir, partnerId, role, world, forced, false);
     }
     const code = r[0]!;
@@ -556,9 +558,108 @@ export class Ledger {
 
   // ---------------------------------------------------------------- internals
 
-  /** Tranche rebalancing hook; replaced by the cluster-aware implementation in rebalance.ts. */
-  protected refillTranche(_depositId: string, _group: number, _needMinor: number): Promise<boolean> {
-    return Promise.resolve(false);
+  // ---------------------------------------------------------------- tranches
+
+  /**
+   * Moves partner funds from one tranche to another: out of the source slot into an in-transit
+   * record, into the destination slot, then the record is closed. Each step is one single-slot
+   * script and idempotent, so a crash anywhere leaves money accounted for (see recoverTransfers).
+   * Moves up to `amountMinor` (less if the source has less); returns what moved.
+   */
+  async transferBetweenTranches(partnerId: string, fromGroup: number, toGroup: number, amountMinor: number, nowMs = this.now()): Promise<number> {
+    const id = await this.startTransfer(partnerId, fromGroup, toGroup, amountMinor, nowMs);
+    if (id === null) return 0;
+    return this.completeTransfer(fromGroup, id);
+  }
+
+  /** First step only (tests and recovery drills): returns the transfer id, or null when nothing moved. */
+  async startTransfer(partnerId: string, fromGroup: number, toGroup: number, amountMinor: number, nowMs = this.now()): Promise<string | null> {
+    checkAmount(amountMinor);
+    const src = this.keys.prefixes[fromGroup];
+    if (src === undefined || this.keys.prefixes[toGroup] === undefined || fromGroup === toGroup) {
+      throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `bad tranche transfer ${fromGroup} -> ${toGroup}`);
+    }
+    const id = `${this.keys.tags[fromGroup]}-${randomBytes(9).toString('base64url')}`;
+    const r = await this.fn('transfer-out')(src + 'pbt:' + partnerId, src + 'xfer:' + id, src + 'xfers', this.keys.journals[fromGroup]!,
+      partnerId, amountMinor, this.keys.tags[toGroup]!, nowMs, id, this.keys.tags[fromGroup]!) as number[];
+    return r[0] === Code.OK ? id : null;
+  }
+
+  /** Lands an in-transit transfer in its destination and closes it; idempotent. Returns the amount. */
+  async completeTransfer(fromGroup: number, transferId: string): Promise<number> {
+    const src = this.keys.prefixes[fromGroup]!;
+    const x = await this.redis.hgetall(src + 'xfer:' + transferId);
+    if (x.amt === undefined || x.dst === undefined || x.pid === undefined || x.cur === undefined) return 0;
+    const dst = `{${x.dst}}:`;
+    const r = await this.fn('transfer-in')(dst + 'pbt:' + x.pid, dst + 'xin:' + transferId, dst + 'jnl',
+      x.pid, x.amt, x.cur, transferId, x.dst, this.now()) as number[];
+    if (r[0] !== Code.OK) throw new LedgerError('LEDGER_ERR_TRANSFER', `transfer ${transferId} cannot land: ${reasonOf(r[0]!)}`);
+    await this.fn('transfer-done')(src + 'xfer:' + transferId, src + 'xfers', transferId);
+    return Number(x.amt);
+  }
+
+  /** Finishes every transfer left in transit (after a crash); run at start-up and now and then. */
+  async recoverTransfers(): Promise<number> {
+    let n = 0;
+    for (let g = 0; g < this.keys.groups; g++) {
+      for (const id of await this.redis.smembers(this.keys.prefixes[g]! + 'xfers')) {
+        await this.completeTransfer(g, id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Refills tranche `group` of a partner balance from the others, richest first. It pulls the
+   * largest of the shortfall, 4x the amount asked for and the tranche's fair share (total / groups), so a tranche under
+   * skewed load comes back once per several authorizations, not for each. Returns whether
+   * anything moved.
+   */
+  protected async refillTranche(partnerId: string, group: number, needMinor: number, amountMinor: number): Promise<boolean> {
+    const avail = await this.trancheAvailables(partnerId);
+    const total = avail.reduce((s, a) => s + Math.max(a, 0), 0);
+    const order = avail.map((a, g) => ({ a, g })).filter((x) => x.g !== group && x.a > 0).sort((x, y) => y.a - x.a);
+    const need = Math.max(needMinor, 1);
+    let missing = Math.max(need, amountMinor * REFILL_FACTOR, Math.floor(total / this.keys.groups));
+    let got = 0;
+    for (const { a, g } of order) {
+      if (missing <= 0) break;
+      const moved = await this.transferBetweenTranches(partnerId, g, group, Math.min(a, missing));
+      missing -= moved;
+      got += moved;
+    }
+    return got > 0;
+  }
+
+  /**
+   * Evens out the tranches of a partner balance (a background task; authorizations also refill
+   * on demand). Returns the number of transfers made.
+   */
+  async rebalancePartnerBalance(partnerId: string): Promise<number> {
+    const avail = await this.trancheAvailables(partnerId);
+    const total = avail.reduce((s, a) => s + Math.max(a, 0), 0);
+    const target = Math.floor(total / this.keys.groups);
+    const rich = avail.map((a, g) => ({ g, extra: a - target })).filter((x) => x.extra > 0);
+    const poor = avail.map((a, g) => ({ g, lack: target - a })).filter((x) => x.lack > 0);
+    let transfers = 0;
+    for (const p of poor) {
+      for (const r of rich) {
+        if (p.lack <= 0) break;
+        const amount = Math.min(p.lack, r.extra);
+        if (amount <= 0) continue;
+        const got = await this.transferBetweenTranches(partnerId, r.g, p.g, amount);
+        r.extra -= got;
+        p.lack -= got;
+        if (got > 0) transfers++;
+      }
+    }
+    return transfers;
+  }
+
+  private async trancheAvailables(partnerId: string): Promise<number[]> {
+    const rows = await Promise.all(this.keys.prefixes.map((p) => this.redis.hget(p + 'pbt:' + partnerId, 'a')));
+    return rows.map((v) => Number(v ?? 0));
   }
 
   protected fn(name: string): ScriptFn {
