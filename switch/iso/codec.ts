@@ -100,8 +100,9 @@ export class IsoCodec {
   private readonly mtiStep: FieldStep;
   /** Indexed by field number; undefined where the dialect defines no field (and for 0 and 1). */
   private readonly steps: ReadonlyArray<FieldStep | undefined>;
-  /** Scratch bitmap for pack; pack is synchronous, so one per codec is enough. */
+  /** Scratch bitmap and values for pack; pack is synchronous, so one set per codec is enough. */
   private readonly packBitmap = new Uint8Array(FULL_BITMAP_BYTES);
+  private readonly packValues: Array<string | Buffer | undefined> = new Array<string | Buffer | undefined>(MAX_FIELD + 1).fill(undefined);
 
   constructor(dialect: IsoDialect) {
     const mti = dialect.fields[0];
@@ -128,42 +129,28 @@ export class IsoCodec {
    */
   unpack(buf: Buffer, start = 0, end: number = buf.length): UnpackResult {
     if (!(start >= 0 && start <= end && end <= buf.length)) throw new RangeError('unpack: bad bounds');
-    const fields: IsoFields = new Map();
-    const errors: FieldError[] = [];
+    const reader = new Reader(buf, start, end);
     const mtiLength = this.mtiStep.maxLength;
     if (end - start < mtiLength) {
-      errors.push(fieldError(0, ISO_ERR.TRUNCATED, `MTI needs ${mtiLength} bytes, ${end - start} present`));
-      return { ok: false, errors, partial: { fields } };
+      reader.errors.push(fieldError(0, ISO_ERR.TRUNCATED, `MTI needs ${mtiLength} bytes, ${end - start} present`));
+      return reader.failure(undefined);
     }
-    let mti: string | undefined = (buf as Latin1Buffer).latin1Slice(start, start + mtiLength);
+    let mti: string | undefined = reader.text(start, start + mtiLength);
     const badMtiByte = firstBadByte(this.mtiStep.classes, buf, start, start + mtiLength);
     if (badMtiByte >= 0) {
-      errors.push(fieldError(0, ISO_ERR.BAD_CHARSET, `MTI byte ${badMtiByte} is not a digit`));
+      reader.errors.push(fieldError(0, ISO_ERR.BAD_CHARSET, `MTI byte ${badMtiByte} is not a digit`));
       mti = undefined;
     }
     const bitmapStart = start + mtiLength;
-    const bitmapBytes = this.bitmapLength(buf, bitmapStart, end, errors);
-    if (bitmapBytes === 0) return { ok: false, errors, partial: { mti, fields } };
-    const stopped = this.unpackFields(buf, bitmapStart, bitmapBytes, end, fields, errors);
-    if (stopped) return { ok: false, errors, partial: { mti, fields } };
-    if (errors.length > 0 || mti === undefined) return { ok: false, errors, partial: { mti, fields } };
-    return { ok: true, msg: { mti, fields } };
-  }
-
-  /** 8 or 16 when the bitmap is all there, else 0 after recording why. */
-  private bitmapLength(buf: Buffer, bitmapStart: number, end: number, errors: FieldError[]): number {
-    const available = end - bitmapStart;
-    const needed = available > 0 && (buf[bitmapStart]! & SECONDARY_BIT) !== 0 ? FULL_BITMAP_BYTES : PRIMARY_BITMAP_BYTES;
-    if (available >= needed) return needed;
-    errors.push(fieldError(1, ISO_ERR.TRUNCATED, `bitmap needs ${needed} bytes, ${available} present`));
-    return 0;
+    const bitmapBytes = bitmapLength(reader, bitmapStart);
+    if (bitmapBytes === 0 || this.unpackFields(reader, bitmapStart, bitmapBytes)) return reader.failure(mti);
+    if (reader.errors.length > 0 || mti === undefined) return reader.failure(mti);
+    return { ok: true, msg: { mti, fields: reader.fields } };
   }
 
   /** Walks the bitmap; returns true when a structural error stopped the walk. */
-  private unpackFields(
-    buf: Buffer, bitmapStart: number, bitmapBytes: number, end: number,
-    fields: IsoFields, errors: FieldError[],
-  ): boolean {
+  private unpackFields(reader: Reader, bitmapStart: number, bitmapBytes: number): boolean {
+    const buf = reader.buf;
     let pos = bitmapStart + bitmapBytes;
     let lastField = 1;
     for (let byteIndex = 0; byteIndex < bitmapBytes; byteIndex++) {
@@ -175,16 +162,16 @@ export class IsoCodec {
         const field = byteIndex * 8 + bit + 1;
         const step = this.steps[field];
         if (step === undefined) {
-          errors.push(fieldError(field, ISO_ERR.UNDEFINED_FIELD, `bit ${field} is set but the ${this.dialect.name} dialect defines no field ${field}`));
+          reader.errors.push(fieldError(field, ISO_ERR.UNDEFINED_FIELD, `bit ${field} is set but the ${this.dialect.name} dialect defines no field ${field}`));
           return true;
         }
-        pos = readField(step, buf, pos, end, fields, errors);
+        pos = readField(step, reader, pos);
         if (pos < 0) return true;
         lastField = field;
       }
     }
-    if (pos !== end) {
-      errors.push(fieldError(lastField, ISO_ERR.TRAILING_BYTES, `${end - pos} bytes follow the last field (${lastField})`));
+    if (pos !== reader.end) {
+      reader.errors.push(fieldError(lastField, ISO_ERR.TRAILING_BYTES, `${reader.end - pos} bytes follow the last field (${lastField})`));
       return true;
     }
     return false;
@@ -198,8 +185,8 @@ export class IsoCodec {
     if (mti.length !== mtiStep.maxLength) {
       throw new IsoPackError(ISO_ERR.BAD_LENGTH, 0, `MTI length ${mti.length}, expected ${mtiStep.maxLength}`);
     }
-    if (firstBadChar(mtiStep.classes, mti) >= 0) throw new IsoPackError(ISO_ERR.BAD_CHARSET, 0, 'MTI must be digits');
     const bitmap = this.packBitmap;
+    const values = this.packValues;
     bitmap.fill(0);
     let secondary = this.dialect.alwaysSecondaryBitmap;
     let bodyBytes = 0;
@@ -209,74 +196,131 @@ export class IsoCodec {
         throw new IsoPackError(ISO_ERR.UNDEFINED_FIELD, field, `the ${this.dialect.name} dialect defines no such field`);
       }
       bodyBytes += measureField(step, value);
+      values[field] = value;
       bitmap[(field - 1) >>> 3]! |= 0x80 >>> ((field - 1) & 7);
       if (field > 64) secondary = true;
     }
     if (secondary) bitmap[0]! |= SECONDARY_BIT;
     const bitmapBytes = secondary ? FULL_BITMAP_BYTES : PRIMARY_BITMAP_BYTES;
     const out = Buffer.allocUnsafe(mti.length + bitmapBytes + bodyBytes) as Latin1Buffer;
-    out.latin1Write(mti, 0, mti.length);
-    let pos = mti.length;
-    for (let i = 0; i < bitmapBytes; i++) out[pos + i] = bitmap[i]!;
-    pos += bitmapBytes;
+    writeText(mtiStep, mti, out, 0);
+    for (let i = 0; i < bitmapBytes; i++) out[mti.length + i] = bitmap[i]!;
+    this.writeFields(out, mti.length + bitmapBytes, bitmapBytes);
+    return out;
+  }
+
+  /** Writes (and clears from the scratch array) every field the scratch bitmap names. */
+  private writeFields(out: Latin1Buffer, pos: number, bitmapBytes: number): void {
+    const bitmap = this.packBitmap;
+    const values = this.packValues;
     for (let byteIndex = 0; byteIndex < bitmapBytes; byteIndex++) {
       let bits = byteIndex === 0 ? bitmap[0]! & ~SECONDARY_BIT : bitmap[byteIndex]!;
       while (bits !== 0) {
         const bit = Math.clz32(bits) - 24;
         bits ^= 0x80 >>> bit;
         const field = byteIndex * 8 + bit + 1;
-        pos = writeField(this.steps[field]!, msg.fields.get(field)!, out, pos);
+        pos = writeField(this.steps[field]!, values[field]!, out, pos);
+        values[field] = undefined;
       }
     }
-    return out;
   }
 }
 
+/** The state of one unpack call. */
+class Reader {
+  readonly buf: Buffer;
+  readonly start: number;
+  readonly end: number;
+  readonly fields: IsoFields = new Map();
+  readonly errors: FieldError[] = [];
+  /** buf[start, end) as latin1, decoded on first use; see text(). */
+  private whole: string | undefined = undefined;
+
+  constructor(buf: Buffer, start: number, end: number) {
+    this.buf = buf;
+    this.start = start;
+    this.end = end;
+  }
+
+  // One native decode of the whole body and cheap substrings of it cost a fifth of one native
+  // decode per field. A substring of 13+ characters may share the body's memory, so a field kept
+  // for long also keeps its message body (at most one frame, 8 KiB) alive.
+  text(from: number, to: number): string {
+    if (this.whole === undefined) this.whole = (this.buf as Latin1Buffer).latin1Slice(this.start, this.end);
+    return this.whole.slice(from - this.start, to - this.start);
+  }
+
+  failure(mti: string | undefined): UnpackResult {
+    return { ok: false, errors: this.errors, partial: { mti, fields: this.fields } };
+  }
+}
+
+/** 8 or 16 when the bitmap is all there, else 0 after recording why. */
+function bitmapLength(reader: Reader, bitmapStart: number): number {
+  const available = reader.end - bitmapStart;
+  const secondary = available > 0 && (reader.buf[bitmapStart]! & SECONDARY_BIT) !== 0;
+  const needed = secondary ? FULL_BITMAP_BYTES : PRIMARY_BITMAP_BYTES;
+  if (available >= needed) return needed;
+  reader.errors.push(fieldError(1, ISO_ERR.TRUNCATED, `bitmap needs ${needed} bytes, ${available} present`));
+  return 0;
+}
+
 /** Decodes one field at `pos`; returns the position after it, or -1 on a structural error. */
-function readField(step: FieldStep, buf: Buffer, pos: number, end: number, fields: IsoFields, errors: FieldError[]): number {
+function readField(step: FieldStep, reader: Reader, pos: number): number {
+  const buf = reader.buf;
+  const end = reader.end;
   let length = step.maxLength;
   const prefixDigits = step.prefixDigits;
   if (prefixDigits > 0) {
     if (end - pos < prefixDigits) {
-      errors.push(fieldError(step.field, ISO_ERR.TRUNCATED, `length prefix needs ${prefixDigits} bytes, ${end - pos} present`));
+      reader.errors.push(fieldError(step.field, ISO_ERR.TRUNCATED, `length prefix needs ${prefixDigits} bytes, ${end - pos} present`));
       return -1;
     }
     length = 0;
     for (let i = 0; i < prefixDigits; i++) {
       const digit = buf[pos + i]! - 0x30;
       if (digit < 0 || digit > 9) {
-        errors.push(fieldError(step.field, ISO_ERR.BAD_LENGTH_PREFIX, `length prefix byte ${i} is not a digit`));
+        reader.errors.push(fieldError(step.field, ISO_ERR.BAD_LENGTH_PREFIX, `length prefix byte ${i} is not a digit`));
         return -1;
       }
       length = length * 10 + digit;
     }
     pos += prefixDigits;
     if (length > step.maxLength) {
-      errors.push(fieldError(step.field, ISO_ERR.TOO_LONG, `length ${length} exceeds the maximum ${step.maxLength}`));
+      reader.errors.push(fieldError(step.field, ISO_ERR.TOO_LONG, `length ${length} exceeds the maximum ${step.maxLength}`));
       return -1;
     }
   }
   const valueEnd = pos + length;
   if (valueEnd > end) {
-    errors.push(fieldError(step.field, ISO_ERR.TRUNCATED, `needs ${length} bytes, ${end - pos} present`));
+    reader.errors.push(fieldError(step.field, ISO_ERR.TRUNCATED, `needs ${length} bytes, ${end - pos} present`));
     return -1;
   }
-  if (length < step.minLength) {
-    errors.push(fieldError(step.field, ISO_ERR.BAD_LENGTH, `length ${length} is below the minimum ${step.minLength}`));
-  } else if (step.binary) {
-    // A copy, so that the caller may reuse its receive buffer once unpack returns.
-    const value = Buffer.allocUnsafe(length);
-    buf.copy(value, 0, pos, valueEnd);
-    fields.set(step.field, value);
-  } else {
-    const bad = firstBadByte(step.classes, buf, pos, valueEnd);
-    if (bad < 0) fields.set(step.field, (buf as Latin1Buffer).latin1Slice(pos, valueEnd));
-    else errors.push(fieldError(step.field, ISO_ERR.BAD_CHARSET, `byte ${bad} is not allowed in an '${step.encoding}' field`));
-  }
+  storeValue(step, reader, pos, valueEnd);
   return valueEnd;
 }
 
-/** Validates one value for pack and returns how many bytes it will occupy. */
+/** Checks a field whose extent is known; a bad one is reported and left out of the result. */
+function storeValue(step: FieldStep, reader: Reader, pos: number, valueEnd: number): void {
+  const length = valueEnd - pos;
+  if (length < step.minLength) {
+    reader.errors.push(fieldError(step.field, ISO_ERR.BAD_LENGTH, `length ${length} is below the minimum ${step.minLength}`));
+  } else if (step.binary) {
+    // A copy, so that the caller may reuse its receive buffer once unpack returns.
+    const value = Buffer.allocUnsafe(length);
+    reader.buf.copy(value, 0, pos, valueEnd);
+    reader.fields.set(step.field, value);
+  } else {
+    const bad = firstBadByte(step.classes, reader.buf, pos, valueEnd);
+    if (bad < 0) reader.fields.set(step.field, reader.text(pos, valueEnd));
+    else reader.errors.push(fieldError(step.field, ISO_ERR.BAD_CHARSET, `byte ${bad} is not allowed in an '${step.encoding}' field`));
+  }
+}
+
+/**
+ * Validates type and length of one value for pack and returns how many bytes it will occupy.
+ * The characters are checked while they are written (writeText), which saves a second pass.
+ */
 function measureField(step: FieldStep, value: string | Buffer | undefined): number {
   if (value === undefined || value === null || value.length === 0) {
     throw new IsoPackError(ISO_ERR.MISSING_VALUE, step.field, 'value is empty');
@@ -290,12 +334,6 @@ function measureField(step: FieldStep, value: string | Buffer | undefined): numb
   }
   if (length < step.minLength && (step.prefixDigits > 0 || step.padByte === 0)) {
     throw new IsoPackError(ISO_ERR.BAD_LENGTH, step.field, `length ${length}, expected ${step.prefixDigits > 0 ? 'at least ' : ''}${step.minLength}`);
-  }
-  if (!step.binary) {
-    const bad = firstBadChar(step.classes, value as string);
-    if (bad >= 0) {
-      throw new IsoPackError(ISO_ERR.BAD_CHARSET, step.field, `character ${bad} is not allowed in an '${step.encoding}' field`);
-    }
   }
   return step.prefixDigits > 0 ? step.prefixDigits + length : step.maxLength;
 }
@@ -325,6 +363,34 @@ function writeField(step: FieldStep, value: string | Buffer, out: Latin1Buffer, 
     }
   }
   if (step.binary) (value as Buffer).copy(out, valueAt);
-  else out.latin1Write(value as string, valueAt, length);
+  else writeText(step, value as string, out, valueAt);
   return fieldEnd;
 }
+
+/** Writes a text value, throwing on the first character its encoding does not allow. */
+function writeText(step: FieldStep, text: string, out: Latin1Buffer, pos: number): void {
+  const length = text.length;
+  if (length >= NATIVE_WRITE_MIN_LENGTH) {
+    const bad = firstBadChar(step.classes, text);
+    if (bad >= 0) throw badCharacter(step, bad);
+    out.latin1Write(text, pos, length);
+    return;
+  }
+  const first = text.charCodeAt(0);
+  if (first > 0xff || step.classes.first[first] === 0) throw badCharacter(step, 0);
+  out[pos] = first;
+  const rest = step.classes.rest;
+  for (let i = 1; i < length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff || rest[code] === 0) throw badCharacter(step, i);
+    out[pos + i] = code;
+  }
+}
+
+function badCharacter(step: FieldStep, index: number): IsoPackError {
+  return new IsoPackError(ISO_ERR.BAD_CHARSET, step.field, `character ${index} is not allowed in an '${step.encoding}' field`);
+}
+
+// Most fields are a few to a few dozen characters, where a JS loop beats a native call; long
+// ones (LLLVAR up to 999) go to the native writer.
+const NATIVE_WRITE_MIN_LENGTH = 64;
