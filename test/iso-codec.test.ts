@@ -2,12 +2,14 @@
 // package `iso_8583` (its default format), both dialects, and field-level errors that name the
 // field and never its content.
 
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import {
   DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, IsoPackError, dialectByName, loggableFields, maskPan,
   type IsoDialect, type IsoFields, type IsoMessage, type UnpackResult,
 } from '../switch/iso/index.js';
+import { dialectDifferences, dialectTable } from '../switch/iso/dialect-doc.js';
 import { SeededRandom, randomMessage, sample0100, sample0110, sample0400 } from '../switch/iso/samples.js';
 
 interface ReferenceMessage {
@@ -296,4 +298,10 @@ t.test('loggableFields masks the PAN and withholds track data and PIN blocks', a
   const out = loggableFields(DIALECT_1987, fields);
   t.same(out, { 2: '555770******1234', 11: '004211', 35: '[24 bytes withheld]', 52: '[8 bytes withheld]', 64: '01020304' });
   t.notOk(JSON.stringify(out).includes(PAN));
+});
+
+t.test('docs/wire-format.md carries the field tables the codec runs on', async (t) => {
+  const doc = readFileSync(new URL('../docs/wire-format.md', import.meta.url), 'utf8');
+  t.ok(doc.includes(dialectTable(DIALECT_1987)), '1987 table is current (npx tsx switch/iso/dialect-doc.ts)');
+  t.ok(doc.includes(dialectDifferences(DIALECT_1987, DIALECT_2003)), '2003 differences are current');
 });
