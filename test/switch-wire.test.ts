@@ -135,3 +135,18 @@ t.test('graceful shutdown answers every request already read', async (t) => {
   });
   t.ok(refused, 'no longer accepting');
 });
+
+t.test('backpressure: with 4 requests in flight allowed per connection, 500 pipelined are all answered', async (t) => {
+  const { app } = await startTestSwitch(t, { env: { MAX_INFLIGHT_PER_CONNECTION: '4', MAX_INFLIGHT_TOTAL: '6' } });
+  const clients = await Promise.all([IsoClient.connect(app.isoPort), IsoClient.connect(app.isoPort)]);
+  t.teardown(() => clients.forEach((c) => c.close()));
+  const all = clients.map((c, k) => {
+    const stans = Array.from({ length: 250 }, (_, i) => String(400000 + k * 1000 + i));
+    const waits = stans.map((s) => c.expect(s));
+    c.writeRaw(Buffer.concat(stans.map((s) => c.pack(echo(s)))));
+    return Promise.all(waits);
+  });
+  const answers = (await Promise.all(all)).flat();
+  t.equal(answers.length, 500);
+  t.ok(answers.every((a) => a['39'] === '00'));
+});
