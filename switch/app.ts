@@ -37,6 +37,8 @@ export interface RunningSwitch {
   programs: ProgramTable;
   secrets: Secrets;
   metrics: SwitchMetrics;
+  /** Frames read so far and requests read but not yet answered. */
+  listenerStats(): { framesRead: number; inflight: number };
   stop(): Promise<void>;
 }
 
@@ -79,7 +81,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
   if (placement === 'workers') {
-    runner = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, init });
+    const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, init });
+    runner = pool;
+    undo.push(() => pool.close());
+    await pool.ready();
   } else {
     runner = await InlineRunner.create(init, redis);
   }
@@ -142,7 +147,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     })();
     return stopping;
   };
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, stop };
+  const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, listenerStats, stop };
 }
 
 export class RedisUnreachableError extends Error {

@@ -24,6 +24,8 @@ export class IsoListener {
   private readonly server: Server;
   private readonly conns = new Set<Connection>();
   inflightTotal = 0;
+  /** Frames read off all sockets since start (keep-alives excluded). */
+  framesRead = 0;
   private globallyPaused = false;
   private closing = false;
   private nextConnId = 1;
@@ -107,6 +109,7 @@ class Connection implements FrameSink, ReplyTarget {
   frame(body: Buffer): void {
     this.inflight++;
     this.listener.inflightTotal++;
+    this.listener.framesRead++;
     this.listener.events.frameIn?.();
     this.listener.dispatcher.submit(body, this);
     if (this.inflight >= this.listener.limits.maxInflightPerConnection) this.updateFlow();

@@ -44,6 +44,15 @@ export class PoolRunner implements BatchRunner {
     });
   }
 
+  /**
+   * Resolves when the workers have loaded (each opens its Redis connection and the ledger's
+   * scripts at start-up), so the switch does not report healthy before it can decide.
+   */
+  async ready(): Promise<void> {
+    const n = this.pool.options.maxThreads;
+    await Promise.all(Array.from({ length: n }, () => this.run([])));
+  }
+
   async run(frames: readonly Buffer[]): Promise<RunResult> {
     const packed = packFrames(frames);
     const r = (await this.pool.run(packed, { transferList: [packed.data.buffer as ArrayBuffer] })) as WorkerResult;
