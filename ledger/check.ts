@@ -100,10 +100,10 @@ export async function checkLedger(redis: Client): Promise<Report> {
   for (const [g, expKey] of keys.expiries) for (const m of await redis.zrange(expKey, 0, -1)) expMembers.add(g + ' ' + m);
   let openHolds = 0;
   for (const chunk of chunks(keys.txs)) {
-    const rows = await Promise.all(chunk.map((k) => redis.hmget(k, 'u', 's', 'h', 'fh', 'db', 'dk')));
+    const rows = await Promise.all(chunk.map((k) => redis.hmget(k, 's', 'h', 'fh', 'db', 'dp')));
     rows.forEach((v, i) => {
       const key = chunk[i]!;
-      const [u, s, h, fh, db, dk] = v;
+      const [s, h, fh, db, dp] = v;
       const held = Number(h ?? 0) + Number(fh ?? 0);
       const depHeld = Number(db ?? 0);
       if (s !== '1') {
@@ -112,10 +112,18 @@ export async function checkLedger(redis: Client): Promise<Report> {
       }
       openHolds++;
       if (held < 0 || depHeld < 0) fail(`${key}: negative hold`);
-      heldByUser.set(u ?? '', (heldByUser.get(u ?? '') ?? 0) + held);
-      if (dk) heldByTranche.set(dk, (heldByTranche.get(dk) ?? 0) + depHeld);
-      const txId = key.slice(key.indexOf(':tx:') + 4 + (u ?? '').length + 1);
-      if (!expMembers.has(groupOfKey(key) + ' ' + u + '|' + txId)) fail(`${key}: open hold missing from the expiry index`);
+      // {gNN}:tx:<balanceId = gNN:<random>>:<txId>
+      const rest = key.slice(key.indexOf(':tx:') + 4);
+      const sep = rest.indexOf(':', rest.indexOf(':') + 1);
+      const u = rest.slice(0, sep);
+      const txId = rest.slice(sep + 1);
+      const g = groupOfKey(key);
+      heldByUser.set(u, (heldByUser.get(u) ?? 0) + held);
+      if (dp) {
+        const dk = `{${g}}:pbt:${dp}`;
+        heldByTranche.set(dk, (heldByTranche.get(dk) ?? 0) + depHeld);
+      }
+      if (!expMembers.has(g + ' ' + u + '|' + txId)) fail(`${key}: open hold missing from the expiry index`);
     });
   }
 

@@ -3,7 +3,10 @@
 // slot without a round trip:
 //
 //   {gNN}:ub:<balanceId>            user balance hash  a (available), b (blocked), cur, cust, cfg, t, neg
-//   {gNN}:tx:<balanceId>:<txId>     transaction hash   s (status), a, h, f, x, fh, db, c, cur, u, dp, dk, kp, kk, e, t, r, ...
+//   {gNN}:tx:<balanceId>:<txId>     transaction hash   s (status), a (amount), h (held), fh (fees held), db (deposit
+//                                   held), c (cleared), f (fee), x (FX fee), cur, dp/kp/pp (deposit/company/partner
+//                                   id), e (expires ms), t (created ms), r (reversed), fc (forced), ty (type), m:<meta>;
+//                                   an absent field reads as 0 / '' (fewer fields, cheaper scripts)
 //   {gNN}:hist:<balanceId>          list of txIds of the balance, newest first
 //   {gNN}:cust:<customerId>         set of the customer's balance ids (in the customer's group)
 //   {gNN}:pbt:<partnerId>           partner balance tranche hash  a, b, cur, type, cfg

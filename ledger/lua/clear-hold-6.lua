@@ -5,7 +5,8 @@
 -- rest stays held for later clearings. The fees held with the transaction are posted to the
 -- company tranche (or W:income) at the first clearing. A clearing of a transaction no longer
 -- held (reversed, expired) force-posts its whole amount: the merchant is paid either way.
--- The deposit and company tranches are those recorded in the transaction (same hash tag, checked).
+-- The deposit and company tranches are those named in the transaction, in this slot: their keys
+-- are built from the slot's hash tag and the recorded partner ids.
 -- KEYS[1] idempotency record  KEYS[2] transaction hash  KEYS[3] user balance hash
 -- KEYS[4] journal stream  KEYS[5] expiry index (zset)  KEYS[6] world accounts hash
 -- ARGV[1] amount  ARGV[2] final 1|0  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
@@ -22,21 +23,23 @@ local ref = balance_id .. '/' .. tx_id
 local prior = replayed(KEYS[1], 'clear', ref)
 if prior then return prior end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dk', 'dp', 'kk', 'kp')
+local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dp', 'kp')
 if not t[1] then return finish(KEYS[1], ttl, 'clear', ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
 local status = tonumber(t[1])
-local held = tonumber(t[2])
-local fees_held = tonumber(t[3])
-local fee = tonumber(t[4])
-local fx = tonumber(t[5])
-local dep_held = tonumber(t[6])
-local cleared = tonumber(t[7])
+local held = tonumber(t[2] or '0')
+local fees_held = tonumber(t[3] or '0')
+local fee = tonumber(t[4] or '0')
+local fx = tonumber(t[5] or '0')
+local dep_held = tonumber(t[6] or '0')
+local cleared = tonumber(t[7] or '0')
 local cur = t[8]
-local k_dep = t[9] or ''
-local k_company = t[11] or ''
+local dep_id = t[9] or ''
+local company_id = t[10] or ''
 local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
-local err = same_slot(tag, k_dep) or same_slot(tag, k_company)
-if err then return err end
+local k_dep = ''
+if dep_id ~= '' then k_dep = tag .. ':pbt:' .. dep_id end
+local k_company = ''
+if company_id ~= '' then k_company = tag .. ':pbt:' .. company_id end
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return finish(KEYS[1], ttl, 'clear', ref, {C_BALANCE_NOT_FOUND, 0, status, 0, 0, 0, 0, 0})
 end
@@ -60,7 +63,7 @@ if fee_post > 0 then
   -- Fees held count fee then FX fee; both go to the company balance in one move.
   local fee_part = math.min(fee, fee_post)
   local kacct = 'W:income'
-  if k_company ~= '' then kacct = 'P:' .. t[12] .. ':' .. group .. ':a' end
+  if k_company ~= '' then kacct = 'P:' .. company_id .. ':' .. group .. ':a' end
   posting(p, uacct .. ':b', kacct, fee_part, 'FEE')
   posting(p, uacct .. ':b', kacct, fee_post - fee_part, 'FX')
   if k_company ~= '' then
@@ -74,7 +77,7 @@ redis.call('HINCRBY', KEYS[3], 'b', d(ub_delta))
 if ua < 0 then redis.call('HSET', KEYS[3], 'neg', '1') end
 local d_from, d_rest = 0, 0
 if k_dep ~= '' then
-  local dacct = 'P:' .. t[10] .. ':' .. group
+  local dacct = 'P:' .. dep_id .. ':' .. group
   d_from = math.min(amount, dep_held)
   local d_excess = amount - d_from
   if final then d_rest = dep_held - d_from end

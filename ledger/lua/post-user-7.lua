@@ -77,9 +77,9 @@ else
   end
 end
 if ua < 0 then redis.call('HSET', KEYS[3], 'neg', '1') end
-local fields = {'s', S_CLEARED, 'a', d(amount), 'h', '0', 'f', '0', 'x', '0', 'fh', '0', 'db', '0',
-  'c', d(amount), 'cur', cur, 'u', balance_id, 'ty', ty, 'pp', partner_id, 't', now, 'e', '0', 'r', '0',
-  'fc', forced and '1' or '0'}
+local fields = {'s', S_CLEARED, 'a', d(amount), 'c', d(amount), 'cur', cur, 'ty', ty, 't', now}
+if partner_id ~= '' then fields[#fields + 1] = 'pp'; fields[#fields + 1] = partner_id end
+if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
 for i = 13, #ARGV, 2 do
   fields[#fields + 1] = 'm:' .. ARGV[i]
   fields[#fields + 1] = ARGV[i + 1]

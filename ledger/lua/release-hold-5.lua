@@ -3,7 +3,8 @@
 -- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
 -- Expiry checks the status and the due time inside the script, so several sweepers racing on
 -- one entry release it once.
--- The deposit tranche released is the one recorded in the transaction (same hash tag, checked).
+-- The deposit tranche released is the one named in the transaction, in this slot: its key is
+-- built from the slot's hash tag and the recorded deposit id.
 -- KEYS[1] idempotency record (ignored when ARGV[7] = '0')  KEYS[2] transaction hash
 -- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
 -- ARGV[1] mode R|P|E  ARGV[2] new final amount (mode P)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
@@ -24,27 +25,27 @@ if k_idem ~= '' then
   if prior then return prior end
 end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dk', 'dp', 'r', 'e')
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e')
 if not t[1] then return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
 local status = tonumber(t[1])
 local amount = tonumber(t[2])
-local held = tonumber(t[3])
-local fees_held = tonumber(t[4])
-local dep_held = tonumber(t[5])
-local cleared = tonumber(t[6])
+local held = tonumber(t[3] or '0')
+local fees_held = tonumber(t[4] or '0')
+local dep_held = tonumber(t[5] or '0')
+local cleared = tonumber(t[6] or '0')
 local cur = t[7]
-local k_dep = t[8] or ''
+local dep_id = t[8] or ''
 local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
-local err = same_slot(tag, k_dep)
-if err then return err end
+local k_dep = ''
+if dep_id ~= '' then k_dep = tag .. ':pbt:' .. dep_id end
 
 if mode == 'E' then
   if status ~= S_AUTHORIZED then
     redis.call('ZREM', KEYS[5], balance_id .. '|' .. tx_id)
     return {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount}
   end
-  if tonumber(t[11]) > tonumber(now) then return {C_NOT_DUE, 0, status, 0, 0, 0, 0, amount} end
-elseif t[10] ~= '0' or status == S_REVERSED or status == S_EXPIRED then
+  if tonumber(t[10]) > tonumber(now) then return {C_NOT_DUE, 0, status, 0, 0, 0, 0, amount} end
+elseif t[9] == '1' or status == S_REVERSED or status == S_EXPIRED then
   return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, status, 0, 0, 0, 0, amount})
 elseif status ~= S_AUTHORIZED then
   return finish(k_idem, ttl, op, ref, {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount})
@@ -85,7 +86,7 @@ posting(p, uacct .. ':b', uacct .. ':a', u_rel, code)
 if k_dep ~= '' and d_rel > 0 then
   redis.call('HINCRBY', k_dep, 'a', d(d_rel))
   redis.call('HINCRBY', k_dep, 'b', d(-d_rel))
-  local dacct = 'P:' .. t[9] .. ':' .. string.sub(tag, 2, #tag - 1)
+  local dacct = 'P:' .. dep_id .. ':' .. string.sub(tag, 2, #tag - 1)
   posting(p, dacct .. ':b', dacct .. ':a', d_rel, code)
 end
 journal(KEYS[4], op, balance_id, tx_id, cur, now, p)

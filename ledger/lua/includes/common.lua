@@ -61,19 +61,10 @@ end
 -- P:<partnerId>:<group>:a|b (partner tranche), W:<name> (outside world), T:<transferId> (in transit).
 local function journal(jnl, op, balance_id, tx_id, cur, now, postings)
   if #postings == 0 then return end
-  redis.call('XADD', jnl, '*', 'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 't', now,
-    'p', table.concat(postings, ';'))
+  -- The entry id carries the server time in ms, so no separate timestamp is stored.
+  redis.call('XADD', jnl, '*', 'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 'p', table.concat(postings, ';'))
 end
 
 local function posting(list, from, to, amount, code)
   if amount > 0 then list[#list + 1] = from .. '>' .. to .. '>' .. d(amount) .. '>' .. code end
-end
-
--- Key of a partner tranche recorded inside a transaction: it must carry the slot's hash tag, so a
--- script never touches a key outside the slot it was routed to.
-local function same_slot(tag, key)
-  if key ~= '' and string.sub(key, 1, #tag) ~= tag then
-    return redis.error_reply('LEDGER_ERR_CROSS_SLOT ' .. key)
-  end
-  return nil
 end

@@ -65,46 +65,58 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     kacct = 'P:' .. company_id .. ':' .. string.sub(k_user, 2, string.find(k_user, '}', 1, true) - 1) .. ':a'
   end
   local status
+  -- Fields left out of the transaction hash read as 0 / '' (see ledger/keys.ts).
+  local fields = {'a', d(amount), 'cur', cur, 'e', expires_at, 't', now}
+  local neg = forced and ua < total
   if mode == 'H' then
     status = S_AUTHORIZED
-    ua = redis.call('HINCRBY', k_user, 'a', d(-total))
-    ub = redis.call('HINCRBY', k_user, 'b', d(total))
+    ua = ua - total
+    ub = ub + total
+    if neg then
+      redis.call('HSET', k_user, 'a', d(ua), 'b', d(ub), 'neg', '1')
+    else
+      redis.call('HSET', k_user, 'a', d(ua), 'b', d(ub))
+    end
     posting(p, uacct .. ':a', uacct .. ':b', total, 'HOLD')
+    fields[#fields + 1] = 'h'; fields[#fields + 1] = d(amount)
+    if fee + fx > 0 then fields[#fields + 1] = 'fh'; fields[#fields + 1] = d(fee + fx) end
     if k_dep then
-      da = redis.call('HINCRBY', k_dep, 'a', d(-amount))
-      db = redis.call('HINCRBY', k_dep, 'b', d(amount))
+      da = da - amount
+      db = db + amount
+      redis.call('HSET', k_dep, 'a', d(da), 'b', d(db))
       posting(p, dacct .. ':a', dacct .. ':b', amount, 'HOLD')
+      fields[#fields + 1] = 'db'; fields[#fields + 1] = d(amount)
     end
     redis.call('ZADD', k_exp, expires_at, balance_id .. '|' .. tx_id)
   else
     status = S_CLEARED
-    ua = redis.call('HINCRBY', k_user, 'a', d(-total))
+    ua = ua - total
+    if neg then redis.call('HSET', k_user, 'a', d(ua), 'neg', '1') else redis.call('HSET', k_user, 'a', d(ua)) end
     posting(p, uacct .. ':a', 'W:scheme', amount, 'POST')
     redis.call('HINCRBY', k_world, cur .. ':W:scheme', d(amount))
     posting(p, uacct .. ':a', kacct, fee, 'FEE')
     posting(p, uacct .. ':a', kacct, fx, 'FX')
-    if company_id ~= '' then
-      redis.call('HINCRBY', k_company, 'a', d(fee + fx))
-    else
-      redis.call('HINCRBY', k_world, cur .. ':W:income', d(fee + fx))
+    if fee + fx > 0 then
+      if company_id ~= '' then
+        redis.call('HINCRBY', k_company, 'a', d(fee + fx))
+      else
+        redis.call('HINCRBY', k_world, cur .. ':W:income', d(fee + fx))
+      end
     end
     if k_dep then
       da = redis.call('HINCRBY', k_dep, 'a', d(-amount))
       posting(p, dacct .. ':a', 'W:deposit', amount, 'POST')
       redis.call('HINCRBY', k_world, cur .. ':W:deposit', d(amount))
     end
+    fields[#fields + 1] = 'c'; fields[#fields + 1] = d(amount)
+    fields[#fields + 1] = 'ty'; fields[#fields + 1] = 'POST'
   end
-  if forced and ua < 0 then redis.call('HSET', k_user, 'neg', '1') end
-  local held = 0
-  local dheld = 0
-  local cleared = amount
-  if mode == 'H' then held = amount; cleared = 0; if k_dep then dheld = amount end end
-  local fields = {'s', status, 'a', d(amount), 'h', d(held), 'f', d(fee), 'x', d(fx), 'db', d(dheld),
-    'c', d(cleared), 'cur', cur, 'u', balance_id, 'dp', deposit_id, 'kp', company_id,
-    'e', expires_at, 't', now, 'r', '0', 'fc', forced and '1' or '0',
-    'fh', mode == 'H' and d(fee + fx) or '0', 'ty', mode == 'H' and 'HOLD' or 'POST'}
-  if k_dep then fields[#fields + 1] = 'dk'; fields[#fields + 1] = k_dep end
-  if company_id ~= '' then fields[#fields + 1] = 'kk'; fields[#fields + 1] = k_company end
+  fields[#fields + 1] = 's'; fields[#fields + 1] = status
+  if fee > 0 then fields[#fields + 1] = 'f'; fields[#fields + 1] = d(fee) end
+  if fx > 0 then fields[#fields + 1] = 'x'; fields[#fields + 1] = d(fx) end
+  if k_dep then fields[#fields + 1] = 'dp'; fields[#fields + 1] = deposit_id end
+  if company_id ~= '' then fields[#fields + 1] = 'kp'; fields[#fields + 1] = company_id end
+  if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
   for i = 14, #ARGV, 2 do
     fields[#fields + 1] = 'm:' .. ARGV[i]
     fields[#fields + 1] = ARGV[i + 1]
