@@ -182,7 +182,8 @@ function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: r
     const fields = r.ok ? r.msg.fields : r.partial.fields;
     const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti ?? '');
     if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
-    const body = codec.pack(answer(fields, mti, ECHO_FIELDS, code));
+    let body: Buffer;
+    try { body = codec.pack(answer(fields, mti, ECHO_FIELDS, code)); } catch { out.push(null); codes.push(''); continue; }
     const framed = Buffer.allocUnsafe(body.length + 2);
     framed.writeUInt16BE(body.length, 0);
     body.copy(framed, 2);

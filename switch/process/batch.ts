@@ -85,8 +85,16 @@ function formatError(ctx: ProcessContext, r: Extract<UnpackResult, { ok: false }
   return answer(r.partial.fields, mti, ECHO_FIELDS, responseCode('FORMAT_ERROR', ctx.dialect));
 }
 
-function encode(ctx: ProcessContext, m: IsoMessage): Buffer {
-  const body = ctx.codec.pack(m);
+function encode(ctx: ProcessContext, m: IsoMessage): Buffer | null {
+  let body: Buffer;
+  try {
+    body = ctx.codec.pack(m);
+  } catch (err) {
+    // An answer that cannot be packed is a bug in the deciding code, not the peer's fault: it is
+    // logged (the error names the field, never its value) and the request is left unanswered.
+    logError(err);
+    return null;
+  }
   const framed = Buffer.allocUnsafe(body.length + 2);
   framed.writeUInt16BE(body.length, 0);
   body.copy(framed, 2);
