@@ -350,6 +350,9 @@ export class Ledger {
     checkFee(fx);
     checkId(a.txId, 'txId');
     checkId(a.idempotencyKey, 'idempotencyKey');
+    checkId(a.balanceId, 'balanceId');
+    if (a.depositId !== null) checkId(a.depositId, 'depositId');
+    if (a.companyId !== undefined && a.companyId !== null) checkId(a.companyId, 'companyId');
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
     const g = this.groupOf(a.balanceId);
     const forced = a.forced === true;
@@ -387,8 +390,8 @@ export class Ledger {
         this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!]
       : [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, p + 'pbt:' + a.depositId, companyKey,
         this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!];
-    args.push(mode, forced ? '1' : '0', a.amountMinor, fee, fx, a.expiresAtMs, now, this.idemTtl,
-      a.balanceId, a.txId, a.depositId ?? '', companyId, retryable ? '1' : '0');
+    args.push(`${mode}|${forced ? '1' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}`);
     if (a.meta !== undefined) {
       for (const k in a.meta) args.push(k, a.meta[k]!);
     }

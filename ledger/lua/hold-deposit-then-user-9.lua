@@ -2,13 +2,13 @@
 -- both must cover it (unless forced) before either is written. Mode H holds (dual message),
 -- mode P posts at once (single message 0200, or a forced post without an authorization).
 -- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
--- KEYS[4] deposit tranche hash    KEYS[5] company tranche hash (or KEYS[2] when ARGV[12] = '')
+-- KEYS[4] deposit tranche hash    KEYS[5] company tranche hash (or KEYS[2] without a company)
 -- KEYS[6] journal stream          KEYS[7] expiry index (zset)    KEYS[8] balance history list
 -- KEYS[9] world accounts hash
--- ARGV[1] mode H|P  ARGV[2] forced 0|1  ARGV[3] amount  ARGV[4] fee  ARGV[5] FX fee
--- ARGV[6] expiresAtMs  ARGV[7] nowMs  ARGV[8] idempotency TTL ms  ARGV[9] balanceId  ARGV[10] txId
--- ARGV[11] depositId  ARGV[12] companyId or ''  ARGV[13] 1 = do not record a deposit shortfall
--- (the caller rebalances tranches and retries)  ARGV[14..] meta name, value pairs
+-- ARGV[1] "|"-separated: 1 mode H|P, 2 forced 0|1, 3 amount, 4 fee, 5 FX fee, 6 expiresAtMs,
+--   7 nowMs, 8 idempotency TTL ms, 9 balanceId, 10 txId, 11 depositId, 12 companyId or '',
+--   13 '1' = do not record a deposit shortfall (the caller rebalances tranches and retries)
+-- ARGV[2..] meta name, value pairs
 -- Returns {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, 0}
 --- @include common
 --- @include hold-body

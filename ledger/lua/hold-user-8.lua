@@ -1,10 +1,10 @@
 -- Debit authorization of a user balance for a program without a deposit balance.
 -- Same as hold-deposit-then-user-9 without the deposit tranche.
 -- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
--- KEYS[4] company tranche hash (or KEYS[2] when ARGV[12] = '')
+-- KEYS[4] company tranche hash (or KEYS[2] without a company)
 -- KEYS[5] journal stream          KEYS[6] expiry index (zset)    KEYS[7] balance history list
 -- KEYS[8] world accounts hash
--- ARGV as hold-deposit-then-user-9 (ARGV[11] = '').
+-- ARGV as hold-deposit-then-user-9 (field 11, depositId, = '').
 -- Returns {code, replay, status, userAvailable, userBlocked, 0, 0, 0}
 --- @include common
 --- @include hold-body

@@ -1,21 +1,38 @@
 -- Body shared by hold-deposit-then-user-9 and hold-user-8 (see their headers for KEYS/ARGV).
+-- The fixed arguments come packed in ARGV[1] as "|"-separated fields (ids never contain "|"):
+-- one argument instead of thirteen halves the client's cost of sending the hot-path call.
+local function split(s)
+  local out = {}
+  local i = 1
+  while true do
+    local j = string.find(s, '|', i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
 local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world)
-  local mode = ARGV[1]
-  local forced = ARGV[2] == '1'
-  local amount = tonumber(ARGV[3])
-  local fee = tonumber(ARGV[4])
-  local fx = tonumber(ARGV[5])
-  local expires_at = ARGV[6]
-  local now = ARGV[7]
-  local balance_id = ARGV[9]
-  local tx_id = ARGV[10]
-  local deposit_id = ARGV[11]
-  local company_id = ARGV[12]
+  local A = split(ARGV[1])
+  local mode = A[1]
+  local forced = A[2] == '1'
+  local amount = tonumber(A[3])
+  local fee = tonumber(A[4])
+  local fx = tonumber(A[5])
+  local expires_at = A[6]
+  local now = A[7]
+  local balance_id = A[9]
+  local tx_id = A[10]
+  local deposit_id = A[11]
+  local company_id = A[12]
   local op = 'hold' .. mode
 
   local prior = replayed(k_idem, op, balance_id .. '/' .. tx_id)
   if prior then return prior end
-  local ttl = ARGV[8]
+  local ttl = A[8]
   local ref = balance_id .. '/' .. tx_id
 
   -- Every check comes before the first write: Redis does not roll a script back.
@@ -45,10 +62,10 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     -- Deposit first, then user: the reason names the first balance that falls short. The amounts
     -- in the answer are those the decision was taken on.
     if k_dep and da < amount then
-      -- With ARGV[13] = '1' the caller will move deposit funds into this tranche and try again
+      -- With field 13 = '1' the caller will move deposit funds into this tranche and try again
       -- with the same idempotency key, so this answer is not recorded.
       local res = {C_INSUFFICIENT_DEPOSIT, 0, S_NONE, ua, ub, da, db, 0}
-      if ARGV[13] == '1' then return res end
+      if A[13] == '1' then return res end
       return finish(k_idem, ttl, op, ref, res)
     end
     if ua < total then
@@ -117,7 +134,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   if k_dep then fields[#fields + 1] = 'dp'; fields[#fields + 1] = deposit_id end
   if company_id ~= '' then fields[#fields + 1] = 'kp'; fields[#fields + 1] = company_id end
   if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
-  for i = 14, #ARGV, 2 do
+  for i = 2, #ARGV, 2 do
     fields[#fields + 1] = 'm:' .. ARGV[i]
     fields[#fields + 1] = ARGV[i + 1]
   end
