@@ -11,7 +11,10 @@
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
 import { Cluster, Redis } from 'ioredis';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { managedRedisUrl, startManagedRedis, type ManagedRedis } from './redis-server.js';
 
 export interface CurrencyTotals {
   userAvailableMinor: number;
@@ -289,25 +292,53 @@ function* chunks<T>(list: T[]): Generator<T[]> {
 // ---------------------------------------------------------------- CLI
 
 /**
- * `npm run ledger:check`: REDIS_CLUSTER (comma-separated host:port seeds) names a cluster;
- * else REDIS_URL; else the managed Redis's default address redis://127.0.0.1:6379.
+ * `npm run ledger:check` finds the ledger in this order: REDIS_CLUSTER (comma-separated host:port
+ * seeds); REDIS_URL; the switch's running managed redis-server of REDIS_DIR (default ./var/redis,
+ * found through the redis-server.url file it writes there); when none runs but that directory
+ * holds data, a managed redis-server started on it for the check and stopped after; else
+ * redis://127.0.0.1:6379. Exit 0 when every invariant holds, 1 when one is broken, 2 when the
+ * ledger cannot be read.
  */
 async function main(): Promise<number> {
-  const seeds = process.env.REDIS_CLUSTER;
-  const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const client: Client = seeds
-    ? new Cluster(seeds.split(',').map((s) => { const [host, port] = s.trim().split(':'); return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) }; }))
-    : new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  const env = process.env;
+  let managed: ManagedRedis | null = null;
+  let where: string;
+  let client: Client;
   try {
-    if (client instanceof Redis) await client.connect();
+    if (env.REDIS_CLUSTER) {
+      where = env.REDIS_CLUSTER;
+      client = new Cluster(where.split(',').map((s) => {
+        const [host, port] = s.trim().split(':');
+        return { host: host || '127.0.0.1', port: Number(port || 6379) };
+      }), { clusterRetryStrategy: () => null });
+    } else {
+      const dir = env.REDIS_DIR || 'var/redis';
+      let url = env.REDIS_URL || managedRedisUrl(dir);
+      if (url === null && existsSync(join(dir, 'appendonlydir'))) {
+        managed = await startManagedRedis({ dir, appendfsync: 'always' });
+        url = managed.url;
+      }
+      where = url ?? 'redis://127.0.0.1:6379';
+      client = new Redis(where, { maxRetriesPerRequest: 1, lazyConnect: true, retryStrategy: () => null });
+      client.on('error', () => {});
+      await client.connect();
+    }
+  } catch (e) {
+    process.stderr.write(`ledger check: cannot reach Redis: ${(e as Error).message}\n`);
+    await managed?.stop();
+    return 2;
+  }
+  client.on('error', () => {});
+  try {
     const report = await checkLedger(client);
-    process.stdout.write(formatReport(report) + '\n');
+    process.stdout.write(`checked ${where}\n` + formatReport(report) + '\n');
     return report.ok ? 0 : 1;
   } catch (e) {
-    process.stderr.write(`ledger check: cannot read the ledger at ${seeds ?? url}: ${(e as Error).message}\n`);
+    process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${(e as Error).message}\n`);
     return 2;
   } finally {
     client.disconnect();
+    await managed?.stop();
   }
 }
 

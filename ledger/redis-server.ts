@@ -3,7 +3,7 @@
 // every write by default. With pipelined clients Redis groups the fsyncs of one event-loop turn,
 // so "always" costs one fsync per batch, not per command.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
 
@@ -69,6 +69,19 @@ function track(child: ChildProcess): void {
 }
 
 const PIDFILE = 'redis-server.pid';
+const URLFILE = 'redis-server.url';
+
+/** URL of the live managed redis-server of a data directory, or null when none runs there. */
+export function managedRedisUrl(dir: string): string | null {
+  const abs = resolve(dir);
+  try {
+    const pid = Number(readFileSync(`${abs}/${PIDFILE}`, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1 || !isRedis(pid)) return null;
+    return readFileSync(`${abs}/${URLFILE}`, 'utf8').trim() || null;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * Two servers appending to one AOF corrupt it. When the data directory's pidfile names a live
@@ -119,7 +132,11 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
     child.stdout?.on('data', (d: Buffer) => { if (out.length < 4096) out += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { if (out.length < 4096) out += d.toString(); });
     const up = await waitForPort(host, port, child, opts.startTimeoutMs ?? 10_000);
-    if (up) return handle(child, host, port, dir);
+    if (up) {
+      // Lets other tools (npm run ledger:check) find the server of this data directory.
+      writeFileSync(`${dir}/${URLFILE}`, `redis://${host}:${port}\n`);
+      return handle(child, host, port, dir);
+    }
     child.kill('SIGKILL');
     if (opts.port && opts.port > 0) throw new Error(`redis-server did not start on ${host}:${port}: ${out.trim().split('\n').pop() ?? ''}`);
   }
