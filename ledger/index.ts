@@ -6,4 +6,4 @@ export type {
 } from './ledger.js';
 export { LedgerError } from './codes.js';
 export { holdExpiresAtMs, holdExpiryDays, type HoldExpiryProgram } from './expiry.js';
-export { INTERNAL_TYPES, type InternalType, type PostArgs, type CreditArgs, type PostResult, type ClearArgs, type ClearResult } from './ledger.js';
+export { INTERNAL_TYPES, type InternalType, type PostArgs, type CreditArgs, type PostResult, type ClearArgs, type ClearResult, type JournalEntry } from './ledger.js';

@@ -177,6 +177,18 @@ export interface ClearResult {
   availableMinor: number;
 }
 
+/** One journal entry: the postings of one operation (every posting is its own counter-posting: from -> to). */
+export interface JournalEntry {
+  id: string;
+  timeMs: number;
+  op: string;
+  /** User balance (or partner balance for reloads and transfers) the operation was about. */
+  balanceId: string;
+  txId: string;
+  currency: string;
+  postings: { from: string; to: string; amountMinor: number; code: string }[];
+}
+
 const MAX_ID_LENGTH = 200;
 /** A tranche refill pulls at least this multiple of its shortfall. */
 const REFILL_FACTOR = 4;
@@ -560,6 +572,27 @@ export class Ledger {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * Reads a slot group's journal in order: one entry per operation with its postings
+   * (from -> to, amount, code). `afterId` pages on from the last entry read. An audit tool, not
+   * a hot-path call: each group's journal holds every operation of its balances.
+   */
+  async readJournal(group: number, opts: { afterId?: string; count?: number } = {}): Promise<JournalEntry[]> {
+    const key = this.keys.journals[group];
+    if (key === undefined) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `no slot group ${group}`);
+    const count = Math.min(Math.max(opts.count ?? 1000, 1), 10_000);
+    const rows = await this.redis.xrange(key, opts.afterId === undefined ? '-' : '(' + opts.afterId, '+', 'COUNT', count);
+    return rows.map(([id, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      const postings = (f.p ?? '').split(';').filter((x) => x !== '').map((x) => {
+        const [from, to, amount, code] = x.split('>');
+        return { from: from!, to: to!, amountMinor: Number(amount), code: code ?? '' };
+      });
+      return { id, timeMs: Number(id.slice(0, id.indexOf('-'))), op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings };
+    });
+  }
 
   // ---------------------------------------------------------------- tranches
 

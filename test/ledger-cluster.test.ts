@@ -34,6 +34,12 @@ t.test('ledger on a 3-master cluster', async (t) => {
       t.match(await ledger.credit({ idempotencyKey: 'rf' + g, txId: 'rf', balanceId: ub, amountMinor: 5, depositId: dep }), { ok: true });
     }
     t.match(await ledger.sweepExpired(Date.now()), { expired: 16 });
+    // A top-up larger than the group's credit tranche (100,000) pulls credit from the others.
+    const big = (await ledger.createUserBalance({ customerId: customerInGroup(ledger, 7, 'big'), currency: 'EUR', configId: 'cfg' })).id;
+    t.match(await ledger.post({ type: 'LOAN', idempotencyKey: 'loan', txId: 'loan', balanceId: big, amountMinor: 250_000, partnerId: credit }),
+      { ok: true, rebalanced: true, availableMinor: 250_000 });
+    t.match(await ledger.post({ type: 'LOAN', idempotencyKey: 'loan2', txId: 'loan2', balanceId: big, amountMinor: 2_000_000, partnerId: credit }),
+      { ok: false, reason: 'INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE' });
     const masters = c.client.nodes('master');
     const sizes = await Promise.all(masters.map((m) => m.dbsize()));
     t.equal(sizes.filter((n) => n > 0).length, 3, `data on all 3 masters (${sizes.join(', ')} keys)`);

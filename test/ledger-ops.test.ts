@@ -3,10 +3,12 @@
 import t, { type Test } from 'tap';
 import { Ledger, holdExpiresAtMs, holdExpiryDays } from '../ledger/index.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
+import { Redis } from 'ioredis';
 import { startTestRedis } from './helpers/redis.js';
 
 const DAY = 86_400_000;
 const opened = new Map<Test, Ledger>();
+const urls = new Map<Ledger, { url: string }>();
 
 function scenario(name: string, body: (t: Test) => Promise<void>): void {
   t.test(name, async (t) => {
@@ -24,6 +26,7 @@ async function setup(t: Test, funds: { user?: number; deposit?: number; credit?:
   const r = await startTestRedis(t);
   const ledger = await Ledger.open(r.client);
   opened.set(t, ledger);
+  urls.set(ledger, r);
   const depId = (await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' })).balance.id;
   const creditId = (await ledger.createPartnerBalance({ type: 'CREDIT', currency: 'EUR', configId: 'cfg' })).balance.id;
   const companyId = (await ledger.createPartnerBalance({ type: 'COMPANY', currency: 'EUR', configId: 'cfg' })).balance.id;
@@ -59,6 +62,14 @@ scenario('clear: equal, less (rest released), more (excess forced), replay', asy
   t.match(await ledger.getPartnerBalance(e.depId), { availableMinor: 430, blockedMinor: 0 });
   t.match(await ledger.getTransaction(ubId, 'less'), { status: 'CLEARED', clearedMinor: 150, heldMinor: 0, depositHeldMinor: 0 });
   t.match(await ledger.clear({ idempotencyKey: 'c-none', txId: 'none', balanceId: ubId, amountMinor: 5 }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
+  const journal = await ledger.readJournal(0);
+  const more = journal.find((j) => j.op === 'clear' && j.txId === 'more');
+  t.same(more?.postings.map((p) => `${p.from}>${p.to}>${p.amountMinor}>${p.code}`), [
+    `U:${ubId}:b>W:scheme>300>CLEAR`, `U:${ubId}:a>W:scheme>20>FORCE`,
+    `P:${e.depId}:g00:b>W:deposit>300>CLEAR`, `P:${e.depId}:g00:a>W:deposit>20>FORCE`,
+  ], 'the journal lists each posting with its counter-account');
+  const page = await ledger.readJournal(0, { afterId: journal[1]!.id, count: 2 });
+  t.equal(page[0]?.id, journal[2]?.id);
 });
 
 scenario('clear: several partial clearings of one hold, then the final one', async (t) => {
@@ -165,13 +176,20 @@ scenario('internal types post to the partner and company balances of the seed', 
 scenario('hold expiry: sweeper releases due holds once, concurrent sweepers agree', async (t) => {
   const e = await setup(t, { user: 1000, deposit: 1000 });
   const { ledger, ubId } = e;
+  const r = urls.get(ledger)!;
   const now = Date.now();
   for (let i = 0; i < 20; i++) await ledger.hold(hold(e, 'x' + i, 10, { expiresAtMs: now + (i < 15 ? 1000 : 10 * DAY) }));
   await ledger.hold(hold(e, 'part', 100, { expiresAtMs: now + 1000 }));
   await ledger.clear({ idempotencyKey: 'cpart', txId: 'part', balanceId: ubId, amountMinor: 40, final: false });
   await ledger.release({ idempotencyKey: 'rv0', txId: 'x0', balanceId: ubId });
   t.match(await ledger.sweepExpired(now), { expired: 0 }, 'nothing due yet');
-  const sweeps = await Promise.all([1, 2, 3, 4].map(() => ledger.sweepExpired(now + 2000, 100)));
+  // Four sweepers on their own connections, as several switch processes would be.
+  const sweepers = await Promise.all([1, 2, 3, 4].map(async () => {
+    const c = new Redis(r.url, { enableAutoPipelining: true });
+    t.teardown(() => c.disconnect());
+    return Ledger.open(c);
+  }));
+  const sweeps = await Promise.all(sweepers.map((l) => l.sweepExpired(now + 2000, 100)));
   t.equal(sweeps.reduce((s, x) => s + x.expired, 0), 15, '14 holds + the partly cleared one, each once');
   t.match(await ledger.getTransaction(ubId, 'x1'), { status: 'EXPIRED', heldMinor: 0, depositHeldMinor: 0 });
   t.match(await ledger.getTransaction(ubId, 'x0'), { status: 'REVERSED' });
