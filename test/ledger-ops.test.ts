@@ -125,6 +125,8 @@ scenario('single-message debit and forced post', async (t) => {
   t.match(await ledger.debit({ idempotencyKey: 'd3', txId: 'd3', balanceId: ubId, depositId: e.depId, amountMinor: 200, forced: true }), { replay: true });
   t.match(await ledger.getPartnerBalance(e.depId), { availableMinor: 600, blockedMinor: 0 });
   t.match(await ledger.getPartnerBalance(e.companyId), { availableMinor: 1 });
+  t.match(await ledger.clear({ idempotencyKey: 'cd1', txId: 'd1', balanceId: ubId, amountMinor: 200 }), { ok: false, reason: 'TRANSACTION_NOT_OPEN' },
+    'a posted transaction is not cleared again');
 });
 
 scenario('card credits: refund and payment credit, deposit credited back', async (t) => {
@@ -235,4 +237,32 @@ scenario('amounts up to 2^53 - 1 stay exact', async (t) => {
   t.match(await ledger.hold(hold(e, 'big', big - 1)), { replay: true, availableMinor: 1, blockedMinor: big - 1 });
   t.match(await ledger.clear({ idempotencyKey: 'cb', txId: 'big', balanceId: ubId, amountMinor: big - 1 }), { ok: true, availableMinor: 1 });
   t.match(await ledger.getUserBalance(ubId), { availableMinor: 1, blockedMinor: 0 });
+});
+
+// One row per decline reason of SPEC §2.4 that the ledger decides.
+scenario('decline reasons owned by the ledger, one row each, nothing moves', async (t) => {
+  const e = await setup(t, { user: 100, deposit: 50, credit: 10 });
+  const { ledger, ubId } = e;
+  const usd = (await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'USD', configId: 'cfg' })).balance.id;
+  const base = { balanceId: ubId, expiresAtMs: Date.now() + DAY };
+  const rows: [string, () => Promise<{ reason: string }>][] = [
+    ['INSUFFICIENT_FUNDS', () => ledger.hold({ ...base, idempotencyKey: 'r1', txId: 'r1', depositId: null, amountMinor: 101 })],
+    ['INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE', () => ledger.hold({ ...base, idempotencyKey: 'r2', txId: 'r2', depositId: e.depId, amountMinor: 51 })],
+    ['INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE', () => ledger.post({ type: 'TOPUP', idempotencyKey: 'r3', txId: 'r3', balanceId: ubId, amountMinor: 11, partnerId: e.creditId })],
+    ['DEPOSIT_BALANCE_NOT_FOUND', () => ledger.hold({ ...base, idempotencyKey: 'r4', txId: 'r4', depositId: 'pb-DEPOSIT-EUR-none', amountMinor: 1 })],
+    ['COLLATERAL_BALANCE_NOT_FOUND', () => ledger.post({ type: 'CASHBACK', idempotencyKey: 'r5', txId: 'r5', balanceId: ubId, amountMinor: 1, partnerId: 'pb-CREDIT-EUR-none' })],
+    ['BALANCE_NOT_FOUND', () => ledger.hold({ ...base, balanceId: 'g00:none', idempotencyKey: 'r6', txId: 'r6', depositId: null, amountMinor: 1 })],
+    ['CURRENCY_MISMATCH', () => ledger.hold({ ...base, idempotencyKey: 'r7', txId: 'r7', depositId: usd, amountMinor: 1 })],
+    ['INVALID_AMOUNT', async () => {
+      await ledger.hold({ ...base, idempotencyKey: 'r8h', txId: 'r8', depositId: null, amountMinor: 10 });
+      const r = await ledger.release({ idempotencyKey: 'r8', txId: 'r8', balanceId: ubId, newAmountMinor: 11 });
+      await ledger.release({ idempotencyKey: 'r8x', txId: 'r8', balanceId: ubId });
+      return r;
+    }],
+  ];
+  for (const [reason, call] of rows) t.equal((await call()).reason, reason, reason);
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 100, blockedMinor: 0 });
+  t.match(await ledger.getPartnerBalance(e.depId), { availableMinor: 50, blockedMinor: 0 });
+  t.match(await ledger.getPartnerBalance(e.creditId), { availableMinor: 10 });
+  await t.rejects(ledger.post({ type: 'TOPUP', idempotencyKey: 'r9', txId: 'r9', balanceId: ubId, amountMinor: 0, partnerId: null }), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
 });

@@ -23,8 +23,10 @@ local ref = balance_id .. '/' .. tx_id
 local prior = replayed(KEYS[1], 'clear', ref)
 if prior then return prior end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dp', 'kp')
+local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dp', 'kp', 'ty')
 if not t[1] then return finish(KEYS[1], ttl, 'clear', ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
+-- Only authorizations are cleared: a posted transaction (0200, internal type, credit) is final.
+if t[11] then return finish(KEYS[1], ttl, 'clear', ref, {C_NOT_OPEN, 0, tonumber(t[1]), 0, 0, 0, 0, 0}) end
 local status = tonumber(t[1])
 local held = tonumber(t[2] or '0')
 local fees_held = tonumber(t[3] or '0')
