@@ -43,180 +43,219 @@ type Client = Redis | Cluster;
 
 const MAX_LISTED_ERRORS = 100;
 const CHUNK = 500;
+const JOURNAL_PAGE = 2000;
 
 export async function checkLedger(redis: Client): Promise<Report> {
-  const errors: string[] = [];
-  let moreErrors = 0;
-  const fail = (msg: string) => { if (errors.length < MAX_LISTED_ERRORS) errors.push(msg); else moreErrors++; };
-  const keys = classify(await scanAll(redis));
-  const totals = new Map<string, CurrencyTotals>();
-  const cur = (c: string): CurrencyTotals => {
-    let t = totals.get(c);
+  const a = new Audit(redis, classify(await scanAll(redis)));
+  await a.sumJournals();
+  await a.collectHolds();
+  await a.checkUsers();
+  await a.checkTranches();
+  await a.checkWorld();
+  await a.checkTransfers();
+  a.checkOrphanPostings();
+  return a.report();
+}
+
+/** State of one check: what the journals say, what storage says, and the differences. */
+class Audit {
+  private readonly errors: string[] = [];
+  private moreErrors = 0;
+  private readonly totals = new Map<string, CurrencyTotals>();
+  /** "<CUR> <account>" -> sum of its postings. */
+  private readonly posted = new Map<string, number>();
+  private readonly seen = new Set<string>();
+  private readonly heldByUser = new Map<string, number>();
+  private readonly heldByTranche = new Map<string, number>();
+  private journalEntries = 0;
+  private postings = 0;
+  private openHolds = 0;
+  private transfersInFlight = 0;
+
+  constructor(private readonly redis: Client, private readonly keys: Classified) {}
+
+  private fail(msg: string): void {
+    if (this.errors.length < MAX_LISTED_ERRORS) this.errors.push(msg);
+    else this.moreErrors++;
+  }
+
+  private currency(c: string): CurrencyTotals {
+    let t = this.totals.get(c);
     if (t === undefined) {
       t = { userAvailableMinor: 0, userBlockedMinor: 0, partnerAvailableMinor: 0, partnerBlockedMinor: 0, worldMinor: 0, inTransitMinor: 0, totalMinor: 0 };
-      totals.set(c, t);
+      this.totals.set(c, t);
     }
     return t;
-  };
+  }
 
-  // The journal: per account (with currency) the sum of its postings.
-  const posted = new Map<string, number>();
-  let journalEntries = 0;
-  let postings = 0;
-  for (const jnl of keys.journals) {
-    let start = '-';
-    for (;;) {
-      const batch = await redis.xrange(jnl, start, '+', 'COUNT', 2000);
-      for (const [id, fields] of batch) {
-        journalEntries++;
-        const f = fieldMap(fields);
-        const c = f.c ?? '';
-        for (const p of (f.p ?? '').split(';')) {
-          if (p === '') continue;
-          const [from, to, amt] = p.split('>');
-          const n = Number(amt);
-          if (from === undefined || to === undefined || !Number.isSafeInteger(n) || n <= 0 || from === to) {
-            fail(`journal ${jnl} ${id}: malformed posting "${p}"`);
-            continue;
-          }
-          postings++;
-          posted.set(c + ' ' + from, (posted.get(c + ' ' + from) ?? 0) - n);
-          posted.set(c + ' ' + to, (posted.get(c + ' ' + to) ?? 0) + n);
-        }
+  /** A stored balance must equal the sum of its postings. */
+  private expect(c: string, account: string, stored: number, what: string): void {
+    const k = c + ' ' + account;
+    this.seen.add(k);
+    const j = this.posted.get(k) ?? 0;
+    if (j !== stored) this.fail(`${what}: stored ${stored} but its postings sum to ${j} (${c} ${account})`);
+  }
+
+  async sumJournals(): Promise<void> {
+    for (const jnl of this.keys.journals) {
+      let start = '-';
+      for (;;) {
+        const batch = await this.redis.xrange(jnl, start, '+', 'COUNT', JOURNAL_PAGE);
+        for (const [id, fields] of batch) this.addEntry(jnl, id, fieldMap(fields));
+        if (batch.length < JOURNAL_PAGE) break;
+        start = '(' + batch[batch.length - 1]![0];
       }
-      if (batch.length < 2000) break;
-      start = '(' + batch[batch.length - 1]![0];
     }
   }
-  const seen = new Set<string>();
-  const expect = (c: string, account: string, stored: number, what: string) => {
-    const k = c + ' ' + account;
-    seen.add(k);
-    const j = posted.get(k) ?? 0;
-    if (j !== stored) fail(`${what}: stored ${stored} but its postings sum to ${j} (${c} ${account})`);
-  };
 
-  // Transactions: what each still holds, per user balance and per tranche.
-  const heldByUser = new Map<string, number>();
-  const heldByTranche = new Map<string, number>();
-  const expMembers = new Set<string>();
-  for (const [g, expKey] of keys.expiries) for (const m of await redis.zrange(expKey, 0, -1)) expMembers.add(g + ' ' + m);
-  let openHolds = 0;
-  for (const chunk of chunks(keys.txs)) {
-    const rows = await Promise.all(chunk.map((k) => redis.hmget(k, 's', 'h', 'fh', 'db', 'dp')));
-    rows.forEach((v, i) => {
-      const key = chunk[i]!;
-      const [s, h, fh, db, dp] = v;
-      const held = Number(h ?? 0) + Number(fh ?? 0);
-      const depHeld = Number(db ?? 0);
-      if (s !== '1') {
-        if (held !== 0 || depHeld !== 0) fail(`${key}: status ${s} but still holds ${held} (deposit ${depHeld})`);
-        return;
+  private addEntry(jnl: string, id: string, f: Record<string, string>): void {
+    this.journalEntries++;
+    const c = f.c ?? '';
+    for (const p of (f.p ?? '').split(';')) {
+      if (p === '') continue;
+      const [from, to, amt] = p.split('>');
+      const n = Number(amt);
+      if (from === undefined || to === undefined || !Number.isSafeInteger(n) || n <= 0 || from === to) {
+        this.fail(`journal ${jnl} ${id}: malformed posting "${p}"`);
+        continue;
       }
-      openHolds++;
-      if (held < 0 || depHeld < 0) fail(`${key}: negative hold`);
-      // {gNN}:tx:<balanceId = gNN:<random>>:<txId>
-      const rest = key.slice(key.indexOf(':tx:') + 4);
-      const sep = rest.indexOf(':', rest.indexOf(':') + 1);
-      const u = rest.slice(0, sep);
-      const txId = rest.slice(sep + 1);
-      const g = groupOfKey(key);
-      heldByUser.set(u, (heldByUser.get(u) ?? 0) + held);
-      if (dp) {
-        const dk = `{${g}}:pbt:${dp}`;
-        heldByTranche.set(dk, (heldByTranche.get(dk) ?? 0) + depHeld);
-      }
-      if (!expMembers.has(g + ' ' + u + '|' + txId)) fail(`${key}: open hold missing from the expiry index`);
-    });
+      this.postings++;
+      this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0) - n);
+      this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0) + n);
+    }
   }
 
-  // User balances.
-  for (const chunk of chunks(keys.users)) {
-    const rows = await Promise.all(chunk.map((k) => redis.hmget(k, 'a', 'b', 'cur', 'neg')));
-    rows.forEach((v, i) => {
-      const key = chunk[i]!;
-      const id = key.slice(key.indexOf(':ub:') + 4);
-      const a = Number(v[0]);
-      const b = Number(v[1]);
-      const c = v[2] ?? '';
-      const t = cur(c);
-      t.userAvailableMinor += a;
-      t.userBlockedMinor += b;
-      expect(c, `U:${id}:a`, a, `user ${id} available`);
-      expect(c, `U:${id}:b`, b, `user ${id} blocked`);
-      const held = heldByUser.get(id) ?? 0;
-      if (held !== b) fail(`user ${id}: blocked ${b} but open holds total ${held}`);
-      if (a < 0 && v[3] !== '1') fail(`user ${id}: available ${a} < 0 without a forced post`);
-      if (b < 0) fail(`user ${id}: blocked ${b} < 0`);
-    });
+  /** What each open hold still holds, per user balance and per tranche; holds in their index. */
+  async collectHolds(): Promise<void> {
+    const expMembers = new Set<string>();
+    for (const [g, expKey] of this.keys.expiries) {
+      for (const m of await this.redis.zrange(expKey, 0, -1)) expMembers.add(g + ' ' + m);
+    }
+    for (const chunk of chunks(this.keys.txs)) {
+      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 's', 'h', 'fh', 'db', 'dp')));
+      rows.forEach((v, i) => this.addHold(chunk[i]!, v, expMembers));
+    }
   }
 
-  // Partner tranches.
-  for (const chunk of chunks(keys.tranches)) {
-    const rows = await Promise.all(chunk.map((k) => redis.hmget(k, 'a', 'b', 'cur')));
-    rows.forEach((v, i) => {
-      const key = chunk[i]!;
-      const pid = key.slice(key.indexOf(':pbt:') + 5);
-      const g = groupOfKey(key);
-      const a = Number(v[0]);
-      const b = Number(v[1]);
-      const c = v[2] ?? '';
-      const t = cur(c);
-      t.partnerAvailableMinor += a;
-      t.partnerBlockedMinor += b;
-      expect(c, `P:${pid}:${g}:a`, a, `partner ${pid} tranche ${g} available`);
-      expect(c, `P:${pid}:${g}:b`, b, `partner ${pid} tranche ${g} blocked`);
-      const held = heldByTranche.get(key) ?? 0;
-      if (held !== b) fail(`partner ${pid} tranche ${g}: blocked ${b} but open holds total ${held}`);
-      if (b < 0) fail(`partner ${pid} tranche ${g}: blocked ${b} < 0`);
-    });
+  private addHold(key: string, v: (string | null)[], expMembers: Set<string>): void {
+    const [s, h, fh, db, dp] = v;
+    const held = Number(h ?? 0) + Number(fh ?? 0);
+    const depHeld = Number(db ?? 0);
+    if (s !== '1') {
+      if (held !== 0 || depHeld !== 0) this.fail(`${key}: status ${s} but still holds ${held} (deposit ${depHeld})`);
+      return;
+    }
+    this.openHolds++;
+    if (held < 0 || depHeld < 0) this.fail(`${key}: negative hold`);
+    // {gNN}:tx:<balanceId = gNN:<random>>:<txId>
+    const rest = key.slice(key.indexOf(':tx:') + 4);
+    const sep = rest.indexOf(':', rest.indexOf(':') + 1);
+    const u = rest.slice(0, sep);
+    const g = groupOfKey(key);
+    this.heldByUser.set(u, (this.heldByUser.get(u) ?? 0) + held);
+    if (dp) {
+      const dk = `{${g}}:pbt:${dp}`;
+      this.heldByTranche.set(dk, (this.heldByTranche.get(dk) ?? 0) + depHeld);
+    }
+    if (!expMembers.has(g + ' ' + u + '|' + rest.slice(sep + 1))) this.fail(`${key}: open hold missing from the expiry index`);
   }
 
-  // World accounts, summed over groups.
-  const world = new Map<string, number>();
-  for (const k of keys.worlds) {
-    const h = await redis.hgetall(k);
-    for (const f in h) world.set(f, (world.get(f) ?? 0) + Number(h[f]));
-  }
-  for (const [f, v] of world) {
-    const sp = f.indexOf(':');
-    const c = f.slice(0, sp);
-    cur(c).worldMinor += v;
-    expect(c, f.slice(sp + 1), v, `world account ${f}`);
-  }
-
-  // Transfers between tranches that left one and have not yet landed in the other.
-  let transfersInFlight = 0;
-  for (const k of keys.transfers) {
-    const x = await redis.hgetall(k);
-    const id = k.slice(k.indexOf(':xfer:') + 6);
-    const landed = (await redis.exists(`{${x.dst}}:xin:${id}`)) === 1;
-    const c = x.cur ?? '';
-    const amount = landed ? 0 : Number(x.amt ?? 0);
-    if (!landed) transfersInFlight++;
-    cur(c).inTransitMinor += amount;
-    expect(c, `T:${id}`, amount, `transfer ${id} in transit`);
+  async checkUsers(): Promise<void> {
+    for (const chunk of chunks(this.keys.users)) {
+      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 'a', 'b', 'cur', 'neg')));
+      rows.forEach((v, i) => {
+        const key = chunk[i]!;
+        const id = key.slice(key.indexOf(':ub:') + 4);
+        const a = Number(v[0]);
+        const b = Number(v[1]);
+        const c = v[2] ?? '';
+        const t = this.currency(c);
+        t.userAvailableMinor += a;
+        t.userBlockedMinor += b;
+        this.expect(c, `U:${id}:a`, a, `user ${id} available`);
+        this.expect(c, `U:${id}:b`, b, `user ${id} blocked`);
+        const held = this.heldByUser.get(id) ?? 0;
+        if (held !== b) this.fail(`user ${id}: blocked ${b} but open holds total ${held}`);
+        if (a < 0 && v[3] !== '1') this.fail(`user ${id}: available ${a} < 0 without a forced post`);
+        if (b < 0) this.fail(`user ${id}: blocked ${b} < 0`);
+      });
+    }
   }
 
-  // Anything posted to an account that no longer exists in storage.
-  for (const [k, v] of posted) {
-    if (!seen.has(k) && v !== 0) fail(`postings to ${k} sum to ${v} but no balance holds them`);
+  async checkTranches(): Promise<void> {
+    for (const chunk of chunks(this.keys.tranches)) {
+      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 'a', 'b', 'cur')));
+      rows.forEach((v, i) => {
+        const key = chunk[i]!;
+        const pid = key.slice(key.indexOf(':pbt:') + 5);
+        const g = groupOfKey(key);
+        const a = Number(v[0]);
+        const b = Number(v[1]);
+        const c = v[2] ?? '';
+        const t = this.currency(c);
+        t.partnerAvailableMinor += a;
+        t.partnerBlockedMinor += b;
+        this.expect(c, `P:${pid}:${g}:a`, a, `partner ${pid} tranche ${g} available`);
+        this.expect(c, `P:${pid}:${g}:b`, b, `partner ${pid} tranche ${g} blocked`);
+        const held = this.heldByTranche.get(key) ?? 0;
+        if (held !== b) this.fail(`partner ${pid} tranche ${g}: blocked ${b} but open holds total ${held}`);
+        if (b < 0) this.fail(`partner ${pid} tranche ${g}: blocked ${b} < 0`);
+      });
+    }
   }
 
-  const currencies: Record<string, CurrencyTotals> = {};
-  for (const [c, t] of [...totals].sort((x, y) => x[0].localeCompare(y[0]))) {
-    t.totalMinor = t.userAvailableMinor + t.userBlockedMinor + t.partnerAvailableMinor + t.partnerBlockedMinor + t.worldMinor + t.inTransitMinor;
-    if (t.totalMinor !== 0) fail(`${c}: money is not conserved, balances and world accounts sum to ${t.totalMinor}`);
-    currencies[c] = t;
+  /** World accounts, summed over groups. */
+  async checkWorld(): Promise<void> {
+    const world = new Map<string, number>();
+    for (const k of this.keys.worlds) {
+      const h = await this.redis.hgetall(k);
+      for (const f in h) world.set(f, (world.get(f) ?? 0) + Number(h[f]));
+    }
+    for (const [f, v] of world) {
+      const sp = f.indexOf(':');
+      const c = f.slice(0, sp);
+      this.currency(c).worldMinor += v;
+      this.expect(c, f.slice(sp + 1), v, `world account ${f}`);
+    }
   }
-  return {
-    ok: errors.length === 0,
-    errors, moreErrors, currencies,
-    counts: {
-      userBalances: keys.users.length, partnerTranches: keys.tranches.length, transactions: keys.txs.length,
-      openHolds, journalEntries, postings, transfersInFlight,
-    },
-  };
+
+  /** Transfers between tranches that left one and have not yet landed in the other. */
+  async checkTransfers(): Promise<void> {
+    for (const k of this.keys.transfers) {
+      const x = await this.redis.hgetall(k);
+      const id = k.slice(k.indexOf(':xfer:') + 6);
+      const landed = (await this.redis.exists(`{${x.dst}}:xin:${id}`)) === 1;
+      const c = x.cur ?? '';
+      const amount = landed ? 0 : Number(x.amt ?? 0);
+      if (!landed) this.transfersInFlight++;
+      this.currency(c).inTransitMinor += amount;
+      this.expect(c, `T:${id}`, amount, `transfer ${id} in transit`);
+    }
+  }
+
+  /** Postings to an account that no storage holds. */
+  checkOrphanPostings(): void {
+    for (const [k, v] of this.posted) {
+      if (!this.seen.has(k) && v !== 0) this.fail(`postings to ${k} sum to ${v} but no balance holds them`);
+    }
+  }
+
+  report(): Report {
+    const currencies: Record<string, CurrencyTotals> = {};
+    for (const [c, t] of [...this.totals].sort((x, y) => x[0].localeCompare(y[0]))) {
+      t.totalMinor = t.userAvailableMinor + t.userBlockedMinor + t.partnerAvailableMinor + t.partnerBlockedMinor + t.worldMinor + t.inTransitMinor;
+      if (t.totalMinor !== 0) this.fail(`${c}: money is not conserved, balances and world accounts sum to ${t.totalMinor}`);
+      currencies[c] = t;
+    }
+    return {
+      ok: this.errors.length === 0,
+      errors: this.errors, moreErrors: this.moreErrors, currencies,
+      counts: {
+        userBalances: this.keys.users.length, partnerTranches: this.keys.tranches.length, transactions: this.keys.txs.length,
+        openHolds: this.openHolds, journalEntries: this.journalEntries, postings: this.postings, transfersInFlight: this.transfersInFlight,
+      },
+    };
+  }
 }
 
 export function formatReport(r: Report): string {
