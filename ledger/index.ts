@@ -1,9 +1,8 @@
 // Public surface of the ledger.
 export { Ledger } from './ledger.js';
-export type {
-  LedgerOptions, UserBalance, PartnerBalance, HoldArgs, HoldResult, ReleaseArgs, ReleaseResult,
-  ReloadResult, Transaction, LedgerReason, TxStatus, PartnerType,
-} from './ledger.js';
+export * from './types.js';
+export type { LedgerReason, TxStatus } from './codes.js';
+export type { PartnerType } from './keys.js';
 export { LedgerError } from './codes.js';
 export { holdExpiresAtMs, holdExpiryDays, type HoldExpiryProgram } from './expiry.js';
-export { INTERNAL_TYPES, type InternalType, type PostArgs, type CreditArgs, type PostResult, type ClearArgs, type ClearResult, type JournalEntry } from './ledger.js';
+export { checkLedger, formatReport, type Report, type CurrencyTotals } from './check.js';

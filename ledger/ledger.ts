@@ -8,188 +8,17 @@ import type { Cluster, Redis } from 'ioredis';
 import { Code, LedgerError, reasonOf, statusOf, type LedgerReason, type TxStatus } from './codes.js';
 import { Keyspace, type PartnerType } from './keys.js';
 import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
+import {
+  INTERNAL_TYPES, type ClearArgs, type ClearResult, type CreditArgs, type HoldArgs, type HoldResult, type JournalEntry,
+  type LedgerOptions, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
+  type ReloadResult, type Transaction, type UserBalance,
+} from './types.js';
+import { checkAmount, checkCurrency, checkFee, checkId } from './validate.js';
 
 export type { LedgerReason, TxStatus } from './codes.js';
 export type { PartnerType } from './keys.js';
+export * from './types.js';
 
-export interface LedgerOptions {
-  /**
-   * Number of slot groups `{g00}`..`{gNN}` (1..100). Fixed when the ledger's data is first written
-   * (stored in `{g00}:meta`); default 1 on a single Redis, 16 on a Cluster.
-   */
-  groups?: number;
-  /** How long an idempotency record is kept; default 8 days (longer than the switch's 48 h duplicate window). */
-  idempotencyTtlMs?: number;
-  /** Clock for nowMs defaults (tests). */
-  now?: () => number;
-}
-
-export interface UserBalance {
-  id: string; customerId: string; currency: string; configId: string;
-  availableMinor: number; blockedMinor: number;
-}
-
-export interface PartnerBalance {
-  id: string; type: PartnerType; currency: string; configId: string;
-  availableMinor: number; blockedMinor: number;
-  /** Available amount of each slot-group tranche, index = group. */
-  tranchesAvailableMinor: number[];
-}
-
-export interface HoldArgs {
-  idempotencyKey: string;
-  txId: string;
-  balanceId: string;
-  /** The program's DEPOSIT partner balance, or null for a program without one. */
-  depositId: string | null;
-  /** Amount the scheme will settle, in the balance currency. */
-  amountMinor: number;
-  /** Channel fee held with the transaction, posted to the company balance at clearing. */
-  feeMinor?: number;
-  /** FX fee (margin) held with the transaction, posted to the company balance at clearing. */
-  fxFeeMinor?: number;
-  /** Company balance receiving the fees; without one fees go to the world account W:income. */
-  companyId?: string | null;
-  /** Skip the funds checks (0120 advices, forced posts): available may go negative. */
-  forced?: boolean;
-  expiresAtMs: number;
-  nowMs?: number;
-  meta?: Record<string, string>;
-}
-
-export interface HoldResult {
-  approved: boolean;
-  reason: LedgerReason;
-  replay: boolean;
-  status: TxStatus;
-  /** User balance after the hold, or the amounts the decline was decided on. */
-  availableMinor: number;
-  blockedMinor: number;
-  /** Deposit tranche after the hold / at the decline (0 without a deposit). */
-  depositAvailableMinor: number;
-  depositBlockedMinor: number;
-  /** True when the deposit tranche was refilled from other tranches before this answer. */
-  rebalanced: boolean;
-}
-
-export interface ReleaseArgs {
-  idempotencyKey: string;
-  txId: string;
-  balanceId: string;
-  /** Partial reversal: the new final amount (field 95); the difference is released. */
-  newAmountMinor?: number;
-  nowMs?: number;
-}
-
-export interface ReleaseResult {
-  ok: boolean;
-  reason: LedgerReason;
-  replay: boolean;
-  status: TxStatus;
-  releasedMinor: number;
-  depositReleasedMinor: number;
-  availableMinor: number;
-  blockedMinor: number;
-  /** The transaction's authorized amount after this call. */
-  amountMinor: number;
-}
-
-export interface ReloadResult { ok: boolean; reason: LedgerReason; replay: boolean; balance: PartnerBalance | null }
-
-export type InternalType = 'TOPUP' | 'PAYMENT' | 'LOAN' | 'CASHBACK' | 'FUNDING' | 'WITHDRAWAL' | 'FEE' | 'COMMISSION' | 'INTEREST';
-
-interface PostRule { dir: '+' | '-'; partner: PartnerType | null; world: string; notFound: LedgerReason }
-
-/** The seed's "Transaction Types Description", as postings. */
-export const INTERNAL_TYPES: Readonly<Record<InternalType, PostRule>> = {
-  TOPUP: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
-  PAYMENT: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
-  LOAN: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
-  CASHBACK: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
-  FUNDING: { dir: '-', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
-  FEE: { dir: '-', partner: 'COMPANY', world: 'W:income', notFound: 'COMPANY_BALANCE_NOT_FOUND' },
-  WITHDRAWAL: { dir: '-', partner: null, world: 'W:external', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
-  COMMISSION: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
-  INTEREST: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
-};
-
-export interface PostArgs {
-  type: InternalType;
-  idempotencyKey: string;
-  txId: string;
-  balanceId: string;
-  amountMinor: number;
-  /** The CREDIT (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING) or COMPANY (FEE) partner balance, or null. */
-  partnerId: string | null;
-  /** Debits only: skip the funds check (available may go negative). */
-  forced?: boolean;
-  nowMs?: number;
-  meta?: Record<string, string>;
-}
-
-export interface CreditArgs {
-  /** Journal/transaction type; default REFUND. */
-  type?: 'REFUND' | 'PAYMENT_CREDIT';
-  idempotencyKey: string;
-  txId: string;
-  balanceId: string;
-  amountMinor: number;
-  /** The program's DEPOSIT balance, credited back; null for a program without one. */
-  depositId: string | null;
-  forced?: boolean;
-  nowMs?: number;
-  meta?: Record<string, string>;
-}
-
-export interface PostResult {
-  ok: boolean;
-  reason: LedgerReason;
-  replay: boolean;
-  status: TxStatus;
-  availableMinor: number;
-  blockedMinor: number;
-  /** The partner tranche touched (credit, company or deposit), after the posting or at the refusal. */
-  partnerAvailableMinor: number;
-  rebalanced: boolean;
-}
-
-export interface ClearArgs {
-  idempotencyKey: string;
-  txId: string;
-  balanceId: string;
-  amountMinor: number;
-  /** Default true: the last clearing of this authorization; what is still held is released. */
-  final?: boolean;
-  nowMs?: number;
-}
-
-export interface ClearResult {
-  ok: boolean;
-  reason: LedgerReason;
-  replay: boolean;
-  status: TxStatus;
-  clearedFromHoldMinor: number;
-  /** Part of the clearing above what was held, posted from available (may go negative). */
-  forcedMinor: number;
-  /** Held amount released because this final clearing was for less. */
-  releasedMinor: number;
-  feesPostedMinor: number;
-  availableMinor: number;
-}
-
-/** One journal entry: the postings of one operation (every posting is its own counter-posting: from -> to). */
-export interface JournalEntry {
-  id: string;
-  timeMs: number;
-  op: string;
-  /** User balance (or partner balance for reloads and transfers) the operation was about. */
-  balanceId: string;
-  txId: string;
-  currency: string;
-  postings: { from: string; to: string; amountMinor: number; code: string }[];
-}
-
-const MAX_ID_LENGTH = 200;
 /** A tranche refill pulls at least this multiple of its shortfall. */
 const REFILL_FACTOR = 4;
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
@@ -711,30 +540,6 @@ export class Ledger {
   }
 }
 
-export interface Transaction {
-  txId: string;
-  balanceId: string;
-  type: string;
-  status: TxStatus;
-  currency: string;
-  /** Authorized (or posted) amount, after partial reversals. */
-  amountMinor: number;
-  /** Still blocked on the user balance for this transaction (amount part, fees apart). */
-  heldMinor: number;
-  feesHeldMinor: number;
-  feeMinor: number;
-  fxFeeMinor: number;
-  depositHeldMinor: number;
-  clearedMinor: number;
-  depositId: string | null;
-  companyId: string | null;
-  expiresAtMs: number;
-  createdAtMs: number;
-  forced: boolean;
-  reversed: boolean;
-  meta: Record<string, string>;
-}
-
 function toTransaction(balanceId: string, txId: string, h: Record<string, string>): Transaction | null {
   if (h.s === undefined) return null;
   const meta: Record<string, string> = {};
@@ -774,31 +579,4 @@ function releaseResult(r: number[]): ReleaseResult {
     blockedMinor: r[6]!,
     amountMinor: r[7]!,
   };
-}
-
-// ---------------------------------------------------------------- validation
-
-export function checkAmount(n: unknown, what = 'amountMinor'): asserts n is number {
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
-    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `${what} must be a positive safe integer (minor units), got ${String(n)}`);
-  }
-}
-
-function checkFee(n: number): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `fees must be non-negative safe integers (minor units), got ${String(n)}`);
-  }
-}
-
-/** Ids and keys are stored inside records and journal lines: no separators, bounded length. */
-export function checkId(s: unknown, what: string): asserts s is string {
-  if (typeof s !== 'string' || s.length === 0 || s.length > MAX_ID_LENGTH || s.indexOf('\n') >= 0 || s.indexOf('|') >= 0 || s.indexOf('>') >= 0 || s.indexOf(';') >= 0) {
-    throw new LedgerError('LEDGER_ERR_INVALID_ID', `${what} must be 1..${MAX_ID_LENGTH} characters without newline, '|', '>' or ';'`);
-  }
-}
-
-function checkCurrency(c: unknown): void {
-  if (typeof c !== 'string' || c.length !== 3 || !/^[A-Z]{3}$/.test(c)) {
-    throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `currency must be an ISO 4217 alphabetic code, got ${String(c)}`);
-  }
 }

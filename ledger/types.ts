@@ -1,0 +1,205 @@
+// Argument and result types of the ledger API (ledger/ledger.ts), and the posting rules of the
+// internal transaction types.
+import type { LedgerReason, TxStatus } from './codes.js';
+import type { PartnerType } from './keys.js';
+
+export interface LedgerOptions {
+  /**
+   * Number of slot groups `{g00}`..`{gNN}` (1..100). Fixed when the ledger's data is first written
+   * (stored in `{g00}:meta`); default 1 on a single Redis, 16 on a Cluster.
+   */
+  groups?: number;
+  /** How long an idempotency record is kept; default 8 days (longer than the switch's 48 h duplicate window). */
+  idempotencyTtlMs?: number;
+  /** Clock for nowMs defaults (tests). */
+  now?: () => number;
+}
+
+export interface UserBalance {
+  id: string; customerId: string; currency: string; configId: string;
+  availableMinor: number; blockedMinor: number;
+}
+
+export interface PartnerBalance {
+  id: string; type: PartnerType; currency: string; configId: string;
+  availableMinor: number; blockedMinor: number;
+  /** Available amount of each slot-group tranche, index = group. */
+  tranchesAvailableMinor: number[];
+}
+
+export interface HoldArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /** The program's DEPOSIT partner balance, or null for a program without one. */
+  depositId: string | null;
+  /** Amount the scheme will settle, in the balance currency. */
+  amountMinor: number;
+  /** Channel fee held with the transaction, posted to the company balance at clearing. */
+  feeMinor?: number;
+  /** FX fee (margin) held with the transaction, posted to the company balance at clearing. */
+  fxFeeMinor?: number;
+  /** Company balance receiving the fees; without one fees go to the world account W:income. */
+  companyId?: string | null;
+  /** Skip the funds checks (0120 advices, forced posts): available may go negative. */
+  forced?: boolean;
+  expiresAtMs: number;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface HoldResult {
+  approved: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  /** User balance after the hold, or the amounts the decline was decided on. */
+  availableMinor: number;
+  blockedMinor: number;
+  /** Deposit tranche after the hold / at the decline (0 without a deposit). */
+  depositAvailableMinor: number;
+  depositBlockedMinor: number;
+  /** True when the deposit tranche was refilled from other tranches before this answer. */
+  rebalanced: boolean;
+}
+
+export interface ReleaseArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /** Partial reversal: the new final amount (field 95); the difference is released. */
+  newAmountMinor?: number;
+  nowMs?: number;
+}
+
+export interface ReleaseResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  releasedMinor: number;
+  depositReleasedMinor: number;
+  availableMinor: number;
+  blockedMinor: number;
+  /** The transaction's authorized amount after this call. */
+  amountMinor: number;
+}
+
+export interface ReloadResult { ok: boolean; reason: LedgerReason; replay: boolean; balance: PartnerBalance | null }
+
+export type InternalType = 'TOPUP' | 'PAYMENT' | 'LOAN' | 'CASHBACK' | 'FUNDING' | 'WITHDRAWAL' | 'FEE' | 'COMMISSION' | 'INTEREST';
+
+interface PostRule { dir: '+' | '-'; partner: PartnerType | null; world: string; notFound: LedgerReason }
+
+/** The seed's "Transaction Types Description", as postings. */
+export const INTERNAL_TYPES: Readonly<Record<InternalType, PostRule>> = {
+  TOPUP: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  PAYMENT: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  LOAN: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  CASHBACK: { dir: '+', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  FUNDING: { dir: '-', partner: 'CREDIT', world: 'W:external', notFound: 'COLLATERAL_BALANCE_NOT_FOUND' },
+  FEE: { dir: '-', partner: 'COMPANY', world: 'W:income', notFound: 'COMPANY_BALANCE_NOT_FOUND' },
+  WITHDRAWAL: { dir: '-', partner: null, world: 'W:external', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+  COMMISSION: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+  INTEREST: { dir: '-', partner: null, world: 'W:partner', notFound: 'PARTNER_BALANCE_NOT_FOUND' },
+};
+
+export interface PostArgs {
+  type: InternalType;
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** The CREDIT (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING) or COMPANY (FEE) partner balance, or null. */
+  partnerId: string | null;
+  /** Debits only: skip the funds check (available may go negative). */
+  forced?: boolean;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface CreditArgs {
+  /** Journal/transaction type; default REFUND. */
+  type?: 'REFUND' | 'PAYMENT_CREDIT';
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** The program's DEPOSIT balance, credited back; null for a program without one. */
+  depositId: string | null;
+  forced?: boolean;
+  nowMs?: number;
+  meta?: Record<string, string>;
+}
+
+export interface PostResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  availableMinor: number;
+  blockedMinor: number;
+  /** The partner tranche touched (credit, company or deposit), after the posting or at the refusal. */
+  partnerAvailableMinor: number;
+  rebalanced: boolean;
+}
+
+export interface ClearArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  amountMinor: number;
+  /** Default true: the last clearing of this authorization; what is still held is released. */
+  final?: boolean;
+  nowMs?: number;
+}
+
+export interface ClearResult {
+  ok: boolean;
+  reason: LedgerReason;
+  replay: boolean;
+  status: TxStatus;
+  clearedFromHoldMinor: number;
+  /** Part of the clearing above what was held, posted from available (may go negative). */
+  forcedMinor: number;
+  /** Held amount released because this final clearing was for less. */
+  releasedMinor: number;
+  feesPostedMinor: number;
+  availableMinor: number;
+}
+
+/** One journal entry: the postings of one operation (every posting is its own counter-posting: from -> to). */
+export interface JournalEntry {
+  id: string;
+  timeMs: number;
+  op: string;
+  /** User balance (or partner balance for reloads and transfers) the operation was about. */
+  balanceId: string;
+  txId: string;
+  currency: string;
+  postings: { from: string; to: string; amountMinor: number; code: string }[];
+}
+
+export interface Transaction {
+  txId: string;
+  balanceId: string;
+  type: string;
+  status: TxStatus;
+  currency: string;
+  /** Authorized (or posted) amount, after partial reversals. */
+  amountMinor: number;
+  /** Still blocked on the user balance for this transaction (amount part, fees apart). */
+  heldMinor: number;
+  feesHeldMinor: number;
+  feeMinor: number;
+  fxFeeMinor: number;
+  depositHeldMinor: number;
+  clearedMinor: number;
+  depositId: string | null;
+  companyId: string | null;
+  expiresAtMs: number;
+  createdAtMs: number;
+  forced: boolean;
+  reversed: boolean;
+  meta: Record<string, string>;
+}

@@ -1,0 +1,29 @@
+// Input checks of the ledger API: a call with bad input is refused before Redis is touched.
+import { LedgerError } from './codes.js';
+
+const MAX_ID_LENGTH = 200;
+
+export function checkAmount(n: unknown, what = 'amountMinor'): asserts n is number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `${what} must be a positive safe integer (minor units), got ${String(n)}`);
+  }
+}
+
+export function checkFee(n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `fees must be non-negative safe integers (minor units), got ${String(n)}`);
+  }
+}
+
+/** Ids and keys are stored inside records and journal lines: no separators, bounded length. */
+export function checkId(s: unknown, what: string): asserts s is string {
+  if (typeof s !== 'string' || s.length === 0 || s.length > MAX_ID_LENGTH || s.indexOf('\n') >= 0 || s.indexOf('|') >= 0 || s.indexOf('>') >= 0 || s.indexOf(';') >= 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_ID', `${what} must be 1..${MAX_ID_LENGTH} characters without newline, '|', '>' or ';'`);
+  }
+}
+
+export function checkCurrency(c: unknown): void {
+  if (typeof c !== 'string' || c.length !== 3 || !/^[A-Z]{3}$/.test(c)) {
+    throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `currency must be an ISO 4217 alphabetic code, got ${String(c)}`);
+  }
+}
