@@ -1,6 +1,9 @@
 import t, { type Test } from 'tap';
 import { Ledger } from '../ledger/index.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
+import { loadScripts, projectRoot } from '../ledger/scripts.js';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startTestRedis } from './helpers/redis.js';
 
 const DAY = 86_400_000;
@@ -138,3 +141,14 @@ function scenario(name: string, body: (t: Test) => Promise<void>): void {
   });
 }
 const opened = new Map<Test, Ledger>();
+
+scenario('scripts survive SCRIPT FLUSH (NOSCRIPT recovery) and are found from dist/ too', async (t) => {
+  const { ledger, depId, ubId } = await setup(t, { user: 100, deposit: 100 });
+  await ledger.hold(hold('s1', ubId, depId, 10));
+  await ledger.redis.script('FLUSH');
+  t.match(await ledger.hold(hold('s2', ubId, depId, 10)), { approved: true, availableMinor: 80 });
+  t.match(await ledger.release({ idempotencyKey: 'rs2', txId: 's2', balanceId: ubId }), { ok: true, releasedMinor: 10 });
+  const root = projectRoot();
+  t.equal(projectRoot(pathToFileURL(join(root, 'dist', 'ledger', 'scripts.js')).href), root);
+  t.ok(loadScripts().some((s) => s.name === 'hold-deposit-then-user' && s.numberOfKeys === 9 && !/^--- @include/m.test(s.lua)));
+});
