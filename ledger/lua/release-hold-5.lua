@@ -1,6 +1,8 @@
 -- Releases an authorization hold: a full reversal (mode R), a partial reversal to a new final
 -- amount (mode P), or the expiry of a hold past its due time (mode E, used by the sweeper).
 -- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
+-- A reversal of an unknown transaction leaves a REVERSED record without money (type
+-- ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
 -- Expiry checks the status and the due time inside the script, so several sweepers racing on
 -- one entry release it once.
 -- The deposit tranche released is the one named in the transaction, in this slot: its key is
@@ -26,7 +28,17 @@ if k_idem ~= '' then
 end
 
 local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e')
-if not t[1] then return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
+if not t[1] then
+  -- A reversal whose original is unknown is remembered (SPEC 2.3): an authorization arriving later
+  -- under this txId finds the record and holds nothing. The expiry sweeper (mode E) never gets here.
+  if mode ~= 'E' then
+    local cur = redis.call('HGET', KEYS[3], 'cur')
+    if cur then
+      redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', cur, 't', now, 'ty', 'ORPHAN_REVERSAL')
+    end
+  end
+  return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0})
+end
 local status = tonumber(t[1])
 local amount = tonumber(t[2])
 local held = tonumber(t[3] or '0')

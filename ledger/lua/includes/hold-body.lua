@@ -41,7 +41,12 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local ua = tonumber(u[1])
   local ub = tonumber(u[2])
   local cur = u[3]
-  if redis.call('EXISTS', k_tx) == 1 then
+  local existing = redis.call('HMGET', k_tx, 's', 'ty')
+  if existing[1] then
+    if existing[2] == 'ORPHAN_REVERSAL' then
+      -- Reversed before it was authorized: declined, nothing held.
+      return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
+    end
     return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
   end
   local da, db = 0, 0
