@@ -11,6 +11,7 @@
 //   {gNN}:cust:<customerId>         set of the customer's balance ids (in the customer's group)
 //   {gNN}:pbt:<partnerId>           partner balance tranche hash  a, b, cur, type, cfg
 //   {g00}:pb:<partnerId>            partner balance head hash     type, cur, cfg, t
+//   {g00}:pbs                       set of all partner balance ids
 //   {gNN}:idem:<idempotencyKey>     idempotency record (string, with TTL)
 //   {gNN}:jnl                       journal stream of the group
 //   {gNN}:exp                       expiry index: zset of "balanceId|txId" scored by expiresAtMs
@@ -79,6 +80,7 @@ export class Keyspace {
 
   static metaKey(): string { return '{g00}:meta'; }
   static partnerHead(partnerId: string): string { return `{g00}:pb:${partnerId}`; }
+  static partnerIndex(): string { return '{g00}:pbs'; }
 }
 
 const PARTNER_ID = /^pb-(DEPOSIT|CREDIT|COMPANY)-([A-Z]{3})-(.+)$/;

@@ -104,6 +104,7 @@ export class Ledger {
     await Promise.all(this.keys.prefixes.map((p) =>
       create(p + 'pbt:' + id, 'a', '0', 'b', '0', 'cur', a.currency, 'type', a.type, 'cfg', a.configId)));
     const created = await create(Keyspace.partnerHead(id), 'type', a.type, 'cur', a.currency, 'cfg', a.configId, 't', t);
+    await this.redis.sadd(Keyspace.partnerIndex(), id);
     const balance = await this.getPartnerBalance(id);
     if (balance === null) throw new LedgerError('LEDGER_ERR_INVARIANT', `partner balance ${id} vanished after creation`);
     return { balance, created: created === 1 };
@@ -421,6 +422,32 @@ export class Ledger {
       });
       return { id, timeMs: Number(id.slice(0, id.indexOf('-'))), op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings };
     });
+  }
+
+  /**
+   * Per currency: the sum of all user balances, of all partner balances, and of both ("wallet"),
+   * available + blocked (SPEC §6 summary). Computed without reading the user balances: money
+   * inside the system is exactly what came in through the world accounts (conservation), so
+   * wallet = -(sum of world accounts) and users = wallet - partners (tranches + in transit).
+   */
+  async summary(): Promise<Record<string, { usersMinor: number; partnersMinor: number; walletMinor: number }>> {
+    const out: Record<string, { usersMinor: number; partnersMinor: number; walletMinor: number }> = {};
+    const row = (c: string) => (out[c] ??= { usersMinor: 0, partnersMinor: 0, walletMinor: 0 });
+    const worlds = await Promise.all(this.keys.worlds.map((k) => this.redis.hgetall(k)));
+    for (const h of worlds) for (const f in h) row(f.slice(0, f.indexOf(':'))).walletMinor -= Number(h[f]);
+    const ids = await this.redis.smembers(Keyspace.partnerIndex());
+    for (const b of await Promise.all(ids.map((id) => this.getPartnerBalance(id)))) {
+      if (b !== null) row(b.currency).partnersMinor += b.availableMinor + b.blockedMinor;
+    }
+    for (let g = 0; g < this.keys.groups; g++) {
+      for (const id of await this.redis.smembers(this.keys.prefixes[g]! + 'xfers')) {
+        const x = await this.redis.hmget(this.keys.prefixes[g]! + 'xfer:' + id, 'amt', 'cur', 'dst');
+        if (x[0] === null || x[1] === null) continue;
+        if ((await this.redis.exists(`{${x[2]}}:xin:${id}`)) === 0) row(x[1]!).partnersMinor += Number(x[0]);
+      }
+    }
+    for (const c in out) out[c]!.usersMinor = out[c]!.walletMinor - out[c]!.partnersMinor;
+    return out;
   }
 
   // ---------------------------------------------------------------- tranches

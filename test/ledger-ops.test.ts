@@ -170,6 +170,15 @@ scenario('internal types post to the partner and company balances of the seed', 
   const hist = await ledger.history(ubId, { limit: 3 });
   t.same(hist.items.map((x) => x.type), ['TOPUP', 'WITHDRAWAL', 'WITHDRAWAL']);
   t.equal(hist.next, 3);
+  const summary = await ledger.summary();
+  const report = await checkLedger(ledger.redis);
+  const eur = report.currencies.EUR!;
+  t.same(summary.EUR, {
+    usersMinor: eur.userAvailableMinor + eur.userBlockedMinor,
+    partnersMinor: eur.partnerAvailableMinor + eur.partnerBlockedMinor,
+    walletMinor: eur.userAvailableMinor + eur.userBlockedMinor + eur.partnerAvailableMinor + eur.partnerBlockedMinor,
+  }, 'summary agrees with the balances themselves');
+  t.equal(summary.EUR?.usersMinor, 4);
   const all = await ledger.history(ubId, { limit: 100 });
   t.equal(all.items.length, 11);
   t.equal(all.next, null);
