@@ -151,6 +151,7 @@ scenario('internal types post to the partner and company balances of the seed', 
   const post = (type: Parameters<Ledger['post']>[0]['type'], amount: number, partnerId: string | null, extra: Record<string, unknown> = {}) =>
     ledger.post({ type, idempotencyKey: 'k-' + type + amount, txId: type + amount, balanceId: ubId, amountMinor: amount, partnerId, ...extra });
   t.match(await post('TOPUP', 300, creditId), { ok: true, availableMinor: 300, partnerAvailableMinor: 700 });
+  t.match(await post('TOPUP', 300, creditId), { ok: true, replay: true, availableMinor: 300, partnerAvailableMinor: 700 }, 'a replayed top-up moves nothing');
   t.match(await post('PAYMENT', 100, creditId), { ok: true, availableMinor: 400, partnerAvailableMinor: 600 });
   t.match(await post('LOAN', 100, creditId), { ok: true, availableMinor: 500, partnerAvailableMinor: 500 });
   t.match(await post('CASHBACK', 50, creditId), { ok: true, availableMinor: 550, partnerAvailableMinor: 450 });
