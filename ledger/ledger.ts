@@ -250,16 +250,18 @@ export class Ledger {
       throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', 'newAmountMinor must be a non-negative safe integer');
     }
     const g = this.groupOf(a.balanceId);
-    const r = await this.runRelease(partial ? 'P' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.now());
+    const r = await this.runRelease(partial ? 'P' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.now(),
+      a.rememberOrphan === true);
     return releaseResult(r);
   }
 
-  private runRelease(mode: 'R' | 'P' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number): Promise<number[]> {
+  private runRelease(mode: 'R' | 'P' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number,
+    rememberOrphan = false): Promise<number[]> {
     const p = this.keys.prefixes[g]!;
     const txKey = p + 'tx:' + balanceId + ':' + txId;
     return this.fn('release-hold')(idem === null ? txKey : p + 'idem:' + idem, txKey, p + 'ub:' + balanceId,
       this.keys.journals[g]!, this.keys.expiries[g]!,
-      mode, newAmount, now, this.idemTtl, balanceId, txId, idem === null ? '0' : '1') as Promise<number[]>;
+      mode, newAmount, now, this.idemTtl, balanceId, txId, idem === null ? '0' : '1', rememberOrphan ? '1' : '0') as Promise<number[]>;
   }
 
   /**

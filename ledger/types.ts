@@ -69,6 +69,13 @@ export interface ReleaseArgs {
   balanceId: string;
   /** Partial reversal: the new final amount (field 95); the difference is released. */
   newAmountMinor?: number;
+  /**
+   * When the transaction is unknown, leave a REVERSED record (type ORPHAN_REVERSAL) so that the
+   * original, if it arrives later, is declined by hold() with ALREADY_REVERSED and holds nothing
+   * (SPEC §2.3). Off by default: a caller that runs an original and its reversal concurrently
+   * must make sure the original reaches the ledger first, or it is declined.
+   */
+  rememberOrphan?: boolean;
   nowMs?: number;
 }
 

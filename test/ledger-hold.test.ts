@@ -155,12 +155,14 @@ scenario('scripts survive SCRIPT FLUSH (NOSCRIPT recovery) and are found from di
 
 scenario('a reversal before its authorization is remembered: the late original holds nothing', async (t) => {
   const { ledger, depId, ubId } = await setup(t, { user: 100, deposit: 100 });
-  t.match(await ledger.release({ idempotencyKey: 'orphan-rv', txId: 'late', balanceId: ubId }), { ok: false, reason: 'TRANSACTION_NOT_FOUND', releasedMinor: 0 });
+  t.match(await ledger.release({ idempotencyKey: 'plain-rv', txId: 'plain', balanceId: ubId }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
+  t.equal(await ledger.getTransaction(ubId, 'plain'), null, 'without rememberOrphan nothing is recorded');
+  t.match(await ledger.release({ idempotencyKey: 'orphan-rv', txId: 'late', balanceId: ubId, rememberOrphan: true }), { ok: false, reason: 'TRANSACTION_NOT_FOUND', releasedMinor: 0 });
   t.match(await ledger.getTransaction(ubId, 'late'), { status: 'REVERSED', type: 'ORPHAN_REVERSAL', amountMinor: 0 });
   t.match(await ledger.hold(hold('late', ubId, depId, 10)), { approved: false, reason: 'ALREADY_REVERSED', status: 'REVERSED', availableMinor: 100 });
   t.match(await ledger.hold(hold('late', ubId, depId, 10)), { approved: false, replay: true, reason: 'ALREADY_REVERSED' });
   t.match(await ledger.release({ idempotencyKey: 'orphan-rv2', txId: 'late', balanceId: ubId }), { ok: true, reason: 'ALREADY_REVERSED', releasedMinor: 0 });
   t.match(await ledger.getUserBalance(ubId), { availableMinor: 100, blockedMinor: 0 });
   t.match(await ledger.getPartnerBalance(depId), { availableMinor: 100, blockedMinor: 0 });
-  t.match(await ledger.release({ idempotencyKey: 'orphan-rv3', txId: 'x', balanceId: 'g00:none' }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
+  t.match(await ledger.release({ idempotencyKey: 'orphan-rv3', txId: 'x', balanceId: 'g00:none', rememberOrphan: true }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
 });

@@ -1,8 +1,8 @@
 -- Releases an authorization hold: a full reversal (mode R), a partial reversal to a new final
 -- amount (mode P), or the expiry of a hold past its due time (mode E, used by the sweeper).
 -- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
--- A reversal of an unknown transaction leaves a REVERSED record without money (type
--- ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
+-- With ARGV[8] = '1', a reversal of an unknown transaction leaves a REVERSED record without money
+-- (type ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
 -- Expiry checks the status and the due time inside the script, so several sweepers racing on
 -- one entry release it once.
 -- The deposit tranche released is the one named in the transaction, in this slot: its key is
@@ -11,6 +11,7 @@
 -- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
 -- ARGV[1] mode R|P|E  ARGV[2] new final amount (mode P)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
 -- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] use idempotency record 1|0
+-- ARGV[8] remember a reversal of an unknown transaction 1|0
 -- Returns {code, replay, status, userReleased, depositReleased, userAvailable, userBlocked, amount}
 --- @include common
 local mode = ARGV[1]
@@ -29,9 +30,9 @@ end
 
 local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e')
 if not t[1] then
-  -- A reversal whose original is unknown is remembered (SPEC 2.3): an authorization arriving later
-  -- under this txId finds the record and holds nothing. The expiry sweeper (mode E) never gets here.
-  if mode ~= 'E' then
+  -- A reversal whose original is unknown is remembered on request (SPEC 2.3): an authorization
+  -- arriving later under this txId finds the record and holds nothing.
+  if mode ~= 'E' and ARGV[8] == '1' then
     local cur = redis.call('HGET', KEYS[3], 'cur')
     if cur then
       redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', cur, 't', now, 'ty', 'ORPHAN_REVERSAL')
