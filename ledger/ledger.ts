@@ -13,7 +13,7 @@ import {
   type LedgerOptions, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
   type ReloadResult, type Transaction, type UserBalance,
 } from './types.js';
-import { checkAmount, checkCurrency, checkFee, checkId } from './validate.js';
+import { checkAmount, checkCurrency, checkFee, checkId, checkPartnerId } from './validate.js';
 
 export type { LedgerReason, TxStatus } from './codes.js';
 export type { PartnerType } from './keys.js';
@@ -193,8 +193,8 @@ export class Ledger {
     checkId(a.txId, 'txId');
     checkId(a.idempotencyKey, 'idempotencyKey');
     checkId(a.balanceId, 'balanceId');
-    if (a.depositId !== null) checkId(a.depositId, 'depositId');
-    if (a.companyId !== undefined && a.companyId !== null) checkId(a.companyId, 'companyId');
+    if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
+    if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
     const g = this.groupOf(a.balanceId);
     const forced = a.forced === true;
@@ -341,6 +341,7 @@ export class Ledger {
    */
   async credit(a: CreditArgs): Promise<PostResult> {
     const type = a.type ?? 'REFUND';
+    if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
     return this.runPost({ ...a, type }, '+', a.depositId, a.depositId === null ? 'N' : 'D', 'W:scheme', 'DEPOSIT_BALANCE_NOT_FOUND');
   }
 

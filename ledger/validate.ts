@@ -27,3 +27,13 @@ export function checkCurrency(c: unknown): void {
     throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `currency must be an ISO 4217 alphabetic code, got ${String(c)}`);
   }
 }
+
+/** A partner balance id of the expected type (`pb-<TYPE>-...`): a credit balance is never held as a deposit. */
+export function checkPartnerId(id: string, type: 'DEPOSIT' | 'CREDIT' | 'COMPANY', what: string): void {
+  checkId(id, what);
+  if (!id.startsWith(PARTNER_PREFIX[type])) {
+    throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `${what} must be a ${type} partner balance id (pb-${type}-...), got ${id}`);
+  }
+}
+
+const PARTNER_PREFIX = { DEPOSIT: 'pb-DEPOSIT-', CREDIT: 'pb-CREDIT-', COMPANY: 'pb-COMPANY-' } as const;

@@ -97,6 +97,9 @@ scenario('hold: not-found, currency and amount checks', async (t) => {
   }
   await t.rejects(ledger.hold(hold('x5', 'nogroup', depId, 1)), { code: 'LEDGER_ERR_INVALID_BALANCE_ID' });
   await t.rejects(ledger.hold(hold('x|6', ubId, depId, 1)), { code: 'LEDGER_ERR_INVALID_ID' });
+  await t.rejects(ledger.hold(hold('x7', ubId, 'pb-CREDIT-EUR-cfg', 1)), { code: 'LEDGER_ERR_INVALID_ARGUMENT' }, 'a credit balance is not a deposit');
+  await t.rejects(ledger.hold(hold('x8', ubId, depId, 1, { companyId: depId })), { code: 'LEDGER_ERR_INVALID_ARGUMENT' });
+  await t.rejects(ledger.credit({ idempotencyKey: 'x9', txId: 'x9', balanceId: ubId, amountMinor: 1, depositId: 'pb-COMPANY-EUR-cfg' }), { code: 'LEDGER_ERR_INVALID_ARGUMENT' });
   t.match(await ledger.getUserBalance(ubId), { availableMinor: 1000, blockedMinor: 0 });
 });
 
