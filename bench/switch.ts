@@ -16,7 +16,7 @@ import { derive } from '../switch/secrets.js';
 import { runOpenLoop, formatReport, type LoadReport } from './loadgen.js';
 import type { IsoMessage } from '../switch/iso/codec.js';
 
-const RATE = Number(process.env.BENCH_RATE ?? 5000);
+const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CARDS = 2000;
@@ -27,6 +27,7 @@ interface Variant { name: string; env: Record<string, string> }
 const VARIANTS: Variant[] = [
   { name: 'workers (atomics sync)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'sync', WORKERS: '2' } },
   { name: 'workers (atomics async)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'async', WORKERS: '2' } },
+  { name: 'workers (atomics disabled)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2' } },
   { name: 'main thread', env: { PLACEMENT: 'main' } },
 ];
 
@@ -96,27 +97,30 @@ async function main(): Promise<void> {
   const secret = randomBytes(32);
   try {
     await seed(redis.url, secret);
-    console.log(`open-loop 0100 load: ${RATE}/s for ${SECONDS} s over ${CONNECTIONS} connections, ${CARDS} cards, AOF appendfsync always, ${ROUNDS} rounds`);
-    const results = new Map<string, LoadReport[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const v of VARIANTS) {
-        const { child, isoPort } = await startSwitch(v, redis.url, secret);
-        await runOpenLoop({ port: isoPort, ratePerSecond: RATE, durationSeconds: 1, connections: CONNECTIONS, makeRequest: request }); // warm-up
-        const r = await runOpenLoop({ port: isoPort, ratePerSecond: RATE, durationSeconds: SECONDS, connections: CONNECTIONS, makeRequest: request });
-        console.log(formatReport(`${v.name} #${round + 1}`, r));
-        results.set(v.name, [...(results.get(v.name) ?? []), r]);
-        child.kill('SIGTERM');
-        await new Promise((r2) => child.once('exit', r2));
+    console.log(`open-loop 0100 load over ${CONNECTIONS} connections, ${SECONDS} s per run, ${CARDS} cards, AOF appendfsync always, ${ROUNDS} rounds, placements interleaved`);
+    for (const rate of RATES) {
+      const results = new Map<string, LoadReport[]>();
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const v of VARIANTS) {
+          const { child, isoPort } = await startSwitch(v, redis.url, secret);
+          await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: 1, connections: CONNECTIONS, makeRequest: request }); // warm-up
+          const r = await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: SECONDS, connections: CONNECTIONS, makeRequest: request });
+          console.log(formatReport(`${rate}/s ${v.name} #${round + 1}`, r));
+          results.set(v.name, [...(results.get(v.name) ?? []), r]);
+          child.kill('SIGTERM');
+          await new Promise((r2) => child.once('exit', r2));
+        }
       }
+      console.log(`\n${rate}/s offered, medians over rounds:`);
+      const rows = VARIANTS.map((v) => {
+        const rs = results.get(v.name) ?? [];
+        return { name: v.name, p50: median(rs.map((r) => r.latencyMs.p50)), p99: median(rs.map((r) => r.latencyMs.p99)), tput: median(rs.map((r) => r.throughputPerSecond)), unanswered: rs.reduce((n, r) => n + r.unanswered, 0) };
+      });
+      for (const r of rows) console.log(`  ${r.name.padEnd(26)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  throughput ${r.tput.toFixed(0)}/s  unanswered ${r.unanswered}`);
+      const base = rows[0] as (typeof rows)[number];
+      for (const r of rows.slice(1)) console.log(`  p99 ratio ${r.name} / ${base.name}: ${(r.p99 / base.p99).toFixed(2)}x`);
+      console.log('');
     }
-    console.log('\nmedians over rounds:');
-    const rows = VARIANTS.map((v) => {
-      const rs = results.get(v.name) ?? [];
-      return { name: v.name, p50: median(rs.map((r) => r.latencyMs.p50)), p99: median(rs.map((r) => r.latencyMs.p99)), tput: median(rs.map((r) => r.throughputPerSecond)), unanswered: rs.reduce((n, r) => n + r.unanswered, 0) };
-    });
-    for (const r of rows) console.log(`${r.name.padEnd(26)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  throughput ${r.tput.toFixed(0)}/s  unanswered ${r.unanswered}`);
-    const base = rows[0] as (typeof rows)[number];
-    for (const r of rows.slice(1)) console.log(`p99 ratio ${r.name} / ${base.name}: ${(r.p99 / base.p99).toFixed(2)}x`);
   } finally {
     await redis.stop();
     rmSync(dir, { recursive: true, force: true });

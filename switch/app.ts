@@ -16,6 +16,8 @@ import { IsoCodec } from './iso/codec.js';
 import { dialectByName } from './iso/dialect.js';
 import { answer, ECHO_FIELDS, responseMti } from './process/respond.js';
 import { responseCode } from './reasons.js';
+import { Ledger } from '../ledger/index.js';
+import { Maintenance } from './maintenance.js';
 
 export type Placement = 'workers' | 'main';
 
@@ -37,6 +39,8 @@ export interface RunningSwitch {
   programs: ProgramTable;
   secrets: Secrets;
   metrics: SwitchMetrics;
+  ledger: Ledger;
+  maintenance: Maintenance;
   /** Frames read so far and requests read but not yet answered. */
   listenerStats(): { framesRead: number; inflight: number };
   stop(): Promise<void>;
@@ -75,13 +79,17 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster });
   undo.push(() => redis.disconnect());
   await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
+  const ledger = await Ledger.open(redis);
+  const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
+  await maintenance.start();
+  undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
   if (placement === 'workers') {
-    const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, init });
+    const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, concurrentTasksPerWorker: cfg.workerConcurrency, init });
     runner = pool;
     undo.push(() => pool.close());
     await pool.ready();
@@ -139,6 +147,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const stop = () => {
     stopping ??= (async () => {
       await listener.shutdown(cfg.shutdownTimeoutMs);
+      await maintenance.stop();
       await runner.close();
       await http.close();
       redis.disconnect();
@@ -148,7 +157,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return stopping;
   };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, listenerStats, stop };
 }
 
 export class RedisUnreachableError extends Error {

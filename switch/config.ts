@@ -19,7 +19,9 @@ export interface SwitchConfig {
   maxInflightTotal: number;    // MAX_INFLIGHT_TOTAL, default 16384: all connections pause above it
   shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
   placement: 'workers' | 'main'; // PLACEMENT, default workers: where batches are decided and Redis is called
-  workerAtomics: 'sync' | 'async'; // WORKER_ATOMICS, default sync (piscina's idle-worker wait)
+  workerAtomics: 'sync' | 'async' | 'disabled'; // WORKER_ATOMICS, default disabled (see docs/architecture.md)
+  workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
+  sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
 }
 
 export class ConfigError extends Error {
@@ -62,6 +64,8 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     maxInflightTotal: int(env, 'MAX_INFLIGHT_TOTAL', 16384, 1, 1 << 20),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     placement: oneOf(env, 'PLACEMENT', 'workers', ['workers', 'main'] as const),
-    workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'sync', ['sync', 'async'] as const),
+    workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'disabled', ['sync', 'async', 'disabled'] as const),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
+    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
   };
 }

@@ -6,6 +6,16 @@ import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ledger } from '../ledger/index.js';
 import { CardStore } from '../switch/cards.js';
+import { checkLedger, formatReport } from '../ledger/check.js';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** After every scenario the ledger's invariants hold (what `npm run ledger:check` verifies). */
+async function ledgerSound(s: TestSwitch): Promise<string> {
+  const report = await checkLedger(s.redis.client);
+  return report.ok ? 'sound' : formatReport(report);
+}
 
 const PAN = '5557700000000018';
 const EXP = '3012';
@@ -93,6 +103,7 @@ t.test('0100 / 0400 against the ledger, default dialect', async (t) => {
   t.equal((await c.request(auth('000010', 100, { 49: '840' } as IsoJson)))['39'], '57', 'currency without a balance');
   t.equal((await c.request(auth('000011', 100, { 3: '990000' } as IsoJson)))['39'], '12', 'unknown processing code');
   t.same(await balance(), [9_000, 1_000], 'declines move nothing');
+  t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
 });
 
 t.test('the 2003 dialect answers action codes in an n4 field 39', async (t) => {
@@ -104,4 +115,47 @@ t.test('the 2003 dialect answers action codes in an n4 field 39', async (t) => {
   t.equal((await c.request(auth('000101', 1_000)))['39'], '0000');
   t.equal((await c.request(auth('000102', 9_000)))['39'], '1016');
   t.equal((await c.request(auth('000103', 100, { 2: '5557709999999999' } as IsoJson)))['39'], '1011');
+  t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
+});
+
+t.test('a hold that is never cleared expires: released, status EXPIRED, a late reversal moves nothing', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-programs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const programs = join(dir, 'programs.json');
+  // Holds of this program expire at once, so the sweeper (every 100 ms here) releases them.
+  writeFileSync(programs, JSON.stringify([{ configId: DEMO, bin: '555770', currency: 'EUR', mode: 'INTERNAL', depositRequired: false, creditRequired: false, holdExpiryDays: 0, holdExpiryDaysByMcc: {} }]));
+  const s = await startTestSwitch(t, { env: { PROGRAMS_FILE: programs, SWEEP_INTERVAL_MS: '100' } });
+  const { ledger, balanceId } = await seed(s, PAN, 5_000, null);
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  const a = auth('000201', 1_500);
+  t.equal((await c.request(a))['39'], '00');
+  const txId = `card-0018.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}`;
+  let status = '';
+  for (let i = 0; i < 100 && status !== 'EXPIRED'; i++) {
+    status = (await ledger.getTransaction(balanceId, txId))?.status ?? '';
+    if (status !== 'EXPIRED') await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(status, 'EXPIRED', 'transaction expired');
+  const b = await ledger.getUserBalance(balanceId);
+  t.same([b?.availableMinor, b?.blockedMinor], [5_000, 0], 'hold released');
+  t.equal((await c.request(reversal('000202', a)))['39'], '00', 'a reversal after expiry is acknowledged');
+  const b2 = await ledger.getUserBalance(balanceId);
+  t.same([b2?.availableMinor, b2?.blockedMinor], [5_000, 0], 'and moves nothing');
+  t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
+});
+
+t.test('the main-thread placement decides the same way', async (t) => {
+  const s = await startTestSwitch(t, { placement: 'main' });
+  const { ledger, balanceId } = await seed(s, PAN, 3_000, null);
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  const a = auth('000301', 1_000);
+  const r = await c.request(a);
+  t.equal(r['39'], '00');
+  t.equal((await c.request(auth('000302', 5_000)))['39'], '51');
+  t.equal((await c.request(reversal('000303', a)))['39'], '00');
+  const b = await ledger.getUserBalance(balanceId);
+  t.same([b?.availableMinor, b?.blockedMinor], [3_000, 0]);
+  t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
 });
