@@ -3,7 +3,7 @@
 // switch shows up as latency instead of silently lowering the offered rate (no coordinated omission).
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Framer } from '../switch/net/framer.js';
+import { Framer, frame } from '../switch/net/framer.js';
 import { IsoCodec, type IsoMessage } from '../switch/iso/codec.js';
 import { DIALECT_1987 } from '../switch/iso/dialect.js';
 
@@ -55,10 +55,7 @@ export async function runOpenLoop(o: LoadOptions): Promise<LoadReport> {
         const s = String(stan).padStart(6, '0');
         m.fields.set(11, s);
         conn.inflight.set(s, start + sent * intervalMs);
-        const body = codec.pack(m);
-        const framed = Buffer.allocUnsafe(body.length + 2);
-        framed.writeUInt16BE(body.length, 0);
-        body.copy(framed, 2);
+        const framed = frame(codec.pack(m));
         const list = batches.get(conn) ?? [];
         list.push(framed);
         batches.set(conn, list);

@@ -8,6 +8,7 @@ import { loadSecrets, type Secrets } from './secrets.js';
 import { connectRedis } from './redis.js';
 import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from './net/listener.js';
+import { frame } from './net/framer.js';
 import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
 import { InlineRunner, PoolRunner } from './pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
@@ -193,10 +194,7 @@ function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: r
     if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
     let body: Buffer;
     try { body = codec.pack(answer(fields, mti, ECHO_FIELDS, code)); } catch { out.push(null); codes.push(''); continue; }
-    const framed = Buffer.allocUnsafe(body.length + 2);
-    framed.writeUInt16BE(body.length, 0);
-    body.copy(framed, 2);
-    out.push(framed);
+    out.push(frame(body));
     codes.push(code);
   }
   return { frames: out, codes };

@@ -1,10 +1,12 @@
 import t, { type Test } from 'tap';
 import { Ledger } from '../ledger/index.js';
-import { checkLedger, formatReport } from '../ledger/check.js';
 import { loadScripts, projectRoot } from '../ledger/scripts.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startTestRedis } from './helpers/redis.js';
+import { ledgerScenarios } from './helpers/ledger.js';
+
+const { scenario, opened } = ledgerScenarios(t);
 
 const DAY = 86_400_000;
 
@@ -133,17 +135,6 @@ scenario('release: full, partial, second reversal moves nothing, replay', async 
   await t.rejects(ledger.release({ idempotencyKey: 'rv-5', txId: 'r3', balanceId: ubId, newAmountMinor: -1 }), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
 });
 
-/** A scenario ends with the invariant checker over everything it wrote. */
-function scenario(name: string, body: (t: Test) => Promise<void>): void {
-  t.test(name, async (t) => {
-    await body(t);
-    const ledger = opened.get(t);
-    if (ledger === undefined) return;
-    const report = await checkLedger(ledger.redis);
-    t.ok(report.ok, 'ledger check passes', { diagnostic: !report.ok, report: formatReport(report) });
-  });
-}
-const opened = new Map<Test, Ledger>();
 
 scenario('scripts survive SCRIPT FLUSH (NOSCRIPT recovery) and are found from dist/ too', async (t) => {
   const { ledger, depId, ubId } = await setup(t, { user: 100, deposit: 100 });

@@ -5,20 +5,13 @@ import { Ledger, holdExpiresAtMs, holdExpiryDays } from '../ledger/index.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
 import { Redis } from 'ioredis';
 import { startTestRedis } from './helpers/redis.js';
+import { ledgerScenarios } from './helpers/ledger.js';
+
+const { scenario, opened } = ledgerScenarios(t);
 
 const DAY = 86_400_000;
-const opened = new Map<Test, Ledger>();
 const urls = new Map<Ledger, { url: string }>();
 
-function scenario(name: string, body: (t: Test) => Promise<void>): void {
-  t.test(name, async (t) => {
-    await body(t);
-    const ledger = opened.get(t);
-    if (ledger === undefined) return;
-    const report = await checkLedger(ledger.redis);
-    t.ok(report.ok, 'ledger check passes', { diagnostic: !report.ok, report: formatReport(report) });
-  });
-}
 
 interface Env { ledger: Ledger; depId: string; creditId: string; companyId: string; ubId: string }
 

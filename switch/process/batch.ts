@@ -7,6 +7,7 @@ import { answer, ECHO_FIELDS, responseMti } from './respond.js';
 import { authorize } from './authorize.js';
 import { reverse } from './reverse.js';
 import { networkManagement } from './network.js';
+import { frame } from '../net/framer.js';
 
 export interface BatchCounters {
   malformedDropped: number;
@@ -95,10 +96,7 @@ function encode(ctx: ProcessContext, m: IsoMessage): Buffer | null {
     logError(err);
     return null;
   }
-  const framed = Buffer.allocUnsafe(body.length + 2);
-  framed.writeUInt16BE(body.length, 0);
-  body.copy(framed, 2);
-  return framed;
+  return frame(body);
 }
 
 let lastErrorLogMs = 0;

@@ -2,7 +2,7 @@
 // of the default dialect): it packs requests, frames them, and matches answers by STAN.
 import { connect, type Socket } from 'node:net';
 import iso8583 from 'iso_8583';
-import { Framer } from '../../switch/net/framer.js';
+import { Framer, frame } from '../../switch/net/framer.js';
 
 export type IsoJson = Record<string, string>;
 
@@ -42,10 +42,7 @@ export class IsoClient {
   }
 
   unpack(body: Buffer): IsoJson {
-    const framed = Buffer.allocUnsafe(body.length + 2);
-    framed.writeUInt16BE(body.length, 0);
-    body.copy(framed, 2);
-    return new iso8583(undefined, this.customFormats).getIsoJSON(framed) as IsoJson;
+    return new iso8583(undefined, this.customFormats).getIsoJSON(frame(body)) as IsoJson;
   }
 
   /** Sends one request and resolves with the answer carrying the same STAN. */
