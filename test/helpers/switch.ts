@@ -9,14 +9,14 @@ interface Teardown { teardown(fn: () => unknown): void }
 
 export interface TestSwitch { app: RunningSwitch; redis: TestRedis; logs: string[] }
 
-export async function startTestSwitch(t: Teardown, o: { env?: Record<string, string>; placement?: Placement } = {}): Promise<TestSwitch> {
+export async function startTestSwitch(t: Teardown, o: { env?: Record<string, string>; placement?: Placement; masterSecret?: Buffer } = {}): Promise<TestSwitch> {
   const redis = await startTestRedis(t);
   const logs: string[] = [];
   const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', ...o.env });
   const app = await startSwitch({
     config,
     placement: o.placement ?? 'workers',
-    secrets: derive(randomBytes(32), 'env'),
+    secrets: derive(o.masterSecret ?? randomBytes(32), 'env'),
     log: (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); },
   });
   t.teardown(() => app.stop());
