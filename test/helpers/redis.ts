@@ -13,6 +13,8 @@ export async function startTestRedis(t: Teardown, opts: { appendfsync?: AppendFs
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'antaca-redis-'));
   const server = await startManagedRedis({ dir, appendfsync: opts.appendfsync ?? 'everysec', extraArgs: opts.extraArgs ?? [] });
   const client = new Redis(server.url, { maxRetriesPerRequest: 1, lazyConnect: false });
+  // Tests that stop this server on purpose expect the client's reconnect errors.
+  client.on('error', () => undefined);
   t.teardown(async () => {
     client.disconnect();
     await server.stop();
