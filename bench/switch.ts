@@ -45,7 +45,7 @@ function pan(i: number): string {
 async function seed(url: string, secret: Buffer): Promise<void> {
   const redis = new Redis(url);
   const ledger = await Ledger.open(redis);
-  const cards = new CardStore(redis, derive(secret, 'env').panIndexKey);
+  const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
   const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
   await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1e13, idempotencyKey: 'bench-deposit' });
   for (let i = 0; i < CARDS; i++) {

@@ -43,7 +43,7 @@ async function seedCards(): Promise<SimCard[]> {
   try {
     const secrets = loadSecrets(process.env, resolve('var/secret.key'));
     const ledger = await Ledger.open(redis);
-    const cards = new CardStore(redis, secrets.panIndexKey);
+    const cards = CardStore.fromSecrets(redis, secrets);
     const out: SimCard[] = [];
     for (let i = 0; i < CARDS; i++) {
       const pan = luhnPan('5557709' + String(i).padStart(8, '0'));

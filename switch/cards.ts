@@ -1,10 +1,24 @@
-// The card store as the authorization path sees it: a card record found by a keyed hash of the PAN
-// (HMAC-SHA-256 with a secret key), so Redis never holds a PAN in a key and a key dump reveals
-// nothing. The full card lifecycle (encrypted PAN, locks, activation) grows here.
-import { createHmac } from 'node:crypto';
+// The card store. Redis never holds a PAN in clear: the record is found by a keyed hash of the
+// PAN (HMAC-SHA-256, Secrets.panIndexKey) and keeps the PAN only AES-256-GCM-encrypted
+// (Secrets.panEncryptionKey) for the full-data API; the CVV is derived when asked for, never
+// stored (Secrets.cvvKey). Nothing mutable is cached: the authorization path reads the record,
+// status, lock and the customer's "debits blocked" flag included, in one HGETALL per message, so
+// a lock takes effect on the very next authorization. Every operation touches one key, so the
+// layout works unchanged on Redis Cluster:
+//
+//   card:pan:<panIndex>   hash: the card record (fields in F below); panIndex = base64url HMAC
+//   card:id:<cardId>      string: the card's panIndex (a card id is random, not derived from the PAN)
+//
+// docs/cards.md describes the rules (lock codes, activation, PIN-failure lock) and derivations.
+import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
+import type { Secrets } from './secrets.js';
+import type { Program } from './programs.js';
+import { maskPan } from './iso/mask.js';
+import { attachCard, type CustomerBlockSink } from './customers.js';
 
 export type CardStatus = 'ACTIVE' | 'INACTIVE';
+export type CardKind = 'VIRTUAL' | 'PHYSICAL';
 
 export interface CardRecord {
   id: string;
@@ -14,29 +28,437 @@ export interface CardRecord {
   currency: string;   // the balance's currency, alpha-3
   expiry: string;     // YYMM as on the wire (field 14)
   status: CardStatus;
-  lock: number;       // 0 = not locked, else the seed's lock code
+  lock: number;       // 0 = not locked, else the seed's lock code (LOCK_CODES)
+  kind: CardKind;
+  panLast4: string;
+  createdAtMs: number;
+  /** Consecutive PIN failures since the last success or unlock. */
+  pinFailures: number;
+  /** The customer has a transactional lock (switch/customers.ts): debits decline AML_EXCEPTION. */
+  debitsBlocked: boolean;
 }
 
-export class CardStore {
-  constructor(private readonly redis: Redis | Cluster, private readonly indexKey: Buffer) {}
+/** Seed "Card issuing → Lock": the codes a card may be locked with. */
+export const LOCK_CODES: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 11];
+/** Lost, stolen, inactive, replaced: such a lock is never removed (nor replaced by another code). */
+export const IRREVERSIBLE_LOCK_CODES: readonly number[] = [1, 2, 5, 8];
+export const LOCK_PIN_TRIES_EXCEEDED = 6;
+export const LOCK_OFFLINE_PIN_TRIES_EXCEEDED = 11;
+/** Consecutive wrong PINs after which the switch locks the card itself (seed "Lock outside": 3). */
+export const PIN_FAILURES_BEFORE_LOCK = 3;
+/** PAN generation draws a fresh random PAN at most this many times before giving up. */
+export const PAN_ATTEMPTS_MAX = 8;
+export const PAN_LENGTH_MIN = 12;
+export const PAN_LENGTH_MAX = 19;
+
+const GCM_IV_BYTES = 12;
+const GCM_TAG_BYTES = 16;
+const CARD_ID_RANDOM_BYTES = 12;
+
+export type CardErrorCode =
+  | 'CARD_NOT_FOUND' | 'CARD_LOCK_IRREVERSIBLE' | 'CARD_INVALID_LOCK_CODE' | 'CARD_NOT_PHYSICAL'
+  | 'CARD_ALREADY_ACTIVE' | 'CARD_PAN_SPACE_EXHAUSTED' | 'CARD_INVALID_ARGUMENT'
+  | 'CARD_KEYS_UNAVAILABLE' | 'CARD_DATA_CORRUPT';
+
+/** HTTP status of each code, for the management API: the one place they are mapped. */
+export const CARD_ERROR_HTTP_STATUS: Readonly<Record<CardErrorCode, number>> = {
+  CARD_NOT_FOUND: 404, CARD_LOCK_IRREVERSIBLE: 409, CARD_INVALID_LOCK_CODE: 400, CARD_NOT_PHYSICAL: 409,
+  CARD_ALREADY_ACTIVE: 409, CARD_PAN_SPACE_EXHAUSTED: 503, CARD_INVALID_ARGUMENT: 400,
+  CARD_KEYS_UNAVAILABLE: 500, CARD_DATA_CORRUPT: 500,
+};
+
+/** A refused card operation. Messages name cards by id or masked PAN, never a PAN, CVV or PIN. */
+export class CardError extends Error {
+  readonly httpStatus: number;
+  constructor(readonly code: CardErrorCode, message: string) {
+    super(message);
+    this.httpStatus = CARD_ERROR_HTTP_STATUS[code];
+  }
+}
+
+/** Keys for the PAN at rest: version byte → AES-256 key; `current` encrypts, every version decrypts. */
+export interface PanKeyring { current: number; keys: ReadonlyMap<number, Buffer> }
+
+export interface SensitiveKeys { panKeyring: PanKeyring; cvvKey: Buffer }
+
+/** What `put` (seeding for tests and benchmarks) needs: a record with a known PAN. */
+export type CardSeed = Pick<CardRecord, 'id' | 'customerId' | 'balanceId' | 'configId' | 'currency' | 'expiry' | 'status' | 'lock'>
+  & Partial<Pick<CardRecord, 'kind' | 'createdAtMs'>>;
+
+export interface IssueInput {
+  customerId: string;
+  balanceId: string;
+  currency: string;
+  kind: CardKind;
+  program: Pick<Program, 'configId' | 'bin' | 'panLength' | 'cardValidityMonths'>;
+  nowMs?: number;
+}
+
+export interface IssuedCard { card: CardRecord; pan: string; cvv: string }
+
+// Hash field names of the card record (short: the hot path reads them all for every message).
+const F = {
+  id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
+  lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
+  blockVersion: 'dv', panEncrypted: 'pe',
+} as const;
+
+const IRREVERSIBLE_ARG = ',' + IRREVERSIBLE_LOCK_CODES.join(',') + ',';
+
+// KEYS: record. ARGV: replace ('1' | '0'), field, value, ... Returns 1 written, 0 the PAN exists
+// and replace is '0' (a PAN collision when issuing).
+const CREATE_1 = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if ARGV[1] ~= '1' then return 0 end
+  redis.call('DEL', KEYS[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+return 1`;
+
+// KEYS: record. ARGV: code, irreversible set ",1,2,5,8,".
+// Returns 1 locked, 0 already locked with this code, -1 no card, -2 an irreversible lock is in place.
+const LOCK_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = redis.call('HGET', KEYS[1], 'lk') or '0'
+if cur == ARGV[1] then return 0 end
+if string.find(ARGV[2], ',' .. cur .. ',', 1, true) then return -2 end
+redis.call('HSET', KEYS[1], 'lk', ARGV[1])
+return 1`;
+
+// KEYS: record. ARGV: irreversible set. Returns 1 unlocked, 0 was not locked, -1 no card, -2 irreversible.
+// Unlocking also forgets PIN failures, so the cardholder gets fresh tries.
+const UNLOCK_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local cur = redis.call('HGET', KEYS[1], 'lk') or '0'
+if cur == '0' then return 0 end
+if string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return -2 end
+redis.call('HSET', KEYS[1], 'lk', 0, 'pf', 0)
+return 1`;
+
+// KEYS: record. Returns 1 activated, -1 no card, -3 not a physical card, -4 already active.
+const ACTIVATE_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if redis.call('HGET', KEYS[1], 'kd') ~= 'PHYSICAL' then return -3 end
+if redis.call('HGET', KEYS[1], 'st') == 'ACTIVE' then return -4 end
+redis.call('HSET', KEYS[1], 'st', 'ACTIVE')
+return 1`;
+
+// KEYS: record. ARGV: failure limit, lock code to set. Returns {-1} no card, else {failures, lock}.
+// The lock is set only on an unlocked card: an existing lock (stolen, fraud...) says more.
+const PIN_FAILURE_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
+local n = redis.call('HINCRBY', KEYS[1], 'pf', 1)
+local lk = redis.call('HGET', KEYS[1], 'lk') or '0'
+if n >= tonumber(ARGV[1]) and lk == '0' then
+  redis.call('HSET', KEYS[1], 'lk', ARGV[2])
+  lk = ARGV[2]
+end
+return {n, tonumber(lk)}`;
+
+// KEYS: record. Returns 1 reset, 0 nothing to reset or no card.
+const PIN_SUCCESS_1 = `
+local pf = redis.call('HGET', KEYS[1], 'pf')
+if pf == false or pf == '0' then return 0 end
+redis.call('HSET', KEYS[1], 'pf', 0)
+return 1`;
+
+// KEYS: record. ARGV: lock version, blocked (0/1). Returns 1 written, 0 no card or a newer version is there.
+const CUSTOMER_BLOCK_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local dv = tonumber(redis.call('HGET', KEYS[1], 'dv') or '-1')
+if tonumber(ARGV[1]) < dv then return 0 end
+redis.call('HSET', KEYS[1], 'db', ARGV[2], 'dv', ARGV[1])
+return 1`;
+
+interface CardCommands {
+  cardCreate(record: string, replace: string, ...fieldValues: string[]): Promise<number>;
+  cardLock(record: string, code: number, irreversible: string): Promise<number>;
+  cardUnlock(record: string, irreversible: string): Promise<number>;
+  cardActivate(record: string): Promise<number>;
+  cardPinFailure(record: string, limit: number, code: number): Promise<[number, number]>;
+  cardPinSuccess(record: string): Promise<number>;
+  cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
+}
+
+function commands(redis: Redis | Cluster): CardCommands {
+  const r = redis as unknown as Record<string, unknown>;
+  const define = (name: string, keys: number, lua: string) => {
+    if (typeof r[name] !== 'function') redis.defineCommand(name, { numberOfKeys: keys, lua });
+  };
+  define('cardCreate', 1, CREATE_1);
+  define('cardLock', 1, LOCK_1);
+  define('cardUnlock', 1, UNLOCK_1);
+  define('cardActivate', 1, ACTIVATE_1);
+  define('cardPinFailure', 1, PIN_FAILURE_1);
+  define('cardPinSuccess', 1, PIN_SUCCESS_1);
+  define('cardCustomerBlock', 1, CUSTOMER_BLOCK_1);
+  return redis as unknown as CardCommands;
+}
+
+export class CardStore implements CustomerBlockSink {
+  private readonly cmd: CardCommands;
+
+  /**
+   * The authorization path (workers) gets only the index key: it finds and locks cards but never
+   * decrypts a PAN or derives a CVV. Issuing, seeding and revealing need `sensitive` (fromSecrets).
+   */
+  constructor(private readonly redis: Redis | Cluster, private readonly indexKey: Buffer, private readonly sensitive: SensitiveKeys | null = null) {
+    this.cmd = commands(redis);
+  }
+
+  static fromSecrets(redis: Redis | Cluster, s: Pick<Secrets, 'panIndexKey' | 'panEncryptionKey' | 'cvvKey'>): CardStore {
+    return new CardStore(redis, s.panIndexKey, { panKeyring: { current: 1, keys: new Map([[1, s.panEncryptionKey]]) }, cvvKey: s.cvvKey });
+  }
 
   panIndex(pan: string): string {
     return createHmac('sha256', this.indexKey).update(pan).digest('base64url');
   }
 
-  private key(index: string): string { return `card:pan:${index}`; }
-
-  async put(pan: string, rec: CardRecord): Promise<void> {
-    await this.redis.hset(this.key(this.panIndex(pan)), rec as unknown as Record<string, string | number>);
-  }
-
+  /** Hot path: one HGETALL. Returns the record as stored now (nothing is cached). */
   async findByPan(pan: string): Promise<CardRecord | null> {
-    const h = await this.redis.hgetall(this.key(this.panIndex(pan)));
-    if (h.id === undefined) return null;
-    return {
-      id: h.id, customerId: h.customerId ?? '', balanceId: h.balanceId ?? '', configId: h.configId ?? '',
-      currency: h.currency ?? '', expiry: h.expiry ?? '', status: (h.status ?? 'INACTIVE') as CardStatus,
-      lock: Number(h.lock ?? 0),
-    };
+    return toRecord(await this.redis.hgetall(recordKey(this.panIndex(pan))));
   }
+
+  async get(cardId: string): Promise<CardRecord | null> {
+    const key = await this.recordKeyOf(cardId);
+    return key === null ? null : toRecord(await this.redis.hgetall(key));
+  }
+
+  /** Issues a card with a new PAN: Luhn-valid, in the program's BIN, of its length, unique. */
+  async issue(input: IssueInput): Promise<IssuedCard> {
+    const keys = this.requireSensitive();
+    checkPanShape(input.program.bin, input.program.panLength);
+    const nowMs = input.nowMs ?? Date.now();
+    const base = {
+      customerId: input.customerId, balanceId: input.balanceId, configId: input.program.configId,
+      currency: input.currency, expiry: expiryYymm(nowMs, input.program.cardValidityMonths),
+      status: (input.kind === 'PHYSICAL' ? 'INACTIVE' : 'ACTIVE') as CardStatus, lock: 0, kind: input.kind, createdAtMs: nowMs,
+    };
+    for (let attempt = 0; attempt < PAN_ATTEMPTS_MAX; attempt++) {
+      const pan = generatePan(input.program.bin, input.program.panLength);
+      const id = randomBytes(CARD_ID_RANDOM_BYTES).toString('base64url');
+      if (!await this.create(pan, { id, ...base }, keys, false)) continue;
+      await this.attach(id, input.customerId, true).catch(async (e: unknown) => {
+        // Refused (no customer, no KYC): the card must not stay behind.
+        await Promise.all([this.redis.del(recordKey(this.panIndex(pan))), this.redis.del(idKey(id))]);
+        throw e;
+      });
+      const card = await this.get(id);
+      if (card === null) throw new CardError('CARD_NOT_FOUND', `card ${id} vanished after issue`);
+      return { card, pan, cvv: this.cvv(pan, card.expiry) };
+    }
+    throw new CardError('CARD_PAN_SPACE_EXHAUSTED', `no free PAN in BIN ${input.program.bin} after ${PAN_ATTEMPTS_MAX} attempts`);
+  }
+
+  /**
+   * Seeding helper (tests, benchmarks, simulator): stores a card with a known PAN and id, without
+   * the KYC check of `issue`. A card already stored under the PAN is replaced, so seeding can be re-run.
+   */
+  async put(pan: string, seed: CardSeed): Promise<CardRecord> {
+    const keys = this.requireSensitive();
+    if (!/^\d+$/.test(pan) || pan.length < PAN_LENGTH_MIN || pan.length > PAN_LENGTH_MAX) {
+      throw new CardError('CARD_INVALID_ARGUMENT', `PAN ${maskPan(pan)} must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} digits`);
+    }
+    const rec = { kind: 'VIRTUAL' as CardKind, createdAtMs: Date.now(), ...seed };
+    await this.create(pan, rec, keys, true);
+    await this.attach(rec.id, rec.customerId, false);
+    const card = await this.findByPan(pan);
+    if (card === null) throw new CardError('CARD_NOT_FOUND', `card ${rec.id} vanished after put`);
+    return card;
+  }
+
+  /** The PAN in clear, for the full-data API (which sends it only as JWE). */
+  async revealPan(cardId: string): Promise<string | null> {
+    const keys = this.requireSensitive();
+    const key = await this.recordKeyOf(cardId);
+    if (key === null) return null;
+    const [id, sealed] = await this.redis.hmget(key, F.id, F.panEncrypted);
+    if (id === null || id === undefined || !sealed) return null;
+    return openPan(keys.panKeyring, sealed, id);
+  }
+
+  /**
+   * CVV2 = HMAC-SHA-256(cvvKey, "cvv2|" + PAN + "|" + YYMM): the first 6 bytes as an unsigned
+   * integer, modulo 1000, as 3 digits. 2^48 mod 1000 makes the bias below 1e-11 per value.
+   */
+  cvv(pan: string, expiry: string): string {
+    const mac = createHmac('sha256', this.requireSensitive().cvvKey).update(`cvv2|${pan}|${expiry}`).digest();
+    return String(mac.readUIntBE(0, 6) % 1000).padStart(3, '0');
+  }
+
+  async lock(cardId: string, code: number): Promise<void> {
+    await this.lockRecord(await this.requireRecordKey(cardId), code, `card ${cardId}`);
+  }
+
+  /** Lock outside: a lock asked for by a scheme or acquirer, who know the card by PAN. */
+  async lockOutside(pan: string, code: number): Promise<void> {
+    await this.lockRecord(recordKey(this.panIndex(pan)), code, `card ${maskPan(pan)}`);
+  }
+
+  /** Removes a reversible lock; unlocking an unlocked card is a no-op. */
+  async unlock(cardId: string): Promise<void> {
+    const r = await this.cmd.cardUnlock(await this.requireRecordKey(cardId), IRREVERSIBLE_ARG);
+    if (r === -1) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    if (r === -2) throw new CardError('CARD_LOCK_IRREVERSIBLE', `card ${cardId} is locked with an irreversible code (${IRREVERSIBLE_LOCK_CODES.join(', ')})`);
+  }
+
+  /** A physical card is INACTIVE until the cardholder activates it once. */
+  async activate(cardId: string): Promise<void> {
+    const r = await this.cmd.cardActivate(await this.requireRecordKey(cardId));
+    if (r === -1) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    if (r === -3) throw new CardError('CARD_NOT_PHYSICAL', `card ${cardId} is virtual: only physical cards are activated`);
+    if (r === -4) throw new CardError('CARD_ALREADY_ACTIVE', `card ${cardId} is already active`);
+  }
+
+  /**
+   * A wrong PIN. After PIN_FAILURES_BEFORE_LOCK consecutive failures the switch locks the card
+   * itself: code 6 (online PIN) or 11 (offline PIN). Returns null for an unknown PAN.
+   */
+  async recordPinFailure(pan: string, where: 'ONLINE' | 'OFFLINE' = 'ONLINE', limit: number = PIN_FAILURES_BEFORE_LOCK): Promise<{ failures: number; lock: number } | null> {
+    const code = where === 'OFFLINE' ? LOCK_OFFLINE_PIN_TRIES_EXCEEDED : LOCK_PIN_TRIES_EXCEEDED;
+    const [failures, lock] = await this.cmd.cardPinFailure(recordKey(this.panIndex(pan)), limit, code);
+    return failures === -1 ? null : { failures, lock };
+  }
+
+  /** A correct PIN resets the failure count. */
+  async recordPinSuccess(pan: string): Promise<void> {
+    await this.cmd.cardPinSuccess(recordKey(this.panIndex(pan)));
+  }
+
+  /** Part of lock propagation from switch/customers.ts; a card that does not exist is skipped. */
+  async applyCustomerBlock(cardId: string, lockVersion: number, blocked: boolean): Promise<void> {
+    const key = await this.recordKeyOf(cardId);
+    if (key !== null) await this.cmd.cardCustomerBlock(key, lockVersion, blocked ? 1 : 0);
+  }
+
+  private async lockRecord(key: string, code: number, what: string): Promise<void> {
+    if (!LOCK_CODES.includes(code)) throw new CardError('CARD_INVALID_LOCK_CODE', `lock code must be one of ${LOCK_CODES.join(', ')}`);
+    const r = await this.cmd.cardLock(key, code, IRREVERSIBLE_ARG);
+    if (r === -1) throw new CardError('CARD_NOT_FOUND', `${what} does not exist`);
+    if (r === -2) throw new CardError('CARD_LOCK_IRREVERSIBLE', `${what} is locked with an irreversible code`);
+  }
+
+  /**
+   * Writes the record, then the id's pointer to it. The record is created blocked (fail closed);
+   * `attach` then sets the customer's real state. A crash between the steps leaves a blocked
+   * record that holds its PAN but is not reachable by id.
+   */
+  private async create(pan: string, rec: CardSeed & Pick<CardRecord, 'kind' | 'createdAtMs'>, keys: SensitiveKeys, replace: boolean): Promise<boolean> {
+    const fields: string[] = [
+      F.id, rec.id, F.customerId, rec.customerId, F.balanceId, rec.balanceId, F.configId, rec.configId,
+      F.currency, rec.currency, F.expiry, rec.expiry, F.status, rec.status, F.lock, String(rec.lock),
+      F.kind, rec.kind, F.panLast4, pan.slice(-4), F.createdAtMs, String(rec.createdAtMs), F.pinFailures, '0',
+      F.debitsBlocked, '1', F.blockVersion, '-1', F.panEncrypted, sealPan(keys.panKeyring, pan, rec.id),
+    ];
+    const index = this.panIndex(pan);
+    if (await this.cmd.cardCreate(recordKey(index), replace ? '1' : '0', ...fields) !== 1) return false;
+    await this.redis.set(idKey(rec.id), index);
+    return true;
+  }
+
+  private async attach(cardId: string, customerId: string, requireKyc: boolean): Promise<void> {
+    const state = await attachCard(this.redis, customerId, cardId, requireKyc);
+    await this.applyCustomerBlock(cardId, state.lockVersion, state.blocked);
+  }
+
+  private async recordKeyOf(cardId: string): Promise<string | null> {
+    const index = await this.redis.get(idKey(cardId));
+    return index === null ? null : recordKey(index);
+  }
+
+  private async requireRecordKey(cardId: string): Promise<string> {
+    const key = await this.recordKeyOf(cardId);
+    if (key === null) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    return key;
+  }
+
+  private requireSensitive(): SensitiveKeys {
+    if (this.sensitive === null) throw new CardError('CARD_KEYS_UNAVAILABLE', 'this card store holds only the lookup key');
+    return this.sensitive;
+  }
+}
+
+function recordKey(index: string): string {
+  return 'card:pan:' + index;
+}
+
+function idKey(cardId: string): string {
+  return 'card:id:' + cardId;
+}
+
+function toRecord(h: Record<string, string>): CardRecord | null {
+  const id = h[F.id];
+  if (id === undefined) return null;
+  return {
+    id, customerId: h[F.customerId] ?? '', balanceId: h[F.balanceId] ?? '', configId: h[F.configId] ?? '',
+    currency: h[F.currency] ?? '', expiry: h[F.expiry] ?? '', status: (h[F.status] ?? 'INACTIVE') as CardStatus,
+    lock: Number(h[F.lock] ?? 0), kind: (h[F.kind] ?? 'VIRTUAL') as CardKind, panLast4: h[F.panLast4] ?? '',
+    createdAtMs: Number(h[F.createdAtMs] ?? 0), pinFailures: Number(h[F.pinFailures] ?? 0),
+    debitsBlocked: h[F.debitsBlocked] !== '0',
+  };
+}
+
+/** Sealed PAN: base64 of version (1 byte) | IV (12) | GCM tag (16) | ciphertext; the card id is the AAD. */
+function sealPan(ring: PanKeyring, pan: string, cardId: string): string {
+  const key = ring.keys.get(ring.current);
+  if (key === undefined) throw new CardError('CARD_KEYS_UNAVAILABLE', `no PAN key of version ${ring.current}`);
+  const iv = randomBytes(GCM_IV_BYTES);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(cardId));
+  const ct = Buffer.concat([c.update(pan, 'utf8'), c.final()]);
+  return Buffer.concat([Buffer.from([ring.current]), iv, c.getAuthTag(), ct]).toString('base64');
+}
+
+function openPan(ring: PanKeyring, sealed: string, cardId: string): string {
+  const b = Buffer.from(sealed, 'base64');
+  const version = b[0] ?? -1;
+  const key = ring.keys.get(version);
+  if (key === undefined) throw new CardError('CARD_KEYS_UNAVAILABLE', `card ${cardId}: no PAN key of version ${version}`);
+  const ivEnd = 1 + GCM_IV_BYTES;
+  const tagEnd = ivEnd + GCM_TAG_BYTES;
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, b.subarray(1, ivEnd));
+    d.setAAD(Buffer.from(cardId));
+    d.setAuthTag(b.subarray(ivEnd, tagEnd));
+    return Buffer.concat([d.update(b.subarray(tagEnd)), d.final()]).toString('utf8');
+  } catch {
+    throw new CardError('CARD_DATA_CORRUPT', `card ${cardId}: the stored PAN does not authenticate`);
+  }
+}
+
+function checkPanShape(bin: string, panLength: number): void {
+  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new CardError('CARD_INVALID_ARGUMENT', 'BIN must be 6 or 8 digits');
+  if (!Number.isInteger(panLength) || panLength < PAN_LENGTH_MIN || panLength > PAN_LENGTH_MAX || panLength < bin.length + 2) {
+    throw new CardError('CARD_INVALID_ARGUMENT', `PAN length must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} and leave room after the BIN`);
+  }
+}
+
+/** BIN + uniform random digits + Luhn check digit. */
+export function generatePan(bin: string, panLength: number): string {
+  let body = bin;
+  while (body.length < panLength - 1) body += String(randomInt(10));
+  return body + luhnCheckDigit(body);
+}
+
+/** The digit that makes `body + digit` pass the Luhn check. */
+export function luhnCheckDigit(body: string): string {
+  let sum = 0;
+  for (let k = 0; k < body.length; k++) {
+    let d = body.charCodeAt(body.length - 1 - k) - 48;
+    if (k % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
+    sum += d;
+  }
+  return String((10 - (sum % 10)) % 10);
+}
+
+export function isLuhnValid(pan: string): boolean {
+  return /^\d{2,}$/.test(pan) && luhnCheckDigit(pan.slice(0, -1)) === pan.slice(-1);
+}
+
+/** YYMM of the month `months` after the month of `nowMs` (UTC); the card is valid through its end. */
+export function expiryYymm(nowMs: number, months: number): string {
+  const d = new Date(nowMs);
+  const m = d.getUTCMonth() + months;
+  const yy = (d.getUTCFullYear() + Math.floor(m / 12)) % 100;
+  return String(yy).padStart(2, '0') + String((m % 12) + 1).padStart(2, '0');
 }

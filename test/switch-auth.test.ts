@@ -34,7 +34,7 @@ async function seed(s: TestSwitch, pan: string, topUpMinor: number, depositMinor
     const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
     await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: depositMinor, idempotencyKey: 'dep-' + pan });
   }
-  await new CardStore(s.redis.client, s.app.secrets.panIndexKey).put(pan, {
+  await CardStore.fromSecrets(s.redis.client, s.app.secrets).put(pan, {
     id: 'card-' + pan.slice(-4), customerId: 'cust-' + pan.slice(-4), balanceId: bal.id, configId: DEMO,
     currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0,
   });

@@ -46,7 +46,7 @@ t.test('Wireshark decodes the switch\'s messages field for field', { skip: haveT
   const ledger = await Ledger.open(redis.client);
   const bal = await ledger.createUserBalance({ customerId: 'ws', currency: 'EUR', configId: '0019167984' });
   await ledger.post({ type: 'TOPUP', idempotencyKey: 'ws', txId: 'ws', balanceId: bal.id, amountMinor: 100_000, partnerId: null });
-  await new CardStore(redis.client, app.secrets.panIndexKey).put('5557701234561234', {
+  await CardStore.fromSecrets(redis.client, app.secrets).put('5557701234561234', {
     id: 'ws-card', customerId: 'ws', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '2812', status: 'ACTIVE', lock: 0,
   });
   const codec = new IsoCodec(DIALECT_1987);

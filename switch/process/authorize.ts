@@ -1,6 +1,7 @@
 // 0100 authorization (dual message): check the card, then one deposit-then-user hold in the
 // ledger. The checks run in the order a cardholder's issuer would give the reason: the card
-// first (unknown, locked, inactive, expired), then the amount, then the money.
+// first (unknown, locked, inactive, expired), then the customer (transactional lock), then the
+// amount, then the money.
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
 import type { CardRecord } from '../cards.js';
@@ -31,6 +32,8 @@ export async function authorize(ctx: ProcessContext, m: IsoMessage, mti: string)
   if (card === null) return decline(ctx, m, mti, 'CARD_NOT_FOUND');
   const cardReason = checkCard(card, text(f, 14));
   if (cardReason !== null) return decline(ctx, m, mti, cardReason);
+  // The customer's transactional locks, denormalized onto the card (switch/customers.ts).
+  if (card.debitsBlocked) return decline(ctx, m, mti, 'AML_EXCEPTION');
   const program = ctx.programs.byId(card.configId);
   if (program === undefined) return decline(ctx, m, mti, 'UNKNOWN_ERROR');
   const currencyN3 = currencyNumeric(card.currency);

@@ -1,0 +1,221 @@
+// Customer state the authorization path depends on: KYC status and transactional locks (seed
+// "External Transactional Lock Reason Notifier"; SPEC §6). While a customer has any lock, every
+// debit of every card of the customer declines AML_EXCEPTION.
+//
+// Where the lock is read. The customer id is known only once the card record has been read, so
+// reading the customer "in the same pipeline" as the card would be a second, dependent round trip
+// per batch. Instead each card record carries a denormalized "debits blocked" flag, and the
+// authorization reads nothing but the card (one HGETALL). The flag is written here, after every
+// lock change, to each card of the customer, guarded by a per-customer lock version so that two
+// concurrent changes can never leave an older answer on a card:
+//
+//   customer:{<customerId>}         hash  kyc, lv (lock version, +1 per change), t (created ms)
+//   customer:{<customerId>}:locks   set of lock reasons
+//   customer:{<customerId>}:cards   set of card ids (every card issued or seeded for the customer)
+//
+// The three keys share one hash tag, so each script below touches one slot. A card is created
+// blocked and only then attached (switch/cards.ts), so a crash between the two steps fails closed;
+// `sync()` repairs any card whose flag a crash left behind.
+import type { Redis, Cluster } from 'ioredis';
+
+export type KycStatus = 'SUCCESS' | 'PENDING' | 'REJECTED';
+export const KYC_STATUSES: readonly KycStatus[] = ['SUCCESS', 'PENDING', 'REJECTED'];
+
+/** The seed's lock reasons, spelled as the seed spells them (including NAGATIVE_VERIFICATION). */
+export const TRANSACTIONAL_LOCK_REASONS = [
+  'DOCUMENT_EXPIRED', 'FRAUD_SUSPECTED', 'SCREENING_DETECTED', 'TEMPORARY_LOCKED', 'PEKAO_LOCK',
+  'ZEN_LOCK', 'PROSECUTOR_LOCK', 'FENIGE_LOCK', 'POLICE_LOCK', 'MANY_CARDS_LOCK',
+  'NAGATIVE_VERIFICATION', 'PRADO_VERIFICATION',
+] as const;
+export type TransactionalLockReason = typeof TRANSACTIONAL_LOCK_REASONS[number];
+
+/** A customer may hold at most this many cards; propagation of a lock touches each of them. */
+export const MAX_CARDS_PER_CUSTOMER = 1000;
+
+export type CustomerErrorCode =
+  | 'CUSTOMER_NOT_FOUND' | 'CUSTOMER_EXISTS' | 'KYC_REQUIRED' | 'CUSTOMER_INVALID_KYC'
+  | 'CUSTOMER_INVALID_LOCK_REASON' | 'CUSTOMER_TOO_MANY_CARDS' | 'CUSTOMER_INVALID_ARGUMENT';
+
+/** HTTP status of each code, for the management API: the one place they are mapped. */
+export const CUSTOMER_ERROR_HTTP_STATUS: Readonly<Record<CustomerErrorCode, number>> = {
+  CUSTOMER_NOT_FOUND: 404, CUSTOMER_EXISTS: 409, KYC_REQUIRED: 409, CUSTOMER_INVALID_KYC: 400,
+  CUSTOMER_INVALID_LOCK_REASON: 400, CUSTOMER_TOO_MANY_CARDS: 409, CUSTOMER_INVALID_ARGUMENT: 400,
+};
+
+export class CustomerError extends Error {
+  readonly httpStatus: number;
+  constructor(readonly code: CustomerErrorCode, message: string) {
+    super(message);
+    this.httpStatus = CUSTOMER_ERROR_HTTP_STATUS[code];
+  }
+}
+
+export interface Customer {
+  id: string;
+  kyc: KycStatus;
+  locks: TransactionalLockReason[];
+  /** True while any transactional lock is set: debits decline AML_EXCEPTION. */
+  debitsBlocked: boolean;
+  createdAtMs: number;
+}
+
+/** The card side of lock propagation (implemented by CardStore). */
+export interface CustomerBlockSink {
+  /** Sets a card's flag unless the card already carries a newer lock version. */
+  applyCustomerBlock(cardId: string, lockVersion: number, blocked: boolean): Promise<void>;
+}
+
+const CUSTOMER_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function customerKeys(customerId: string): { hash: string; locks: string; cards: string } {
+  if (!CUSTOMER_ID.test(customerId)) throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', 'customer id must be 1-64 characters of [A-Za-z0-9._-]');
+  const p = `customer:{${customerId}}`;
+  return { hash: p, locks: p + ':locks', cards: p + ':cards' };
+}
+
+// KEYS: hash. ARGV: kyc, createdMs. Returns 1 created, 0 exists.
+const CREATE_1 = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'kyc', ARGV[1], 'lv', 0, 't', ARGV[2])
+return 1`;
+
+// KEYS: hash. ARGV: kyc. Returns 1 set, -1 no such customer.
+const SET_KYC_1 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'kyc', ARGV[1])
+return 1`;
+
+// KEYS: hash, locks, cards. ARGV: 'add' | 'remove' | 'read', reason.
+// Returns {-1} for no such customer, else {lockVersion, lockCount, cardId...}. The version grows
+// only when the set changed, so a repeated add or remove is a no-op that still re-propagates.
+const CHANGE_LOCK_3 = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
+local changed = 0
+if ARGV[1] == 'add' then changed = redis.call('SADD', KEYS[2], ARGV[2])
+elseif ARGV[1] == 'remove' then changed = redis.call('SREM', KEYS[2], ARGV[2]) end
+local lv = tonumber(redis.call('HGET', KEYS[1], 'lv') or '0')
+if changed == 1 then lv = redis.call('HINCRBY', KEYS[1], 'lv', 1) end
+local out = {lv, redis.call('SCARD', KEYS[2])}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do out[#out + 1] = id end
+return out`;
+
+// KEYS: hash, locks, cards. ARGV: cardId, requireKyc ('1' | '0'), maxCards.
+// Returns {-1} no such customer, {-2} KYC not SUCCESS, {-3} too many cards, else {lockVersion, lockCount}.
+// Without requireKyc (seeding) a customer that does not exist is attached to at lock version 0.
+const ATTACH_CARD_3 = `
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+if ARGV[2] == '1' then
+  if not exists then return {-1} end
+  if redis.call('HGET', KEYS[1], 'kyc') ~= 'SUCCESS' then return {-2} end
+end
+if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {-3} end
+redis.call('SADD', KEYS[3], ARGV[1])
+local lv = 0
+if exists then lv = tonumber(redis.call('HGET', KEYS[1], 'lv') or '0') end
+return {lv, redis.call('SCARD', KEYS[2])}`;
+
+interface CustomerCommands {
+  customerCreate(hash: string, kyc: string, createdMs: number): Promise<number>;
+  customerSetKyc(hash: string, kyc: string): Promise<number>;
+  customerChangeLock(hash: string, locks: string, cards: string, op: string, reason: string): Promise<(number | string)[]>;
+  customerAttachCard(hash: string, locks: string, cards: string, cardId: string, requireKyc: string, maxCards: number): Promise<number[]>;
+}
+
+function commands(redis: Redis | Cluster): CustomerCommands {
+  const r = redis as unknown as Record<string, unknown>;
+  const define = (name: string, keys: number, lua: string) => {
+    if (typeof r[name] !== 'function') redis.defineCommand(name, { numberOfKeys: keys, lua });
+  };
+  define('customerCreate', 1, CREATE_1);
+  define('customerSetKyc', 1, SET_KYC_1);
+  define('customerChangeLock', 3, CHANGE_LOCK_3);
+  define('customerAttachCard', 3, ATTACH_CARD_3);
+  return redis as unknown as CustomerCommands;
+}
+
+/**
+ * Adds a card to its customer's card set (slot of the customer) and returns the customer's lock
+ * state at that moment, for the card's flag. With requireKyc the customer must exist with KYC SUCCESS.
+ */
+export async function attachCard(redis: Redis | Cluster, customerId: string, cardId: string, requireKyc: boolean): Promise<{ lockVersion: number; blocked: boolean }> {
+  const k = customerKeys(customerId);
+  const res = await commands(redis).customerAttachCard(k.hash, k.locks, k.cards, cardId, requireKyc ? '1' : '0', MAX_CARDS_PER_CUSTOMER);
+  const first = Number(res[0]);
+  if (first === -1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+  if (first === -2) throw new CustomerError('KYC_REQUIRED', `customer ${customerId} has not passed KYC`);
+  if (first === -3) throw new CustomerError('CUSTOMER_TOO_MANY_CARDS', `customer ${customerId} holds ${MAX_CARDS_PER_CUSTOMER} cards`);
+  return { lockVersion: first, blocked: Number(res[1]) > 0 };
+}
+
+export class CustomerStore {
+  private readonly cmd: CustomerCommands;
+
+  constructor(private readonly redis: Redis | Cluster, private readonly cards: CustomerBlockSink) {
+    this.cmd = commands(redis);
+  }
+
+  /** Creates a customer; the id defaults to the next integer (SPEC §6 answers `{"id": <int>}`). */
+  async create(input: { kyc: KycStatus; id?: string; nowMs?: number }): Promise<Customer> {
+    checkKyc(input.kyc);
+    const id = input.id ?? String(await this.redis.incr('customer:seq'));
+    const createdAtMs = input.nowMs ?? Date.now();
+    const created = await this.cmd.customerCreate(customerKeys(id).hash, input.kyc, createdAtMs);
+    if (created !== 1) throw new CustomerError('CUSTOMER_EXISTS', `customer ${id} already exists`);
+    return { id, kyc: input.kyc, locks: [], debitsBlocked: false, createdAtMs };
+  }
+
+  async get(customerId: string): Promise<Customer | null> {
+    const k = customerKeys(customerId);
+    const [h, locks] = await Promise.all([this.redis.hgetall(k.hash), this.redis.smembers(k.locks)]);
+    if (h.kyc === undefined) return null;
+    return {
+      id: customerId, kyc: h.kyc as KycStatus, locks: (locks as TransactionalLockReason[]).sort(),
+      debitsBlocked: locks.length > 0, createdAtMs: Number(h.t ?? 0),
+    };
+  }
+
+  async setKyc(customerId: string, kyc: KycStatus): Promise<void> {
+    checkKyc(kyc);
+    const r = await this.cmd.customerSetKyc(customerKeys(customerId).hash, kyc);
+    if (r !== 1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+  }
+
+  /** Idempotent: adding a reason already set changes nothing (and re-applies the flag to the cards). */
+  async addLock(customerId: string, reason: string): Promise<Customer> {
+    return this.changeLock(customerId, 'add', checkReason(reason));
+  }
+
+  /** Idempotent: removing a reason not set changes nothing. */
+  async removeLock(customerId: string, reason: string): Promise<Customer> {
+    return this.changeLock(customerId, 'remove', checkReason(reason));
+  }
+
+  /** Re-applies the customer's current lock state to every card (repair after a crash mid-propagation). */
+  async sync(customerId: string): Promise<Customer> {
+    return this.changeLock(customerId, 'read', '');
+  }
+
+  private async changeLock(customerId: string, op: 'add' | 'remove' | 'read', reason: string): Promise<Customer> {
+    const k = customerKeys(customerId);
+    const res = await this.cmd.customerChangeLock(k.hash, k.locks, k.cards, op, reason);
+    const lockVersion = Number(res[0]);
+    if (lockVersion === -1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    const blocked = Number(res[1]) > 0;
+    // Issued in one tick, so auto-pipelining sends the card updates together.
+    await Promise.all(res.slice(2).map((cardId) => this.cards.applyCustomerBlock(String(cardId), lockVersion, blocked)));
+    const customer = await this.get(customerId);
+    if (customer === null) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    return customer;
+  }
+}
+
+function checkKyc(kyc: string): void {
+  if (!(KYC_STATUSES as readonly string[]).includes(kyc)) throw new CustomerError('CUSTOMER_INVALID_KYC', `kyc must be one of ${KYC_STATUSES.join(', ')}`);
+}
+
+function checkReason(reason: string): TransactionalLockReason {
+  if (!(TRANSACTIONAL_LOCK_REASONS as readonly string[]).includes(reason)) {
+    throw new CustomerError('CUSTOMER_INVALID_LOCK_REASON', `lock reason must be one of ${TRANSACTIONAL_LOCK_REASONS.join(', ')}`);
+  }
+  return reason as TransactionalLockReason;
+}

@@ -1,0 +1,112 @@
+// Customer state against a real Redis: KYC, transactional locks (idempotent, seed reasons only),
+// and the denormalized "debits blocked" flag on every card of the customer, which the
+// authorization reads with the card. The end-to-end 62 is in test/cards.test.ts.
+import t from 'tap';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { startTestRedis } from './helpers/redis.js';
+import { CardStore, type IssueInput } from '../switch/cards.js';
+import { CustomerStore, CustomerError, TRANSACTIONAL_LOCK_REASONS } from '../switch/customers.js';
+import { derive } from '../switch/secrets.js';
+
+const DEMO = { configId: '0019167984', bin: '555770', panLength: 16, cardValidityMonths: 36 };
+
+function stores(redis: Redis): { cards: CardStore; customers: CustomerStore } {
+  const cards = CardStore.fromSecrets(redis, derive(randomBytes(32), 'env'));
+  return { cards, customers: new CustomerStore(redis, cards) };
+}
+
+function input(customerId: string): IssueInput {
+  return { customerId, balanceId: 'g00:bal', currency: 'EUR', kind: 'VIRTUAL', program: DEMO };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try { await p; return 'resolved'; } catch (e) { return (e as { code?: string }).code ?? String(e); }
+}
+
+t.test('create, read, KYC', async (t) => {
+  const r = await startTestRedis(t);
+  const { customers } = stores(r.client);
+  const a = await customers.create({ kyc: 'PENDING', nowMs: 1_000 });
+  const b = await customers.create({ kyc: 'SUCCESS' });
+  t.equal(a.id, '1', 'integer ids');
+  t.equal(b.id, '2');
+  t.same(await customers.get(a.id), { id: '1', kyc: 'PENDING', locks: [], debitsBlocked: false, createdAtMs: 1_000 });
+  await customers.setKyc(a.id, 'SUCCESS');
+  t.equal((await customers.get(a.id))?.kyc, 'SUCCESS');
+  await customers.setKyc(a.id, 'REJECTED');
+  t.equal((await customers.get(a.id))?.kyc, 'REJECTED');
+  t.equal(await customers.get('404'), null);
+  t.equal(await codeOf(customers.setKyc('404', 'SUCCESS')), 'CUSTOMER_NOT_FOUND');
+  t.equal(await codeOf(customers.setKyc(a.id, 'MAYBE' as 'SUCCESS')), 'CUSTOMER_INVALID_KYC');
+  t.equal(await codeOf(customers.create({ kyc: 'SUCCESS', id: a.id })), 'CUSTOMER_EXISTS');
+  t.equal(await codeOf(customers.create({ kyc: 'SUCCESS', id: 'a}b' })), 'CUSTOMER_INVALID_ARGUMENT', 'no hash-tag characters in ids');
+  const e = await customers.create({ kyc: 'SUCCESS', id: a.id }).catch((x: unknown) => x as CustomerError);
+  t.equal((e as CustomerError).httpStatus, 409);
+});
+
+t.test('transactional locks: idempotent, any one blocks debits on every card', async (t) => {
+  const r = await startTestRedis(t);
+  const { cards, customers } = stores(r.client);
+  const c = await customers.create({ kyc: 'SUCCESS' });
+  const other = await customers.create({ kyc: 'SUCCESS' });
+  const mine = await Promise.all([cards.issue(input(c.id)), cards.issue(input(c.id))]);
+  const theirs = await cards.issue(input(other.id));
+  const blocked = async () => Promise.all([...mine, theirs].map(async (x) => (await cards.findByPan(x.pan))?.debitsBlocked));
+  t.same(await blocked(), [false, false, false], 'no locks');
+
+  t.match(await customers.addLock(c.id, 'FRAUD_SUSPECTED'), { locks: ['FRAUD_SUSPECTED'], debitsBlocked: true });
+  t.same(await blocked(), [true, true, false], "every card of the customer, and only the customer's");
+  t.match(await customers.addLock(c.id, 'FRAUD_SUSPECTED'), { locks: ['FRAUD_SUSPECTED'] }, 'adding again changes nothing');
+  await customers.addLock(c.id, 'POLICE_LOCK');
+  t.same((await customers.get(c.id))?.locks, ['FRAUD_SUSPECTED', 'POLICE_LOCK']);
+  await customers.removeLock(c.id, 'FRAUD_SUSPECTED');
+  t.same(await blocked(), [true, true, false], 'one lock left: still blocked');
+  await customers.removeLock(c.id, 'FRAUD_SUSPECTED');
+  t.same((await customers.get(c.id))?.locks, ['POLICE_LOCK'], 'removing again changes nothing');
+  await customers.removeLock(c.id, 'POLICE_LOCK');
+  t.same(await blocked(), [false, false, false], 'last lock removed: debits allowed');
+  t.match(await customers.get(c.id), { locks: [], debitsBlocked: false });
+
+  await customers.addLock(c.id, 'SCREENING_DETECTED');
+  const late = await cards.issue(input(c.id));
+  t.equal((await cards.findByPan(late.pan))?.debitsBlocked, true, 'a card issued while locked is blocked from the start');
+  const seeded = await cards.put('5557701234561234', { id: 'seeded', customerId: c.id, balanceId: 'b', configId: DEMO.configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  t.equal(seeded.debitsBlocked, true, 'so is a seeded one');
+  const again = await cards.put('5557701234561234', { id: 'seeded', customerId: c.id, balanceId: 'b2', configId: DEMO.configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  t.match(again, { balanceId: 'b2', debitsBlocked: true }, 'seeding again replaces the card');
+
+  t.equal(await codeOf(customers.addLock(c.id, 'BORED')), 'CUSTOMER_INVALID_LOCK_REASON');
+  t.equal(await codeOf(customers.addLock('404', 'FRAUD_SUSPECTED')), 'CUSTOMER_NOT_FOUND');
+  t.equal(await codeOf(customers.removeLock('404', 'FRAUD_SUSPECTED')), 'CUSTOMER_NOT_FOUND');
+  for (const reason of TRANSACTIONAL_LOCK_REASONS) await customers.addLock(other.id, reason);
+  t.equal((await customers.get(other.id))?.locks.length, 12, "every one of the seed's twelve reasons is accepted");
+});
+
+t.test('the flag never goes back to an older lock version; sync repairs a card', async (t) => {
+  const r = await startTestRedis(t);
+  const { cards, customers } = stores(r.client);
+  const c = await customers.create({ kyc: 'SUCCESS' });
+  const { card, pan } = await cards.issue(input(c.id));
+  await customers.addLock(c.id, 'TEMPORARY_LOCKED'); // lock version 1
+  await cards.applyCustomerBlock(card.id, 0, false);  // a late write of version 0
+  t.equal((await cards.findByPan(pan))?.debitsBlocked, true, 'a stale write is ignored');
+  // As if a crash had stopped propagation: the card says unblocked at a newer version.
+  await r.client.hset('card:pan:' + cards.panIndex(pan), 'db', '0');
+  t.equal((await cards.findByPan(pan))?.debitsBlocked, false);
+  await customers.sync(c.id);
+  t.equal((await cards.findByPan(pan))?.debitsBlocked, true, 'sync re-applies the customer state');
+});
+
+t.test('issuing needs an existing customer with KYC SUCCESS', async (t) => {
+  const r = await startTestRedis(t);
+  const { cards, customers } = stores(r.client);
+  const pending = await customers.create({ kyc: 'PENDING' });
+  const rejected = await customers.create({ kyc: 'REJECTED' });
+  t.equal(await codeOf(cards.issue(input(pending.id))), 'KYC_REQUIRED');
+  t.equal(await codeOf(cards.issue(input(rejected.id))), 'KYC_REQUIRED');
+  t.equal(await codeOf(cards.issue(input('404'))), 'CUSTOMER_NOT_FOUND');
+  t.same(await r.client.keys('card:*'), [], 'a refused issue leaves no card behind');
+  await customers.setKyc(pending.id, 'SUCCESS');
+  t.equal((await cards.issue(input(pending.id))).card.customerId, pending.id, 'after KYC it works');
+});
