@@ -1,10 +1,12 @@
 // Customer state against a real Redis: KYC, transactional locks (idempotent, seed reasons only),
 // and the denormalized "debits blocked" flag on every card of the customer, which the
-// authorization reads with the card. The end-to-end 62 is in test/cards.test.ts.
+// authorization reads with the card; all of it on a Redis Cluster too. The end-to-end 62 is in
+// test/cards.test.ts.
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { startTestRedis } from './helpers/redis.js';
+import { startTestCluster } from './helpers/cluster.js';
 import { CardStore, type IssueInput } from '../switch/cards.js';
 import { CustomerStore, CustomerError, TRANSACTIONAL_LOCK_REASONS } from '../switch/customers.js';
 import { derive } from '../switch/secrets.js';
@@ -109,4 +111,28 @@ t.test('issuing needs an existing customer with KYC SUCCESS', async (t) => {
   t.same(await r.client.keys('card:*'), [], 'a refused issue leaves no card behind');
   await customers.setKyc(pending.id, 'SUCCESS');
   t.equal((await cards.issue(input(pending.id))).card.customerId, pending.id, 'after KYC it works');
+});
+
+t.test('on a 3-master Redis Cluster every card and customer operation stays in one slot', async (t) => {
+  const c = await startTestCluster(t);
+  const cards = CardStore.fromSecrets(c.client, derive(randomBytes(32), 'env'));
+  const customers = new CustomerStore(c.client, cards);
+  const cust = await customers.create({ kyc: 'SUCCESS' });
+  const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => cards.issue({ ...input(cust.id), kind: i % 2 ? 'PHYSICAL' : 'VIRTUAL' })));
+  const phys = issued[1]!;
+  await cards.activate(phys.card.id);
+  await cards.lock(issued[0]!.card.id, 7);
+  await cards.unlock(issued[0]!.card.id);
+  await cards.lockOutside(issued[2]!.pan, 1);
+  for (let i = 0; i < 3; i++) await cards.recordPinFailure(issued[3]!.pan);
+  await cards.recordPinSuccess(issued[4]!.pan);
+  await customers.addLock(cust.id, 'ZEN_LOCK');
+  t.same((await Promise.all(issued.map((x) => cards.findByPan(x.pan)))).map((x) => x?.debitsBlocked), issued.map(() => true), 'every card blocked');
+  await customers.removeLock(cust.id, 'ZEN_LOCK');
+  t.match(await cards.findByPan(issued[0]!.pan), { lock: 0, debitsBlocked: false });
+  t.match(await cards.findByPan(issued[2]!.pan), { lock: 1 });
+  t.match(await cards.findByPan(issued[3]!.pan), { lock: 6 });
+  t.equal((await cards.get(phys.card.id))?.status, 'ACTIVE');
+  t.equal(await cards.revealPan(phys.card.id), phys.pan);
+  t.equal(await codeOf(cards.issue(input('404'))), 'CUSTOMER_NOT_FOUND', 'a refused issue cleans up across slots');
 });
