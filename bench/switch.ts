@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startManagedRedis, freePort } from '../ledger/redis-server.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore, luhnCheckDigit } from '../switch/cards.js';
 import { derive } from '../switch/secrets.js';
 import { runOpenLoop, formatReport, type LoadReport } from './loadgen.js';
 import type { IsoMessage } from '../switch/iso/codec.js';
@@ -33,13 +33,7 @@ const VARIANTS: Variant[] = [
 
 function pan(i: number): string {
   const body = '555770' + String(i).padStart(9, '0');
-  let sum = 0;
-  for (let k = 0; k < 15; k++) {
-    let d = body.charCodeAt(14 - k) - 48;
-    if (k % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
+  return body + luhnCheckDigit(body);
 }
 
 async function seed(url: string, secret: Buffer): Promise<void> {

@@ -13,7 +13,7 @@ import { IsoCodec, type IsoMessage } from '../switch/iso/codec.js';
 import { DIALECT_1987 } from '../switch/iso/dialect.js';
 import { maskPan } from '../switch/iso/mask.js';
 import { loadSecrets } from '../switch/secrets.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore, luhnCheckDigit } from '../switch/cards.js';
 import { Ledger } from '../ledger/index.js';
 import { managedRedisUrl } from '../ledger/redis-server.js';
 
@@ -23,16 +23,6 @@ const RATE_PER_SECOND = Number(process.env.SIM_RATE ?? 2);
 const COUNT = Number(process.env.SIM_COUNT ?? 40);
 const ISO_PORT = Number(process.env.ISO_PORT ?? 8583);
 const ISO_HOST = process.env.ISO_HOST ?? '127.0.0.1';
-
-function luhnPan(body15: string): string {
-  let sum = 0;
-  for (let k = 0; k < 15; k++) {
-    let d = body15.charCodeAt(14 - k) - 48;
-    if (k % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
-    sum += d;
-  }
-  return body15 + String((10 - (sum % 10)) % 10);
-}
 
 interface SimCard { pan: string; expiry: string }
 
@@ -46,7 +36,8 @@ async function seedCards(): Promise<SimCard[]> {
     const cards = CardStore.fromSecrets(redis, secrets);
     const out: SimCard[] = [];
     for (let i = 0; i < CARDS; i++) {
-      const pan = luhnPan('5557709' + String(i).padStart(8, '0'));
+      const body = '5557709' + String(i).padStart(8, '0');
+      const pan = body + luhnCheckDigit(body);
       const bal = await ledger.createUserBalance({ customerId: `sim-${i}`, currency: 'EUR', configId: DEMO, idempotencyKey: `sim-balance-${i}` });
       await ledger.post({ type: 'TOPUP', idempotencyKey: `sim-topup-${i}`, txId: `sim-topup-${i}`, balanceId: bal.id, amountMinor: 50_000, partnerId: null });
       await cards.put(pan, { id: `sim-card-${i}`, customerId: `sim-${i}`, balanceId: bal.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });

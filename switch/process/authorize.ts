@@ -1,7 +1,7 @@
 // 0100 authorization (dual message): check the card, then one deposit-then-user hold in the
-// ledger. The checks run in the order a cardholder's issuer would give the reason: the card
-// first (unknown, locked, inactive, expired), then the customer (transactional lock), then the
-// amount, then the money.
+// ledger. Checks that need no round trip come first (fields present, processing code, amount);
+// then the card (unknown, locked, inactive, expired), the customer (transactional lock, carried
+// on the card), the currency and the deposit; then the money.
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
 import type { CardRecord } from '../cards.js';
