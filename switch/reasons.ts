@@ -63,3 +63,8 @@ export const LOCK_REASONS: Readonly<Record<number, Reason>> = {
   8: 'CARD_LOCK_8_CARD_REPLACED',
   11: 'CARD_LOCK_11_OFFLINE_PIN_TRIES_EXCEEDED',
 };
+
+/** A ledger reason (ledger/codes.ts) as a switch reason; ledger-internal ones (TRANSACTION_EXISTS …) are UNKNOWN_ERROR. */
+export function fromLedger(ledgerReason: string): Reason {
+  return ledgerReason in REASONS ? (ledgerReason as Reason) : 'UNKNOWN_ERROR';
+}

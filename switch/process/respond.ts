@@ -1,5 +1,8 @@
 // Building answers: the response MTI, the echoed fields of SPEC §2.2 and the one response code.
 import type { IsoFields, IsoMessage } from '../iso/codec.js';
+import type { ProcessContext } from './context.js';
+import { responseCode, type Reason } from '../reasons.js';
+import { authorizationId, balanceEntry } from './wire.js';
 
 /** Fields every response echoes when the request had them (SPEC §2.2). */
 export const ECHO_FIELDS: readonly number[] = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49];
@@ -22,4 +25,29 @@ export function answer(request: IsoFields, mti: string, echo: readonly number[],
   }
   fields.set(39, code);
   return { mti, fields };
+}
+
+export function decline(ctx: ProcessContext, m: IsoMessage, mti: string, reason: Reason): IsoMessage {
+  return answer(m.fields, mti, ECHO_FIELDS, responseCode(reason, ctx.dialect));
+}
+
+/** Advices report what already happened: always answered 00 (SPEC §2.4). */
+export function acknowledge(ctx: ProcessContext, m: IsoMessage, mti: string): IsoMessage {
+  return answer(m.fields, mti, ECHO_FIELDS, responseCode('APPROVED', ctx.dialect));
+}
+
+/** The balance after a decision, for field 54: ledger (available + blocked) and available. */
+export interface BalanceAfter { currencyN3: string; availableMinor: number; blockedMinor: number }
+
+/**
+ * The answer to a request the ledger decided: 39 from the reason; on approval 38 (a function of
+ * the transaction id, so a repeat gets the same one); 54 whenever the balance is known.
+ */
+export function decided(ctx: ProcessContext, m: IsoMessage, mti: string, reason: Reason, txId: string, b: BalanceAfter): IsoMessage {
+  const res = answer(m.fields, mti, ECHO_FIELDS, responseCode(reason, ctx.dialect));
+  if (reason === 'APPROVED') res.fields.set(38, authorizationId(txId));
+  res.fields.set(54,
+    balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) +
+    balanceEntry('02', b.currencyN3, b.availableMinor));
+  return res;
 }

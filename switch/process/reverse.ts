@@ -4,9 +4,8 @@
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
 import { responseCode } from '../reasons.js';
-import { answer, ECHO_FIELDS } from './respond.js';
+import { answer, decline, ECHO_FIELDS } from './respond.js';
 import { amountMinor, originalData, text, transactionId } from './wire.js';
-import { decline } from './authorize.js';
 
 export async function reverse(ctx: ProcessContext, m: IsoMessage, mti: string): Promise<IsoMessage> {
   const f = m.fields;
