@@ -108,4 +108,28 @@ t.test('messages and processing codes', async (t) => {
     t.equal(big['38'], undefined);
     t.same(await balance(w, card), [7_500, 0], 'a decline posts nothing');
   });
+
+  await scenario(t, w, '0120 authorization advice: a forced hold, over the funds; answered 00', async (t, w) => {
+    const card = await newCard(w, 2, 1_000);
+    const req = msg('0120', card, '000201', '00', 1_500);
+    const r = await w.c.request(req);
+    t.equal(r['0'], '0130');
+    t.equal(r['39'], '00', 'never declined');
+    echoed(t, req, r);
+    t.same(await balance(w, card), [-500, 1_500], 'held although the funds did not cover it');
+    const tx = await w.ledger.getTransaction(card.balanceId, txIdOf(card, req));
+    t.equal(tx?.status, 'AUTHORIZED');
+    t.equal(tx?.forced, true);
+    const rep = await w.c.request({ ...req, 0: '0121' });
+    t.equal(rep['0'], '0130');
+    t.equal(rep['39'], '00', 'a repeat 0121 is acknowledged');
+    t.same(await balance(w, card), [-500, 1_500], 'and holds nothing twice');
+    const locked = await newCard(w, 3, 1_000, 2);
+    t.equal((await w.c.request(msg('0120', locked, '000202', '00', 300)))['39'], '00', 'a locked card: still 00');
+    t.same(await balance(w, locked), [700, 300], 'and held');
+    const unknown = { pan: '5557709999999999', cardId: 'none', balanceId: 'none' };
+    const u = await w.c.request(msg('0120', unknown, '000203', '00', 300));
+    t.equal(u['39'], '00', 'an unknown card: acknowledged 00');
+    t.equal(u['2'], unknown.pan);
+  });
 });

@@ -7,6 +7,7 @@ import { answer, ECHO_FIELDS, responseMti } from './respond.js';
 import { authorize } from './authorize.js';
 import { reverse } from './reverse.js';
 import { financial } from './financial.js';
+import { authorizationAdvice, financialAdvice } from './advice.js';
 import { networkManagement } from './network.js';
 import { frame } from '../net/framer.js';
 
@@ -26,6 +27,7 @@ type Handler = (ctx: ProcessContext, m: IsoMessage, mti: string) => Promise<IsoM
 /** Request MTI (repeats included) → handler. Anything else is answered 12 (SPEC §2.2). */
 const ROUTES = new Map<string, Handler>([
   ['0100', authorize], ['0101', authorize],
+  ['0120', authorizationAdvice], ['0121', authorizationAdvice],
   ['0200', financial], ['0201', financial],
   ['0400', reverse], ['0401', reverse], ['0420', reverse], ['0421', reverse],
   ['0800', networkManagement], ['0801', networkManagement],
