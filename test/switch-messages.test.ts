@@ -132,4 +132,51 @@ t.test('messages and processing codes', async (t) => {
     t.equal(u['39'], '00', 'an unknown card: acknowledged 00');
     t.equal(u['2'], unknown.pan);
   });
+
+  // Clearing an authorization of 4,000 for: [amount, balance after (available, blocked), cleared from hold].
+  const clearings: Array<[string, number, [number, number]]> = [
+    ['equal', 4_000, [6_000, 0]],
+    ['less: the rest released', 3_000, [7_000, 0]],
+    ['more: the excess forced', 4_500, [5_500, 0]],
+  ];
+  let n = 10;
+  for (const [name, clearMinor, after] of clearings) {
+    const cardNo = n++;
+    await scenario(t, w, `0100 then 0220 clearing ${name}`, async (t, w) => {
+      const card = await newCard(w, cardNo, 10_000);
+      const auth = msg('0100', card, '000301', '00', 4_000);
+      t.equal((await w.c.request(auth))['39'], '00');
+      t.same(await balance(w, card), [6_000, 4_000], 'held');
+      const req = msg('0220', card, '000302', '00', clearMinor, { 7: '1126101500', 90: f90(auth) });
+      const r = await w.c.request(req);
+      t.equal(r['0'], '0230');
+      t.equal(r['39'], '00');
+      echoed(t, req, r);
+      t.same(await balance(w, card), after, 'cleared');
+      const tx = await w.ledger.getTransaction(card.balanceId, txIdOf(card, auth));
+      t.equal(tx?.status, 'CLEARED');
+      t.equal(tx?.clearedMinor, clearMinor);
+      t.equal((await w.c.request({ ...req, 0: '0221' }))['39'], '00', 'a repeat 0221 is acknowledged');
+      t.same(await balance(w, card), after, 'and clears nothing twice');
+    });
+  }
+
+  await scenario(t, w, '0220 without an original: a forced post, even over the funds', async (t, w) => {
+    const card = await newCard(w, 20, 1_000);
+    const req = msg('0220', card, '000401', '00', 1_200);
+    const r = await w.c.request(req);
+    t.equal(r['0'], '0230');
+    t.equal(r['39'], '00');
+    echoed(t, req, r);
+    t.same(await balance(w, card), [-200, 0], 'posted');
+    const tx = await w.ledger.getTransaction(card.balanceId, txIdOf(card, req));
+    t.equal(tx?.status, 'CLEARED');
+    t.equal(tx?.forced, true);
+    t.equal((await w.c.request({ ...req, 0: '0221' }))['39'], '00');
+    t.same(await balance(w, card), [-200, 0], 'a repeat posts nothing twice');
+    // Field 90 naming an authorization the switch never saw: an offline transaction, posted.
+    const ghost = msg('0100', card, '000499', '00', 100);
+    t.equal((await w.c.request(msg('0220', card, '000402', '00', 300, { 90: f90(ghost) })))['39'], '00');
+    t.same(await balance(w, card), [-500, 0], 'an unknown original: forced post');
+  });
 });

@@ -29,6 +29,7 @@ const ROUTES = new Map<string, Handler>([
   ['0100', authorize], ['0101', authorize],
   ['0120', authorizationAdvice], ['0121', authorizationAdvice],
   ['0200', financial], ['0201', financial],
+  ['0220', financialAdvice], ['0221', financialAdvice],
   ['0400', reverse], ['0401', reverse], ['0420', reverse], ['0421', reverse],
   ['0800', networkManagement], ['0801', networkManagement],
 ]);
