@@ -179,4 +179,83 @@ t.test('messages and processing codes', async (t) => {
     t.equal((await w.c.request(msg('0220', card, '000402', '00', 300, { 90: f90(ghost) })))['39'], '00');
     t.same(await balance(w, card), [-500, 0], 'an unknown original: forced post');
   });
+
+  await scenario(t, w, 'refund (20) in an 0100: approved, nothing moves; credited when its 0220 clears', async (t, w) => {
+    const card = await newCard(w, 30, 1_000);
+    const auth = msg('0100', card, '000501', '20', 700);
+    const r = await w.c.request(auth);
+    t.equal(r['0'], '0110');
+    t.equal(r['39'], '00');
+    echoed(t, auth, r);
+    t.match(r['38'], /^[0-9A-Z]{6}$/);
+    t.equal(r['54'], field54(1_000, 1_000));
+    t.same(await balance(w, card), [1_000, 0], 'nothing held or credited yet');
+    const clr = msg('0220', card, '000502', '20', 700, { 7: '1126101500', 90: f90(auth) });
+    t.equal((await w.c.request(clr))['39'], '00');
+    t.same(await balance(w, card), [1_700, 0], 'credited at clearing');
+    const tx = await w.ledger.getTransaction(card.balanceId, txIdOf(card, auth));
+    t.equal(tx?.type, 'REFUND', 'recorded under the refund authorization');
+    t.equal(tx?.status, 'CLEARED');
+    t.equal((await w.c.request({ ...clr, 0: '0221' }))['39'], '00');
+    t.same(await balance(w, card), [1_700, 0], 'a repeat credits nothing twice');
+    t.equal((await w.c.request(msg('0220', card, '000503', '20', 250)))['39'], '00', '0220 refund without an original');
+    t.same(await balance(w, card), [1_950, 0], 'posted at once');
+  });
+
+  await scenario(t, w, 'refund (20) and payment credit (28) in an 0200, payment credit in an 0100: posted at once', async (t, w) => {
+    const card = await newCard(w, 31, 1_000);
+    const rows: Array<[string, string, number, string]> = [
+      ['0200', '20', 300, 'REFUND'], ['0200', '28', 400, 'PAYMENT_CREDIT'], ['0100', '28', 500, 'PAYMENT_CREDIT'],
+    ];
+    let available = 1_000;
+    let stan = 601;
+    for (const [mti, proc, amount, type] of rows) {
+      const req = msg(mti, card, String(stan++).padStart(6, '0'), proc, amount);
+      const r = await w.c.request(req);
+      available += amount;
+      t.equal(r['39'], '00', `${mti} ${proc} approved`);
+      echoed(t, req, r);
+      t.match(r['38'], /^[0-9A-Z]{6}$/);
+      t.equal(r['54'], field54(available, available), 'field 54 after the credit');
+      const tx = await w.ledger.getTransaction(card.balanceId, txIdOf(card, req));
+      t.same([tx?.type, tx?.status], [type, 'CLEARED']);
+      const rep = await w.c.request({ ...req, 0: mti.slice(0, 3) + '1' });
+      t.equal(rep['38'], r['38'], 'a repeat gets the same answer');
+    }
+    t.same(await balance(w, card), [available, 0], 'each credit posted once');
+  });
+
+  await scenario(t, w, 'credits to locked cards: lock 1, 2, 5, 8 declined with the lock reason, others approved', async (t, w) => {
+    const rows: Array<[number, string]> = [[1, '41'], [2, '43'], [5, '56'], [8, '14'], [3, '00'], [7, '00']];
+    let n = 40;
+    for (const [lock, code] of rows) {
+      const card = await newCard(w, n++, 1_000, lock);
+      for (const [mti, proc] of [['0100', '28'], ['0200', '20']] as const) {
+        const r = await w.c.request(msg(mti, card, String(n * 10 + Number(proc)).padStart(6, '0'), proc, 100));
+        t.equal(r['39'], code, `${mti} ${proc} to a card with lock ${lock}`);
+      }
+      t.same(await balance(w, card), [code === '00' ? 1_200 : 1_000, 0]);
+      // A debit is stopped by every lock.
+      t.not((await w.c.request(msg('0200', card, String(n * 10 + 1).padStart(6, '0'), '00', 100)))['39'], '00');
+    }
+  });
+
+  await scenario(t, w, 'balance inquiry (30): 00 with field 54, zero amount allowed, no money moves', async (t, w) => {
+    const card = await newCard(w, 50, 2_000);
+    t.equal((await w.c.request(msg('0100', card, '000701', '00', 500)))['39'], '00');
+    for (const [mti, stan, amount] of [['0100', '000702', 0], ['0200', '000703', 0], ['0100', '000704', 100]] as const) {
+      const req = msg(mti, card, stan, '30', amount);
+      const r = await w.c.request(req);
+      t.equal(r['39'], '00', `${mti} inquiry answered 00`);
+      echoed(t, req, r);
+      t.equal(r['54'], field54(2_000, 1_500), 'ledger and available amounts');
+    }
+    t.same(await balance(w, card), [1_500, 500], 'nothing moved');
+    t.equal((await w.c.request(msg('0100', card, '000705', '00', 0)))['39'], '13', 'zero amount outside an inquiry');
+    t.equal((await w.c.request(msg('0200', card, '000706', '20', 0)))['39'], '13');
+    t.equal((await w.c.request(msg('0200', card, '000707', '99', 100)))['39'], '12', 'unknown processing code');
+    t.equal((await w.c.request(msg('0100', card, '000708', '40', 100)))['39'], '12');
+    const locked = await newCard(w, 51, 100, 7);
+    t.equal((await w.c.request(msg('0100', locked, '000709', '30', 0)))['39'], '59', 'an inquiry on a locked card is declined');
+  });
 });
