@@ -159,3 +159,24 @@ t.test('the main-thread placement decides the same way', async (t) => {
   t.same([b?.availableMinor, b?.blockedMinor], [3_000, 0]);
   t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
 });
+
+t.test('an original and its reversal pipelined in one write reach the ledger in order', async (t) => {
+  const s = await startTestSwitch(t);
+  const { ledger, balanceId } = await seed(s, PAN, 10_000, null);
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  for (let k = 0; k < 20; k++) {
+    const a = auth(String(500000 + 2 * k), 300);
+    const rv = reversal(String(500001 + 2 * k), a);
+    const waits = [c.expect(a['11'] as string), c.expect(rv['11'] as string)];
+    c.writeRaw(Buffer.concat([c.pack(a), c.pack(rv)]));
+    const [ra, rr] = await Promise.all(waits);
+    t.equal(ra?.['39'], '00');
+    t.equal(rr?.['39'], '00');
+    const tx = await ledger.getTransaction(balanceId, `card-0018.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}`);
+    if (tx?.status !== 'REVERSED') { t.fail(`round ${k}: the authorization was ${tx?.status ?? 'missing'} after its reversal`); break; }
+  }
+  const b = await ledger.getUserBalance(balanceId);
+  t.same([b?.availableMinor, b?.blockedMinor], [10_000, 0], 'every hold released by its reversal');
+  t.equal(await ledgerSound(s), 'sound', 'ledger check passes');
+});

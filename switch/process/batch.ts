@@ -38,6 +38,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   const out: Array<Buffer | null> = new Array(frames.length).fill(null);
   const codes: string[] = new Array(frames.length).fill('');
   const pending: Array<Promise<void>> = [];
+  let byCard: Map<string, Promise<void>> | undefined;
   for (let i = 0; i < frames.length; i++) {
     const decoded = ctx.codec.unpack(frames[i] as Buffer);
     if (!decoded.ok) {
@@ -56,9 +57,16 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       codes[i] = code(res);
       continue;
     }
-    const r = handler(ctx, m, mti);
-    if (r instanceof Promise) pending.push(settle(ctx, r, m, mti, out, codes, i));
-    else { out[i] = encode(ctx, r); codes[i] = code(r); }
+    // Messages about one card run in the order they were read: an original and its reversal or
+    // clearing pipelined into the same batch must reach the ledger in that order, or the second
+    // would find no original and the first would then hold money that was already settled.
+    const pan = m.fields.get(2);
+    const before = typeof pan === 'string' ? byCard?.get(pan) : undefined;
+    const run = before === undefined
+      ? settle(ctx, handler, m, mti, out, codes, i)
+      : before.then(() => settle(ctx, handler, m, mti, out, codes, i));
+    if (typeof pan === 'string') (byCard ??= new Map()).set(pan, run);
+    pending.push(run);
   }
   if (pending.length > 0) await Promise.all(pending);
   return { frames: out, codes };
@@ -69,9 +77,9 @@ function code(m: IsoMessage): string {
   return typeof c === 'string' ? c : '';
 }
 
-async function settle(ctx: ProcessContext, p: Promise<IsoMessage>, m: IsoMessage, mti: string, out: Array<Buffer | null>, codes: string[], i: number): Promise<void> {
+async function settle(ctx: ProcessContext, handler: Handler, m: IsoMessage, mti: string, out: Array<Buffer | null>, codes: string[], i: number): Promise<void> {
   try {
-    const res = await p;
+    const res = await handler(ctx, m, mti);
     out[i] = encode(ctx, res);
     codes[i] = code(res);
   } catch (err) {
