@@ -16,6 +16,7 @@ import type { Secrets } from './secrets.js';
 import type { Program } from './programs.js';
 import { maskPan } from './iso/mask.js';
 import { attachCard, type CustomerBlockSink } from './customers.js';
+import { defineSwitchScripts } from './lua.js';
 
 export type CardStatus = 'ACTIVE' | 'INACTIVE';
 export type CardKind = 'VIRTUAL' | 'PHYSICAL';
@@ -105,71 +106,6 @@ const F = {
 
 const IRREVERSIBLE_ARG = ',' + IRREVERSIBLE_LOCK_CODES.join(',') + ',';
 
-// KEYS: record. ARGV: replace ('1' | '0'), field, value, ... Returns 1 written, 0 the PAN exists
-// and replace is '0' (a PAN collision when issuing).
-const CREATE_1 = `
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  if ARGV[1] ~= '1' then return 0 end
-  redis.call('DEL', KEYS[1])
-end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-return 1`;
-
-// KEYS: record. ARGV: code, irreversible set ",1,2,5,8,".
-// Returns 1 locked, 0 already locked with this code, -1 no card, -2 an irreversible lock is in place.
-const LOCK_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local cur = redis.call('HGET', KEYS[1], 'lk') or '0'
-if cur == ARGV[1] then return 0 end
-if string.find(ARGV[2], ',' .. cur .. ',', 1, true) then return -2 end
-redis.call('HSET', KEYS[1], 'lk', ARGV[1])
-return 1`;
-
-// KEYS: record. ARGV: irreversible set. Returns 1 unlocked, 0 was not locked, -1 no card, -2 irreversible.
-// Unlocking also forgets PIN failures, so the cardholder gets fresh tries.
-const UNLOCK_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local cur = redis.call('HGET', KEYS[1], 'lk') or '0'
-if cur == '0' then return 0 end
-if string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return -2 end
-redis.call('HSET', KEYS[1], 'lk', 0, 'pf', 0)
-return 1`;
-
-// KEYS: record. Returns 1 activated, -1 no card, -3 not a physical card, -4 already active.
-const ACTIVATE_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if redis.call('HGET', KEYS[1], 'kd') ~= 'PHYSICAL' then return -3 end
-if redis.call('HGET', KEYS[1], 'st') == 'ACTIVE' then return -4 end
-redis.call('HSET', KEYS[1], 'st', 'ACTIVE')
-return 1`;
-
-// KEYS: record. ARGV: failure limit, lock code to set. Returns {-1} no card, else {failures, lock}.
-// The lock is set only on an unlocked card: an existing lock (stolen, fraud...) says more.
-const PIN_FAILURE_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end
-local n = redis.call('HINCRBY', KEYS[1], 'pf', 1)
-local lk = redis.call('HGET', KEYS[1], 'lk') or '0'
-if n >= tonumber(ARGV[1]) and lk == '0' then
-  redis.call('HSET', KEYS[1], 'lk', ARGV[2])
-  lk = ARGV[2]
-end
-return {n, tonumber(lk)}`;
-
-// KEYS: record. Returns 1 reset, 0 nothing to reset or no card.
-const PIN_SUCCESS_1 = `
-local pf = redis.call('HGET', KEYS[1], 'pf')
-if pf == false or pf == '0' then return 0 end
-redis.call('HSET', KEYS[1], 'pf', 0)
-return 1`;
-
-// KEYS: record. ARGV: lock version, blocked (0/1). Returns 1 written, 0 no card or a newer version is there.
-const CUSTOMER_BLOCK_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local dv = tonumber(redis.call('HGET', KEYS[1], 'dv') or '-1')
-if tonumber(ARGV[1]) < dv then return 0 end
-redis.call('HSET', KEYS[1], 'db', ARGV[2], 'dv', ARGV[1])
-return 1`;
-
 interface CardCommands {
   cardCreate(record: string, replace: string, ...fieldValues: string[]): Promise<number>;
   cardLock(record: string, code: number, irreversible: string): Promise<number>;
@@ -180,18 +116,9 @@ interface CardCommands {
   cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
 }
 
+/** The scripts of switch/lua/card-*.lua (KEYS, ARGV and returns in each file's header). */
 function commands(redis: Redis | Cluster): CardCommands {
-  const r = redis as unknown as Record<string, unknown>;
-  const define = (name: string, keys: number, lua: string) => {
-    if (typeof r[name] !== 'function') redis.defineCommand(name, { numberOfKeys: keys, lua });
-  };
-  define('cardCreate', 1, CREATE_1);
-  define('cardLock', 1, LOCK_1);
-  define('cardUnlock', 1, UNLOCK_1);
-  define('cardActivate', 1, ACTIVATE_1);
-  define('cardPinFailure', 1, PIN_FAILURE_1);
-  define('cardPinSuccess', 1, PIN_SUCCESS_1);
-  define('cardCustomerBlock', 1, CUSTOMER_BLOCK_1);
+  defineSwitchScripts(redis, 'card-');
   return redis as unknown as CardCommands;
 }
 

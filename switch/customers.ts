@@ -17,6 +17,7 @@
 // blocked and only then attached (switch/cards.ts), so a crash between the two steps fails closed;
 // `sync()` repairs any card whose flag a crash left behind.
 import type { Redis, Cluster } from 'ioredis';
+import { defineSwitchScripts } from './lua.js';
 
 export type KycStatus = 'SUCCESS' | 'PENDING' | 'REJECTED';
 export const KYC_STATUSES: readonly KycStatus[] = ['SUCCESS', 'PENDING', 'REJECTED'];
@@ -73,47 +74,6 @@ export function customerKeys(customerId: string): { hash: string; locks: string;
   return { hash: p, locks: p + ':locks', cards: p + ':cards' };
 }
 
-// KEYS: hash. ARGV: kyc, createdMs. Returns 1 created, 0 exists.
-const CREATE_1 = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'kyc', ARGV[1], 'lv', 0, 't', ARGV[2])
-return 1`;
-
-// KEYS: hash. ARGV: kyc. Returns 1 set, -1 no such customer.
-const SET_KYC_1 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-redis.call('HSET', KEYS[1], 'kyc', ARGV[1])
-return 1`;
-
-// KEYS: hash, locks, cards. ARGV: 'add' | 'remove' | 'read', reason.
-// Returns {-1} for no such customer, else {lockVersion, lockCount, cardId...}. The version grows
-// only when the set changed, so a repeated add or remove is a no-op that still re-propagates.
-const CHANGE_LOCK_3 = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
-local changed = 0
-if ARGV[1] == 'add' then changed = redis.call('SADD', KEYS[2], ARGV[2])
-elseif ARGV[1] == 'remove' then changed = redis.call('SREM', KEYS[2], ARGV[2]) end
-local lv = tonumber(redis.call('HGET', KEYS[1], 'lv') or '0')
-if changed == 1 then lv = redis.call('HINCRBY', KEYS[1], 'lv', 1) end
-local out = {lv, redis.call('SCARD', KEYS[2])}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do out[#out + 1] = id end
-return out`;
-
-// KEYS: hash, locks, cards. ARGV: cardId, requireKyc ('1' | '0'), maxCards.
-// Returns {-1} no such customer, {-2} KYC not SUCCESS, {-3} too many cards, else {lockVersion, lockCount}.
-// Without requireKyc (seeding) a customer that does not exist is attached to at lock version 0.
-const ATTACH_CARD_3 = `
-local exists = redis.call('EXISTS', KEYS[1]) == 1
-if ARGV[2] == '1' then
-  if not exists then return {-1} end
-  if redis.call('HGET', KEYS[1], 'kyc') ~= 'SUCCESS' then return {-2} end
-end
-if redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 and redis.call('SCARD', KEYS[3]) >= tonumber(ARGV[3]) then return {-3} end
-redis.call('SADD', KEYS[3], ARGV[1])
-local lv = 0
-if exists then lv = tonumber(redis.call('HGET', KEYS[1], 'lv') or '0') end
-return {lv, redis.call('SCARD', KEYS[2])}`;
-
 interface CustomerCommands {
   customerCreate(hash: string, kyc: string, createdMs: number): Promise<number>;
   customerSetKyc(hash: string, kyc: string): Promise<number>;
@@ -121,15 +81,9 @@ interface CustomerCommands {
   customerAttachCard(hash: string, locks: string, cards: string, cardId: string, requireKyc: string, maxCards: number): Promise<number[]>;
 }
 
+/** The scripts of switch/lua/customer-*.lua (KEYS, ARGV and returns in each file's header). */
 function commands(redis: Redis | Cluster): CustomerCommands {
-  const r = redis as unknown as Record<string, unknown>;
-  const define = (name: string, keys: number, lua: string) => {
-    if (typeof r[name] !== 'function') redis.defineCommand(name, { numberOfKeys: keys, lua });
-  };
-  define('customerCreate', 1, CREATE_1);
-  define('customerSetKyc', 1, SET_KYC_1);
-  define('customerChangeLock', 3, CHANGE_LOCK_3);
-  define('customerAttachCard', 3, ATTACH_CARD_3);
+  defineSwitchScripts(redis, 'customer-');
   return redis as unknown as CustomerCommands;
 }
 

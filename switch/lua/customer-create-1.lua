@@ -1,0 +1,5 @@
+-- Customer store script (switch/customers.ts).
+-- KEYS: hash. ARGV: kyc, createdMs. Returns 1 created, 0 exists.
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'kyc', ARGV[1], 'lv', 0, 't', ARGV[2])
+return 1
