@@ -5,7 +5,7 @@
 // calls of one event-loop turn.
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { Code, LedgerError, reasonOf, statusOf, type LedgerReason, type TxStatus } from './codes.js';
+import { Code, LedgerError, reasonOf, statusOf, type LedgerReason } from './codes.js';
 import { Keyspace, type PartnerType } from './keys.js';
 import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
 import {
