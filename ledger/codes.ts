@@ -20,6 +20,8 @@ export const Code = {
   PARTNER_NOT_FOUND: 15,
   COMPANY_NOT_FOUND: 16,
   NOT_OPEN: 17,
+  AMOUNT_LIMIT: 18,
+  COUNT_LIMIT: 19,
 } as const;
 
 export type LedgerReason =
@@ -39,7 +41,9 @@ export type LedgerReason =
   | 'TRANSACTION_NOT_OPEN'
   | 'ALREADY_REVERSED'
   | 'NOT_DUE'
-  | 'IDEMPOTENCY_CONFLICT';
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'EXCEEDS_AMOUNT_LIMIT'
+  | 'LIMIT_EXCEED';
 
 const REASONS: readonly LedgerReason[] = (() => {
   const r: LedgerReason[] = [];
@@ -60,6 +64,8 @@ const REASONS: readonly LedgerReason[] = (() => {
   r[Code.PARTNER_NOT_FOUND] = 'PARTNER_BALANCE_NOT_FOUND';
   r[Code.COMPANY_NOT_FOUND] = 'COMPANY_BALANCE_NOT_FOUND';
   r[Code.NOT_OPEN] = 'TRANSACTION_NOT_OPEN';
+  r[Code.AMOUNT_LIMIT] = 'EXCEEDS_AMOUNT_LIMIT';
+  r[Code.COUNT_LIMIT] = 'LIMIT_EXCEED';
   return r;
 })();
 

@@ -9,6 +9,7 @@ import { Code, LedgerError, reasonOf, statusOf, type LedgerReason } from './code
 import { Keyspace, type PartnerType } from './keys.js';
 import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
 import {
+  type DailyLimits,
   INTERNAL_TYPES, type ClearArgs, type ClearResult, type CreditArgs, type HoldArgs, type HoldResult, type JournalEntry,
   type LedgerOptions, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
   type ReloadResult, type Transaction, type UserBalance,
@@ -22,6 +23,8 @@ export * from './types.js';
 /** A tranche refill pulls at least this multiple of its shortfall. */
 const REFILL_FACTOR = 4;
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
+/** A card's usage hash for a day outlives the day by one more (time zones and late advices). */
+const USAGE_TTL_MS = 2 * 86_400_000;
 
 export class Ledger {
   readonly keys: Keyspace;
@@ -196,6 +199,7 @@ export class Ledger {
     if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
     if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
+    if (a.limits !== undefined) checkLimits(a.limits);
     const g = this.groupOf(a.balanceId);
     const forced = a.forced === true;
     const retryable = a.depositId !== null && !forced && this.keys.groups > 1;
@@ -226,14 +230,17 @@ export class Ledger {
     const txKey = p + 'tx:' + a.balanceId + ':' + a.txId;
     const companyId = a.companyId ?? '';
     const companyKey = companyId === '' ? txKey : p + 'pbt:' + companyId;
+    const lim = a.limits;
+    const useKey = lim === undefined ? txKey : p + 'use:' + lim.cardId + ':' + lim.day;
     const now = a.nowMs ?? this.now();
     const args: (string | number)[] = a.depositId === null
       ? [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, companyKey,
-        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!]
+        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey]
       : [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, p + 'pbt:' + a.depositId, companyKey,
-        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!];
+        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey];
+    const limits = lim === undefined ? '' : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
     args.push(`${mode}|${forced ? '1' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
-      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}`);
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}`);
     if (a.meta !== undefined) {
       for (const k in a.meta) args.push(k, a.meta[k]!);
     }
@@ -609,4 +616,12 @@ function releaseResult(r: number[]): ReleaseResult {
     blockedMinor: r[6]!,
     amountMinor: r[7]!,
   };
+}
+
+function checkLimits(l: DailyLimits): void {
+  checkId(l.cardId, 'limits.cardId');
+  if (!/^\d{8}$/.test(l.day)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'limits.day must be YYYYMMDD');
+  for (const v of [l.amountMinor, l.count, l.atmAmountMinor]) {
+    if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
+  }
 }

@@ -46,6 +46,21 @@ export interface HoldArgs {
   expiresAtMs: number;
   nowMs?: number;
   meta?: Record<string, string>;
+  /** The card's daily limits, checked before the funds and counted on approval (forced: counted only). */
+  limits?: DailyLimits;
+}
+
+/** Daily limits of a card (SPEC §4 `limits`), counted per card and UTC day in the balance's slot group. */
+export interface DailyLimits {
+  /** Card id whose usage is counted. */
+  cardId: string;
+  /** UTC day, YYYYMMDD. */
+  day: string;
+  amountMinor: number | null;
+  count: number | null;
+  atmAmountMinor: number | null;
+  /** This debit is an ATM withdrawal (counts toward atmAmountMinor). */
+  atm: boolean;
 }
 
 export interface HoldResult {

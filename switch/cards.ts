@@ -37,7 +37,16 @@ export interface CardRecord {
   pinFailures: number;
   /** The customer has a transactional lock (switch/customers.ts): debits decline AML_EXCEPTION. */
   debitsBlocked: boolean;
+  /** Limits set on this card; each applies together with the program's (the lower wins). */
+  limits: CardLimits;
 }
+
+/** SPEC §4 `limits`, per card: null = no card-level limit. Amounts in minor units of the balance currency. */
+export interface CardLimits {
+  perTransaction: number | null; dailyAmount: number | null; dailyCount: number | null; atmDailyAmount: number | null;
+}
+
+export const NO_CARD_LIMITS: CardLimits = Object.freeze({ perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null });
 
 /** Seed "Card issuing → Lock": the codes a card may be locked with. */
 export const LOCK_CODES: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 11];
@@ -101,7 +110,7 @@ export interface IssuedCard { card: CardRecord; pan: string; cvv: string }
 const F = {
   id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
   lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
-  blockVersion: 'dv', panEncrypted: 'pe',
+  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm',
 } as const;
 
 const IRREVERSIBLE_ARG = ',' + IRREVERSIBLE_LOCK_CODES.join(',') + ',';
@@ -253,6 +262,15 @@ export class CardStore implements CustomerBlockSink {
   }
 
   /** Part of lock propagation from switch/customers.ts; a card that does not exist is skipped. */
+  /** Sets the card's own limits (null = none at card level); the next authorization sees them. */
+  async setLimits(cardId: string, limits: CardLimits): Promise<void> {
+    for (const v of Object.values(limits)) {
+      if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new CardError('CARD_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
+    }
+    const key = await this.requireRecordKey(cardId);
+    await this.redis.hset(key, F.limits, JSON.stringify(limits));
+  }
+
   async applyCustomerBlock(cardId: string, lockVersion: number, blocked: boolean): Promise<void> {
     const key = await this.recordKeyOf(cardId);
     if (key !== null) await this.cmd.cardCustomerBlock(key, lockVersion, blocked ? 1 : 0);
@@ -322,7 +340,14 @@ function toRecord(h: Record<string, string>): CardRecord | null {
     lock: Number(h[F.lock] ?? 0), kind: (h[F.kind] ?? 'VIRTUAL') as CardKind, panLast4: h[F.panLast4] ?? '',
     createdAtMs: Number(h[F.createdAtMs] ?? 0), pinFailures: Number(h[F.pinFailures] ?? 0),
     debitsBlocked: h[F.debitsBlocked] !== '0',
+    limits: parseLimits(h[F.limits]),
   };
+}
+
+function parseLimits(s: string | undefined): CardLimits {
+  if (s === undefined || s === '') return NO_CARD_LIMITS;
+  const o = JSON.parse(s) as Partial<CardLimits>;
+  return { perTransaction: o.perTransaction ?? null, dailyAmount: o.dailyAmount ?? null, dailyCount: o.dailyCount ?? null, atmDailyAmount: o.atmDailyAmount ?? null };
 }
 
 /** Sealed PAN: base64 of version (1 byte) | IV (12) | GCM tag (16) | ciphertext; the card id is the AAD. */

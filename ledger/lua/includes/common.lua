@@ -20,6 +20,8 @@ local C_NOT_DUE = 14
 local C_PARTNER_NOT_FOUND = 15
 local C_COMPANY_NOT_FOUND = 16
 local C_NOT_OPEN = 17
+local C_AMOUNT_LIMIT = 18
+local C_COUNT_LIMIT = 19
 
 local S_NONE = 0
 local S_AUTHORIZED = 1

@@ -15,7 +15,26 @@ local function split(s)
   end
 end
 
-local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world)
+-- Daily limits of the card (SPEC §4 `limits`), checked against its usage hash for the day
+-- (fields amt, cnt, atm). '' = no such limit. Returns a decline code or nil.
+local function over_limit(k_use, A, amount)
+  local lim_amt, lim_cnt, lim_atm = tonumber(A[14]), tonumber(A[15]), tonumber(A[16])
+  local u = redis.call('HMGET', k_use, 'amt', 'cnt', 'atm')
+  local amt, cnt, atm = tonumber(u[1]) or 0, tonumber(u[2]) or 0, tonumber(u[3]) or 0
+  if lim_amt and amt + amount > lim_amt then return C_AMOUNT_LIMIT end
+  if A[17] == '1' and lim_atm and atm + amount > lim_atm then return C_AMOUNT_LIMIT end
+  if lim_cnt and cnt + 1 > lim_cnt then return C_COUNT_LIMIT end
+  return nil
+end
+
+local function count_usage(k_use, A, amount)
+  redis.call('HINCRBY', k_use, 'amt', d(amount))
+  redis.call('HINCRBY', k_use, 'cnt', 1)
+  if A[17] == '1' then redis.call('HINCRBY', k_use, 'atm', d(amount)) end
+  redis.call('PEXPIRE', k_use, A[18])
+end
+
+local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use)
   local A = split(ARGV[1])
   local mode = A[1]
   local forced = A[2] == '1'
@@ -63,6 +82,11 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     if kc ~= cur then return finish(k_idem, ttl, op, ref, {C_CURRENCY_MISMATCH, 0, S_NONE, ua, ub, da, db, 0}) end
   end
   local total = amount + fee + fx
+  local limited = k_use ~= k_tx
+  if limited and not forced then
+    local over = over_limit(k_use, A, amount)
+    if over then return finish(k_idem, ttl, op, ref, {over, 0, S_NONE, ua, ub, da, db, 0}) end
+  end
   if not forced then
     -- Deposit first, then user: the reason names the first balance that falls short. The amounts
     -- in the answer are those the decision was taken on.
@@ -79,6 +103,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   end
 
   -- Writes.
+  if limited then count_usage(k_use, A, amount) end
   local p = {}
   local uacct = 'U:' .. balance_id
   local dacct = 'P:' .. deposit_id .. ':' .. string.sub(k_user, 2, string.find(k_user, '}', 1, true) - 1)
