@@ -10,6 +10,7 @@ import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js'
 import { IsoListener } from './net/listener.js';
 import { frame } from './net/framer.js';
 import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
+import type { ProcessedEvent } from './process/batch.js';
 import { InlineRunner, PoolRunner } from './pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
@@ -99,6 +100,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   }
   undo.push(() => runner.close());
 
+  // The live feed (api/feed.ts) subscribes once the HTTP side is up.
+  let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
   const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
   const dispatcher = new Dispatcher(runner, cfg.batchMax, (frames) => systemErrorAnswers(fallbackCodec, cfg.dialect, frames), {
     answered(request, code, seconds) {
@@ -107,6 +110,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
         metrics.messages.labels(mti, code).inc();
         metrics.authLatency.labels(mti, code).observe(seconds);
       }
+    },
+    processed(events) {
+      for (const e of events) metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
+      processedSink(events);
     },
     batchFailed(err) {
       metrics.batchFailures.inc();

@@ -5,6 +5,7 @@ export interface SwitchMetrics {
   registry: Registry;
   authLatency: Histogram<'mti' | 'code'>;
   messages: Counter<'mti' | 'code'>;
+  decisions: Counter<'mti' | 'code' | 'reason'>;
   inflight: Gauge;
   malformed: Counter<'kind'>;
   connections: Gauge;
@@ -26,6 +27,11 @@ export function createMetrics(): SwitchMetrics {
       registers: [registry],
     }),
     messages: new Counter({ name: 'switch_messages_total', help: 'Messages answered, by request MTI and response code', labelNames: ['mti', 'code'] as const, registers: [registry] }),
+    decisions: new Counter({
+      name: 'switch_decisions_total',
+      help: 'Money messages decided (repeats answered from the duplicate cache excluded), by request MTI, response code and the one decline reason (APPROVED when approved)',
+      labelNames: ['mti', 'code', 'reason'] as const, registers: [registry],
+    }),
     inflight: new Gauge({ name: 'switch_inflight_requests', help: 'Requests read and not yet answered', registers: [registry] }),
     malformed: new Counter({ name: 'switch_malformed_frames_total', help: 'Frames that broke the framing or did not decode', labelNames: ['kind'] as const, registers: [registry] }),
     connections: new Gauge({ name: 'switch_connections', help: 'Open ISO 8583 connections', registers: [registry] }),

@@ -2,12 +2,15 @@
 // arrive in one event-loop turn go out as one batch (at most batchMax frames): one worker task
 // costs about as much as 64 items, so batching is where the throughput comes from.
 import { performance } from 'node:perf_hooks';
+import type { ProcessedEvent } from '../process/batch.js';
 
 export interface RunResult {
   /** Complete framed answers (2-byte length included); null means "no answer" (dropped frame). */
   frames: ReadonlyArray<Buffer | null>;
   /** Field 39 of each answer, '' where none. */
   codes: readonly string[];
+  /** The money messages decided (for the live feed and the reason metrics). */
+  events?: readonly ProcessedEvent[];
 }
 
 export interface BatchRunner {
@@ -24,6 +27,8 @@ export interface DispatchObserver {
   /** Called once per frame when its answer (or drop) is known. */
   answered(request: Buffer, code: string, latencySeconds: number): void;
   batchFailed(err: unknown): void;
+  /** Called once per batch with its decided money messages. */
+  processed?(events: readonly ProcessedEvent[]): void;
 }
 
 export class Dispatcher {
@@ -77,5 +82,6 @@ export class Dispatcher {
       (targets[i] as ReplyTarget).deliver(r.frames[i] ?? null);
       this.observer?.answered(frames[i] as Buffer, r.codes[i] ?? '', (now - (started[i] as number)) / 1000);
     }
+    if (r.events !== undefined && r.events.length > 0) this.observer?.processed?.(r.events);
   }
 }

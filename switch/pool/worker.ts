@@ -3,7 +3,7 @@
 import { workerData } from 'node:worker_threads';
 import { connectRedis } from '../redis.js';
 import { createContext } from '../process/context.js';
-import { processBatch, type BatchCounters } from '../process/batch.js';
+import { processBatch, type BatchCounters, type ProcessedEvent } from '../process/batch.js';
 import { ProgramTable, type Program } from '../programs.js';
 import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
 
@@ -15,7 +15,7 @@ export interface WorkerInit {
   cardIndexKey: Uint8Array;
 }
 
-export interface WorkerResult extends PackedFrames { codes: string[]; malformedDropped: number }
+export interface WorkerResult extends PackedFrames { codes: string[]; events: ProcessedEvent[]; malformedDropped: number }
 
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
@@ -27,5 +27,5 @@ export default async function run(task: PackedFrames): Promise<WorkerResult> {
   const counters: BatchCounters = { malformedDropped: 0 };
   const out = await processBatch(ctx, unpackFrames(task) as Buffer[], counters);
   const packed = packFrames(out.frames);
-  return { data: packed.data, offsets: packed.offsets, codes: out.codes, malformedDropped: counters.malformedDropped };
+  return { data: packed.data, offsets: packed.offsets, codes: out.codes, events: out.events, malformedDropped: counters.malformedDropped };
 }

@@ -4,6 +4,7 @@
 // balance inquiry (30) moves nothing.
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import { holdExpiresAtMs } from '../../ledger/index.js';
 import { fromLedger } from '../reasons.js';
 import { decided, decline } from './respond.js';
@@ -12,8 +13,8 @@ import { postCredit } from './credit.js';
 import { balanceInquiry } from './inquiry.js';
 import { text } from './wire.js';
 
-export async function authorize(ctx: ProcessContext, m: IsoMessage, mti: string): Promise<IsoMessage> {
-  const c = await checkRequest(ctx, m.fields);
+export async function authorize(ctx: ProcessContext, m: Inbound, mti: string): Promise<IsoMessage> {
+  const c = await checkRequest(ctx, m);
   if (typeof c === 'string') return decline(ctx, m, mti, c);
   switch (c.kind) {
     case 'DEBIT': return holdFunds(ctx, m, mti, c);
@@ -23,10 +24,12 @@ export async function authorize(ctx: ProcessContext, m: IsoMessage, mti: string)
   }
 }
 
-async function holdFunds(ctx: ProcessContext, m: IsoMessage, mti: string, c: Checked): Promise<IsoMessage> {
+async function holdFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checked): Promise<IsoMessage> {
   const held = await ctx.ledger.hold({
     idempotencyKey: `auth:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
-    amountMinor: c.amountMinor, expiresAtMs: holdExpiresAtMs(c.program, text(m.fields, 18), c.nowMs), nowMs: c.nowMs,
+    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
+    expiresAtMs: holdExpiresAtMs(c.program, text(m.fields, 18), c.nowMs), nowMs: c.nowMs,
+    ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
   return decided(ctx, m, mti, held.approved ? 'APPROVED' : fromLedger(held.reason), c.txId, { ...held, currencyN3: c.currencyN3 });
 }

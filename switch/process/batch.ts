@@ -10,9 +10,26 @@ import { financial } from './financial.js';
 import { authorizationAdvice, financialAdvice } from './advice.js';
 import { networkManagement } from './network.js';
 import { frame } from '../net/framer.js';
+import { maskPan } from '../iso/mask.js';
+import { newOutcome, typeOf, type Inbound } from './outcome.js';
+import { isRecorded, transactionObject } from './record.js';
+import { duplicateKey, recordIdOf } from '../records.js';
+import { acquirer11, text } from './wire.js';
 
 export interface BatchCounters {
   malformedDropped: number;
+}
+
+/** One decided money message, for the live feed and the metrics (no PAN: masked first 6 / last 4). */
+export interface ProcessedEvent {
+  timeMs: number;
+  mti: string;
+  responseCode: string;
+  reason: string;
+  maskedPan: string | null;
+  amountMinor: number | null;
+  currency: string | null;
+  txId: string | null;
 }
 
 export interface BatchOutput {
@@ -20,9 +37,11 @@ export interface BatchOutput {
   frames: Array<Buffer | null>;
   /** Field 39 of each answer ('' where dropped): the main thread labels its metrics with it. */
   codes: string[];
+  /** The money messages decided in this batch (duplicates answered from the cache are not repeated). */
+  events: ProcessedEvent[];
 }
 
-type Handler = (ctx: ProcessContext, m: IsoMessage, mti: string) => Promise<IsoMessage> | IsoMessage;
+type Handler = (ctx: ProcessContext, m: Inbound, mti: string) => Promise<IsoMessage> | IsoMessage;
 
 /** Request MTI (repeats included) → handler. Anything else is answered 12 (SPEC §2.2). */
 const ROUTES = new Map<string, Handler>([
@@ -37,6 +56,7 @@ const ROUTES = new Map<string, Handler>([
 export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[], counters: BatchCounters): Promise<BatchOutput> {
   const out: Array<Buffer | null> = new Array(frames.length).fill(null);
   const codes: string[] = new Array(frames.length).fill('');
+  const events: ProcessedEvent[] = [];
   const pending: Array<Promise<void>> = [];
   let byCard: Map<string, Promise<void>> | undefined;
   for (let i = 0; i < frames.length; i++) {
@@ -47,7 +67,8 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       else { out[i] = encode(ctx, res); codes[i] = code(res); }
       continue;
     }
-    const m = decoded.msg;
+    const m = decoded.msg as Inbound;
+    m.o = newOutcome();
     const mti = responseMti(m.mti);
     const handler = ROUTES.get(m.mti);
     if (mti === null) { counters.malformedDropped++; continue; }
@@ -63,13 +84,13 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     const pan = m.fields.get(2);
     const before = typeof pan === 'string' ? byCard?.get(pan) : undefined;
     const run = before === undefined
-      ? settle(ctx, handler, m, mti, out, codes, i)
-      : before.then(() => settle(ctx, handler, m, mti, out, codes, i));
+      ? settle(ctx, handler, m, mti, out, codes, i, events)
+      : before.then(() => settle(ctx, handler, m, mti, out, codes, i, events));
     if (typeof pan === 'string') (byCard ??= new Map()).set(pan, run);
     pending.push(run);
   }
   if (pending.length > 0) await Promise.all(pending);
-  return { frames: out, codes };
+  return { frames: out, codes, events };
 }
 
 function code(m: IsoMessage): string {
@@ -77,19 +98,64 @@ function code(m: IsoMessage): string {
   return typeof c === 'string' ? c : '';
 }
 
-async function settle(ctx: ProcessContext, handler: Handler, m: IsoMessage, mti: string, out: Array<Buffer | null>, codes: string[], i: number): Promise<void> {
-  try {
-    const res = await handler(ctx, m, mti);
-    out[i] = encode(ctx, res);
-    codes[i] = code(res);
-  } catch (err) {
-    // Redis unreachable or a script error: the processor gets a system error, never silence.
-    // (The ledger's idempotency key lets a repeat of this request find what was, or was not, done.)
-    logError(err);
-    const res = answer(m.fields, mti, ECHO_FIELDS, responseCode('UNKNOWN_ERROR', ctx.dialect));
-    out[i] = encode(ctx, res);
-    codes[i] = code(res);
+async function settle(ctx: ProcessContext, handler: Handler, m: Inbound, mti: string, out: Array<Buffer | null>, codes: string[], i: number,
+  events: ProcessedEvent[]): Promise<void> {
+  // SPEC §2.3: a repeat (same MTI class, fields 2, 11, 7, 32, 41) within 48 hours gets the first
+  // answer byte for byte. The ledger's idempotency keys make a repeat that overtakes the first
+  // answer's caching move no money either.
+  const dk = dedupKey(ctx, m);
+  if (dk !== null) {
+    const cached = await ctx.records.cachedAnswer(dk);
+    if (cached !== null) {
+      out[i] = cached.subarray(CODE_PREFIX_BYTES);
+      codes[i] = cached.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
+      return;
+    }
   }
+  let res: IsoMessage;
+  try {
+    const t = typeOf(text(m.fields, 3));
+    if (m.o.type === 'UNKNOWN') { m.o.type = t.type; m.o.category = t.category; }
+    res = await handler(ctx, m, mti);
+  } catch (err) {
+    // Redis unreachable or a script error: the processor gets a system error, never silence, and
+    // nothing is cached or recorded (the ledger's idempotency key lets a repeat find what was, or
+    // was not, done).
+    logError(err);
+    res = answer(m.fields, mti, ECHO_FIELDS, responseCode('UNKNOWN_ERROR', ctx.dialect));
+    out[i] = encode(ctx, res);
+    codes[i] = code(res);
+    return;
+  }
+  const framed = encode(ctx, res);
+  const rc = code(res);
+  out[i] = framed;
+  codes[i] = rc;
+  if (dk === null || framed === null) return;
+  const nowMs = ctx.now();
+  const rec = isRecorded(m.mti) ? transactionObject(m, recordIdOf(dk), rc, nowMs) : null;
+  const approvedOriginal = rec !== null && m.o.processing === 'SUCCESS' && m.o.status !== 'REVERSED' && m.o.referenceTxId === null && m.o.category === 'DEBIT';
+  // Written after the answer and not awaited: the write joins the pipeline of the next calls.
+  ctx.records.write(dk, rec, Buffer.concat([Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1'), framed]), nowMs, approvedOriginal).catch(logError);
+  if (rec !== null) {
+    const pan = text(m.fields, 2);
+    events.push({
+      timeMs: nowMs, mti: m.mti, responseCode: rc, reason: m.o.reason, maskedPan: pan === undefined ? null : maskPan(pan),
+      amountMinor: m.o.amountMinor, currency: rec.currency, txId: m.o.txId,
+    });
+  }
+}
+
+/** The cached answer starts with field 39, space-padded to 4 bytes (for the metrics of a repeat). */
+const CODE_PREFIX_BYTES = 4;
+
+/** The duplicate key of a money message (network management is never a duplicate), or null when its fields cannot form one. */
+function dedupKey(ctx: ProcessContext, m: Inbound): Buffer | null {
+  if (!isRecorded(m.mti)) return null;
+  const stan = text(m.fields, 11);
+  const f7 = text(m.fields, 7);
+  if (stan === undefined || f7 === undefined) return null;
+  return duplicateKey(ctx.duplicateKeyHmac, m.mti.slice(0, 3), text(m.fields, 2) ?? '', stan, f7, acquirer11(text(m.fields, 32)), text(m.fields, 41) ?? '');
 }
 
 /** A body that did not decode: answered 30 when MTI and STAN could be read, else dropped (SPEC §2.2). */

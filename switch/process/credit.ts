@@ -3,11 +3,13 @@
 // deposit, if any, is credited back (ledger `credit`).
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import { fromLedger } from '../reasons.js';
 import { decided } from './respond.js';
 import type { Checked } from './request.js';
 
-export async function postCredit(ctx: ProcessContext, m: IsoMessage, mti: string, c: Checked, idempotencyKey: string): Promise<IsoMessage> {
+export async function postCredit(ctx: ProcessContext, m: Inbound, mti: string, c: Checked, idempotencyKey: string): Promise<IsoMessage> {
+  m.o.status = 'CLEARED';
   const r = await ctx.ledger.credit({
     type: c.kind === 'REFUND' ? 'REFUND' : 'PAYMENT_CREDIT', idempotencyKey, txId: c.txId,
     balanceId: c.card.balanceId, amountMinor: c.amountMinor, depositId: c.depositId, nowMs: c.nowMs,

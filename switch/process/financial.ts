@@ -3,14 +3,15 @@
 // or payment credit (28) posts at once; a balance inquiry (30) moves nothing.
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import { fromLedger } from '../reasons.js';
 import { decided, decline } from './respond.js';
 import { checkRequest, type Checked } from './request.js';
 import { postCredit } from './credit.js';
 import { balanceInquiry } from './inquiry.js';
 
-export async function financial(ctx: ProcessContext, m: IsoMessage, mti: string): Promise<IsoMessage> {
-  const c = await checkRequest(ctx, m.fields);
+export async function financial(ctx: ProcessContext, m: Inbound, mti: string): Promise<IsoMessage> {
+  const c = await checkRequest(ctx, m);
   if (typeof c === 'string') return decline(ctx, m, mti, c);
   switch (c.kind) {
     case 'DEBIT': return debitFunds(ctx, m, mti, c);
@@ -20,10 +21,12 @@ export async function financial(ctx: ProcessContext, m: IsoMessage, mti: string)
   }
 }
 
-async function debitFunds(ctx: ProcessContext, m: IsoMessage, mti: string, c: Checked): Promise<IsoMessage> {
+async function debitFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checked): Promise<IsoMessage> {
+  m.o.status = 'CLEARED';
   const r = await ctx.ledger.debit({
     idempotencyKey: `fin:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
-    amountMinor: c.amountMinor, nowMs: c.nowMs,
+    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
+    nowMs: c.nowMs, ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
   return decided(ctx, m, mti, r.approved ? 'APPROVED' : fromLedger(r.reason), c.txId, { ...r, currencyN3: c.currencyN3 });
 }

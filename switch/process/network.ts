@@ -2,9 +2,10 @@
 // 7, 11 and 70; nothing else changes (sessions are not tracked per connection).
 import type { IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import { answer, NETWORK_ECHO_FIELDS } from './respond.js';
 import { responseCode } from '../reasons.js';
 
-export function networkManagement(ctx: ProcessContext, m: IsoMessage, mti: string): IsoMessage {
+export function networkManagement(ctx: ProcessContext, m: Inbound, mti: string): IsoMessage {
   return answer(m.fields, mti, NETWORK_ECHO_FIELDS, responseCode('APPROVED', ctx.dialect));
 }

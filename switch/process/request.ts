@@ -3,14 +3,16 @@
 // customer (transactional lock, carried on the card), the currency and the deposit. Which checks
 // apply depends on the kind of transaction: a credit is stopped only by an irreversible lock
 // (SPEC §2.2), a balance inquiry moves no money and may carry a zero amount.
-import type { IsoFields } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import type { CardRecord } from '../cards.js';
 import { IRREVERSIBLE_LOCK_CODES } from '../cards.js';
 import type { Program } from '../programs.js';
 import { LOCK_REASONS, type Reason } from '../reasons.js';
 import { currencyNumeric } from '../currency.js';
 import { amountMinor, text, transactionId } from './wire.js';
+import { dailyLimits, perTransactionLimit, price, type Priced } from './pricing.js';
+import type { DailyLimits } from '../../ledger/index.js';
 
 export type TxKind = 'DEBIT' | 'REFUND' | 'PAYMENT_CREDIT' | 'INQUIRY';
 
@@ -37,12 +39,20 @@ export interface Checked {
   depositId: string | null;
   /** This message's own transaction id (wire.ts). */
   txId: string;
+  /** In the balance's currency (converted when field 49 differs), fees apart. */
   amountMinor: number;
+  /** Debits and credits: the amount, fees and FX; null for an inquiry. */
+  priced: Priced | null;
+  /** The COMPANY partner balance receiving fees, or null (fees then go to the ledger's income account). */
+  companyId: string | null;
+  /** Debits: the card's daily limits for the ledger to check and count. */
+  limits: DailyLimits | undefined;
   nowMs: number;
 }
 
-/** The checks of a request, or the one reason it is declined with. */
-export async function checkRequest(ctx: ProcessContext, f: IsoFields): Promise<Checked | Reason> {
+/** The checks of a request, or the one reason it is declined with (m.o learns the card and the pricing). */
+export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Checked | Reason> {
+  const f = m.fields;
   const pan = text(f, 2);
   const stan = text(f, 11);
   const f7 = text(f, 7);
@@ -56,19 +66,36 @@ export async function checkRequest(ctx: ProcessContext, f: IsoFields): Promise<C
 
   const card = await ctx.cards.findByPan(pan);
   if (card === null) return 'CARD_NOT_FOUND';
+  m.o.card = card;
   const cardReason = checkCardFor(kind, card, text(f, 14));
   if (cardReason !== null) return cardReason;
   const program = ctx.programs.byId(card.configId);
   if (program === undefined) return 'UNKNOWN_ERROR';
   const currencyN3 = currencyNumeric(card.currency);
   if (currencyN3 === undefined) return 'CURRENCY_MISMATCH';
-  // An inquiry's answer names its own currency in field 54; money must be in the balance's.
-  if (kind !== 'INQUIRY' && text(f, 49) !== currencyN3) return 'CURRENCY_MISMATCH';
-
-  const depositId = kind === 'INQUIRY' ? null : await depositFor(ctx, program, card.currency);
-  if (kind === 'DEBIT' && depositId === null && program.depositRequired) return 'DEPOSIT_BALANCE_NOT_FOUND';
   const txId = transactionId(card.id, f7, stan, text(f, 32) ?? '');
-  return { kind, card, program, currencyN3, depositId, txId, amountMinor: amount, nowMs: ctx.now() };
+  m.o.txId = txId;
+  const nowMs = ctx.now();
+  if (kind === 'INQUIRY') {
+    return { kind, card, program, currencyN3, depositId: null, txId, amountMinor: 0, priced: null, companyId: null, limits: undefined, nowMs };
+  }
+  // Money moves in the balance's currency: field 49 is converted when it differs (SPEC §4).
+  const priced = price(f, program, card.currency, currencyN3, amount);
+  if (typeof priced === 'string') return priced;
+  m.o.priced = priced;
+  m.o.amountMinor = priced.amountMinor;
+  const depositId = await depositFor(ctx, program, card.currency);
+  if (kind !== 'DEBIT') {
+    return { kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId: null, limits: undefined, nowMs };
+  }
+  if (depositId === null && program.depositRequired) return 'DEPOSIT_BALANCE_NOT_FOUND';
+  const perTx = perTransactionLimit(card, program);
+  if (perTx !== null && priced.amountMinor > perTx) return 'EXCEEDS_AMOUNT_LIMIT';
+  const companyId = priced.feeMinor + priced.fxFeeMinor > 0 ? await partnerFor(ctx, program, 'COMPANY', card.currency) : null;
+  return {
+    kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId,
+    limits: dailyLimits(card, program, priced.channel, nowMs), nowMs,
+  };
 }
 
 function checkCardFor(kind: TxKind, card: CardRecord, f14: string | undefined): Reason | null {
@@ -107,13 +134,18 @@ function isPast(yymm: string): boolean {
 
 const DEPOSIT_ABSENT_RECHECK_MS = 1000;
 
-/** The program's DEPOSIT partner balance in this currency, cached per thread (ids never change). */
-export async function depositFor(ctx: ProcessContext, program: Program, currency: string): Promise<string | null> {
-  const key = program.configId + ':' + currency;
+/** The program's DEPOSIT partner balance in this currency, or null. */
+export function depositFor(ctx: ProcessContext, program: Program, currency: string): Promise<string | null> {
+  return partnerFor(ctx, program, 'DEPOSIT', currency);
+}
+
+/** A partner balance of the program, cached per thread (ids never change once created; absence is re-checked after a second). */
+export async function partnerFor(ctx: ProcessContext, program: Program, type: 'DEPOSIT' | 'COMPANY', currency: string): Promise<string | null> {
+  const key = type + ':' + program.configId + ':' + currency;
   const hit = ctx.depositIds.get(key);
   const now = ctx.now();
   if (hit !== undefined && (hit.id !== null || now - hit.checkedAtMs < DEPOSIT_ABSENT_RECHECK_MS)) return hit.id;
-  const found = await ctx.ledger.findPartnerBalance(program.configId, 'DEPOSIT', currency);
+  const found = await ctx.ledger.findPartnerBalance(program.configId, type, currency);
   const id = found === null ? null : found.id;
   ctx.depositIds.set(key, { id, checkedAtMs: now });
   return id;

@@ -1,6 +1,7 @@
 // Building answers: the response MTI, the echoed fields of SPEC §2.2 and the one response code.
 import type { IsoFields, IsoMessage } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
+import type { Inbound } from './outcome.js';
 import { responseCode, type Reason } from '../reasons.js';
 import { authorizationId, balanceEntry } from './wire.js';
 
@@ -27,12 +28,18 @@ export function answer(request: IsoFields, mti: string, echo: readonly number[],
   return { mti, fields };
 }
 
-export function decline(ctx: ProcessContext, m: IsoMessage, mti: string, reason: Reason): IsoMessage {
+export function decline(ctx: ProcessContext, m: Inbound, mti: string, reason: Reason): IsoMessage {
+  m.o.reason = reason;
+  m.o.processing = reason === 'APPROVED' ? 'SUCCESS' : reason === 'FORMAT_ERROR' || reason === 'UNKNOWN_TRANSACTION_TYPE' ? 'INVALID' : 'DECLINED';
   return answer(m.fields, mti, ECHO_FIELDS, responseCode(reason, ctx.dialect));
 }
 
-/** Advices report what already happened: always answered 00 (SPEC §2.4). */
-export function acknowledge(ctx: ProcessContext, m: IsoMessage, mti: string): IsoMessage {
+/**
+ * Advices report what already happened: always answered 00 (SPEC §2.4). `invalid` names why one
+ * could not be posted (it is recorded INVALID with that reason, and still answered 00).
+ */
+export function acknowledge(ctx: ProcessContext, m: Inbound, mti: string, invalid?: Reason): IsoMessage {
+  if (invalid !== undefined) { m.o.reason = invalid; m.o.processing = 'INVALID'; }
   return answer(m.fields, mti, ECHO_FIELDS, responseCode('APPROVED', ctx.dialect));
 }
 
@@ -43,8 +50,8 @@ export interface BalanceAfter { currencyN3: string; availableMinor: number; bloc
  * The answer to a request the ledger decided: 39 from the reason; on approval 38 (a function of
  * the transaction id, so a repeat gets the same one); 54 whenever the balance is known.
  */
-export function decided(ctx: ProcessContext, m: IsoMessage, mti: string, reason: Reason, txId: string, b: BalanceAfter): IsoMessage {
-  const res = answer(m.fields, mti, ECHO_FIELDS, responseCode(reason, ctx.dialect));
+export function decided(ctx: ProcessContext, m: Inbound, mti: string, reason: Reason, txId: string, b: BalanceAfter): IsoMessage {
+  const res = decline(ctx, m, mti, reason);
   if (reason === 'APPROVED') res.fields.set(38, authorizationId(txId));
   res.fields.set(54,
     balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) +

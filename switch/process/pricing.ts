@@ -1,0 +1,124 @@
+// What a debit costs in the balance's currency (SPEC §4): the channel, the amount converted when
+// the transaction currency differs (field 6/51 when they are in the balance currency, else the
+// program's rate table), the channel fee and the FX fee; and the limits that apply to it.
+import type { IsoFields } from '../iso/codec.js';
+import type { CardRecord } from '../cards.js';
+import type { Program } from '../programs.js';
+import type { DailyLimits } from '../../ledger/index.js';
+import type { Reason } from '../reasons.js';
+import { currencyAlpha, currencyExponent } from '../currency.js';
+import { amountMinor, text } from './wire.js';
+
+export type Channel = 'POS' | 'ECOM' | 'ATM';
+
+/**
+ * The channel of a card transaction: processing code 01 is an ATM withdrawal; a POS entry mode
+ * (field 22, first two digits) of 01 (key entered), 10 (credential on file) or 81 (e-commerce) is
+ * a card-not-present ECOM transaction; anything else is POS.
+ */
+export function channelOf(f: IsoFields): Channel {
+  if (text(f, 3)?.startsWith('01')) return 'ATM';
+  const mode = text(f, 22)?.slice(0, 2);
+  return mode === '01' || mode === '10' || mode === '81' ? 'ECOM' : 'POS';
+}
+
+/** Field 22 (first two digits) as the seed's `captureMode`. */
+export function captureModeOf(f: IsoFields): string | null {
+  switch (text(f, 22)?.slice(0, 2)) {
+    case '01': return 'MANUAL';
+    case '02': case '80': case '90': return 'MAGSTRIPE';
+    case '05': case '95': return 'EMV';
+    case '07': case '91': return 'NFC';
+    case '10': case '81': return 'ECOM';
+    case undefined: return null;
+    default: return 'UNKNOWN';
+  }
+}
+
+export interface Priced {
+  channel: Channel;
+  /** What the balance is debited, in its currency (fees apart). */
+  amountMinor: number;
+  feeMinor: number;
+  fxFeeMinor: number;
+  /** Field 4 / 49 as sent, when they differ from the balance's. */
+  originalAmountMinor: number;
+  originalCurrency: string;
+  /** Program currency units bought by one unit of the original currency, as a decimal string, or null. */
+  rate: string | null;
+}
+
+/**
+ * Prices a request of `amountMinor` (field 4) in field 49's currency for a balance in
+ * `balanceCurrency`. CURRENCY_MISMATCH when it cannot be converted.
+ */
+export function price(f: IsoFields, program: Program, balanceCurrency: string, balanceN3: string, amount: number): Priced | Reason {
+  const channel = channelOf(f);
+  const f49 = text(f, 49);
+  const original = f49 === undefined ? balanceCurrency : currencyAlpha(f49);
+  if (original === undefined) return 'CURRENCY_MISMATCH';
+  let converted = amount;
+  let rate: string | null = null;
+  if (original !== balanceCurrency) {
+    // Field 6 (cardholder billing amount) is used when field 51 says it is in the balance currency.
+    const billing = text(f, 51) === balanceN3 ? amountMinor(text(f, 6)) : NaN;
+    if (billing > 0) {
+      converted = billing;
+    } else {
+      rate = balanceCurrency === program.currency ? program.fxRates[original] ?? null : null;
+      if (rate === null) return 'CURRENCY_MISMATCH';
+      converted = convert(amount, original, balanceCurrency, rate);
+      if (!(converted > 0)) return 'INVALID_AMOUNT';
+    }
+  }
+  const fee = program.fees[channel];
+  const feeMinor = fee.fixed + bpsOf(converted, fee.bps);
+  const fxFeeMinor = original === balanceCurrency ? 0 : bpsOf(converted, program.fees.fxBps);
+  return { channel, amountMinor: converted, feeMinor, fxFeeMinor, originalAmountMinor: amount, originalCurrency: original, rate };
+}
+
+/** Basis points of an amount, rounded down (the cardholder is never charged a fraction up). */
+function bpsOf(amount: number, bps: number): number {
+  return bps === 0 ? 0 : Number((BigInt(amount) * BigInt(bps)) / 10_000n);
+}
+
+/**
+ * `amount` minor units of `from` in minor units of `to`, at `rate` units of `to` per unit of
+ * `from` (a decimal string), rounded half up; integer arithmetic only.
+ */
+export function convert(amount: number, from: string, to: string, rate: string): number {
+  const [int = '0', frac = ''] = rate.split('.');
+  const num = BigInt(int + frac) * 10n ** BigInt(currencyExponent(to) ?? 2);
+  const den = 10n ** BigInt(frac.length) * 10n ** BigInt(currencyExponent(from) ?? 2);
+  return Number((BigInt(amount) * num * 2n + den) / (2n * den));
+}
+
+/** The per-transaction limit (card and program, the lower wins), or null. */
+export function perTransactionLimit(card: CardRecord, program: Program): number | null {
+  return lower(card.limits.perTransaction, program.limits.perTransaction);
+}
+
+/** The daily limits of this debit for the ledger to check and count, or undefined when none apply. */
+export function dailyLimits(card: CardRecord, program: Program, channel: Channel, nowMs: number): DailyLimits | undefined {
+  const amountMinor = lower(card.limits.dailyAmount, program.limits.dailyAmount);
+  const count = lower(card.limits.dailyCount, program.limits.dailyCount);
+  const atmAmountMinor = lower(card.limits.atmDailyAmount, program.limits.atmDailyAmount);
+  if (amountMinor === null && count === null && atmAmountMinor === null) return undefined;
+  return { cardId: card.id, day: utcDay(nowMs), amountMinor, count, atmAmountMinor, atm: channel === 'ATM' };
+}
+
+function lower(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
+}
+
+let dayCacheMs = -1;
+let dayCache = '';
+function utcDay(nowMs: number): string {
+  const dayMs = nowMs - (nowMs % 86_400_000);
+  if (dayMs !== dayCacheMs) {
+    dayCacheMs = dayMs;
+    dayCache = new Date(dayMs).toISOString().slice(0, 10).replace(/-/g, '');
+  }
+  return dayCache;
+}

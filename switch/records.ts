@@ -1,0 +1,215 @@
+// Transaction records: one per money message (approved, declined or invalid), shaped as the
+// seed's Legacy Transactions Notifier transaction object, plus the duplicate-answer cache.
+//
+// Keys (each record lives in the slot group of its balance, like the ledger; a message for an
+// unknown card in group 0):
+//   {gNN}:rec:<recordId>          string  the record's JSON
+//   {gNN}:recs:bal:<balanceId>    zset    record ids of a balance, scored by time ms
+//   {gNN}:recs:card:<cardId>      zset    record ids of a card
+//   {gNN}:recs:all                zset    every record id of the group
+//   {gNN}:dup:<key>               string  the framed answer of a message, kept 48 h (SPEC §2.3)
+//   {gNN}:rrn:<cardId>:<field 37> set     ledger transaction ids of the card's approved originals
+//                                         with that retrieval reference (reversal/clearing fallback)
+//
+// A record id is a UUID-shaped HMAC of the message's duplicate key (MTI class, fields 2, 11, 7,
+// 32, 41), so a repeat of a message names the same record and writes nothing twice, and the id
+// reveals nothing about the PAN. The status of an authorization is the ledger's, read when the
+// record is read: AUTHORIZED becomes CLEARED, REVERSED or EXPIRED without rewriting the record.
+// Records are written after the answer, in the same pipeline as the next batch's calls; a crash in
+// between loses the record of a decline (money is the ledger's, and is never lost with it).
+import { createHash, createHmac } from 'node:crypto';
+import type { Redis, Cluster } from 'ioredis';
+import type { Ledger } from '../ledger/index.js';
+import { groupTag } from '../ledger/keys.js';
+import { defineSwitchScripts } from './lua.js';
+
+/** SPEC §2.3: a repeat within 48 hours gets the first answer. */
+export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
+export const RECORDS_PAGE_MAX = 200;
+/** The retrieval-reference index outlives the longest hold expiry (30 days) and late clearings. */
+export const RRN_INDEX_TTL_MS = 45 * 86_400_000;
+
+export interface TransactionData {
+  mcc: string | null;
+  merchantIdentifier: string | null;
+  merchantName: string | null;
+  captureMode: string | null;
+  lastFourDigits: string | null;
+  acquirerCountry: string | null;
+  retrievalReferenceNumber: string | null;
+}
+
+/** The seed's transaction object, with the processing status, reason and wire facts added. */
+export interface TransactionObject {
+  id: string;
+  balanceId: string | null;
+  resourceId: string | null;
+  resource: 'card' | 'balance';
+  cardId: string | null;
+  externalTransactionId: string | null;
+  referenceExternalTransactionId: string | null;
+  type: string;
+  category: 'DEBIT' | 'CREDIT';
+  amount: number | null;
+  currency: string | null;
+  originalAmount: number | null;
+  originalCurrency: string | null;
+  status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
+  description: string;
+  date: string;
+  referenceExternalTransactionDate: string | null;
+  transactionData: TransactionData;
+  processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';
+  reason: string;
+  responseCode: string;
+  mti: string;
+  feeMinor: number;
+  fxFeeMinor: number;
+}
+
+interface RecordCommands {
+  recordWrite(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string,
+    json: string, score: number, id: string, dup: Buffer | string, ttl: number, rrnTx: string, rrnTtl: number): Promise<number>;
+}
+
+/** The duplicate key of a message as an HMAC (no PAN in Redis keys): base64url of 18 bytes. */
+export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, stan: string, f7: string, acquirer: string, terminal: string): Buffer {
+  return createHmac('sha256', hmacKey).update(`${mtiClass}|${pan}|${stan}|${f7}|${acquirer}|${terminal}`).digest().subarray(0, 18);
+}
+
+/** 16 bytes of the duplicate key as a version-4-shaped UUID. */
+export function recordIdOf(dk: Buffer): string {
+  const b = Buffer.from(dk.subarray(0, 16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export class TransactionRecords {
+  private readonly cmd: RecordCommands;
+  private readonly groups: number;
+
+  constructor(private readonly redis: Redis | Cluster, private readonly ledger: Ledger) {
+    defineSwitchScripts(redis, 'record-');
+    this.cmd = redis as unknown as RecordCommands;
+    this.groups = ledger.keys.groups;
+  }
+
+  private prefix(g: number): string { return `{${groupTag(g)}}:`; }
+
+  /** Group of the duplicate cache entry of a key: computable from the wire alone, before the card is known. */
+  private dupKey(dk: Buffer): string {
+    return this.prefix(this.groups === 1 ? 0 : dk[0]! % this.groups) + 'dup:' + dk.toString('base64url');
+  }
+
+  /** The first answer (framed bytes) to a message with this duplicate key, or null. */
+  async cachedAnswer(dk: Buffer): Promise<Buffer | null> {
+    return (this.redis as Redis).getBuffer(this.dupKey(dk));
+  }
+
+  /**
+   * Writes the record (when given) and the duplicate answer. `balanceId` null: a message for an
+   * unknown card (group 0, no balance or card index). `indexRrn`: the record is an approved
+   * original that a reversal or clearing may find by PAN + field 37.
+   */
+  async write(dk: Buffer, rec: TransactionObject | null, answer: Buffer | null, nowMs: number, indexRrn = false): Promise<void> {
+    const dupKey = this.dupKey(dk);
+    if (rec === null) {
+      if (answer !== null) await this.redis.set(dupKey, answer, 'PX', DUPLICATE_WINDOW_MS, 'NX');
+      return;
+    }
+    const g = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
+    const p = this.prefix(g);
+    const recKey = p + 'rec:' + rec.id;
+    const sameSlot = dupKey.startsWith(p);
+    const rrn = indexRrn && rec.cardId !== null && rec.externalTransactionId !== null ? rec.transactionData.retrievalReferenceNumber : null;
+    await this.cmd.recordWrite(recKey,
+      rec.balanceId === null ? recKey : p + 'recs:bal:' + rec.balanceId,
+      rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
+      p + 'recs:all',
+      sameSlot && answer !== null ? dupKey : recKey,
+      rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey,
+      JSON.stringify(rec), nowMs, rec.id, answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
+    if (!sameSlot && answer !== null) await this.redis.set(dupKey, answer, 'PX', DUPLICATE_WINDOW_MS, 'NX');
+  }
+
+  /**
+   * The record of an internal transaction posted through the management API (TOPUP, FEE …).
+   * Its id is derived from the balance and ledger transaction id, so a replayed request (same
+   * idempotency key, same ledger transaction) names the same record.
+   */
+  async recordInternal(a: {
+    balanceId: string; txId: string; type: string; category: 'DEBIT' | 'CREDIT'; amountMinor: number; currency: string;
+    description: string; ok: boolean; reason: string; nowMs: number;
+  }): Promise<TransactionObject> {
+    const dk = createHash('sha256').update(`internal|${a.balanceId}|${a.txId}`).digest().subarray(0, 18);
+    const rec: TransactionObject = {
+      id: recordIdOf(dk), balanceId: a.balanceId, resourceId: a.balanceId, resource: 'balance', cardId: null,
+      externalTransactionId: a.txId, referenceExternalTransactionId: null, type: a.type, category: a.category,
+      amount: a.amountMinor, currency: a.currency, originalAmount: null, originalCurrency: null, status: 'CLEARED',
+      description: a.description, date: new Date(a.nowMs).toISOString(), referenceExternalTransactionDate: null,
+      transactionData: { mcc: null, merchantIdentifier: null, merchantName: null, captureMode: null, lastFourDigits: null, acquirerCountry: null, retrievalReferenceNumber: null },
+      processingStatus: a.ok ? 'SUCCESS' : 'DECLINED', reason: a.reason, responseCode: '', mti: '', feeMinor: 0, fxFeeMinor: 0,
+    };
+    await this.write(dk, rec, null, a.nowMs);
+    return (await this.get(rec.id)) ?? rec;
+  }
+
+  /** Ledger transaction ids of the card's approved originals with this field 37 (SPEC §2.3 fallback match). */
+  async byRetrievalReference(balanceId: string, cardId: string, rrn: string): Promise<string[]> {
+    const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
+    return this.redis.smembers(this.prefix(g) + 'rrn:' + cardId + ':' + rrn);
+  }
+
+  async get(id: string): Promise<TransactionObject | null> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) return null;
+    for (let g = 0; g < this.groups; g++) {
+      const json = await this.redis.get(this.prefix(g) + 'rec:' + id);
+      if (json !== null) return this.withLedgerStatus(JSON.parse(json) as TransactionObject);
+    }
+    return null;
+  }
+
+  /**
+   * Records newest first, filtered by balance and/or card (neither: all). The cursor is opaque
+   * (`<time ms>.<record id>` of the last item returned).
+   */
+  async list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: TransactionObject[]; next: string | null }> {
+    const limit = Math.min(Math.max(1, Math.trunc(q.limit) || 1), RECORDS_PAGE_MAX);
+    const after = parseCursor(q.cursor);
+    const index = q.balanceId !== undefined ? 'recs:bal:' + q.balanceId : q.cardId !== undefined ? 'recs:card:' + q.cardId : 'recs:all';
+    const groups = q.balanceId !== undefined ? [Math.max(0, this.ledger.keys.groupOfBalance(q.balanceId))] : [...Array(this.groups).keys()];
+    const max = after === null ? '+inf' : String(after.score);
+    // Ties on the same millisecond are read past, then skipped up to the cursor's id.
+    const pages = await Promise.all(groups.map((g) =>
+      this.redis.zrevrangebyscore(this.prefix(g) + index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64).then((r) => ({ g, r }))));
+    const merged: { g: number; id: string; score: number }[] = [];
+    for (const { g, r } of pages) for (let i = 0; i < r.length; i += 2) merged.push({ g, id: r[i]!, score: Number(r[i + 1]) });
+    merged.sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const start = after === null ? 0 : merged.findIndex((e) => e.score < after.score || (e.score === after.score && e.id < after.id));
+    const slice = start < 0 ? [] : merged.slice(start, start + limit + 1);
+    const page = slice.slice(0, limit);
+    const docs = await Promise.all(page.map((e) => this.redis.get(this.prefix(e.g) + 'rec:' + e.id)));
+    const items: TransactionObject[] = [];
+    for (const d of docs) if (d !== null) items.push(await this.withLedgerStatus(JSON.parse(d) as TransactionObject));
+    const last = page[page.length - 1];
+    return { items, next: slice.length > limit && last !== undefined ? `${last.score}.${last.id}` : null };
+  }
+
+  /** A record of an approved authorization shows the ledger transaction's status now. */
+  private async withLedgerStatus(rec: TransactionObject): Promise<TransactionObject> {
+    if (rec.processingStatus !== 'SUCCESS' || rec.status !== 'AUTHORIZED' || rec.balanceId === null || rec.externalTransactionId === null) return rec;
+    const tx = await this.ledger.getTransaction(rec.balanceId, rec.externalTransactionId);
+    if (tx !== null && (tx.status === 'CLEARED' || tx.status === 'REVERSED' || tx.status === 'EXPIRED')) rec.status = tx.status;
+    return rec;
+  }
+}
+
+function parseCursor(c: string | undefined): { score: number; id: string } | null {
+  if (c === undefined || c === '') return null;
+  const dot = c.indexOf('.');
+  const score = Number(c.slice(0, dot));
+  if (dot < 1 || !Number.isSafeInteger(score)) return null;
+  return { score, id: c.slice(dot + 1) };
+}
