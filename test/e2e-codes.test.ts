@@ -231,9 +231,9 @@ const ROWS: Row[] = [
     ledger: { before: [10_000, 0], after: [10_000, 0] },
   },
   {
-    name: 'EXCEEDS_AMOUNT_LIMIT, limits.perTransaction 5,000: 5,000 approved, 5,001 declined 61', card: { program: 'LIM_TX' },
+    name: 'EXCEEDS_AMOUNT_LIMIT, limits.perTransaction 5,000: 5,000 approved, 5,001 declined 61', card: { program: 'LIM_TX', topUpMinor: 20_000 },
     before: (x) => [auth(x, 0, 5_000)], request: (x) => auth(x, 1, 5_001), mti: '0110', code: ['61', '1021'], absent: ['38'],
-    ledger: { before: [5_000, 5_000], after: [5_000, 5_000] },
+    ledger: { before: [15_000, 5_000], after: [15_000, 5_000] },
   },
   {
     name: 'EXCEEDS_AMOUNT_LIMIT, limits.dailyAmount 8,000: 5,000 + 3,000 approved, 1 more declined 61', card: { program: 'LIM_DAY' },
