@@ -292,6 +292,24 @@ const ROWS: Row[] = [
   feeRow('fees, POS channel (field 22 051, processing 00): fixed 50 + 100 bps of 10,000 = 150 held, posted at clearing', '00', '051', 150),
   feeRow('fees, ATM channel (processing 01): fixed 200 + 200 bps of 10,000 = 400 held, posted at clearing', '01', '051', 400),
   {
+    name: 'fees in an 0200 (POS): the fee is posted with the debit, to the company balance at once', card: { program: 'FEES', topUpMinor: 20_000 },
+    request: (x) => msg('0200', x.card, x.stan(0), '00', 10_000), mti: '0210', code: D, approval: true, f54: [9_850, 9_850],
+    ledger: { before: [20_000, 0], after: [9_850, 0] }, status: ['req', 'CLEARED'],
+    extra: async (t, x) => {
+      // The row's own request has already moved the fee; the company balance is read before a second 0200 to measure it.
+      const before = (await x.w.ledger.getPartnerBalance(x.w.feesCompanyId))?.availableMinor ?? 0;
+      t.equal((await send(x.w, msg('0200', x.card, x.stan(1), '00', 1_000))).res['39'], x.w.dialect === '2003' ? '0000' : '00');
+      const after = (await x.w.ledger.getPartnerBalance(x.w.feesCompanyId))?.availableMinor ?? 0;
+      t.equal(after - before, 60, 'fixed 50 + 100 bps of 1,000 posted to the company balance');
+      t.same(await balance(x.w, x.card), [8_790, 0], 'amount and fee debited');
+    },
+  },
+  {
+    name: 'EXCEEDS_AMOUNT_LIMIT in an 0200, limits.perTransaction 5,000: 5,001 declined 61', card: { program: 'LIM_TX', topUpMinor: 20_000 },
+    request: (x) => msg('0200', x.card, x.stan(0), '00', 5_001), mti: '0210', code: ['61', '1021'], absent: ['38'],
+    ledger: { before: [20_000, 0], after: [20_000, 0] },
+  },
+  {
     name: 'UNKNOWN_TRANSACTION_TYPE (processing code 40): 12', request: (x) => msg('0100', x.card, x.stan(0), '40', 1_000),
     mti: '0110', code: ['12', '1015'], absent: ['38'], ledger: { before: [10_000, 0], after: [10_000, 0] },
   },

@@ -155,6 +155,40 @@ t.test('SPEC §2.3 sequences, default dialect', async (t) => {
     t.ok(again.raw.equals(first.raw), 'the duplicate inquiry is answered with the first bytes');
   });
 
+  await scenario(t, w, 'not a duplicate: same 2, 11, 7, 32 but another terminal (41): a second authorization, held on its own', async (t, w) => {
+    const card = await newCard(w, 18, { topUpMinor: 10_000 });
+    const a1 = msg('0100', card, '001801', '00', 1_000, { 41: 'TERM0001' });
+    const a2 = msg('0100', card, '001801', '00', 2_000, { 41: 'TERM0002' });
+    const r1 = await send(w, a1);
+    const r2 = await send(w, a2);
+    t.equal(r1.res['39'], '00');
+    t.equal(r2.res['39'], '00', 'the second terminal\'s authorization approved');
+    t.equal(r2.res['4'], a2['4'], 'answered with its own amount');
+    t.same(await balance(w, card), [7_000, 3_000], 'both held: an approval holds its own money (SPEC §3 invariant 3)');
+  });
+
+  await scenario(t, w, 'not a duplicate: an 0200 sharing 2, 11, 7, 32, 41 with an earlier 0100 (another MTI class) is posted on its own', async (t, w) => {
+    const card = await newCard(w, 19, { topUpMinor: 10_000 });
+    const a = msg('0100', card, '001901', '00', 1_000);
+    const f = msg('0200', card, '001901', '00', 2_000);
+    t.equal((await send(w, a)).res['39'], '00');
+    const r = await send(w, f);
+    t.equal(r.res['0'], '0210');
+    t.equal(r.res['39'], '00', 'the 0200 approved');
+    t.same(await balance(w, card), [7_000, 1_000], '1,000 held by the 0100, 2,000 posted by the 0200');
+  });
+
+  await scenario(t, w, 'a reversal of an authorization with a channel fee releases the fee too', async (t, w) => {
+    const card = await newCard(w, 20, { program: 'FEES', topUpMinor: 20_000 });
+    const auth = msg('0100', card, '002001', '00', 10_000);
+    t.equal((await send(w, auth)).res['39'], '00');
+    t.same(await balance(w, card), [9_850, 10_150], 'amount and fee (50 + 100 bps) held');
+    const company0 = (await w.ledger.getPartnerBalance(w.feesCompanyId))?.availableMinor;
+    t.equal((await send(w, reversalOf(auth, '002002'))).res['39'], '00');
+    t.same(await balance(w, card), [20_000, 0], 'all released, fee included');
+    t.equal((await w.ledger.getPartnerBalance(w.feesCompanyId))?.availableMinor, company0, 'no fee posted for a reversed authorization');
+  });
+
   await scenario(t, w, 'a repeated 0401 moves nothing the second time and gets the same answer', async (t, w) => {
     const card = await newCard(w, 11, { topUpMinor: 10_000 });
     const auth = msg('0100', card, '001101', '00', 4_000);
