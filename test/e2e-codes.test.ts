@@ -4,8 +4,8 @@
 // the request, the answer (MTI, field 39 per dialect, echoed fields, 38 on approvals, 54 where the
 // balance is held here) and the ledger effect (user available/blocked before → after, the
 // transaction status). Every row ends with the ledger invariant checker (npm run ledger:check).
-// Rows for features still being built (limits, fees, FX, AMBIGUOUS) are written per SPEC and fail
-// until those land.
+// Rows are written from SPEC, not from the implementation: where the code and SPEC disagree, the
+// row fails. ECOM fees are not covered: docs/messages.md does not yet say which fields make ECOM.
 import t from 'tap';
 import type { Test } from 'tap';
 import {
