@@ -37,6 +37,8 @@ export const REASONS = {
   FRAUDS_DETECTED: row('59', '1002'),
   LIMITS_EXCEEDED: row('61', '1021'),
   PARTNER_UNAVAILABLE: row('91', '9111'),
+  /** The latency budget ran out before the decision; the stand-in rule declined (SPEC §2.5). */
+  BUDGET_DEADLINE_PASSED: row('91', '9111'),
   AMBIGUOUS_REFERENCED_TRANSACTION: row('96', '9109'),
   UNKNOWN_ERROR: row('96', '9109'),
   FORMAT_ERROR: row('30', '9104'),

@@ -7,7 +7,8 @@ import type { ProcessContext } from './context.js';
 import type { Inbound } from './outcome.js';
 import { holdExpiresAtMs } from '../../ledger/index.js';
 import { fromLedger } from '../reasons.js';
-import { decided, decline } from './respond.js';
+import { decided, decline, standInApproval } from './respond.js';
+import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { postCredit } from './credit.js';
 import { balanceInquiry } from './inquiry.js';
@@ -25,11 +26,15 @@ export async function authorize(ctx: ProcessContext, m: Inbound, mti: string): P
 }
 
 async function holdFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checked): Promise<IsoMessage> {
-  const held = await ctx.ledger.hold({
+  const call = () => ctx.ledger.hold({
     idempotencyKey: `auth:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
     amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
     expiresAtMs: holdExpiresAtMs(c.program, text(m.fields, 18), c.nowMs), nowMs: c.nowMs,
     ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
+  const b = await withinBudget(ctx, c, 'H', call);
+  if (b.kind === 'standInDeclined') return decline(ctx, m, mti, 'BUDGET_DEADLINE_PASSED');
+  if (b.kind === 'standInApproved') return standInApproval(ctx, m, mti, c.txId);
+  const held = b.result;
   return decided(ctx, m, mti, held.approved ? 'APPROVED' : fromLedger(held.reason), c.txId, { ...held, currencyN3: c.currencyN3 });
 }

@@ -6,6 +6,7 @@ import type { ProcessContext } from './context.js';
 import type { Inbound } from './outcome.js';
 import { fromLedger } from '../reasons.js';
 import { decided, decline } from './respond.js';
+import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { postCredit } from './credit.js';
 import { balanceInquiry } from './inquiry.js';
@@ -23,10 +24,13 @@ export async function financial(ctx: ProcessContext, m: Inbound, mti: string): P
 
 async function debitFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checked): Promise<IsoMessage> {
   m.o.status = 'CLEARED';
-  const r = await ctx.ledger.debit({
+  const call = () => ctx.ledger.debit({
     idempotencyKey: `fin:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
     amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
     nowMs: c.nowMs, ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
+  const b = await withinBudget(ctx, c, 'P', call);
+  if (b.kind !== 'decided') return decline(ctx, m, mti, 'BUDGET_DEADLINE_PASSED');
+  const r = b.result;
   return decided(ctx, m, mti, r.approved ? 'APPROVED' : fromLedger(r.reason), c.txId, { ...r, currencyN3: c.currencyN3 });
 }

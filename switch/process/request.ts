@@ -48,10 +48,13 @@ export interface Checked {
   /** Debits: the card's daily limits for the ledger to check and count. */
   limits: DailyLimits | undefined;
   nowMs: number;
+  /** When deciding this message began: its latency budget counts from here (deadline.ts). */
+  startedMs: number;
 }
 
 /** The checks of a request, or the one reason it is declined with (m.o learns the card and the pricing). */
 export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Checked | Reason> {
+  const startedMs = ctx.now();
   const f = m.fields;
   const pan = text(f, 2);
   const stan = text(f, 11);
@@ -77,7 +80,7 @@ export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Che
   m.o.txId = txId;
   const nowMs = ctx.now();
   if (kind === 'INQUIRY') {
-    return { kind, card, program, currencyN3, depositId: null, txId, amountMinor: 0, priced: null, companyId: null, limits: undefined, nowMs };
+    return { kind, card, program, currencyN3, depositId: null, txId, amountMinor: 0, priced: null, companyId: null, limits: undefined, nowMs, startedMs };
   }
   // Money moves in the balance's currency: field 49 is converted when it differs (SPEC §4).
   const priced = price(f, program, card.currency, currencyN3, amount);
@@ -86,7 +89,7 @@ export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Che
   m.o.amountMinor = priced.amountMinor;
   const depositId = await depositFor(ctx, program, card.currency);
   if (kind !== 'DEBIT') {
-    return { kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId: null, limits: undefined, nowMs };
+    return { kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId: null, limits: undefined, nowMs, startedMs };
   }
   if (depositId === null && program.depositRequired) return 'DEPOSIT_BALANCE_NOT_FOUND';
   const perTx = perTransactionLimit(card, program);
@@ -94,7 +97,7 @@ export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Che
   const companyId = priced.feeMinor + priced.fxFeeMinor > 0 ? await partnerFor(ctx, program, 'COMPANY', card.currency) : null;
   return {
     kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId,
-    limits: dailyLimits(card, program, priced.channel, nowMs), nowMs,
+    limits: dailyLimits(card, program, priced.channel, nowMs), nowMs, startedMs,
   };
 }
 

@@ -58,3 +58,10 @@ export function decided(ctx: ProcessContext, m: Inbound, mti: string, reason: Re
     balanceEntry('02', b.currencyN3, b.availableMinor));
   return res;
 }
+
+/** A stand-in approval at the deadline (deadline.ts): 00 and 38, no field 54 (the balance is not known yet). */
+export function standInApproval(ctx: ProcessContext, m: Inbound, mti: string, txId: string): IsoMessage {
+  const res = decline(ctx, m, mti, 'APPROVED');
+  res.fields.set(38, authorizationId(txId));
+  return res;
+}

@@ -1,0 +1,103 @@
+// The latency budget of a money-moving request (SPEC §2.5): the ledger call of an 0100/0200 debit
+// races the program's `budgetMs`, counted from when the deciding thread took the message. When
+// the budget runs out first the answer comes from the program's stand-in rule, and whatever the
+// call may still do in the ledger is settled to match it (when the call fails instead, Redis
+// unreachable or a command timeout, it is answered 96 and undone), so the wire answer and the
+// ledger agree:
+// - DECLINE (default): answered 91; the hold is released (or, if it never happened, the
+//   transaction is remembered as reversed so that a late or resent hold holds nothing); a posted
+//   0200 debit is credited back.
+// - APPROVE_UP_TO: at or under `standIn.limit`, answered 00 and the hold is forced (an advice-like
+//   stand-in approval: it may take the balance below zero; if the first call approved, the forced
+//   one finds the transaction and moves nothing more). Above the limit: as DECLINE.
+// Compensation runs on the same Redis connection as the call, after it, and is retried with
+// backoff while Redis is unreachable (at most COMPENSATION_PENDING_MAX at once per thread).
+import type { ProcessContext } from './context.js';
+import type { Checked } from './request.js';
+
+export const COMPENSATION_ATTEMPTS_MAX = 60;
+export const COMPENSATION_PENDING_MAX = 10_000;
+const COMPENSATION_BACKOFF_MS = [100, 250, 500, 1000, 2000];
+
+export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standInApproved' } | { kind: 'standInDeclined' };
+
+/**
+ * Runs `call` within the budget of `c.program`, counted from `c.startedMs`. A call that fails is
+ * compensated (undone) and its error rethrown: the batch answers it as a system error (96).
+ */
+export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', start: () => Promise<T>): Promise<BudgetOutcome<T>> {
+  const remainingMs = c.program.budgetMs - (ctx.now() - c.startedMs);
+  // Spent already (the card lookup waited): the ledger is not asked at all.
+  if (remainingMs <= 0) return standIn(ctx, c, mode, false);
+  const call = start();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<'DEADLINE'>((resolve) => { timer = setTimeout(resolve, remainingMs, 'DEADLINE'); });
+  let r: T | 'DEADLINE';
+  try {
+    r = await Promise.race([call, deadline]);
+  } catch (err) {
+    clearTimeout(timer);
+    compensate(ctx, () => undo(ctx, c, mode));
+    throw err;
+  }
+  clearTimeout(timer);
+  if (r !== 'DEADLINE') return { kind: 'decided', result: r };
+  call.catch(() => { /* the stand-in answer stands; compensation below settles the ledger */ });
+  return standIn(ctx, c, mode, true);
+}
+
+/** `called`: the ledger call went out and may still land, so a decline must undo it. */
+async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', called: boolean): Promise<BudgetOutcome<never>> {
+  const s = c.program.standIn;
+  if (mode === 'H' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit) {
+    compensate(ctx, () => forceHold(ctx, c));
+    return { kind: 'standInApproved' };
+  }
+  if (called) compensate(ctx, () => undo(ctx, c, mode));
+  return { kind: 'standInDeclined' };
+}
+
+async function forceHold(ctx: ProcessContext, c: Checked): Promise<void> {
+  await ctx.ledger.hold({
+    idempotencyKey: `standin:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
+    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
+    forced: true, expiresAtMs: c.nowMs + c.program.holdExpiryDays * 86_400_000, nowMs: c.nowMs,
+  });
+}
+
+/** Releases the hold, or remembers the transaction as reversed; a posted debit is credited back. */
+async function undo(ctx: ProcessContext, c: Checked, mode: 'H' | 'P'): Promise<void> {
+  const r = await ctx.ledger.release({ idempotencyKey: `undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, rememberOrphan: true });
+  if (mode === 'P' && r.reason === 'TRANSACTION_NOT_OPEN') {
+    const fees = (c.priced?.feeMinor ?? 0) + (c.priced?.fxFeeMinor ?? 0);
+    await ctx.ledger.credit({
+      type: 'REFUND', idempotencyKey: `undo-credit:${c.txId}`, txId: `undo.${c.txId}`, balanceId: c.card.balanceId,
+      amountMinor: c.amountMinor + fees, depositId: c.depositId, nowMs: ctx.now(), meta: { compensates: c.txId },
+    });
+  }
+}
+
+let pending = 0;
+
+function compensate(ctx: ProcessContext, step: () => Promise<void>, attempt = 0): void {
+  if (attempt === 0) {
+    if (pending >= COMPENSATION_PENDING_MAX) {
+      log('compensation queue full: left to the hold-expiry sweeper');
+      return;
+    }
+    pending++;
+  }
+  step().then(() => { pending--; }, () => {
+    if (attempt + 1 >= COMPENSATION_ATTEMPTS_MAX) {
+      pending--;
+      log('compensation gave up: left to the hold-expiry sweeper');
+      return;
+    }
+    const wait = COMPENSATION_BACKOFF_MS[Math.min(attempt, COMPENSATION_BACKOFF_MS.length - 1)]!;
+    setTimeout(() => compensate(ctx, step, attempt + 1), wait).unref();
+  });
+}
+
+function log(msg: string): void {
+  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, code: 'SW_ERR_COMPENSATION' }) + '\n');
+}

@@ -1,0 +1,137 @@
+// Transaction records (switch/records.ts) as a user of the management API would read them, and
+// the latency budget of SPEC §2.5: requests over a real socket, records read back from Redis.
+import t from 'tap';
+import type { Test } from 'tap';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
+import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { Ledger } from '../ledger/index.js';
+import { CardStore } from '../switch/cards.js';
+import { TransactionRecords } from '../switch/records.js';
+import { checkLedger, formatReport } from '../ledger/check.js';
+
+const EXP = '3012';
+const F7 = '1125101500';
+
+interface World { s: TestSwitch; c: IsoClient; ledger: Ledger; cards: CardStore; records: TransactionRecords }
+
+async function startWorld(t: Test, programs?: unknown[]): Promise<World> {
+  const env: Record<string, string> = {};
+  if (programs !== undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'records-'));
+    writeFileSync(join(dir, 'programs.json'), JSON.stringify(programs));
+    env.PROGRAMS_FILE = join(dir, 'programs.json');
+  }
+  const s = await startTestSwitch(t, { env });
+  const ledger = await Ledger.open(s.redis.client);
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  return { s, c, ledger, cards: CardStore.fromSecrets(s.redis.client, s.app.secrets), records: new TransactionRecords(s.redis.client, ledger) };
+}
+
+async function newCard(w: World, n: number, topUpMinor: number, configId = '0019167984', bin = '555770'): Promise<{ pan: string; cardId: string; balanceId: string }> {
+  const pan = bin + '00000' + String(n).padStart(5, '0');
+  const bal = await w.ledger.createUserBalance({ customerId: 'cust-' + n, currency: 'EUR', configId });
+  await w.ledger.post({ type: 'TOPUP', idempotencyKey: 'seed-' + n, txId: 'seed-' + n, balanceId: bal.id, amountMinor: topUpMinor, partnerId: null });
+  await w.cards.put(pan, { id: 'card-' + n, customerId: 'cust-' + n, balanceId: bal.id, configId, currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0 });
+  return { pan, cardId: 'card-' + n, balanceId: bal.id };
+}
+
+function msg(mti: string, pan: string, stan: string, amountMinor: number, over: Record<string, string> = {}): IsoJson {
+  return {
+    0: mti, 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: F7, 11: stan, 14: EXP, 18: '5411', 22: '071',
+    32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001', 42: 'MERCHANT0000001',
+    43: 'FROG SHOP'.padEnd(22) + 'LUBLIN'.padEnd(15) + 'POL', 49: '978', ...over,
+  } as IsoJson;
+}
+
+async function ledgerSound(t: Test, w: World): Promise<void> {
+  const report = await checkLedger(w.s.redis.client);
+  t.ok(report.ok, 'ledger check passes');
+  if (!report.ok) t.comment(formatReport(report));
+}
+
+t.test('records: approved, declined and invalid messages, with the seed transaction object fields', async (t) => {
+  const w = await startWorld(t);
+  const card = await newCard(w, 1, 10_000);
+  const ok = await w.c.request(msg('0100', card.pan, '000001', 2_500));
+  t.equal(ok['39'], '00');
+  const no = await w.c.request(msg('0100', card.pan, '000002', 50_000));
+  t.equal(no['39'], '51');
+  const advice = await w.c.request(msg('0120', '5557709999999999', '000003', 1_000));
+  t.equal(advice['39'], '00', 'an advice for an unknown card is still acknowledged');
+  await new Promise((r) => setTimeout(r, 200)); // records are written after the answer
+
+  const page = await w.records.list({ cardId: card.cardId, limit: 10 });
+  t.equal(page.items.length, 2);
+  const [declined, approved] = page.items;
+  t.match(approved, {
+    balanceId: card.balanceId, cardId: card.cardId, resource: 'card', type: 'POS', category: 'DEBIT', amount: 2_500, currency: 'EUR',
+    status: 'AUTHORIZED', processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100',
+    externalTransactionId: `${card.cardId}.${F7}.000001.00000123456`,
+    transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', captureMode: 'NFC', lastFourDigits: card.pan.slice(-4), acquirerCountry: 'POL', retrievalReferenceNumber: 'RRN000001000' },
+  });
+  t.match(declined, { processingStatus: 'DECLINED', reason: 'INSUFFICIENT_FUNDS', responseCode: '51' });
+  t.notOk(JSON.stringify(page).includes(card.pan), 'no PAN in a record');
+
+  const all = await w.records.list({ limit: 10 });
+  const invalid = all.items.find((r) => r.mti === '0120');
+  t.match(invalid, { processingStatus: 'INVALID', reason: 'CARD_NOT_FOUND', balanceId: null, cardId: null });
+
+  // The authorization's status follows the ledger: cleared by an 0220.
+  const orig = msg('0100', card.pan, '000001', 2_500);
+  const f90 = '0100000001' + F7 + '00000123456' + '0'.repeat(11);
+  t.equal((await w.c.request(msg('0220', card.pan, '000004', 2_500, { 90: f90 })))['39'], '00');
+  t.equal((await w.records.get(approved!.id))?.status, 'CLEARED', 'status read from the ledger');
+  t.ok(orig);
+
+  // Pages: newest first, the cursor moves on, and the last page says so.
+  await new Promise((r) => setTimeout(r, 100));
+  const p1 = await w.records.list({ balanceId: card.balanceId, limit: 2 });
+  t.equal(p1.items.length, 2);
+  t.type(p1.next, 'string');
+  const p2 = await w.records.list({ balanceId: card.balanceId, limit: 2, cursor: p1.next! });
+  t.equal(p2.items.length, 1);
+  t.equal(p2.next, null);
+  t.same(new Set([...p1.items, ...p2.items].map((r) => r.id)).size, 3, 'no record twice across pages');
+  await ledgerSound(t, w);
+});
+
+t.test('latency budget: at the deadline the stand-in rule answers and the ledger agrees', async (t) => {
+  const programs = [
+    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
+    { configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 } },
+  ];
+  const w = await startWorld(t, programs);
+  const dCard = await newCard(w, 11, 10_000, 'P-DECLINE', '55577101');
+  const aCard = await newCard(w, 12, 1_000, 'P-APPROVE', '55577102');
+  // Warm the card lookups, so that only the hold meets the stalled Redis below.
+  t.equal((await w.c.request(msg('0100', dCard.pan, '000010', 100)))['39'], '00');
+  t.equal((await w.c.request(msg('0100', aCard.pan, '000011', 100)))['39'], '00');
+
+  // Stall Redis for 400 ms with a busy script on another connection, then send: the card lookups
+  // wait behind it, and by the time they answer the 50 ms budget is spent.
+  const stalled = w.s.redis.client.eval("local t0 = redis.call('TIME') local s = tonumber(t0[1]) * 1000 + tonumber(t0[2]) / 1000 while true do local t1 = redis.call('TIME') if tonumber(t1[1]) * 1000 + tonumber(t1[2]) / 1000 - s > 400 then break end end return 1", 0);
+  await new Promise((r) => setTimeout(r, 30));
+  const [declined, approved] = await Promise.all([
+    w.c.request(msg('0100', dCard.pan, '000020', 3_000)),
+    w.c.request(msg('0100', aCard.pan, '000021', 3_000)),
+  ]);
+  await stalled;
+  await new Promise((r) => setTimeout(r, 300)); // the stand-in's forced hold is written after the answer
+  t.equal(declined['39'], '91', 'DECLINE stand-in: 91');
+  t.notOk(declined['38'], 'no authorization id on a decline');
+  const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.${F7}.000020.00000123456`);
+  t.equal(dTx, null, 'nothing held for the 91');
+  t.equal((await w.ledger.getUserBalance(dCard.balanceId))?.blockedMinor, 100, 'only the warm-up hold is blocked');
+
+  t.equal(approved['39'], '00', 'APPROVE_UP_TO: 3,000 ≤ 5,000 approved by the stand-in');
+  t.equal(typeof approved['38'], 'string');
+  const aTx = await w.ledger.getTransaction(aCard.balanceId, `${aCard.cardId}.${F7}.000021.00000123456`);
+  t.equal(aTx?.status, 'AUTHORIZED', 'exactly one hold for the stand-in approval');
+  t.equal(aTx?.forced, true, 'forced: the stand-in approved beyond the 900 available');
+  t.equal((await w.ledger.getUserBalance(aCard.balanceId))?.availableMinor, 900 - 3_000);
+  await ledgerSound(t, w);
+});
