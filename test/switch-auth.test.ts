@@ -94,7 +94,7 @@ t.test('0100 / 0400 against the ledger, default dialect', async (t) => {
   t.equal((await c.request(a3))['39'], '00');
   t.equal((await c.request(reversal('000006', a3, 1_000)))['39'], '00', 'partial reversal');
   t.same(await balance(), [9_000, 1_000], 'partial reversal released the difference');
-  const tx = await ledger.getTransaction(balanceId, `card-0018.${a3['7']}.${a3['11']}.${'123456'.padStart(11, '0')}`);
+  const tx = await ledger.getTransaction(balanceId, `card-0018.010.${a3['7']}.${a3['11']}.${'123456'.padStart(11, '0')}.TERM0001`);
   t.equal(tx?.status, 'AUTHORIZED');
 
   t.equal((await c.request(auth('000007', 0)))['39'], '13', 'zero amount: invalid amount');
@@ -130,7 +130,7 @@ t.test('a hold that is never cleared expires: released, status EXPIRED, a late r
   t.teardown(() => c.close());
   const a = auth('000201', 1_500);
   t.equal((await c.request(a))['39'], '00');
-  const txId = `card-0018.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}`;
+  const txId = `card-0018.010.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}.TERM0001`;
   let status = '';
   for (let i = 0; i < 100 && status !== 'EXPIRED'; i++) {
     status = (await ledger.getTransaction(balanceId, txId))?.status ?? '';
@@ -173,7 +173,7 @@ t.test('an original and its reversal pipelined in one write reach the ledger in 
     const [ra, rr] = await Promise.all(waits);
     t.equal(ra?.['39'], '00');
     t.equal(rr?.['39'], '00');
-    const tx = await ledger.getTransaction(balanceId, `card-0018.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}`);
+    const tx = await ledger.getTransaction(balanceId, `card-0018.010.${a['7']}.${a['11']}.${'123456'.padStart(11, '0')}.TERM0001`);
     if (tx?.status !== 'REVERSED') { t.fail(`round ${k}: the authorization was ${tx?.status ?? 'missing'} after its reversal`); break; }
   }
   const b = await ledger.getUserBalance(balanceId);

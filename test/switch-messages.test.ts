@@ -56,7 +56,7 @@ function f90(orig: IsoJson): string {
 }
 
 function txIdOf(card: Card, m: IsoJson): string {
-  return `${card.cardId}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}`;
+  return `${card.cardId}.${String(m['0'] ?? '0100').slice(0, 3)}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
 }
 
 function field54(ledgerMinor: number, availableMinor: number): string {

@@ -70,7 +70,7 @@ t.test('records: approved, declined and invalid messages, with the seed transact
   t.match(approved, {
     balanceId: card.balanceId, cardId: card.cardId, resource: 'card', type: 'POS', category: 'DEBIT', amount: 2_500, currency: 'EUR',
     status: 'AUTHORIZED', processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100',
-    externalTransactionId: `${card.cardId}.${F7}.000001.00000123456`,
+    externalTransactionId: `${card.cardId}.010.${F7}.000001.00000123456.TERM0001`,
     transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', captureMode: 'NFC', lastFourDigits: card.pan.slice(-4), acquirerCountry: 'POL', retrievalReferenceNumber: 'RRN000001000' },
   });
   t.match(declined, { processingStatus: 'DECLINED', reason: 'INSUFFICIENT_FUNDS', responseCode: '51' });
@@ -123,13 +123,13 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   await new Promise((r) => setTimeout(r, 300)); // the stand-in's forced hold is written after the answer
   t.equal(declined['39'], '91', 'DECLINE stand-in: 91');
   t.notOk(declined['38'], 'no authorization id on a decline');
-  const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.${F7}.000020.00000123456`);
+  const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000020.00000123456.TERM0001`);
   t.equal(dTx, null, 'nothing held for the 91');
   t.equal((await w.ledger.getUserBalance(dCard.balanceId))?.blockedMinor, 100, 'only the warm-up hold is blocked');
 
   t.equal(approved['39'], '00', 'APPROVE_UP_TO: 3,000 ≤ 5,000 approved by the stand-in');
   t.equal(typeof approved['38'], 'string');
-  const aTx = await w.ledger.getTransaction(aCard.balanceId, `${aCard.cardId}.${F7}.000021.00000123456`);
+  const aTx = await w.ledger.getTransaction(aCard.balanceId, `${aCard.cardId}.010.${F7}.000021.00000123456.TERM0001`);
   t.equal(aTx?.status, 'AUTHORIZED', 'exactly one hold for the stand-in approval');
   t.equal(aTx?.forced, true, 'forced: the stand-in approved beyond the 900 available');
   t.equal((await w.ledger.getUserBalance(aCard.balanceId))?.availableMinor, 900 - 3_000);

@@ -60,7 +60,7 @@ export async function financialAdvice(ctx: ProcessContext, m: Inbound, mti: stri
   if (typeof a === 'string') return acknowledge(ctx, m, mti, a);
   m.o.status = 'CLEARED';
   const od = originalData(text(m.fields, 90));
-  const named = od === null ? null : transactionId(a.card.id, od.f7, od.stan, od.acquirer);
+  const named = od === null ? null : transactionId(a.card.id, od.mti, od.f7, od.stan, od.acquirer, text(m.fields, 41));
   if (a.kind === 'DEBIT') await clearOrPost(ctx, m, a, named);
   else if (a.kind === 'REFUND') await creditRefund(ctx, a, named);
   else if (a.kind === 'PAYMENT_CREDIT') await credit(ctx, a, a.txId, `force:${a.txId}`);
@@ -145,7 +145,7 @@ async function readAdvice(ctx: ProcessContext, m: Inbound): Promise<Advice | Rea
   const program = ctx.programs.byId(card.configId);
   const n3 = currencyNumeric(card.currency);
   if (program === undefined || n3 === undefined) return 'UNKNOWN_ERROR';
-  const txId = transactionId(card.id, f7, stan, text(f, 32) ?? '');
+  const txId = transactionId(card.id, m.mti, f7, stan, text(f, 32) ?? '', text(f, 41));
   m.o.txId = txId;
   const nowMs = ctx.now();
   if (kind === 'INQUIRY') return { kind, card, program, depositId: null, txId, amountMinor: 0, priced: null, companyId: null, nowMs };

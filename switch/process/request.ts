@@ -76,7 +76,7 @@ export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Che
   if (program === undefined) return 'UNKNOWN_ERROR';
   const currencyN3 = currencyNumeric(card.currency);
   if (currencyN3 === undefined) return 'CURRENCY_MISMATCH';
-  const txId = transactionId(card.id, f7, stan, text(f, 32) ?? '');
+  const txId = transactionId(card.id, m.mti, f7, stan, text(f, 32) ?? '', text(f, 41));
   m.o.txId = txId;
   const nowMs = ctx.now();
   if (kind === 'INQUIRY') {

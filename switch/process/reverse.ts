@@ -29,8 +29,8 @@ export async function reverse(ctx: ProcessContext, m: Inbound, mti: string): Pro
   if (card === null) return advice ? acknowledge(ctx, m, mti, 'CARD_NOT_FOUND') : decline(ctx, m, mti, 'CARD_NOT_FOUND');
   m.o.card = card;
   const od = originalData(text(f, 90));
-  const named = od === null ? null : transactionId(card.id, od.f7, od.stan, od.acquirer);
-  m.o.txId = transactionId(card.id, text(f, 7) ?? '', text(f, 11) ?? '', text(f, 32) ?? '');
+  const named = od === null ? null : transactionId(card.id, od.mti, od.f7, od.stan, od.acquirer, text(f, 41));
+  m.o.txId = transactionId(card.id, m.mti, text(f, 7) ?? '', text(f, 11) ?? '', text(f, 32) ?? '', text(f, 41));
 
   if (named !== null) {
     const r = await release(ctx, card, named, newAmount, false);

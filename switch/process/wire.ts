@@ -21,10 +21,23 @@ export function acquirer11(s: string | undefined): string {
 /**
  * The transaction id: derived from the wire so that the request, its repeats, its reversal
  * (field 90) and its clearing name the same transaction without an index lookup:
- * card id, transmission date/time (field 7), STAN (field 11), acquirer id (field 32, as n11).
+ * card id, MTI class (first three digits: 010 authorization, 012 advice, 020 financial …),
+ * transmission date/time (field 7), STAN (field 11), acquirer id (field 32, as n11) and terminal
+ * id (field 41). Two messages that differ in any of these are different transactions (SPEC §2.3);
+ * a reversal or clearing names its original through field 90's MTI, STAN, date/time and acquirer,
+ * with its own field 41.
  */
-export function transactionId(cardId: string, f7: string, stan: string, acquirer: string): string {
-  return `${cardId}.${f7}.${stan}.${acquirer11(acquirer)}`;
+export function transactionId(cardId: string, mti: string, f7: string, stan: string, acquirer: string, terminal: string | undefined): string {
+  return `${cardId}.${mti.slice(0, 3)}.${f7}.${stan}.${acquirer11(acquirer)}.${terminalPart(terminal)}`;
+}
+
+const PLAIN_TERMINAL = /^[A-Za-z0-9 ]*$/;
+
+/** Field 41 as a part of an id: as sent when it is plain letters and digits, else hex (ids reserve '|', '>', ';'). */
+function terminalPart(f41: string | undefined): string {
+  if (f41 === undefined) return '';
+  const t = f41.trimEnd();
+  return PLAIN_TERMINAL.test(t) ? t.replace(/ /g, '_') : 'x' + Buffer.from(t, 'latin1').toString('hex');
 }
 
 /** Field 90: original MTI n4, STAN n6, transmission date/time n10, acquirer n11, forwarder n11. */

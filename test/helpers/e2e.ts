@@ -221,7 +221,7 @@ export function f95(newAmountMinor: number): string {
 
 /** The switch's transaction id of a request (docs/messages.md: card id, field 7, STAN, acquirer n11). */
 export function txIdOf(card: Card, m: IsoJson): string {
-  return `${card.cardId}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}`;
+  return `${card.cardId}.${String(m['0'] ?? '0100').slice(0, 3)}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
 }
 
 /** Field 54 as the switch sets it: 01 ledger and 02 available, EUR. */
