@@ -14,6 +14,12 @@ import type { ProcessedEvent } from './process/batch.js';
 import { InlineRunner, PoolRunner } from './pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
+import { createRouter } from '../api/index.js';
+import { TransactionFeed } from '../api/feed.js';
+import { createApiMetrics } from '../api/metrics.js';
+import { CardStore } from './cards.js';
+import { CustomerStore } from './customers.js';
+import { TransactionRecords } from './records.js';
 import { IsoCodec } from './iso/codec.js';
 import { dialectByName } from './iso/dialect.js';
 import { answer, ECHO_FIELDS, responseMti } from './process/respond.js';
@@ -43,6 +49,10 @@ export interface RunningSwitch {
   metrics: SwitchMetrics;
   ledger: Ledger;
   maintenance: Maintenance;
+  /** Live feed of processed transactions (GET /feed): the dispatcher publishes, dashboards subscribe. */
+  feed: TransactionFeed;
+  /** Which HTTP server carries the management API: uWebSockets.js or node:http(s). */
+  httpServer: 'uws' | 'node';
   /** Frames read so far and requests read but not yet answered. */
   listenerStats(): { framesRead: number; inflight: number };
   stop(): Promise<void>;
@@ -86,6 +96,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   await maintenance.start();
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
+  const apiMetrics = createApiMetrics(metrics.registry);
+  const feed = new TransactionFeed({ metrics: apiMetrics });
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
 
   let runner: BatchRunner;
@@ -129,7 +141,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
   undo.push(() => listener.shutdown(0));
 
-  const http: HttpServer = createHttpServer({
+  const cards = CardStore.fromSecrets(redis, secrets);
+  const router = createRouter({
+    redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
+    records: new TransactionRecords(redis, ledger), feed,
     async health() {
       let redisOk = false;
       try { redisOk = (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
@@ -147,9 +162,12 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       if (dropped > current) metrics.malformed.labels('undecodable').inc(dropped - current);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
-  });
+  }, { metrics: apiMetrics, log });
+  const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
+  processedSink = (events) => feed.publish(events);
   const httpAddr = await http.listen(cfg.httpPort, cfg.httpHost);
-  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: `${cfg.httpHost}:${httpAddr.port}`, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
+  undo.push(() => http.close());
+  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: `${http.tls ? 'https' : 'http'}://${cfg.httpHost}:${httpAddr.port}`, httpServer: http.kind, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -165,7 +183,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return stopping;
   };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
 }
 
 export class RedisUnreachableError extends Error {

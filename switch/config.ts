@@ -6,6 +6,9 @@ export interface SwitchConfig {
   isoPort: number;             // ISO_PORT, default 8583
   httpHost: string;            // HTTP_HOST, default 127.0.0.1
   httpPort: number;            // HTTP_PORT, default 8080
+  httpServer: 'auto' | 'uws' | 'node'; // HTTP_SERVER, default auto: uWebSockets.js when its binary loads, else node:http
+  /** HTTP_TLS_CERT, HTTP_TLS_KEY, HTTP_TLS_CA: all three or none; with them HTTPS and mTLS on /secure. */
+  httpTls: { cert: string; key: string; ca: string } | null;
   redisUrl: string | null;     // REDIS_URL; unset: a private redis-server is started
   redisCluster: string | null; // REDIS_CLUSTER, comma-separated host:port seed list
   redisDir: string;            // REDIS_DIR, default ./var/redis (managed Redis only)
@@ -45,12 +48,23 @@ function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: reado
   return v as T;
 }
 
+function tlsFiles(env: Env): SwitchConfig['httpTls'] {
+  const cert = env.HTTP_TLS_CERT || '';
+  const key = env.HTTP_TLS_KEY || '';
+  const ca = env.HTTP_TLS_CA || '';
+  if (cert === '' && key === '' && ca === '') return null;
+  if (cert === '' || key === '' || ca === '') throw new ConfigError('HTTP_TLS_CERT, HTTP_TLS_KEY and HTTP_TLS_CA go together: set all three or none');
+  return { cert, key, ca };
+}
+
 export function loadConfig(env: Env = process.env): SwitchConfig {
   return {
     isoHost: env.ISO_HOST || '127.0.0.1',
     isoPort: int(env, 'ISO_PORT', 8583, 0, 65535),
     httpHost: env.HTTP_HOST || '127.0.0.1',
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
+    httpServer: oneOf(env, 'HTTP_SERVER', 'auto', ['auto', 'uws', 'node'] as const),
+    httpTls: tlsFiles(env),
     redisUrl: env.REDIS_URL || null,
     redisCluster: env.REDIS_CLUSTER || null,
     redisDir: env.REDIS_DIR || 'var/redis',

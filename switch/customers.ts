@@ -9,7 +9,8 @@
 // lock change, to each card of the customer, guarded by a per-customer lock version so that two
 // concurrent changes can never leave an older answer on a card:
 //
-//   customer:{<customerId>}         hash  kyc, lv (lock version, +1 per change), t (created ms)
+//   customer:{<customerId>}         hash  kyc, lv (lock version, +1 per change), t (created ms),
+//                                   p:<field> (wallet profile: firstName, lastName, phone, email, birthDate, state)
 //   customer:{<customerId>}:locks   set of lock reasons
 //   customer:{<customerId>}:cards   set of card ids (every card issued or seeded for the customer)
 //
@@ -51,6 +52,19 @@ export class CustomerError extends Error {
   }
 }
 
+/** What the wallet call (POST /lifecycle/v1/wallet) stores about a person; validated by the API. */
+export interface CustomerProfile {
+  firstName: string;
+  lastName: string;
+  phone: string;
+  email: string;
+  /** YYYY-MM-DD */
+  birthDate: string;
+  state: string;
+}
+const PROFILE_FIELDS: readonly (keyof CustomerProfile)[] = ['firstName', 'lastName', 'phone', 'email', 'birthDate', 'state'];
+const PROFILE_PREFIX = 'p:';
+
 export interface Customer {
   id: string;
   kyc: KycStatus;
@@ -75,7 +89,7 @@ export function customerKeys(customerId: string): { hash: string; locks: string;
 }
 
 interface CustomerCommands {
-  customerCreate(hash: string, kyc: string, createdMs: number): Promise<number>;
+  customerCreate(hash: string, kyc: string, createdMs: number, ...profile: string[]): Promise<number>;
   customerSetKyc(hash: string, kyc: string): Promise<number>;
   customerChangeLock(hash: string, locks: string, cards: string, op: string, reason: string): Promise<(number | string)[]>;
   customerAttachCard(hash: string, locks: string, cards: string, cardId: string, requireKyc: string, maxCards: number): Promise<number[]>;
@@ -108,12 +122,17 @@ export class CustomerStore {
     this.cmd = commands(redis);
   }
 
-  /** Creates a customer; the id defaults to the next integer (SPEC §6 answers `{"id": <int>}`). */
-  async create(input: { kyc: KycStatus; id?: string; nowMs?: number }): Promise<Customer> {
+  /**
+   * Creates a customer, with the wallet profile when given (stored with it in one step); the id
+   * defaults to the next integer (SPEC §6 answers `{"id": <int>}`).
+   */
+  async create(input: { kyc: KycStatus; id?: string; nowMs?: number; profile?: CustomerProfile }): Promise<Customer> {
     checkKyc(input.kyc);
     const id = input.id ?? String(await this.redis.incr('customer:seq'));
     const createdAtMs = input.nowMs ?? Date.now();
-    const created = await this.cmd.customerCreate(customerKeys(id).hash, input.kyc, createdAtMs);
+    const profile: string[] = [];
+    if (input.profile !== undefined) for (const f of PROFILE_FIELDS) profile.push(PROFILE_PREFIX + f, input.profile[f]);
+    const created = await this.cmd.customerCreate(customerKeys(id).hash, input.kyc, createdAtMs, ...profile);
     if (created !== 1) throw new CustomerError('CUSTOMER_EXISTS', `customer ${id} already exists`);
     return { id, kyc: input.kyc, locks: [], debitsBlocked: false, createdAtMs };
   }
@@ -126,6 +145,15 @@ export class CustomerStore {
       id: customerId, kyc: h.kyc as KycStatus, locks: (locks as TransactionalLockReason[]).sort(),
       debitsBlocked: locks.length > 0, createdAtMs: Number(h.t ?? 0),
     };
+  }
+
+  /** The wallet profile, or null for a customer created without one (or not at all). */
+  async getProfile(customerId: string): Promise<CustomerProfile | null> {
+    const v = await this.redis.hmget(customerKeys(customerId).hash, ...PROFILE_FIELDS.map((f) => PROFILE_PREFIX + f));
+    if (v.some((x) => x === null)) return null;
+    const out = {} as CustomerProfile;
+    PROFILE_FIELDS.forEach((f, i) => { out[f] = v[i] as string; });
+    return out;
   }
 
   async setKyc(customerId: string, kyc: KycStatus): Promise<void> {

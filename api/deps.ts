@@ -1,0 +1,33 @@
+// What the management API's handlers work with. The API owns no state of its own apart from
+// the idempotency records: customers, cards, balances and transactions live in their stores.
+import type { Redis, Cluster } from 'ioredis';
+import type { Ledger } from '../ledger/index.js';
+import type { ProgramTable } from '../switch/programs.js';
+import type { CardStore } from '../switch/cards.js';
+import type { CustomerStore } from '../switch/customers.js';
+import type { TransactionFeed } from './feed.js';
+
+/** Card and internal transactions as the Legacy Transactions Notifier describes them (switch/records.ts). */
+export interface TransactionSource {
+  list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: readonly object[]; next: string | null }>;
+  get(id: string): Promise<object | null>;
+  /** The record of an internal transaction posted through this API (its id is stable per balance and ledger transaction). */
+  recordInternal(a: {
+    balanceId: string; txId: string; type: string; category: 'DEBIT' | 'CREDIT'; amountMinor: number; currency: string;
+    description: string; ok: boolean; reason: string; nowMs: number;
+  }): Promise<object>;
+}
+
+export interface ApiDeps {
+  redis: Redis | Cluster;
+  ledger: Ledger;
+  programs: ProgramTable;
+  /** A card store with the sensitive keys (CardStore.fromSecrets): it issues and reveals. */
+  cards: CardStore;
+  customers: CustomerStore;
+  /** null until the switch keeps transaction records: the /secure/transactions routes answer 503. */
+  records: TransactionSource | null;
+  feed: TransactionFeed;
+  health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
+  metrics(): Promise<{ contentType: string; body: string }>;
+}

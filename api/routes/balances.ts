@@ -1,0 +1,234 @@
+// User balances: create, read (with their cards), internal transactions (top-up & co), and the
+// per-currency summary of the seed's "Balance Summary".
+import { createHash, randomUUID } from 'node:crypto';
+import type { Route } from '../router.js';
+import { IDEMPOTENCY_HEADER } from '../router.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, json } from '../problem.js';
+import type { Schema } from '../schema.js';
+import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
+import { customerKeys } from '../../switch/customers.js';
+import { isKnownCurrency } from '../../switch/currency.js';
+import type { Program } from '../../switch/programs.js';
+import {
+  BALANCE_ID, CURRENCY, CUSTOMER_ID, VALIDATION, balanceView, cardStatus, expDate, ledgerRefusal, problem,
+  requireBalance, requireCustomer, requireProgram,
+} from './common.js';
+
+const INTERNAL_TYPE_NAMES = Object.keys(INTERNAL_TYPES) as InternalType[];
+/** The seed's spelling of each internal type in a transaction object. */
+const SEED_TYPE: Readonly<Record<InternalType, string>> = {
+  TOPUP: 'topUp', PAYMENT: 'payment', LOAN: 'loan', CASHBACK: 'cashback', FUNDING: 'funding',
+  WITHDRAWAL: 'withdrawal', FEE: 'fee', COMMISSION: 'commission', INTEREST: 'interest',
+};
+const DESCRIPTION_MAX = 140;
+
+export const BALANCE: Schema = {
+  type: 'object', required: ['id', 'customerId', 'currency', 'configId', 'available', 'blocked', 'cards'],
+  properties: {
+    id: { type: 'string' }, customerId: { type: 'string' }, currency: CURRENCY, configId: { type: 'string' },
+    available: { type: 'integer', description: 'minor units' }, blocked: { type: 'integer', description: 'minor units held by authorizations' },
+    cards: {
+      type: 'array', description: 'Cards issued on this balance',
+      items: {
+        type: 'object', required: ['id', 'lastFourDigits', 'exp', 'status', 'type', 'lockReason'],
+        properties: {
+          id: { type: 'string' }, lastFourDigits: { type: 'string' }, exp: { type: 'string', format: 'date' },
+          status: { type: 'string', enum: ['ACTIVE', 'INACTIVE', 'LOCKED'] }, type: { type: 'string', enum: ['VIRTUAL', 'PHYSICAL'] },
+          lockReason: { type: ['integer', 'null'], description: 'lock code 1-8 or 11 while LOCKED' } as Schema,
+        },
+      },
+    },
+  },
+};
+
+export const TRANSACTION: Schema = {
+  type: 'object', description: 'A transaction object of the seed\'s Legacy Transactions Notifier',
+  required: ['id', 'balanceId', 'type', 'category', 'amount', 'currency', 'status', 'date'],
+  properties: {
+    id: { type: 'string' }, balanceId: { type: 'string' }, resourceId: { type: 'string' }, resource: { type: 'string' },
+    cardId: { type: ['string', 'null'] }, externalTransactionId: { type: ['string', 'null'] },
+    referenceExternalTransactionId: { type: ['string', 'null'] }, type: { type: 'string' },
+    category: { type: 'string', enum: ['CREDIT', 'DEBIT'] }, amount: { type: 'integer' }, currency: CURRENCY,
+    originalAmount: { type: ['integer', 'null'] }, originalCurrency: { type: ['string', 'null'] },
+    status: { type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'] }, description: { type: 'string' },
+    date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: { type: ['string', 'null'] },
+    transactionData: { type: 'object' },
+  },
+};
+
+export function balanceRoutes(d: ApiDeps): Route[] {
+  return [
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/balances', operationId: 'createBalance', tag: 'balances',
+      summary: 'Opens a user balance in a currency under a program',
+      description: 'configId may be left out: then the only program, or else the demo program. The customer needs kyc SUCCESS. '
+        + 'EXTERNAL_BALANCE programs answer 501 until the partner link-balance call is built (adapters).',
+      params: { customerId: CUSTOMER_ID },
+      headers: { 'X-Idempotency-Key': IDEMPOTENCY_HEADER },
+      idempotent: true,
+      body: { type: 'object', additionalProperties: false, required: ['currency'], properties: { currency: CURRENCY, configId: { type: 'string', minLength: 1, maxLength: 64 } } },
+      responses: {
+        201: { description: 'Created', schema: BALANCE },
+        400: VALIDATION,
+        404: problem('No such customer or program', 'CUSTOMER_NOT_FOUND', 'PROGRAM_NOT_FOUND'),
+        409: problem('KYC not passed', 'KYC_REQUIRED', 'IDEMPOTENCY_KEY_REUSED'),
+        501: problem('The program keeps balances at the partner: linking is not built yet', 'PARTNER_LINK_NOT_IMPLEMENTED'),
+      },
+      async handle(req) {
+        const customerId = req.params.customerId as string;
+        const body = req.json as { currency: string; configId?: string };
+        const customer = await requireCustomer(d, customerId);
+        if (customer.kyc !== 'SUCCESS') throw new ApiError(409, 'KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
+        if (!isKnownCurrency(body.currency)) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${body.currency} is not supported`);
+        const program = defaultProgram(d, body.configId);
+        if (program.mode === 'EXTERNAL_BALANCE') {
+          throw new ApiError(501, 'PARTNER_LINK_NOT_IMPLEMENTED', `program ${program.configId} keeps balances at the partner; the link-balance call is not built yet`);
+        }
+        const b = await d.ledger.createUserBalance({
+          customerId, currency: body.currency, configId: program.configId,
+          ...(req.idempotencyKey === null ? {} : { idempotencyKey: `api-bal:${customerId}:${req.idempotencyKey}` }),
+        });
+        return json(201, balanceView(b, []));
+      },
+    },
+    {
+      method: 'GET', path: '/secure/customers/{customerId}/balances/{balanceId}', operationId: 'getBalance', tag: 'balances',
+      summary: 'A user balance with the cards issued on it',
+      params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },
+      responses: { 200: { description: 'The balance', schema: BALANCE }, 400: VALIDATION, 404: problem('No such balance for this customer', 'BALANCE_NOT_FOUND') },
+      async handle(req) {
+        const customerId = req.params.customerId as string;
+        const b = await requireBalance(d, customerId, req.params.balanceId as string);
+        return json(200, balanceView(b, await cardsOf(d, customerId, b.id)));
+      },
+    },
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/balances/{balanceId}/transactions', operationId: 'postTransaction', tag: 'balances',
+      summary: 'Posts an internal transaction (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING, WITHDRAWAL, FEE, COMMISSION, INTEREST)',
+      description: 'Posted at once (status CLEARED) with the automatic partner postings of the seed: TOPUP, PAYMENT, LOAN and CASHBACK '
+        + 'debit the program\'s CREDIT partner balance (refused above its funds; a program with creditRequired false and no credit '
+        + 'balance takes the money from outside), FUNDING credits it, FEE credits the COMPANY balance.',
+      params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },
+      headers: { 'X-Idempotency-Key': IDEMPOTENCY_HEADER },
+      idempotent: true,
+      body: {
+        type: 'object', additionalProperties: false, required: ['type', 'amount', 'currency'],
+        properties: {
+          type: { type: 'string', enum: INTERNAL_TYPE_NAMES }, amount: { type: 'integer', minimum: 1, description: 'minor units' },
+          currency: CURRENCY, description: { type: 'string', maxLength: DESCRIPTION_MAX },
+        },
+      },
+      responses: {
+        201: { description: 'Posted', schema: TRANSACTION },
+        400: VALIDATION,
+        404: problem('No such balance, or a partner balance the type needs is missing', 'BALANCE_NOT_FOUND', 'COLLATERAL_BALANCE_NOT_FOUND', 'COMPANY_BALANCE_NOT_FOUND'),
+        409: problem('Refused by the ledger', 'INSUFFICIENT_FUNDS', 'INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE', 'CURRENCY_MISMATCH', 'IDEMPOTENCY_KEY_REUSED'),
+      },
+      async handle(req) {
+        return postInternal(d, req.params.customerId as string, req.params.balanceId as string, req.json as InternalBody, req.idempotencyKey);
+      },
+    },
+    {
+      method: 'GET', path: '/secure/summary', operationId: 'getSummary', tag: 'balances',
+      summary: 'Per currency: the sum of user balances, of partner balances, and of both (wallet)',
+      description: 'Amounts are available + blocked, in minor units. users + partners = wallet.',
+      responses: {
+        200: {
+          description: 'Summary',
+          schema: {
+            type: 'object', required: ['currencies'],
+            properties: {
+              currencies: {
+                type: 'array',
+                items: { type: 'object', required: ['currency', 'users', 'partners', 'wallet'], properties: { currency: CURRENCY, users: { type: 'integer' }, partners: { type: 'integer' }, wallet: { type: 'integer' } } },
+              },
+            },
+          },
+        },
+      },
+      async handle() {
+        const s = await d.ledger.summary();
+        const currencies = Object.keys(s).sort().map((c) => ({ currency: c, users: s[c]!.usersMinor, partners: s[c]!.partnersMinor, wallet: s[c]!.walletMinor }));
+        return json(200, { currencies });
+      },
+    },
+  ];
+}
+
+/** configId given: that program. Left out: the only program, else the demo program (SPEC §6). */
+function defaultProgram(d: ApiDeps, configId: string | undefined): Program {
+  if (configId !== undefined) return requireProgram(d, configId);
+  const all = d.programs.programs;
+  if (all.length === 1) return all[0] as Program;
+  return requireProgram(d, '0019167984');
+}
+
+async function cardsOf(d: ApiDeps, customerId: string, balanceId: string): Promise<object[]> {
+  const ids = await d.redis.smembers(customerKeys(customerId).cards);
+  const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
+  return cards
+    .filter((c) => c !== null && c.balanceId === balanceId)
+    .map((c) => c!)
+    .sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id))
+    .map((c) => ({ id: c.id, lastFourDigits: c.panLast4, exp: expDate(c.expiry), status: cardStatus(c), type: c.kind, lockReason: c.lock === 0 ? null : c.lock }));
+}
+
+interface InternalBody { type: InternalType; amount: number; currency: string; description?: string }
+
+async function postInternal(d: ApiDeps, customerId: string, balanceId: string, body: InternalBody, key: string | null) {
+  const balance = await requireBalance(d, customerId, balanceId);
+  if (body.currency !== balance.currency) throw new ApiError(409, 'CURRENCY_MISMATCH', `balance ${balanceId} is in ${balance.currency}, not ${body.currency}`);
+  const partnerId = await partnerFor(d, body.type, balance.configId, balance.currency);
+  // The transaction id follows from the idempotency key, so a replay names the same transaction.
+  const txId = key === null ? randomUUID() : uuidFrom(`api-tx|${balanceId}|${key}`);
+  const description = body.description ?? SEED_TYPE[body.type];
+  const r = await d.ledger.post({
+    type: body.type, idempotencyKey: `api-tx:${txId}`, txId, balanceId, amountMinor: body.amount, partnerId,
+    meta: { desc: description, src: 'api' },
+  });
+  const category = INTERNAL_TYPES[body.type].dir === '+' ? 'CREDIT' : 'DEBIT';
+  const record = { balanceId, txId, type: SEED_TYPE[body.type], category, amountMinor: body.amount, currency: balance.currency, description } as const;
+  if (!r.ok) {
+    // A refusal is history too: it is recorded (DECLINED, with the reason) before it is answered.
+    await d.records?.recordInternal({ ...record, ok: false, reason: r.reason, nowMs: Date.now() });
+    throw ledgerRefusal(r.reason, `${body.type} of ${body.amount} on balance ${balanceId}`);
+  }
+  const tx = await d.ledger.getTransaction(balanceId, txId);
+  if (tx === null) throw new Error(`transaction ${txId} vanished after posting`);
+  if (d.records === null) return json(201, internalTransaction(tx, body.type, description));
+  return json(201, await d.records.recordInternal({ ...record, amountMinor: tx.amountMinor, ok: true, reason: 'APPROVED', nowMs: tx.createdAtMs }));
+}
+
+async function partnerFor(d: ApiDeps, type: InternalType, configId: string, currency: string): Promise<string | null> {
+  const rule = INTERNAL_TYPES[type];
+  if (rule.partner === null) return null;
+  const found = await d.ledger.findPartnerBalance(configId, rule.partner, currency);
+  if (found !== null) return found.id;
+  const creditRequired = d.programs.byId(configId)?.creditRequired ?? true;
+  if (rule.partner === 'CREDIT' && creditRequired) {
+    throw new ApiError(404, 'COLLATERAL_BALANCE_NOT_FOUND', `program ${configId} has no CREDIT partner balance in ${currency}`);
+  }
+  return null;
+}
+
+/** The seed's transaction object for an internal transaction, when no transaction records are kept. */
+export function internalTransaction(tx: Transaction, type: InternalType, description: string): Record<string, unknown> {
+  return {
+    id: tx.txId, balanceId: tx.balanceId, resourceId: tx.balanceId, resource: 'balance', cardId: null,
+    externalTransactionId: null, referenceExternalTransactionId: null, type: SEED_TYPE[type],
+    category: INTERNAL_TYPES[type].dir === '+' ? 'CREDIT' : 'DEBIT', amount: tx.amountMinor, currency: tx.currency,
+    originalAmount: tx.amountMinor, originalCurrency: tx.currency, status: tx.status === 'NONE' ? 'CLEARED' : tx.status,
+    description, date: new Date(tx.createdAtMs).toISOString().replace(/\.\d{3}Z$/, '+00:00'),
+    referenceExternalTransactionDate: null, transactionData: {},
+  };
+}
+
+/** A UUID (version 4 layout) derived from a string, for ids that must be the same on a replay. */
+function uuidFrom(s: string): string {
+  const h = createHash('sha256').update(s).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x40;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}

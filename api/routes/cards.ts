@@ -1,0 +1,137 @@
+// Cards (seed "Card issuing → Actions"): issue virtual, order physical, full data (JWE only),
+// lock, unlock, activate. The switch reads the card record from Redis on every authorization, so
+// each change here takes effect on the very next message.
+import type { Route } from '../router.js';
+import type { ApiDeps } from '../deps.js';
+import { ApiError, json, noContent } from '../problem.js';
+import type { Schema } from '../schema.js';
+import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
+import { LOCK_CODES, type CardKind, type CardRecord } from '../../switch/cards.js';
+import {
+  CARD_ID, CARD_SUMMARY, CUSTOMER_ID, VALIDATION, cardView, problem, requireBalance, requireCard, requireCustomer, requireProgram,
+} from './common.js';
+
+const ENCRYPTED: Schema = { type: 'object', required: ['payload'], properties: { payload: { type: 'string', description: 'compact JWE, alg RSA-OAEP-256, enc A256GCM, of the full card data' } } };
+const FULL_CARD: Schema = {
+  type: 'object', description: 'The JWE plaintext', required: ['id', 'cardNo', 'cvv', 'exp', 'status', 'lastFourDigits'],
+  properties: {
+    id: { type: 'string' }, cardNo: { type: 'string' }, cvv: { type: 'string' }, exp: { type: 'string', format: 'date' },
+    status: { type: 'string', enum: ['ACTIVE', 'INACTIVE', 'LOCKED'] }, lastFourDigits: { type: 'string' },
+  },
+};
+const JWE_HEADERS = {
+  'Encrypt-Response': { description: '`true` to receive the full card data as JWE', schema: { type: 'string', enum: ['true', 'false'] } as Schema },
+  'Public-Key': { description: 'base64 of the caller\'s PEM SPKI RSA public key (2048-8192 bits)', schema: { type: 'string' } as Schema },
+};
+const ADDRESS: Schema = {
+  type: 'object', additionalProperties: false, required: ['line1', 'city', 'postalCode', 'country'],
+  properties: {
+    name: { type: 'string', maxLength: 100 }, line1: { type: 'string', minLength: 1, maxLength: 100 }, line2: { type: 'string', maxLength: 100 },
+    city: { type: 'string', minLength: 1, maxLength: 64 }, postalCode: { type: 'string', minLength: 1, maxLength: 16 },
+    country: { type: 'string', pattern: '^[A-Z]{2,3}$', description: 'ISO 3166-1 alpha-2 or alpha-3' },
+  },
+};
+const CARD_PATH = { customerId: CUSTOMER_ID, cardId: CARD_ID };
+const NOT_FOUND = problem('No such customer or card', 'CUSTOMER_NOT_FOUND', 'CARD_NOT_FOUND');
+
+export function cardRoutes(d: ApiDeps): Route[] {
+  return [
+    issueRoute(d, 'VIRTUAL'),
+    issueRoute(d, 'PHYSICAL'),
+    {
+      method: 'GET', path: '/secure/customers/{customerId}/cards/{cardId}', operationId: 'getCardFullData', tag: 'cards',
+      summary: 'Full card data (PAN, CVV2, expiry), only as JWE',
+      params: CARD_PATH, headers: JWE_HEADERS,
+      responses: {
+        200: { description: 'The JWE of the full card data (FullCard)', schema: ENCRYPTED },
+        400: problem('No encryption asked for, or a bad key', 'ENCRYPTION_REQUIRED', 'INVALID_PUBLIC_KEY', 'VALIDATION_ERROR'),
+        404: NOT_FOUND,
+      },
+      async handle(req) {
+        const key = requireEncryptionKey(req.headers);
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        return json(200, await encryptJson(await fullData(d, card), key));
+      },
+    },
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/lock', operationId: 'lockCard', tag: 'cards',
+      summary: 'Locks a card with a seed lock code (1 lost, 2 stolen, 3 pending query, 4 consolidation, 5 inactive, 6 PIN tries, 7 suspected fraud, 8 replaced, 11 offline PIN tries)',
+      description: 'Codes 1, 2, 5 and 8 are irreversible. A card locked with one of them keeps that code.',
+      params: CARD_PATH,
+      body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'integer', enum: LOCK_CODES } } },
+      responses: { 204: { description: 'Locked' }, 400: VALIDATION, 404: NOT_FOUND, 409: problem('Locked irreversibly already', 'CARD_LOCK_IRREVERSIBLE') },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        await d.cards.lock(card.id, (req.json as { reason: number }).reason);
+        return noContent();
+      },
+    },
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/unlock', operationId: 'unlockCard', tag: 'cards',
+      summary: 'Removes a reversible lock (unlocking an unlocked card changes nothing)',
+      params: CARD_PATH,
+      responses: { 204: { description: 'Unlocked' }, 400: VALIDATION, 404: NOT_FOUND, 409: problem('Locked with 1, 2, 5 or 8', 'CARD_LOCK_IRREVERSIBLE') },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        await d.cards.unlock(card.id);
+        return noContent();
+      },
+    },
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/activate', operationId: 'activateCard', tag: 'cards',
+      summary: 'Activates a physical card (INACTIVE until then)',
+      params: CARD_PATH,
+      responses: { 204: { description: 'Activated' }, 400: VALIDATION, 404: NOT_FOUND, 409: problem('Virtual, or active already', 'CARD_NOT_PHYSICAL', 'CARD_ALREADY_ACTIVE') },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        await d.cards.activate(card.id);
+        return noContent();
+      },
+    },
+  ];
+}
+
+function issueRoute(d: ApiDeps, kind: CardKind): Route {
+  const physical = kind === 'PHYSICAL';
+  const properties: Record<string, Schema> = { balanceId: { type: 'string', minLength: 1, maxLength: 100 }, configId: { type: 'string', minLength: 1, maxLength: 64 } };
+  if (physical) properties.deliveryAddress = ADDRESS;
+  return {
+    method: 'POST', path: `/secure/customers/{customerId}/cards/${physical ? 'physical' : 'virtual'}`,
+    operationId: physical ? 'orderPhysicalCard' : 'createVirtualCard', tag: 'cards',
+    summary: physical ? 'Orders a physical card: INACTIVE until activated' : 'Issues a virtual card: Luhn-valid PAN in the program\'s BIN, expiry, CVV2',
+    description: 'configId defaults to the balance\'s program and must be it. With Encrypt-Response: true and Public-Key the answer is '
+      + 'the JWE of the full card data (FullCard); without, the card without PAN and CVV.',
+    params: { customerId: CUSTOMER_ID }, headers: JWE_HEADERS,
+    body: { type: 'object', additionalProperties: false, required: physical ? ['balanceId', 'deliveryAddress'] : ['balanceId'], properties },
+    responses: {
+      201: { description: 'Issued: CardSummary, or the JWE of FullCard when asked for', schema: { oneOf: [CARD_SUMMARY, ENCRYPTED] } },
+      400: problem('Malformed request or public key', 'VALIDATION_ERROR', 'MALFORMED_JSON', 'INVALID_PUBLIC_KEY'),
+      404: problem('No such customer, balance or program', 'CUSTOMER_NOT_FOUND', 'BALANCE_NOT_FOUND', 'PROGRAM_NOT_FOUND'),
+      409: problem('KYC not passed, or another program than the balance\'s', 'KYC_REQUIRED', 'PROGRAM_MISMATCH', 'CUSTOMER_TOO_MANY_CARDS'),
+    },
+    async handle(req) {
+      // The key is checked first: a bad one must not leave a card behind that nobody can read.
+      const key = encryptionKeyOf(req.headers);
+      const customerId = req.params.customerId as string;
+      const body = req.json as { balanceId: string; configId?: string; deliveryAddress?: Record<string, string> };
+      await requireCustomer(d, customerId);
+      const balance = await requireBalance(d, customerId, body.balanceId);
+      if (body.configId !== undefined && body.configId !== balance.configId) {
+        throw new ApiError(409, 'PROGRAM_MISMATCH', `balance ${balance.id} belongs to program ${balance.configId}, not ${body.configId}`);
+      }
+      const program = requireProgram(d, balance.configId);
+      const issued = await d.cards.issue({ customerId, balanceId: balance.id, currency: balance.currency, kind, program });
+      if (physical && body.deliveryAddress !== undefined) {
+        await d.redis.hset(`card:delivery:${issued.card.id}`, body.deliveryAddress);
+      }
+      if (key === null) return json(201, cardView(issued.card));
+      return json(201, await encryptJson({ ...cardView(issued.card), cardNo: issued.pan, cvv: issued.cvv }, key));
+    },
+  };
+}
+
+async function fullData(d: ApiDeps, card: CardRecord): Promise<Record<string, string>> {
+  const pan = await d.cards.revealPan(card.id);
+  if (pan === null) throw new ApiError(404, 'CARD_NOT_FOUND', `card ${card.id} has no stored PAN`);
+  return { ...cardView(card), cardNo: pan, cvv: d.cards.cvv(pan, card.expiry) };
+}

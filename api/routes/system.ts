@@ -1,0 +1,53 @@
+// Operations routes: health, metrics, the OpenAPI document and the feed's plain-GET answer.
+import type { Route } from '../router.js';
+import type { ApiDeps } from '../deps.js';
+import { json, problemResponse } from '../problem.js';
+import { problem } from './common.js';
+
+export function systemRoutes(d: ApiDeps, openapi: () => unknown): Route[] {
+  return [
+    {
+      method: 'GET', path: '/health', operationId: 'getHealth', tag: 'operations',
+      summary: 'Liveness and readiness: Redis answers and the ISO 8583 listener is up',
+      responses: {
+        200: { description: 'Ready', schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, redis: { type: 'string' }, listener: { type: 'string' } }, required: ['status'] } },
+        503: { description: 'Not ready; the body says which part is down', schema: { type: 'object', properties: { status: { type: 'string', enum: ['unavailable'] }, redis: { type: 'string' }, listener: { type: 'string' } }, required: ['status'] } },
+      },
+      async handle() {
+        const h = await d.health();
+        return json(h.ok ? 200 : 503, h.ok ? { status: 'ok', ...h.detail } : { status: 'unavailable', ...h.detail });
+      },
+    },
+    {
+      method: 'GET', path: '/metrics', operationId: 'getMetrics', tag: 'operations',
+      summary: 'Prometheus metrics (text exposition format, base units)',
+      responses: { 200: { description: 'Prometheus text', contentType: 'text/plain; version=0.0.4' } },
+      async handle() {
+        const m = await d.metrics();
+        return { status: 200, headers: { 'content-type': m.contentType }, body: m.body };
+      },
+    },
+    {
+      method: 'GET', path: '/openapi.json', operationId: 'getOpenApi', tag: 'operations',
+      summary: 'This API as an OpenAPI 3.1 document',
+      responses: { 200: { description: 'OpenAPI 3.1 document', schema: { type: 'object' } } },
+      async handle() { return json(200, openapi()); },
+    },
+    {
+      method: 'GET', path: '/feed', operationId: 'openFeed', tag: 'operations',
+      summary: 'Live feed of processed transactions (WebSocket, PANs masked)',
+      description: 'A WebSocket upgrade (101). The server sends JSON text frames: `{"type":"hello","maxBufferedBytes":n}` once, '
+        + 'then `{"type":"transactions","events":[{timeMs, mti, responseCode, reason, maskedPan, amountMinor, currency, txId}]}` per batch. '
+        + 'A client that falls more than maxBufferedBytes behind is disconnected. Without the upgrade headers the answer is 426.',
+      responses: {
+        101: { description: 'Switching to the WebSocket protocol' },
+        403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
+        426: problem('A plain GET: the feed is a WebSocket', 'UPGRADE_REQUIRED'),
+        503: problem('Too many feed clients', 'FEED_FULL'),
+      },
+      async handle() {
+        return problemResponse(426, 'UPGRADE_REQUIRED', 'GET /feed is a WebSocket: send Connection: Upgrade, Upgrade: websocket', { upgrade: 'websocket' });
+      },
+    },
+  ];
+}
