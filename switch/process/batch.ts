@@ -57,6 +57,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   const out: Array<Buffer | null> = new Array(frames.length).fill(null);
   const codes: string[] = new Array(frames.length).fill('');
   const events: ProcessedEvent[] = [];
+  const takenMs = ctx.now();
   const pending: Array<Promise<void>> = [];
   let byCard: Map<string, Promise<void>> | undefined;
   for (let i = 0; i < frames.length; i++) {
@@ -69,6 +70,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     }
     const m = decoded.msg as Inbound;
     m.o = newOutcome();
+    m.takenMs = takenMs;
     const mti = responseMti(m.mti);
     const handler = ROUTES.get(m.mti);
     if (mti === null) { counters.malformedDropped++; continue; }

@@ -29,7 +29,11 @@ export interface Outcome {
 }
 
 /** A decoded request on its way through the deciding code, with its outcome being filled in. */
-export interface Inbound extends IsoMessage { o: Outcome }
+export interface Inbound extends IsoMessage {
+  o: Outcome;
+  /** When the deciding thread took the message (its batch): the latency budget counts from here. */
+  takenMs: number;
+}
 
 export function newOutcome(): Outcome {
   return {

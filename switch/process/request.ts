@@ -54,7 +54,7 @@ export interface Checked {
 
 /** The checks of a request, or the one reason it is declined with (m.o learns the card and the pricing). */
 export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Checked | Reason> {
-  const startedMs = ctx.now();
+  const startedMs = m.takenMs;
   const f = m.fields;
   const pan = text(f, 2);
   const stan = text(f, 11);
