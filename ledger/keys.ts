@@ -13,6 +13,7 @@
 //   {g00}:pb:<partnerId>            partner balance head hash     type, cur, cfg, t
 //   {g00}:pbs                       set of all partner balance ids
 //   {gNN}:idem:<idempotencyKey>     idempotency record (string, with TTL)
+//   {gNN}:use:<cardId>:<YYYYMMDD>   a card's usage of the day (amt, cnt, atm) for its daily limits, in its balance's group, TTL 2 days
 //   {gNN}:jnl                       journal stream of the group
 //   {gNN}:exp                       expiry index: zset of "balanceId|txId" scored by expiresAtMs
 //   {gNN}:world                     world accounts of the group: "<currency>:W:<name>" -> balance
