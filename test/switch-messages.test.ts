@@ -55,8 +55,13 @@ function f90(orig: IsoJson): string {
   return (orig['0'] ?? '0100') + orig['11'] + orig['7'] + (orig['32'] ?? '').padStart(11, '0') + '0'.repeat(11);
 }
 
+/** MTI class of the request a message is or answers (0110 → 010): the transaction id's second part. */
+function requestClass(mti: string): string {
+  return mti.slice(0, 2) + String(Number(mti[2]) & ~1);
+}
+
 function txIdOf(card: Card, m: IsoJson): string {
-  return `${card.cardId}.${String(m['0'] ?? '0100').slice(0, 3)}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
+  return `${card.cardId}.${requestClass(String(m['0'] ?? '0100'))}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
 }
 
 function field54(ledgerMinor: number, availableMinor: number): string {

@@ -139,7 +139,7 @@ async function readAdvice(ctx: ProcessContext, m: Inbound): Promise<Advice | Rea
   if (pan === undefined || stan === undefined || f7 === undefined) return 'FORMAT_ERROR';
   if (kind === undefined) return 'UNKNOWN_TRANSACTION_TYPE';
   if (kind !== 'INQUIRY' && !(amount > 0)) return 'INVALID_AMOUNT';
-  const card = await ctx.cards.findByPan(pan);
+  const card = await (m.cardLookup ?? ctx.cards.findByPan(pan));
   if (card === null) return 'CARD_NOT_FOUND';
   m.o.card = card;
   const program = ctx.programs.byId(card.configId);

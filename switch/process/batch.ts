@@ -71,6 +71,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     const m = decoded.msg as Inbound;
     m.o = newOutcome();
     m.takenMs = takenMs;
+    m.cardLookup = null;
     const mti = responseMti(m.mti);
     const handler = ROUTES.get(m.mti);
     if (mti === null) { counters.malformedDropped++; continue; }
@@ -106,9 +107,12 @@ async function settle(ctx: ProcessContext, handler: Handler, m: Inbound, mti: st
   // answer byte for byte. The ledger's idempotency keys make a repeat that overtakes the first
   // answer's caching move no money either.
   const dk = dedupKey(ctx, m);
+  const pan = m.fields.get(2);
+  m.cardLookup = typeof pan === 'string' && m.mti.charCodeAt(1) !== 56 ? ctx.cards.findByPan(pan) : null;
   if (dk !== null) {
     const cached = await ctx.records.cachedAnswer(dk);
     if (cached !== null) {
+      m.cardLookup?.catch(() => { /* not needed: the first answer stands */ });
       out[i] = cached.subarray(CODE_PREFIX_BYTES);
       codes[i] = cached.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
       return;

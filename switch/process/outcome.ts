@@ -33,6 +33,8 @@ export interface Inbound extends IsoMessage {
   o: Outcome;
   /** When the deciding thread took the message (its batch): the latency budget counts from here. */
   takenMs: number;
+  /** The card lookup, started together with the duplicate lookup so both share one round trip. */
+  cardLookup: Promise<CardRecord | null> | null;
 }
 
 export function newOutcome(): Outcome {

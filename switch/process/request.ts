@@ -67,7 +67,7 @@ export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Che
   const amount = kind === 'INQUIRY' && text(f, 4) === undefined ? 0 : amountMinor(text(f, 4));
   if (!(amount > 0 || (kind === 'INQUIRY' && amount === 0))) return 'INVALID_AMOUNT';
 
-  const card = await ctx.cards.findByPan(pan);
+  const card = await (m.cardLookup ?? ctx.cards.findByPan(pan));
   if (card === null) return 'CARD_NOT_FOUND';
   m.o.card = card;
   const cardReason = checkCardFor(kind, card, text(f, 14));

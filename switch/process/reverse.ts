@@ -25,7 +25,7 @@ export async function reverse(ctx: ProcessContext, m: Inbound, mti: string): Pro
   const f95 = text(f, 95);
   const newAmount = f95 === undefined ? 0 : amountMinor(f95.slice(0, 12));
   if (pan === undefined || !(newAmount >= 0)) return advice ? acknowledge(ctx, m, mti, 'FORMAT_ERROR') : decline(ctx, m, mti, 'FORMAT_ERROR');
-  const card = await ctx.cards.findByPan(pan);
+  const card = await (m.cardLookup ?? ctx.cards.findByPan(pan));
   if (card === null) return advice ? acknowledge(ctx, m, mti, 'CARD_NOT_FOUND') : decline(ctx, m, mti, 'CARD_NOT_FOUND');
   m.o.card = card;
   const od = originalData(text(f, 90));

@@ -219,9 +219,14 @@ export function f95(newAmountMinor: number): string {
   return String(newAmountMinor).padStart(12, '0') + '0'.repeat(30);
 }
 
-/** The switch's transaction id of a request (docs/messages.md: card id, field 7, STAN, acquirer n11). */
+/** MTI class of the request a message is or answers (0110 → 010): the transaction id's second part. */
+function requestClass(mti: string): string {
+  return mti.slice(0, 2) + String(Number(mti[2]) & ~1);
+}
+
+/** The switch's transaction id of a request (docs/messages.md: card id, MTI class, field 7, STAN, acquirer n11, field 41). */
 export function txIdOf(card: Card, m: IsoJson): string {
-  return `${card.cardId}.${String(m['0'] ?? '0100').slice(0, 3)}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
+  return `${card.cardId}.${requestClass(String(m['0'] ?? '0100'))}.${m['7']}.${m['11']}.${(m['32'] ?? '').padStart(11, '0')}.${String(m['41'] ?? '').trimEnd().replace(/ /g, '_')}`;
 }
 
 /** Field 54 as the switch sets it: 01 ledger and 02 available, EUR. */
