@@ -87,6 +87,8 @@ export interface HttpServerOptions {
   choice: HttpServerChoice;
   tls: TlsFiles | null;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** How uWS is loaded (tests stand in a failing loader to exercise the fallback of Node 22+). */
+  loadUws?: () => ReturnType<typeof loadUws>;
 }
 
 /** The native uWS module, or why it did not load. Loaded once per process. */
@@ -119,7 +121,7 @@ export async function createHttpServer(app: HttpApp, o: HttpServerOptions): Prom
     return node();
   }
   if (o.choice === 'node') return node();
-  const u = loadUws();
+  const u = (o.loadUws ?? loadUws)();
   if (u.ok) return (await import('./server-uws.js')).createUwsServer(app, u.uws);
   if (o.choice === 'uws') throw new HttpServerError(`HTTP_SERVER=uws: ${u.reason}`);
   o.log('info', 'HTTP server: node:http (uWebSockets.js not available)', { reason: u.reason });

@@ -3,7 +3,7 @@
 // naming the field, /health, /metrics, the OpenAPI document against the routes actually served,
 // and the live feed over a real WebSocket.
 import t from 'tap';
-import { serverKinds, startApiSwitch } from './helpers/api.js';
+import { ApiClient, serverKinds, startApiSwitch } from './helpers/api.js';
 import { openFeed } from './helpers/ws.js';
 import { documentedRoutes, MAX_BODY_BYTES } from '../api/index.js';
 
@@ -165,3 +165,25 @@ const SPEC_OPERATIONS = [
   'GET /metrics',
   'GET /health',
 ];
+
+t.test('HTTP_SERVER=auto falls back to node:http when uWS does not load (Node 22+)', async (t) => {
+  const { createHttpServer } = await import('../api/http.js');
+  const { TransactionFeed } = await import('../api/feed.js');
+  const { Router } = await import('../api/router.js');
+  const { IdempotencyStore } = await import('../api/idempotency.js');
+  const { feedRoute } = await import('../api/feed.js');
+  const router = new Router({ routes: [], maxBodyBytes: 1024, websocket: feedRoute(new TransactionFeed()), idempotency: null as unknown as InstanceType<typeof IdempotencyStore>, metrics: null, log: () => {} });
+  const logs: string[] = [];
+  const failing = () => ({ ok: false as const, reason: 'no uWebSockets.js binary for this Node ABI' });
+  const log = (level: string, msg: string, f?: Record<string, unknown>) => { logs.push(`${level} ${msg} ${JSON.stringify(f ?? {})}`); };
+  const server = await createHttpServer(router, { choice: 'auto', tls: null, log, loadUws: failing });
+  t.equal(server.kind, 'node');
+  t.equal(logs.length, 1, 'one log line');
+  t.match(logs[0], /^info HTTP server: node:http \(uWebSockets.js not available\)/);
+  const addr = await server.listen(0, '127.0.0.1');
+  const r = await new ApiClient(addr.port).get('/x');
+  t.equal(r.status, 404, 'it serves');
+  await server.close();
+  await t.rejects(createHttpServer(router, { choice: 'uws', tls: null, log, loadUws: failing }), /HTTP_SERVER=uws: no uWebSockets.js binary/, 'forcing uws fails loudly');
+  t.equal((await createHttpServer(router, { choice: 'node', tls: null, log, loadUws: failing })).kind, 'node');
+});

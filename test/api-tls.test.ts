@@ -1,0 +1,73 @@
+// HTTPS with client certificates: a CA, a server and two client certificates (one from another
+// CA) made with openssl at run time. /secure, /lifecycle and /feed need a certificate the CA
+// verified; /health stays open for probes. TLS always runs on node:https (docs/api.md says why).
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestSwitch } from './helpers/switch.js';
+import { ApiClient } from './helpers/api.js';
+import { loadConfig } from '../switch/config.js';
+
+function openssl(dir: string, args: string[]): void {
+  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+}
+
+function makePki(dir: string): void {
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  for (const ca of ['ca', 'rogue-ca']) openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=${ca}`]);
+  const leaf = (name: string, ca: string, ext: string) => {
+    openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
+    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext]);
+  };
+  leaf('server', 'ca', 'server.ext');
+  leaf('client', 'ca', 'client.ext');
+  leaf('rogue', 'rogue-ca', 'client.ext');
+}
+
+t.test('mTLS on /secure when certificates are configured', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-pki-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  makePki(dir);
+  const f = (n: string) => readFileSync(join(dir, n));
+  const s = await startTestSwitch(t, {
+    env: { HTTP_SERVER: 'auto', HTTP_TLS_CERT: join(dir, 'server.pem'), HTTP_TLS_KEY: join(dir, 'server.key'), HTTP_TLS_CA: join(dir, 'ca.pem') },
+  });
+  t.equal(s.app.httpServer, 'node', 'TLS is served by node:https');
+  const port = s.app.httpPort;
+  const anonymous = new ApiClient(port, { ca: f('ca.pem') });
+  const client = new ApiClient(port, { ca: f('ca.pem'), cert: f('client.pem'), key: f('client.key') });
+  const rogue = new ApiClient(port, { ca: f('ca.pem'), cert: f('rogue.pem'), key: f('rogue.key') });
+
+  t.equal((await anonymous.get('/health')).status, 200, '/health needs no certificate');
+  t.equal((await anonymous.get('/openapi.json')).status, 200);
+  const refused = await anonymous.get('/secure/summary');
+  t.equal(refused.status, 403);
+  t.equal(refused.json.title, 'CLIENT_CERTIFICATE_REQUIRED');
+  t.equal((await anonymous.post('/lifecycle/v1/wallet', {})).status, 403, '/lifecycle too');
+  t.equal((await rogue.get('/secure/summary')).status, 403, 'a certificate from another CA is refused');
+  t.equal((await client.get('/secure/summary')).status, 200, 'a certificate from the CA is accepted');
+  const w = await client.post('/lifecycle/v1/wallet', { firstName: 'A', lastName: 'B', phone: '48500100200', email: 'a@b.pl', birthDate: '1980-01-01', state: 'X', kyc: 'SUCCESS' });
+  t.equal(w.status, 201);
+
+  const feed = await new Promise<number>((resolve, reject) => {
+    const req = request({
+      host: '127.0.0.1', port, path: '/feed', ca: f('ca.pem'), servername: 'localhost', agent: false,
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': Buffer.alloc(16, 1).toString('base64') },
+    }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    req.on('upgrade', (_res, socket) => { socket.destroy(); resolve(101); });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(feed, 403, 'the feed refuses a WebSocket without a certificate');
+});
+
+t.test('TLS settings go together', async (t) => {
+  t.throws(() => loadConfig({ HTTP_TLS_CERT: 'a.pem' }), /HTTP_TLS_CERT, HTTP_TLS_KEY and HTTP_TLS_CA go together/);
+  t.throws(() => loadConfig({ HTTP_SERVER: 'fast' }), /HTTP_SERVER=fast must be one of auto, uws, node/);
+  t.equal(loadConfig({}).httpTls, null, 'plain HTTP by default');
+  t.equal(loadConfig({}).httpServer, 'auto');
+});
