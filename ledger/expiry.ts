@@ -13,10 +13,27 @@ export const DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC: Readonly<Record<string, number>> =
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Answers per program and MCC, computed once: a table may hold hundreds of keys (a program's
+ * expanded ranges) and this runs for every authorization. At most 10,000 MCCs per program.
+ */
+const memo = new WeakMap<object, Map<string, number>>();
+const MEMO_MAX = 10_000;
+
 export function holdExpiryDays(program: HoldExpiryProgram, mcc: string | null | undefined): number {
   const table = program.holdExpiryDaysByMcc ?? DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC;
   const base = program.holdExpiryDays ?? DEFAULT_HOLD_EXPIRY_DAYS;
   if (mcc === null || mcc === undefined || mcc === '') return base;
+  let m = memo.get(program);
+  if (m === undefined) { m = new Map(); memo.set(program, m); }
+  const hit = m.get(mcc);
+  if (hit !== undefined) return hit;
+  const days = lookup(table, base, mcc);
+  if (m.size < MEMO_MAX) m.set(mcc, days);
+  return days;
+}
+
+function lookup(table: Readonly<Record<string, number>>, base: number, mcc: string): number {
   const exact = table[mcc];
   if (exact !== undefined) return exact;
   const n = Number(mcc);
