@@ -20,16 +20,21 @@ const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const CARDS = 2000;
+/** BENCH_NODE_ARGS: extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 const CONNECTIONS = 4;
 const DEMO = '0019167984';
 
 interface Variant { name: string; env: Record<string, string> }
-const VARIANTS: Variant[] = [
+const ALL_VARIANTS: Variant[] = [
   { name: 'workers (atomics sync)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'sync', WORKERS: '2' } },
   { name: 'workers (atomics async)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'async', WORKERS: '2' } },
   { name: 'workers (atomics disabled)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2' } },
   { name: 'main thread', env: { PLACEMENT: 'main' } },
 ];
+/** BENCH_VARIANTS: indexes into the list above (e.g. `2,3`); the first one chosen is the baseline of the ratios. */
+const VARIANTS = process.env.BENCH_VARIANTS === undefined ? ALL_VARIANTS
+  : process.env.BENCH_VARIANTS.split(',').map((i) => ALL_VARIANTS[Number(i)]).filter((v): v is Variant => v !== undefined);
 
 function pan(i: number): string {
   const body = '555770' + String(i).padStart(9, '0');
@@ -53,7 +58,7 @@ async function seed(url: string, secret: Buffer): Promise<void> {
 async function startSwitch(v: Variant, redisUrl: string, secret: Buffer): Promise<{ child: ChildProcess; isoPort: number }> {
   const isoPort = await freePort();
   const httpPort = await freePort();
-  const child = spawn(process.execPath, [new URL('../switch/main.js', import.meta.url).pathname], {
+  const child = spawn(process.execPath, [...NODE_ARGS, new URL('../switch/main.js', import.meta.url).pathname], {
     env: { ...process.env, ...v.env, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex') },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -80,6 +85,18 @@ function request(i: number): IsoMessage {
   };
 }
 
+/** Redis time per answered request, by command, from INFO commandstats (reset before the run). */
+function redisCost(info: string, answered: number): string {
+  const parts: string[] = [];
+  let total = 0;
+  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) {
+    const usec = Number(m[3]);
+    total += usec;
+    if (usec / Math.max(1, answered) >= 1) parts.push(`${m[1]} ${(usec / Math.max(1, answered)).toFixed(1)} µs (${(Number(m[2]) / Math.max(1, answered)).toFixed(2)} calls)`);
+  }
+  return `redis per answer: ${(total / Math.max(1, answered)).toFixed(1)} µs — ${parts.join(', ')}`;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
@@ -98,8 +115,12 @@ async function main(): Promise<void> {
         for (const v of VARIANTS) {
           const { child, isoPort } = await startSwitch(v, redis.url, secret);
           await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: 1, connections: CONNECTIONS, makeRequest: request }); // warm-up
+          const probe = new Redis(redis.url);
+          await probe.config('RESETSTAT');
           const r = await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: SECONDS, connections: CONNECTIONS, makeRequest: request });
           console.log(formatReport(`${rate}/s ${v.name} #${round + 1}`, r));
+          console.log('  ' + redisCost(await probe.info('commandstats'), r.answered));
+          probe.disconnect();
           results.set(v.name, [...(results.get(v.name) ?? []), r]);
           child.kill('SIGTERM');
           await new Promise((r2) => child.once('exit', r2));
