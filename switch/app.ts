@@ -124,7 +124,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       }
     },
     processed(events) {
-      for (const e of events) metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
+      for (const e of events) {
+        metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
+        if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);
+      }
       processedSink(events);
     },
     batchFailed(err) {

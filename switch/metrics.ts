@@ -6,6 +6,7 @@ export interface SwitchMetrics {
   authLatency: Histogram<'mti' | 'code'>;
   messages: Counter<'mti' | 'code'>;
   decisions: Counter<'mti' | 'code' | 'reason'>;
+  scriptLatency: Histogram<'script'>;
   inflight: Gauge;
   malformed: Counter<'kind'>;
   connections: Gauge;
@@ -31,6 +32,13 @@ export function createMetrics(): SwitchMetrics {
       name: 'switch_decisions_total',
       help: 'Money messages decided (repeats answered from the duplicate cache excluded), by request MTI, response code and the one decline reason (APPROVED when approved)',
       labelNames: ['mti', 'code', 'reason'] as const, registers: [registry],
+    }),
+    scriptLatency: new Histogram({
+      name: 'switch_redis_script_seconds',
+      help: 'Time of the money-moving ledger script of a request (hold for 0100, debit for 0200) as seen by the deciding worker: queueing, round trip and Redis execution with its fsync',
+      labelNames: ['script'] as const,
+      buckets: [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      registers: [registry],
     }),
     inflight: new Gauge({ name: 'switch_inflight_requests', help: 'Requests read and not yet answered', registers: [registry] }),
     malformed: new Counter({ name: 'switch_malformed_frames_total', help: 'Frames that broke the framing or did not decode', labelNames: ['kind'] as const, registers: [registry] }),

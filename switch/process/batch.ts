@@ -30,6 +30,8 @@ export interface ProcessedEvent {
   amountMinor: number | null;
   currency: string | null;
   txId: string | null;
+  /** Seconds the hold / debit script took as seen by the worker (null: no such call). */
+  scriptSeconds: number | null;
 }
 
 export interface BatchOutput {
@@ -147,7 +149,7 @@ async function settle(ctx: ProcessContext, handler: Handler, m: Inbound, mti: st
     const pan = text(m.fields, 2);
     events.push({
       timeMs: nowMs, mti: m.mti, responseCode: rc, reason: m.o.reason, maskedPan: pan === undefined ? null : maskPan(pan),
-      amountMinor: m.o.amountMinor, currency: rec.currency, txId: m.o.txId,
+      amountMinor: m.o.amountMinor, currency: rec.currency, txId: m.o.txId, scriptSeconds: m.o.scriptSeconds,
     });
   }
 }

@@ -14,6 +14,8 @@
 // backoff while Redis is unreachable (at most COMPENSATION_PENDING_MAX at once per thread).
 import type { ProcessContext } from './context.js';
 import type { Checked } from './request.js';
+import type { Outcome } from './outcome.js';
+import { performance } from 'node:perf_hooks';
 
 export const COMPENSATION_ATTEMPTS_MAX = 60;
 export const COMPENSATION_PENDING_MAX = 10_000;
@@ -25,11 +27,13 @@ export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standIn
  * Runs `call` within the budget of `c.program`, counted from `c.startedMs`. A call that fails is
  * compensated (undone) and its error rethrown: the batch answers it as a system error (96).
  */
-export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', start: () => Promise<T>): Promise<BudgetOutcome<T>> {
+export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', o: Outcome, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
   const remainingMs = c.program.budgetMs - (ctx.now() - c.startedMs);
   // Spent already (the card lookup waited): the ledger is not asked at all.
   if (remainingMs <= 0) return standIn(ctx, c, mode, false);
+  const t0 = performance.now();
   const call = start();
+  call.then(() => { o.scriptSeconds = (performance.now() - t0) / 1000; }, () => { /* failures are handled below */ });
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<'DEADLINE'>((resolve) => { timer = setTimeout(resolve, remainingMs, 'DEADLINE'); });
   let r: T | 'DEADLINE';

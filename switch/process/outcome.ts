@@ -26,6 +26,8 @@ export interface Outcome {
   /** Amount moved, in the balance's currency (null when nothing was priced). */
   amountMinor: number | null;
   priced: Priced | null;
+  /** Seconds the money call (hold / debit script) took as seen by the worker, or null when none was made. */
+  scriptSeconds: number | null;
 }
 
 /** A decoded request on its way through the deciding code, with its outcome being filled in. */
@@ -40,7 +42,7 @@ export interface Inbound extends IsoMessage {
 export function newOutcome(): Outcome {
   return {
     reason: 'APPROVED', processing: 'SUCCESS', card: null, txId: null, referenceTxId: null,
-    status: 'AUTHORIZED', category: 'DEBIT', type: 'UNKNOWN', amountMinor: null, priced: null,
+    status: 'AUTHORIZED', category: 'DEBIT', type: 'UNKNOWN', amountMinor: null, priced: null, scriptSeconds: null,
   };
 }
 

@@ -44,7 +44,7 @@ export interface Priced {
   /** Field 4 / 49 as sent, when they differ from the balance's. */
   originalAmountMinor: number;
   originalCurrency: string;
-  /** Program currency units bought by one unit of the original currency, as a decimal string, or null. */
+  /** The rate used: program currency units per unit of the original (`a/b` across two configured rates), or null. */
   rate: string | null;
 }
 
@@ -65,9 +65,11 @@ export function price(f: IsoFields, program: Program, balanceCurrency: string, b
     if (billing > 0) {
       converted = billing;
     } else {
-      rate = balanceCurrency === program.currency ? program.fxRates[original] ?? null : null;
-      if (rate === null) return 'CURRENCY_MISMATCH';
-      converted = convert(amount, original, balanceCurrency, rate);
+      const from = unitsOfProgramCurrency(program, original);
+      const to = unitsOfProgramCurrency(program, balanceCurrency);
+      if (from === null || to === null) return 'CURRENCY_MISMATCH';
+      rate = to === '1' ? from : `${from}/${to}`;
+      converted = convert(amount, original, balanceCurrency, from, to);
       if (!(converted > 0)) return 'INVALID_AMOUNT';
     }
   }
@@ -82,14 +84,29 @@ function bpsOf(amount: number, bps: number): number {
   return bps === 0 ? 0 : Number((BigInt(amount) * BigInt(bps)) / 10_000n);
 }
 
-/**
- * `amount` minor units of `from` in minor units of `to`, at `rate` units of `to` per unit of
- * `from` (a decimal string), rounded half up; integer arithmetic only.
- */
-export function convert(amount: number, from: string, to: string, rate: string): number {
+/** Program currency units bought by one unit of `currency` (decimal string), or null when no rate is configured. */
+function unitsOfProgramCurrency(program: Program, currency: string): string | null {
+  return currency === program.currency ? '1' : program.fxRates[currency] ?? null;
+}
+
+/** A decimal string as an exact fraction. */
+function fraction(rate: string): [bigint, bigint] {
   const [int = '0', frac = ''] = rate.split('.');
-  const num = BigInt(int + frac) * 10n ** BigInt(currencyExponent(to) ?? 2);
-  const den = 10n ** BigInt(frac.length) * 10n ** BigInt(currencyExponent(from) ?? 2);
+  return [BigInt(int + frac), 10n ** BigInt(frac.length)];
+}
+
+/**
+ * `amount` minor units of `from` in minor units of `to`, through the program currency: one unit of
+ * `from` buys `fromRate` program units, one unit of `to` buys `toRate` (both decimal strings; a
+ * balance in the program currency has rate 1, another balance currency is converted across the
+ * two rates). Rounded half up; integer arithmetic only.
+ */
+export function convert(amount: number, from: string, to: string, fromRate: string, toRate = '1'): number {
+  const [fn, fd] = fraction(fromRate);
+  const [tn, td] = fraction(toRate);
+  if (tn === 0n) return NaN;
+  const num = fn * td * 10n ** BigInt(currencyExponent(to) ?? 2);
+  const den = fd * tn * 10n ** BigInt(currencyExponent(from) ?? 2);
   return Number((BigInt(amount) * num * 2n + den) / (2n * den));
 }
 
