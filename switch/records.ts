@@ -21,7 +21,9 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { Ledger } from '../ledger/index.js';
 import { groupTag } from '../ledger/keys.js';
-import { defineSwitchScripts } from './lua.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../ledger/scripts.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
 export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
@@ -68,9 +70,19 @@ export interface TransactionObject {
 }
 
 interface RecordCommands {
-  recordWrite(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string,
-    json: string, score: number, id: string, dup: Buffer | string, ttl: number, rrnTx: string, rrnTtl: number): Promise<number>;
+  recordWriteMany(numKeys: number, ...keysThenArgs: (string | number | Buffer)[]): Promise<number>;
 }
+
+/** One message's record and duplicate answer, for writeMany. */
+export interface RecordWrite {
+  dk: Buffer;
+  rec: TransactionObject | null;
+  answer: Buffer | null;
+  nowMs: number;
+  indexRrn: boolean;
+}
+
+let recordWriteManyLua: string | null = null;
 
 /** The duplicate key of a message as an HMAC (no PAN in Redis keys): base64url of 18 bytes. */
 export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, stan: string, f7: string, acquirer: string, terminal: string): Buffer {
@@ -91,7 +103,11 @@ export class TransactionRecords {
   private readonly groups: number;
 
   constructor(private readonly redis: Redis | Cluster, private readonly ledger: Ledger) {
-    defineSwitchScripts(redis, 'record-');
+    // Six keys per record: the key count varies with the batch, so this script is defined without
+    // a fixed one and called with it first.
+    recordWriteManyLua ??= readFileSync(join(projectRoot(), 'switch', 'lua', 'record-write-many.lua'), 'utf8');
+    const r = redis as unknown as Record<string, unknown>;
+    if (typeof r.recordWriteMany !== 'function') redis.defineCommand('recordWriteMany', { lua: recordWriteManyLua });
     this.cmd = redis as unknown as RecordCommands;
     this.groups = ledger.keys.groups;
   }
@@ -103,35 +119,68 @@ export class TransactionRecords {
     return this.prefix(this.groups === 1 ? 0 : dk[0]! % this.groups) + 'dup:' + dk.toString('base64url');
   }
 
-  /** The first answer (framed bytes) to a message with this duplicate key, or null. */
-  async cachedAnswer(dk: Buffer): Promise<Buffer | null> {
-    return (this.redis as Redis).getBuffer(this.dupKey(dk));
+  /**
+   * The first answers (framed bytes) to messages with these duplicate keys, null where none: one
+   * MGET per slot group, so a batch's lookups cost one call.
+   */
+  async cachedAnswers(dks: ReadonlyArray<Buffer | null>): Promise<Array<Buffer | null>> {
+    const out: Array<Buffer | null> = new Array(dks.length).fill(null);
+    const byGroup = new Map<string, { keys: string[]; at: number[] }>();
+    dks.forEach((dk, i) => {
+      if (dk === null) return;
+      const key = this.dupKey(dk);
+      const tag = key.slice(0, key.indexOf('}') + 1);
+      let g = byGroup.get(tag);
+      if (g === undefined) { g = { keys: [], at: [] }; byGroup.set(tag, g); }
+      g.keys.push(key);
+      g.at.push(i);
+    });
+    await Promise.all([...byGroup.values()].map(async (g) => {
+      const vals = await (this.redis as Redis).mgetBuffer(...g.keys);
+      vals.forEach((v, j) => { out[g.at[j]!] = v; });
+    }));
+    return out;
+  }
+
+  /** One message's record and duplicate answer (see writeMany). */
+  write(dk: Buffer, rec: TransactionObject | null, answer: Buffer | null, nowMs: number, indexRrn = false): Promise<void> {
+    return this.writeMany([{ dk, rec, answer, nowMs, indexRrn }]);
   }
 
   /**
-   * Writes the record (when given) and the duplicate answer. `balanceId` null: a message for an
-   * unknown card (group 0, no balance or card index). `indexRrn`: the record is an approved
-   * original that a reversal or clearing may find by PAN + field 37.
+   * Writes records (when given) and duplicate answers: one script call per slot group for the
+   * whole batch. A record with `balanceId` null (a message for an unknown card) goes to group 0,
+   * with no balance or card index. `indexRrn`: the record is an approved original that a reversal
+   * or clearing may find by PAN + field 37. A duplicate answer in another slot than its record
+   * (Redis Cluster) is a separate SET.
    */
-  async write(dk: Buffer, rec: TransactionObject | null, answer: Buffer | null, nowMs: number, indexRrn = false): Promise<void> {
-    const dupKey = this.dupKey(dk);
-    if (rec === null) {
-      if (answer !== null) await this.redis.set(dupKey, answer, 'PX', DUPLICATE_WINDOW_MS, 'NX');
-      return;
+  async writeMany(items: readonly RecordWrite[]): Promise<void> {
+    const byGroup = new Map<string, { keys: string[]; args: (string | number | Buffer)[] }>();
+    const calls: Promise<unknown>[] = [];
+    for (const it of items) {
+      const dupKey = this.dupKey(it.dk);
+      const rec = it.rec;
+      if (rec === null) {
+        if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+        continue;
+      }
+      const p = this.prefix(rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId)));
+      const recKey = p + 'rec:' + rec.id;
+      const sameSlot = dupKey.startsWith(p);
+      const rrn = it.indexRrn && rec.cardId !== null && rec.externalTransactionId !== null ? rec.transactionData.retrievalReferenceNumber : null;
+      let g = byGroup.get(p);
+      if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(p, g); }
+      g.keys.push(recKey,
+        rec.balanceId === null ? recKey : p + 'recs:bal:' + rec.balanceId,
+        rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
+        p + 'recs:all',
+        sameSlot && it.answer !== null ? dupKey : recKey,
+        rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey);
+      g.args.push(JSON.stringify(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
+      if (!sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
     }
-    const g = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
-    const p = this.prefix(g);
-    const recKey = p + 'rec:' + rec.id;
-    const sameSlot = dupKey.startsWith(p);
-    const rrn = indexRrn && rec.cardId !== null && rec.externalTransactionId !== null ? rec.transactionData.retrievalReferenceNumber : null;
-    await this.cmd.recordWrite(recKey,
-      rec.balanceId === null ? recKey : p + 'recs:bal:' + rec.balanceId,
-      rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
-      p + 'recs:all',
-      sameSlot && answer !== null ? dupKey : recKey,
-      rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey,
-      JSON.stringify(rec), nowMs, rec.id, answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
-    if (!sameSlot && answer !== null) await this.redis.set(dupKey, answer, 'PX', DUPLICATE_WINDOW_MS, 'NX');
+    for (const g of byGroup.values()) calls.push(this.cmd.recordWriteMany(g.keys.length, ...g.keys, ...g.args));
+    await Promise.all(calls);
   }
 
   /**

@@ -13,7 +13,7 @@ import { frame } from '../net/framer.js';
 import { maskPan } from '../iso/mask.js';
 import { newOutcome, typeOf, type Inbound } from './outcome.js';
 import { isRecorded, transactionObject } from './record.js';
-import { duplicateKey, recordIdOf } from '../records.js';
+import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
 import { acquirer11, text } from './wire.js';
 
 export interface BatchCounters {
@@ -55,19 +55,22 @@ const ROUTES = new Map<string, Handler>([
   ['0800', networkManagement], ['0801', networkManagement],
 ]);
 
+/** A routed message waiting for its decision. */
+interface Work { m: Inbound; mti: string; handler: Handler; i: number; dk: Buffer | null }
+
+/** What one batch collects while it decides: answers, codes, feed events, records to write. */
+interface BatchState { out: Array<Buffer | null>; codes: string[]; events: ProcessedEvent[]; writes: RecordWrite[] }
+
 export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[], counters: BatchCounters): Promise<BatchOutput> {
-  const out: Array<Buffer | null> = new Array(frames.length).fill(null);
-  const codes: string[] = new Array(frames.length).fill('');
-  const events: ProcessedEvent[] = [];
+  const st: BatchState = { out: new Array(frames.length).fill(null), codes: new Array(frames.length).fill(''), events: [], writes: [] };
   const takenMs = ctx.now();
-  const pending: Array<Promise<void>> = [];
-  let byCard: Map<string, Promise<void>> | undefined;
+  const work: Work[] = [];
   for (let i = 0; i < frames.length; i++) {
     const decoded = ctx.codec.unpack(frames[i] as Buffer);
     if (!decoded.ok) {
       const res = formatError(ctx, decoded);
       if (res === null) counters.malformedDropped++;
-      else { out[i] = encode(ctx, res); codes[i] = code(res); }
+      else { st.out[i] = encode(ctx, res); st.codes[i] = code(res); }
       continue;
     }
     const m = decoded.msg as Inbound;
@@ -79,23 +82,55 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     if (mti === null) { counters.malformedDropped++; continue; }
     if (handler === undefined) {
       const res = answer(m.fields, mti, ECHO_FIELDS, responseCode('UNKNOWN_TRANSACTION_TYPE', ctx.dialect));
-      out[i] = encode(ctx, res);
-      codes[i] = code(res);
+      st.out[i] = encode(ctx, res);
+      st.codes[i] = code(res);
       continue;
+    }
+    work.push({ m, mti, handler, i, dk: dedupKey(ctx, m) });
+  }
+  if (work.length === 0) return { frames: st.out, codes: st.codes, events: st.events };
+
+  // SPEC §2.3: a repeat (same MTI class, fields 2, 11, 7, 32, 41) within 48 hours gets the first
+  // answer byte for byte. The batch's duplicate lookups (one MGET) and card lookups go out in one
+  // round trip; the ledger's idempotency keys make a repeat that overtakes the first answer's
+  // caching (two copies in one batch) move no money either.
+  for (const w of work) {
+    const pan = w.m.fields.get(2);
+    if (typeof pan === 'string' && w.m.mti.charCodeAt(1) !== 56) w.m.cardLookup = ctx.cards.findByPan(pan);
+  }
+  let cached: Array<Buffer | null>;
+  try {
+    cached = await ctx.records.cachedAnswers(work.map((w) => w.dk));
+  } catch (err) {
+    // Redis unreachable: each message meets the outage in its own ledger calls and gets 96.
+    logError(err);
+    cached = work.map(() => null);
+  }
+
+  const pending: Array<Promise<void>> = [];
+  let byCard: Map<string, Promise<void>> | undefined;
+  work.forEach((w, k) => {
+    const hit = cached[k];
+    if (hit !== null && hit !== undefined) {
+      w.m.cardLookup?.catch(() => { /* not needed: the first answer stands */ });
+      st.out[w.i] = hit.subarray(CODE_PREFIX_BYTES);
+      st.codes[w.i] = hit.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
+      return;
     }
     // Messages about one card run in the order they were read: an original and its reversal or
     // clearing pipelined into the same batch must reach the ledger in that order, or the second
     // would find no original and the first would then hold money that was already settled.
-    const pan = m.fields.get(2);
+    const pan = w.m.fields.get(2);
     const before = typeof pan === 'string' ? byCard?.get(pan) : undefined;
-    const run = before === undefined
-      ? settle(ctx, handler, m, mti, out, codes, i, events)
-      : before.then(() => settle(ctx, handler, m, mti, out, codes, i, events));
+    const run = before === undefined ? settle(ctx, w, st) : before.then(() => settle(ctx, w, st));
     if (typeof pan === 'string') (byCard ??= new Map()).set(pan, run);
     pending.push(run);
-  }
+  });
   if (pending.length > 0) await Promise.all(pending);
-  return { frames: out, codes, events };
+  // Records and duplicate answers: one script call for the batch, written after the answers and
+  // not awaited, so the write joins the pipeline of the next batch's calls.
+  if (st.writes.length > 0) ctx.records.writeMany(st.writes).catch(logError);
+  return { frames: st.out, codes: st.codes, events: st.events };
 }
 
 function code(m: IsoMessage): string {
@@ -103,23 +138,8 @@ function code(m: IsoMessage): string {
   return typeof c === 'string' ? c : '';
 }
 
-async function settle(ctx: ProcessContext, handler: Handler, m: Inbound, mti: string, out: Array<Buffer | null>, codes: string[], i: number,
-  events: ProcessedEvent[]): Promise<void> {
-  // SPEC §2.3: a repeat (same MTI class, fields 2, 11, 7, 32, 41) within 48 hours gets the first
-  // answer byte for byte. The ledger's idempotency keys make a repeat that overtakes the first
-  // answer's caching move no money either.
-  const dk = dedupKey(ctx, m);
-  const pan = m.fields.get(2);
-  m.cardLookup = typeof pan === 'string' && m.mti.charCodeAt(1) !== 56 ? ctx.cards.findByPan(pan) : null;
-  if (dk !== null) {
-    const cached = await ctx.records.cachedAnswer(dk);
-    if (cached !== null) {
-      m.cardLookup?.catch(() => { /* not needed: the first answer stands */ });
-      out[i] = cached.subarray(CODE_PREFIX_BYTES);
-      codes[i] = cached.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
-      return;
-    }
-  }
+async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<void> {
+  const { m, mti, handler, i, dk } = w;
   let res: IsoMessage;
   try {
     const t = typeOf(text(m.fields, 3));
@@ -131,23 +151,22 @@ async function settle(ctx: ProcessContext, handler: Handler, m: Inbound, mti: st
     // was not, done).
     logError(err);
     res = answer(m.fields, mti, ECHO_FIELDS, responseCode('UNKNOWN_ERROR', ctx.dialect));
-    out[i] = encode(ctx, res);
-    codes[i] = code(res);
+    st.out[i] = encode(ctx, res);
+    st.codes[i] = code(res);
     return;
   }
   const framed = encode(ctx, res);
   const rc = code(res);
-  out[i] = framed;
-  codes[i] = rc;
+  st.out[i] = framed;
+  st.codes[i] = rc;
   if (dk === null || framed === null) return;
   const nowMs = ctx.now();
   const rec = isRecorded(m.mti) ? transactionObject(m, recordIdOf(dk), rc, nowMs) : null;
   const approvedOriginal = rec !== null && m.o.processing === 'SUCCESS' && m.o.status !== 'REVERSED' && m.o.referenceTxId === null && m.o.category === 'DEBIT';
-  // Written after the answer and not awaited: the write joins the pipeline of the next calls.
-  ctx.records.write(dk, rec, Buffer.concat([Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1'), framed]), nowMs, approvedOriginal).catch(logError);
+  st.writes.push({ dk, rec, answer: Buffer.concat([Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1'), framed]), nowMs, indexRrn: approvedOriginal });
   if (rec !== null) {
     const pan = text(m.fields, 2);
-    events.push({
+    st.events.push({
       timeMs: nowMs, mti: m.mti, responseCode: rc, reason: m.o.reason, maskedPan: pan === undefined ? null : maskPan(pan),
       amountMinor: m.o.amountMinor, currency: rec.currency, txId: m.o.txId, scriptSeconds: m.o.scriptSeconds,
     });

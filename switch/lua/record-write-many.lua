@@ -1,0 +1,29 @@
+-- Writes the transaction records of one batch (switch/records.ts) that share a slot group, with
+-- their indexes and duplicate answers: one script call per batch instead of one per message.
+-- Called with a variable number of keys: six per record, in order,
+--   record (string), balance index (zset), card index (zset), group index (zset),
+--   duplicate answer (string), the card's retrieval-reference index (set)
+-- where a key equal to the record's own key means "none".
+-- ARGV: seven per record, in the same order,
+--   record JSON, time ms (index score), record id, duplicate answer bytes, duplicate TTL ms,
+--   ledger transaction id for the reference index, reference index TTL ms
+-- Returns the number of records written (a record that exists already, a repeat, is skipped).
+local written = 0
+local n = #KEYS / 6
+for r = 0, n - 1 do
+  local k = r * 6
+  local a = r * 7
+  local rec = KEYS[k + 1]
+  if redis.call('SET', rec, ARGV[a + 1], 'NX') then
+    written = written + 1
+    if KEYS[k + 2] ~= rec then redis.call('ZADD', KEYS[k + 2], ARGV[a + 2], ARGV[a + 3]) end
+    if KEYS[k + 3] ~= rec then redis.call('ZADD', KEYS[k + 3], ARGV[a + 2], ARGV[a + 3]) end
+    redis.call('ZADD', KEYS[k + 4], ARGV[a + 2], ARGV[a + 3])
+    if KEYS[k + 5] ~= rec then redis.call('SET', KEYS[k + 5], ARGV[a + 4], 'PX', ARGV[a + 5], 'NX') end
+    if KEYS[k + 6] ~= rec then
+      redis.call('SADD', KEYS[k + 6], ARGV[a + 6])
+      redis.call('PEXPIRE', KEYS[k + 6], ARGV[a + 7])
+    end
+  end
+end
+return written
