@@ -6,7 +6,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError, json, noContent } from '../problem.js';
 import type { Schema } from '../schema.js';
 import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
-import { LOCK_CODES, type CardKind, type CardRecord } from '../../switch/cards.js';
+import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../switch/cards.js';
 import {
   CARD_ID, CARD_SUMMARY, CUSTOMER_ID, VALIDATION, cardView, problem, requireBalance, requireCard, requireCustomer, requireProgram,
 } from './common.js';
@@ -32,6 +32,29 @@ const ADDRESS: Schema = {
   },
 };
 const CARD_PATH = { customerId: CUSTOMER_ID, cardId: CARD_ID };
+const LIMIT: Schema = { type: 'integer', minimum: 0 };
+const LIMITS: Schema = {
+  type: 'object', additionalProperties: false,
+  properties: { perTransaction: LIMIT, dailyAmount: LIMIT, dailyCount: LIMIT, atmDailyAmount: LIMIT },
+};
+const LIMITS_VIEW: Schema = {
+  type: 'object', required: ['card', 'program', 'effective'],
+  properties: { card: LIMITS, program: LIMITS, effective: LIMITS },
+};
+
+/** Limits as JSON: a limit that is not set is left out. */
+function limitsView(d: ApiDeps, card: CardLimits, configId: string): { card: Record<string, number>; program: Record<string, number>; effective: Record<string, number> } {
+  const program = d.programs.byId(configId)?.limits ?? { perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null };
+  const set = (l: CardLimits): Record<string, number> => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== null)) as Record<string, number>;
+  const lower = (a: number | null, b: number | null): number | null => (a === null ? b : b === null ? a : Math.min(a, b));
+  return {
+    card: set(card), program: set(program),
+    effective: set({
+      perTransaction: lower(card.perTransaction, program.perTransaction), dailyAmount: lower(card.dailyAmount, program.dailyAmount),
+      dailyCount: lower(card.dailyCount, program.dailyCount), atmDailyAmount: lower(card.atmDailyAmount, program.atmDailyAmount),
+    }),
+  };
+}
 const NOT_FOUND = problem('No such customer or card', 'CUSTOMER_NOT_FOUND', 'CARD_NOT_FOUND');
 
 export function cardRoutes(d: ApiDeps): Route[] {
@@ -75,6 +98,34 @@ export function cardRoutes(d: ApiDeps): Route[] {
         const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
         await d.cards.unlock(card.id);
         return noContent();
+      },
+    },
+    {
+      method: 'GET', path: '/secure/customers/{customerId}/cards/{cardId}/limits', operationId: 'getCardLimits', tag: 'cards',
+      summary: 'The card\'s own limits, its program\'s, and the effective ones (the lower of the two; absent = none)',
+      params: CARD_PATH,
+      responses: { 200: { description: 'Limits in minor units of the balance currency', schema: LIMITS_VIEW }, 400: VALIDATION, 404: NOT_FOUND },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        return json(200, limitsView(d, card.limits, card.configId));
+      },
+    },
+    {
+      method: 'PUT', path: '/secure/customers/{customerId}/cards/{cardId}/limits', operationId: 'setCardLimits', tag: 'cards',
+      summary: 'Replaces the card\'s own limits (a field left out: no card-level limit); the next authorization applies them',
+      description: 'perTransaction and dailyAmount/atmDailyAmount decline 61 (EXCEEDS_AMOUNT_LIMIT), dailyCount 65 (LIMIT_EXCEED); '
+        + 'daily limits count approvals per card and UTC day. The program\'s limits apply too; the lower one wins.',
+      params: CARD_PATH,
+      body: LIMITS,
+      responses: { 200: { description: 'The limits now in force', schema: LIMITS_VIEW }, 400: VALIDATION, 404: NOT_FOUND },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        const b = req.json as Partial<Record<keyof CardLimits, number>>;
+        const limits: CardLimits = {
+          perTransaction: b.perTransaction ?? null, dailyAmount: b.dailyAmount ?? null, dailyCount: b.dailyCount ?? null, atmDailyAmount: b.atmDailyAmount ?? null,
+        };
+        await d.cards.setLimits(card.id, limits);
+        return json(200, limitsView(d, limits, card.configId));
       },
     },
     {
