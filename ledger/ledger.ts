@@ -23,6 +23,18 @@ export * from './types.js';
 /** A tranche refill pulls at least this multiple of its shortfall. */
 const REFILL_FACTOR = 4;
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
+/** At most this many holds in one hold-many call (a worker batch holds at most 64 messages). */
+const DEBITS_PER_CALL_MAX = 64;
+
+interface PendingDebit {
+  keys: string[];
+  packed: string;
+  hasDeposit: boolean;
+  meta: string[];
+  resolve(r: number[]): void;
+  reject(e: unknown): void;
+}
+
 /** A card's usage hash for a day outlives the day by one more (time zones and late advices). */
 const USAGE_TTL_MS = 2 * 86_400_000;
 
@@ -233,19 +245,60 @@ export class Ledger {
     const lim = a.limits;
     const useKey = lim === undefined ? txKey : p + 'use:' + lim.cardId + ':' + lim.day;
     const now = a.nowMs ?? this.now();
-    const args: (string | number)[] = a.depositId === null
-      ? [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, companyKey,
-        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey]
-      : [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, p + 'pbt:' + a.depositId, companyKey,
-        this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey];
     const limits = lim === undefined ? '' : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
-    args.push(`${mode}|${forced ? '1' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
-      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}`);
-    if (a.meta !== undefined) {
-      for (const k in a.meta) args.push(k, a.meta[k]!);
+    const packed = `${mode}|${forced ? '1' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}`;
+    const meta: string[] = [];
+    if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
+    const keys = [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, a.depositId === null ? txKey : p + 'pbt:' + a.depositId, companyKey,
+      this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey];
+    return new Promise((resolve, reject) => {
+      let q = this.pendingDebits.get(g);
+      if (q === undefined) { q = []; this.pendingDebits.set(g, q); }
+      q.push({ keys, packed, hasDeposit: a.depositId !== null, meta, resolve, reject });
+      if (!this.debitFlushScheduled) {
+        this.debitFlushScheduled = true;
+        process.nextTick(this.flushDebits);
+      }
+    });
+  }
+
+  /**
+   * Holds and debits asked for in one tick (the authorizations of a batch) go to Redis as one
+   * `hold-many` call per slot group: the client builds and parses one command instead of one per
+   * message, and Redis starts one script. Each hold is still checked and written on its own.
+   */
+  private readonly pendingDebits = new Map<number, PendingDebit[]>();
+  private debitFlushScheduled = false;
+  private readonly flushDebits = (): void => {
+    this.debitFlushScheduled = false;
+    for (const [g, q] of this.pendingDebits) {
+      this.pendingDebits.delete(g);
+      for (let i = 0; i < q.length; i += DEBITS_PER_CALL_MAX) this.sendDebits(q.slice(i, i + DEBITS_PER_CALL_MAX));
     }
-    const fn = this.fn(a.depositId === null ? 'hold-user' : 'hold-deposit-then-user');
-    return fn(...args) as Promise<number[]>;
+  };
+
+  private sendDebits(q: PendingDebit[]): void {
+    if (q.length === 1) {
+      const d = q[0]!;
+      const keys = d.hasDeposit ? d.keys : [d.keys[0]!, d.keys[1]!, d.keys[2]!, ...d.keys.slice(4)];
+      (this.fn(d.hasDeposit ? 'hold-deposit-then-user' : 'hold-user')(...keys, d.packed, ...d.meta) as Promise<number[]>).then(d.resolve, d.reject);
+      return;
+    }
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const d of q) {
+      keys.push(...d.keys);
+      args.push(d.packed, d.hasDeposit ? '1' : '0', String(d.meta.length), ...d.meta);
+    }
+    (this.fn('hold-many')(keys.length, ...keys, ...args) as Promise<number[][]>).then(
+      (rs) => q.forEach((d, i) => {
+        const r = rs[i];
+        if (r === undefined) d.reject(new LedgerError('LEDGER_ERR_UNKNOWN_CODE', 'hold-many returned fewer results than holds'));
+        else d.resolve(r);
+      }),
+      (err: unknown) => { for (const d of q) d.reject(err); },
+    );
   }
 
   /** Full reversal, or partial with the new final amount. A second reversal moves nothing. */

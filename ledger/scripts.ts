@@ -2,6 +2,7 @@
 // (Redis or Cluster) with defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT.
 // `--- @include name` lines are replaced by ledger/lua/includes/name.lua, so shared helpers are
 // written once and each script stays self-contained on the server.
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,19 +27,20 @@ export function luaDir(): string {
   return join(projectRoot(), 'ledger', 'lua');
 }
 
-export interface LuaScript { name: string; numberOfKeys: number; lua: string }
+/** numberOfKeys null: a script over a variable number of keys (`<name>-n.lua`), called with the count first. */
+export interface LuaScript { name: string; numberOfKeys: number | null; lua: string }
 
 const INCLUDE = /^--- @include ([a-z0-9-]+)\s*$/gm;
 
-/** Every `<name>-<keys>.lua` in ledger/lua, includes expanded. */
+/** Every `<name>-<keys>.lua` (or `<name>-n.lua`: any number of keys) in ledger/lua, includes expanded. */
 export function loadScripts(dir: string = luaDir()): LuaScript[] {
   const out: LuaScript[] = [];
   for (const file of readdirSync(dir).sort()) {
-    const m = /^(.+)-(\d+)\.lua$/.exec(file);
+    const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
     if (m === null) continue;
     const src = readFileSync(join(dir, file), 'utf8');
     const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'));
-    out.push({ name: m[1]!, numberOfKeys: Number(m[2]), lua });
+    out.push({ name: m[1]!, numberOfKeys: m[2] === 'n' ? null : Number(m[2]), lua });
   }
   return out;
 }
@@ -54,10 +56,29 @@ export function registerScripts(redis: Redis | Cluster, scripts: LuaScript[]): M
   const fns = new Map<string, ScriptFn>();
   const target = redis as unknown as Record<string, ScriptFn>;
   for (const s of scripts) {
+    if (s.numberOfKeys === null) { fns.set(s.name, dynamicScript(redis, s.lua)); continue; }
     const cmd = commandName(s.name);
     if (typeof target[cmd] !== 'function') redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
     const fn = target[cmd]!;
     fns.set(s.name, fn.bind(redis));
   }
   return fns;
+}
+
+/**
+ * A script over a variable number of keys, called as (numberOfKeys, ...keys, ...args). It is sent
+ * as a plain EVALSHA (EVAL on NOSCRIPT) rather than through defineCommand: ioredis routes a custom
+ * command on a Cluster by its first argument, which here is the key count, while EVALSHA is routed
+ * by its first key.
+ */
+export function dynamicScript(redis: Redis | Cluster, lua: string): ScriptFn {
+  const sha = createHash('sha1').update(lua).digest('hex');
+  return async (...args) => {
+    try {
+      return await redis.evalsha(sha, ...(args as [number, ...(string | number)[]]));
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+      return redis.eval(lua, ...(args as [number, ...(string | number)[]]));
+    }
+  };
 }

@@ -4,7 +4,7 @@
 // code runs from the sources and from dist/.
 import { join } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
-import { loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
+import { dynamicScript, loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
 
 let cache: Map<string, LuaScript> | null = null;
 
@@ -21,6 +21,8 @@ export function defineSwitchScripts(redis: Redis | Cluster, prefix: string): voi
   for (const s of scripts().values()) {
     if (!s.name.startsWith(prefix)) continue;
     const cmd = camel(s.name);
-    if (typeof r[cmd] !== 'function') redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    if (typeof r[cmd] === 'function') continue;
+    if (s.numberOfKeys === null) r[cmd] = dynamicScript(redis, s.lua);
+    else redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
   }
 }

@@ -21,9 +21,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { Ledger } from '../ledger/index.js';
 import { groupTag } from '../ledger/keys.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { projectRoot } from '../ledger/scripts.js';
+import { defineSwitchScripts } from './lua.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
 export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
@@ -82,7 +80,6 @@ export interface RecordWrite {
   indexRrn: boolean;
 }
 
-let recordWriteManyLua: string | null = null;
 
 /** The duplicate key of a message as an HMAC (no PAN in Redis keys): base64url of 18 bytes. */
 export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, stan: string, f7: string, acquirer: string, terminal: string): Buffer {
@@ -103,11 +100,8 @@ export class TransactionRecords {
   private readonly groups: number;
 
   constructor(private readonly redis: Redis | Cluster, private readonly ledger: Ledger) {
-    // Six keys per record: the key count varies with the batch, so this script is defined without
-    // a fixed one and called with it first.
-    recordWriteManyLua ??= readFileSync(join(projectRoot(), 'switch', 'lua', 'record-write-many.lua'), 'utf8');
-    const r = redis as unknown as Record<string, unknown>;
-    if (typeof r.recordWriteMany !== 'function') redis.defineCommand('recordWriteMany', { lua: recordWriteManyLua });
+    // Six keys per record: the key count varies with the batch (`-n`), so the count goes first.
+    defineSwitchScripts(redis, 'record-');
     this.cmd = redis as unknown as RecordCommands;
     this.groups = ledger.keys.groups;
   }

@@ -11,6 +11,8 @@ import { Ledger } from '../ledger/index.js';
 import { CardStore } from '../switch/cards.js';
 import { TransactionRecords } from '../switch/records.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
+import { startTestCluster } from './helpers/cluster.js';
+import { randomBytes } from 'node:crypto';
 
 const EXP = '3012';
 const F7 = '1125101500';
@@ -134,4 +136,42 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   t.equal(aTx?.forced, true, 'forced: the stand-in approved beyond the 900 available');
   t.equal((await w.ledger.getUserBalance(aCard.balanceId))?.availableMinor, 900 - 3_000);
   await ledgerSound(t, w);
+});
+
+t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache and PAN + 37 matching', async (t) => {
+  const cluster = await startTestCluster(t);
+  const env = { REDIS_CLUSTER: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), REDIS_URL: '' };
+  const { startSwitch } = await import('../switch/app.js');
+  const { loadConfig } = await import('../switch/config.js');
+  const { derive } = await import('../switch/secrets.js');
+  const secrets = derive(randomBytes(32), 'env');
+  const app = await startSwitch({ config: loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', WORKERS: '2', ...env }), placement: 'workers', secrets, log: () => {} });
+  t.teardown(() => app.stop());
+  const ledger = await Ledger.open(cluster.client);
+  const cards = CardStore.fromSecrets(cluster.client, secrets);
+  const records = new TransactionRecords(cluster.client, ledger);
+  const seeded: { pan: string; cardId: string; balanceId: string }[] = [];
+  for (let n = 0; n < 12; n++) {
+    const pan = '555770' + '00000' + String(100 + n).padStart(5, '0');
+    const bal = await ledger.createUserBalance({ customerId: 'cc-' + n, currency: 'EUR', configId: '0019167984' });
+    await ledger.post({ type: 'TOPUP', idempotencyKey: 'cseed-' + n, txId: 'cseed-' + n, balanceId: bal.id, amountMinor: 10_000, partnerId: null });
+    await cards.put(pan, { id: 'ccard-' + n, customerId: 'cc-' + n, balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0 });
+    seeded.push({ pan, cardId: 'ccard-' + n, balanceId: bal.id });
+  }
+  const c = await IsoClient.connect(app.isoPort);
+  t.teardown(() => c.close());
+  // Twelve cards in one burst: their holds leave as batched calls, one per slot group.
+  const answers = await Promise.all(seeded.map((s, n) => c.request(msg('0100', s.pan, String(500 + n).padStart(6, '0'), 1_000))));
+  t.same(answers.map((a) => a['39']), seeded.map(() => '00'), 'every hold approved');
+  for (const s of seeded) t.match(await ledger.getUserBalance(s.balanceId), { availableMinor: 9_000, blockedMinor: 1_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const again = await c.request(msg('0100', seeded[0]!.pan, '000500', 1_000));
+  t.equal(again['39'], '00', 'a duplicate gets the first answer');
+  t.match(await ledger.getUserBalance(seeded[0]!.balanceId), { blockedMinor: 1_000 }, 'and holds nothing more');
+  for (const s of seeded) t.equal((await records.list({ cardId: s.cardId, limit: 5 })).items.length, 1, `record of ${s.cardId}`);
+  // A reversal without field 90 finds its original by PAN + field 37.
+  t.equal((await c.request({ ...msg('0400', seeded[3]!.pan, '000900', 1_000), 37: 'RRN000503000' }))['39'], '00');
+  t.match(await ledger.getUserBalance(seeded[3]!.balanceId), { availableMinor: 10_000, blockedMinor: 0 }, 'released');
+  const report = await checkLedger(cluster.client);
+  t.ok(report.ok, 'ledger check passes');
 });

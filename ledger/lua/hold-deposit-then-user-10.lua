@@ -15,4 +15,4 @@
 -- Returns {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, 0}
 --- @include common
 --- @include hold-body
-return hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10])
+return hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], ARGV[1], ARGV, 2, #ARGV)

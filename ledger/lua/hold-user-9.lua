@@ -8,4 +8,4 @@
 -- Returns {code, replay, status, userAvailable, userBlocked, 0, 0, 0}
 --- @include common
 --- @include hold-body
-return hold(KEYS[1], KEYS[2], KEYS[3], nil, KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+return hold(KEYS[1], KEYS[2], KEYS[3], nil, KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], ARGV[1], ARGV, 2, #ARGV)

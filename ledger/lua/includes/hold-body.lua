@@ -1,5 +1,5 @@
--- Body shared by hold-deposit-then-user-9 and hold-user-8 (see their headers for KEYS/ARGV).
--- The fixed arguments come packed in ARGV[1] as "|"-separated fields (ids never contain "|"):
+-- Body shared by hold-deposit-then-user-10, hold-user-9 and hold-many (see their headers for
+-- KEYS/ARGV). The fixed arguments come packed as one "|"-separated string (ids never contain "|"):
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
 local function split(s)
   local out = {}
@@ -34,8 +34,9 @@ local function count_usage(k_use, A, amount)
   redis.call('PEXPIRE', k_use, A[18])
 end
 
-local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use)
-  local A = split(ARGV[1])
+-- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
+local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, packed, meta, m0, m1)
+  local A = split(packed)
   local mode = A[1]
   local forced = A[2] == '1'
   local amount = tonumber(A[3])
@@ -164,9 +165,9 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   if k_dep then fields[#fields + 1] = 'dp'; fields[#fields + 1] = deposit_id end
   if company_id ~= '' then fields[#fields + 1] = 'kp'; fields[#fields + 1] = company_id end
   if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
-  for i = 2, #ARGV, 2 do
-    fields[#fields + 1] = 'm:' .. ARGV[i]
-    fields[#fields + 1] = ARGV[i + 1]
+  for i = m0, m1, 2 do
+    fields[#fields + 1] = 'm:' .. meta[i]
+    fields[#fields + 1] = meta[i + 1]
   end
   redis.call('HSET', k_tx, unpack(fields))
   redis.call('LPUSH', k_hist, tx_id)
