@@ -31,6 +31,8 @@ const ALL_VARIANTS: Variant[] = [
   { name: 'workers (atomics async)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'async', WORKERS: '2' } },
   { name: 'workers (atomics disabled)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2' } },
   { name: 'main thread', env: { PLACEMENT: 'main' } },
+  { name: 'workers, holds one by one', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2', HOLD_COALESCING: 'off' } },
+  { name: 'main, holds one by one', env: { PLACEMENT: 'main', HOLD_COALESCING: 'off' } },
 ];
 /** BENCH_VARIANTS: indexes into the list above (e.g. `2,3`); the first one chosen is the baseline of the ratios. */
 const VARIANTS = process.env.BENCH_VARIANTS === undefined ? ALL_VARIANTS

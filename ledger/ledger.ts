@@ -52,6 +52,7 @@ export class Ledger {
     this.keys = new Keyspace(groups);
     this.idemTtl = String(opts.idempotencyTtlMs ?? DEFAULT_IDEM_TTL_MS);
     this.now = opts.now ?? Date.now;
+    this.coalesce = opts.coalesceDebits !== false;
   }
 
   /** Loads the scripts on the client and reads (or fixes) the group count. */
@@ -256,7 +257,8 @@ export class Ledger {
       let q = this.pendingDebits.get(g);
       if (q === undefined) { q = []; this.pendingDebits.set(g, q); }
       q.push({ keys, packed, hasDeposit: a.depositId !== null, meta, resolve, reject });
-      if (!this.debitFlushScheduled) {
+      if (!this.coalesce) this.flushDebits();
+      else if (!this.debitFlushScheduled) {
         this.debitFlushScheduled = true;
         process.nextTick(this.flushDebits);
       }
@@ -268,6 +270,7 @@ export class Ledger {
    * `hold-many` call per slot group: the client builds and parses one command instead of one per
    * message, and Redis starts one script. Each hold is still checked and written on its own.
    */
+  private readonly coalesce: boolean;
   private readonly pendingDebits = new Map<number, PendingDebit[]>();
   private debitFlushScheduled = false;
   private readonly flushDebits = (): void => {

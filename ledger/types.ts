@@ -13,6 +13,8 @@ export interface LedgerOptions {
   idempotencyTtlMs?: number;
   /** Clock for nowMs defaults (tests). */
   now?: () => number;
+  /** Holds and debits asked for in one tick go out as one hold-many call per slot group (default true). */
+  coalesceDebits?: boolean;
 }
 
 export interface UserBalance {

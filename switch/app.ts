@@ -98,7 +98,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const metrics = createMetrics();
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey) };
+  const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;

@@ -23,6 +23,7 @@ export interface SwitchConfig {
   shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
   placement: 'workers' | 'main'; // PLACEMENT, default workers: where batches are decided and Redis is called
   workerAtomics: 'sync' | 'async' | 'disabled'; // WORKER_ATOMICS, default disabled (see docs/architecture.md)
+  holdCoalescing: boolean; // HOLD_COALESCING on|off, default on: a batch's holds as one script call per slot group
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
 }
@@ -79,6 +80,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
     placement: oneOf(env, 'PLACEMENT', 'workers', ['workers', 'main'] as const),
     workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'disabled', ['sync', 'async', 'disabled'] as const),
+    holdCoalescing: oneOf(env, 'HOLD_COALESCING', 'on', ['on', 'off'] as const) === 'on',
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
   };

@@ -76,7 +76,7 @@ export class InlineRunner implements BatchRunner {
   private constructor(private readonly ctx: ProcessContext) {}
 
   static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisCluster'>, redis: Redis | Cluster): Promise<InlineRunner> {
-    const ctx = await createContext({ dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey) });
+    const ctx = await createContext({ dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing });
     return new InlineRunner(ctx);
   }
 

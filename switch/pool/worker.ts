@@ -13,6 +13,7 @@ export interface WorkerInit {
   dialect: '1987' | '2003';
   programs: Program[];
   cardIndexKey: Uint8Array;
+  holdCoalescing: boolean;
 }
 
 export interface WorkerResult extends PackedFrames { codes: string[]; events: ProcessedEvent[]; malformedDropped: number }
@@ -20,7 +21,7 @@ export interface WorkerResult extends PackedFrames { codes: string[]; events: Pr
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
 const ctx = await createContext({
-  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey),
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
 });
 
 export default async function run(task: PackedFrames): Promise<WorkerResult> {

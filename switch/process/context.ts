@@ -24,9 +24,9 @@ export interface ProcessContext {
 }
 
 export async function createContext(a: {
-  dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer;
+  dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer; holdCoalescing?: boolean;
 }): Promise<ProcessContext> {
-  const ledger = await Ledger.open(a.redis);
+  const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false });
   return {
     dialect: a.dialect,
     codec: new IsoCodec(dialectByName(a.dialect)),
