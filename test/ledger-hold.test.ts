@@ -160,3 +160,34 @@ scenario('a reversal before its authorization is remembered: the late original h
   t.match(await ledger.getPartnerBalance(depId), { availableMinor: 100, blockedMinor: 0 });
   t.match(await ledger.release({ idempotencyKey: 'orphan-rv3', txId: 'x', balanceId: 'g00:none', rememberOrphan: true }), { ok: false, reason: 'TRANSACTION_NOT_FOUND' });
 });
+
+scenario('holds asked for in one tick go as one hold-many call, each decided on its own', async (t) => {
+  const r = await startTestRedis(t);
+  const ledger = await Ledger.open(r.client);
+  opened.set(t, ledger);
+  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'cfg' });
+  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 10_000, idempotencyKey: 'hm-dep' });
+  const a = await ledger.createUserBalance({ customerId: 'hm-a', currency: 'EUR', configId: 'cfg' });
+  const b = await ledger.createUserBalance({ customerId: 'hm-b', currency: 'EUR', configId: 'cfg' });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'hm-ta', txId: 'hm-ta', balanceId: a.id, amountMinor: 1_000, partnerId: null });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'hm-tb', txId: 'hm-tb', balanceId: b.id, amountMinor: 1_000, partnerId: null });
+  await r.client.config('RESETSTAT');
+  const exp = Date.now() + DAY;
+  const [h1, h2, h3, h4, h5, h1again] = await Promise.all([
+    ledger.hold({ idempotencyKey: 'hm-1', txId: 'hm-1', balanceId: a.id, depositId: dep.balance.id, amountMinor: 600, expiresAtMs: exp, meta: { mcc: '5411' } }),
+    ledger.hold({ idempotencyKey: 'hm-2', txId: 'hm-2', balanceId: a.id, depositId: dep.balance.id, amountMinor: 600, expiresAtMs: exp }),
+    ledger.hold({ idempotencyKey: 'hm-3', txId: 'hm-3', balanceId: b.id, depositId: null, amountMinor: 300, expiresAtMs: exp }),
+    ledger.debit({ idempotencyKey: 'hm-4', txId: 'hm-4', balanceId: b.id, depositId: dep.balance.id, amountMinor: 200 }),
+    ledger.hold({ idempotencyKey: 'hm-5', txId: 'hm-5', balanceId: b.id, depositId: dep.balance.id, amountMinor: 5_000, forced: true, expiresAtMs: exp }),
+    ledger.hold({ idempotencyKey: 'hm-1', txId: 'hm-1', balanceId: a.id, depositId: dep.balance.id, amountMinor: 600, expiresAtMs: exp, meta: { mcc: '5411' } }),
+  ]);
+  t.match(h1, { approved: true, availableMinor: 400 }, 'the first hold on a');
+  t.match(h2, { approved: false, reason: 'INSUFFICIENT_FUNDS', availableMinor: 400 }, 'the second sees the first');
+  t.match(h3, { approved: true, availableMinor: 700, depositAvailableMinor: 0 }, 'a hold without a deposit');
+  t.match(h4, { approved: true, status: 'CLEARED', availableMinor: 500 }, 'a single-message debit in the same call');
+  t.match(h5, { approved: true, availableMinor: -4_500 }, 'a forced hold');
+  t.match(h1again, { approved: true, replay: true }, 'the same key twice in one call: the second is a replay');
+  t.equal((await ledger.getTransaction(a.id, 'hm-1'))?.meta.mcc, '5411', 'meta is kept');
+  const stats = await r.client.info('commandstats');
+  t.match(stats, /cmdstat_evalsha:calls=1,/, 'one script call for the six');
+});
