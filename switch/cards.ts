@@ -123,7 +123,6 @@ interface CardCommands {
   cardPinFailure(record: string, limit: number, code: number): Promise<[number, number]>;
   cardPinSuccess(record: string): Promise<number>;
   cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
-  cardReadMany(numKeys: number, ...records: string[]): Promise<string[][]>;
 }
 
 /** The scripts of switch/lua/card-*.lua (KEYS, ARGV and returns in each file's header). */
@@ -154,21 +153,6 @@ export class CardStore implements CustomerBlockSink {
   /** Hot path: one HGETALL. Returns the record as stored now (nothing is cached). */
   async findByPan(pan: string): Promise<CardRecord | null> {
     return toRecord(await this.redis.hgetall(recordKey(this.panIndex(pan))));
-  }
-
-  /**
-   * The records of several cards (a batch's), as stored now: one script call on a single Redis,
-   * one HGETALL each on a Cluster (card keys do not share a slot).
-   */
-  async findManyByPan(pans: readonly string[]): Promise<Array<CardRecord | null>> {
-    if (pans.length === 0) return [];
-    if (pans.length === 1 || (this.redis as { isCluster?: boolean }).isCluster === true) return Promise.all(pans.map((p) => this.findByPan(p)));
-    const rows = await this.cmd.cardReadMany(pans.length, ...pans.map((p) => recordKey(this.panIndex(p))));
-    return rows.map((flat) => {
-      const h: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
-      return toRecord(h);
-    });
   }
 
   async get(cardId: string): Promise<CardRecord | null> {

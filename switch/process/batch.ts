@@ -91,22 +91,13 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   if (work.length === 0) return { frames: st.out, codes: st.codes, events: st.events };
 
   // SPEC §2.3: a repeat (same MTI class, fields 2, 11, 7, 32, 41) within 48 hours gets the first
-  // answer byte for byte. The batch's duplicate lookups (one MGET) and card look-ups (one script
-  // call) go out in one round trip; the ledger's idempotency keys make a repeat that overtakes the first answer's
+  // answer byte for byte. The batch's duplicate lookups (one MGET) and card lookups go out in one
+  // round trip; the ledger's idempotency keys make a repeat that overtakes the first answer's
   // caching (two copies in one batch) move no money either.
-  const looked: Work[] = [];
-  const pans: string[] = [];
   for (const w of work) {
     const pan = w.m.fields.get(2);
-    if (typeof pan === 'string' && w.m.mti.charCodeAt(1) !== 56) { looked.push(w); pans.push(pan); }
+    if (typeof pan === 'string' && w.m.mti.charCodeAt(1) !== 56) w.m.cardLookup = ctx.cards.findByPan(pan);
   }
-  const cardsRead = ctx.cards.findManyByPan(pans);
-  looked.forEach((w, k) => {
-    const lookup = cardsRead.then((cards) => cards[k] ?? null);
-    // A handler may decide without the card (a format error): its look-up's failure is not news.
-    lookup.catch(() => { /* awaited by the handler when it needs the card */ });
-    w.m.cardLookup = lookup;
-  });
   let cached: Array<Buffer | null>;
   try {
     cached = await ctx.records.cachedAnswers(work.map((w) => w.dk));
@@ -121,6 +112,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   work.forEach((w, k) => {
     const hit = cached[k];
     if (hit !== null && hit !== undefined) {
+      w.m.cardLookup?.catch(() => { /* not needed: the first answer stands */ });
       st.out[w.i] = hit.subarray(CODE_PREFIX_BYTES);
       st.codes[w.i] = hit.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
       return;
