@@ -6,7 +6,7 @@
 //   {gNN}:rec:<recordId>          string  the record's JSON
 //   {gNN}:recs:bal:<balanceId>    zset    record ids of a balance, scored by time ms
 //   {gNN}:recs:card:<cardId>      zset    record ids of a card
-//   {gNN}:recs:all                zset    every record id of the group
+//   {g00}:recs:unattributed       zset    records of messages for unknown cards (no balance or card index)
 //   {gNN}:dup:<key>               string  the framed answer of a message, kept 48 h (SPEC §2.3)
 //   {gNN}:rrn:<cardId>:<field 37> set     ledger transaction ids of the card's approved originals
 //                                         with that retrieval reference (reversal/clearing fallback)
@@ -167,7 +167,7 @@ export class TransactionRecords {
       g.keys.push(recKey,
         rec.balanceId === null ? recKey : p + 'recs:bal:' + rec.balanceId,
         rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
-        p + 'recs:all',
+        rec.balanceId === null ? p + 'recs:unattributed' : recKey,
         sameSlot && it.answer !== null ? dupKey : recKey,
         rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey);
       g.args.push(JSON.stringify(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
@@ -215,13 +215,13 @@ export class TransactionRecords {
   }
 
   /**
-   * Records newest first, filtered by balance and/or card (neither: all). The cursor is opaque
+   * Records newest first, of a balance or a card (neither: those of messages for unknown cards, INVALID). The cursor is opaque
    * (`<time ms>.<record id>` of the last item returned).
    */
   async list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: TransactionObject[]; next: string | null }> {
     const limit = Math.min(Math.max(1, Math.trunc(q.limit) || 1), RECORDS_PAGE_MAX);
     const after = parseCursor(q.cursor);
-    const index = q.balanceId !== undefined ? 'recs:bal:' + q.balanceId : q.cardId !== undefined ? 'recs:card:' + q.cardId : 'recs:all';
+    const index = q.balanceId !== undefined ? 'recs:bal:' + q.balanceId : q.cardId !== undefined ? 'recs:card:' + q.cardId : 'recs:unattributed';
     const groups = q.balanceId !== undefined ? [Math.max(0, this.ledger.keys.groupOfBalance(q.balanceId))] : [...Array(this.groups).keys()];
     const max = after === null ? '+inf' : String(after.score);
     // Ties on the same millisecond are read past, then skipped up to the cursor's id.

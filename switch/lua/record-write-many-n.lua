@@ -1,7 +1,7 @@
 -- Writes the transaction records of one batch (switch/records.ts) that share a slot group, with
 -- their indexes and duplicate answers: one script call per batch instead of one per message.
 -- Called with a variable number of keys: six per record, in order,
---   record (string), balance index (zset), card index (zset), group index (zset),
+--   record (string), balance index (zset), card index (zset), index of unattributed records (zset),
 --   duplicate answer (string), the card's retrieval-reference index (set)
 -- where a key equal to the record's own key means "none".
 -- ARGV: seven per record, in the same order,
@@ -18,7 +18,7 @@ for r = 0, n - 1 do
     written = written + 1
     if KEYS[k + 2] ~= rec then redis.call('ZADD', KEYS[k + 2], ARGV[a + 2], ARGV[a + 3]) end
     if KEYS[k + 3] ~= rec then redis.call('ZADD', KEYS[k + 3], ARGV[a + 2], ARGV[a + 3]) end
-    redis.call('ZADD', KEYS[k + 4], ARGV[a + 2], ARGV[a + 3])
+    if KEYS[k + 4] ~= rec then redis.call('ZADD', KEYS[k + 4], ARGV[a + 2], ARGV[a + 3]) end
     if KEYS[k + 5] ~= rec then redis.call('SET', KEYS[k + 5], ARGV[a + 4], 'PX', ARGV[a + 5], 'NX') end
     if KEYS[k + 6] ~= rec then
       redis.call('SADD', KEYS[k + 6], ARGV[a + 6])
