@@ -96,10 +96,14 @@ export class TransactionFeed {
   }
 }
 
+/** Exactly the FeedEvent fields (publishers may pass richer objects), with the PAN masked. */
 function masked(e: FeedEvent): FeedEvent {
   const p = e.maskedPan;
-  if (p === null || MASKED.test(p)) return e;
-  return { ...e, maskedPan: DIGITS.test(p) ? maskPan(p) : null };
+  const pan = p === null || MASKED.test(p) ? p : DIGITS.test(p) ? maskPan(p) : null;
+  return {
+    timeMs: e.timeMs, mti: e.mti, responseCode: e.responseCode, reason: e.reason, maskedPan: pan,
+    amountMinor: e.amountMinor, currency: e.currency, txId: e.txId,
+  };
 }
 
 /** GET /feed as a WebSocket route of both HTTP servers. */
