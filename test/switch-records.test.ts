@@ -138,6 +138,33 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   await ledgerSound(t, w);
 });
 
+t.test('latency budget: the deadline passes while the hold is in flight; the late hold is undone', async (t) => {
+  const programs = [
+    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
+    { configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 } },
+  ];
+  const w = await startWorld(t, programs);
+  const dCard = await newCard(w, 21, 10_000, 'P-DECLINE', '55577101');
+  const aCard = await newCard(w, 22, 10_000, 'P-APPROVE', '55577102');
+  // CLIENT PAUSE WRITE lets the reads through (duplicate cache, card) and holds every script that
+  // writes: the holds wait 400 ms, the 50 ms budget runs out while they are in flight.
+  await w.s.redis.client.call('CLIENT', 'PAUSE', '400', 'WRITE');
+  const [declined, approved] = await Promise.all([
+    w.c.request(msg('0100', dCard.pan, '000030', 3_000)),
+    w.c.request(msg('0100', aCard.pan, '000031', 3_000)),
+  ]);
+  t.equal(declined['39'], '91', 'DECLINE stand-in: 91 at the deadline');
+  t.equal(approved['39'], '00', 'APPROVE_UP_TO: 00 at the deadline');
+  await new Promise((r) => setTimeout(r, 800)); // the pause ends; the holds land, then their compensation
+  const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000030.00000123456.TERM0001`);
+  t.equal(dTx?.status, 'REVERSED', 'the hold that landed after the 91 was released');
+  t.match(await w.ledger.getUserBalance(dCard.balanceId), { availableMinor: 10_000, blockedMinor: 0 }, 'nothing held for the 91');
+  const aTx = await w.ledger.getTransaction(aCard.balanceId, `${aCard.cardId}.010.${F7}.000031.00000123456.TERM0001`);
+  t.equal(aTx?.status, 'AUTHORIZED', 'one hold for the stand-in approval');
+  t.match(await w.ledger.getUserBalance(aCard.balanceId), { availableMinor: 7_000, blockedMinor: 3_000 }, 'held once, not twice');
+  await ledgerSound(t, w);
+});
+
 t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache and PAN + 37 matching', async (t) => {
   const cluster = await startTestCluster(t);
   const env = { REDIS_CLUSTER: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), REDIS_URL: '' };
