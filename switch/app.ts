@@ -11,6 +11,7 @@ import { IsoListener } from './net/listener.js';
 import { frame } from './net/framer.js';
 import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
 import type { ProcessedEvent } from './process/batch.js';
+import { compensate, undoRequest } from './process/compensation.js';
 import { InlineRunner, PoolRunner } from './pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
@@ -115,7 +116,18 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // The live feed (api/feed.ts) subscribes once the HTTP side is up.
   let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
   const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
-  const dispatcher = new Dispatcher(runner, cfg.batchMax, (frames) => systemErrorAnswers(fallbackCodec, cfg.dialect, frames), {
+  // A batch that failed as a whole is answered 96; the debits it may have held or posted are
+  // undone (compensation.ts), so those answers and the ledger agree.
+  const mainCards = new CardStore(redis, secrets.panIndexKey);
+  const depositIdOf = async (configId: string, currency: string) => (await ledger.findPartnerBalance(configId, 'DEPOSIT', currency))?.id ?? null;
+  const failedBatch = (frames: readonly Buffer[]): RunResult => {
+    for (const f of frames) {
+      const d = fallbackCodec.unpack(f);
+      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields, depositIdOf));
+    }
+    return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
+  };
+  const dispatcher = new Dispatcher(runner, cfg.batchMax, failedBatch, {
     answered(request, code, seconds) {
       const mti = request.length >= 4 ? request.toString('latin1', 0, 4) : '????';
       if (code !== '') {

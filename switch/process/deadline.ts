@@ -10,16 +10,14 @@
 // - APPROVE_UP_TO: at or under `standIn.limit`, answered 00 and the hold is forced (an advice-like
 //   stand-in approval: it may take the balance below zero; if the first call approved, the forced
 //   one finds the transaction and moves nothing more). Above the limit: as DECLINE.
-// Compensation runs on the same Redis connection as the call, after it, and is retried with
-// backoff while Redis is unreachable (at most COMPENSATION_PENDING_MAX at once per thread).
+// Compensation (compensation.ts) runs on the same Redis connection as the call, after it, and is
+// retried with backoff while Redis is unreachable.
 import type { ProcessContext } from './context.js';
 import type { Checked } from './request.js';
 import type { Outcome } from './outcome.js';
 import { performance } from 'node:perf_hooks';
+import { compensate, undoTransaction } from './compensation.js';
 
-export const COMPENSATION_ATTEMPTS_MAX = 60;
-export const COMPENSATION_PENDING_MAX = 10_000;
-const COMPENSATION_BACKOFF_MS = [100, 250, 500, 1000, 2000];
 
 export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standInApproved' } | { kind: 'standInDeclined' };
 
@@ -41,7 +39,7 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
     r = await Promise.race([call, deadline]);
   } catch (err) {
     clearTimeout(timer);
-    compensate(ctx, () => undo(ctx, c, mode));
+    compensate(() => undo(ctx, c, mode));
     throw err;
   }
   clearTimeout(timer);
@@ -54,10 +52,10 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
 async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', called: boolean): Promise<BudgetOutcome<never>> {
   const s = c.program.standIn;
   if (mode === 'H' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit) {
-    compensate(ctx, () => forceHold(ctx, c));
+    compensate(() => forceHold(ctx, c));
     return { kind: 'standInApproved' };
   }
-  if (called) compensate(ctx, () => undo(ctx, c, mode));
+  if (called) compensate(() => undo(ctx, c, mode));
   return { kind: 'standInDeclined' };
 }
 
@@ -69,39 +67,7 @@ async function forceHold(ctx: ProcessContext, c: Checked): Promise<void> {
   });
 }
 
-/** Releases the hold, or remembers the transaction as reversed; a posted debit is credited back. */
-async function undo(ctx: ProcessContext, c: Checked, mode: 'H' | 'P'): Promise<void> {
-  const r = await ctx.ledger.release({ idempotencyKey: `undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, rememberOrphan: true });
-  if (mode === 'P' && r.reason === 'TRANSACTION_NOT_OPEN') {
-    const fees = (c.priced?.feeMinor ?? 0) + (c.priced?.fxFeeMinor ?? 0);
-    await ctx.ledger.credit({
-      type: 'REFUND', idempotencyKey: `undo-credit:${c.txId}`, txId: `undo.${c.txId}`, balanceId: c.card.balanceId,
-      amountMinor: c.amountMinor + fees, depositId: c.depositId, nowMs: ctx.now(), meta: { compensates: c.txId },
-    });
-  }
-}
-
-let pending = 0;
-
-function compensate(ctx: ProcessContext, step: () => Promise<void>, attempt = 0): void {
-  if (attempt === 0) {
-    if (pending >= COMPENSATION_PENDING_MAX) {
-      log('compensation queue full: left to the hold-expiry sweeper');
-      return;
-    }
-    pending++;
-  }
-  step().then(() => { pending--; }, () => {
-    if (attempt + 1 >= COMPENSATION_ATTEMPTS_MAX) {
-      pending--;
-      log('compensation gave up: left to the hold-expiry sweeper');
-      return;
-    }
-    const wait = COMPENSATION_BACKOFF_MS[Math.min(attempt, COMPENSATION_BACKOFF_MS.length - 1)]!;
-    setTimeout(() => compensate(ctx, step, attempt + 1), wait).unref();
-  });
-}
-
-function log(msg: string): void {
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, code: 'SW_ERR_COMPENSATION' }) + '\n');
+/** Releases the hold, or remembers the transaction as reversed; a posted 0200 debit is credited back. */
+function undo(ctx: ProcessContext, c: Checked, mode: 'H' | 'P'): Promise<void> {
+  return undoTransaction(ctx.ledger, c.card.balanceId, c.txId, c.depositId, mode === 'P');
 }

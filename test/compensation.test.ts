@@ -1,0 +1,58 @@
+// Undoing a debit whose answer was not 00 (switch/process/compensation.ts): the path a batch that
+// failed as a whole takes (the main thread answers it 96 and undoes its debits from the wire).
+// Real switch, real Redis; the ledger checker runs at the end.
+import t from 'tap';
+import { startTestSwitch } from './helpers/switch.js';
+import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { Ledger } from '../ledger/index.js';
+import { CardStore } from '../switch/cards.js';
+import { undoRequest } from '../switch/process/compensation.js';
+import { checkLedger } from '../ledger/check.js';
+import type { IsoFields } from '../switch/iso/codec.js';
+
+const F7 = '1125101500';
+const fieldsOf = (m: IsoJson): IsoFields => new Map(Object.entries(m).filter(([k]) => k !== '0').map(([k, v]) => [Number(k), String(v)]));
+
+function msg(mti: string, pan: string, stan: string, amountMinor: number): IsoJson {
+  return {
+    0: mti, 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: F7, 11: stan, 14: '3012', 18: '5411', 22: '051',
+    32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001', 42: 'MERCHANT0000001', 49: '978',
+  } as IsoJson;
+}
+
+t.test('undoRequest: a held 0100 released, a posted 0200 credited back, an unseen 0100 refused later', async (t) => {
+  const s = await startTestSwitch(t);
+  const ledger = await Ledger.open(s.redis.client);
+  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
+  const bal = await ledger.createUserBalance({ customerId: 'comp-1', currency: 'EUR', configId: '0019167984' });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'comp-top', txId: 'comp-top', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
+  const pan = '5557700000077777';
+  await cards.put(pan, { id: 'comp-card', customerId: 'comp-1', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  const noDeposit = async () => null;
+
+  const auth = msg('0100', pan, '000001', 2_000);
+  t.equal((await c.request(auth))['39'], '00');
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth), noDeposit), true);
+  t.equal((await ledger.getTransaction(bal.id, `comp-card.010.${F7}.000001.00000123456.TERM0001`))?.status, 'REVERSED', 'the hold is released');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 });
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth), noDeposit), true, 'twice');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 }, 'changes nothing more');
+
+  const fin = msg('0200', pan, '000002', 3_000);
+  t.equal((await c.request(fin))['39'], '00');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 7_000 });
+  await undoRequest(ledger, cards, '0200', fieldsOf(fin), noDeposit);
+  await undoRequest(ledger, cards, '0200', fieldsOf(fin), noDeposit);
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 }, 'the posted debit is credited back, once');
+
+  const unseen = msg('0100', pan, '000003', 1_000);
+  await undoRequest(ledger, cards, '0100', fieldsOf(unseen), noDeposit);
+  t.equal((await c.request(unseen))['39'], '05', 'a hold arriving after its undo is refused');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 });
+
+  t.equal(await undoRequest(ledger, cards, '0400', fieldsOf(msg('0400', pan, '000004', 1)), noDeposit), false, 'not a debit request');
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf({ ...msg('0100', pan, '000005', 1), 3: '280000' } as IsoJson), noDeposit), false, 'a credit is left');
+  t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
+});
