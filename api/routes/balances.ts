@@ -53,7 +53,15 @@ export const TRANSACTION: Schema = {
     originalAmount: { type: ['integer', 'null'] }, originalCurrency: { type: ['string', 'null'] },
     status: { type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'] }, description: { type: 'string' },
     date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: { type: ['string', 'null'] },
-    transactionData: { type: 'object' },
+    transactionData: {
+      type: 'object', description: 'mcc, merchantIdentifier, merchantName, captureMode (from field 22), lastFourDigits, acquirerCountry (field 43), retrievalReferenceNumber (field 37)',
+    },
+    processingStatus: { type: 'string', enum: ['SUCCESS', 'DECLINED', 'INVALID'], description: 'how the message was processed (the notifier\'s top-level status)' },
+    reason: { type: 'string', description: 'the one decline reason (APPROVED when approved), as the notifier\'s description values' },
+    responseCode: { type: 'string', description: 'field 39 answered on the wire (empty for internal transactions)' },
+    mti: { type: 'string', description: 'request MTI (empty for internal transactions)' },
+    feeMinor: { type: 'integer', description: 'channel fee held or posted with it' },
+    fxFeeMinor: { type: 'integer', description: 'FX fee held or posted with it' },
   },
 };
 
