@@ -13,17 +13,10 @@ import { maskPan } from '../switch/iso/mask.js';
 import type { HttpRequest, HttpResponse, TextSocket, WebSocketRoute } from './http.js';
 import { problemResponse } from './problem.js';
 import type { ApiMetrics } from './metrics.js';
+import type { ProcessedEvent } from '../switch/process/batch.js';
 
-export interface FeedEvent {
-  timeMs: number;
-  mti: string;
-  responseCode: string;
-  reason: string;
-  maskedPan: string | null;
-  amountMinor: number | null;
-  currency: string | null;
-  txId: string | null;
-}
+/** One decided money message as dashboards see it: the switch's event without its internal timing. */
+export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds'>;
 
 /** Receives each published batch: the events and the frame text already serialized once for all. */
 export type FeedListener = (events: readonly FeedEvent[], text: string) => void;

@@ -19,6 +19,7 @@ import { createRouter } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from './cards.js';
+import { maskPansIn } from './iso/mask.js';
 import { CustomerStore } from './customers.js';
 import { TransactionRecords } from './records.js';
 import { IsoCodec } from './iso/codec.js';
@@ -59,8 +60,14 @@ export interface RunningSwitch {
   stop(): Promise<void>;
 }
 
+/**
+ * The switch's log line. Text in it may come from outside (an API path, an error message quoting
+ * input): every run of 13-19 digits in a string is masked as a PAN would be.
+ */
 export function jsonLog(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
+  const safe: Record<string, unknown> = {};
+  for (const k in fields) { const v = fields[k]; safe[k] = typeof v === 'string' ? maskPansIn(v) : v; }
+  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg: maskPansIn(msg), ...safe }) + '\n');
 }
 
 export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import t from 'tap';
 import {
-  DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, IsoPackError, dialectByName, loggableFields, maskPan,
+  DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, IsoPackError, dialectByName, loggableFields, maskPan, maskPansIn,
   type IsoDialect, type IsoFields, type IsoMessage, type UnpackResult,
 } from '../switch/iso/index.js';
 import { dialectDifferences, dialectTable } from '../switch/iso/dialect-doc.js';
@@ -289,6 +289,12 @@ t.test('maskPan keeps the first 6 and last 4 digits', async (t) => {
   t.equal(maskPan('5557701234561'), '555770***4561');
   t.equal(maskPan('555770123456'), '************', 'too short to show anything');
   t.equal(maskPan(''), '');
+});
+
+t.test('maskPansIn masks every PAN-long digit run in free text, and nothing shorter', async (t) => {
+  t.equal(maskPansIn('/secure/customers/12/cards/5557701234561234/lock'), '/secure/customers/12/cards/555770******1234/lock');
+  t.equal(maskPansIn('card 5557701234567890123 and 4111111111111111'), 'card 555770*********0123 and 411111******1111');
+  t.equal(maskPansIn('stan 000123, id 123456789012'), 'stan 000123, id 123456789012', 'twelve digits or fewer stay');
 });
 
 t.test('loggableFields masks the PAN and withholds track data and PIN blocks', async (t) => {

@@ -101,14 +101,22 @@ t.test('records: approved, declined and invalid messages, with the seed transact
   await ledgerSound(t, w);
 });
 
-t.test('latency budget: at the deadline the stand-in rule answers and the ledger agrees', async (t) => {
-  const programs = [
+/**
+ * A switch with two 50 ms-budget programs, one declining at the deadline, one approving up to
+ * 5,000: a card of each (numbers n, n + 1), the approving one topped up with `approveTopUpMinor`.
+ */
+async function budgetWorld(t: Test, n: number, approveTopUpMinor: number) {
+  const w = await startWorld(t, [
     { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
     { configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 } },
-  ];
-  const w = await startWorld(t, programs);
-  const dCard = await newCard(w, 11, 10_000, 'P-DECLINE', '55577101');
-  const aCard = await newCard(w, 12, 1_000, 'P-APPROVE', '55577102');
+  ]);
+  const dCard = await newCard(w, n, 10_000, 'P-DECLINE', '55577101');
+  const aCard = await newCard(w, n + 1, approveTopUpMinor, 'P-APPROVE', '55577102');
+  return { w, dCard, aCard };
+}
+
+t.test('latency budget: at the deadline the stand-in rule answers and the ledger agrees', async (t) => {
+  const { w, dCard, aCard } = await budgetWorld(t, 11, 1_000);
   // Warm the card lookups, so that only the hold meets the stalled Redis below.
   t.equal((await w.c.request(msg('0100', dCard.pan, '000010', 100)))['39'], '00');
   t.equal((await w.c.request(msg('0100', aCard.pan, '000011', 100)))['39'], '00');
@@ -139,13 +147,7 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
 });
 
 t.test('latency budget: the deadline passes while the hold is in flight; the late hold is undone', async (t) => {
-  const programs = [
-    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
-    { configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 } },
-  ];
-  const w = await startWorld(t, programs);
-  const dCard = await newCard(w, 21, 10_000, 'P-DECLINE', '55577101');
-  const aCard = await newCard(w, 22, 10_000, 'P-APPROVE', '55577102');
+  const { w, dCard, aCard } = await budgetWorld(t, 21, 10_000);
   // CLIENT PAUSE WRITE lets the reads through (duplicate cache, card) and holds every script that
   // writes: the holds wait 400 ms, the 50 ms budget runs out while they are in flight.
   await w.s.redis.client.call('CLIENT', 'PAUSE', '400', 'WRITE');

@@ -5,4 +5,4 @@ export {
   DIALECT_1987, DIALECT_2003, MAX_FIELD, dialectByName, parseDialectName,
   type DialectName, type Encoding, type FieldSpec, type IsoDialect, type LengthType, type Padding, type Sensitivity,
 } from './dialect.js';
-export { loggableFields, maskPan } from './mask.js';
+export { loggableFields, maskPan, maskPansIn } from './mask.js';

@@ -15,6 +15,12 @@ export function maskPan(pan: string): string {
   return pan.slice(0, SHOWN_HEAD) + '*'.repeat(pan.length - SHOWN_HEAD - SHOWN_TAIL) + pan.slice(-SHOWN_TAIL);
 }
 
+/** Free text (a URL path, an error message) with every run of 13-19 digits, which may be a PAN, masked. */
+export function maskPansIn(text: string): string {
+  return text.replace(PAN_LIKE, maskPan);
+}
+const PAN_LIKE = /\d{13,19}/g;
+
 /**
  * A plain object of the fields that is safe to log: PAN fields masked, secret fields (track data,
  * PIN block) replaced by their length, binary fields as hex. Meant for debug logs, not the hot path.

@@ -10,8 +10,8 @@ import { financial } from './financial.js';
 import { authorizationAdvice, financialAdvice } from './advice.js';
 import { networkManagement } from './network.js';
 import { frame } from '../net/framer.js';
-import { maskPan } from '../iso/mask.js';
-import { newOutcome, typeOf, type Inbound } from './outcome.js';
+import { maskPan, maskPansIn } from '../iso/mask.js';
+import { newOutcome, type Inbound } from './outcome.js';
 import { isRecorded, transactionObject } from './record.js';
 import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
 import { acquirer11, text } from './wire.js';
@@ -74,7 +74,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       continue;
     }
     const m = decoded.msg as Inbound;
-    m.o = newOutcome();
+    m.o = newOutcome(text(m.fields, 3));
     m.takenMs = takenMs;
     m.cardLookup = null;
     const mti = responseMti(m.mti);
@@ -142,8 +142,6 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   const { m, mti, handler, i, dk } = w;
   let res: IsoMessage;
   try {
-    const t = typeOf(text(m.fields, 3));
-    if (m.o.type === 'UNKNOWN') { m.o.type = t.type; m.o.category = t.category; }
     res = await handler(ctx, m, mti);
   } catch (err) {
     // Redis unreachable or a script error: the processor gets a system error, never silence, and
@@ -212,5 +210,5 @@ function logError(err: unknown): void {
   if (now - lastErrorLogMs < 1000) return;
   lastErrorLogMs = now;
   const e = err as { code?: string; message?: string };
-  process.stderr.write(JSON.stringify({ level: 'error', msg: 'message processing failed', code: e.code ?? 'SW_ERR_PROCESSING', error: String(e.message ?? err).slice(0, 200) }) + '\n');
+  process.stderr.write(JSON.stringify({ level: 'error', msg: 'message processing failed', code: e.code ?? 'SW_ERR_PROCESSING', error: maskPansIn(String(e.message ?? err).slice(0, 200)) }) + '\n');
 }

@@ -39,22 +39,20 @@ export interface Inbound extends IsoMessage {
   cardLookup: Promise<CardRecord | null> | null;
 }
 
-export function newOutcome(): Outcome {
+type Kind = { readonly type: string; readonly category: 'DEBIT' | 'CREDIT' };
+const UNKNOWN_KIND: Kind = { type: 'UNKNOWN', category: 'DEBIT' };
+/** Seed transaction type and category by processing code (field 3, first two digits; SPEC §2.2). */
+const KINDS: ReadonlyMap<string, Kind> = new Map([
+  ['00', { type: 'POS', category: 'DEBIT' }], ['01', { type: 'ATM', category: 'DEBIT' }],
+  ['09', { type: 'Cashback', category: 'DEBIT' }], ['20', { type: 'Refund', category: 'CREDIT' }],
+  ['28', { type: 'Payment', category: 'CREDIT' }], ['30', { type: 'Balance Inquiry', category: 'DEBIT' }],
+]);
+
+/** A fresh outcome for a request with this processing code (a reversal overrides type and category). */
+export function newOutcome(proc: string | undefined): Outcome {
+  const k = (proc === undefined ? undefined : KINDS.get(proc.slice(0, 2))) ?? UNKNOWN_KIND;
   return {
     reason: 'APPROVED', processing: 'SUCCESS', card: null, txId: null, referenceTxId: null,
-    status: 'AUTHORIZED', category: 'DEBIT', type: 'UNKNOWN', amountMinor: null, priced: null, scriptSeconds: null,
+    status: 'AUTHORIZED', category: k.category, type: k.type, amountMinor: null, priced: null, scriptSeconds: null,
   };
-}
-
-/** Seed transaction type and category from the processing code (SPEC §2.2). */
-export function typeOf(proc: string | undefined): { type: string; category: 'DEBIT' | 'CREDIT' } {
-  switch (proc?.slice(0, 2)) {
-    case '00': return { type: 'POS', category: 'DEBIT' };
-    case '01': return { type: 'ATM', category: 'DEBIT' };
-    case '09': return { type: 'Cashback', category: 'DEBIT' };
-    case '20': return { type: 'Refund', category: 'CREDIT' };
-    case '28': return { type: 'Payment', category: 'CREDIT' };
-    case '30': return { type: 'Balance Inquiry', category: 'DEBIT' };
-    default: return { type: 'UNKNOWN', category: 'DEBIT' };
-  }
 }
