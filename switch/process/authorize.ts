@@ -32,7 +32,7 @@ async function holdFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checke
     expiresAtMs: holdExpiresAtMs(c.program, text(m.fields, 18), c.nowMs), nowMs: c.nowMs,
     ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
-  const b = await withinBudget(ctx, c, 'H', m.o, call);
+  const b = await withinBudget(ctx, c, 'H', m, call);
   if (b.kind === 'standInDeclined') return decline(ctx, m, mti, 'BUDGET_DEADLINE_PASSED');
   if (b.kind === 'standInApproved') return standInApproval(ctx, m, mti, c.txId);
   const held = b.result;

@@ -12,6 +12,7 @@ import { networkManagement } from './network.js';
 import { frame } from '../net/framer.js';
 import { maskPan, maskPansIn } from '../iso/mask.js';
 import { newOutcome, type Inbound } from './outcome.js';
+import { BatchDeadlines } from './deadline.js';
 import { isRecorded, transactionObject } from './record.js';
 import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
 import { acquirer11, text } from './wire.js';
@@ -64,6 +65,7 @@ interface BatchState { out: Array<Buffer | null>; codes: string[]; events: Proce
 export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[], counters: BatchCounters): Promise<BatchOutput> {
   const st: BatchState = { out: new Array(frames.length).fill(null), codes: new Array(frames.length).fill(''), events: [], writes: [] };
   const takenMs = ctx.now();
+  const deadlines = new BatchDeadlines(takenMs, ctx.now);
   const work: Work[] = [];
   for (let i = 0; i < frames.length; i++) {
     const decoded = ctx.codec.unpack(frames[i] as Buffer);
@@ -76,6 +78,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     const m = decoded.msg as Inbound;
     m.o = newOutcome(text(m.fields, 3));
     m.takenMs = takenMs;
+    m.deadlines = deadlines;
     m.cardLookup = null;
     const mti = responseMti(m.mti);
     const handler = ROUTES.get(m.mti);
@@ -127,6 +130,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     pending.push(run);
   });
   if (pending.length > 0) await Promise.all(pending);
+  deadlines.clear();
   // Records and duplicate answers: one script call for the batch, written after the answers and
   // not awaited, so the write joins the pipeline of the next batch's calls.
   if (st.writes.length > 0) ctx.records.writeMany(st.writes).catch(logError);

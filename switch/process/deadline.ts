@@ -14,10 +14,35 @@
 // retried with backoff while Redis is unreachable.
 import type { ProcessContext } from './context.js';
 import type { Checked } from './request.js';
-import type { Outcome } from './outcome.js';
+import type { Inbound } from './outcome.js';
 import { performance } from 'node:perf_hooks';
 import { compensate, undoTransaction } from './compensation.js';
 
+
+/**
+ * The deadlines of one batch: its messages share the time they were taken, so one timer per
+ * distinct budget serves them all (no timer per message). Cleared when the batch is decided.
+ */
+export class BatchDeadlines {
+  private readonly byBudget = new Map<number, { at: Promise<'DEADLINE'>; timer: NodeJS.Timeout }>();
+  constructor(private readonly takenMs: number, private readonly now: () => number) {}
+
+  /** Resolves when `budgetMs` from the batch's start has passed. */
+  of(budgetMs: number): Promise<'DEADLINE'> {
+    let d = this.byBudget.get(budgetMs);
+    if (d === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const at = new Promise<'DEADLINE'>((resolve) => { timer = setTimeout(resolve, Math.max(0, this.takenMs + budgetMs - this.now()), 'DEADLINE'); });
+      d = { at, timer: timer! };
+      this.byBudget.set(budgetMs, d);
+    }
+    return d.at;
+  }
+
+  clear(): void {
+    for (const d of this.byBudget.values()) clearTimeout(d.timer);
+  }
+}
 
 export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standInApproved' } | { kind: 'standInDeclined' };
 
@@ -25,24 +50,19 @@ export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standIn
  * Runs `call` within the budget of `c.program`, counted from `c.startedMs`. A call that fails is
  * compensated (undone) and its error rethrown: the batch answers it as a system error (96).
  */
-export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', o: Outcome, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
-  const remainingMs = c.program.budgetMs - (ctx.now() - c.startedMs);
+export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', m: Inbound, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
   // Spent already (the card lookup waited): the ledger is not asked at all.
-  if (remainingMs <= 0) return standIn(ctx, c, mode, false);
+  if (ctx.now() - c.startedMs >= c.program.budgetMs) return standIn(ctx, c, mode, false);
   const t0 = performance.now();
   const call = start();
-  call.then(() => { o.scriptSeconds = (performance.now() - t0) / 1000; }, () => { /* failures are handled below */ });
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<'DEADLINE'>((resolve) => { timer = setTimeout(resolve, remainingMs, 'DEADLINE'); });
+  call.then(() => { m.o.scriptSeconds = (performance.now() - t0) / 1000; }, () => { /* failures are handled below */ });
   let r: T | 'DEADLINE';
   try {
-    r = await Promise.race([call, deadline]);
+    r = await Promise.race([call, m.deadlines.of(c.program.budgetMs)]);
   } catch (err) {
-    clearTimeout(timer);
     compensate(() => undo(ctx, c, mode));
     throw err;
   }
-  clearTimeout(timer);
   if (r !== 'DEADLINE') return { kind: 'decided', result: r };
   call.catch(() => { /* the stand-in answer stands; compensation below settles the ledger */ });
   return standIn(ctx, c, mode, true);

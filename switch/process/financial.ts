@@ -29,7 +29,7 @@ async function debitFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Check
     amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
     nowMs: c.nowMs, ...(c.limits === undefined ? {} : { limits: c.limits }),
   });
-  const b = await withinBudget(ctx, c, 'P', m.o, call);
+  const b = await withinBudget(ctx, c, 'P', m, call);
   if (b.kind !== 'decided') return decline(ctx, m, mti, 'BUDGET_DEADLINE_PASSED');
   const r = b.result;
   return decided(ctx, m, mti, r.approved ? 'APPROVED' : fromLedger(r.reason), c.txId, { ...r, currencyN3: c.currencyN3 });

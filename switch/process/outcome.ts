@@ -5,6 +5,7 @@ import type { IsoMessage } from '../iso/codec.js';
 import type { CardRecord } from '../cards.js';
 import type { Reason } from '../reasons.js';
 import type { Priced } from './pricing.js';
+import type { BatchDeadlines } from './deadline.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 export type RecordStatus = 'AUTHORIZED' | 'CLEARED' | 'REVERSED';
@@ -35,6 +36,8 @@ export interface Inbound extends IsoMessage {
   o: Outcome;
   /** When the deciding thread took the message (its batch): the latency budget counts from here. */
   takenMs: number;
+  /** The batch's shared deadline timers (deadline.ts). */
+  deadlines: BatchDeadlines;
   /** The card lookup, started together with the duplicate lookup so both share one round trip. */
   cardLookup: Promise<CardRecord | null> | null;
 }
