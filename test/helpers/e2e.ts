@@ -1,23 +1,22 @@
 // End-to-end test world shared by test/e2e-codes.test.ts and test/e2e-sequences.test.ts: one switch
 // (in this process, real Redis, real sockets) per dialect, with a PROGRAMS_FILE of programs that
 // each isolate one feature (limits, fees, FX, deposits, hold expiry), cards seeded through the card
-// store and the ledger module, and a processor peer that sends bytes packed by the npm package
-// iso_8583 and keeps every answer's raw bytes (duplicates must be answered byte for byte).
+// store and the ledger module, and the processor peer of test/helpers/iso-client.ts (the npm
+// package iso_8583), read frame by frame so every answer's raw bytes can be compared (duplicates
+// must be answered byte for byte).
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
-import iso8583 from 'iso_8583';
 import { startTestSwitch, type TestSwitch } from './switch.js';
-import type { IsoJson } from './iso-client.js';
+import { IsoClient, type IsoJson } from './iso-client.js';
 import { Ledger } from '../../ledger/index.js';
 import { checkLedger, formatReport } from '../../ledger/check.js';
 import { CardStore } from '../../switch/cards.js';
 import { CustomerStore } from '../../switch/customers.js';
 import { IsoCodec } from '../../switch/iso/codec.js';
 import { DIALECT_1987, DIALECT_2003 } from '../../switch/iso/dialect.js';
-import { Framer, frame } from '../../switch/net/framer.js';
+import { frame } from '../../switch/net/framer.js';
 
 export type { IsoJson } from './iso-client.js';
 export type DialectName = '1987' | '2003';
@@ -63,61 +62,10 @@ function programsJson(): string {
   return JSON.stringify(list, null, 2);
 }
 
-/**
- * The processor side: packs with iso_8583 (an implementation independent of ours), frames, and
- * queues every answer's raw body. A wait that times out removes itself, so a late answer can never
- * be taken for the answer to the next request (send() also drops stale frames first).
- */
-export class Peer {
-  readonly frames: Buffer[] = [];
-  private waiter: ((b: Buffer) => void) | null = null;
-
-  private constructor(readonly socket: Socket, private readonly customFormats?: Record<string, unknown>) {
-    const framer = new Framer({ frame: (b) => this.onFrame(Buffer.from(b)), keepAlive: () => undefined, oversize: () => socket.destroy() });
-    socket.on('data', (chunk: Buffer) => framer.push(chunk));
-    socket.on('error', () => undefined);
-  }
-
-  static connect(port: number, customFormats?: Record<string, unknown>): Promise<Peer> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(new Peer(s, customFormats)));
-      s.once('error', reject);
-    });
-  }
-
-  /** Packs with iso_8583 (length prefix included). */
-  pack(fields: IsoJson): Buffer {
-    const b = new iso8583(fields, this.customFormats).getBufferMessage();
-    if (!Buffer.isBuffer(b)) throw new Error(`iso_8583 could not pack: ${JSON.stringify(b)}`);
-    return b;
-  }
-
-  unpack(body: Buffer): IsoJson {
-    return new iso8583(undefined, this.customFormats).getIsoJSON(frame(body)) as IsoJson;
-  }
-
-  write(b: Buffer): void { this.socket.write(b); }
-
-  next(timeoutMs: number): Promise<Buffer> {
-    const have = this.frames.shift();
-    if (have) return Promise.resolve(have);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiter = null; reject(new Error(`no answer within ${timeoutMs} ms`)); }, timeoutMs);
-      this.waiter = (b) => { clearTimeout(timer); this.waiter = null; resolve(b); };
-    });
-  }
-
-  close(): void { this.socket.destroy(); }
-
-  private onFrame(body: Buffer): void {
-    if (this.waiter) this.waiter(body); else this.frames.push(body);
-  }
-}
-
 export interface World {
   dialect: DialectName;
   s: TestSwitch;
-  c: Peer;
+  c: IsoClient;
   ledger: Ledger;
   cards: CardStore;
   customers: CustomerStore;
@@ -142,7 +90,7 @@ export async function startWorld(t: Test, dialect: DialectName, env: Record<stri
   await ledger.reloadPartnerBalance({ id: lowDep.balance.id, amountMinor: LOW_DEPOSIT_MINOR, idempotencyKey: 'e2e-dep-low' });
   const company = await ledger.createPartnerBalance({ type: 'COMPANY', currency: 'EUR', configId: PROGRAMS.FEES.configId });
   const n4 = { 39: { ContentType: 'n', Label: 'Response code', LenType: 'fixed', MaxLen: 4 } };
-  const c = await Peer.connect(s.app.isoPort, dialect === '2003' ? n4 : undefined);
+  const c = await IsoClient.connect(s.app.isoPort, dialect === '2003' ? n4 : undefined);
   t.teardown(() => c.close());
   const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
   return {
@@ -253,8 +201,8 @@ export interface Answer { res: IsoJson; raw: Buffer }
 export async function send(w: World, req: IsoJson | Buffer): Promise<Answer> {
   const bytes = Buffer.isBuffer(req) ? req : w.c.pack(req);
   w.c.frames.splice(0);
-  w.c.write(bytes);
-  const raw = await w.c.next(10_000);
+  w.c.writeRaw(bytes);
+  const raw = await w.c.nextFrame(10_000);
   const res = decode(w, raw);
   if (!Buffer.isBuffer(req) && req['11'] !== undefined && res['11'] !== undefined && res['11'] !== req['11']) {
     throw new Error(`answer for STAN ${res['11']} while waiting for ${req['11']}`);

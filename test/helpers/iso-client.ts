@@ -67,8 +67,10 @@ export class IsoClient {
     const have = this.frames.shift();
     if (have) return Promise.resolve(have);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no frame')), timeoutMs);
-      this.frameWaiters.push((b) => { clearTimeout(timer); resolve(b); });
+      const waiter = (b: Buffer): void => { clearTimeout(timer); resolve(b); };
+      // A wait that times out is withdrawn, or it would take the next caller's frame.
+      const timer = setTimeout(() => { this.frameWaiters = this.frameWaiters.filter((w) => w !== waiter); reject(new Error(`no frame within ${timeoutMs} ms`)); }, timeoutMs);
+      this.frameWaiters.push(waiter);
     });
   }
 
