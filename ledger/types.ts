@@ -50,6 +50,8 @@ export interface HoldArgs {
   meta?: Record<string, string>;
   /** The card's daily limits, checked before the funds and counted on approval (forced: counted only). */
   limits?: DailyLimits;
+  /** Another id under which an earlier reversal of this same transaction may be remembered (the original named without field 41): when an ORPHAN_REVERSAL record exists there, the hold/debit is declined ALREADY_REVERSED and moves nothing. */
+  orphanTxId?: string;
 }
 
 /** Daily limits of a card (SPEC §4 `limits`), counted per card and UTC day in the balance's slot group. */

@@ -8,7 +8,7 @@ import { loadSecrets, type Secrets } from './secrets.js';
 import { connectRedis } from './redis.js';
 import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from './net/listener.js';
-import { frame } from './net/framer.js';
+import { frame } from './iso/frame.js';
 import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
 import type { ProcessedEvent } from './process/batch.js';
 import { compensate, undoRequest } from './process/compensation.js';
@@ -24,7 +24,8 @@ import { CustomerStore } from './customers.js';
 import { TransactionRecords } from './records.js';
 import { IsoCodec } from './iso/codec.js';
 import { dialectByName } from './iso/dialect.js';
-import { answer, ECHO_FIELDS, responseMti } from './process/respond.js';
+import { answer, ECHO_FIELDS } from './process/render.js';
+import { responseMti } from './process/messages.js';
 import { responseCode } from './reasons.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
@@ -134,6 +135,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     }
     return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
   };
+  const undecodableLog = { lastMs: 0, suppressed: 0 };
   const dispatcher = new Dispatcher(runner, cfg.batchMax, failedBatch, {
     answered(request, code, seconds) {
       const mti = request.length >= 4 ? request.toString('latin1', 0, 4) : '????';
@@ -148,6 +150,15 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
         if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);
       }
       processedSink(events);
+    },
+    undecodable(reason, target) {
+      // Rate-limited: a peer sending garbage must not flood the log. The reason names fields and
+      // offsets, never content (switch/iso/errors.ts).
+      const now = Date.now();
+      if (now - undecodableLog.lastMs < 1000) { undecodableLog.suppressed++; return; }
+      log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: undecodableLog.suppressed });
+      undecodableLog.lastMs = now;
+      undecodableLog.suppressed = 0;
     },
     batchFailed(err) {
       metrics.batchFailures.inc();
@@ -237,7 +248,7 @@ function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: r
   for (const f of frames) {
     const r = codec.unpack(f);
     const fields = r.ok ? r.msg.fields : r.partial.fields;
-    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti ?? '');
+    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti);
     if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
     let body: Buffer;
     try { body = codec.pack(answer(fields, mti, ECHO_FIELDS, code)); } catch { out.push(null); codes.push(''); continue; }

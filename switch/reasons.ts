@@ -9,6 +9,8 @@ const row = (iso1987: string, iso2003: string): ReasonRow => ({ iso1987, iso2003
 
 export const REASONS = {
   APPROVED: row('00', '0000'),
+  /** A zero-amount 0100 purchase whose card checks all passed: nothing held or posted (SPEC §2.2). */
+  ACCOUNT_VERIFIED: row('85', '0000'),
   CARD_LOCK_1_LOST: row('41', '2008'),
   CARD_LOCK_2_STOLEN: row('43', '2009'),
   CARD_LOCK_3_PENDING_QUERY: row('05', '1000'),

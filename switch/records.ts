@@ -10,6 +10,10 @@
 //   {gNN}:dup:<key>               string  the framed answer of a message, kept 48 h (SPEC §2.3)
 //   {gNN}:rrn:<cardId>:<field 37> set     ledger transaction ids of the card's approved originals
 //                                         with that retrieval reference (reversal/clearing fallback)
+//   {gNN}:oid:<identity>          set     ledger transaction ids of the card's approved originals
+//                                         with that identity: what a field 90 names (card, MTI class,
+//                                         field 7, STAN, acquirer) without field 41, for a reversal
+//                                         or clearing that carries no field 41 (SPEC §2.3)
 //
 // A record id is a UUID-shaped HMAC of the message's duplicate key (MTI class, fields 2, 11, 7,
 // 32, 41), so a repeat of a message names the same record and writes nothing twice, and the id
@@ -33,6 +37,8 @@ export interface TransactionData {
   mcc: string | null;
   merchantIdentifier: string | null;
   merchantName: string | null;
+  /** Field 43 positions 24–36. */
+  merchantCity: string | null;
   captureMode: string | null;
   lastFourDigits: string | null;
   acquirerCountry: string | null;
@@ -80,6 +86,14 @@ export interface RecordWrite {
   indexRrn: boolean;
 }
 
+
+/**
+ * What a field 90 can name of a transaction id (switch/process/wire.ts transactionId: card, MTI
+ * class, field 7, STAN, acquirer, terminal): the id without its terminal part.
+ */
+export function originalIdentity(txId: string): string {
+  return txId.slice(0, txId.lastIndexOf('.'));
+}
 
 /** The duplicate key of a message as an HMAC (no PAN in Redis keys): base64url of 18 bytes. */
 export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, stan: string, f7: string, acquirer: string, terminal: string): Buffer {
@@ -161,7 +175,9 @@ export class TransactionRecords {
       const p = this.prefix(rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId)));
       const recKey = p + 'rec:' + rec.id;
       const sameSlot = dupKey.startsWith(p);
-      const rrn = it.indexRrn && rec.cardId !== null && rec.externalTransactionId !== null ? rec.transactionData.retrievalReferenceNumber : null;
+      const indexed = it.indexRrn && rec.cardId !== null && rec.externalTransactionId !== null;
+      const rrn = indexed ? rec.transactionData.retrievalReferenceNumber : null;
+      const identity = indexed ? originalIdentity(rec.externalTransactionId!) : null;
       let g = byGroup.get(p);
       if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(p, g); }
       g.keys.push(recKey,
@@ -169,7 +185,8 @@ export class TransactionRecords {
         rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
         rec.balanceId === null ? p + 'recs:unattributed' : recKey,
         sameSlot && it.answer !== null ? dupKey : recKey,
-        rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey);
+        rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey,
+        identity !== null ? p + 'oid:' + identity : recKey);
       g.args.push(JSON.stringify(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
       if (!sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
     }
@@ -192,7 +209,7 @@ export class TransactionRecords {
       externalTransactionId: a.txId, referenceExternalTransactionId: null, type: a.type, category: a.category,
       amount: a.amountMinor, currency: a.currency, originalAmount: null, originalCurrency: null, status: 'CLEARED',
       description: a.description, date: new Date(a.nowMs).toISOString(), referenceExternalTransactionDate: null,
-      transactionData: { mcc: null, merchantIdentifier: null, merchantName: null, captureMode: null, lastFourDigits: null, acquirerCountry: null, retrievalReferenceNumber: null },
+      transactionData: { mcc: null, merchantIdentifier: null, merchantName: null, merchantCity: null, captureMode: null, lastFourDigits: null, acquirerCountry: null, retrievalReferenceNumber: null },
       processingStatus: a.ok ? 'SUCCESS' : 'DECLINED', reason: a.reason, responseCode: '', mti: '', feeMinor: 0, fxFeeMinor: 0,
     };
     await this.write(dk, rec, null, a.nowMs);
@@ -203,6 +220,16 @@ export class TransactionRecords {
   async byRetrievalReference(balanceId: string, cardId: string, rrn: string): Promise<string[]> {
     const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
     return this.redis.smembers(this.prefix(g) + 'rrn:' + cardId + ':' + rrn);
+  }
+
+  /**
+   * Ledger transaction ids of the card's approved originals that a field 90 names, whatever their
+   * field 41: `identity` is originalIdentity() of the id field 90 names (SPEC §2.3: a reversal
+   * without field 41 matches an original from any terminal).
+   */
+  async byOriginalIdentity(balanceId: string, identity: string): Promise<string[]> {
+    const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
+    return this.redis.smembers(this.prefix(g) + 'oid:' + identity);
   }
 
   async get(id: string): Promise<TransactionObject | null> {

@@ -16,7 +16,7 @@ function auth(pan: string, expiry: string, stan: string, amountMinor: number): I
   return {
     0: '0100', 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
     12: '101500', 13: '1125', 14: expiry, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(22) + 'WARSAW'.padEnd(15) + 'POL', 49: '978',
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978',
   } as IsoJson;
 }
 

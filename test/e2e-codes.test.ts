@@ -227,7 +227,19 @@ const ROWS: Row[] = [
     ledger: { before: [10_000, 0], after: [10_000, 0] },
   },
   {
-    name: 'INVALID_AMOUNT (zero in a purchase): 13', request: (x) => auth(x, 0, 0), mti: '0110', code: ['13', '1010'], absent: ['38'],
+    name: 'INVALID_AMOUNT (zero in an ATM withdrawal): 13', request: (x) => msg('0100', x.card, x.stan(0), '01', 0), mti: '0110', code: ['13', '1010'], absent: ['38'],
+    ledger: { before: [10_000, 0], after: [10_000, 0] },
+  },
+  {
+    name: 'INVALID_AMOUNT (zero in an 0200 purchase): 13', request: (x) => msg('0200', x.card, x.stan(0), '00', 0), mti: '0210', code: ['13', '1010'], absent: ['38'],
+    ledger: { before: [10_000, 0], after: [10_000, 0] },
+  },
+  {
+    name: 'account verification (zero-amount 0100 purchase): 85, nothing held', request: (x) => auth(x, 0, 0), mti: '0110', code: ['85', '0000'], approval: true,
+    absent: ['54'], ledger: { before: [10_000, 0], after: [10_000, 0] },
+  },
+  {
+    name: 'account verification on a card with lock 7: 59, nothing held', card: { lock: 7 }, request: (x) => auth(x, 0, 0), mti: '0110', code: ['59', '1002'], absent: ['38'],
     ledger: { before: [10_000, 0], after: [10_000, 0] },
   },
   {

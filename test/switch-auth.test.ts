@@ -45,7 +45,7 @@ function auth(stan: string, amountMinor: number, over: IsoJson = {}): IsoJson {
   return {
     0: '0100', 2: PAN, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
     12: '101500', 13: '1125', 14: EXP, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(22) + 'WARSAW'.padEnd(15) + 'POL', 49: '978', ...over,
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978', ...over,
   } as IsoJson;
 }
 
@@ -97,7 +97,8 @@ t.test('0100 / 0400 against the ledger, default dialect', async (t) => {
   const tx = await ledger.getTransaction(balanceId, `card-0018.010.${a3['7']}.${a3['11']}.${'123456'.padStart(11, '0')}.TERM0001`);
   t.equal(tx?.status, 'AUTHORIZED');
 
-  t.equal((await c.request(auth('000007', 0)))['39'], '13', 'zero amount: invalid amount');
+  t.equal((await c.request(auth('000007', 0, { 3: '010000' })))['39'], '13', 'zero amount outside an inquiry or account verification: invalid amount');
+  t.equal((await c.request(auth('000008', 0)))['39'], '85', 'zero-amount purchase: account verified');
   t.equal((await c.request(auth('000008', 100, { 2: '5557709999999999' } as IsoJson)))['39'], '14', 'unknown card');
   t.equal((await c.request(auth('000009', 100, { 14: '2901' } as IsoJson)))['39'], '54', 'wrong expiry');
   t.equal((await c.request(auth('000010', 100, { 49: '840' } as IsoJson)))['39'], '57', 'currency without a balance');

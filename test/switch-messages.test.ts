@@ -46,7 +46,7 @@ function msg(mti: string, card: Card, stan: string, proc: string, amountMinor: n
   return {
     0: mti, 2: card.pan, 3: proc + '0000', 4: String(amountMinor).padStart(12, '0'), 7: F7, 11: stan,
     12: '101500', 13: '1125', 14: EXP, 18: '5411', 22: '051', 32: ACQ, 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(22) + 'WARSAW'.padEnd(15) + 'POL', 49: '978', ...over,
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978', ...over,
   } as IsoJson;
 }
 
@@ -256,7 +256,7 @@ t.test('messages and processing codes', async (t) => {
       t.equal(r['54'], field54(2_000, 1_500), 'ledger and available amounts');
     }
     t.same(await balance(w, card), [1_500, 500], 'nothing moved');
-    t.equal((await w.c.request(msg('0100', card, '000705', '00', 0)))['39'], '13', 'zero amount outside an inquiry');
+    t.equal((await w.c.request(msg('0100', card, '000705', '01', 0)))['39'], '13', 'zero amount outside an inquiry or an account verification');
     t.equal((await w.c.request(msg('0200', card, '000706', '20', 0)))['39'], '13');
     t.equal((await w.c.request(msg('0200', card, '000707', '99', 100)))['39'], '12', 'unknown processing code');
     t.equal((await w.c.request(msg('0100', card, '000708', '40', 100)))['39'], '12');

@@ -45,7 +45,7 @@ function msg(mti: string, pan: string, stan: string, amountMinor: number, over: 
   return {
     0: mti, 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: F7, 11: stan, 14: EXP, 18: '5411', 22: '071',
     32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001', 42: 'MERCHANT0000001',
-    43: 'FROG SHOP'.padEnd(22) + 'LUBLIN'.padEnd(15) + 'POL', 49: '978', ...over,
+    43: 'FROG SHOP'.padEnd(23) + 'LUBLIN'.padEnd(14) + 'POL', 49: '978', ...over,
   } as IsoJson;
 }
 
@@ -73,9 +73,16 @@ t.test('records: approved, declined and invalid messages, with the seed transact
     balanceId: card.balanceId, cardId: card.cardId, resource: 'card', type: 'POS', category: 'DEBIT', amount: 2_500, currency: 'EUR',
     status: 'AUTHORIZED', processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100',
     externalTransactionId: `${card.cardId}.010.${F7}.000001.00000123456.TERM0001`,
-    transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', captureMode: 'NFC', lastFourDigits: card.pan.slice(-4), acquirerCountry: 'POL', retrievalReferenceNumber: 'RRN000001000' },
+    description: 'FROG SHOP',
+    transactionData: {
+      mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'FROG SHOP', merchantCity: 'LUBLIN', captureMode: 'NFC',
+      lastFourDigits: card.pan.slice(-4), acquirerCountry: 'POL', retrievalReferenceNumber: 'RRN000001000',
+    },
   });
-  t.match(declined, { processingStatus: 'DECLINED', reason: 'INSUFFICIENT_FUNDS', responseCode: '51' });
+  t.match(declined, {
+    processingStatus: 'DECLINED', reason: 'INSUFFICIENT_FUNDS', responseCode: '51', amount: 50_000, status: 'AUTHORIZED',
+    externalTransactionId: `${card.cardId}.010.${F7}.000002.00000123456.TERM0001`,
+  });
   t.notOk(JSON.stringify(page).includes(card.pan), 'no PAN in a record');
 
   const all = await w.records.list({ limit: 10 });

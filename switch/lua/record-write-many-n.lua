@@ -1,17 +1,18 @@
 -- Writes the transaction records of one batch (switch/records.ts) that share a slot group, with
 -- their indexes and duplicate answers: one script call per batch instead of one per message.
--- Called with a variable number of keys: six per record, in order,
+-- Called with a variable number of keys: seven per record, in order,
 --   record (string), balance index (zset), card index (zset), index of unattributed records (zset),
---   duplicate answer (string), the card's retrieval-reference index (set)
+--   duplicate answer (string), the card's retrieval-reference index (set), the card's
+--   original-identity index (set: what a field 90 names, without field 41)
 -- where a key equal to the record's own key means "none".
 -- ARGV: seven per record, in the same order,
 --   record JSON, time ms (index score), record id, duplicate answer bytes, duplicate TTL ms,
---   ledger transaction id for the reference index, reference index TTL ms
+--   ledger transaction id for the reference indexes, reference index TTL ms
 -- Returns the number of records written (a record that exists already, a repeat, is skipped).
 local written = 0
-local n = #KEYS / 6
+local n = #KEYS / 7
 for r = 0, n - 1 do
-  local k = r * 6
+  local k = r * 7
   local a = r * 7
   local rec = KEYS[k + 1]
   if redis.call('SET', rec, ARGV[a + 1], 'NX') then
@@ -20,9 +21,11 @@ for r = 0, n - 1 do
     if KEYS[k + 3] ~= rec then redis.call('ZADD', KEYS[k + 3], ARGV[a + 2], ARGV[a + 3]) end
     if KEYS[k + 4] ~= rec then redis.call('ZADD', KEYS[k + 4], ARGV[a + 2], ARGV[a + 3]) end
     if KEYS[k + 5] ~= rec then redis.call('SET', KEYS[k + 5], ARGV[a + 4], 'PX', ARGV[a + 5], 'NX') end
-    if KEYS[k + 6] ~= rec then
-      redis.call('SADD', KEYS[k + 6], ARGV[a + 6])
-      redis.call('PEXPIRE', KEYS[k + 6], ARGV[a + 7])
+    for i = 6, 7 do
+      if KEYS[k + i] ~= rec then
+        redis.call('SADD', KEYS[k + i], ARGV[a + 6])
+        redis.call('PEXPIRE', KEYS[k + i], ARGV[a + 7])
+      end
     end
   end
 end

@@ -92,9 +92,5 @@ export class Framer {
   }
 }
 
-export function frame(body: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(body.length + 2);
-  out.writeUInt16BE(body.length, 0);
-  body.copy(out, 2);
-  return out;
-}
+
+export { frame } from '../iso/frame.js';

@@ -100,7 +100,10 @@ class Connection implements FrameSink, ReplyTarget {
   private flushScheduled = false;
   private readonly flushBound = () => this.flushWrites();
 
+  readonly peer: string;
+
   constructor(readonly id: number, private readonly socket: Socket, private readonly listener: IsoListener) {
+    this.peer = `#${id} ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.framer = new Framer(this, listener.limits.maxFrameBytes ?? MAX_FRAME_BYTES);
     socket.on('data', (chunk: Buffer) => this.framer.push(chunk));
     socket.on('error', (err) => listener.events.log('warn', 'connection error', { conn: id, error: err.message }));

@@ -11,6 +11,8 @@ export interface RunResult {
   codes: readonly string[];
   /** The money messages decided (for the live feed and the reason metrics). */
   events?: readonly ProcessedEvent[];
+  /** Why frames[i] got no answer (safe to log: never quotes content), null or absent where answered. */
+  dropped?: ReadonlyArray<string | null>;
 }
 
 export interface BatchRunner {
@@ -21,12 +23,16 @@ export interface BatchRunner {
 
 export interface ReplyTarget {
   deliver(response: Buffer | null): void;
+  /** The connection the request came in on, for log lines: `#<id> <address>:<port>`. */
+  readonly peer: string;
 }
 
 export interface DispatchObserver {
   /** Called once per frame when its answer (or drop) is known. */
   answered(request: Buffer, code: string, latencySeconds: number): void;
   batchFailed(err: unknown): void;
+  /** A frame that could not be decoded far enough to answer it: dropped (SPEC §2.2), with the reason and its connection. */
+  undecodable?(reason: string, target: ReplyTarget): void;
   /** Called once per batch with its decided money messages. */
   processed?(events: readonly ProcessedEvent[]): void;
 }
@@ -79,7 +85,10 @@ export class Dispatcher {
     this.running--;
     const now = performance.now();
     for (let i = 0; i < targets.length; i++) {
-      (targets[i] as ReplyTarget).deliver(r.frames[i] ?? null);
+      const target = targets[i] as ReplyTarget;
+      target.deliver(r.frames[i] ?? null);
+      const why = r.dropped?.[i];
+      if (why !== null && why !== undefined) this.observer?.undecodable?.(why, target);
       this.observer?.answered(frames[i] as Buffer, r.codes[i] ?? '', (now - (started[i] as number)) / 1000);
     }
     if (r.events !== undefined && r.events.length > 0) this.observer?.processed?.(r.events);

@@ -16,7 +16,7 @@ export interface WorkerInit {
   holdCoalescing: boolean;
 }
 
-export interface WorkerResult extends PackedFrames { codes: string[]; events: ProcessedEvent[]; malformedDropped: number }
+export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; malformedDropped: number }
 
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
@@ -28,5 +28,5 @@ export default async function run(task: PackedFrames): Promise<WorkerResult> {
   const counters: BatchCounters = { malformedDropped: 0 };
   const out = await processBatch(ctx, unpackFrames(task) as Buffer[], counters);
   const packed = packFrames(out.frames);
-  return { data: packed.data, offsets: packed.offsets, codes: out.codes, events: out.events, malformedDropped: counters.malformedDropped };
+  return { data: packed.data, offsets: packed.offsets, codes: out.codes, dropped: out.dropped, events: out.events, malformedDropped: counters.malformedDropped };
 }

@@ -1,40 +1,41 @@
 // 0100 authorization (dual message), after the checks of request.ts: a debit (00, 01, 09) is one
-// deposit-then-user hold in the ledger, cleared later by an 0220; a refund (20) is approved and
-// holds nothing (it is credited when its 0220 clears); a payment credit (28) posts at once; a
-// balance inquiry (30) moves nothing.
-import type { IsoMessage } from '../iso/codec.js';
+// deposit-then-user hold in the ledger, cleared later by an 0220; a zero-amount purchase is an
+// account verification (85, nothing held); a refund (20) is approved and holds nothing (it is
+// credited when its 0220 clears); a payment credit (28) posts at once; a balance inquiry (30)
+// moves nothing.
 import type { ProcessContext } from './context.js';
-import type { Inbound } from './outcome.js';
-import { holdExpiresAtMs } from '../../ledger/index.js';
+import type { Decision, Request } from './decision.js';
 import { fromLedger } from '../reasons.js';
-import { decided, decline, standInApproval } from './respond.js';
 import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
-import { postCredit } from './credit.js';
-import { balanceInquiry } from './inquiry.js';
-import { text } from './wire.js';
+import { holdArgs } from './holds.js';
+import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
+import { ACCOUNT_VERIFICATION_TYPE } from './processing.js';
 
-export async function authorize(ctx: ProcessContext, m: Inbound, mti: string): Promise<IsoMessage> {
-  const c = await checkRequest(ctx, m);
-  if (typeof c === 'string') return decline(ctx, m, mti, c);
+export async function authorize(ctx: ProcessContext, req: Request): Promise<Decision> {
+  const c = await checkRequest(ctx, req);
+  if (c.refused) return refused(req, c);
+  if (c.accountVerification) return aboutChecked(req, c, { reason: 'ACCOUNT_VERIFIED', type: ACCOUNT_VERIFICATION_TYPE, status: 'CLEARED' });
   switch (c.kind) {
-    case 'DEBIT': return holdFunds(ctx, m, mti, c);
-    case 'PAYMENT_CREDIT': return postCredit(ctx, m, mti, c, `auth:${c.txId}`);
-    case 'REFUND': return balanceInquiry(ctx, m, mti, c);
-    case 'INQUIRY': return balanceInquiry(ctx, m, mti, c);
+    case 'DEBIT': return holdFunds(ctx, req, c);
+    case 'PAYMENT_CREDIT': return postCredit(ctx, req, c, `auth:${c.txId}`);
+    case 'REFUND': return approveWithBalance(ctx, req, c);
+    case 'INQUIRY': return approveWithBalance(ctx, req, c);
   }
 }
 
-async function holdFunds(ctx: ProcessContext, m: Inbound, mti: string, c: Checked): Promise<IsoMessage> {
-  const call = () => ctx.ledger.hold({
-    idempotencyKey: `auth:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
-    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
-    expiresAtMs: holdExpiresAtMs(c.program, text(m.fields, 18), c.nowMs), nowMs: c.nowMs,
-    ...(c.limits === undefined ? {} : { limits: c.limits }),
-  });
-  const b = await withinBudget(ctx, c, 'H', m, call);
-  if (b.kind === 'standInDeclined') return decline(ctx, m, mti, 'BUDGET_DEADLINE_PASSED');
-  if (b.kind === 'standInApproved') return standInApproval(ctx, m, mti, c.txId);
+async function holdFunds(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
+  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: `auth:${c.txId}` })));
+  if (b.kind === 'standInDeclined') {
+    return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'HOLD', forced: false, standIn: true, approved: false } });
+  }
+  if (b.kind === 'standInApproved') {
+    return aboutChecked(req, c, { reason: 'APPROVED', ledger: { op: 'HOLD', forced: true, standIn: true, approved: true }, original: true });
+  }
   const held = b.result;
-  return decided(ctx, m, mti, held.approved ? 'APPROVED' : fromLedger(held.reason), c.txId, { ...held, currencyN3: c.currencyN3 });
+  return aboutChecked(req, c, {
+    reason: held.approved ? 'APPROVED' : fromLedger(held.reason),
+    balance: { currencyN3: c.currencyN3, availableMinor: held.availableMinor, blockedMinor: held.blockedMinor },
+    ledger: { op: 'HOLD', forced: false, standIn: false, approved: held.approved }, scriptSeconds: b.scriptSeconds, original: held.approved,
+  });
 }

@@ -12,7 +12,7 @@
 import type { Ledger } from '../../ledger/index.js';
 import type { CardStore } from '../cards.js';
 import type { IsoFields } from '../iso/codec.js';
-import { kindOf } from './request.js';
+import { kindOf } from './processing.js';
 import { text, transactionId } from './wire.js';
 
 export const COMPENSATION_ATTEMPTS_MAX = 60;

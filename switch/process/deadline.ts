@@ -14,9 +14,9 @@
 // retried with backoff while Redis is unreachable.
 import type { ProcessContext } from './context.js';
 import type { Checked } from './request.js';
-import type { Inbound } from './outcome.js';
 import { performance } from 'node:perf_hooks';
 import { compensate, undoTransaction } from './compensation.js';
+import { holdArgs } from './holds.js';
 
 
 /**
@@ -44,26 +44,27 @@ export class BatchDeadlines {
   }
 }
 
-export type BudgetOutcome<T> = { kind: 'decided'; result: T } | { kind: 'standInApproved' } | { kind: 'standInDeclined' };
+/** How a budgeted ledger call ended: decided by the ledger (with the call's duration), or by the stand-in rule at the deadline. */
+export type BudgetOutcome<T> = { kind: 'decided'; result: T; scriptSeconds: number } | { kind: 'standInApproved' } | { kind: 'standInDeclined' };
 
 /**
- * Runs `call` within the budget of `c.program`, counted from `c.startedMs`. A call that fails is
- * compensated (undone) and its error rethrown: the batch answers it as a system error (96).
+ * Runs `start()` within the budget of `c.program`, counted from `c.startedMs`, against the batch's
+ * shared `deadlines`. A call that fails is compensated (undone) and its error rethrown: the batch
+ * answers it as a system error (96).
  */
-export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', m: Inbound, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
+export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', deadlines: BatchDeadlines, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
   // Spent already (the card lookup waited): the ledger is not asked at all.
   if (ctx.now() - c.startedMs >= c.program.budgetMs) return standIn(ctx, c, mode, false);
   const t0 = performance.now();
   const call = start();
-  call.then(() => { m.o.scriptSeconds = (performance.now() - t0) / 1000; }, () => { /* failures are handled below */ });
   let r: T | 'DEADLINE';
   try {
-    r = await Promise.race([call, m.deadlines.of(c.program.budgetMs)]);
+    r = await Promise.race([call, deadlines.of(c.program.budgetMs)]);
   } catch (err) {
     compensate(() => undo(ctx, c, mode));
     throw err;
   }
-  if (r !== 'DEADLINE') return { kind: 'decided', result: r };
+  if (r !== 'DEADLINE') return { kind: 'decided', result: r, scriptSeconds: (performance.now() - t0) / 1000 };
   call.catch(() => { /* the stand-in answer stands; compensation below settles the ledger */ });
   return standIn(ctx, c, mode, true);
 }
@@ -79,12 +80,9 @@ async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', called:
   return { kind: 'standInDeclined' };
 }
 
+/** A stand-in approval's hold: forced, and built like every other hold (per-MCC expiry, fees, limits counted). */
 async function forceHold(ctx: ProcessContext, c: Checked): Promise<void> {
-  await ctx.ledger.hold({
-    idempotencyKey: `standin:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
-    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
-    forced: true, expiresAtMs: c.nowMs + c.program.holdExpiryDays * 86_400_000, nowMs: c.nowMs,
-  });
+  await ctx.ledger.hold(holdArgs(c, { idempotencyKey: `standin:${c.txId}`, forced: true }));
 }
 
 /** Releases the hold, or remembers the transaction as reversed; a posted 0200 debit is credited back. */

@@ -1,103 +1,141 @@
-// The checks every money-moving request (0100, 0200) passes before the ledger is asked, in order:
-// fields present, processing code, amount; the card (unknown, locked, inactive, expired), the
-// customer (transactional lock, carried on the card), the currency and the deposit. Which checks
-// apply depends on the kind of transaction: a credit is stopped only by an irreversible lock
-// (SPEC §2.2), a balance inquiry moves no money and may carry a zero amount.
+// What a money message is about, read once: fields present, processing code, amount, the card,
+// its program, the transaction id, the price in the balance's currency, the partner balances;
+// and, for requests (0100, 0200), the checks they pass before the ledger is asked, in order:
+// the card (unknown, locked, inactive, expired), the customer (transactional lock, carried on the
+// card), the deposit, the per-transaction limit. Which checks apply depends on the kind of
+// transaction: a credit is stopped only by an irreversible lock (SPEC §2.2), a balance inquiry
+// moves no money and may carry a zero amount, and a zero-amount purchase authorization is an
+// account verification: the card checks, nothing else.
+//
+// The result is a value: `Checked` (go on to the ledger) or `Refused` (the one reason, with what
+// was learned on the way so that the record shows the card, the transaction id and the amount).
 import type { ProcessContext } from './context.js';
-import type { Inbound } from './outcome.js';
+import type { Request } from './decision.js';
 import type { CardRecord } from '../cards.js';
 import { IRREVERSIBLE_LOCK_CODES } from '../cards.js';
 import type { Program } from '../programs.js';
 import { LOCK_REASONS, type Reason } from '../reasons.js';
 import { currencyNumeric } from '../currency.js';
-import { amountMinor, text, transactionId } from './wire.js';
+import { amountMinor, MAX_AMOUNT_MINOR, text, transactionId } from './wire.js';
 import { dailyLimits, perTransactionLimit, price, type Priced } from './pricing.js';
+import { isCredit, type ProcessingCode, type TxKind } from './processing.js';
 import type { DailyLimits } from '../../ledger/index.js';
 
-export type TxKind = 'DEBIT' | 'REFUND' | 'PAYMENT_CREDIT' | 'INQUIRY';
-
-/** Processing code (first two digits of field 3) → kind of transaction (SPEC §2.2). Anything else: 12. */
-const KINDS: ReadonlyMap<string, TxKind> = new Map([
-  ['00', 'DEBIT'], ['01', 'DEBIT'], ['09', 'DEBIT'],
-  ['20', 'REFUND'], ['28', 'PAYMENT_CREDIT'], ['30', 'INQUIRY'],
-]);
-
-export function kindOf(proc: string | undefined): TxKind | undefined {
-  return proc === undefined ? undefined : KINDS.get(proc.slice(0, 2));
-}
-
-export function isCredit(kind: TxKind): boolean {
-  return kind === 'REFUND' || kind === 'PAYMENT_CREDIT';
-}
-
-/** A request that passed every check: what the ledger call needs. */
+/** A message that may go on to the ledger: what the ledger call needs. */
 export interface Checked {
-  kind: TxKind;
-  card: CardRecord;
-  program: Program;
-  currencyN3: string;
-  depositId: string | null;
+  readonly refused: false;
+  readonly kind: TxKind;
+  readonly pc: ProcessingCode;
+  readonly card: CardRecord;
+  readonly program: Program;
+  readonly currencyN3: string;
+  readonly depositId: string | null;
   /** This message's own transaction id (wire.ts). */
-  txId: string;
+  readonly txId: string;
+  /**
+   * The same transaction named without field 41, when the message has one: a reversal that came
+   * first without field 41 is remembered under this id (SPEC §2.3, keyed by what field 90 names).
+   */
+  readonly orphanTxId: string | undefined;
   /** In the balance's currency (converted when field 49 differs), fees apart. */
-  amountMinor: number;
-  /** Debits and credits: the amount, fees and FX; null for an inquiry. */
-  priced: Priced | null;
+  readonly amountMinor: number;
+  /** Debits and credits: the amount, fees and FX; null for an inquiry or an account verification. */
+  readonly priced: Priced | null;
   /** The COMPANY partner balance receiving fees, or null (fees then go to the ledger's income account). */
-  companyId: string | null;
-  /** Debits: the card's daily limits for the ledger to check and count. */
-  limits: DailyLimits | undefined;
-  nowMs: number;
+  readonly companyId: string | null;
+  /** Debit requests: the card's daily limits for the ledger to check and count. */
+  readonly limits: DailyLimits | undefined;
+  /** Field 18, for the per-MCC hold expiry. */
+  readonly mcc: string | undefined;
+  /** A zero-amount 0100 purchase: verify the card, move nothing (SPEC §2.2). */
+  readonly accountVerification: boolean;
+  readonly nowMs: number;
   /** When deciding this message began: its latency budget counts from here (deadline.ts). */
-  startedMs: number;
+  readonly startedMs: number;
 }
 
-/** The checks of a request, or the one reason it is declined with (m.o learns the card and the pricing). */
-export async function checkRequest(ctx: ProcessContext, m: Inbound): Promise<Checked | Reason> {
-  const startedMs = m.takenMs;
-  const f = m.fields;
+/** A message refused before the ledger, with what was learned on the way (for its record). */
+export interface Refused {
+  readonly refused: true;
+  readonly reason: Reason;
+  readonly card: CardRecord | null;
+  readonly txId: string | null;
+  readonly amountMinor: number;
+  readonly priced: Priced | null;
+}
+
+/** The checks of a request (0100, 0200), or the one reason it is refused with. */
+export function checkRequest(ctx: ProcessContext, req: Request): Promise<Checked | Refused> {
+  return examine(ctx, req, true);
+}
+
+/** What an advice (0120, 0220) needs to be posted; advices are never declined, so only what makes posting impossible refuses it. */
+export function readAdvice(ctx: ProcessContext, req: Request): Promise<Checked | Refused> {
+  return examine(ctx, req, false);
+}
+
+async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): Promise<Checked | Refused> {
+  const f = req.msg.fields;
   const pan = text(f, 2);
   const stan = text(f, 11);
   const f7 = text(f, 7);
-  const proc = text(f, 3);
-  if (pan === undefined || proc === undefined || stan === undefined || f7 === undefined) return 'FORMAT_ERROR';
-  const kind = kindOf(proc);
-  if (kind === undefined) return 'UNKNOWN_TRANSACTION_TYPE';
-  // Zero is allowed only in a balance inquiry, where field 4 may also be absent.
-  const amount = kind === 'INQUIRY' && text(f, 4) === undefined ? 0 : amountMinor(text(f, 4));
-  if (!(amount > 0 || (kind === 'INQUIRY' && amount === 0))) return 'INVALID_AMOUNT';
+  const f4 = text(f, 4);
+  const wireAmount = amountMinor(f4);
+  // The card is known before any check refuses, so every record names it and its transaction.
+  const card = pan === undefined ? null : await (req.card ?? ctx.cards.findByPan(pan));
+  const txId = card === null || stan === undefined || f7 === undefined ? null : transactionId(card.id, req.msg.mti, f7, stan, text(f, 32) ?? '', text(f, 41));
+  let learned: Omit<Refused, 'reason' | 'refused'> = { card, txId, amountMinor: wireAmount > 0 ? wireAmount : 0, priced: null };
+  const refuse = (reason: Reason): Refused => ({ refused: true, reason, ...learned });
 
-  const card = await (m.cardLookup ?? ctx.cards.findByPan(pan));
-  if (card === null) return 'CARD_NOT_FOUND';
-  m.o.card = card;
-  const cardReason = checkCardFor(kind, card, text(f, 14));
-  if (cardReason !== null) return cardReason;
+  if (pan === undefined || stan === undefined || f7 === undefined || (isRequest && text(f, 3) === undefined)) return refuse('FORMAT_ERROR');
+  const pc = req.pc;
+  if (pc === undefined) return refuse('UNKNOWN_TRANSACTION_TYPE');
+  const kind = pc.kind;
+  // Zero is allowed in a balance inquiry (where field 4 may be absent) and in an account
+  // verification (a zero-amount 0100 purchase); field 4 is n12, so it is never above the maximum.
+  const inquiry = kind === 'INQUIRY';
+  const verification = isRequest && req.cls.kind === 'AUTHORIZATION' && pc.code === '00' && wireAmount === 0;
+  const amount = inquiry && f4 === undefined ? 0 : wireAmount;
+  if (!(amount > 0 || (amount === 0 && (inquiry || verification)))) return refuse('INVALID_AMOUNT');
+
+  if (card === null) return refuse('CARD_NOT_FOUND');
+  if (isRequest) {
+    const cardReason = checkCardFor(kind, card, text(f, 14));
+    if (cardReason !== null) return refuse(cardReason);
+  }
   const program = ctx.programs.byId(card.configId);
-  if (program === undefined) return 'UNKNOWN_ERROR';
+  if (program === undefined) return refuse('UNKNOWN_ERROR');
   const currencyN3 = currencyNumeric(card.currency);
-  if (currencyN3 === undefined) return 'CURRENCY_MISMATCH';
-  const txId = transactionId(card.id, m.mti, f7, stan, text(f, 32) ?? '', text(f, 41));
-  m.o.txId = txId;
+  if (currencyN3 === undefined) return refuse('CURRENCY_MISMATCH');
   const nowMs = ctx.now();
-  if (kind === 'INQUIRY') {
-    return { kind, card, program, currencyN3, depositId: null, txId, amountMinor: 0, priced: null, companyId: null, limits: undefined, nowMs, startedMs };
+  const terminal = text(f, 41);
+  const orphanTxId = terminal === undefined ? undefined : transactionId(card.id, req.msg.mti, f7, stan, text(f, 32) ?? '', undefined);
+  const base = {
+    refused: false as const, kind, pc, card, program, currencyN3, txId: txId!, orphanTxId, mcc: text(f, 18), nowMs, startedMs: req.takenMs,
+  };
+  if (inquiry || verification) {
+    return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, accountVerification: verification };
   }
   // Money moves in the balance's currency: field 49 is converted when it differs (SPEC §4).
   const priced = price(f, program, card.currency, currencyN3, amount);
-  if (typeof priced === 'string') return priced;
-  m.o.priced = priced;
-  m.o.amountMinor = priced.amountMinor;
-  const depositId = await depositFor(ctx, program, card.currency);
+  if (typeof priced === 'string') return refuse(priced);
+  learned = { ...learned, priced, amountMinor: priced.amountMinor };
+  // SPEC §2.2: no amount or balance beyond n12; a converted amount (with its fees) past it can never be held.
+  if (priced.amountMinor + priced.feeMinor + priced.fxFeeMinor > MAX_AMOUNT_MINOR) return refuse('INVALID_AMOUNT');
+  const depositId = await partnerFor(ctx, program, 'DEPOSIT', card.currency);
+  const charged = kind === 'DEBIT' && priced.feeMinor + priced.fxFeeMinor > 0;
   if (kind !== 'DEBIT') {
-    return { kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId: null, limits: undefined, nowMs, startedMs };
+    return { ...base, depositId, amountMinor: priced.amountMinor, priced, companyId: null, limits: undefined, accountVerification: false };
   }
-  if (depositId === null && program.depositRequired) return 'DEPOSIT_BALANCE_NOT_FOUND';
-  const perTx = perTransactionLimit(card, program);
-  if (perTx !== null && priced.amountMinor > perTx) return 'EXCEEDS_AMOUNT_LIMIT';
-  const companyId = priced.feeMinor + priced.fxFeeMinor > 0 ? await partnerFor(ctx, program, 'COMPANY', card.currency) : null;
+  if (isRequest) {
+    if (depositId === null && program.depositRequired) return refuse('DEPOSIT_BALANCE_NOT_FOUND');
+    const perTx = perTransactionLimit(card, program);
+    if (perTx !== null && priced.amountMinor > perTx) return refuse('EXCEEDS_AMOUNT_LIMIT');
+  }
+  const companyId = charged ? await partnerFor(ctx, program, 'COMPANY', card.currency) : null;
   return {
-    kind, card, program, currencyN3, depositId, txId, amountMinor: priced.amountMinor, priced, companyId,
-    limits: dailyLimits(card, program, priced.channel, nowMs), nowMs, startedMs,
+    ...base, depositId, amountMinor: priced.amountMinor, priced, companyId, accountVerification: false,
+    limits: isRequest ? dailyLimits(card, program, priced.channel, nowMs) : undefined,
   };
 }
 
@@ -105,7 +143,8 @@ function checkCardFor(kind: TxKind, card: CardRecord, f14: string | undefined): 
   if (isCredit(kind)) return checkCardForCredit(card);
   const reason = checkCard(card, f14);
   if (reason !== null) return reason;
-  // The customer's transactional locks, denormalized onto the card (switch/customers.ts), stop debits only.
+  // The customer's transactional locks, denormalized onto the card (switch/customers.ts), stop
+  // debits and account verifications; a balance inquiry still answers.
   return kind === 'DEBIT' && card.debitsBlocked ? 'AML_EXCEPTION' : null;
 }
 
@@ -135,19 +174,14 @@ function isPast(yymm: string): boolean {
   return Number(yymm) < cur;
 }
 
-const DEPOSIT_ABSENT_RECHECK_MS = 1000;
-
-/** The program's DEPOSIT partner balance in this currency, or null. */
-export function depositFor(ctx: ProcessContext, program: Program, currency: string): Promise<string | null> {
-  return partnerFor(ctx, program, 'DEPOSIT', currency);
-}
+const PARTNER_ABSENT_RECHECK_MS = 1000;
 
 /** A partner balance of the program, cached per thread (ids never change once created; absence is re-checked after a second). */
 export async function partnerFor(ctx: ProcessContext, program: Program, type: 'DEPOSIT' | 'COMPANY', currency: string): Promise<string | null> {
   const key = type + ':' + program.configId + ':' + currency;
   const hit = ctx.depositIds.get(key);
   const now = ctx.now();
-  if (hit !== undefined && (hit.id !== null || now - hit.checkedAtMs < DEPOSIT_ABSENT_RECHECK_MS)) return hit.id;
+  if (hit !== undefined && (hit.id !== null || now - hit.checkedAtMs < PARTNER_ABSENT_RECHECK_MS)) return hit.id;
   const found = await ctx.ledger.findPartnerBalance(program.configId, type, currency);
   const id = found === null ? null : found.id;
   ctx.depositIds.set(key, { id, checkedAtMs: now });

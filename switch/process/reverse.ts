@@ -1,68 +1,53 @@
-// 0400 reversal request / 0420 reversal advice (SPEC §2.3): find the original and release its
-// hold in full, or down to the new final amount of field 95 (partial reversal). A second reversal
-// of the same original moves nothing (the ledger's idempotency and the hold's state both ensure it).
-//
-// The original is found by field 90 (its transaction id is a function of the card and field 90's
-// STAN, date/time and acquirer); failing that, by PAN + field 37 among the card's approved
-// originals. Two or more candidates: AMBIGUOUS_REFERENCED_TRANSACTION (96; an advice is still
-// answered 00 and moves nothing). No original at all: the reversal is acknowledged (00) and, when
-// field 90 names the original, remembered, so that the original, arriving later, is declined 05
-// (ALREADY_REVERSED) and holds nothing.
-import type { IsoMessage } from '../iso/codec.js';
+// 0400 reversal request / 0420 reversal advice (SPEC §2.3): find the original (originals.ts) and
+// reverse it in full, or down to the new final amount of field 95 (partial reversal). A second
+// reversal of the same original moves nothing (the ledger's idempotency and the transaction's
+// state both ensure it). Several candidates: AMBIGUOUS_REFERENCED_TRANSACTION (96; an advice is
+// still answered 00 and moves nothing). No original at all: the reversal is acknowledged (00) and,
+// when field 90 names the original, remembered under what field 90 names, so that the original,
+// arriving later, is declined 05 (ALREADY_REVERSED) and holds nothing.
 import type { ProcessContext } from './context.js';
-import type { Inbound } from './outcome.js';
+import { decide, type Decision, type Request } from './decision.js';
 import type { CardRecord } from '../cards.js';
-import { acknowledge, decline } from './respond.js';
-import { amountMinor, originalData, text, transactionId } from './wire.js';
+import type { Reason } from '../reasons.js';
+import { amountMinor, text, transactionId } from './wire.js';
+import { REVERSAL_TYPE } from './processing.js';
+import { matchOriginal } from './originals.js';
 
-export async function reverse(ctx: ProcessContext, m: Inbound, mti: string): Promise<IsoMessage> {
-  const f = m.fields;
-  const advice = m.mti.charCodeAt(2) === 50; // 042x: must be accepted
-  m.o.type = 'Adjustment';
-  m.o.category = 'CREDIT';
-  m.o.status = 'REVERSED';
+export async function reverse(ctx: ProcessContext, req: Request): Promise<Decision> {
+  const f = req.msg.fields;
+  const reversal = { type: REVERSAL_TYPE, category: 'CREDIT' as const, status: 'REVERSED' as const };
   const pan = text(f, 2);
   const f95 = text(f, 95);
   const newAmount = f95 === undefined ? 0 : amountMinor(f95.slice(0, 12));
-  if (pan === undefined || !(newAmount >= 0)) return advice ? acknowledge(ctx, m, mti, 'FORMAT_ERROR') : decline(ctx, m, mti, 'FORMAT_ERROR');
-  const card = await (m.cardLookup ?? ctx.cards.findByPan(pan));
-  if (card === null) return advice ? acknowledge(ctx, m, mti, 'CARD_NOT_FOUND') : decline(ctx, m, mti, 'CARD_NOT_FOUND');
-  m.o.card = card;
-  const od = originalData(text(f, 90));
-  const named = od === null ? null : transactionId(card.id, od.mti, od.f7, od.stan, od.acquirer, text(f, 41));
-  m.o.txId = transactionId(card.id, m.mti, text(f, 7) ?? '', text(f, 11) ?? '', text(f, 32) ?? '', text(f, 41));
+  const card = pan === undefined ? null : await (req.card ?? ctx.cards.findByPan(pan));
+  const txId = card === null ? null : transactionId(card.id, req.msg.mti, text(f, 7) ?? '', text(f, 11) ?? '', text(f, 32) ?? '', text(f, 41));
+  const refuse = (reason: Reason): Decision => decide(req, { reason, ...reversal, card, txId });
+  if (pan === undefined || !(newAmount >= 0)) return refuse('FORMAT_ERROR');
+  if (card === null) return refuse('CARD_NOT_FOUND');
 
-  if (named !== null) {
-    const r = await release(ctx, card, named, newAmount, false);
-    if (r !== 'TRANSACTION_NOT_FOUND') return done(ctx, m, mti, named);
+  let movedMinor = 0;
+  const apply = async (originalTxId: string): Promise<boolean> => {
+    const r = await reverseOriginal(ctx, card, originalTxId, newAmount, false);
+    movedMinor = r.movedMinor;
+    return r.known;
+  };
+  const m = await matchOriginal(ctx, f, card, apply, false);
+  if (m.found) {
+    return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.txId, amountMinor: movedMinor, ledger: { op: 'REVERSE', originalTxId: m.txId } });
   }
-  const rrn = text(f, 37);
-  const candidates = rrn === undefined ? [] : (await ctx.records.byRetrievalReference(card.balanceId, card.id, rrn)).filter((c) => c !== named);
-  if (candidates.length > 1) {
-    return advice ? acknowledge(ctx, m, mti, 'AMBIGUOUS_REFERENCED_TRANSACTION') : decline(ctx, m, mti, 'AMBIGUOUS_REFERENCED_TRANSACTION');
-  }
-  if (candidates.length === 1) {
-    await release(ctx, card, candidates[0]!, newAmount, false);
-    return done(ctx, m, mti, candidates[0]!);
-  }
+  if (m.ambiguous) return refuse('AMBIGUOUS_REFERENCED_TRANSACTION');
   // An unknown original is acknowledged (the processor must not retry it forever) and, when field
   // 90 names it, remembered as reversed.
-  if (named !== null) await release(ctx, card, named, newAmount, true);
-  m.o.referenceTxId = named;
-  m.o.amountMinor = 0;
-  return acknowledge(ctx, m, mti);
+  if (m.named !== null) await reverseOriginal(ctx, card, m.named, newAmount, true);
+  return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.named });
 }
 
-async function release(ctx: ProcessContext, card: CardRecord, txId: string, newAmount: number, rememberOrphan: boolean): Promise<string> {
+/** Reverses `originalTxId` in the ledger; `known`: the ledger had the transaction; `movedMinor`: money given back by this call. */
+async function reverseOriginal(ctx: ProcessContext, card: CardRecord, originalTxId: string, newAmount: number, rememberOrphan: boolean): Promise<{ known: boolean; movedMinor: number }> {
   const r = await ctx.ledger.release({
     // The probe and the remembering of an orphan are two ledger operations: two idempotency keys.
-    idempotencyKey: `${rememberOrphan ? 'orphan' : 'rev'}:${txId}:${newAmount}`, txId, balanceId: card.balanceId, rememberOrphan,
+    idempotencyKey: `${rememberOrphan ? 'orphan' : 'rev'}:${originalTxId}:${newAmount}`, txId: originalTxId, balanceId: card.balanceId, rememberOrphan,
     ...(newAmount > 0 ? { newAmountMinor: newAmount } : {}),
   });
-  return r.reason;
-}
-
-function done(ctx: ProcessContext, m: Inbound, mti: string, originalTxId: string): IsoMessage {
-  m.o.referenceTxId = originalTxId;
-  return acknowledge(ctx, m, mti);
+  return { known: r.reason !== 'TRANSACTION_NOT_FOUND', movedMinor: r.releasedMinor };
 }

@@ -67,3 +67,6 @@ export function balanceEntry(amountType: '01' | '02', currencyN3: string, amount
   const sign = amount < 0 ? 'D' : 'C';
   return '00' + amountType + currencyN3 + sign + String(Math.abs(amount)).padStart(12, '0');
 }
+
+/** SPEC §2.2: every amount and balance is at most what n12 carries, in minor units. */
+export const MAX_AMOUNT_MINOR = 999_999_999_999;

@@ -151,7 +151,7 @@ export function msg(mti: string, card: Card, stan: string, proc: string, amountM
   const m: Record<string, string | undefined> = {
     0: mti, 2: card.pan, 3: proc + '0000', 4: String(amountMinor).padStart(12, '0'), 7: F7, 11: stan,
     12: '101500', 13: '1125', 14: card.expiry, 18: '5411', 22: '051', 32: ACQ, 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(22) + 'WARSAW'.padEnd(15) + 'POL', 49: '978', ...over,
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978', ...over,
   };
   for (const k of Object.keys(m)) if (m[k] === undefined) delete m[k];
   return m as IsoJson;

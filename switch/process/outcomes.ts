@@ -1,0 +1,34 @@
+// Decisions shared by several handlers: a refusal before the ledger, a decision about a checked
+// message, a posted card credit, and an approval that only reads the balance (inquiry, or a
+// refund authorization that is credited when its clearing arrives).
+import type { ProcessContext } from './context.js';
+import { decide, type Decision, type Request } from './decision.js';
+import type { Checked, Refused } from './request.js';
+import { fromLedger } from '../reasons.js';
+import { creditArgs } from './holds.js';
+
+/** The decision of a message refused before the ledger: the record still names its card, transaction and amount. */
+export function refused(req: Request, r: Refused): Decision {
+  return decide(req, { reason: r.reason, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+}
+
+/** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
+export function aboutChecked(req: Request, c: Checked, d: Partial<Decision> & { readonly reason: Decision['reason'] }): Decision {
+  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
+}
+
+/** A refund (20) or payment credit (28) posted at once: the user is credited, the program's deposit credited back (ledger `credit`). */
+export async function postCredit(ctx: ProcessContext, req: Request, c: Checked, idempotencyKey: string): Promise<Decision> {
+  const r = await ctx.ledger.credit(creditArgs(c, { idempotencyKey }));
+  return aboutChecked(req, c, {
+    reason: r.ok ? 'APPROVED' : fromLedger(r.reason), status: 'CLEARED', ledger: { op: 'CREDIT', approved: r.ok }, original: r.ok,
+    balance: { currencyN3: c.currencyN3, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor },
+  });
+}
+
+/** Approved with field 54 read from the user balance, moving nothing: a balance inquiry, or a refund's 0100. */
+export async function approveWithBalance(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
+  const b = await ctx.ledger.getUserBalance(c.card.balanceId);
+  if (b === null) return aboutChecked(req, c, { reason: 'BALANCE_NOT_FOUND' });
+  return aboutChecked(req, c, { reason: 'APPROVED', balance: { currencyN3: c.currencyN3, availableMinor: b.availableMinor, blockedMinor: b.blockedMinor } });
+}

@@ -1,0 +1,125 @@
+// Rendering a decision (decision.ts): the wire answer, the transaction record and the live-feed
+// event of one message all come from the request and its one Decision value, here and nowhere
+// else. No PAN leaves this module except in the wire answer's echoed field 2: the record keeps the
+// last four digits, the event the masked PAN.
+import type { IsoFields, IsoMessage } from '../iso/codec.js';
+import type { TransactionObject } from '../records.js';
+import { currencyAlpha } from '../currency.js';
+import { maskPan } from '../iso/mask.js';
+import { responseCode, type Dialect } from '../reasons.js';
+import type { Decision, Request } from './decision.js';
+import { captureModeOf } from './pricing.js';
+import { balanceEntry, text } from './wire.js';
+
+/** Fields every response echoes when the request had them (SPEC §2.2). */
+export const ECHO_FIELDS: readonly number[] = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49];
+/** Network management answers echo only these (SPEC §2.2, 0800 row). */
+export const NETWORK_ECHO_FIELDS: readonly number[] = [7, 11, 70];
+
+/** One decided money message, for the live feed and the metrics (no PAN: masked first 6 / last 4). */
+export interface ProcessedEvent {
+  timeMs: number;
+  mti: string;
+  responseCode: string;
+  reason: string;
+  maskedPan: string | null;
+  /** The transaction's amount in the balance's currency (the record's `amount`). */
+  amountMinor: number;
+  currency: string | null;
+  txId: string | null;
+  /** Seconds the hold / debit script took as seen by the worker (null: no such call). */
+  scriptSeconds: number | null;
+}
+
+/** An answer echoing `echo` from the request, with field 39 = `code`. */
+export function answer(request: IsoFields, mti: string, echo: readonly number[], code: string): IsoMessage {
+  const fields: IsoFields = new Map();
+  for (const f of echo) {
+    const v = request.get(f);
+    if (v !== undefined) fields.set(f, v);
+  }
+  fields.set(39, code);
+  return { mti, fields };
+}
+
+/**
+ * The wire answer of a decision: the response MTI of the message's class, the echoed fields,
+ * 39 from the reason (APPROVED for an advice, SPEC §2.4), 38 on approval, 54 when the balance is known.
+ */
+export function renderAnswer(dialect: Dialect, req: Request, d: Decision): IsoMessage {
+  const echo = req.cls.kind === 'NETWORK' ? NETWORK_ECHO_FIELDS : ECHO_FIELDS;
+  const res = answer(req.msg.fields, req.cls.responseMti, echo, responseCode(d.acknowledged ? 'APPROVED' : d.reason, dialect));
+  if (d.authorizationId !== null) res.fields.set(38, d.authorizationId);
+  if (d.balance !== null) {
+    const b = d.balance;
+    res.fields.set(54, balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) + balanceEntry('02', b.currencyN3, b.availableMinor));
+  }
+  return res;
+}
+
+/** Field 43 (ans 40) read with one layout (SPEC §2.2): name 1–22, city 24–36, country alpha-3 38–40. */
+export interface MerchantLocation { name: string | null; city: string | null; country: string | null }
+
+const ALPHA3 = /^[A-Z]{3}$/;
+
+export function merchantLocation(f43: string | undefined): MerchantLocation {
+  if (f43 === undefined) return { name: null, city: null, country: null };
+  const name = f43.slice(0, 22).trim();
+  const city = f43.slice(23, 36).trim();
+  const country = f43.slice(37, 40).trim();
+  return { name: name === '' ? null : name, city: city === '' ? null : city, country: ALPHA3.test(country) ? country : null };
+}
+
+/** The transaction record of a decided message (switch/records.ts), shaped as the seed's transaction object. */
+export function renderRecord(req: Request, d: Decision, recordId: string, rc: string, nowMs: number): TransactionObject {
+  const f = req.msg.fields;
+  const card = d.card;
+  const pan = text(f, 2);
+  const where = merchantLocation(text(f, 43));
+  const priced = d.priced;
+  const f49 = text(f, 49);
+  return {
+    id: recordId,
+    balanceId: card?.balanceId ?? null,
+    resourceId: card?.id ?? null,
+    resource: 'card',
+    cardId: card?.id ?? null,
+    externalTransactionId: d.txId,
+    referenceExternalTransactionId: d.referenceTxId,
+    type: d.type,
+    category: d.category,
+    amount: d.amountMinor,
+    currency: card?.currency ?? (f49 === undefined ? null : currencyAlpha(f49) ?? null),
+    originalAmount: priced === null ? null : priced.originalAmountMinor,
+    originalCurrency: priced === null ? null : priced.originalCurrency,
+    status: d.status,
+    description: where.name ?? d.reason,
+    date: new Date(nowMs).toISOString(),
+    referenceExternalTransactionDate: null,
+    transactionData: {
+      mcc: text(f, 18) ?? null,
+      merchantIdentifier: text(f, 42)?.trim() ?? null,
+      merchantName: where.name,
+      merchantCity: where.city,
+      captureMode: captureModeOf(f),
+      lastFourDigits: pan === undefined ? null : pan.slice(-4),
+      acquirerCountry: where.country,
+      retrievalReferenceNumber: text(f, 37) ?? null,
+    },
+    processingStatus: d.processing,
+    reason: d.reason,
+    responseCode: rc,
+    mti: req.msg.mti,
+    feeMinor: priced?.feeMinor ?? 0,
+    fxFeeMinor: priced?.fxFeeMinor ?? 0,
+  };
+}
+
+/** The live-feed event of a recorded message. */
+export function renderEvent(req: Request, d: Decision, rec: TransactionObject, rc: string, nowMs: number): ProcessedEvent {
+  const pan = text(req.msg.fields, 2);
+  return {
+    timeMs: nowMs, mti: req.msg.mti, responseCode: rc, reason: d.reason, maskedPan: pan === undefined ? null : maskPan(pan),
+    amountMinor: d.amountMinor, currency: rec.currency, txId: d.txId, scriptSeconds: d.scriptSeconds,
+  };
+}
