@@ -42,22 +42,51 @@ export const BALANCE: Schema = {
   },
 };
 
+const NULLABLE_STRING: Schema = { type: ['string', 'null'] };
+
+/**
+ * The transaction object of the seed's Legacy Transactions Notifier, as the switch records it for
+ * every money message (approved, declined or invalid) and every internal transaction. Every record
+ * validates against this schema (test/field-faults.test.ts).
+ */
 export const TRANSACTION: Schema = {
   type: 'object', description: 'A transaction object of the seed\'s Legacy Transactions Notifier',
-  required: ['id', 'balanceId', 'type', 'category', 'amount', 'currency', 'status', 'date'],
+  required: ['id', 'balanceId', 'resourceId', 'resource', 'cardId', 'externalTransactionId', 'referenceExternalTransactionId', 'type', 'category',
+    'amount', 'currency', 'originalAmount', 'originalCurrency', 'status', 'description', 'date', 'referenceExternalTransactionDate',
+    'transactionData', 'processingStatus', 'reason', 'responseCode', 'mti', 'feeMinor', 'fxFeeMinor'],
+  additionalProperties: false,
   properties: {
-    id: { type: 'string' }, balanceId: { type: 'string' }, resourceId: { type: 'string' }, resource: { type: 'string' },
-    cardId: { type: ['string', 'null'] }, externalTransactionId: { type: ['string', 'null'] },
-    referenceExternalTransactionId: { type: ['string', 'null'] }, type: { type: 'string' },
-    category: { type: 'string', enum: ['CREDIT', 'DEBIT'] }, amount: { type: 'integer' }, currency: CURRENCY,
-    originalAmount: { type: ['integer', 'null'] }, originalCurrency: { type: ['string', 'null'] },
-    status: { type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'] }, description: { type: 'string' },
-    date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: { type: ['string', 'null'] },
+    id: { type: 'string', format: 'uuid' },
+    balanceId: { type: ['string', 'null'], description: 'null only for a message about a card the switch does not know' },
+    resourceId: NULLABLE_STRING, resource: { type: 'string', enum: ['card', 'balance'] },
+    cardId: NULLABLE_STRING,
+    externalTransactionId: { type: ['string', 'null'], description: 'the ledger transaction id derived from the wire (card, MTI class, field 7, STAN, acquirer, terminal); null only when the card is unknown or field 7 / 11 is missing' },
+    referenceExternalTransactionId: { type: ['string', 'null'], description: 'a reversal\'s or clearing\'s original' },
+    type: { type: 'string', description: 'POS, ATM, Cashback, Refund, Payment, Balance Inquiry, ACCOUNT_VERIFICATION, Adjustment (a reversal), UNKNOWN, or an internal type (TOPUP …)' },
+    category: { type: 'string', enum: ['CREDIT', 'DEBIT'] },
+    amount: { type: 'integer', description: 'minor units of the balance currency: what was moved, or for a decline what was asked (field 4 when it could not be converted; 0 when absent)' },
+    currency: { type: ['string', 'null'], pattern: '^[A-Z]{3}$', description: 'the balance\'s currency; for an unknown card field 49\'s, null without one' },
+    originalAmount: { type: ['integer', 'null'] }, originalCurrency: NULLABLE_STRING,
+    status: {
+      type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'],
+      description: 'the transaction\'s status now (read from the ledger for approved originals). For a DECLINED or INVALID message it is '
+        + 'the status the message asked for (AUTHORIZED for an 0100, CLEARED for an 0200, REVERSED for a reversal), as in the seed\'s '
+        + 'DECLINED example; processingStatus says that nothing was held or posted',
+    },
+    reversedAmount: { type: 'integer', description: 'an approved original partly reversed: minor units given back so far (absent otherwise)' },
+    description: { type: 'string' },
+    date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: NULLABLE_STRING,
     transactionData: {
-      type: 'object', description: 'mcc, merchantIdentifier, merchantName, captureMode (from field 22), lastFourDigits, acquirerCountry (field 43), retrievalReferenceNumber (field 37)',
+      type: 'object', additionalProperties: false,
+      required: ['mcc', 'merchantIdentifier', 'merchantName', 'merchantCity', 'captureMode', 'lastFourDigits', 'acquirerCountry', 'retrievalReferenceNumber'],
+      description: 'field 18, 42, 43 (name 1–22, city 24–36, country 38–40), 22 as captureMode, the PAN\'s last four digits, field 37',
+      properties: {
+        mcc: NULLABLE_STRING, merchantIdentifier: NULLABLE_STRING, merchantName: NULLABLE_STRING, merchantCity: NULLABLE_STRING,
+        captureMode: NULLABLE_STRING, lastFourDigits: NULLABLE_STRING, acquirerCountry: NULLABLE_STRING, retrievalReferenceNumber: NULLABLE_STRING,
+      },
     },
     processingStatus: { type: 'string', enum: ['SUCCESS', 'DECLINED', 'INVALID'], description: 'how the message was processed (the notifier\'s top-level status)' },
-    reason: { type: 'string', description: 'the one decline reason (APPROVED when approved), as the notifier\'s description values' },
+    reason: { type: 'string', description: 'the one decline reason (APPROVED when approved, ACCOUNT_VERIFIED for an account verification), as the notifier\'s description values' },
     responseCode: { type: 'string', description: 'field 39 answered on the wire (empty for internal transactions)' },
     mti: { type: 'string', description: 'request MTI (empty for internal transactions)' },
     feeMinor: { type: 'integer', description: 'channel fee held or posted with it' },

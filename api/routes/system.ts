@@ -3,6 +3,25 @@ import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { json, problemResponse } from '../problem.js';
 import { problem } from './common.js';
+import type { Schema } from '../schema.js';
+
+/** One live-feed event (api/feed.ts FeedEvent): a decided money message, PAN masked first 6 / last 4. */
+export const FEED_EVENT: Schema = {
+  type: 'object', additionalProperties: false,
+  required: ['timeMs', 'mti', 'responseCode', 'reason', 'maskedPan', 'amountMinor', 'currency', 'txId'],
+  properties: {
+    timeMs: { type: 'integer', description: 'when it was decided, ms since the epoch' },
+    mti: { type: 'string', pattern: '^\\d{4}$' }, responseCode: { type: 'string' }, reason: { type: 'string' },
+    maskedPan: { type: ['string', 'null'], pattern: '^\\d{6}\\*+\\d{4}$' },
+    amountMinor: { type: 'integer', description: 'the record\'s amount' },
+    currency: { type: ['string', 'null'] }, txId: { type: ['string', 'null'] },
+  },
+};
+
+/** A `transactions` frame of the feed. */
+export const FEED_FRAME: Schema = {
+  type: 'object', required: ['type', 'events'], properties: { type: { type: 'string', enum: ['transactions'] }, events: { type: 'array', items: FEED_EVENT } },
+};
 
 export function systemRoutes(d: ApiDeps, openapi: () => unknown): Route[] {
   return [
@@ -40,7 +59,7 @@ export function systemRoutes(d: ApiDeps, openapi: () => unknown): Route[] {
         + 'then `{"type":"transactions","events":[{timeMs, mti, responseCode, reason, maskedPan, amountMinor, currency, txId}]}` per batch. '
         + 'A client that falls more than maxBufferedBytes behind is disconnected. Without the upgrade headers the answer is 426.',
       responses: {
-        101: { description: 'Switching to the WebSocket protocol' },
+        101: { description: 'Switching to the WebSocket protocol; each `transactions` text frame is this JSON', schema: FEED_FRAME },
         403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
         426: problem('A plain GET: the feed is a WebSocket', 'UPGRADE_REQUIRED'),
         503: problem('Too many feed clients', 'FEED_FULL'),
