@@ -4,12 +4,10 @@
 // still authorizes. The programs answer shows every setting, the partner balances per currency
 // and no key material.
 import t from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compactDecrypt } from 'jose';
-import { serverKinds, startApiSwitch, type ApiClient } from './helpers/api.js';
+import { issueVirtualCard, serverKinds, startApiSwitch } from './helpers/api.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 
 const DEMO = '0019167984';
@@ -21,18 +19,6 @@ function auth(pan: string, expiry: string, stan: string, amountMinor: number): I
     12: '101500', 13: '1125', 14: expiry, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
     42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(22) + 'WARSAW'.padEnd(15) + 'POL', 49: '978',
   } as IsoJson;
-}
-
-/** A virtual card's PAN and expiry (YYMM), read through the JWE answer as a partner would. */
-async function issueCard(api: ApiClient, customerId: string, balanceId: string): Promise<{ pan: string; expiry: string }> {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const card = await api.post(`/secure/customers/${customerId}/cards/virtual`, { balanceId, configId: DEMO }, {
-    headers: { 'Encrypt-Response': 'true', 'Public-Key': Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') },
-  });
-  if (card.status !== 201) throw new Error(`card: ${card.status} ${card.text}`);
-  const full = JSON.parse(new TextDecoder().decode((await compactDecrypt(card.json.payload, privateKey)).plaintext)) as Record<string, string>;
-  const exp = full.exp as string;
-  return { pan: full.cardNo as string, expiry: exp.slice(2, 4) + exp.slice(5, 7) };
 }
 
 for (const { kind, skip } of serverKinds()) {
@@ -103,7 +89,7 @@ for (const { kind, skip } of serverKinds()) {
       const balanceId = b.json.id as string;
       const top = await api.post(`${customer}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: 10_000, currency: 'EUR' });
       t.equal(top.status, 201);
-      const { pan, expiry } = await issueCard(api, String(id), balanceId);
+      const { pan, expiry } = await issueVirtualCard(api, String(id), balanceId);
       const rejected = await api.call('PUT', wallet, { body: { kyc: 'REJECTED' } });
       t.equal(rejected.json.kyc, 'REJECTED');
       t.equal((await api.post(`${customer}/balances`, { currency: 'PLN', configId: DEMO })).json.title, 'KYC_REQUIRED', 'no new balance');
