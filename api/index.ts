@@ -12,6 +12,7 @@ import { balanceRoutes } from './routes/balances.js';
 import { partnerBalanceRoutes } from './routes/partner-balances.js';
 import { cardRoutes } from './routes/cards.js';
 import { transactionRoutes } from './routes/transactions.js';
+import { programRoutes } from './routes/programs.js';
 
 export type { ApiDeps, TransactionSource } from './deps.js';
 export { TransactionFeed, type FeedEvent } from './feed.js';
@@ -29,6 +30,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
     ...partnerBalanceRoutes(d),
     ...cardRoutes(d),
     ...transactionRoutes(d),
+    ...programRoutes(d),
   ];
   return routes;
 }

@@ -1,6 +1,6 @@
 // Request bodies and query parameters are described once, as JSON Schema, for both the OpenAPI
 // document and validation. The validator knows the subset the API uses (type, properties,
-// required, additionalProperties, enum, pattern, minLength/maxLength, minimum/maximum, format
+// required, minProperties, additionalProperties, enum, pattern, minLength/maxLength, minimum/maximum, format
 // date and email) and is compiled once per route at start-up. An error names the field.
 
 export interface Schema {
@@ -8,6 +8,8 @@ export interface Schema {
   description?: string;
   properties?: Record<string, Schema>;
   required?: readonly string[];
+  /** An object must set at least this many of its properties (an update that changes something). */
+  minProperties?: number;
   additionalProperties?: boolean | Schema;
   items?: Schema;
   enum?: readonly (string | number)[];
@@ -68,9 +70,11 @@ function compileObject(schema: Schema, at: string): Validator {
   const known = new Set(Object.keys(schema.properties ?? {}));
   const required = schema.required ?? [];
   const closed = schema.additionalProperties === false;
+  const minProperties = schema.minProperties ?? 0;
   return (v) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${name} must be a JSON object`;
     const o = v as Record<string, unknown>;
+    if (Object.keys(o).length < minProperties) return `${name} must set at least ${minProperties} of ${[...known].join(', ')}`;
     for (const k of required) if (o[k] === undefined || o[k] === null) return `${at === '' ? k : `${at}.${k}`} is required`;
     if (closed) for (const k of Object.keys(o)) if (!known.has(k)) return `${at === '' ? k : `${at}.${k}`} is not a known field`;
     for (const [k, check] of props) {

@@ -8,6 +8,7 @@ import { loadSecrets, type Secrets } from './secrets.js';
 import { connectRedis } from './redis.js';
 import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from './net/listener.js';
+import { mutualTls, plainTcp, readIsoTls } from './net/transport.js';
 import { frame } from './iso/frame.js';
 import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
 import type { ProcessedEvent } from './process/batch.js';
@@ -87,6 +88,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const cfg = o.config;
   const log = o.log ?? jsonLog;
   const programs = loadPrograms(cfg.programsFile ?? undefined);
+  // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
+  const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
   let managed: ManagedRedis | null = null;
   let redisUrl = cfg.redisUrl;
   if (redisUrl === null && cfg.redisCluster === null) {
@@ -170,7 +173,9 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   }, {
     log,
     oversize: () => metrics.malformed.labels('oversize').inc(),
-  });
+    handshakeRefused: (reason) => metrics.isoTlsRefused.labels(reason).inc(),
+  }, transport);
+  if (transport.kind === 'tls') log('info', 'ISO 8583 link speaks TLS and requires a client certificate from ISO_TLS_CA', { ca: cfg.isoTls?.ca });
   const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
   undo.push(() => listener.shutdown(0));
 

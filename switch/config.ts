@@ -8,7 +8,9 @@ export interface SwitchConfig {
   httpPort: number;            // HTTP_PORT, default 8080
   httpServer: 'auto' | 'uws' | 'node'; // HTTP_SERVER, default auto: uWebSockets.js when its binary loads, else node:http
   /** HTTP_TLS_CERT, HTTP_TLS_KEY, HTTP_TLS_CA: all three or none; with them HTTPS and mTLS on /secure. */
-  httpTls: { cert: string; key: string; ca: string } | null;
+  httpTls: TlsPaths | null;
+  /** ISO_TLS_CERT, ISO_TLS_KEY, ISO_TLS_CA: all three or none; with them the ISO link is TLS with required client certificates (SPEC §1). */
+  isoTls: TlsPaths | null;
   redisUrl: string | null;     // REDIS_URL; unset: a private redis-server is started
   redisCluster: string | null; // REDIS_CLUSTER, comma-separated host:port seed list
   redisDir: string;            // REDIS_DIR, default ./var/redis (managed Redis only)
@@ -27,6 +29,9 @@ export interface SwitchConfig {
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
 }
+
+/** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
+export interface TlsPaths { cert: string; key: string; ca: string }
 
 export class ConfigError extends Error {
   readonly code = 'SW_ERR_CONFIG';
@@ -49,12 +54,16 @@ function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: reado
   return v as T;
 }
 
-function tlsFiles(env: Env): SwitchConfig['httpTls'] {
-  const cert = env.HTTP_TLS_CERT || '';
-  const key = env.HTTP_TLS_KEY || '';
-  const ca = env.HTTP_TLS_CA || '';
-  if (cert === '' && key === '' && ca === '') return null;
-  if (cert === '' || key === '' || ca === '') throw new ConfigError('HTTP_TLS_CERT, HTTP_TLS_KEY and HTTP_TLS_CA go together: set all three or none');
+/**
+ * `<prefix>_TLS_CERT`, `_KEY`, `_CA`: all three set or none (null). One or two set is a ConfigError
+ * naming the missing ones; the files are read at start-up (switch/net/transport.ts), not here.
+ */
+function tlsFiles(env: Env, prefix: 'HTTP' | 'ISO'): TlsPaths | null {
+  const names = [`${prefix}_TLS_CERT`, `${prefix}_TLS_KEY`, `${prefix}_TLS_CA`] as const;
+  const [cert, key, ca] = names.map((n) => env[n] || '') as [string, string, string];
+  const missing = names.filter((n) => !env[n]);
+  if (missing.length === 3) return null;
+  if (missing.length > 0) throw new ConfigError(`${names.join(', ').replace(/, ([^,]+)$/, ' and $1')} go together: set all three or none (missing: ${missing.join(', ')})`);
   return { cert, key, ca };
 }
 
@@ -65,7 +74,8 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     httpHost: env.HTTP_HOST || '127.0.0.1',
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
     httpServer: oneOf(env, 'HTTP_SERVER', 'auto', ['auto', 'uws', 'node'] as const),
-    httpTls: tlsFiles(env),
+    httpTls: tlsFiles(env, 'HTTP'),
+    isoTls: tlsFiles(env, 'ISO'),
     redisUrl: env.REDIS_URL || null,
     redisCluster: env.REDIS_CLUSTER || null,
     redisDir: env.REDIS_DIR || 'var/redis',

@@ -14,6 +14,11 @@
 //   customer:{<customerId>}:locks   set of lock reasons
 //   customer:{<customerId>}:cards   set of card ids (every card issued or seeded for the customer)
 //
+// KYC, unlike the locks, is read only when a balance or card is created (attachCard checks it in
+// the same script that attaches the card), so a KYC change writes the customer hash and nothing
+// else: no card carries it. REJECTED after SUCCESS stops new balances and cards; what exists keeps
+// working until a transactional lock is set (docs/cards.md).
+//
 // The three keys share one hash tag, so each script below touches one slot. A card is created
 // blocked and only then attached (switch/cards.ts), so a crash between the two steps fails closed;
 // `sync()` repairs any card whose flag a crash left behind.
@@ -74,6 +79,22 @@ export interface Customer {
   createdAtMs: number;
 }
 
+/**
+ * A change of a customer's wallet (PUT /lifecycle/v1/wallet/{customerId}, the seed's "update KYC
+ * status" for partners with their own KYC): any of the profile fields and the KYC status, written
+ * in one step. KYC gates only new balances and cards; existing ones keep working (docs/cards.md).
+ */
+export interface CustomerUpdate {
+  kyc?: KycStatus;
+  profile?: Partial<CustomerProfile>;
+}
+
+/** A customer with the profile fields that are stored (all six for a wallet made by the API). */
+export interface Wallet {
+  customer: Customer;
+  profile: Partial<CustomerProfile>;
+}
+
 /** The card side of lock propagation (implemented by CardStore). */
 export interface CustomerBlockSink {
   /** Sets a card's flag unless the card already carries a newer lock version. */
@@ -91,6 +112,7 @@ export function customerKeys(customerId: string): { hash: string; locks: string;
 interface CustomerCommands {
   customerCreate(hash: string, kyc: string, createdMs: number, ...profile: string[]): Promise<number>;
   customerSetKyc(hash: string, kyc: string): Promise<number>;
+  customerUpdate(hash: string, ...fieldValues: string[]): Promise<number | string[]>;
   customerChangeLock(hash: string, locks: string, cards: string, op: string, reason: string): Promise<(number | string)[]>;
   customerAttachCard(hash: string, locks: string, cards: string, cardId: string, requireKyc: string, maxCards: number): Promise<number[]>;
 }
@@ -156,6 +178,37 @@ export class CustomerStore {
     return out;
   }
 
+  /** The customer with whichever profile fields are stored, or null when there is no such customer. */
+  async getWallet(customerId: string): Promise<Wallet | null> {
+    const k = customerKeys(customerId);
+    const [h, locks] = await Promise.all([this.redis.hgetall(k.hash), this.redis.smembers(k.locks)]);
+    if (h.kyc === undefined) return null;
+    return walletOf(customerId, h, locks);
+  }
+
+  /**
+   * Writes the given profile fields and KYC status in one script and answers the customer after it.
+   * Throws CustomerError CUSTOMER_NOT_FOUND, CUSTOMER_INVALID_KYC, or CUSTOMER_INVALID_ARGUMENT for
+   * an empty change or a value that is not a string (the API validates formats before this).
+   */
+  async update(customerId: string, change: CustomerUpdate): Promise<Wallet> {
+    const args: string[] = [];
+    if (change.kyc !== undefined) { checkKyc(change.kyc); args.push('kyc', change.kyc); }
+    for (const f of PROFILE_FIELDS) {
+      const v = change.profile?.[f];
+      if (v === undefined) continue;
+      if (typeof v !== 'string') throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', `${f} must be a string`);
+      args.push(PROFILE_PREFIX + f, v);
+    }
+    if (args.length === 0) throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', `an update needs at least one of kyc, ${PROFILE_FIELDS.join(', ')}`);
+    const k = customerKeys(customerId);
+    const res = await this.cmd.customerUpdate(k.hash, ...args);
+    if (!Array.isArray(res)) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < res.length; i += 2) h[res[i] as string] = res[i + 1] as string;
+    return walletOf(customerId, h, await this.redis.smembers(k.locks));
+  }
+
   async setKyc(customerId: string, kyc: KycStatus): Promise<void> {
     checkKyc(kyc);
     const r = await this.cmd.customerSetKyc(customerKeys(customerId).hash, kyc);
@@ -189,6 +242,16 @@ export class CustomerStore {
     if (customer === null) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
     return customer;
   }
+}
+
+function walletOf(id: string, h: Record<string, string>, locks: string[]): Wallet {
+  const profile: Partial<CustomerProfile> = {};
+  for (const f of PROFILE_FIELDS) { const v = h[PROFILE_PREFIX + f]; if (v !== undefined) profile[f] = v; }
+  const customer: Customer = {
+    id, kyc: h.kyc as KycStatus, locks: (locks as TransactionalLockReason[]).sort(),
+    debitsBlocked: locks.length > 0, createdAtMs: Number(h.t ?? 0),
+  };
+  return { customer, profile };
 }
 
 function checkKyc(kyc: string): void {

@@ -13,6 +13,7 @@ export interface SwitchMetrics {
   batchFailures: Counter;
   poolQueue: Gauge;
   poolUtilization: Gauge;
+  isoTlsRefused: Counter<'reason'>;
 }
 
 export function createMetrics(): SwitchMetrics {
@@ -46,5 +47,10 @@ export function createMetrics(): SwitchMetrics {
     batchFailures: new Counter({ name: 'switch_batch_failures_total', help: 'Worker batches that failed as a whole (answered 96)', registers: [registry] }),
     poolQueue: new Gauge({ name: 'switch_worker_queue_depth', help: 'Batches waiting for a worker thread', registers: [registry] }),
     poolUtilization: new Gauge({ name: 'switch_worker_utilization_ratio', help: 'Share of time the worker pool spent running tasks', registers: [registry] }),
+    isoTlsRefused: new Counter({
+      name: 'switch_iso_tls_handshake_failures_total',
+      help: 'ISO 8583 connections refused during the TLS handshake (ISO_TLS_*), by reason: no_certificate, untrusted_certificate, not_tls, timeout, peer_closed, other',
+      labelNames: ['reason'] as const, registers: [registry],
+    }),
   };
 }

@@ -2,39 +2,17 @@
 // CA) made with openssl at run time. /secure, /lifecycle and /feed need a certificate the CA
 // verified; /health stays open for probes. TLS always runs on node:https (docs/api.md says why).
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startTestSwitch } from './helpers/switch.js';
 import { ApiClient } from './helpers/api.js';
+import { makePki } from './helpers/pki.js';
 import { loadConfig } from '../switch/config.js';
 
-function openssl(dir: string, args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-}
-
-function makePki(dir: string): void {
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  for (const ca of ['ca', 'rogue-ca']) openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${ca}.key`, '-out', `${ca}.pem`, '-days', '2', '-subj', `/CN=${ca}`]);
-  const leaf = (name: string, ca: string, ext: string) => {
-    openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`]);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', ext]);
-  };
-  leaf('server', 'ca', 'server.ext');
-  leaf('client', 'ca', 'client.ext');
-  leaf('rogue', 'rogue-ca', 'client.ext');
-}
-
 t.test('mTLS on /secure when certificates are configured', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'antaca-pki-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  makePki(dir);
-  const f = (n: string) => readFileSync(join(dir, n));
+  const pki = makePki(t);
+  const f = pki.read;
   const s = await startTestSwitch(t, {
-    env: { HTTP_SERVER: 'auto', HTTP_TLS_CERT: join(dir, 'server.pem'), HTTP_TLS_KEY: join(dir, 'server.key'), HTTP_TLS_CA: join(dir, 'ca.pem') },
+    env: { HTTP_SERVER: 'auto', HTTP_TLS_CERT: pki.path('server.pem'), HTTP_TLS_KEY: pki.path('server.key'), HTTP_TLS_CA: pki.path('ca.pem') },
   });
   t.equal(s.app.httpServer, 'node', 'TLS is served by node:https');
   const port = s.app.httpPort;

@@ -47,6 +47,28 @@ t.test('create, read, KYC', async (t) => {
   t.equal((e as CustomerError).httpStatus, 409);
 });
 
+t.test('update: profile fields and KYC in one step; KYC gates card attachment, not existing cards', async (t) => {
+  const r = await startTestRedis(t);
+  const { cards, customers } = stores(r.client);
+  const profile = { firstName: 'Ada', lastName: 'Lovelace', phone: '48500100200', email: 'ada@example.com', birthDate: '1990-12-10', state: 'X' };
+  const c = await customers.create({ kyc: 'PENDING', nowMs: 5, profile });
+  t.equal(await codeOf(cards.issue(input(c.id))), 'KYC_REQUIRED', 'PENDING: no card');
+  const w = await customers.update(c.id, { kyc: 'SUCCESS', profile: { phone: '48600700800' } });
+  t.same(w, { customer: { id: c.id, kyc: 'SUCCESS', locks: [], debitsBlocked: false, createdAtMs: 5 }, profile: { ...profile, phone: '48600700800' } });
+  t.same(await customers.getWallet(c.id), w, 'getWallet reads what update answered');
+  const card = await cards.issue(input(c.id));
+  await customers.update(c.id, { kyc: 'REJECTED' });
+  t.equal(await codeOf(cards.issue(input(c.id))), 'KYC_REQUIRED', 'REJECTED: no new card');
+  t.equal((await cards.get(card.card.id))?.debitsBlocked, false, 'the existing card is not blocked by KYC');
+  const bare = await customers.create({ kyc: 'SUCCESS' });
+  t.same((await customers.update(bare.id, { profile: { state: 'Y' } })).profile, { state: 'Y' }, 'a customer without a profile gets the fields sent');
+  t.equal(await codeOf(customers.update('404', { kyc: 'SUCCESS' })), 'CUSTOMER_NOT_FOUND');
+  t.equal(await r.client.exists('customer:{404}'), 0, 'an update does not create a customer');
+  t.equal(await codeOf(customers.update(c.id, {})), 'CUSTOMER_INVALID_ARGUMENT', 'an empty change is refused');
+  t.equal(await codeOf(customers.update(c.id, { kyc: 'MAYBE' as 'SUCCESS' })), 'CUSTOMER_INVALID_KYC');
+  t.equal(await customers.getWallet('404'), null);
+});
+
 t.test('transactional locks: idempotent, any one blocks debits on every card', async (t) => {
   const r = await startTestRedis(t);
   const { cards, customers } = stores(r.client);

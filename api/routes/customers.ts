@@ -2,10 +2,46 @@
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
-import { KYC_STATUSES, TRANSACTIONAL_LOCK_REASONS, type CustomerProfile, type KycStatus } from '../../switch/customers.js';
+import { ApiError } from '../problem.js';
+import type { Schema } from '../schema.js';
+import { KYC_STATUSES, TRANSACTIONAL_LOCK_REASONS, type CustomerProfile, type KycStatus, type Wallet } from '../../switch/customers.js';
 import { CUSTOMER_ID, VALIDATION, problem, requireCustomer } from './common.js';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 100 } as const;
+
+/** The wallet's fields, validated the same way on POST (all required) and PUT (any of them). */
+const WALLET_FIELDS: Record<string, Schema> = {
+  firstName: NAME, lastName: NAME,
+  phone: { type: 'string', pattern: '^\\+?[0-9]{6,15}$', description: 'E.164 digits, optional leading +' },
+  email: { type: 'string', format: 'email', maxLength: 254 },
+  birthDate: { type: 'string', format: 'date', description: 'YYYY-MM-DD, not in the future' },
+  state: { type: 'string', minLength: 1, maxLength: 64, description: 'State or region of residence' },
+  kyc: { type: 'string', enum: KYC_STATUSES },
+};
+const PROFILE_KEYS = ['firstName', 'lastName', 'phone', 'email', 'birthDate', 'state'] as const;
+
+const nullableString = (description?: string): Schema => ({ type: ['string', 'null'], ...(description === undefined ? {} : { description }) });
+
+/** GET/PUT /lifecycle/v1/wallet/{customerId}: the profile, KYC and id; never card data. */
+export const WALLET: Schema = {
+  type: 'object', required: ['id', 'kyc', ...PROFILE_KEYS],
+  properties: {
+    id: { type: ['integer', 'string'], description: 'the id POST /lifecycle/v1/wallet answered (an integer); a customer made otherwise keeps its string id' },
+    firstName: nullableString('null only for a customer created without a wallet profile'), lastName: nullableString(), phone: nullableString(),
+    email: nullableString(), birthDate: nullableString('YYYY-MM-DD'), state: nullableString(),
+    kyc: { type: 'string', enum: KYC_STATUSES },
+  },
+};
+
+const WALLET_ID: typeof CUSTOMER_ID = { description: 'Customer id, as POST /lifecycle/v1/wallet answered it', schema: CUSTOMER_ID.schema };
+
+function walletView(w: Wallet): Record<string, unknown> {
+  const id = /^(0|[1-9][0-9]{0,14})$/.test(w.customer.id) ? Number(w.customer.id) : w.customer.id;
+  const out: Record<string, unknown> = { id };
+  for (const k of PROFILE_KEYS) out[k] = w.profile[k] ?? null;
+  out.kyc = w.customer.kyc;
+  return out;
+}
 
 export function customerRoutes(d: ApiDeps): Route[] {
   return [
@@ -16,14 +52,7 @@ export function customerRoutes(d: ApiDeps): Route[] {
       body: {
         type: 'object', additionalProperties: false,
         required: ['firstName', 'lastName', 'phone', 'email', 'birthDate', 'state', 'kyc'],
-        properties: {
-          firstName: NAME, lastName: NAME,
-          phone: { type: 'string', pattern: '^\\+?[0-9]{6,15}$', description: 'E.164 digits, optional leading +' },
-          email: { type: 'string', format: 'email', maxLength: 254 },
-          birthDate: { type: 'string', format: 'date', description: 'YYYY-MM-DD, not in the future' },
-          state: { type: 'string', minLength: 1, maxLength: 64, description: 'State or region of residence' },
-          kyc: { type: 'string', enum: KYC_STATUSES },
-        },
+        properties: WALLET_FIELDS,
       },
       responses: {
         201: { description: 'Created', schema: { type: 'object', properties: { id: { type: 'integer' } }, required: ['id'] } },
@@ -35,6 +64,41 @@ export function customerRoutes(d: ApiDeps): Route[] {
         const profile: CustomerProfile = { firstName: rest.firstName, lastName: rest.lastName, phone: rest.phone, email: rest.email, birthDate: rest.birthDate, state: rest.state };
         const c = await d.customers.create({ kyc, profile });
         return json(201, { id: Number(c.id) });
+      },
+    },
+    {
+      method: 'GET', path: '/lifecycle/v1/wallet/{customerId}', operationId: 'getWallet', tag: 'customers',
+      summary: 'A wallet: the customer\'s id, profile and KYC status (no card data)',
+      params: { customerId: WALLET_ID },
+      responses: { 200: { description: 'The wallet', schema: WALLET }, 400: VALIDATION, 404: problem('No such customer', 'CUSTOMER_NOT_FOUND') },
+      async handle(req) {
+        const id = req.params.customerId as string;
+        const w = await d.customers.getWallet(id);
+        if (w === null) throw new ApiError(404, 'CUSTOMER_NOT_FOUND', `customer ${id} does not exist`);
+        return json(200, walletView(w));
+      },
+    },
+    {
+      method: 'PUT', path: '/lifecycle/v1/wallet/{customerId}', operationId: 'updateWallet', tag: 'customers',
+      summary: 'Updates any of a wallet\'s profile fields and its KYC status (the seed\'s "update KYC status" for partners with their own KYC)',
+      description: 'Each field is validated as on POST /lifecycle/v1/wallet; fields left out keep their value, and all that are sent are '
+        + 'written together; an empty body is refused (400 VALIDATION_ERROR). kyc SUCCESS lets balances and cards be created from then on. PENDING or REJECTED stops new balances '
+        + 'and cards (409 KYC_REQUIRED) but leaves existing balances and cards working: to stop a customer\'s debits, set a '
+        + 'transactional lock. Any change of status is allowed (a partner may re-verify a rejected customer).',
+      params: { customerId: WALLET_ID },
+      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: WALLET_FIELDS },
+      responses: {
+        200: { description: 'The wallet after the update', schema: WALLET },
+        400: VALIDATION,
+        404: problem('No such customer', 'CUSTOMER_NOT_FOUND'),
+      },
+      async handle(req) {
+        const { kyc, ...rest } = req.json as Partial<CustomerProfile> & { kyc?: KycStatus };
+        const profile: Partial<CustomerProfile> = {};
+        for (const k of PROFILE_KEYS) if (rest[k] !== undefined) profile[k] = rest[k];
+        // An unknown customer is CustomerError CUSTOMER_NOT_FOUND (404) from the store.
+        const w = await d.customers.update(req.params.customerId as string, { ...(kyc === undefined ? {} : { kyc }), profile });
+        return json(200, walletView(w));
       },
     },
     {

@@ -1,8 +1,11 @@
 // The ISO 8583 TCP listener (SPEC §2.1): many persistent connections, many requests in flight on
 // each, answers in any order. Reading pauses while a connection (or the whole listener) has too
-// much in flight, so a fast client cannot queue unbounded work.
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+// much in flight, so a fast client cannot queue unbounded work. The transport (plain TCP, or TLS
+// with required client certificates: transport.ts) hands over sockets ready for frames; nothing
+// below `accept` knows which one it is.
+import type { AddressInfo, Server, Socket } from 'node:net';
 import { Framer, MAX_FRAME_BYTES, type FrameSink } from './framer.js';
+import { plainTcp, type HandshakeFailure, type RefusedHandshake, type Transport, type TransportServer } from './transport.js';
 import type { Dispatcher, ReplyTarget } from '../pool/dispatcher.js';
 
 export interface ListenerLimits {
@@ -18,11 +21,19 @@ export interface ListenerEvents {
   oversize?(): void;
   keepAlive?(): void;
   answered?(): void;
+  /** A TLS handshake was refused (counted for every one; logged at most once a second). */
+  handshakeRefused?(reason: HandshakeFailure): void;
 }
 
+/** Refused handshakes are logged at most this often, with the number left unlogged in between. */
+export const REFUSAL_LOG_INTERVAL_MS = 1000;
+
 export class IsoListener {
+  private readonly transport: TransportServer;
   private readonly server: Server;
   private readonly conns = new Set<Connection>();
+  private lastRefusalLogMs = -Infinity;
+  private refusalsUnlogged = 0;
   inflightTotal = 0;
   /** Frames read off all sockets since start (keep-alives excluded). */
   framesRead = 0;
@@ -34,8 +45,10 @@ export class IsoListener {
     readonly dispatcher: Dispatcher,
     readonly limits: ListenerLimits,
     readonly events: ListenerEvents,
+    transport: Transport = plainTcp(),
   ) {
-    this.server = createServer({ noDelay: true, allowHalfOpen: false }, (s) => this.accept(s));
+    this.transport = transport.createServer((s) => this.accept(s), (r) => this.refused(r));
+    this.server = this.transport.server;
     this.server.maxConnections = limits.maxConnections;
     this.server.on('drop', () => events.log('warn', 'connection refused: MAX_CONNECTIONS reached', { max: limits.maxConnections }));
   }
@@ -61,6 +74,7 @@ export class IsoListener {
     if (this.closing) return;
     this.closing = true;
     const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.transport.abortHandshakes();
     for (const c of this.conns) c.stopReading();
     const deadline = Date.now() + timeoutMs;
     while (this.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
@@ -77,6 +91,16 @@ export class IsoListener {
     this.conns.add(conn);
     socket.once('close', () => { this.conns.delete(conn); conn.closed = true; });
     if (this.globallyPaused) conn.updateFlow();
+  }
+
+  /** A failed TLS handshake: the socket is gone already; other connections are not touched. */
+  private refused(r: RefusedHandshake): void {
+    this.events.handshakeRefused?.(r.reason);
+    const now = Date.now();
+    if (now - this.lastRefusalLogMs < REFUSAL_LOG_INTERVAL_MS) { this.refusalsUnlogged++; return; }
+    this.events.log('warn', 'TLS handshake refused', { peer: r.peer, reason: r.reason, detail: r.detail, refusedUnloggedSinceLastLine: this.refusalsUnlogged });
+    this.lastRefusalLogMs = now;
+    this.refusalsUnlogged = 0;
   }
 
   /** Called by a connection whenever its in-flight count changes. */

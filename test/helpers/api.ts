@@ -3,6 +3,8 @@
 // uWS included, is left with no idle connection when the test stops it.
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { generateKeyPairSync } from 'node:crypto';
+import { compactDecrypt } from 'jose';
 import { loadUws } from '../../api/http.js';
 import { startTestSwitch, type TestSwitch } from './switch.js';
 
@@ -92,4 +94,16 @@ export async function walletWithBalance(api: ApiClient, kyc = 'SUCCESS'): Promis
   const b = await api.post(`/secure/customers/${customerId}/balances`, { currency: 'EUR', configId: '0019167984' });
   if (b.status !== 201) throw new Error(`balance: ${b.status} ${b.text}`);
   return { customerId, balanceId: b.json.id as string };
+}
+
+/** A virtual card in the demo program; its PAN and expiry (YYMM) read through the JWE answer, as a partner would. */
+export async function issueVirtualCard(api: ApiClient, customerId: string, balanceId: string, configId = '0019167984'): Promise<{ id: string; pan: string; expiry: string }> {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const card = await api.post(`/secure/customers/${customerId}/cards/virtual`, { balanceId, configId }, {
+    headers: { 'Encrypt-Response': 'true', 'Public-Key': Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64') },
+  });
+  if (card.status !== 201) throw new Error(`card: ${card.status} ${card.text}`);
+  const full = JSON.parse(new TextDecoder().decode((await compactDecrypt(card.json.payload, privateKey)).plaintext)) as Record<string, string>;
+  const exp = full.exp as string;
+  return { id: full.id as string, pan: full.cardNo as string, expiry: exp.slice(2, 4) + exp.slice(5, 7) };
 }

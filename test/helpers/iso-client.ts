@@ -1,6 +1,7 @@
 // A processor-side test client built on the npm package iso_8583 (an independent implementation
 // of the default dialect): it packs requests, frames them, and matches answers by STAN.
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import iso8583 from 'iso_8583';
 import { Framer, frame } from '../../switch/net/framer.js';
 
@@ -29,6 +30,14 @@ export class IsoClient {
   static connect(port: number, customFormats?: Record<string, unknown>): Promise<IsoClient> {
     return new Promise((resolve, reject) => {
       const s = connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(new IsoClient(s, customFormats)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Over TLS (ISO_TLS_*): resolves once the handshake is done; `tls` carries ca, cert and key. */
+  static connectTls(port: number, tls: ConnectionOptions, customFormats?: Record<string, unknown>): Promise<IsoClient> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ port, host: '127.0.0.1', servername: 'localhost', ...tls }, () => { s.setNoDelay(true); resolve(new IsoClient(s, customFormats)); });
       s.once('error', reject);
     });
   }
