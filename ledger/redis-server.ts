@@ -114,15 +114,6 @@ export function managedRedisUrl(dir: string): string | null {
   }
 }
 
-/**
- * Pid of the live process that owns a data directory's managed Redis, or null when none does
- * (no owner file, or its owner has exited: then the directory's Redis, if any, is an orphan).
- */
-export function managedRedisOwner(dir: string): number | null {
-  const owner = readOwner(`${resolve(dir)}/${OWNERFILE}`);
-  return owner !== null && ownerAlive(owner) ? owner.pid : null;
-}
-
 interface Owner { pid: number; startTicks: string | null }
 
 function readOwner(file: string): Owner | null {
