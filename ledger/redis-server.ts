@@ -16,6 +16,12 @@ export interface ManagedRedisOptions {
   appendfsync?: AppendFsync;   // default 'always'; 'off' disables AOF entirely
   startTimeoutMs?: number;     // default 10000
   extraArgs?: string[];        // passed verbatim (for tests: cluster mode etc.)
+  /**
+   * Put redis-server in a process group of its own, so that a Ctrl-C typed at the terminal reaches
+   * only its owner, which drains in-flight requests against a Redis still up and then stops it.
+   * Default false (tests and tools whose Redis should share their fate).
+   */
+  detached?: boolean;
 }
 
 export interface ManagedRedis {
@@ -24,16 +30,32 @@ export interface ManagedRedis {
   port: number;
   pid: number;
   dir: string;
+  /** Settles when the redis-server process has exited, for whatever reason. */
+  exited: Promise<RedisExit>;
   /** SIGTERM, wait for exit (Redis writes its AOF/RDB on the way out). */
   stop(): Promise<void>;
   /** SIGKILL without any chance to flush: for crash tests. */
   kill9(): Promise<void>;
 }
 
+/** How a redis-server process ended: its exit code, or the signal that ended it. */
+export interface RedisExit { code: number | null; signal: NodeJS.Signals | null }
+
 export class RedisNotInstalledError extends Error {
   readonly code = 'SW_ERR_REDIS_NOT_INSTALLED';
   constructor() {
     super('redis-server is not installed: run `sudo apt-get install -y redis-server`, or set REDIS_URL to an existing Redis (redis://host:port)');
+  }
+}
+
+/**
+ * The data directory is claimed by another live process (a switch, or `npm run ledger:check`):
+ * its Redis is left alone, since two servers appending to one AOF corrupt it.
+ */
+export class RedisDirInUseError extends Error {
+  readonly code = 'SW_ERR_REDIS_DIR_IN_USE';
+  constructor(readonly ownerPid: number, readonly dir: string) {
+    super(`another switch (pid ${ownerPid}) is running with data dir ${dir}: stop it first, or set REDIS_DIR to another directory`);
   }
 }
 
@@ -56,20 +78,29 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 // Children still running when this process exits (an uncaught error, process.exit) are killed
-// with it: a managed Redis must never outlive its owner.
+// with it, and the data directories it claimed are released: a managed Redis must never outlive
+// its owner, and a later start must not mistake this process's pid, reused, for a live owner.
 const children = new Set<ChildProcess>();
+const claimedDirs = new Set<string>();
 let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const dir of claimedDirs) releaseDir(dir);
+  });
+}
 function track(child: ChildProcess): void {
   children.add(child);
   child.once('exit', () => children.delete(child));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.once('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-  }
+  installExitHook();
 }
 
 const PIDFILE = 'redis-server.pid';
 const URLFILE = 'redis-server.url';
+/** Who owns the data directory: "<pid> <start time in clock ticks since boot>" of the owning process. */
+const OWNERFILE = 'redis-server.owner';
 
 /** URL of the live managed redis-server of a data directory, or null when none runs there. */
 export function managedRedisUrl(dir: string): string | null {
@@ -83,9 +114,69 @@ export function managedRedisUrl(dir: string): string | null {
   }
 }
 
+interface Owner { pid: number; startTicks: string | null }
+
+function readOwner(file: string): Owner | null {
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch { return null; }
+  const [pidText, startTicks] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1) return null;
+  return { pid, startTicks: startTicks || null };
+}
+
+/** Field 22 of /proc/<pid>/stat: when the process started. With the pid it names one process for good. */
+function startTicksOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function ownerAlive(o: Owner): boolean {
+  if (!isAlive(o.pid)) return false;
+  // A live pid that started at another time is a new process that was given a dead owner's pid.
+  const now = startTicksOf(o.pid);
+  return o.startTicks === null || now === null || now === o.startTicks;
+}
+
 /**
- * Two servers appending to one AOF corrupt it. When the data directory's pidfile names a live
- * redis-server (left by an owner that was killed with SIGKILL), that server is stopped first.
+ * Claims a data directory for this process, or throws RedisDirInUseError naming the live owner.
+ * The owner file is created exclusively, so of two starts racing for a free directory one wins;
+ * a file left by an owner that has exited is stale and replaced.
+ */
+function claimDir(dir: string): void {
+  const file = `${dir}/${OWNERFILE}`;
+  const me = `${process.pid} ${startTicksOf(process.pid) ?? ''}`.trim() + '\n';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, me, { flag: 'wx' });
+      claimedDirs.add(dir);
+      installExitHook();
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const held = readOwner(file);
+    if (held !== null && held.pid === process.pid) { claimedDirs.add(dir); return; }
+    if (held !== null && ownerAlive(held)) throw new RedisDirInUseError(held.pid, dir);
+    rmSync(file, { force: true });
+  }
+  throw new RedisDirInUseError(readOwner(file)?.pid ?? 0, dir);
+}
+
+function releaseDir(dir: string): void {
+  claimedDirs.delete(dir);
+  if (readOwner(`${dir}/${OWNERFILE}`)?.pid === process.pid) rmSync(`${dir}/${OWNERFILE}`, { force: true });
+}
+
+/**
+ * Two servers appending to one AOF corrupt it. Once this process owns the directory, a live
+ * redis-server its pidfile names was left by an owner that is gone (killed with SIGKILL), or
+ * started earlier by this very process: it is stopped first.
  */
 async function takeOverDir(dir: string): Promise<void> {
   const file = `${dir}/${PIDFILE}`;
@@ -100,19 +191,36 @@ async function takeOverDir(dir: string): Promise<void> {
 }
 
 function isAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  // EPERM: the process exists but belongs to another user.
+  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }
 
 function isRedis(pid: number): boolean {
   try { return readFileSync(`/proc/${pid}/cmdline`, 'latin1').startsWith('redis-server'); } catch { return isAlive(pid); }
 }
 
+/**
+ * Starts a private redis-server on `opts.dir` (AOF per `opts.appendfsync`) and resolves once it
+ * answers PING. The directory is claimed for this process first (see claimDir): a Redis whose
+ * owner is alive is never stopped. Errors: RedisNotInstalledError (no redis-server on PATH),
+ * RedisDirInUseError (another live process owns the directory), Error (did not start).
+ */
 export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
   if (!redisServerInstalled()) throw new RedisNotInstalledError();
   const host = opts.host ?? '127.0.0.1';
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });
-  await takeOverDir(dir);
+  claimDir(dir);
+  try {
+    await takeOverDir(dir);
+    return await spawnRedis(opts, host, dir);
+  } catch (err) {
+    releaseDir(dir);
+    throw err;
+  }
+}
+
+async function spawnRedis(opts: ManagedRedisOptions, host: string, dir: string): Promise<ManagedRedis> {
   const fsync = opts.appendfsync ?? 'always';
   // Port 0 makes redis-server refuse TCP; a port probed free just before start can still be taken
   // by another process, so a start that fails on the port is retried on a new one.
@@ -126,7 +234,7 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
       '--logfile', '', '--loglevel', 'warning', '--pidfile', `${dir}/${PIDFILE}`,
       ...(opts.extraArgs ?? []),
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
     track(child);
     let out = '';
     child.stdout?.on('data', (d: Buffer) => { if (out.length < 4096) out += d.toString(); });
@@ -144,19 +252,113 @@ export async function startManagedRedis(opts: ManagedRedisOptions): Promise<Mana
 }
 
 function handle(child: ChildProcess, host: string, port: number, dir: string): ManagedRedis {
-  const exited = new Promise<void>((res) => {
-    if (child.exitCode !== null || child.signalCode !== null) res();
-    else child.once('exit', () => res());
+  const exited = new Promise<RedisExit>((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) res({ code: child.exitCode, signal: child.signalCode });
+    else child.once('exit', (code, signal) => res({ code, signal }));
   });
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    await exited;
+    releaseDir(dir);
+  };
   return {
-    url: `redis://${host}:${port}`, host, port, pid: child.pid ?? -1, dir,
+    url: `redis://${host}:${port}`, host, port, pid: child.pid ?? -1, dir, exited,
+    stop: () => end('SIGTERM'),
+    kill9: () => end('SIGKILL'),
+  };
+}
+
+export type RedisLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface SupervisedRedisOptions extends ManagedRedisOptions {
+  log: RedisLog;
+  /**
+   * Called once when the managed Redis died and cannot be brought back: its owner must stop
+   * serving (the switch stops and exits non-zero), since every decision needs the ledger.
+   */
+  onGiveUp: (err: Error) => void;
+  /** Restart attempts allowed within any 60 s; default 5. Past it the supervisor gives up. */
+  maxRestartsPerMinute?: number;
+}
+
+/** A managed Redis that is restarted on the same port and data dir when it dies unexpectedly. */
+export interface SupervisedRedis {
+  url: string;
+  host: string;
+  port: number;
+  dir: string;
+  /** Pid of the current redis-server process. */
+  readonly pid: number;
+  /** False from an unexpected exit until the restarted server answers PING. */
+  readonly up: boolean;
+  /** Stops supervising, then stops the server (SIGTERM, waits for its exit). */
+  stop(): Promise<void>;
+}
+
+const RESTART_WINDOW_MS = 60_000;
+const RESTART_BACKOFF_MAX_MS = 4000;
+
+/**
+ * Starts a managed Redis (see startManagedRedis, same errors) and watches it. When the process
+ * exits without being asked to, the supervisor logs one line and starts a new redis-server on the
+ * same port and directory: with the AOF on, the new server loads every acknowledged write. Without
+ * an AOF (appendfsync 'off') a restart would serve an empty ledger, so it gives up instead.
+ */
+export async function startSupervisedRedis(o: SupervisedRedisOptions): Promise<SupervisedRedis> {
+  let current = await startManagedRedis(o);
+  const { host, port, dir, url } = current;
+  const maxRestarts = o.maxRestartsPerMinute ?? 5;
+  const attempts: number[] = [];
+  let up = true;
+  let stopping = false;
+  let recovering: Promise<void> | null = null;
+
+  const giveUp = (err: Error) => { o.log('error', err.message, { dir }); o.onGiveUp(err); };
+  const restart = async (): Promise<void> => {
+    for (let attempt = 0; !stopping; attempt++) {
+      const now = Date.now();
+      while (attempts.length > 0 && now - (attempts[0] ?? now) > RESTART_WINDOW_MS) attempts.shift();
+      if (attempts.length >= maxRestarts) {
+        giveUp(new Error(`managed redis-server could not be kept up (${attempts.length} restarts within ${RESTART_WINDOW_MS / 1000} s): giving up`));
+        return;
+      }
+      attempts.push(now);
+      try {
+        const next = await startManagedRedis({ ...o, port });
+        if (stopping) { await next.stop(); return; }
+        current = next;
+        up = true;
+        watch(next);
+        o.log('info', 'managed redis-server restarted', { pid: next.pid, url, dir });
+        return;
+      } catch (err) {
+        o.log('warn', 'managed redis-server did not restart', { error: String((err as Error).message).slice(0, 200), attempt: attempt + 1 });
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, RESTART_BACKOFF_MAX_MS)));
+      }
+    }
+  };
+  const watch = (r: ManagedRedis) => {
+    void r.exited.then((exit) => {
+      if (stopping || r !== current) return;
+      up = false;
+      const how = exit.signal ?? `exit code ${exit.code}`;
+      if ((o.appendfsync ?? 'always') === 'off') {
+        giveUp(new Error(`managed redis-server (pid ${r.pid}) exited unexpectedly (${how}) and REDIS_APPENDFSYNC=off kept no AOF: its data is gone, not restarting`));
+        return;
+      }
+      o.log('error', 'managed redis-server exited unexpectedly: restarting it on the same port and data dir', { pid: r.pid, exit: how, url, dir });
+      recovering = restart().finally(() => { recovering = null; });
+    });
+  };
+  watch(current);
+  return {
+    url, host, port, dir,
+    get pid() { return current.pid; },
+    get up() { return up; },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-    async kill9() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+      stopping = true;
+      await recovering;
+      await current.stop();
     },
   };
 }

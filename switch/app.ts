@@ -6,7 +6,7 @@ import type { SwitchConfig } from './config.js';
 import { loadPrograms, type ProgramTable } from './programs.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 import { connectRedis } from './redis.js';
-import { startManagedRedis, type ManagedRedis } from '../ledger/redis-server.js';
+import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from './net/listener.js';
 import { mutualTls, plainTcp, readIsoTls } from './net/transport.js';
 import { frame } from './iso/frame.js';
@@ -41,6 +41,11 @@ export interface AppOptions {
   atomics?: 'sync' | 'async' | 'disabled';
   secrets?: Secrets;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * Called after the switch stopped itself because it cannot go on (its managed Redis died and
+   * could not be restarted; the reason is already logged). `npm start` exits 1 here.
+   */
+  onFatal?: (err: Error) => void;
 }
 
 export interface RunningSwitch {
@@ -90,10 +95,15 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const programs = loadPrograms(cfg.programsFile ?? undefined);
   // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
-  let managed: ManagedRedis | null = null;
+  let managed: SupervisedRedis | null = null;
   let redisUrl = cfg.redisUrl;
+  // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
+  // never serves on without its ledger.
+  let fatal: (err: Error) => void = () => {};
   if (redisUrl === null && cfg.redisCluster === null) {
-    managed = await startManagedRedis({ dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
+    managed = await startSupervisedRedis({
+      dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync, detached: true, log, onGiveUp: (err) => fatal(err),
+    });
     redisUrl = managed.url;
     undo.push(() => managed?.stop());
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
@@ -185,7 +195,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     records: new TransactionRecords(redis, ledger), feed,
     async health() {
       let redisOk = false;
-      try { redisOk = (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
+      try { redisOk = managed?.up !== false && (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
       return { ok: redisOk && listener.listening, detail: { redis: redisOk ? 'up' : 'down', listener: listener.listening ? 'up' : 'down' } };
     },
     async metrics() {
@@ -220,6 +230,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     })();
     return stopping;
   };
+  fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
 }

@@ -1,30 +1,57 @@
 // `npm start`: the switch on the defaults of SPEC §1. Operator errors (bad configuration, no
-// redis-server) end the process with one line and a non-zero exit, never a stack trace.
+// redis-server, a data dir owned by another live switch) end the process with one line and a
+// non-zero exit, never a stack trace.
 import { loadConfig, ConfigError } from './config.js';
 import { startSwitch, jsonLog, RedisUnreachableError } from './app.js';
-import { RedisNotInstalledError } from '../ledger/redis-server.js';
+import { RedisDirInUseError, RedisNotInstalledError } from '../ledger/redis-server.js';
 import { ProgramConfigError } from './programs.js';
 import { SecretError } from './secrets.js';
 
+/** How often the switch looks whether the `npm start` process that launched it is still there. */
+const PARENT_CHECK_INTERVAL_MS = 1000;
+
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
-  const app = await startSwitch({ config });
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) { jsonLog('info', 'shutdown already in progress', { signal: sig }); return; }
-    jsonLog('info', 'shutting down', { signal: sig });
-    app.stop().then(() => process.exit(0), (err: unknown) => {
+  const starting = startSwitch({ config, onFatal: () => process.exit(1) });
+  let exiting = false;
+  const shutdown = (why: string, fields: Record<string, unknown>) => {
+    if (exiting) { jsonLog('info', 'shutdown already in progress', fields); return; }
+    exiting = true;
+    jsonLog('info', why, fields);
+    // A signal during start-up waits for the start to finish, then stops all of it; a start that
+    // fails is reported by main's caller.
+    starting.then(async (app) => { await app.stop(); process.exit(0); }, () => {}).catch((err: unknown) => {
       jsonLog('error', 'shutdown failed', { error: String((err as Error).message ?? err) });
       process.exit(1);
     });
   };
+  const onSignal = (sig: NodeJS.Signals) => shutdown('shutting down', { signal: sig });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onSignal);
+  watchParent((ppid) => shutdown('the npm process that started the switch is gone: shutting down', { ppid }));
+  await starting;
+}
+
+/**
+ * Under `npm start` the switch is npm's child (the script execs node, so npm's forwarded SIGTERM
+ * and SIGINT reach it directly). Should npm itself die without forwarding anything (SIGKILL, a
+ * closed terminal), the switch is re-parented: it notices within PARENT_CHECK_INTERVAL_MS and shuts
+ * down rather than live on as an orphan. Run directly (`node dist/switch/main.js`, under a
+ * process supervisor) nothing is watched: a parent that exits there means nothing.
+ */
+function watchParent(gone: (ppid: number) => void): void {
+  if (process.env.npm_lifecycle_event === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) { clearInterval(timer); gone(parent); }
+  }, PARENT_CHECK_INTERVAL_MS);
+  timer.unref();
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof RedisNotInstalledError || err instanceof ProgramConfigError || err instanceof SecretError || err instanceof RedisUnreachableError;
+  const known = err instanceof ConfigError || err instanceof RedisNotInstalledError || err instanceof RedisDirInUseError
+    || err instanceof ProgramConfigError || err instanceof SecretError || err instanceof RedisUnreachableError;
   const e = err as { message?: string; code?: string };
   if (known || e.code === 'EADDRINUSE' || e.code === 'EACCES') {
     process.stderr.write(`antaca-switch: ${e.message ?? String(err)}\n`);

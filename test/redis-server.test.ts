@@ -8,7 +8,7 @@ t.test('a private redis-server starts on a random port with AOF and answers', as
   t.same(cfg, ['appendfsync', 'always']);
 });
 
-t.test('a redis-server left running on the same data dir is stopped before a new one starts', async (t) => {
+t.test('a redis-server this process left running on the same data dir is stopped before a new one starts', async (t) => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');

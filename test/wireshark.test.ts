@@ -1,7 +1,7 @@
 // SPEC §2.1: messages of the default dialect decode correctly in Wireshark's ISO 8583 dissector.
 // Real answers of a running switch (and the requests that caused them) are written into a pcap
 // as one TCP stream and decoded by tshark; every field Wireshark shows must equal ours.
-// tshark is installed by .ci/run; locally: `sudo apt-get install -y tshark`.
+// tshark and text2pcap are installed by `npm test` itself when missing and permitted (scripts/ensure-system-packages.mjs).
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
