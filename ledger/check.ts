@@ -8,7 +8,6 @@
 //      hold, a tranche's blocked = what the transactions recorded against it still hold; only
 //      AUTHORIZED transactions hold anything, and each is in its group's expiry index;
 //   4. no user balance went below zero except through a forced post, and nothing blocked is negative;
-//      no balance is beyond MAX_AMOUNT_MINOR either way (n12, SPEC §2.2);
 //   5. every transaction marked reversed moved what it reverses: its principal postings on the user
 //      balance net to what stays posted (0 after a full reversal, the final amount after a partial
 //      one; see reversalFaults).
@@ -20,7 +19,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { managedRedisUrl, startManagedRedis, type ManagedRedis } from './redis-server.js';
-import { MAX_AMOUNT_MINOR } from './types.js';
 
 /** Per currency totals of the check, exact (BigInt), minor units. */
 export interface CurrencyTotals {
@@ -116,10 +114,6 @@ class Audit {
     return BigInt(v);
   }
 
-  /** Balances stay within ±MAX_AMOUNT_MINOR (n12). */
-  private bounded(n: bigint, what: string): void {
-    if (n > MAX || n < -MAX) this.fail(`${what}: ${n} is beyond the maximum of ${MAX_AMOUNT_MINOR}`);
-  }
 
   async sumJournals(): Promise<void> {
     for (const jnl of this.keys.journals) {
@@ -250,7 +244,6 @@ class Audit {
         if (held !== b) this.fail(`user ${id}: blocked ${b} but open holds total ${held}`);
         if (a < 0n && v[3] !== '1') this.fail(`user ${id}: available ${a} < 0 without a forced post`);
         if (b < 0n) this.fail(`user ${id}: blocked ${b} < 0`);
-        this.bounded(a + b, `user ${id} balance`);
       });
     }
   }
@@ -273,7 +266,6 @@ class Audit {
         const held = BigInt(this.heldByTranche.get(key) ?? 0);
         if (held !== b) this.fail(`partner ${pid} tranche ${g}: blocked ${b} but open holds total ${held}`);
         if (b < 0n) this.fail(`partner ${pid} tranche ${g}: blocked ${b} < 0`);
-        this.bounded(a + b, `partner ${pid} tranche ${g}`);
       });
     }
   }
@@ -390,7 +382,6 @@ interface Reversal {
 
 const INTEGER = /^-?\d+$/;
 const POSITIVE = /^[1-9]\d*$/;
-const MAX = BigInt(MAX_AMOUNT_MINOR);
 /** Posting codes of fees (and fees given back), apart from the principal of a transaction. */
 const FEE_CODES = new Set(['FEE', 'FX', 'FEE_BACK', 'FX_BACK']);
 

@@ -65,8 +65,8 @@ local ty = t[12]
 local function answer(code) return finish(KEYS[1], ttl, op, ref, {code, 0, status, E_NONE, 0, ua, ub, amount}) end
 if ty == 'ORPHAN_REVERSAL' or t[11] == '1' or status == S_REVERSED or status == S_EXPIRED then return answer(C_ALREADY_REVERSED) end
 local effect
-if ty == nil and status == S_AUTHORIZED then effect = E_RELEASED
-elseif (ty == nil and status == S_CLEARED) or ty == 'POST' then effect = E_CREDITED
+if not ty and status == S_AUTHORIZED then effect = E_RELEASED
+elseif (not ty and status == S_CLEARED) or ty == 'POST' then effect = E_CREDITED
 elseif ty == 'REFUND' or ty == 'PAYMENT_CREDIT' then effect = E_DEBITED
 else return answer(C_NOT_OPEN) end
 
