@@ -10,10 +10,10 @@ const MAX_ID_LENGTH = 200;
  * LEDGER_ERR_AMOUNT_TOO_LARGE (above the maximum).
  */
 export function checkAmount(n: unknown, what = 'amountMinor'): asserts n is number {
+  if (typeof n === 'number' && Number.isInteger(n)) checkBound(n, what);
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
     throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `${what} must be a positive safe integer (minor units), got ${String(n)}`);
   }
-  checkBound(n, what);
 }
 
 /** Fees: non-negative integers in minor units, at most MAX_AMOUNT_MINOR. */
