@@ -31,6 +31,8 @@ const LEDGER_CLIENT_ERRORS = new Set(['LEDGER_ERR_INVALID_AMOUNT', 'LEDGER_ERR_I
 export function problemOf(err: unknown): HttpResponse | null {
   if (err instanceof ApiError) return problemResponse(err.status, err.title, err.message, err.headers);
   if (err instanceof CardError || err instanceof CustomerError) return problemResponse(err.httpStatus, err.code, err.message);
+  // An amount beyond n12 (SPEC §2.2) has its own title.
+  if (err instanceof LedgerError && err.code === 'LEDGER_ERR_AMOUNT_TOO_LARGE') return problemResponse(400, 'AMOUNT_TOO_LARGE', err.message);
   if (err instanceof LedgerError && LEDGER_CLIENT_ERRORS.has(err.code)) return problemResponse(400, 'VALIDATION_ERROR', err.message);
   return null;
 }

@@ -7,7 +7,11 @@
 //   3. blocked amounts agree with the open holds: a user's blocked = what its transactions still
 //      hold, a tranche's blocked = what the transactions recorded against it still hold; only
 //      AUTHORIZED transactions hold anything, and each is in its group's expiry index;
-//   4. no user balance went below zero except through a forced post, and nothing blocked is negative.
+//   4. no user balance went below zero except through a forced post, and nothing blocked is negative;
+//   5. every transaction marked reversed moved what it reverses: its principal postings on the user
+//      balance net to what stays posted (0 after a full reversal, the final amount after a partial
+//      one; see reversalFaults).
+// Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
 import { Cluster, Redis } from 'ioredis';
@@ -16,15 +20,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { managedRedisUrl, startManagedRedis, type ManagedRedis } from './redis-server.js';
 
+/** Per currency totals of the check, exact (BigInt), minor units. */
 export interface CurrencyTotals {
-  userAvailableMinor: number;
-  userBlockedMinor: number;
-  partnerAvailableMinor: number;
-  partnerBlockedMinor: number;
-  worldMinor: number;
-  inTransitMinor: number;
-  /** Must be 0. */
-  totalMinor: number;
+  userAvailableMinor: bigint;
+  userBlockedMinor: bigint;
+  partnerAvailableMinor: bigint;
+  partnerBlockedMinor: bigint;
+  worldMinor: bigint;
+  inTransitMinor: bigint;
+  /** Must be 0n. */
+  totalMinor: bigint;
 }
 
 export interface Report {
@@ -47,8 +52,9 @@ const JOURNAL_PAGE = 2000;
 
 export async function checkLedger(redis: Client): Promise<Report> {
   const a = new Audit(redis, classify(await scanAll(redis)));
-  await a.sumJournals();
   await a.collectHolds();
+  await a.sumJournals();
+  a.checkReversals();
   await a.checkUsers();
   await a.checkTranches();
   await a.checkWorld();
@@ -63,7 +69,9 @@ class Audit {
   private moreErrors = 0;
   private readonly totals = new Map<string, CurrencyTotals>();
   /** "<CUR> <account>" -> sum of its postings. */
-  private readonly posted = new Map<string, number>();
+  private readonly posted = new Map<string, bigint>();
+  /** Transactions marked reversed, "<balanceId>|<txId>" -> what their user postings must net to, and what they net to. */
+  private readonly reversals = new Map<string, Reversal>();
   private readonly seen = new Set<string>();
   private readonly heldByUser = new Map<string, number>();
   private readonly heldByTranche = new Map<string, number>();
@@ -82,19 +90,30 @@ class Audit {
   private currency(c: string): CurrencyTotals {
     let t = this.totals.get(c);
     if (t === undefined) {
-      t = { userAvailableMinor: 0, userBlockedMinor: 0, partnerAvailableMinor: 0, partnerBlockedMinor: 0, worldMinor: 0, inTransitMinor: 0, totalMinor: 0 };
+      t = { userAvailableMinor: 0n, userBlockedMinor: 0n, partnerAvailableMinor: 0n, partnerBlockedMinor: 0n, worldMinor: 0n, inTransitMinor: 0n, totalMinor: 0n };
       this.totals.set(c, t);
     }
     return t;
   }
 
   /** A stored balance must equal the sum of its postings. */
-  private expect(c: string, account: string, stored: number, what: string): void {
+  private expect(c: string, account: string, stored: bigint, what: string): void {
     const k = c + ' ' + account;
     this.seen.add(k);
-    const j = this.posted.get(k) ?? 0;
+    const j = this.posted.get(k) ?? 0n;
     if (j !== stored) this.fail(`${what}: stored ${stored} but its postings sum to ${j} (${c} ${account})`);
   }
+
+  /** A stored integer, exactly; a malformed one is reported and read as 0. */
+  private int(v: string | null | undefined, what: string): bigint {
+    if (v === null || v === undefined) return 0n;
+    if (!INTEGER.test(v)) {
+      this.fail(`${what}: not an integer: ${v}`);
+      return 0n;
+    }
+    return BigInt(v);
+  }
+
 
   async sumJournals(): Promise<void> {
     for (const jnl of this.keys.journals) {
@@ -111,17 +130,50 @@ class Audit {
   private addEntry(jnl: string, id: string, f: Record<string, string>): void {
     this.journalEntries++;
     const c = f.c ?? '';
+    const rev = this.reversals.get((f.b ?? '') + '|' + (f.x ?? ''));
+    const user = 'U:' + (f.b ?? '') + ':';
     for (const p of (f.p ?? '').split(';')) {
       if (p === '') continue;
-      const [from, to, amt] = p.split('>');
-      const n = Number(amt);
-      if (from === undefined || to === undefined || !Number.isSafeInteger(n) || n <= 0 || from === to) {
+      const [from, to, amt, code] = p.split('>');
+      if (from === undefined || to === undefined || amt === undefined || !POSITIVE.test(amt) || from === to) {
         this.fail(`journal ${jnl} ${id}: malformed posting "${p}"`);
         continue;
       }
+      const n = BigInt(amt);
       this.postings++;
-      this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0) - n);
-      this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0) + n);
+      this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0n) - n);
+      this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0n) + n);
+      if (rev !== undefined && !FEE_CODES.has(code ?? '')) {
+        // Principal money in or out of the user balance (moves between its available and blocked cancel out).
+        const out = from.startsWith(user);
+        const into = to.startsWith(user);
+        if (out && !into) rev.netMinor -= n;
+        else if (into && !out) rev.netMinor += n;
+      }
+    }
+  }
+
+  /**
+   * Invariant 5: every transaction marked reversed (r = 1) moved what it reverses. Its principal
+   * postings on the user balance (fees apart) must net to what stays posted: -(c - rv) after a
+   * debit was credited back (rk C), +(c - rv) after a credit was debited back (rk D), -c after
+   * an open hold was released (rk R: the hold moved no money out; c is what a clearing posted),
+   * and 0 whenever the status is REVERSED. A posted debit or credit marked reversed without
+   * rk C/D was acknowledged as reversed without anything moved back.
+   */
+  checkReversals(): void {
+    for (const [ref, r] of this.reversals) {
+      const where = `transaction ${ref.replace('|', ' ')}`;
+      let expected: bigint;
+      if (r.kind === 'C') expected = -(r.postedMinor - r.reversedMinor);
+      else if (r.kind === 'D') expected = r.postedMinor - r.reversedMinor;
+      else if (r.kind === 'R' && !r.posted) expected = -r.postedMinor;
+      else {
+        this.fail(`${where}: marked reversed but nothing was moved back (posted ${r.postedMinor}, user postings net ${r.netMinor})`);
+        continue;
+      }
+      if (r.netMinor !== expected) this.fail(`${where}: reversed, but its user postings net ${r.netMinor} instead of ${expected}`);
+      else if (r.status === '3' && r.netMinor !== 0n) this.fail(`${where}: REVERSED, but its user postings net ${r.netMinor} instead of 0`);
     }
   }
 
@@ -132,9 +184,23 @@ class Audit {
       for (const m of await this.redis.zrange(expKey, 0, -1)) expMembers.add(g + ' ' + m);
     }
     for (const chunk of chunks(this.keys.txs)) {
-      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 's', 'h', 'fh', 'db', 'dp')));
-      rows.forEach((v, i) => this.addHold(chunk[i]!, v, expMembers));
+      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 's', 'h', 'fh', 'db', 'dp', 'r', 'rk', 'rv', 'c', 'ty')));
+      rows.forEach((v, i) => {
+        this.addHold(chunk[i]!, v, expMembers);
+        this.addReversal(chunk[i]!, v);
+      });
     }
+  }
+
+  private addReversal(key: string, v: (string | null)[]): void {
+    const [s, , , , , r, rk, rv, c, ty] = v;
+    if (r !== '1' || ty === 'ORPHAN_REVERSAL') return;
+    const rest = key.slice(key.indexOf(':tx:') + 4);
+    const sep = rest.indexOf(':', rest.indexOf(':') + 1);
+    this.reversals.set(rest.slice(0, sep) + '|' + rest.slice(sep + 1), {
+      status: s ?? '', kind: rk ?? 'R', posted: ty === 'POST' || ty === 'REFUND' || ty === 'PAYMENT_CREDIT',
+      postedMinor: this.int(c, key), reversedMinor: this.int(rv, key), netMinor: 0n,
+    });
   }
 
   private addHold(key: string, v: (string | null)[], expMembers: Set<string>): void {
@@ -166,18 +232,18 @@ class Audit {
       rows.forEach((v, i) => {
         const key = chunk[i]!;
         const id = key.slice(key.indexOf(':ub:') + 4);
-        const a = Number(v[0]);
-        const b = Number(v[1]);
+        const a = this.int(v[0], key);
+        const b = this.int(v[1], key);
         const c = v[2] ?? '';
         const t = this.currency(c);
         t.userAvailableMinor += a;
         t.userBlockedMinor += b;
         this.expect(c, `U:${id}:a`, a, `user ${id} available`);
         this.expect(c, `U:${id}:b`, b, `user ${id} blocked`);
-        const held = this.heldByUser.get(id) ?? 0;
+        const held = BigInt(this.heldByUser.get(id) ?? 0);
         if (held !== b) this.fail(`user ${id}: blocked ${b} but open holds total ${held}`);
-        if (a < 0 && v[3] !== '1') this.fail(`user ${id}: available ${a} < 0 without a forced post`);
-        if (b < 0) this.fail(`user ${id}: blocked ${b} < 0`);
+        if (a < 0n && v[3] !== '1') this.fail(`user ${id}: available ${a} < 0 without a forced post`);
+        if (b < 0n) this.fail(`user ${id}: blocked ${b} < 0`);
       });
     }
   }
@@ -189,27 +255,27 @@ class Audit {
         const key = chunk[i]!;
         const pid = key.slice(key.indexOf(':pbt:') + 5);
         const g = groupOfKey(key);
-        const a = Number(v[0]);
-        const b = Number(v[1]);
+        const a = this.int(v[0], key);
+        const b = this.int(v[1], key);
         const c = v[2] ?? '';
         const t = this.currency(c);
         t.partnerAvailableMinor += a;
         t.partnerBlockedMinor += b;
         this.expect(c, `P:${pid}:${g}:a`, a, `partner ${pid} tranche ${g} available`);
         this.expect(c, `P:${pid}:${g}:b`, b, `partner ${pid} tranche ${g} blocked`);
-        const held = this.heldByTranche.get(key) ?? 0;
+        const held = BigInt(this.heldByTranche.get(key) ?? 0);
         if (held !== b) this.fail(`partner ${pid} tranche ${g}: blocked ${b} but open holds total ${held}`);
-        if (b < 0) this.fail(`partner ${pid} tranche ${g}: blocked ${b} < 0`);
+        if (b < 0n) this.fail(`partner ${pid} tranche ${g}: blocked ${b} < 0`);
       });
     }
   }
 
   /** World accounts, summed over groups. */
   async checkWorld(): Promise<void> {
-    const world = new Map<string, number>();
+    const world = new Map<string, bigint>();
     for (const k of this.keys.worlds) {
       const h = await this.redis.hgetall(k);
-      for (const f in h) world.set(f, (world.get(f) ?? 0) + Number(h[f]));
+      for (const f in h) world.set(f, (world.get(f) ?? 0n) + this.int(h[f], `${k} ${f}`));
     }
     for (const [f, v] of world) {
       const sp = f.indexOf(':');
@@ -226,7 +292,7 @@ class Audit {
       const id = k.slice(k.indexOf(':xfer:') + 6);
       const landed = (await this.redis.exists(`{${x.dst}}:xin:${id}`)) === 1;
       const c = x.cur ?? '';
-      const amount = landed ? 0 : Number(x.amt ?? 0);
+      const amount = landed ? 0n : this.int(x.amt, k);
       if (!landed) this.transfersInFlight++;
       this.currency(c).inTransitMinor += amount;
       this.expect(c, `T:${id}`, amount, `transfer ${id} in transit`);
@@ -236,7 +302,7 @@ class Audit {
   /** Postings to an account that no storage holds. */
   checkOrphanPostings(): void {
     for (const [k, v] of this.posted) {
-      if (!this.seen.has(k) && v !== 0) this.fail(`postings to ${k} sum to ${v} but no balance holds them`);
+      if (!this.seen.has(k) && v !== 0n) this.fail(`postings to ${k} sum to ${v} but no balance holds them`);
     }
   }
 
@@ -244,7 +310,7 @@ class Audit {
     const currencies: Record<string, CurrencyTotals> = {};
     for (const [c, t] of [...this.totals].sort((x, y) => x[0].localeCompare(y[0]))) {
       t.totalMinor = t.userAvailableMinor + t.userBlockedMinor + t.partnerAvailableMinor + t.partnerBlockedMinor + t.worldMinor + t.inTransitMinor;
-      if (t.totalMinor !== 0) this.fail(`${c}: money is not conserved, balances and world accounts sum to ${t.totalMinor}`);
+      if (t.totalMinor !== 0n) this.fail(`${c}: money is not conserved, balances and world accounts sum to ${t.totalMinor}`);
       currencies[c] = t;
     }
     return {
@@ -299,6 +365,25 @@ function classify(all: string[]): Classified {
   for (const l of [out.users, out.tranches, out.txs, out.transfers, out.journals, out.worlds]) l.sort();
   return out;
 }
+
+interface Reversal {
+  status: string;
+  /** rk: R released, C credited back, D debited back. */
+  kind: string;
+  /** A posted debit or credit (types POST, REFUND, PAYMENT_CREDIT): never released, only moved back. */
+  posted: boolean;
+  /** c: money posted (cleared) by the transaction. */
+  postedMinor: bigint;
+  /** rv: principal given back by its reversal. */
+  reversedMinor: bigint;
+  /** Its principal postings on the user balance, summed from the journal. */
+  netMinor: bigint;
+}
+
+const INTEGER = /^-?\d+$/;
+const POSITIVE = /^[1-9]\d*$/;
+/** Posting codes of fees (and fees given back), apart from the principal of a transaction. */
+const FEE_CODES = new Set(['FEE', 'FX', 'FEE_BACK', 'FX_BACK']);
 
 function groupOfKey(key: string): string {
   return key.slice(1, key.indexOf('}'));

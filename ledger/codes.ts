@@ -22,6 +22,9 @@ export const Code = {
   NOT_OPEN: 17,
   AMOUNT_LIMIT: 18,
   COUNT_LIMIT: 19,
+  AMOUNT_TOO_LARGE: 20,
+  /** reverse-transaction: the partner keys passed are not those the transaction names (it appeared meanwhile); TS reads and retries. Never a reason. */
+  STALE_KEYS: 21,
 } as const;
 
 export type LedgerReason =
@@ -43,7 +46,8 @@ export type LedgerReason =
   | 'NOT_DUE'
   | 'IDEMPOTENCY_CONFLICT'
   | 'EXCEEDS_AMOUNT_LIMIT'
-  | 'LIMIT_EXCEED';
+  | 'LIMIT_EXCEED'
+  | 'AMOUNT_TOO_LARGE';
 
 const REASONS: readonly LedgerReason[] = (() => {
   const r: LedgerReason[] = [];
@@ -66,6 +70,7 @@ const REASONS: readonly LedgerReason[] = (() => {
   r[Code.NOT_OPEN] = 'TRANSACTION_NOT_OPEN';
   r[Code.AMOUNT_LIMIT] = 'EXCEEDS_AMOUNT_LIMIT';
   r[Code.COUNT_LIMIT] = 'LIMIT_EXCEED';
+  r[Code.AMOUNT_TOO_LARGE] = 'AMOUNT_TOO_LARGE';
   return r;
 })();
 
@@ -85,7 +90,8 @@ export function statusOf(n: number): TxStatus {
 
 /**
  * Calls the ledger refuses before touching Redis (bad input) and broken expectations.
- * Codes: LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer), LEDGER_ERR_INVALID_ID (empty,
+ * Codes: LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer), LEDGER_ERR_AMOUNT_TOO_LARGE
+ * (above MAX_AMOUNT_MINOR, SPEC §2.2), LEDGER_ERR_INVALID_ID (empty,
  * too long, or containing a reserved character), LEDGER_ERR_INVALID_BALANCE_ID (no slot tag),
  * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_GROUPS_MISMATCH (open() with a group count different from
  * the one the data was created with), LEDGER_ERR_UNKNOWN_CODE / _STATUS (script and code disagree).

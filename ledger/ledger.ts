@@ -11,10 +11,10 @@ import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
 import {
   type DailyLimits,
   INTERNAL_TYPES, type ClearArgs, type ClearResult, type CreditArgs, type HoldArgs, type HoldResult, type JournalEntry,
-  type LedgerOptions, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
-  type ReloadResult, type Transaction, type UserBalance,
+  type LedgerOptions, type MinorSum, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
+  type ReloadResult, type ReverseArgs, type ReverseResult, type SummaryRow, type Transaction, type UserBalance, MAX_AMOUNT_MINOR,
 } from './types.js';
-import { checkAmount, checkCurrency, checkFee, checkId, checkPartnerId } from './validate.js';
+import { checkAmount, checkCurrency, checkFee, checkFinalAmount, checkId, checkPartnerId } from './validate.js';
 
 export type { LedgerReason, TxStatus } from './codes.js';
 export type { PartnerType } from './keys.js';
@@ -37,6 +37,10 @@ interface PendingDebit {
 
 /** A card's usage hash for a day outlives the day by one more (time zones and late advices). */
 const USAGE_TTL_MS = 2 * 86_400_000;
+const DAY_MS = 86_400_000;
+/** reverse(): attempts when the transaction appears between the read of its partner ids and the script. */
+const REVERSE_ATTEMPTS_MAX = 3;
+const EFFECTS: readonly ReverseResult['effect'][] = ['NONE', 'RELEASED', 'CREDITED_BACK', 'DEBITED_BACK'];
 
 export class Ledger {
   readonly keys: Keyspace;
@@ -160,6 +164,14 @@ export class Ledger {
     checkAmount(a.amountMinor);
     checkId(a.idempotencyKey, 'idempotencyKey');
     if (Keyspace.parsePartnerId(a.id) === null) return { ok: false, reason: 'PARTNER_BALANCE_NOT_FOUND', replay: false, balance: null };
+    // The balance as a whole stays within MAX_AMOUNT_MINOR (SPEC §2.2). With several groups this
+    // read is not atomic with the tranche scripts (concurrent reloads may race past it); each
+    // tranche script bounds its own tranche atomically.
+    const before = await this.getPartnerBalance(a.id);
+    if (before !== null && before.availableMinor + before.blockedMinor + a.amountMinor > MAX_AMOUNT_MINOR &&
+      (await this.redis.exists(this.keys.prefixes[0]! + 'idem:' + a.idempotencyKey)) === 0) {
+      return { ok: false, reason: 'AMOUNT_TOO_LARGE', replay: false, balance: before };
+    }
     const n = this.keys.groups;
     const base = Math.floor(a.amountMinor / n);
     const rest = a.amountMinor - base * n;
@@ -213,6 +225,7 @@ export class Ledger {
     if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
     if (a.limits !== undefined) checkLimits(a.limits);
+    if (a.orphanTxId !== undefined) checkId(a.orphanTxId, 'orphanTxId');
     const g = this.groupOf(a.balanceId);
     const forced = a.forced === true;
     const retryable = a.depositId !== null && !forced && this.keys.groups > 1;
@@ -252,7 +265,8 @@ export class Ledger {
     const meta: string[] = [];
     if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
     const keys = [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, a.depositId === null ? txKey : p + 'pbt:' + a.depositId, companyKey,
-      this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey];
+      this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey,
+      a.orphanTxId === undefined ? txKey : p + 'tx:' + a.balanceId + ':' + a.orphanTxId];
     return new Promise((resolve, reject) => {
       let q = this.pendingDebits.get(g);
       if (q === undefined) { q = []; this.pendingDebits.set(g, q); }
@@ -316,6 +330,59 @@ export class Ledger {
     const r = await this.runRelease(partial ? 'P' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.now(),
       a.rememberOrphan === true);
     return releaseResult(r);
+  }
+
+  /**
+   * Reverses any transaction in one script call (SPEC §2.3), in full or down to `newAmountMinor`
+   * (its new final amount, field 95):
+   * - an open hold (AUTHORIZED) is released, as release() does (effect RELEASED; deposit tranche
+   *   included; a partial one keeps the fees held, a full one releases them);
+   * - a posted debit (debit(): 0200 or forced post) or a cleared authorization (status CLEARED) is
+   *   credited back to the user (effect CREDITED_BACK), mirroring the debit's postings: from
+   *   W:scheme, and the deposit tranche it consumed back from W:deposit; a full reversal also
+   *   returns the fees posted with it (from the company tranche or W:income), a partial one only
+   *   the principal difference. Base of a cleared authorization: what was cleared;
+   * - a posted card credit (credit(): REFUND, PAYMENT_CREDIT) is debited back as a forced post
+   *   (may go below zero; effect DEBITED_BACK), and the deposit credited back with it is debited
+   *   back too.
+   * A transaction is reversed at most once: a second call answers ALREADY_REVERSED (ok) and moves
+   * nothing, whether the first was full or partial. A full reversal of posted money sets REVERSED,
+   * a partial one keeps CLEARED; the record gains `r` = 1 and `rv` (reversedMinor).
+   * With `cardId`, the daily-limit usage the original counted is given back (the amount given
+   * back; a full reversal also the count) on the usage hash of the day it was counted, if that
+   * is today or yesterday (UTC of nowMs); older usage has expired anyway.
+   * Unknown transaction: TRANSACTION_NOT_FOUND, nothing moves; with `rememberOrphan` an
+   * ORPHAN_REVERSAL record is left so that a late original holds nothing.
+   * Internal types (TOPUP & co) are not card transactions: TRANSACTION_NOT_OPEN, nothing moves.
+   * Throws LedgerError (bad input) before Redis is touched.
+   */
+  async reverse(a: ReverseArgs): Promise<ReverseResult> {
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    if (a.newAmountMinor !== undefined) checkFinalAmount(a.newAmountMinor);
+    if (a.cardId !== undefined) checkId(a.cardId, 'cardId');
+    const g = this.groupOf(a.balanceId);
+    const p = this.keys.prefixes[g]!;
+    const txKey = p + 'tx:' + a.balanceId + ':' + a.txId;
+    const now = a.nowMs ?? this.now();
+    const use0 = a.cardId === undefined ? txKey : p + 'use:' + a.cardId + ':' + utcDay(now);
+    const use1 = a.cardId === undefined ? txKey : p + 'use:' + a.cardId + ':' + utcDay(now - DAY_MS);
+    for (let attempt = 1; ; attempt++) {
+      // The partner tranches a reversal touches are those the transaction names; they are read
+      // first so that the script gets every key in KEYS, and the script refuses (STALE_KEYS) when
+      // the record changed meanwhile (a transaction written between the read and the call).
+      const ids = await this.redis.hmget(txKey, 'dp', 'pp', 'kp');
+      const depositId = ids[0] || ids[1] || '';
+      const companyId = ids[2] || '';
+      const r = await this.fn('reverse-transaction')(p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId,
+        this.keys.journals[g]!, this.keys.expiries[g]!, this.keys.worlds[g]!,
+        depositId === '' ? txKey : p + 'pbt:' + depositId, companyId === '' ? txKey : p + 'pbt:' + companyId, use0, use1,
+        a.newAmountMinor ?? '', now, this.idemTtl, a.balanceId, a.txId, a.rememberOrphan === true ? '1' : '0', depositId, companyId) as number[];
+      if (r[0] !== Code.STALE_KEYS) return reverseResult(r);
+      if (attempt >= REVERSE_ATTEMPTS_MAX) {
+        throw new LedgerError('LEDGER_ERR_CONTENTION', `transaction ${a.txId} kept changing during its reversal`);
+      }
+    }
   }
 
   private runRelease(mode: 'R' | 'P' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number,
@@ -495,24 +562,33 @@ export class Ledger {
    * available + blocked (SPEC §6 summary). Computed without reading the user balances: money
    * inside the system is exactly what came in through the world accounts (conservation), so
    * wallet = -(sum of world accounts) and users = wallet - partners (tranches + in transit).
+   * Sums are exact (BigInt): each is a number while it is a safe integer, else its decimal string.
    */
-  async summary(): Promise<Record<string, { usersMinor: number; partnersMinor: number; walletMinor: number }>> {
-    const out: Record<string, { usersMinor: number; partnersMinor: number; walletMinor: number }> = {};
-    const row = (c: string) => (out[c] ??= { usersMinor: 0, partnersMinor: 0, walletMinor: 0 });
+  async summary(): Promise<Record<string, SummaryRow>> {
+    const sums = new Map<string, { partners: bigint; wallet: bigint }>();
+    const row = (c: string) => {
+      let r = sums.get(c);
+      if (r === undefined) { r = { partners: 0n, wallet: 0n }; sums.set(c, r); }
+      return r;
+    };
     const worlds = await Promise.all(this.keys.worlds.map((k) => this.redis.hgetall(k)));
-    for (const h of worlds) for (const f in h) row(f.slice(0, f.indexOf(':'))).walletMinor -= Number(h[f]);
+    for (const h of worlds) for (const f in h) row(f.slice(0, f.indexOf(':'))).wallet -= BigInt(h[f]!);
     const ids = await this.redis.smembers(Keyspace.partnerIndex());
-    for (const b of await Promise.all(ids.map((id) => this.getPartnerBalance(id)))) {
-      if (b !== null) row(b.currency).partnersMinor += b.availableMinor + b.blockedMinor;
+    for (const id of ids) {
+      const cur = Keyspace.parsePartnerId(id)?.currency;
+      if (cur === undefined || (await this.redis.exists(Keyspace.partnerHead(id))) === 0) continue;
+      const parts = await Promise.all(this.keys.prefixes.map((p) => this.redis.hmget(p + 'pbt:' + id, 'a', 'b')));
+      for (const v of parts) row(cur).partners += BigInt(v[0] ?? 0) + BigInt(v[1] ?? 0);
     }
     for (let g = 0; g < this.keys.groups; g++) {
       for (const id of await this.redis.smembers(this.keys.prefixes[g]! + 'xfers')) {
         const x = await this.redis.hmget(this.keys.prefixes[g]! + 'xfer:' + id, 'amt', 'cur', 'dst');
         if (x[0] === null || x[1] === null) continue;
-        if ((await this.redis.exists(`{${x[2]}}:xin:${id}`)) === 0) row(x[1]!).partnersMinor += Number(x[0]);
+        if ((await this.redis.exists(`{${x[2]}}:xin:${id}`)) === 0) row(x[1]!).partners += BigInt(x[0]!);
       }
     }
-    for (const c in out) out[c]!.usersMinor = out[c]!.walletMinor - out[c]!.partnersMinor;
+    const out: Record<string, SummaryRow> = {};
+    for (const [c, r] of sums) out[c] = { usersMinor: minorSum(r.wallet - r.partners), partnersMinor: minorSum(r.partners), walletMinor: minorSum(r.wallet) };
     return out;
   }
 
@@ -655,6 +731,7 @@ function toTransaction(balanceId: string, txId: string, h: Record<string, string
     createdAtMs: Number(h.t ?? 0),
     forced: h.fc === '1',
     reversed: h.r === '1',
+    reversedMinor: Number(h.rv ?? 0),
     meta,
   };
 }
@@ -672,6 +749,34 @@ function releaseResult(r: number[]): ReleaseResult {
     blockedMinor: r[6]!,
     amountMinor: r[7]!,
   };
+}
+
+function reverseResult(r: number[]): ReverseResult {
+  const code = r[0]!;
+  const effect = EFFECTS[r[3]!];
+  if (effect === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_CODE', `reverse-transaction returned unknown effect ${r[3]}`);
+  return {
+    ok: code === Code.OK || code === Code.ALREADY_REVERSED,
+    reason: reasonOf(code),
+    replay: r[1] === 1,
+    status: statusOf(r[2]!),
+    effect,
+    movedMinor: r[4]!,
+    availableMinor: r[5]!,
+    blockedMinor: r[6]!,
+    amountMinor: r[7]!,
+  };
+}
+
+/** An exact sum as a number while safe, else as its decimal string (MinorSum). */
+export function minorSum(n: bigint): MinorSum {
+  return n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(n) : n.toString();
+}
+
+/** UTC day of an epoch ms, YYYYMMDD (the day of a card's usage hash, as the switch names it). */
+export function utcDay(ms: number): string {
+  const d = new Date(ms);
+  return String(d.getUTCFullYear()) + String(d.getUTCMonth() + 1).padStart(2, '0') + String(d.getUTCDate()).padStart(2, '0');
 }
 
 function checkLimits(l: DailyLimits): void {

@@ -1,12 +1,14 @@
 // Loads the Lua scripts of ledger/lua at run time and registers them on an ioredis client
 // (Redis or Cluster) with defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT.
 // `--- @include name` lines are replaced by ledger/lua/includes/name.lua, so shared helpers are
-// written once and each script stays self-contained on the server.
+// written once and each script stays self-contained on the server; `__MAX_AMOUNT_MINOR__` is
+// replaced by MAX_AMOUNT_MINOR (ledger/types.ts), the one definition of the bound.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
+import { MAX_AMOUNT_MINOR } from './types.js';
 
 /**
  * The project root: the nearest directory above this module holding package.json. Works from the
@@ -31,6 +33,8 @@ export function luaDir(): string {
 export interface LuaScript { name: string; numberOfKeys: number | null; lua: string }
 
 const INCLUDE = /^--- @include ([a-z0-9-]+)\s*$/gm;
+/** Constants the TypeScript side owns, written into the scripts at load time. */
+const MAX_TOKEN = /__MAX_AMOUNT_MINOR__/g;
 
 /** Every `<name>-<keys>.lua` (or `<name>-n.lua`: any number of keys) in ledger/lua, includes expanded. */
 export function loadScripts(dir: string = luaDir()): LuaScript[] {
@@ -39,7 +43,8 @@ export function loadScripts(dir: string = luaDir()): LuaScript[] {
     const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
     if (m === null) continue;
     const src = readFileSync(join(dir, file), 'utf8');
-    const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'));
+    const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'))
+      .replace(MAX_TOKEN, String(MAX_AMOUNT_MINOR));
     out.push({ name: m[1]!, numberOfKeys: m[2] === 'n' ? null : Number(m[2]), lua });
   }
   return out;

@@ -3,6 +3,14 @@
 import type { LedgerReason, TxStatus } from './codes.js';
 import type { PartnerType } from './keys.js';
 
+/**
+ * The largest amount and the largest balance the ledger holds, in minor units: what an ISO 8583
+ * n12 field can carry (SPEC §2.2). Amounts above it are refused before Redis is touched
+ * (LedgerError LEDGER_ERR_AMOUNT_TOO_LARGE); a write that would take a user balance (available +
+ * blocked) or a partner tranche past it is refused by the script with AMOUNT_TOO_LARGE.
+ */
+export const MAX_AMOUNT_MINOR = 999_999_999_999;
+
 export interface LedgerOptions {
   /**
    * Number of slot groups `{g00}`..`{gNN}` (1..100). Fixed when the ledger's data is first written
@@ -50,7 +58,11 @@ export interface HoldArgs {
   meta?: Record<string, string>;
   /** The card's daily limits, checked before the funds and counted on approval (forced: counted only). */
   limits?: DailyLimits;
-  /** Another id under which an earlier reversal of this same transaction may be remembered (the original named without field 41): when an ORPHAN_REVERSAL record exists there, the hold/debit is declined ALREADY_REVERSED and moves nothing. */
+  /**
+   * Another id under which an earlier reversal of this same transaction may be remembered (the
+   * original named without field 41): when an ORPHAN_REVERSAL record exists there, the
+   * hold/debit is declined ALREADY_REVERSED and moves nothing (as for an orphan under txId itself).
+   */
   orphanTxId?: string;
 }
 
@@ -108,6 +120,56 @@ export interface ReleaseResult {
   availableMinor: number;
   blockedMinor: number;
   /** The transaction's authorized amount after this call. */
+  amountMinor: number;
+}
+
+/** A reversal of any transaction (SPEC §2.3): ledger.reverse(). */
+export interface ReverseArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /**
+   * Partial reversal: the original's new final amount (field 95), 0 <= n <= its amount, in minor
+   * units; the difference is given back. Left out (or 0): full reversal.
+   */
+  newAmountMinor?: number;
+  /**
+   * Unknown transaction: leave a REVERSED ORPHAN_REVERSAL record under txId so that a late
+   * original (hold or debit) is declined ALREADY_REVERSED and holds nothing (as release does).
+   */
+  rememberOrphan?: boolean;
+  /**
+   * The card whose daily-limit usage the original counted: the reversal gives that usage back
+   * (the amount it releases or credits back; a full reversal also the count). The usage keys of
+   * the UTC day of nowMs and of the day before are passed to the script, which decrements the one
+   * the original recorded.
+   */
+  cardId?: string;
+  nowMs?: number;
+}
+
+/** What ledger.reverse() did. */
+export interface ReverseResult {
+  /** True for APPROVED (something was reversed now) and ALREADY_REVERSED (nothing left to do). */
+  ok: boolean;
+  /**
+   * APPROVED | ALREADY_REVERSED | TRANSACTION_NOT_FOUND | INVALID_AMOUNT (new amount above the
+   * amount) | AMOUNT_TOO_LARGE (giving back would take the user balance past MAX_AMOUNT_MINOR) |
+   * TRANSACTION_NOT_OPEN (nothing to reverse: a cleared-then-expired or already closed record) |
+   * BALANCE_NOT_FOUND | IDEMPOTENCY_CONFLICT.
+   */
+  reason: LedgerReason;
+  replay: boolean;
+  /** What this call did: released an open hold, credited back a posted debit, debited back a posted credit, or nothing. */
+  effect: 'RELEASED' | 'CREDITED_BACK' | 'DEBITED_BACK' | 'NONE';
+  /** User-side money moved by this call (fees included), >= 0, minor units. */
+  movedMinor: number;
+  /** The original's status after the call. */
+  status: TxStatus;
+  /** User balance after the call. */
+  availableMinor: number;
+  blockedMinor: number;
+  /** The original's amount after this call (its final amount). */
   amountMinor: number;
 }
 
@@ -227,5 +289,16 @@ export interface Transaction {
   createdAtMs: number;
   forced: boolean;
   reversed: boolean;
+  /** Minor units given back by reversals (released, credited back or debited back; fees apart). */
+  reversedMinor: number;
   meta: Record<string, string>;
 }
+
+/**
+ * An exact sum of minor units: a number while it is a safe integer (|n| < 2^53), else its decimal
+ * string (sums of many balances may pass 2^53 although each balance is at most MAX_AMOUNT_MINOR).
+ */
+export type MinorSum = number | string;
+
+/** Per currency totals of ledger.summary(), exact (MinorSum). */
+export interface SummaryRow { usersMinor: MinorSum; partnersMinor: MinorSum; walletMinor: MinorSum }

@@ -1,17 +1,40 @@
 // Input checks of the ledger API: a call with bad input is refused before Redis is touched.
 import { LedgerError } from './codes.js';
+import { MAX_AMOUNT_MINOR } from './types.js';
 
 const MAX_ID_LENGTH = 200;
 
+/**
+ * A positive integer amount in minor units, at most MAX_AMOUNT_MINOR (SPEC §2.2).
+ * Throws LedgerError LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer) or
+ * LEDGER_ERR_AMOUNT_TOO_LARGE (above the maximum).
+ */
 export function checkAmount(n: unknown, what = 'amountMinor'): asserts n is number {
+  if (typeof n === 'number' && Number.isInteger(n)) checkBound(n, what);
   if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
     throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `${what} must be a positive safe integer (minor units), got ${String(n)}`);
   }
 }
 
+/** Fees: non-negative integers in minor units, at most MAX_AMOUNT_MINOR. */
 export function checkFee(n: number): void {
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `fees must be non-negative safe integers (minor units), got ${String(n)}`);
+  }
+  checkBound(n, 'fee');
+}
+
+/** A new final amount of a partial reversal: 0..MAX_AMOUNT_MINOR. */
+export function checkFinalAmount(n: unknown): asserts n is number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', `newAmountMinor must be a non-negative safe integer (minor units), got ${String(n)}`);
+  }
+  checkBound(n, 'newAmountMinor');
+}
+
+function checkBound(n: number, what: string): void {
+  if (n > MAX_AMOUNT_MINOR) {
+    throw new LedgerError('LEDGER_ERR_AMOUNT_TOO_LARGE', `${what} must be at most ${MAX_AMOUNT_MINOR} minor units (n12), got ${n}`);
   }
 }
 

@@ -101,12 +101,12 @@ t.test('ledger on a 3-master cluster', async (t) => {
     const mid = await checkLedger(c.client);
     t.ok(mid.ok, 'money in transit is accounted for', { diagnostic: !mid.ok, report: formatReport(mid) });
     t.equal(mid.counts.transfersInFlight, 1);
-    t.equal(mid.currencies.EUR?.inTransitMinor, 200);
+    t.equal(mid.currencies.EUR?.inTransitMinor, 200n);
     const eur = mid.currencies.EUR!;
     t.same(await ledger.summary().then((x) => x.EUR), {
-      usersMinor: eur.userAvailableMinor + eur.userBlockedMinor,
-      partnersMinor: eur.partnerAvailableMinor + eur.partnerBlockedMinor + eur.inTransitMinor,
-      walletMinor: eur.userAvailableMinor + eur.userBlockedMinor + eur.partnerAvailableMinor + eur.partnerBlockedMinor + eur.inTransitMinor,
+      usersMinor: Number(eur.userAvailableMinor + eur.userBlockedMinor),
+      partnersMinor: Number(eur.partnerAvailableMinor + eur.partnerBlockedMinor + eur.inTransitMinor),
+      walletMinor: Number(eur.userAvailableMinor + eur.userBlockedMinor + eur.partnerAvailableMinor + eur.partnerBlockedMinor + eur.inTransitMinor),
     }, 'summary counts money in transit as partner money');
     const before = (await ledger.getPartnerBalance(dep))!;
     t.equal(await ledger.recoverTransfers(), 1);

@@ -11,7 +11,7 @@ import { customerKeys } from '../../switch/customers.js';
 import { isKnownCurrency } from '../../switch/currency.js';
 import type { Program } from '../../switch/programs.js';
 import {
-  BALANCE_ID, CURRENCY, CUSTOMER_ID, VALIDATION, balanceView, cardStatus, expDate, ledgerRefusal, problem,
+  BALANCE_ID, CURRENCY, CUSTOMER_ID, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
   requireBalance, requireCustomer, requireProgram,
 } from './common.js';
 
@@ -158,7 +158,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
       },
       responses: {
         201: { description: 'Posted', schema: TRANSACTION },
-        400: VALIDATION,
+        400: VALIDATION_MONEY,
         404: problem('No such balance, or a partner balance the type needs is missing', 'BALANCE_NOT_FOUND', 'COLLATERAL_BALANCE_NOT_FOUND', 'COMPANY_BALANCE_NOT_FOUND'),
         409: problem('Refused by the ledger', 'INSUFFICIENT_FUNDS', 'INSUFFICIENT_FUNDS_ON_COLLATERAL_BALANCE', 'CURRENCY_MISMATCH', 'IDEMPOTENCY_KEY_REUSED'),
       },
@@ -178,7 +178,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
             properties: {
               currencies: {
                 type: 'array',
-                items: { type: 'object', required: ['currency', 'users', 'partners', 'wallet'], properties: { currency: CURRENCY, users: { type: 'integer' }, partners: { type: 'integer' }, wallet: { type: 'integer' } } },
+                items: { type: 'object', required: ['currency', 'users', 'partners', 'wallet'], properties: { currency: CURRENCY, users: SUM, partners: SUM, wallet: SUM } },
               },
             },
           },
@@ -210,6 +210,9 @@ async function cardsOf(d: ApiDeps, customerId: string, balanceId: string): Promi
     .sort((a, b) => a.createdAtMs - b.createdAtMs || a.id.localeCompare(b.id))
     .map((c) => ({ id: c.id, lastFourDigits: c.panLast4, exp: expDate(c.expiry), status: cardStatus(c), type: c.kind, lockReason: c.lock === 0 ? null : c.lock }));
 }
+
+/** An exact sum of minor units: an integer, or its decimal string beyond 2^53 - 1 (ledger summary()). */
+const SUM: Schema = { oneOf: [{ type: 'integer' }, { type: 'string', pattern: '^-?[0-9]+$' }] };
 
 interface InternalBody { type: InternalType; amount: number; currency: string; description?: string }
 

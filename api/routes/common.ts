@@ -17,6 +17,9 @@ export const CURRENCY: Schema = { type: 'string', pattern: '^[A-Z]{3}$', descrip
 export const PROBLEM: Schema = { $ref: '#/components/schemas/Problem' };
 export const problem = (description: string, ...problems: string[]): RouteResponse => ({ description, schema: PROBLEM, problems });
 export const VALIDATION = problem('The request is malformed', 'VALIDATION_ERROR', 'MALFORMED_JSON');
+/** A money-moving call: also refused when the amount, or the balance after it, would pass 999,999,999,999 minor units (n12). */
+export const VALIDATION_MONEY = problem('The request is malformed, or the amount or the balance after it would pass 999,999,999,999 minor units',
+  'VALIDATION_ERROR', 'MALFORMED_JSON', 'AMOUNT_TOO_LARGE');
 
 export async function requireCustomer(d: ApiDeps, customerId: string): Promise<Customer> {
   const c = await d.customers.get(customerId);
@@ -70,7 +73,7 @@ export function balanceView(b: UserBalance, cards: readonly object[]): Record<st
 
 /** HTTP status of a ledger refusal; the title is the reason itself. */
 export function ledgerRefusal(reason: LedgerReason, what: string): ApiError {
-  const status = reason.endsWith('_NOT_FOUND') ? 404 : reason === 'INVALID_AMOUNT' ? 400 : 409;
+  const status = reason.endsWith('_NOT_FOUND') ? 404 : reason === 'INVALID_AMOUNT' || reason === 'AMOUNT_TOO_LARGE' ? 400 : 409;
   return new ApiError(status, reason, `${what}: ${reason}`);
 }
 

@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError, json } from '../problem.js';
 import type { Schema } from '../schema.js';
 import { isKnownCurrency } from '../../switch/currency.js';
-import { CURRENCY, VALIDATION, ledgerRefusal, partnerView, problem, requireProgram } from './common.js';
+import { CURRENCY, VALIDATION, VALIDATION_MONEY, ledgerRefusal, partnerView, problem, requireProgram } from './common.js';
 
 const TYPES = ['DEPOSIT', 'CREDIT', 'COMPANY'] as const;
 const PARTNER_ID = { description: 'Partner balance id (pb-<TYPE>-<CURRENCY>-<configId>)', schema: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,200}$' } as Schema };
@@ -52,7 +52,7 @@ export function partnerBalanceRoutes(d: ApiDeps): Route[] {
       body: { type: 'object', additionalProperties: false, required: ['amount'], properties: { amount: { type: 'integer', minimum: 1, description: 'minor units' } } },
       responses: {
         200: { description: 'Reloaded: the balance after the reload', schema: PARTNER_BALANCE },
-        400: VALIDATION,
+        400: VALIDATION_MONEY,
         404: problem('No such partner balance', 'PARTNER_BALANCE_NOT_FOUND'),
         409: problem('The key was used for another request', 'IDEMPOTENCY_KEY_REUSED'),
       },

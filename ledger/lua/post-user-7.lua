@@ -14,6 +14,8 @@
 -- ARGV[9] partnerId or ''  ARGV[10] role C|D|N  ARGV[11] world account (W:...)
 -- ARGV[12] 1 = do not record a partner shortfall (the caller rebalances and retries)
 -- ARGV[13..] meta name, value pairs
+-- A posting that would take the user balance (available + blocked) or the partner tranche it
+-- credits past the maximum amount is refused with AMOUNT_TOO_LARGE, forced or not.
 -- Returns {code, replay, status, userAvailable, userBlocked, partnerTrancheAvailable, 0, 0}
 --- @include common
 local ty = ARGV[1]
@@ -38,12 +40,21 @@ local ua = tonumber(u[1])
 local ub = tonumber(u[2])
 local cur = u[3]
 if redis.call('EXISTS', KEYS[2]) == 1 then return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0} end
-local pa = 0
+local pa, pb = 0, 0
 if role ~= 'N' then
-  local pv = redis.call('HMGET', KEYS[4], 'a', 'cur')
+  local pv = redis.call('HMGET', KEYS[4], 'a', 'cur', 'b')
   if not pv[1] then return finish(KEYS[1], ttl, op, ref, {C_PARTNER_NOT_FOUND, 0, S_NONE, ua, ub, 0, 0, 0}) end
   if pv[2] ~= cur then return finish(KEYS[1], ttl, op, ref, {C_CURRENCY_MISMATCH, 0, S_NONE, ua, ub, 0, 0, 0}) end
   pa = tonumber(pv[1])
+  pb = tonumber(pv[3] or '0')
+end
+-- Bounds (SPEC 2.2), forced or not: a credit to the user (available + blocked), a debit to the
+-- partner tranche it credits (FUNDING, FEE), a card credit to the deposit tranche credited back.
+if credit and over_max(ua + ub, amount) then
+  return finish(KEYS[1], ttl, op, ref, {C_AMOUNT_TOO_LARGE, 0, S_NONE, ua, ub, pa, 0, 0})
+end
+if ((role == 'C' and not credit) or role == 'D') and over_max(pa + pb, amount) then
+  return finish(KEYS[1], ttl, op, ref, {C_AMOUNT_TOO_LARGE, 0, S_NONE, ua, ub, pa, 0, 0})
 end
 if not forced then
   if not credit and ua < amount then

@@ -1,5 +1,9 @@
 -- Releases an authorization hold: a full reversal (mode R), a partial reversal to a new final
 -- amount (mode P), or the expiry of a hold past its due time (mode E, used by the sweeper).
+-- Only open holds: reverse-transaction-10 reverses any transaction (posted money included) and is
+-- what the switch's reversals use; this script stays for the expiry sweeper and release().
+-- Expiry does not give back the card's daily-limit usage: the usage hash of the hold's day has
+-- expired by the time a hold does (holds live 7 days or more, usage 2 days).
 -- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
 -- With ARGV[8] = '1', a reversal of an unknown transaction leaves a REVERSED record without money
 -- (type ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
@@ -14,6 +18,7 @@
 -- ARGV[8] remember a reversal of an unknown transaction 1|0
 -- Returns {code, replay, status, userReleased, depositReleased, userAvailable, userBlocked, amount}
 --- @include common
+--- @include release-body
 local mode = ARGV[1]
 local now = ARGV[3]
 local ttl = ARGV[4]
@@ -73,34 +78,16 @@ if mode == 'P' then
 end
 
 -- Writes.
-local u_rel, d_rel
 local full = mode ~= 'P' or new_amount == 0
 if full then
-  u_rel = held + fees_held
-  d_rel = dep_held
   if cleared > 0 then status = S_CLEARED elseif mode == 'E' then status = S_EXPIRED else status = S_REVERSED end
-  redis.call('HSET', KEYS[2], 's', status, 'h', '0', 'fh', '0', 'db', '0')
-  redis.call('ZREM', KEYS[5], balance_id .. '|' .. tx_id)
-else
-  local delta = amount - new_amount
-  u_rel = math.min(delta, held)
-  d_rel = math.min(delta, dep_held)
-  redis.call('HSET', KEYS[2], 'a', d(new_amount), 'h', d(held - u_rel), 'db', d(dep_held - d_rel))
-  amount = new_amount
 end
-if mode ~= 'E' then redis.call('HSET', KEYS[2], 'r', '1') end
-local ua = redis.call('HINCRBY', KEYS[3], 'a', d(u_rel))
-local ub = redis.call('HINCRBY', KEYS[3], 'b', d(-u_rel))
-local p = {}
 local code = 'RELEASE'
 if mode == 'E' then code = 'EXPIRE' end
-local uacct = 'U:' .. balance_id
-posting(p, uacct .. ':b', uacct .. ':a', u_rel, code)
-if k_dep ~= '' and d_rel > 0 then
-  redis.call('HINCRBY', k_dep, 'a', d(d_rel))
-  redis.call('HINCRBY', k_dep, 'b', d(-d_rel))
-  local dacct = 'P:' .. dep_id .. ':' .. string.sub(tag, 2, #tag - 1)
-  posting(p, dacct .. ':b', dacct .. ':a', d_rel, code)
-end
+local dacct = 'P:' .. dep_id .. ':' .. string.sub(tag, 2, #tag - 1)
+local p = {}
+local u_rel, d_rel, ua, ub
+u_rel, d_rel, ua, ub, amount = release_hold(KEYS[2], KEYS[3], KEYS[5], balance_id .. '|' .. tx_id, k_dep, dacct, 'U:' .. balance_id,
+  {amount = amount, held = held, fees_held = fees_held, dep_held = dep_held}, full, new_amount, status, code, mode ~= 'E', p)
 journal(KEYS[4], op, balance_id, tx_id, cur, now, p)
 return finish(k_idem, ttl, op, ref, {C_OK, 0, status, u_rel, d_rel, ua, ub, amount})

@@ -22,6 +22,18 @@ local C_COMPANY_NOT_FOUND = 16
 local C_NOT_OPEN = 17
 local C_AMOUNT_LIMIT = 18
 local C_COUNT_LIMIT = 19
+local C_AMOUNT_TOO_LARGE = 20
+local C_STALE_KEYS = 21
+
+-- The largest amount and balance (n12, SPEC 2.2); the loader writes ledger/types.ts's
+-- MAX_AMOUNT_MINOR here, so the bound is defined once.
+local MAX_AMOUNT = __MAX_AMOUNT_MINOR__
+
+-- True when crediting `amount` to a balance whose (available + blocked) is `held` would take it
+-- past the maximum.
+local function over_max(held, amount)
+  return held + amount > MAX_AMOUNT
+end
 
 local S_NONE = 0
 local S_AUTHORIZED = 1

@@ -1,4 +1,4 @@
--- Body shared by hold-deposit-then-user-10, hold-user-9 and hold-many (see their headers for
+-- Body shared by hold-deposit-then-user-11, hold-user-10 and hold-many (see their headers for
 -- KEYS/ARGV). The fixed arguments come packed as one "|"-separated string (ids never contain "|"):
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
 local function split(s)
@@ -35,7 +35,7 @@ local function count_usage(k_use, A, amount)
 end
 
 -- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
-local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, packed, meta, m0, m1)
+local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, k_orphan, packed, meta, m0, m1)
   local A = split(packed)
   local mode = A[1]
   local forced = A[2] == '1'
@@ -69,6 +69,11 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     end
     return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
   end
+  -- The same original may have been reversed under the id its reversal could name (without
+  -- field 41, SPEC 2.3): k_orphan is that record, or k_tx itself when there is none to look at.
+  if k_orphan ~= k_tx and redis.call('HGET', k_orphan, 'ty') == 'ORPHAN_REVERSAL' then
+    return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
+  end
   local da, db = 0, 0
   if k_dep then
     local dv = redis.call('HMGET', k_dep, 'a', 'b', 'cur')
@@ -77,12 +82,17 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     da = tonumber(dv[1])
     db = tonumber(dv[2])
   end
-  if company_id ~= '' then
-    local kc = redis.call('HGET', k_company, 'cur')
-    if not kc then return finish(k_idem, ttl, op, ref, {C_COMPANY_NOT_FOUND, 0, S_NONE, ua, ub, da, db, 0}) end
-    if kc ~= cur then return finish(k_idem, ttl, op, ref, {C_CURRENCY_MISMATCH, 0, S_NONE, ua, ub, da, db, 0}) end
-  end
   local total = amount + fee + fx
+  if company_id ~= '' then
+    local kc = redis.call('HMGET', k_company, 'cur', 'a', 'b')
+    if not kc[1] then return finish(k_idem, ttl, op, ref, {C_COMPANY_NOT_FOUND, 0, S_NONE, ua, ub, da, db, 0}) end
+    if kc[1] ~= cur then return finish(k_idem, ttl, op, ref, {C_CURRENCY_MISMATCH, 0, S_NONE, ua, ub, da, db, 0}) end
+    -- A single-message debit credits its fees to the company tranche at once: bounded, unless
+    -- forced (an advice is never declined).
+    if mode == 'P' and not forced and over_max(tonumber(kc[2]) + tonumber(kc[3]), fee + fx) then
+      return finish(k_idem, ttl, op, ref, {C_AMOUNT_TOO_LARGE, 0, S_NONE, ua, ub, da, db, 0})
+    end
+  end
   local limited = k_use ~= k_tx
   if limited and not forced then
     local over = over_limit(k_use, A, amount)
@@ -165,6 +175,12 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   if k_dep then fields[#fields + 1] = 'dp'; fields[#fields + 1] = deposit_id end
   if company_id ~= '' then fields[#fields + 1] = 'kp'; fields[#fields + 1] = company_id end
   if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
+  if limited then
+    -- What was counted, for a reversal to give back (uk: the usage hash, um: amount, uq: ATM).
+    fields[#fields + 1] = 'uk'; fields[#fields + 1] = k_use
+    fields[#fields + 1] = 'um'; fields[#fields + 1] = d(amount)
+    if A[17] == '1' then fields[#fields + 1] = 'uq'; fields[#fields + 1] = '1' end
+  end
   for i = m0, m1, 2 do
     fields[#fields + 1] = 'm:' .. meta[i]
     fields[#fields + 1] = meta[i + 1]
