@@ -140,11 +140,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // A batch that failed as a whole is answered 96; the debits it may have held or posted are
   // undone (compensation.ts), so those answers and the ledger agree.
   const mainCards = new CardStore(redis, secrets.panIndexKey);
-  const depositIdOf = async (configId: string, currency: string) => (await ledger.findPartnerBalance(configId, 'DEPOSIT', currency))?.id ?? null;
   const failedBatch = (frames: readonly Buffer[]): RunResult => {
     for (const f of frames) {
       const d = fallbackCodec.unpack(f);
-      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields, depositIdOf));
+      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields));
     }
     return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
   };

@@ -68,7 +68,12 @@ export const LOCK_REASONS: Readonly<Record<number, Reason>> = {
   11: 'CARD_LOCK_11_OFFLINE_PIN_TRIES_EXCEEDED',
 };
 
-/** A ledger reason (ledger/codes.ts) as a switch reason; ledger-internal ones (TRANSACTION_EXISTS …) are UNKNOWN_ERROR. */
+/**
+ * A ledger reason (ledger/codes.ts) as a switch reason: AMOUNT_TOO_LARGE (a balance would pass the
+ * n12 maximum) is INVALID_AMOUNT (13, SPEC §2.2); ledger-internal ones (TRANSACTION_EXISTS …) are
+ * UNKNOWN_ERROR.
+ */
 export function fromLedger(ledgerReason: string): Reason {
+  if (ledgerReason === 'AMOUNT_TOO_LARGE') return 'INVALID_AMOUNT';
   return ledgerReason in REASONS ? (ledgerReason as Reason) : 'UNKNOWN_ERROR';
 }

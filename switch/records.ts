@@ -61,6 +61,8 @@ export interface TransactionObject {
   originalAmount: number | null;
   originalCurrency: string | null;
   status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
+  /** An approved original reversed in part: minor units given back so far (absent otherwise). */
+  reversedAmount?: number;
   description: string;
   date: string;
   referenceExternalTransactionDate: string | null;
@@ -267,11 +269,18 @@ export class TransactionRecords {
     return { items, next: slice.length > limit && last !== undefined ? `${last.score}.${last.id}` : null };
   }
 
-  /** A record of an approved authorization shows the ledger transaction's status now. */
+  /**
+   * A record of an approved original shows its ledger transaction's status now: an authorization
+   * becomes CLEARED, REVERSED or EXPIRED, posted money REVERSED when reversed in full; a partial
+   * reversal shows `reversedAmount` (SPEC §2.3). Reversals' and clearings' own records stay as written.
+   */
   private async withLedgerStatus(rec: TransactionObject): Promise<TransactionObject> {
-    if (rec.processingStatus !== 'SUCCESS' || rec.status !== 'AUTHORIZED' || rec.balanceId === null || rec.externalTransactionId === null) return rec;
+    if (rec.processingStatus !== 'SUCCESS' || rec.balanceId === null || rec.externalTransactionId === null) return rec;
+    if (rec.referenceExternalTransactionId !== null || (rec.status !== 'AUTHORIZED' && rec.status !== 'CLEARED')) return rec;
     const tx = await this.ledger.getTransaction(rec.balanceId, rec.externalTransactionId);
-    if (tx !== null && (tx.status === 'CLEARED' || tx.status === 'REVERSED' || tx.status === 'EXPIRED')) rec.status = tx.status;
+    if (tx === null) return rec;
+    if (tx.status === 'CLEARED' || tx.status === 'REVERSED' || tx.status === 'EXPIRED') rec.status = tx.status;
+    if (tx.reversedMinor > 0 && tx.status !== 'REVERSED') rec.reversedAmount = tx.reversedMinor;
     return rec;
   }
 }

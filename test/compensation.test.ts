@@ -30,29 +30,28 @@ t.test('undoRequest: a held 0100 released, a posted 0200 credited back, an unsee
   await cards.put(pan, { id: 'comp-card', customerId: 'comp-1', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());
-  const noDeposit = async () => null;
 
   const auth = msg('0100', pan, '000001', 2_000);
   t.equal((await c.request(auth))['39'], '00');
-  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth), noDeposit), true);
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth)), true);
   t.equal((await ledger.getTransaction(bal.id, `comp-card.010.${F7}.000001.00000123456.TERM0001`))?.status, 'REVERSED', 'the hold is released');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 });
-  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth), noDeposit), true, 'twice');
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf(auth)), true, 'twice');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 }, 'changes nothing more');
 
   const fin = msg('0200', pan, '000002', 3_000);
   t.equal((await c.request(fin))['39'], '00');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 7_000 });
-  await undoRequest(ledger, cards, '0200', fieldsOf(fin), noDeposit);
-  await undoRequest(ledger, cards, '0200', fieldsOf(fin), noDeposit);
+  await undoRequest(ledger, cards, '0200', fieldsOf(fin));
+  await undoRequest(ledger, cards, '0200', fieldsOf(fin));
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 }, 'the posted debit is credited back, once');
 
   const unseen = msg('0100', pan, '000003', 1_000);
-  await undoRequest(ledger, cards, '0100', fieldsOf(unseen), noDeposit);
+  await undoRequest(ledger, cards, '0100', fieldsOf(unseen));
   t.equal((await c.request(unseen))['39'], '05', 'a hold arriving after its undo is refused');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 10_000, blockedMinor: 0 });
 
-  t.equal(await undoRequest(ledger, cards, '0400', fieldsOf(msg('0400', pan, '000004', 1)), noDeposit), false, 'not a debit request');
-  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf({ ...msg('0100', pan, '000005', 1), 3: '280000' } as IsoJson), noDeposit), false, 'a credit is left');
+  t.equal(await undoRequest(ledger, cards, '0400', fieldsOf(msg('0400', pan, '000004', 1))), false, 'not a debit request');
+  t.equal(await undoRequest(ledger, cards, '0100', fieldsOf({ ...msg('0100', pan, '000005', 1), 3: '280000' } as IsoJson)), false, 'a credit is left');
   t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
 });

@@ -250,3 +250,154 @@ t.test('no PAN at rest: every message type and API call, then the AOF rewritten,
   void ACQ;
   await assertLedgerSound(t, w);
 });
+
+/** The record of a request (by its STAN) among a card's records. */
+async function recordOf(w: World, card: Card, mti: string, stan: string): Promise<TransactionObject | undefined> {
+  for (let i = 0; i < 100; i++) {
+    const r = (await recordsOf(w, card)).find((x) => x.mti === mti && (x.externalTransactionId ?? '').includes(`.${stan}.`));
+    if (r !== undefined) return r;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  return undefined;
+}
+
+const LATER = { 7: '1126101500' };
+
+t.test('a reversal of posted money moves it back, in full or in part, for every posted kind', async (t) => {
+  const w = await startWorld(t, '1987');
+  let n = 100;
+  const cases: Array<{ name: string; topUp: number; original: (c: Card) => IsoJson[]; reversal: (c: Card, o: IsoJson) => IsoJson; after: [number, number]; status?: string; reversed?: number }> = [
+    {
+      name: 'ATM 0200 (01, MCC 6011, 80.00) and its 0420', topUp: 10_000,
+      original: (c) => [msg('0200', c, '000001', '01', 8_000, { 18: '6011' })],
+      reversal: (c, o) => msg('0420', c, '000002', '01', 8_000, { ...LATER, 90: f90(o) }), after: [10_000, 0], status: 'REVERSED',
+    },
+    {
+      name: '0200 of 100.00 and an 0400 with field 95 = 40.00 (partial dispense): 60.00 back', topUp: 20_000,
+      original: (c) => [msg('0200', c, '000001', '01', 10_000, { 18: '6011' })],
+      reversal: (c, o) => msg('0400', c, '000002', '01', 10_000, { ...LATER, 90: f90(o), 95: f95(4_000) }), after: [16_000, 0], status: 'CLEARED', reversed: 6_000,
+    },
+    {
+      name: 'forced post (0220 without an original) and its 0420', topUp: 10_000,
+      original: (c) => [msg('0220', c, '000001', '00', 3_000, { 37: undefined })],
+      reversal: (c, o) => msg('0420', c, '000002', '00', 3_000, { ...LATER, 90: f90(o) }), after: [10_000, 0], status: 'REVERSED',
+    },
+    {
+      name: 'authorization cleared by its 0220, then reversed', topUp: 10_000,
+      original: (c) => { const a = msg('0100', c, '000001', '00', 2_000); return [a, msg('0220', c, '000003', '00', 2_000, { ...LATER, 90: f90(a) })]; },
+      reversal: (c, o) => msg('0420', c, '000002', '00', 2_000, { 7: '1127101500', 90: f90(o) }), after: [10_000, 0], status: 'REVERSED',
+    },
+    {
+      name: 'forced hold (0120) reversed in part', topUp: 10_000,
+      original: (c) => [msg('0120', c, '000001', '00', 5_000)],
+      reversal: (c, o) => msg('0420', c, '000002', '00', 5_000, { ...LATER, 90: f90(o), 95: f95(1_000) }), after: [9_000, 1_000], status: 'AUTHORIZED',
+    },
+    {
+      name: 'refund posted by an 0200 (20): debited back', topUp: 1_000,
+      original: (c) => [msg('0200', c, '000001', '20', 2_500)],
+      reversal: (c, o) => msg('0400', c, '000002', '20', 2_500, { ...LATER, 90: f90(o) }), after: [1_000, 0], status: 'REVERSED',
+    },
+    {
+      name: 'payment credit (28) in an 0100 reversed in part', topUp: 1_000,
+      original: (c) => [msg('0100', c, '000001', '28', 3_000)],
+      reversal: (c, o) => msg('0400', c, '000002', '28', 3_000, { ...LATER, 90: f90(o), 95: f95(1_000) }), after: [2_000, 0], status: 'CLEARED', reversed: 2_000,
+    },
+    {
+      name: 'payment credit advice (0220, 28) reversed: debited back below zero if need be (forced)', topUp: 0,
+      original: (c) => [msg('0220', c, '000001', '28', 3_000, { 37: undefined })],
+      reversal: (c, o) => msg('0420', c, '000002', '28', 3_000, { ...LATER, 90: f90(o) }), after: [0, 0], status: 'REVERSED',
+    },
+  ];
+  for (const k of cases) {
+    await t.test(k.name, async (t) => {
+      const card = await newCard(w, ++n, { topUpMinor: k.topUp });
+      const originals = k.original(card);
+      for (const m of originals) t.equal((await send(w, m)).res['39'], '00', `original ${m['0']} answered 00`);
+      const first = originals[0]!;
+      const rev = k.reversal(card, first);
+      t.equal((await send(w, rev)).res['39'], '00', 'reversal answered 00');
+      t.same(await balance(w, card), k.after, 'the money came back');
+      const again = { ...rev, 11: '000009' };
+      t.equal((await send(w, again)).res['39'], '00', 'a second reversal is acknowledged');
+      t.same(await balance(w, card), k.after, 'and moves nothing');
+      const orig = await recordOf(w, card, String(first['0']), String(first['11']));
+      t.equal(orig?.status, k.status, `the original's record shows ${k.status}`);
+      if (k.reversed !== undefined) t.equal(orig?.reversedAmount, k.reversed, 'and the amount reversed');
+      const revRec = await recordOf(w, card, String(rev['0']), String(rev['11']));
+      t.equal(revRec?.referenceExternalTransactionId, orig?.externalTransactionId, "the reversal's record names the original");
+      await assertLedgerSound(t, w);
+    });
+  }
+});
+
+t.test('an orphan reversal is keyed by what field 90 names: without field 41 it stops the original from any terminal', async (t) => {
+  const w = await startWorld(t, '1987');
+  const card = await newCard(w, 200);
+  for (const [mti, proc] of [['0100', '00'], ['0200', '01']] as const) {
+    const stan = mti === '0100' ? '000001' : '000011';
+    const original = msg(mti, card, stan, proc, 4_000, { 41: 'TERM0042' });
+    const orphan = msg('0400', card, String(Number(stan) + 1).padStart(6, '0'), proc, 4_000, { ...LATER, 90: f90(original), 41: undefined, 37: undefined });
+    t.equal((await send(w, orphan)).res['39'], '00', `${mti}: the orphan reversal is acknowledged`);
+    const late = await send(w, original);
+    t.equal(late.res['39'], '05', `${mti}: the late original (field 41 TERM0042) is declined 05`);
+    t.same(await balance(w, card), [10_000, 0], `${mti}: and holds nothing`);
+  }
+  // A reversal without field 41 (and without field 37) finds an original that had one.
+  const auth = msg('0100', card, '000021', '00', 1_500, { 41: 'TERM0042' });
+  t.equal((await send(w, auth)).res['39'], '00');
+  await recordOf(w, card, '0100', '000021');
+  t.same(await balance(w, card), [8_500, 1_500]);
+  t.equal((await send(w, msg('0400', card, '000022', '00', 1_500, { ...LATER, 90: f90(auth), 41: undefined, 37: undefined }))).res['39'], '00');
+  t.same(await balance(w, card), [10_000, 0], 'released: matched whatever its terminal');
+  // A clearing without field 41 clears it rather than force-posting beside it.
+  const auth2 = msg('0100', card, '000031', '00', 2_000, { 41: 'TERM0042' });
+  t.equal((await send(w, auth2)).res['39'], '00');
+  await recordOf(w, card, '0100', '000031');
+  t.equal((await send(w, msg('0220', card, '000032', '00', 2_000, { ...LATER, 90: f90(auth2), 41: undefined, 37: undefined }))).res['39'], '00');
+  t.same(await balance(w, card), [8_000, 0], 'cleared once: 2,000 posted, nothing left held');
+  await assertLedgerSound(t, w);
+});
+
+t.test('a reversal gives back the daily-limit usage of what it releases', async (t) => {
+  const w = await startWorld(t, '1987');
+  // LIM_ATM: ATM withdrawals at most 3,000 a day.
+  const card = await newCard(w, 300, { program: 'LIM_ATM', topUpMinor: 20_000 });
+  const atm = (stan: string, amount: number) => msg('0100', card, stan, '01', amount, { 18: '6011' });
+  const first = atm('000001', 2_500);
+  t.equal((await send(w, first)).res['39'], '00', '2,500 withdrawn');
+  t.equal((await send(w, atm('000002', 2_500))).res['39'], '61', 'a second 2,500 is over the limit');
+  t.equal((await send(w, msg('0400', card, '000003', '01', 2_500, { ...LATER, 90: f90(first) }))).res['39'], '00', 'the first is reversed (the ATM failed)');
+  const retry = atm('000004', 2_500);
+  t.equal((await send(w, retry)).res['39'], '00', 'the retry is approved');
+  t.equal((await send(w, msg('0400', card, '000005', '01', 2_500, { ...LATER, 90: f90(retry), 95: f95(500) }))).res['39'], '00', 'partial dispense: 500 of 2,500');
+  t.equal((await send(w, atm('000006', 2_500))).res['39'], '00', 'the 2,000 given back makes room for 2,500 more');
+  t.equal((await send(w, atm('000007', 1))).res['39'], '61', 'and the limit holds after that');
+  // Count limits: a full reversal gives the count back too.
+  const counted = await newCard(w, 301, { program: 'LIM_CNT' });
+  const a = msg('0100', counted, '000001', '00', 10);
+  t.equal((await send(w, a)).res['39'], '00');
+  t.equal((await send(w, msg('0100', counted, '000002', '00', 10))).res['39'], '00');
+  t.equal((await send(w, msg('0100', counted, '000003', '00', 10))).res['39'], '65', 'the third of the day is over the count');
+  t.equal((await send(w, msg('0420', counted, '000004', '00', 10, { ...LATER, 90: f90(a) }))).res['39'], '00');
+  t.equal((await send(w, msg('0100', counted, '000005', '00', 10))).res['39'], '00', 'after a full reversal the count is given back');
+  await assertLedgerSound(t, w);
+});
+
+t.test('amounts beyond n12: declined 13 on the wire, field 54 stays 20 characters an entry', async (t) => {
+  const w = await startWorld(t, '1987');
+  const MAX = 999_999_999_999;
+  const rich = await newCard(w, 400, { topUpMinor: MAX - 1_000 });
+  t.equal((await send(w, msg('0200', rich, '000001', '28', 2_000))).res['39'], '13', 'a payment credit past the maximum balance: 13');
+  t.equal((await send(w, msg('0100', rich, '000002', '20', 2_000))).res['39'], '00', 'a refund authorization holds nothing');
+  t.same(await balance(w, rich), [MAX - 1_000, 0], 'nothing credited');
+  const advice = await send(w, msg('0220', rich, '000003', '28', 2_000, { 37: undefined }));
+  t.equal(advice.res['39'], '00', 'an advice is acknowledged');
+  t.same(await balance(w, rich), [MAX - 1_000, 0], 'but cannot be posted past the maximum');
+  t.match(await recordOf(w, rich, '0220', '000003'), { processingStatus: 'INVALID', reason: 'INVALID_AMOUNT' }, 'and is recorded INVALID for operations');
+  const inquiry = await send(w, msg('0100', rich, '000004', '30', 0));
+  t.equal(inquiry.res['39'], '00');
+  t.match(inquiry.res['54'], /^(?:00(?:01|02)978C\d{12}){2}$/, 'field 54: two 20-character entries');
+  const fees = await newCard(w, 401, { program: 'FEES', topUpMinor: 1_000 });
+  t.equal((await send(w, msg('0100', fees, '000001', '00', MAX))).res['39'], '13', 'the largest amount plus its fee can never be held: 13');
+  await assertLedgerSound(t, w);
+});

@@ -18,6 +18,8 @@ import { creditArgs, debitArgs, holdArgs } from './holds.js';
 import { aboutChecked, refused } from './outcomes.js';
 import { originalData, text, transactionId } from './wire.js';
 import { matchOriginal } from './originals.js';
+import { fromLedger } from '../reasons.js';
+import type { PostResult } from '../../ledger/index.js';
 
 export async function authorizationAdvice(ctx: ProcessContext, req: Request): Promise<Decision> {
   const a = await readAdvice(ctx, req);
@@ -27,8 +29,8 @@ export async function authorizationAdvice(ctx: ProcessContext, req: Request): Pr
     return aboutChecked(req, a, { reason: 'APPROVED', ledger: { op: 'HOLD', forced: true, standIn: false, approved: true }, original: true });
   }
   if (a.kind === 'PAYMENT_CREDIT') {
-    await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `advice:${a.txId}` }));
-    return aboutChecked(req, a, { reason: 'APPROVED', status: 'CLEARED', ledger: { op: 'CREDIT', approved: true }, original: true });
+    const r = await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `advice:${a.txId}` }));
+    return credited(req, a, r, 'CLEARED');
   }
   return aboutChecked(req, a, { reason: 'APPROVED' });
 }
@@ -40,12 +42,13 @@ export async function financialAdvice(ctx: ProcessContext, req: Request): Promis
     case 'DEBIT': return clearOrPost(ctx, req, a);
     case 'REFUND': {
       const od = originalData(text(req.msg.fields, 90));
-      await creditRefund(ctx, a, od === null ? null : transactionId(a.card.id, od.mti, od.f7, od.stan, od.acquirer, text(req.msg.fields, 41)));
-      return aboutChecked(req, a, { reason: 'APPROVED', ledger: { op: 'CREDIT', approved: true } });
+      const r = await creditRefund(ctx, a, od === null ? null : transactionId(a.card.id, od.mti, od.f7, od.stan, od.acquirer, text(req.msg.fields, 41)));
+      // Posted under the refund authorization's id: that 0100 is what a reversal names, not this advice.
+      return { ...credited(req, a, r, 'CLEARED'), original: false };
     }
     case 'PAYMENT_CREDIT': {
-      await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `force:${a.txId}` }));
-      return aboutChecked(req, a, { reason: 'APPROVED', ledger: { op: 'CREDIT', approved: true }, original: true });
+      const r = await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `force:${a.txId}` }));
+      return credited(req, a, r, 'CLEARED');
     }
     case 'INQUIRY': return aboutChecked(req, a, { reason: 'APPROVED' });
   }
@@ -58,8 +61,10 @@ export async function financialAdvice(ctx: ProcessContext, req: Request): Promis
  * AMBIGUOUS_REFERENCED_TRANSACTION.
  */
 async function clearOrPost(ctx: ProcessContext, req: Request, a: Checked): Promise<Decision> {
+  // One idempotency key per (advice, candidate): a first probe of an id the ledger does not know
+  // must not make the clearing of the candidate found next look like a conflicting replay.
   const clear = async (originalTxId: string): Promise<boolean> => {
-    const r = await ctx.ledger.clear({ idempotencyKey: `clear:${a.txId}`, txId: originalTxId, balanceId: a.card.balanceId, amountMinor: a.amountMinor, nowMs: a.nowMs });
+    const r = await ctx.ledger.clear({ idempotencyKey: `clear:${a.txId}:${originalTxId}`, txId: originalTxId, balanceId: a.card.balanceId, amountMinor: a.amountMinor, nowMs: a.nowMs });
     return r.reason !== 'TRANSACTION_NOT_FOUND';
   };
   const m = await matchOriginal(ctx, req.msg.fields, a.card, clear, true);
@@ -76,10 +81,20 @@ async function clearOrPost(ctx: ProcessContext, req: Request, a: Checked): Promi
  * transaction id. When that id is taken (a second clearing of the same refund, or field 90 naming
  * a debit) the credit is recorded under the advice's own id: each clearing pays once.
  */
-async function creditRefund(ctx: ProcessContext, a: Checked, originalTxId: string | null): Promise<void> {
+async function creditRefund(ctx: ProcessContext, a: Checked, originalTxId: string | null): Promise<PostResult> {
   if (originalTxId !== null) {
     const r = await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `clear:${a.txId}`, txId: originalTxId }));
-    if (r.reason !== 'TRANSACTION_EXISTS') return;
+    if (r.reason !== 'TRANSACTION_EXISTS') return r;
   }
-  await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `force:${a.txId}` }));
+  return ctx.ledger.credit(creditArgs(a, { idempotencyKey: `force:${a.txId}` }));
+}
+
+/**
+ * An advice's credit: posted (an original a reversal may find), or, when the ledger cannot post it
+ * (a balance past the n12 maximum, a balance gone), acknowledged all the same and recorded INVALID
+ * with the reason: the scheme reported it, the issuer's operations must look at it.
+ */
+function credited(req: Request, a: Checked, r: PostResult, status: 'CLEARED'): Decision {
+  if (!r.ok) return aboutChecked(req, a, { reason: fromLedger(r.reason), status, ledger: { op: 'CREDIT', approved: false } });
+  return aboutChecked(req, a, { reason: 'APPROVED', status, ledger: { op: 'CREDIT', approved: true }, original: true });
 }

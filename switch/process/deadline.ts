@@ -86,6 +86,6 @@ async function forceHold(ctx: ProcessContext, c: Checked): Promise<void> {
 }
 
 /** Releases the hold, or remembers the transaction as reversed; a posted 0200 debit is credited back. */
-function undo(ctx: ProcessContext, c: Checked, mode: 'H' | 'P'): Promise<void> {
-  return undoTransaction(ctx.ledger, c.card.balanceId, c.txId, c.depositId, mode === 'P');
+function undo(ctx: ProcessContext, c: Checked, _mode: 'H' | 'P'): Promise<void> {
+  return undoTransaction(ctx.ledger, c.card.balanceId, c.txId, c.card.id);
 }

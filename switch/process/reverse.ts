@@ -8,7 +8,7 @@
 import type { ProcessContext } from './context.js';
 import { decide, type Decision, type Request } from './decision.js';
 import type { CardRecord } from '../cards.js';
-import type { Reason } from '../reasons.js';
+import { fromLedger, type Reason } from '../reasons.js';
 import { amountMinor, text, transactionId } from './wire.js';
 import { REVERSAL_TYPE } from './processing.js';
 import { matchOriginal } from './originals.js';
@@ -25,15 +25,18 @@ export async function reverse(ctx: ProcessContext, req: Request): Promise<Decisi
   if (pan === undefined || !(newAmount >= 0)) return refuse('FORMAT_ERROR');
   if (card === null) return refuse('CARD_NOT_FOUND');
 
-  let movedMinor = 0;
+  let outcome: Reversed = { known: false, movedMinor: 0, refusal: null };
   const apply = async (originalTxId: string): Promise<boolean> => {
-    const r = await reverseOriginal(ctx, card, originalTxId, newAmount, false);
-    movedMinor = r.movedMinor;
-    return r.known;
+    outcome = await reverseOriginal(ctx, card, originalTxId, newAmount, false);
+    return outcome.known;
   };
   const m = await matchOriginal(ctx, f, card, apply, false);
   if (m.found) {
-    return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.txId, amountMinor: movedMinor, ledger: { op: 'REVERSE', originalTxId: m.txId } });
+    // Nothing is acknowledged as reversed without moving what it reverses (SPEC §2.3): a reversal
+    // the ledger refuses (field 95 above the original, a credit-back past the maximum) is declined
+    // 13, or for an advice acknowledged and recorded INVALID with that reason.
+    if (outcome.refusal !== null) return decide(req, { reason: outcome.refusal, ...reversal, card, txId, referenceTxId: m.txId });
+    return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.txId, amountMinor: outcome.movedMinor, ledger: { op: 'REVERSE', originalTxId: m.txId } });
   }
   if (m.ambiguous) return refuse('AMBIGUOUS_REFERENCED_TRANSACTION');
   // An unknown original is acknowledged (the processor must not retry it forever) and, when field
@@ -42,12 +45,25 @@ export async function reverse(ctx: ProcessContext, req: Request): Promise<Decisi
   return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.named });
 }
 
-/** Reverses `originalTxId` in the ledger; `known`: the ledger had the transaction; `movedMinor`: money given back by this call. */
-async function reverseOriginal(ctx: ProcessContext, card: CardRecord, originalTxId: string, newAmount: number, rememberOrphan: boolean): Promise<{ known: boolean; movedMinor: number }> {
-  const r = await ctx.ledger.release({
+/**
+ * What reversing one transaction did: `known`, the ledger had it; `movedMinor`, money given back
+ * by this call (fees included); `refusal`, why the ledger moved nothing although it knows the
+ * transaction (null when it reversed it now or already had).
+ */
+interface Reversed { known: boolean; movedMinor: number; refusal: Reason | null }
+
+/**
+ * Reverses `originalTxId` whatever its state (ledger `reverse`): an open hold is released, posted
+ * money is moved back (a debit credited back, a credit debited back), in full or down to
+ * `newAmount`, and the card's daily-limit usage is given back.
+ */
+async function reverseOriginal(ctx: ProcessContext, card: CardRecord, originalTxId: string, newAmount: number, rememberOrphan: boolean): Promise<Reversed> {
+  const r = await ctx.ledger.reverse({
     // The probe and the remembering of an orphan are two ledger operations: two idempotency keys.
     idempotencyKey: `${rememberOrphan ? 'orphan' : 'rev'}:${originalTxId}:${newAmount}`, txId: originalTxId, balanceId: card.balanceId, rememberOrphan,
-    ...(newAmount > 0 ? { newAmountMinor: newAmount } : {}),
+    cardId: card.id, ...(newAmount > 0 ? { newAmountMinor: newAmount } : {}),
   });
-  return { known: r.reason !== 'TRANSACTION_NOT_FOUND', movedMinor: r.releasedMinor };
+  const known = r.reason !== 'TRANSACTION_NOT_FOUND';
+  const refusal: Reason | null = r.ok || !known ? null : r.reason === 'INVALID_AMOUNT' || r.reason === 'AMOUNT_TOO_LARGE' ? 'INVALID_AMOUNT' : fromLedger(r.reason);
+  return { known, movedMinor: r.movedMinor, refusal };
 }
