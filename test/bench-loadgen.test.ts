@@ -24,7 +24,9 @@ t.test('the scanner finds fields 11, 32, 37 and 39 where the codec decodes them'
     t.equal(Number(r.msg.fields.get(11)), plan.stans[i]);
     t.equal(body.toString('latin1', scanner.find(body, 37), scanner.find(body, 37) + scanner.length), r.msg.fields.get(37));
     t.equal(scanner.find(body, 39), -1, 'a request has no field 39');
-    const answer = codec.pack({ mti: '0110', fields: new Map([...r.msg.fields, [39, '51']].sort((a, b) => (a[0] as number) - (b[0] as number))) as Map<number, string> });
+    const fields = new Map(r.msg.fields);
+    fields.set(39, '51');
+    const answer = codec.pack({ mti: '0110', fields: new Map([...fields].sort((a, b) => a[0] - b[0])) });
     const at39 = scanner.find(answer, 39);
     t.equal(answer.toString('latin1', at39, at39 + 2), '51');
   }
