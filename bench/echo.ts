@@ -20,9 +20,10 @@ function serve(socket: Socket, codec: IsoCodec): void {
       const r = codec.unpack(body);
       if (!r.ok) return;
       const m = r.msg;
+      // Pack walks the bitmap, so field 39 added last still goes out in field order.
       m.mti = m.mti.slice(0, 2) + String(Number(m.mti[2]) + 1) + m.mti[3];
       m.fields.set(39, '00');
-      socket.write(frame(codec.pack({ mti: m.mti, fields: new Map([...m.fields].sort((a, b) => a[0] - b[0])) })));
+      socket.write(frame(codec.pack(m)));
     },
     keepAlive() { /* nothing to answer */ },
     oversize() { socket.destroy(); },
