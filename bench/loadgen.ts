@@ -57,6 +57,8 @@ export interface LoadReport {
   latencyUs: Percentiles;
   latenessUs: Percentiles;
   codes: Record<string, number>;
+  /** CPU time of the generator's process (user + system) per request sent: its own cost, whatever the machine's load. */
+  generatorCpuUsPerRequest: number;
 }
 
 export type Histogram = hdr.Histogram;
@@ -222,8 +224,9 @@ function drained(state: RunState, sent: number, drainMs: number): Promise<void> 
   });
 }
 
-function report(state: RunState, sent: number, start: number, lastWrite: number, end: number, rate: number): LoadReport {
+function report(state: RunState, sent: number, start: number, lastWrite: number, end: number, rate: number, cpu: NodeJS.CpuUsage): LoadReport {
   return {
+    generatorCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, sent),
     offeredPerSecond: rate, sent, answered: state.answered, unmatched: state.unmatched,
     sendSeconds: (lastWrite - start) / 1000, seconds: (end - start) / 1000,
     answersPerSecond: state.answered / Math.max(1e-9, (end - start) / 1000),
@@ -235,6 +238,7 @@ function report(state: RunState, sent: number, start: number, lastWrite: number,
 export async function runOpenLoop(o: OpenLoopOptions): Promise<LoadReport> {
   const state = new RunState(o.dialect);
   const sockets = await openConnections(o.host ?? '127.0.0.1', o.port, o.connections, state);
+  const cpu0 = process.cpuUsage();
   const { frames, stans } = o.plan;
   const total = frames.length;
   const intervalMs = 1000 / o.ratePerSecond;
@@ -246,16 +250,17 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<LoadReport> {
     const tick = () => {
       const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
       if (due <= sent) return;
-      for (const s of sockets) s.cork();
-      // The write time of each request is taken at its own write call; a tick's writes leave
-      // together on uncork, one writev per socket.
+      // The write time of each request is taken at its own write call; when a tick has several,
+      // they leave together on uncork, one writev per socket.
+      const cork = due - sent > 1;
+      if (cork) for (const s of sockets) s.cork();
       for (; sent < due; sent++) {
         const at = performance.now();
         state.writtenAt[stans[sent]!] = at;
         recordUs(state.lateness, at - (start + sent * intervalMs));
         sockets[sent % n]!.write(frames[sent]!);
       }
-      for (const s of sockets) s.uncork();
+      if (cork) for (const s of sockets) s.uncork();
       lastWrite = performance.now();
       if (sent >= total) { clearInterval(timer); resolve(); }
     };
@@ -265,7 +270,7 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<LoadReport> {
   await drained(state, sent, o.drainMs ?? 5000);
   const end = state.answered >= sent ? state.lastReadAt : performance.now();
   for (const s of sockets) s.destroy();
-  return report(state, sent, start, lastWrite, end, o.ratePerSecond);
+  return report(state, sent, start, lastWrite, end, o.ratePerSecond, process.cpuUsage(cpu0));
 }
 
 export interface BurstOptions {
@@ -289,6 +294,7 @@ export async function runBurst(o: BurstOptions): Promise<LoadReport> {
   const sockets = await openConnections(o.host ?? '127.0.0.1', o.port, o.connections, state);
   const { frames, stans } = o.plan;
   const chunk = o.chunk ?? 64;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   let lastWrite = start;
   await Promise.all(sockets.map(async (socket, c) => {
@@ -307,7 +313,7 @@ export async function runBurst(o: BurstOptions): Promise<LoadReport> {
   await drained(state, frames.length, o.drainMs ?? 30_000);
   const end = state.answered >= frames.length ? state.lastReadAt : performance.now();
   for (const s of sockets) s.destroy();
-  return report(state, frames.length, start, lastWrite, end, 0);
+  return report(state, frames.length, start, lastWrite, end, 0, process.cpuUsage(cpu0));
 }
 
 /** One line: latency and lateness percentiles in ms, answered/sent, codes. */
@@ -316,5 +322,5 @@ export function formatReport(name: string, r: LoadReport): string {
   const l = r.latencyUs;
   const late = r.latenessUs;
   return `${name.padEnd(24)} answered ${r.answered}/${r.sent}  latency p50 ${ms(l.p50)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)} ms` +
-    `  | lateness p50 ${ms(late.p50)} p99 ${ms(late.p99)} max ${ms(late.max)} ms  codes ${JSON.stringify(r.codes)}`;
+    `  | lateness p50 ${ms(late.p50)} p99 ${ms(late.p99)} max ${ms(late.max)} ms  | generator ${r.generatorCpuUsPerRequest.toFixed(0)} µs CPU/request  codes ${JSON.stringify(r.codes)}`;
 }

@@ -269,13 +269,28 @@ function formatCost(c: RedisCost): string {
   return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs — ${parts.join(', ')}`;
 }
 
+/** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
 // ---------------------------------------------------------------- the parts against a target
 
-interface RateRun { placement: string; offeredPerSecond: number; report: LoadReport; redis: RedisCost | null }
+interface RateRun {
+  placement: string; offeredPerSecond: number; report: LoadReport; redis: RedisCost | null;
+  /** CPU time (user + system, from /proc, 10 ms ticks) per answer of the target process and of redis-server. */
+  targetCpuUsPerAnswer: number; redisCpuUsPerAnswer: number | null;
+}
 interface SearchStep { offeredPerSecond: number; p99Us: number; answered: number; sent: number; pass: boolean }
 interface SearchResult { budgetP99Us: number; steps: SearchStep[]; sustainablePerSecond: number }
 interface SoakSegment { atSeconds: number; rssKiB: number; report: LoadReport }
@@ -283,7 +298,7 @@ interface PlacementResult { placement: string; rates: RateRun[]; search: SearchR
 interface BurstResult { placement: string; report: LoadReport; approved: number; declined91: number; declined05: number; declined51: number; userAvailableAfterMinor: number | null; ledgerOk: boolean | null; ledgerReport: string | null; rss: RssSummary }
 
 /** A target under load: the process, its Redis (null for echo) and the request factory of its run. */
-interface Session { target: Target; probe: Redis | null; factory: RequestFactory; placement: string }
+interface Session { target: Target; probe: Redis | null; redisPid: number | null; factory: RequestFactory; placement: string }
 
 /**
  * Waits until the switch has answered (or dropped) every request it read, as its
@@ -309,9 +324,12 @@ async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun
   await settle(s);
   const plan = s.factory.plan(Math.max(1, Math.round(rate * seconds)));
   if (s.probe !== null) await s.probe.config('RESETSTAT');
+  const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid)];
   const report = await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: rate, plan, dialect: DIALECT_1987 });
+  const targetCpuUsPerAnswer = (cpuUs(s.target.pid) - cpu0[0]!) / Math.max(1, report.answered);
+  const redisCpuUsPerAnswer = s.redisPid === null ? null : (cpuUs(s.redisPid) - cpu0[1]!) / Math.max(1, report.answered);
   const redis = s.probe === null ? null : redisCost(await s.probe.info('commandstats'), report.answered, report.codes['00'] ?? 0);
-  return { placement: s.placement, offeredPerSecond: rate, report, redis };
+  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer };
 }
 
 function passes(r: LoadReport): boolean {
@@ -362,13 +380,13 @@ async function soak(s: Session, rss: RssSampler): Promise<SoakSegment[]> {
 
 /** Starts a fresh Redis (switch target) and the target process, seeded with `pans` each holding fundsMinor. */
 async function openSession(placement: string, pans: string[], fundsMinor: number): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
-  if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
+  if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-switch-'));
   const redis = await startManagedRedis({ dir, appendfsync: 'always' });
   const secret = randomBytes(32);
   const balances = await seed(redis.url, secret, pans, fundsMinor);
   const target = await startSwitchProcess(placement, redis.url, secret);
-  return { s: { target, probe: new Redis(redis.url), factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances };
+  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances };
 }
 
 async function closeSession(o: { s: Session; redis: ManagedRedis | null; dir: string | null }): Promise<void> {
@@ -396,6 +414,7 @@ async function benchPlacement(placement: string): Promise<PlacementResult> {
         const run = await runAt(s, rate, SECONDS);
         result.rates.push(run);
         console.log(formatReport(`  ${rate}/s`, run.report));
+        console.log(`    CPU per answer: ${s.placement} ${run.targetCpuUsPerAnswer.toFixed(0)} µs` + (run.redisCpuUsPerAnswer === null ? '' : `, redis-server ${run.redisCpuUsPerAnswer.toFixed(0)} µs`));
         if (run.redis !== null) console.log('    ' + formatCost(run.redis));
       }
     }
@@ -461,13 +480,14 @@ function printSummary(r: Results): void {
   if (r.ceiling !== null) {
     console.log(`  redis ceiling (redis-benchmark -c 50, minimal hold script, AOF always): ${Math.round(r.ceiling.unpipelinedPerSecond)}/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)}/s with -P 16`);
   }
-  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  codes');
+  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  CPU µs/answer (target/redis/gen)  codes');
   for (const p of r.placements) {
     for (const run of p.rates) {
       const l = run.report.latencyUs;
       console.log(`  ${p.placement.padEnd(9)} ${String(run.offeredPerSecond).padStart(10)}  ${`${run.report.answered}/${run.report.sent}`.padStart(13)}  ` +
         `${ms(l.p50).padStart(8)} ${ms(l.p99).padStart(8)} ${ms(l.p999).padStart(9)} ${ms(l.max).padStart(8)} ${ms(run.report.latenessUs.p99).padStart(12)}  ` +
-        `${(run.redis === null ? '-' : run.redis.usPerAnswer.toFixed(0)).padStart(15)}  ${JSON.stringify(run.report.codes)}`);
+        `${(run.redis === null ? '-' : run.redis.usPerAnswer.toFixed(0)).padStart(15)}  ` +
+        `${`${run.targetCpuUsPerAnswer.toFixed(0)}/${run.redisCpuUsPerAnswer === null ? '-' : run.redisCpuUsPerAnswer.toFixed(0)}/${run.report.generatorCpuUsPerRequest.toFixed(0)}`.padStart(32)}  ${JSON.stringify(run.report.codes)}`);
     }
   }
   const base = r.placements[0];
