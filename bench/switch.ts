@@ -504,6 +504,11 @@ function printSummary(r: Results): void {
         (ratio === null || ratio === undefined ? '' : `; sustainable / ceiling = ${ratio.toFixed(2)}`));
     }
     console.log(`  ${p.placement}: switch RSS start ${mib(p.rss.startKiB)} MiB, end ${mib(p.rss.endKiB)} MiB, max ${mib(p.rss.maxKiB)} MiB`);
+    if (p.soak.length > 0) {
+      const p99s = p.soak.map((x) => x.report.latencyUs.p99);
+      console.log(`  ${p.placement}: soak ${p.soak[p.soak.length - 1]!.atSeconds} s at ${opt('BENCH_SOAK_RATE')}/s: RSS ${p.soak.map((x) => mib(x.rssKiB)).join(' → ')} MiB; ` +
+        `p99 ${ms(Math.min(...p99s))}-${ms(Math.max(...p99s))} ms; answered ${p.soak.reduce((n, x) => n + x.report.answered, 0)}/${p.soak.reduce((n, x) => n + x.report.sent, 0)}`);
+    }
   }
   const b = r.burst;
   if (b !== null) {
