@@ -1,116 +1,326 @@
-// An open-loop ISO 8583 load generator: requests leave at their scheduled times whether or not
-// earlier ones were answered, and latency is measured from the scheduled time, so a stalled
-// switch shows up as latency instead of silently lowering the offered rate (no coordinated omission).
+// An open-loop ISO 8583 load generator. Requests are packed before a run starts; during the run
+// they leave on a fixed schedule (request i at start + i/rate) whether or not earlier ones were
+// answered, so a stalled switch shows up as latency instead of silently lowering the offered rate.
+//
+// The schedule is driven by a 1 ms timer: each tick writes every request whose time has come.
+// Nothing spins: on a 2-core machine a busy-waiting generator would take a core from the switch.
+// Two figures are recorded per request, in microseconds, each in its own HDR histogram:
+//   latency   from the request's write to the read of its answer (what the switch costs);
+//   lateness  from the request's scheduled time to its write (what the generator's timer costs).
+// A run whose lateness is high did not offer the load it claims; both are printed side by side.
+//
+// Answers are matched by STAN (field 11) and counted by response code (field 39), both found by
+// walking the answer's bitmap over the raw bytes (FieldScanner); nothing else is decoded.
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Framer, frame } from '../switch/net/framer.js';
-import { IsoCodec, type IsoMessage } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import * as hdr from 'hdr-histogram-js';
+import { Framer } from '../switch/net/framer.js';
+import type { IsoDialect } from '../switch/iso/dialect.js';
 
-export interface LoadOptions {
+/** STANs are 6 digits: a request's STAN indexes its write time in one flat array. */
+export const STAN_LIMIT = 1_000_000;
+/** Histograms track up to 10 minutes (in µs) at 3 significant digits. */
+const HISTOGRAM_MAX_US = 600_000_000;
+
+/** Requests packed before a run: frames[i] (2-byte length included) carries STAN stans[i]. */
+export interface RequestPlan {
+  frames: Buffer[];
+  stans: Uint32Array;
+}
+
+export interface OpenLoopOptions {
   host?: string;
   port: number;
-  ratePerSecond: number;
-  durationSeconds: number;
   connections: number;
-  /** Builds request i; field 11 is overwritten with a STAN unique among requests in flight. */
-  makeRequest(i: number): IsoMessage;
-  /** Stop waiting for stragglers this long after the last send. */
+  ratePerSecond: number;
+  plan: RequestPlan;
+  dialect: IsoDialect;
+  /** Timer period of the schedule, default 1 ms. */
+  tickMs?: number;
+  /** Stop waiting for unanswered requests this long after the last write, default 5000 ms. */
   drainMs?: number;
 }
 
+export interface Percentiles { count: number; p50: number; p99: number; p999: number; max: number; mean: number }
+
 export interface LoadReport {
-  offered: number;
+  offeredPerSecond: number;
+  sent: number;
   answered: number;
-  unanswered: number;
+  /** Answers whose STAN matched nothing in flight (a duplicate or foreign answer). */
+  unmatched: number;
+  /** From the first scheduled write to the last write. */
+  sendSeconds: number;
+  /** From the first scheduled write to the last answer read (or the drain deadline). */
   seconds: number;
-  throughputPerSecond: number;
-  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  answersPerSecond: number;
+  latencyUs: Percentiles;
+  latenessUs: Percentiles;
   codes: Record<string, number>;
+  /** CPU time of the generator's process (user + system) per request sent: its own cost, whatever the machine's load. */
+  generatorCpuUsPerRequest: number;
 }
 
-interface Conn { socket: Socket; inflight: Map<string, number> }
+export type Histogram = hdr.Histogram;
 
-export async function runOpenLoop(o: LoadOptions): Promise<LoadReport> {
-  const codec = new IsoCodec(DIALECT_1987);
-  const latencies: number[] = [];
-  const codes: Record<string, number> = {};
-  const conns: Conn[] = await Promise.all(Array.from({ length: o.connections }, () => openConn(o, codec, latencies, codes)));
-  const total = Math.round(o.ratePerSecond * o.durationSeconds);
-  const intervalMs = 1000 / o.ratePerSecond;
-  const start = performance.now();
-  let sent = 0;
-  let stan = 0;
-  // Send in ticks of about 1 ms: every request whose scheduled time has come goes out, stamped
-  // with its scheduled time.
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const now = performance.now();
-      const due = Math.min(total, Math.floor((now - start) / intervalMs) + 1);
-      const batches = new Map<Conn, Buffer[]>();
-      while (sent < due) {
-        const conn = conns[sent % conns.length] as Conn;
-        const m = o.makeRequest(sent);
-        stan = stan >= 999_999 ? 1 : stan + 1;
-        const s = String(stan).padStart(6, '0');
-        m.fields.set(11, s);
-        conn.inflight.set(s, start + sent * intervalMs);
-        const framed = frame(codec.pack(m));
-        const list = batches.get(conn) ?? [];
-        list.push(framed);
-        batches.set(conn, list);
-        sent++;
-      }
-      for (const [c, list] of batches) c.socket.write(list.length === 1 ? list[0] as Buffer : Buffer.concat(list));
-      if (sent >= total) resolve(); else setTimeout(tick, 1);
-    };
-    tick();
-  });
-  const sendEnd = performance.now();
-  const drainUntil = sendEnd + (o.drainMs ?? 5000);
-  while (performance.now() < drainUntil && conns.some((c) => c.inflight.size > 0)) await new Promise((r) => setTimeout(r, 5));
-  const seconds = (performance.now() - start) / 1000;
-  const unanswered = conns.reduce((n, c) => n + c.inflight.size, 0);
-  for (const c of conns) c.socket.destroy();
-  latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies.length === 0 ? NaN : latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] as number;
+export function newHistogram(): Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HISTOGRAM_MAX_US, numberOfSignificantValueDigits: 3 });
+}
+
+export function percentiles(h: Histogram): Percentiles {
   return {
-    offered: total, answered: latencies.length, unanswered, seconds,
-    throughputPerSecond: latencies.length / ((sendEnd - start) / 1000),
-    latencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), p999: q(0.999), max: latencies[latencies.length - 1] ?? NaN },
-    codes,
+    count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99),
+    p999: h.getValueAtPercentile(99.9), max: h.maxValue, mean: Math.round(h.mean),
   };
 }
 
-function openConn(o: LoadOptions, codec: IsoCodec, latencies: number[], codes: Record<string, number>): Promise<Conn> {
+function recordUs(h: Histogram, ms: number): void {
+  const us = Math.round(ms * 1000);
+  h.recordValue(us < 0 ? 0 : us > HISTOGRAM_MAX_US ? HISTOGRAM_MAX_US : us);
+}
+
+/**
+ * Finds one field in a packed message by walking the bitmap and skipping the fields before it:
+ * fixed fields by their width, variable ones by their ASCII length prefix. No value is decoded,
+ * so matching an answer costs a few bitmap bytes and two short digit reads.
+ */
+export class FieldScanner {
+  /** Per field: > 0 fixed width in bytes, < 0 minus the digits of the length prefix, 0 undefined. */
+  private readonly widths = new Int32Array(129);
+  private readonly mtiBytes: number;
+  /** Byte length of the field found by the last find(). */
+  length = 0;
+
+  constructor(dialect: IsoDialect) {
+    for (let f = 2; f <= 128; f++) {
+      const spec = dialect.fields[f];
+      if (spec === undefined) continue;
+      const prefix = { fixed: 0, llvar: 2, lllvar: 3, llllllvar: 6 }[spec.lengthType];
+      this.widths[f] = prefix === 0 ? spec.maxLength : -prefix;
+    }
+    this.mtiBytes = dialect.fields[0]?.maxLength ?? 4;
+  }
+
+  /** Offset of the field's value in body, or -1 when it is absent or the message is malformed. */
+  find(body: Buffer, field: number): number {
+    const bitmapAt = this.mtiBytes;
+    if (body.length < bitmapAt + 8) return -1;
+    const bitmapBytes = (body[bitmapAt]! & 0x80) !== 0 ? 16 : 8;
+    if (field > bitmapBytes * 8) return -1;
+    let pos = bitmapAt + bitmapBytes;
+    for (let f = 2; f <= field; f++) {
+      if ((body[bitmapAt + ((f - 1) >>> 3)]! & (0x80 >>> ((f - 1) & 7))) === 0) continue;
+      const w = this.widths[f]!;
+      let length = w;
+      if (w < 0) {
+        length = 0;
+        for (let i = 0; i < -w; i++) length = length * 10 + (body[pos + i]! - 0x30);
+        pos += -w;
+      } else if (w === 0) {
+        return -1;
+      }
+      if (f === field) {
+        if (pos + length > body.length) return -1;
+        this.length = length;
+        return pos;
+      }
+      pos += length;
+    }
+    return -1;
+  }
+}
+
+/** The value of `width` ASCII digits at offset, or -1 when one is not a digit. */
+export function readDigits(buf: Buffer, offset: number, width: number): number {
+  let n = 0;
+  for (let i = 0; i < width; i++) {
+    const d = buf[offset + i]! - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Writes value as `width` zero-padded ASCII digits at offset. */
+export function writeDigits(buf: Buffer, offset: number, width: number, value: number): void {
+  for (let i = width - 1; i >= 0; i--) {
+    buf[offset + i] = 0x30 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+}
+
+/** What every connection of one run shares: write times by STAN, histograms, code counts. */
+class RunState {
+  /** Write time (performance.now() ms) of the request in flight with that STAN, 0 when none. */
+  readonly writtenAt = new Float64Array(STAN_LIMIT);
+  readonly latency = newHistogram();
+  readonly lateness = newHistogram();
+  /** Response code as two bytes (b0 * 256 + b1), or -1 for an answer without field 39. */
+  readonly codes = new Map<number, number>();
+  answered = 0;
+  unmatched = 0;
+  lastReadAt = 0;
+  private readonly scanner: FieldScanner;
+  onAnswer: () => void = () => {};
+
+  constructor(dialect: IsoDialect) {
+    this.scanner = new FieldScanner(dialect);
+  }
+
+  answer(body: Buffer, readAt: number): void {
+    const s = this.scanner;
+    const at11 = s.find(body, 11);
+    const stan = at11 < 0 || s.length !== 6 ? -1 : readDigits(body, at11, 6);
+    const t0 = stan < 0 ? 0 : this.writtenAt[stan]!;
+    if (t0 === 0) { this.unmatched++; return; }
+    this.writtenAt[stan] = 0;
+    recordUs(this.latency, readAt - t0);
+    const at39 = s.find(body, 39);
+    const code = at39 < 0 || s.length < 2 ? -1 : body[at39]! * 256 + body[at39 + 1]!;
+    this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
+    this.answered++;
+    this.lastReadAt = readAt;
+    this.onAnswer();
+  }
+
+  codeCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, n] of [...this.codes].sort((a, b) => a[0] - b[0])) out[k < 0 ? 'none' : String.fromCharCode(k >> 8, k & 255)] = n;
+    return out;
+  }
+}
+
+function openConnection(host: string, port: number, state: RunState): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: o.host ?? '127.0.0.1', port: o.port, noDelay: true });
-    const conn: Conn = { socket, inflight: new Map() };
+    const socket = connect({ host, port, noDelay: true });
+    // One read time per chunk: every answer in it arrived in the same read.
+    let readAt = 0;
     const framer = new Framer({
-      frame(body) {
-        const now = performance.now();
-        const r = codec.unpack(body);
-        const fields = r.ok ? r.msg.fields : r.partial.fields;
-        const s = fields.get(11);
-        const code = fields.get(39);
-        if (typeof s !== 'string') return;
-        const t0 = conn.inflight.get(s);
-        if (t0 === undefined) return;
-        conn.inflight.delete(s);
-        latencies.push(now - t0);
-        const c = typeof code === 'string' ? code : '??';
-        codes[c] = (codes[c] ?? 0) + 1;
-      },
+      frame(body) { state.answer(body, readAt); },
       keepAlive() { /* none expected */ },
       oversize() { socket.destroy(); },
     });
-    socket.on('data', (d: Buffer) => framer.push(d));
-    socket.once('connect', () => resolve(conn));
+    socket.on('data', (chunk: Buffer) => { readAt = performance.now(); framer.push(chunk); });
+    socket.once('connect', () => { socket.off('error', reject); socket.on('error', () => {}); resolve(socket); });
     socket.once('error', reject);
   });
 }
 
+async function openConnections(host: string, port: number, n: number, state: RunState): Promise<Socket[]> {
+  return Promise.all(Array.from({ length: n }, () => openConnection(host, port, state)));
+}
+
+/** Resolves when every sent request is answered or drainMs after the call, whichever is first. */
+function drained(state: RunState, sent: number, drainMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (state.answered >= sent) { resolve(); return; }
+    const timer = setTimeout(() => { state.onAnswer = () => {}; resolve(); }, drainMs);
+    state.onAnswer = () => {
+      if (state.answered < sent) return;
+      clearTimeout(timer);
+      state.onAnswer = () => {};
+      resolve();
+    };
+  });
+}
+
+function report(state: RunState, sent: number, start: number, lastWrite: number, end: number, rate: number, cpu: NodeJS.CpuUsage): LoadReport {
+  return {
+    generatorCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, sent),
+    offeredPerSecond: rate, sent, answered: state.answered, unmatched: state.unmatched,
+    sendSeconds: (lastWrite - start) / 1000, seconds: (end - start) / 1000,
+    answersPerSecond: state.answered / Math.max(1e-9, (end - start) / 1000),
+    latencyUs: percentiles(state.latency), latenessUs: percentiles(state.lateness), codes: state.codeCounts(),
+  };
+}
+
+/** Offers plan.frames at ratePerSecond over `connections` sockets (request i on socket i mod n). */
+export async function runOpenLoop(o: OpenLoopOptions): Promise<LoadReport> {
+  const state = new RunState(o.dialect);
+  const sockets = await openConnections(o.host ?? '127.0.0.1', o.port, o.connections, state);
+  const cpu0 = process.cpuUsage();
+  const { frames, stans } = o.plan;
+  const total = frames.length;
+  const intervalMs = 1000 / o.ratePerSecond;
+  const n = sockets.length;
+  let sent = 0;
+  let lastWrite = 0;
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
+      if (due <= sent) return;
+      // The write time of each request is taken at its own write call; when a tick has several,
+      // they leave together on uncork, one writev per socket.
+      const cork = due - sent > 1;
+      if (cork) for (const s of sockets) s.cork();
+      for (; sent < due; sent++) {
+        const at = performance.now();
+        state.writtenAt[stans[sent]!] = at;
+        recordUs(state.lateness, at - (start + sent * intervalMs));
+        sockets[sent % n]!.write(frames[sent]!);
+      }
+      if (cork) for (const s of sockets) s.uncork();
+      lastWrite = performance.now();
+      if (sent >= total) { clearInterval(timer); resolve(); }
+    };
+    const timer = setInterval(tick, o.tickMs ?? 1);
+    tick();
+  });
+  await drained(state, sent, o.drainMs ?? 5000);
+  const end = state.answered >= sent ? state.lastReadAt : performance.now();
+  for (const s of sockets) s.destroy();
+  return report(state, sent, start, lastWrite, end, o.ratePerSecond, process.cpuUsage(cpu0));
+}
+
+export interface BurstOptions {
+  host?: string;
+  port: number;
+  connections: number;
+  plan: RequestPlan;
+  dialect: IsoDialect;
+  /** Frames per corked write, default 64. */
+  chunk?: number;
+  drainMs?: number;
+}
+
+/**
+ * Writes every frame of the plan as fast as the sockets take them (a socket whose buffer is full
+ * waits for 'drain'), spread over the connections, and waits for the answers. Latency here is
+ * queueing by construction; the figures that matter are the total time and the codes.
+ */
+export async function runBurst(o: BurstOptions): Promise<LoadReport> {
+  const state = new RunState(o.dialect);
+  const sockets = await openConnections(o.host ?? '127.0.0.1', o.port, o.connections, state);
+  const { frames, stans } = o.plan;
+  const chunk = o.chunk ?? 64;
+  const cpu0 = process.cpuUsage();
+  const start = performance.now();
+  let lastWrite = start;
+  await Promise.all(sockets.map(async (socket, c) => {
+    for (let i = c; i < frames.length;) {
+      socket.cork();
+      let room = true;
+      for (let k = 0; k < chunk && i < frames.length; k++, i += sockets.length) {
+        state.writtenAt[stans[i]!] = performance.now();
+        room = socket.write(frames[i]!);
+      }
+      socket.uncork();
+      if (!room) await new Promise<void>((r) => socket.once('drain', r));
+    }
+    lastWrite = Math.max(lastWrite, performance.now());
+  }));
+  await drained(state, frames.length, o.drainMs ?? 30_000);
+  const end = state.answered >= frames.length ? state.lastReadAt : performance.now();
+  for (const s of sockets) s.destroy();
+  return report(state, frames.length, start, lastWrite, end, 0, process.cpuUsage(cpu0));
+}
+
+/** One line: latency and lateness percentiles in ms, answered/sent, codes. */
 export function formatReport(name: string, r: LoadReport): string {
-  const l = r.latencyMs;
-  return `${name.padEnd(28)} offered ${r.offered} answered ${r.answered} (${r.throughputPerSecond.toFixed(0)}/s)  p50 ${l.p50.toFixed(2)} ms  p99 ${l.p99.toFixed(2)} ms  p99.9 ${l.p999.toFixed(2)} ms  max ${l.max.toFixed(1)} ms  codes ${JSON.stringify(r.codes)}`;
+  const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 0);
+  const l = r.latencyUs;
+  const late = r.latenessUs;
+  return `${name.padEnd(24)} answered ${r.answered}/${r.sent}  latency p50 ${ms(l.p50)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)} ms` +
+    `  | lateness p50 ${ms(late.p50)} p99 ${ms(late.p99)} max ${ms(late.max)} ms  | generator ${r.generatorCpuUsPerRequest.toFixed(0)} µs CPU/request  codes ${JSON.stringify(r.codes)}`;
 }

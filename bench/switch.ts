@@ -1,147 +1,566 @@
-// `npm run bench:switch`: the whole switch under open-loop 0100 load, once per placement of the
-// deciding code and its Redis I/O, against one managed Redis with AOF fsync always (the default).
-// The switch runs as its own process (node dist/switch/main.js), the load generator here, so
-// they do not share an event loop. Placements run interleaved, and medians are reported, because
-// this 2-core machine is shared and noisy.
+// `npm run bench:switch` — the switch benchmark, in one command and one run. Parts, in order:
+//
+//   ceiling  redis-benchmark running a minimal deposit-then-user hold (bench/lua/ceiling-hold-6.lua)
+//            with EVALSHA against a private redis-server (AOF appendfsync always), 50 clients,
+//            once unpipelined and once with -P 16: the approvals/s Redis alone allows here.
+//   rates    end-to-end latency at each offered rate, open-loop, against a switch running as its
+//            own process (its own event loop) with a managed Redis (AOF always), per placement.
+//   search   the highest offered rate whose p99 stays within the budget, stepping upward; printed
+//            as a ratio to the ceiling's unpipelined rate.
+//   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals.
+//   burst    20,000 funded 0100s for one card, pipelined over the connections as fast as the
+//            sockets take them, on a fresh Redis; then the ledger invariant check.
+//
+// Options (environment variables; `--help` prints them):
+//   BENCH_TARGET          switch | echo (a trivial echo peer: checks the generator)   default switch
+//   BENCH_PLACEMENTS      comma-separated placements of the switch: workers, main       default workers
+//   BENCH_PARTS           comma-separated parts to run                                  default ceiling,rates,search,burst
+//   BENCH_RATES           offered rates of the rates part, per second                   default 1000,2500,5000
+//   BENCH_SECONDS         seconds per offered rate                                      default 5
+//   BENCH_WARMUP_S        seconds at 1,000/s after a switch starts, not reported        default 1
+//   BENCH_CONNECTIONS     TCP connections of the generator                              default 8
+//   BENCH_CARDS           funded cards the requests go round                           default 40
+//   BENCH_P99_BUDGET_MS   the search's p99 limit (SPEC §2.5)                            default 5
+//   BENCH_SEARCH_FROM     first rate of the search (stepped down by halves if it fails) default 1000
+//   BENCH_SEARCH_STEP     step of the search, per second                                default 500
+//   BENCH_SEARCH_MAX      highest rate the search tries                                 default 10000
+//   BENCH_SEARCH_SECONDS  seconds per search step                                       default 2
+//   BENCH_SOAK_S          soak duration in seconds, 0 = no soak                         default 0
+//   BENCH_SOAK_RATE       offered rate of the soak                                      default 2500
+//   BENCH_SOAK_REPORT_S   seconds between soak reports (RSS, latency)                   default 60
+//   BENCH_BURST           requests of the burst                                         default 20000
+//   BENCH_CEILING_REQUESTS requests per redis-benchmark run                             default 100000
+//   BENCH_NODE_ARGS       extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+// Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through the
+// environment to the switch process; PLACEMENT, ports, REDIS_URL and SWITCH_SECRET are set here.
+// Every figure is written to var/bench/switch-<ISO time>.json (var/ is not in git).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startManagedRedis, freePort } from '../ledger/redis-server.js';
+import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-server.js';
+import { projectRoot } from '../ledger/scripts.js';
+import { checkLedger, formatReport as formatLedgerReport } from '../ledger/check.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore, luhnCheckDigit } from '../switch/cards.js';
+import { CardStore } from '../switch/cards.js';
 import { derive } from '../switch/secrets.js';
-import { runOpenLoop, formatReport, type LoadReport } from './loadgen.js';
-import type { IsoMessage } from '../switch/iso/codec.js';
+import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.js';
+import { RequestFactory, benchPan } from './requests.js';
 
-const RATES = (process.env.BENCH_RATES ?? '2000,5000').split(',').map(Number);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-const CARDS = 2000;
-/** BENCH_NODE_ARGS: extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
-const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-const CONNECTIONS = 4;
-const DEMO = '0019167984';
-
-interface Variant { name: string; env: Record<string, string> }
-const ALL_VARIANTS: Variant[] = [
-  { name: 'workers (atomics sync)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'sync', WORKERS: '2' } },
-  { name: 'workers (atomics async)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'async', WORKERS: '2' } },
-  { name: 'workers (atomics disabled)', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2' } },
-  { name: 'main thread', env: { PLACEMENT: 'main' } },
-  { name: 'workers, holds one by one', env: { PLACEMENT: 'workers', WORKER_ATOMICS: 'disabled', WORKERS: '2', HOLD_COALESCING: 'off' } },
-  { name: 'main, holds one by one', env: { PLACEMENT: 'main', HOLD_COALESCING: 'off' } },
+const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
+  ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
+  ['BENCH_PLACEMENTS', 'workers', 'comma-separated placements of the switch (workers, main); the first is the ratios\' baseline'],
+  ['BENCH_PARTS', 'ceiling,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
+  ['BENCH_RATES', '1000,2500,5000', 'offered rates of the rates part, per second'],
+  ['BENCH_SECONDS', '5', 'seconds per offered rate'],
+  ['BENCH_WARMUP_S', '1', 'seconds at 1,000/s after each switch start, not reported'],
+  ['BENCH_CONNECTIONS', '8', 'TCP connections of the load generator'],
+  ['BENCH_CARDS', '40', 'funded cards the requests go round'],
+  ['BENCH_P99_BUDGET_MS', '5', 'p99 limit of the sustainable-rate search (SPEC §2.5)'],
+  ['BENCH_SEARCH_FROM', '1000', 'first rate of the search; if it fails, the search halves downward'],
+  ['BENCH_SEARCH_STEP', '500', 'upward step of the search, per second'],
+  ['BENCH_SEARCH_MAX', '10000', 'highest rate the search tries'],
+  ['BENCH_SEARCH_SECONDS', '2', 'seconds per search step'],
+  ['BENCH_SOAK_S', '0', 'soak duration in seconds (e.g. 600); 0 = no soak'],
+  ['BENCH_SOAK_RATE', '2500', 'offered rate of the soak'],
+  ['BENCH_SOAK_REPORT_S', '60', 'seconds between soak reports (RSS, latency)'],
+  ['BENCH_BURST', '20000', 'requests of the one-card burst'],
+  ['BENCH_CEILING_REQUESTS', '100000', 'requests per redis-benchmark run of the ceiling'],
+  ['BENCH_NODE_ARGS', '', 'extra node options for the switch process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof'],
 ];
-/** BENCH_VARIANTS: indexes into the list above (e.g. `2,3`); the first one chosen is the baseline of the ratios. */
-const VARIANTS = process.env.BENCH_VARIANTS === undefined ? ALL_VARIANTS
-  : process.env.BENCH_VARIANTS.split(',').map((i) => ALL_VARIANTS[Number(i)]).filter((v): v is Variant => v !== undefined);
 
-function pan(i: number): string {
-  const body = '555770' + String(i).padStart(9, '0');
-  return body + luhnCheckDigit(body);
+function opt(name: string): string {
+  const v = process.env[name];
+  return v === undefined || v === '' ? OPTIONS.find((o) => o[0] === name)![1] : v;
+}
+function num(name: string): number {
+  const n = Number(opt(name));
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${opt(name)} is not a number ≥ 0`);
+  return n;
+}
+function list(name: string): string[] {
+  return opt(name).split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-async function seed(url: string, secret: Buffer): Promise<void> {
+const TARGET = opt('BENCH_TARGET');
+const PLACEMENTS = list('BENCH_PLACEMENTS');
+const PARTS = new Set(list('BENCH_PARTS'));
+const RATES = list('BENCH_RATES').map(Number);
+const SECONDS = num('BENCH_SECONDS');
+const WARMUP_S = num('BENCH_WARMUP_S');
+const CONNECTIONS = num('BENCH_CONNECTIONS');
+const CARDS = num('BENCH_CARDS');
+const BUDGET_P99_US = num('BENCH_P99_BUDGET_MS') * 1000;
+const NODE_ARGS = opt('BENCH_NODE_ARGS').split(' ').filter((a) => a !== '');
+const AMOUNT_MINOR = 100;
+const DEMO = '0019167984';
+const RSS_INTERVAL_MS = 500;
+const SETTLE_MAX_MS = 60_000;
+
+// ---------------------------------------------------------------- the Redis ceiling
+
+interface Ceiling { requests: number; unpipelinedPerSecond: number; pipelined16PerSecond: number; held: number }
+
+async function measureCeiling(): Promise<Ceiling> {
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-ceiling-'));
+  const server = await startManagedRedis({ dir, appendfsync: 'always' });
+  const admin = new Redis(server.url);
+  try {
+    const lua = readFileSync(join(projectRoot(), 'bench', 'lua', 'ceiling-hold-6.lua'), 'utf8');
+    const sha = await admin.script('LOAD', lua) as string;
+    const p = '{g00}:';
+    await admin.hset(p + 'ub:bench', 'a', 1e15, 'b', 0);
+    await admin.hset(p + 'pbt:bench', 'a', 1e15, 'b', 0);
+    const requests = num('BENCH_CEILING_REQUESTS');
+    // __rand_int__ is replaced per request, so each hold has its own idempotency key and txId.
+    const keys = [p + 'idem:__rand_int__', p + 'tx:bench:__rand_int__', p + 'ub:bench', p + 'pbt:bench', p + 'jnl', p + 'exp'];
+    const argv = [String(AMOUNT_MINOR), 't__rand_int__', String(Date.now() + 86_400_000), String(Date.now()), '691200000'];
+    const run = (pipeline: number) => redisBenchmark(['-h', server.host, '-p', String(server.port), '-c', '50', '-n', String(requests),
+      '-P', String(pipeline), '-r', '100000000000', '--csv', 'EVALSHA', sha, String(keys.length), ...keys, ...argv]);
+    const unpipelined = await run(1);
+    const pipelined = await run(16);
+    const held = await admin.xlen(p + 'jnl');
+    if (held < 2 * requests * 0.99) throw new Error(`the ceiling script held ${held} of ${2 * requests}: it is declining, the figure would be wrong`);
+    return { requests, unpipelinedPerSecond: unpipelined, pipelined16PerSecond: pipelined, held };
+  } finally {
+    admin.disconnect();
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Requests per second of the last EVALSHA line of redis-benchmark's CSV output. */
+async function redisBenchmark(args: string[]): Promise<number> {
+  const out = await new Promise<string>((res, rej) => {
+    const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
+    child.once('error', rej);
+    child.once('exit', (code) => (code === 0 ? res(text) : rej(new Error(`redis-benchmark exited ${code}: ${text.slice(-300)}`))));
+  });
+  const last = out.trim().split('\n').filter((l) => l.startsWith('"EVALSHA')).pop();
+  const rps = last === undefined ? NaN : Number(JSON.parse(`[${last}]`)[1]);
+  if (!Number.isFinite(rps)) throw new Error(`cannot read redis-benchmark output: ${out.slice(-300)}`);
+  return rps;
+}
+
+// ---------------------------------------------------------------- the switch under test
+
+interface Target { name: string; pid: number; isoPort: number; httpPort: number | null; stop(): Promise<void> }
+
+/** Seeds `cards` cards with `fundsMinor` each, and the demo program's deposit, into a fresh ledger. */
+async function seed(url: string, secret: Buffer, pans: readonly string[], fundsMinor: number): Promise<string[]> {
   const redis = new Redis(url);
   const ledger = await Ledger.open(redis);
   const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
   const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
   await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1e13, idempotencyKey: 'bench-deposit' });
-  for (let i = 0; i < CARDS; i++) {
+  const ids: string[] = [];
+  for (const [i, pan] of pans.entries()) {
     const b = await ledger.createUserBalance({ customerId: 'bench-' + i, currency: 'EUR', configId: DEMO });
-    await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-top-' + i, txId: 'bench-top-' + i, balanceId: b.id, amountMinor: 1e11, partnerId: null });
-    await cards.put(pan(i), { id: 'bc' + i, customerId: 'bench-' + i, balanceId: b.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+    ids.push(b.id);
+    await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-top-' + i, txId: 'bench-top-' + i, balanceId: b.id, amountMinor: fundsMinor, partnerId: null });
+    await cards.put(pan, { id: 'bc' + i, customerId: 'bench-' + i, balanceId: b.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
   }
   redis.disconnect();
+  return ids;
 }
 
-async function startSwitch(v: Variant, redisUrl: string, secret: Buffer): Promise<{ child: ChildProcess; isoPort: number }> {
-  const isoPort = await freePort();
-  const httpPort = await freePort();
-  const child = spawn(process.execPath, [...NODE_ARGS, new URL('../switch/main.js', import.meta.url).pathname], {
-    env: { ...process.env, ...v.env, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex') },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    try { if ((await fetch(`http://127.0.0.1:${httpPort}/health`)).status === 200) return { child, isoPort }; } catch { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`switch (${v.name}) did not become healthy`);
+function spawnChild(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The switch's log lines are kept (the last few KiB) and shown only if it fails.
+  let tail = '';
+  child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
+  return { child, stderr: () => tail };
 }
 
-let seq = 0;
-function request(i: number): IsoMessage {
-  seq++;
-  const f7 = '1125' + String(100000 + (seq % 900000)).padStart(6, '0');
-  return {
-    mti: '0100',
-    fields: new Map<number, string>([
-      [2, pan(i % CARDS)], [3, '000000'], [4, '000000000100'], [7, f7], [11, '000000'], [12, '101500'], [13, '1125'],
-      [14, '3012'], [18, '5411'], [22, '051'], [32, String(100000 + (seq >> 10))], [37, String(seq).padStart(12, '0')],
-      [41, 'TERM0001'], [42, 'MERCHANT0000001'], [49, '978'],
-    ]),
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
   };
 }
 
+async function startSwitchProcess(placement: string, redisUrl: string, secret: Buffer): Promise<Target> {
+  const isoPort = await freePort();
+  const httpPort = await freePort();
+  const { child, stderr } = spawnChild([...NODE_ARGS, join(projectRoot(), 'dist', 'switch', 'main.js')], {
+    PLACEMENT: placement, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex'),
+  });
+  child.stdout!.resume();
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try { if ((await fetch(`http://127.0.0.1:${httpPort}/health`)).status === 200) return { name: placement, pid: child.pid!, isoPort, httpPort, stop: stopper(child) }; } catch { /* not yet */ }
+    await sleep(100);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`switch (${placement}) did not become healthy:\n${stderr()}`);
+}
+
+async function startEchoProcess(): Promise<Target> {
+  const { child, stderr } = spawnChild([join(projectRoot(), 'dist', 'bench', 'echo.js')], { ECHO_PORT: '0' });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /echo listening (\d+)/.exec(out);
+      if (m !== null) resolve(Number(m[1]));
+    });
+    child.once('exit', () => reject(new Error(`echo server exited:\n${stderr()}`)));
+  });
+  return { name: 'echo', pid: child.pid!, isoPort: port, httpPort: null, stop: stopper(child) };
+}
+
+// ---------------------------------------------------------------- RSS of the switch process
+
+interface RssSummary { startKiB: number; endKiB: number; maxKiB: number; samples: Array<[seconds: number, kib: number]> }
+
+/** Samples VmRSS of a process every RSS_INTERVAL_MS (one small /proc read, off the schedule's path). */
+class RssSampler {
+  private readonly timer: NodeJS.Timeout;
+  private readonly t0 = Date.now();
+  readonly samples: Array<[number, number]> = [];
+
+  constructor(private readonly pid: number) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), RSS_INTERVAL_MS);
+  }
+
+  sample(): number {
+    let kib = NaN;
+    try { kib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'))?.[1]); } catch { /* exited */ }
+    if (Number.isFinite(kib)) this.samples.push([(Date.now() - this.t0) / 1000, kib]);
+    return kib;
+  }
+
+  stop(): RssSummary {
+    clearInterval(this.timer);
+    this.sample();
+    const kibs = this.samples.map((s) => s[1]);
+    return { startKiB: kibs[0] ?? NaN, endKiB: kibs[kibs.length - 1] ?? NaN, maxKiB: Math.max(...kibs), samples: this.samples };
+  }
+}
+
+// ---------------------------------------------------------------- Redis time per answer
+
+interface RedisCost { usPerAnswer: number; usPerApproved: number; byCommand: Record<string, { usPerAnswer: number; callsPerAnswer: number }> }
+
 /** Redis time per answered request, by command, from INFO commandstats (reset before the run). */
-function redisCost(info: string, answered: number): string {
-  const parts: string[] = [];
+function redisCost(info: string, answered: number, approved: number): RedisCost {
+  const byCommand: RedisCost['byCommand'] = {};
   let total = 0;
-  for (const m of info.matchAll(/^cmdstat_(\w+):calls=(\d+),usec=(\d+)/gm)) {
+  for (const m of info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)) {
     const usec = Number(m[3]);
     total += usec;
-    if (usec / Math.max(1, answered) >= 1) parts.push(`${m[1]} ${(usec / Math.max(1, answered)).toFixed(1)} µs (${(Number(m[2]) / Math.max(1, answered)).toFixed(2)} calls)`);
+    byCommand[m[1]!] = { usPerAnswer: usec / Math.max(1, answered), callsPerAnswer: Number(m[2]) / Math.max(1, answered) };
   }
-  return `redis per answer: ${(total / Math.max(1, answered)).toFixed(1)} µs — ${parts.join(', ')}`;
+  return { usPerAnswer: total / Math.max(1, answered), usPerApproved: total / Math.max(1, approved), byCommand };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
+function formatCost(c: RedisCost): string {
+  const parts = Object.entries(c.byCommand).filter(([, v]) => v.usPerAnswer >= 1).sort((a, b) => b[1].usPerAnswer - a[1].usPerAnswer)
+    .map(([k, v]) => `${k} ${v.usPerAnswer.toFixed(1)} µs (${v.callsPerAnswer.toFixed(2)} calls)`);
+  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs — ${parts.join(', ')}`;
 }
 
-async function main(): Promise<void> {
+/** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuUs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return NaN;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------- the parts against a target
+
+interface RateRun {
+  placement: string; offeredPerSecond: number; report: LoadReport; redis: RedisCost | null;
+  /** CPU time (user + system, from /proc, 10 ms ticks) per answer of the target process and of redis-server. */
+  targetCpuUsPerAnswer: number; redisCpuUsPerAnswer: number | null;
+}
+interface SearchStep { offeredPerSecond: number; p99Us: number; answered: number; sent: number; pass: boolean }
+interface SearchResult { budgetP99Us: number; steps: SearchStep[]; sustainablePerSecond: number }
+interface SoakSegment { atSeconds: number; rssKiB: number; report: LoadReport }
+interface PlacementResult { placement: string; rates: RateRun[]; search: SearchResult | null; soak: SoakSegment[]; rss: RssSummary }
+interface BurstResult { placement: string; report: LoadReport; approved: number; declined91: number; declined05: number; declined51: number; userAvailableAfterMinor: number | null; ledgerOk: boolean | null; ledgerReport: string | null; rss: RssSummary }
+
+/** A target under load: the process, its Redis (null for echo) and the request factory of its run. */
+interface Session { target: Target; probe: Redis | null; redisPid: number | null; factory: RequestFactory; placement: string }
+
+/**
+ * Waits until the switch has answered (or dropped) every request it read, as its
+ * switch_inflight_requests gauge says, so that the backlog of an overloaded run does not become
+ * the latency of the next one. Gives up after SETTLE_MAX_MS and says so.
+ */
+async function settle(s: Session): Promise<void> {
+  if (s.target.httpPort === null) return;
+  const deadline = Date.now() + SETTLE_MAX_MS;
+  let inflight = NaN;
+  while (Date.now() < deadline) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${s.target.httpPort}/metrics`)).text();
+      inflight = Number(/^switch_inflight_requests (\S+)$/m.exec(text)?.[1]);
+      if (inflight === 0) return;
+    } catch { /* the switch is busy; try again */ }
+    await sleep(200);
+  }
+  console.log(`  (the switch still had ${inflight} requests in flight ${SETTLE_MAX_MS / 1000} s after the run: the next run starts on a backlog)`);
+}
+
+async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun> {
+  await settle(s);
+  const plan = s.factory.plan(Math.max(1, Math.round(rate * seconds)));
+  if (s.probe !== null) await s.probe.config('RESETSTAT');
+  const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid)];
+  const report = await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: rate, plan, dialect: DIALECT_1987 });
+  const targetCpuUsPerAnswer = (cpuUs(s.target.pid) - cpu0[0]!) / Math.max(1, report.answered);
+  const redisCpuUsPerAnswer = s.redisPid === null ? null : (cpuUs(s.redisPid) - cpu0[1]!) / Math.max(1, report.answered);
+  const redis = s.probe === null ? null : redisCost(await s.probe.info('commandstats'), report.answered, report.codes['00'] ?? 0);
+  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer };
+}
+
+function passes(r: LoadReport): boolean {
+  return r.answered === r.sent && r.latencyUs.p99 <= BUDGET_P99_US;
+}
+
+/** Steps upward from BENCH_SEARCH_FROM until p99 leaves the budget; halves downward if the first rate fails. */
+async function search(s: Session): Promise<SearchResult> {
+  const seconds = num('BENCH_SEARCH_SECONDS');
+  const steps: SearchStep[] = [];
+  const attempt = async (rate: number) => {
+    const r = (await runAt(s, rate, seconds)).report;
+    const step = { offeredPerSecond: rate, p99Us: r.latencyUs.p99, answered: r.answered, sent: r.sent, pass: passes(r) };
+    steps.push(step);
+    console.log(`  search ${String(rate).padStart(6)}/s  p99 ${(r.latencyUs.p99 / 1000).toFixed(2)} ms  answered ${r.answered}/${r.sent}  ${step.pass ? 'within' : 'over'} budget`);
+    return step.pass;
+  };
+  let best = 0;
+  let rate = num('BENCH_SEARCH_FROM');
+  if (await attempt(rate)) {
+    best = rate;
+    for (rate += num('BENCH_SEARCH_STEP'); rate <= num('BENCH_SEARCH_MAX'); rate += num('BENCH_SEARCH_STEP')) {
+      if (!(await attempt(rate))) break;
+      best = rate;
+    }
+  } else {
+    for (rate = Math.floor(rate / 2); rate >= 125; rate = Math.floor(rate / 2)) {
+      if (await attempt(rate)) { best = rate; break; }
+    }
+  }
+  return { budgetP99Us: BUDGET_P99_US, steps, sustainablePerSecond: best };
+}
+
+async function soak(s: Session, rss: RssSampler): Promise<SoakSegment[]> {
+  const total = num('BENCH_SOAK_S');
+  const every = Math.max(1, num('BENCH_SOAK_REPORT_S'));
+  const rate = num('BENCH_SOAK_RATE');
+  const out: SoakSegment[] = [];
+  console.log(`  soak: ${total} s at ${rate}/s, a report every ${every} s (segments run back to back, each packed before it starts)`);
+  for (let at = 0; at < total; at += every) {
+    const r = (await runAt(s, rate, Math.min(every, total - at))).report;
+    const kib = rss.sample();
+    out.push({ atSeconds: at + Math.min(every, total - at), rssKiB: kib, report: r });
+    console.log(`  soak t=${String(at + Math.min(every, total - at)).padStart(5)} s  rss ${(kib / 1024).toFixed(1)} MiB  ` + formatReport('', r).trim());
+  }
+  return out;
+}
+
+/** Starts a fresh Redis (switch target) and the target process, seeded with `pans` each holding fundsMinor. */
+async function openSession(placement: string, pans: string[], fundsMinor: number): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
+  if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-switch-'));
   const redis = await startManagedRedis({ dir, appendfsync: 'always' });
   const secret = randomBytes(32);
+  const balances = await seed(redis.url, secret, pans, fundsMinor);
+  const target = await startSwitchProcess(placement, redis.url, secret);
+  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances };
+}
+
+async function closeSession(o: { s: Session; redis: ManagedRedis | null; dir: string | null }): Promise<void> {
+  o.s.probe?.disconnect();
+  await o.s.target.stop();
+  await o.redis?.stop();
+  if (o.dir !== null) rmSync(o.dir, { recursive: true, force: true });
+}
+
+async function warmUp(s: Session): Promise<void> {
+  if (WARMUP_S > 0) await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: 1000, plan: s.factory.plan(Math.round(1000 * WARMUP_S)), dialect: DIALECT_1987 });
+}
+
+async function benchPlacement(placement: string): Promise<PlacementResult> {
+  const pans = Array.from({ length: CARDS }, (_, i) => benchPan(i));
+  const session = await openSession(placement, pans, 1e11);
+  const s = session.s;
+  const rss = new RssSampler(s.target.pid);
+  const result: PlacementResult = { placement: s.placement, rates: [], search: null, soak: [], rss: { startKiB: NaN, endKiB: NaN, maxKiB: NaN, samples: [] } };
   try {
-    await seed(redis.url, secret);
-    console.log(`open-loop 0100 load over ${CONNECTIONS} connections, ${SECONDS} s per run, ${CARDS} cards, AOF appendfsync always, ${ROUNDS} rounds, placements interleaved`);
-    for (const rate of RATES) {
-      const results = new Map<string, LoadReport[]>();
-      for (let round = 0; round < ROUNDS; round++) {
-        for (const v of VARIANTS) {
-          const { child, isoPort } = await startSwitch(v, redis.url, secret);
-          await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: 1, connections: CONNECTIONS, makeRequest: request }); // warm-up
-          const probe = new Redis(redis.url);
-          await probe.config('RESETSTAT');
-          const r = await runOpenLoop({ port: isoPort, ratePerSecond: rate, durationSeconds: SECONDS, connections: CONNECTIONS, makeRequest: request });
-          console.log(formatReport(`${rate}/s ${v.name} #${round + 1}`, r));
-          console.log('  ' + redisCost(await probe.info('commandstats'), r.answered));
-          probe.disconnect();
-          results.set(v.name, [...(results.get(v.name) ?? []), r]);
-          child.kill('SIGTERM');
-          await new Promise((r2) => child.once('exit', r2));
-        }
+    console.log(`\n${s.placement}: pid ${s.target.pid}, ${CONNECTIONS} connections, ${CARDS} cards`);
+    await warmUp(s);
+    if (PARTS.has('rates')) {
+      for (const rate of RATES) {
+        const run = await runAt(s, rate, SECONDS);
+        result.rates.push(run);
+        console.log(formatReport(`  ${rate}/s`, run.report));
+        console.log(`    CPU per answer: ${s.placement} ${run.targetCpuUsPerAnswer.toFixed(0)} µs` + (run.redisCpuUsPerAnswer === null ? '' : `, redis-server ${run.redisCpuUsPerAnswer.toFixed(0)} µs`));
+        if (run.redis !== null) console.log('    ' + formatCost(run.redis));
       }
-      console.log(`\n${rate}/s offered, medians over rounds:`);
-      const rows = VARIANTS.map((v) => {
-        const rs = results.get(v.name) ?? [];
-        return { name: v.name, p50: median(rs.map((r) => r.latencyMs.p50)), p99: median(rs.map((r) => r.latencyMs.p99)), tput: median(rs.map((r) => r.throughputPerSecond)), unanswered: rs.reduce((n, r) => n + r.unanswered, 0) };
-      });
-      for (const r of rows) console.log(`  ${r.name.padEnd(26)} p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  throughput ${r.tput.toFixed(0)}/s  unanswered ${r.unanswered}`);
-      const base = rows[0] as (typeof rows)[number];
-      for (const r of rows.slice(1)) console.log(`  p99 ratio ${r.name} / ${base.name}: ${(r.p99 / base.p99).toFixed(2)}x`);
-      console.log('');
     }
+    if (PARTS.has('search')) result.search = await search(s);
+    if (num('BENCH_SOAK_S') > 0) result.soak = await soak(s, rss);
   } finally {
-    await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    result.rss = rss.stop();
+    await closeSession(session);
+  }
+  console.log(`  switch RSS: start ${mib(result.rss.startKiB)}, end ${mib(result.rss.endKiB)}, max ${mib(result.rss.maxKiB)} MiB`);
+  return result;
+}
+
+/** BENCH_BURST funded 0100s for one card, as fast as the sockets take them; then the ledger check. */
+async function burst(placement: string): Promise<BurstResult> {
+  const count = num('BENCH_BURST');
+  // Card 0 takes the burst and holds exactly what it needs; card 1 takes the warm-up.
+  const session = await openSession(placement, [benchPan(900_000), benchPan(900_001)], count * AMOUNT_MINOR);
+  const s = session.s;
+  const warm = { ...s, factory: new RequestFactory([benchPan(900_001)], AMOUNT_MINOR) };
+  const rss = new RssSampler(s.target.pid);
+  try {
+    await warmUp(warm);
+    const plan = new RequestFactory([benchPan(900_000)], AMOUNT_MINOR).plan(count);
+    const report = await runBurst({ port: s.target.isoPort, connections: CONNECTIONS, plan, dialect: DIALECT_1987 });
+    let ledgerOk: boolean | null = null;
+    let ledgerReport: string | null = null;
+    let userAvailableAfterMinor: number | null = null;
+    if (session.redis !== null) {
+      const client = new Redis(session.redis.url);
+      const check = await checkLedger(client);
+      ledgerOk = check.ok;
+      ledgerReport = formatLedgerReport(check);
+      userAvailableAfterMinor = (await (await Ledger.open(client)).getUserBalance(session.balances[0]!))?.availableMinor ?? null;
+      client.disconnect();
+    }
+    const c = report.codes;
+    return { placement: s.placement, report, approved: c['00'] ?? 0, declined91: c['91'] ?? 0, declined05: c['05'] ?? 0, declined51: c['51'] ?? 0, userAvailableAfterMinor, ledgerOk, ledgerReport, rss: rss.stop() };
+  } finally {
+    rss.stop();
+    await closeSession(session);
   }
 }
 
-main().catch((e: unknown) => { console.error(e); process.exit(1); });
+// ---------------------------------------------------------------- report
+
+function mib(kib: number): string {
+  return (kib / 1024).toFixed(1);
+}
+
+function ms(us: number): string {
+  return (us / 1000).toFixed(us < 10_000 ? 2 : 0);
+}
+
+interface Results {
+  startedAt: string; machine: { cpus: number; node: string }; options: Record<string, string>;
+  ceiling: Ceiling | null; placements: PlacementResult[]; burst: BurstResult | null;
+  sustainableToCeiling: Record<string, number | null>;
+}
+
+function printSummary(r: Results): void {
+  console.log('\nsummary (latency: write → answer read; late: scheduled → write; both µs-resolution HDR histograms)');
+  if (r.ceiling !== null) {
+    console.log(`  redis ceiling (redis-benchmark -c 50, minimal hold script, AOF always): ${Math.round(r.ceiling.unpipelinedPerSecond)}/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)}/s with -P 16`);
+  }
+  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  CPU µs/answer (target/redis/gen)  codes');
+  for (const p of r.placements) {
+    for (const run of p.rates) {
+      const l = run.report.latencyUs;
+      console.log(`  ${p.placement.padEnd(9)} ${String(run.offeredPerSecond).padStart(10)}  ${`${run.report.answered}/${run.report.sent}`.padStart(13)}  ` +
+        `${ms(l.p50).padStart(8)} ${ms(l.p99).padStart(8)} ${ms(l.p999).padStart(9)} ${ms(l.max).padStart(8)} ${ms(run.report.latenessUs.p99).padStart(12)}  ` +
+        `${(run.redis === null ? '-' : run.redis.usPerAnswer.toFixed(0)).padStart(15)}  ` +
+        `${`${run.targetCpuUsPerAnswer.toFixed(0)}/${run.redisCpuUsPerAnswer === null ? '-' : run.redisCpuUsPerAnswer.toFixed(0)}/${run.report.generatorCpuUsPerRequest.toFixed(0)}`.padStart(32)}  ${JSON.stringify(run.report.codes)}`);
+    }
+  }
+  const base = r.placements[0];
+  for (const p of r.placements.slice(1)) {
+    for (const run of p.rates) {
+      const b = base?.rates.find((x) => x.offeredPerSecond === run.offeredPerSecond);
+      if (b !== undefined) console.log(`  p99 ratio ${p.placement} / ${base!.placement} at ${run.offeredPerSecond}/s: ${(run.report.latencyUs.p99 / Math.max(1, b.report.latencyUs.p99)).toFixed(2)}x`);
+    }
+  }
+  for (const p of r.placements) {
+    if (p.search !== null) {
+      const ratio = r.sustainableToCeiling[p.placement];
+      console.log(`  ${p.placement}: highest rate with p99 ≤ ${p.search.budgetP99Us / 1000} ms: ${p.search.sustainablePerSecond}/s` +
+        (ratio === null || ratio === undefined ? '' : `; sustainable / ceiling = ${ratio.toFixed(2)}`));
+    }
+    console.log(`  ${p.placement}: switch RSS start ${mib(p.rss.startKiB)} MiB, end ${mib(p.rss.endKiB)} MiB, max ${mib(p.rss.maxKiB)} MiB`);
+    if (p.soak.length > 0) {
+      const p99s = p.soak.map((x) => x.report.latencyUs.p99);
+      console.log(`  ${p.placement}: soak ${p.soak[p.soak.length - 1]!.atSeconds} s at ${opt('BENCH_SOAK_RATE')}/s: RSS ${p.soak.map((x) => mib(x.rssKiB)).join(' → ')} MiB; ` +
+        `p99 ${ms(Math.min(...p99s))}-${ms(Math.max(...p99s))} ms; answered ${p.soak.reduce((n, x) => n + x.report.answered, 0)}/${p.soak.reduce((n, x) => n + x.report.sent, 0)}`);
+    }
+  }
+  const b = r.burst;
+  if (b !== null) {
+    console.log(`  burst (${b.placement}): ${b.report.sent} 0100s for one card over ${CONNECTIONS} connections in ${b.report.seconds.toFixed(2)} s = ` +
+      `${Math.round(b.report.answersPerSecond)} answers/s; answered ${b.report.answered}/${b.report.sent}; 00 ${b.approved}, 91 ${b.declined91}, 05 ${b.declined05}, 51 ${b.declined51}` +
+      (b.userAvailableAfterMinor === null ? '' : `; card balance after ${b.userAvailableAfterMinor} minor`) +
+      (b.ledgerOk === null ? '' : `; ledger check ${b.ledgerOk ? 'OK' : 'FAILED'}`));
+  }
+}
+
+function writeResults(r: Results): string {
+  const dir = join(projectRoot(), 'var', 'bench');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `switch-${r.startedAt.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
+  writeFileSync(file, JSON.stringify(r, null, 2) + '\n');
+  return file;
+}
+
+function help(): void {
+  console.log('npm run bench:switch — open-loop latency of the switch, the Redis ceiling, the sustainable rate, a one-card burst.\n');
+  console.log('Options (environment variables):');
+  for (const [name, dflt, what] of OPTIONS) console.log(`  ${name.padEnd(24)} ${what}${dflt === '' ? '' : ` (default ${dflt})`}`);
+  console.log('\nSwitch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through to the switch process.');
+  console.log('Results: printed, and written to var/bench/switch-<ISO time>.json.');
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) { help(); return; }
+  if (TARGET !== 'switch' && TARGET !== 'echo') throw new Error(`BENCH_TARGET=${TARGET} must be switch or echo`);
+  for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main') throw new Error(`BENCH_PLACEMENTS: ${p} is not workers or main`);
+  const r: Results = {
+    startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {},
+  };
+  console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always`);
+  if (PARTS.has('ceiling') && TARGET === 'switch') {
+    r.ceiling = await measureCeiling();
+    console.log(`redis ceiling: ${Math.round(r.ceiling.unpipelinedPerSecond)} holds/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)} holds/s with -P 16 (${r.ceiling.requests} requests each)`);
+  }
+  const placements = TARGET === 'echo' ? ['echo'] : PLACEMENTS;
+  if (PARTS.has('rates') || PARTS.has('search') || num('BENCH_SOAK_S') > 0) {
+    for (const p of placements) r.placements.push(await benchPlacement(p));
+  }
+  for (const p of r.placements) {
+    if (p.search !== null) r.sustainableToCeiling[p.placement] = r.ceiling === null ? null : p.search.sustainablePerSecond / r.ceiling.unpipelinedPerSecond;
+  }
+  if (PARTS.has('burst')) {
+    r.burst = await burst(placements[0]!);
+    if (r.burst.ledgerReport !== null) console.log('\n' + r.burst.ledgerReport);
+  }
+  printSummary(r);
+  console.log(`\nresults: ${writeResults(r)}`);
+}
+
+main().catch((e: unknown) => { console.error(`bench:switch failed: ${(e as Error).stack ?? String(e)}`); process.exit(1); });

@@ -1,0 +1,57 @@
+// The switch benchmark's load generator against the echo peer: every request leaves on schedule,
+// every answer is matched by STAN and counted by code, and the histograms saw each one. Timing is
+// not asserted here (docs/benchmarks.md): the machine decides it, not the code.
+import t from 'tap';
+import { IsoCodec } from '../switch/iso/codec.js';
+import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { FieldScanner, readDigits, runOpenLoop, runBurst } from '../bench/loadgen.js';
+import { RequestFactory, benchPan } from '../bench/requests.js';
+import { startEchoServer } from '../bench/echo.js';
+
+const pans = Array.from({ length: 4 }, (_, i) => benchPan(i));
+
+t.test('the scanner finds fields 11, 32, 37 and 39 where the codec decodes them', async (t) => {
+  const codec = new IsoCodec(DIALECT_1987);
+  const scanner = new FieldScanner(DIALECT_1987);
+  const plan = new RequestFactory(pans).plan(3);
+  for (const [i, framed] of plan.frames.entries()) {
+    const body = framed.subarray(2);
+    const r = codec.unpack(body);
+    t.ok(r.ok, 'a planned request decodes');
+    if (!r.ok) continue;
+    const at11 = scanner.find(body, 11);
+    t.equal(readDigits(body, at11, 6), plan.stans[i]);
+    t.equal(Number(r.msg.fields.get(11)), plan.stans[i]);
+    t.equal(body.toString('latin1', scanner.find(body, 37), scanner.find(body, 37) + scanner.length), r.msg.fields.get(37));
+    t.equal(scanner.find(body, 39), -1, 'a request has no field 39');
+    const fields = new Map(r.msg.fields);
+    fields.set(39, '51');
+    const answer = codec.pack({ mti: '0110', fields: new Map([...fields].sort((a, b) => a[0] - b[0])) });
+    const at39 = scanner.find(answer, 39);
+    t.equal(answer.toString('latin1', at39, at39 + 2), '51');
+  }
+  t.equal(new Set(plan.stans).size, 3, 'STANs are distinct');
+});
+
+t.test('open loop at 200/s for 1 s against the echo peer: every request answered and counted', async (t) => {
+  const echo = await startEchoServer();
+  t.teardown(() => echo.close());
+  const plan = new RequestFactory(pans).plan(200);
+  const r = await runOpenLoop({ port: echo.port, connections: 8, ratePerSecond: 200, plan, dialect: DIALECT_1987 });
+  t.equal(r.sent, 200);
+  t.equal(r.answered, 200);
+  t.equal(r.unmatched, 0);
+  t.equal(r.latencyUs.count, 200, 'latency histogram counted every answer');
+  t.equal(r.latenessUs.count, 200, 'lateness histogram counted every write');
+  t.same(r.codes, { '00': 200 });
+  t.ok(r.latencyUs.max >= r.latencyUs.p99 && r.latencyUs.p99 >= r.latencyUs.p50);
+});
+
+t.test('a burst over 8 connections is answered in full', async (t) => {
+  const echo = await startEchoServer();
+  t.teardown(() => echo.close());
+  const plan = new RequestFactory(pans.slice(0, 1)).plan(2000);
+  const r = await runBurst({ port: echo.port, connections: 8, plan, dialect: DIALECT_1987 });
+  t.equal(r.answered, 2000);
+  t.same(r.codes, { '00': 2000 });
+});
