@@ -43,7 +43,7 @@ import { Redis } from 'ioredis';
 import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-server.js';
 import { projectRoot } from '../ledger/scripts.js';
 import { checkLedger, formatReport as formatLedgerReport } from '../ledger/check.js';
-import { Ledger } from '../ledger/index.js';
+import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
 import { CardStore } from '../switch/cards.js';
 import { derive } from '../switch/secrets.js';
 import { DIALECT_1987 } from '../switch/iso/dialect.js';
@@ -158,7 +158,7 @@ async function seed(url: string, secret: Buffer, pans: readonly string[], fundsM
   const ledger = await Ledger.open(redis);
   const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
   const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
-  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1e13, idempotencyKey: 'bench-deposit' });
+  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-deposit' });
   const ids: string[] = [];
   for (const [i, pan] of pans.entries()) {
     const b = await ledger.createUserBalance({ customerId: 'bench-' + i, currency: 'EUR', configId: DEMO });
