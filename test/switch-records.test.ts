@@ -115,7 +115,10 @@ t.test('records: approved, declined and invalid messages, with the seed transact
 async function budgetWorld(t: Test, n: number, approveTopUpMinor: number) {
   const w = await startWorld(t, [
     { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
-    { configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 } },
+    {
+      configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 },
+      holdExpiryDays: 7, holdExpiryDaysByMcc: { '7011': 30 },
+    },
   ]);
   const dCard = await newCard(w, n, 10_000, 'P-DECLINE', '55577101');
   const aCard = await newCard(w, n + 1, approveTopUpMinor, 'P-APPROVE', '55577102');
@@ -134,7 +137,7 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   await new Promise((r) => setTimeout(r, 30));
   const [declined, approved] = await Promise.all([
     w.c.request(msg('0100', dCard.pan, '000020', 3_000)),
-    w.c.request(msg('0100', aCard.pan, '000021', 3_000)),
+    w.c.request(msg('0100', aCard.pan, '000021', 3_000, { 18: '7011' })),
   ]);
   await stalled;
   await new Promise((r) => setTimeout(r, 300)); // the stand-in's forced hold is written after the answer
@@ -149,6 +152,7 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   const aTx = await w.ledger.getTransaction(aCard.balanceId, `${aCard.cardId}.010.${F7}.000021.00000123456.TERM0001`);
   t.equal(aTx?.status, 'AUTHORIZED', 'exactly one hold for the stand-in approval');
   t.equal(aTx?.forced, true, 'forced: the stand-in approved beyond the 900 available');
+  t.equal(Math.round(((aTx?.expiresAtMs ?? 0) - (aTx?.createdAtMs ?? 0)) / 86_400_000), 30, "the stand-in's hold expires by the MCC's rule (7011: 30 days), as every hold does");
   t.equal((await w.ledger.getUserBalance(aCard.balanceId))?.availableMinor, 900 - 3_000);
   await ledgerSound(t, w);
 });

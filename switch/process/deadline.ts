@@ -61,7 +61,7 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
   try {
     r = await Promise.race([call, deadlines.of(c.program.budgetMs)]);
   } catch (err) {
-    compensate(() => undo(ctx, c, mode));
+    compensate(() => undo(ctx, c));
     throw err;
   }
   if (r !== 'DEADLINE') return { kind: 'decided', result: r, scriptSeconds: (performance.now() - t0) / 1000 };
@@ -76,7 +76,7 @@ async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', called:
     compensate(() => forceHold(ctx, c));
     return { kind: 'standInApproved' };
   }
-  if (called) compensate(() => undo(ctx, c, mode));
+  if (called) compensate(() => undo(ctx, c));
   return { kind: 'standInDeclined' };
 }
 
@@ -85,7 +85,7 @@ async function forceHold(ctx: ProcessContext, c: Checked): Promise<void> {
   await ctx.ledger.hold(holdArgs(c, { idempotencyKey: `standin:${c.txId}`, forced: true }));
 }
 
-/** Releases the hold, or remembers the transaction as reversed; a posted 0200 debit is credited back. */
-function undo(ctx: ProcessContext, c: Checked, _mode: 'H' | 'P'): Promise<void> {
+/** Releases the hold, or remembers the transaction as reversed; a posted 0200 debit is credited back (one ledger `reverse`). */
+function undo(ctx: ProcessContext, c: Checked): Promise<void> {
   return undoTransaction(ctx.ledger, c.card.balanceId, c.txId, c.card.id);
 }
