@@ -195,9 +195,8 @@ class Audit {
   private addReversal(key: string, v: (string | null)[]): void {
     const [s, , , , , r, rk, rv, c, ty] = v;
     if (r !== '1' || ty === 'ORPHAN_REVERSAL') return;
-    const rest = key.slice(key.indexOf(':tx:') + 4);
-    const sep = rest.indexOf(':', rest.indexOf(':') + 1);
-    this.reversals.set(rest.slice(0, sep) + '|' + rest.slice(sep + 1), {
+    const { balanceId, txId } = splitTxKey(key);
+    this.reversals.set(balanceId + '|' + txId, {
       status: s ?? '', kind: rk ?? 'R', posted: ty === 'POST' || ty === 'REFUND' || ty === 'PAYMENT_CREDIT',
       postedMinor: this.int(c, key), reversedMinor: this.int(rv, key), netMinor: 0n,
     });
@@ -213,17 +212,14 @@ class Audit {
     }
     this.openHolds++;
     if (held < 0 || depHeld < 0) this.fail(`${key}: negative hold`);
-    // {gNN}:tx:<balanceId = gNN:<random>>:<txId>
-    const rest = key.slice(key.indexOf(':tx:') + 4);
-    const sep = rest.indexOf(':', rest.indexOf(':') + 1);
-    const u = rest.slice(0, sep);
+    const { balanceId: u, txId } = splitTxKey(key);
     const g = groupOfKey(key);
     this.heldByUser.set(u, (this.heldByUser.get(u) ?? 0) + held);
     if (dp) {
       const dk = `{${g}}:pbt:${dp}`;
       this.heldByTranche.set(dk, (this.heldByTranche.get(dk) ?? 0) + depHeld);
     }
-    if (!expMembers.has(g + ' ' + u + '|' + rest.slice(sep + 1))) this.fail(`${key}: open hold missing from the expiry index`);
+    if (!expMembers.has(g + ' ' + u + '|' + txId)) this.fail(`${key}: open hold missing from the expiry index`);
   }
 
   async checkUsers(): Promise<void> {
@@ -468,4 +464,15 @@ async function main(): Promise<number> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main().then((code) => { process.exitCode = code; });
+}
+
+/**
+ * The balance and transaction ids of a `{gNN}:tx:<balanceId>:<txId>` key. A balance id is a UUID
+ * (no colon) or, in data written before UUID ids, `gNN:<random>` (one colon).
+ */
+function splitTxKey(key: string): { balanceId: string; txId: string } {
+  const rest = key.slice(key.indexOf(':tx:') + 4);
+  const legacy = rest.length > 4 && rest.charCodeAt(0) === 103 /* g */ && rest.charCodeAt(3) === 58 /* : */;
+  const sep = rest.indexOf(':', legacy ? 4 : 0);
+  return { balanceId: rest.slice(0, sep), txId: rest.slice(sep + 1) };
 }

@@ -21,8 +21,13 @@
 //   {gNN}:xin:<transferId>          tranche transfer receipt (destination side)
 //   {g00}:meta                      ledger settings (groups)
 //
-// A user balance id is `gNN:<random>`; a partner balance id is `pb-<TYPE>-<CUR>-<configId>`, so it
-// can be found from (configId, type, currency) without an index.
+// A user balance id is a UUID v4 (as the seed's partner calls and notifications carry it) whose
+// first 16 bits, modulo the group count, name its slot group: it is drawn at random and those bits
+// are then set so that the balance lands in its customer's group (one script creates both). Ids of
+// the earlier form `gNN:<random>` still name their group by the prefix (see docs/ledger.md,
+// "Balance ids"). A partner balance id is `pb-<TYPE>-<CUR>-<configId>`, so it can be found from
+// (configId, type, currency) without an index.
+import { randomUUID } from 'node:crypto';
 import { LedgerError } from './codes.js';
 
 export const MAX_GROUPS = 100;
@@ -58,10 +63,20 @@ export class Keyspace {
     }
   }
 
-  /** Group of a user balance id (`gNN:...`), or -1 when the id carries no valid tag. */
+  /** Group of a user balance id (a UUID v4, or the earlier `gNN:...`), or -1 when it is neither. */
   groupOfBalance(balanceId: string): number {
+    if (balanceId.length === 36 && UUID_V4.test(balanceId)) return parseInt(balanceId.slice(0, 4), 16) % this.groups;
     if (balanceId.length < 5 || balanceId.charCodeAt(3) !== 58 /* ':' */) return -1;
     return this.byTag.get(balanceId.slice(0, 3)) ?? -1;
+  }
+
+  /** A fresh user balance id: a random UUID v4 in `group` (its first 16 bits modulo the group count). */
+  newBalanceId(group: number): string {
+    const id = randomUUID();
+    let v = parseInt(id.slice(0, 4), 16);
+    v = v - (v % this.groups) + group;
+    if (v > 0xffff) v -= this.groups;
+    return v.toString(16).padStart(4, '0') + id.slice(4);
   }
 
   /** Group a customer's balances live in: a stable hash of the customer id. */
@@ -85,6 +100,7 @@ export class Keyspace {
 }
 
 const PARTNER_ID = /^pb-(DEPOSIT|CREDIT|COMPANY)-([A-Z]{3})-(.+)$/;
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

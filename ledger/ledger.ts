@@ -83,7 +83,7 @@ export class Ledger {
     checkId(a.configId, 'configId');
     const g = this.keys.groupOfCustomer(a.customerId);
     const p = this.keys.prefixes[g]!;
-    const id = `${this.keys.tags[g]}:${randomBytes(9).toString('base64url')}`;
+    const id = this.keys.newBalanceId(g);
     const useIdem = a.idempotencyKey !== undefined;
     if (useIdem) checkId(a.idempotencyKey!, 'idempotencyKey');
     const r = await this.fn('create-user-balance')(

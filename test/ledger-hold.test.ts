@@ -15,7 +15,7 @@ scenario('balances: create, find, reload, idempotent create', async (t) => {
   const ledger = await Ledger.open(r.client);
   opened.set(t, ledger);
   const ub = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb-1' });
-  t.match(ub.id, /^g00:/);
+  t.match(ub.id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a user balance id is a UUID v4');
   t.equal(ub.availableMinor, 0);
   const again = await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb-1' });
   t.equal(again.id, ub.id);
@@ -193,4 +193,24 @@ scenario('holds asked for in one tick go as one hold-many call, each decided on 
   t.equal((await ledger.getTransaction(a.id, 'hm-1'))?.meta.mcc, '5411', 'meta is kept');
   const stats = await r.client.info('commandstats');
   t.match(stats, /cmdstat_evalsha:calls=1,/, 'one script call for the six');
+});
+
+t.test('balance ids: a UUID v4 names its slot group; ids of the earlier gNN: form still do', async (t) => {
+  const { Keyspace } = await import('../ledger/keys.js');
+  for (const groups of [1, 3, 16, 100]) {
+    const k = new Keyspace(groups);
+    for (let g = 0; g < groups; g++) {
+      for (let i = 0; i < 5; i++) {
+        const id = k.newBalanceId(g);
+        if (!/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id) || k.groupOfBalance(id) !== g) {
+          t.fail(`groups ${groups}: ${id} is not a UUID v4 of group ${g}`);
+          return;
+        }
+      }
+    }
+    t.pass(`groups ${groups}: every fresh id is a UUID v4 in the group asked for`);
+  }
+  const k16 = new Keyspace(16);
+  t.equal(k16.groupOfBalance('g07:KUG0-X8Apz2y'), 7, 'an id written before UUIDs keeps its group');
+  t.equal(k16.groupOfBalance('not-a-balance'), -1);
 });
