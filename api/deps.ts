@@ -1,6 +1,7 @@
 // What the management API's handlers work with. The API owns no state of its own apart from
 // the idempotency records: customers, cards, balances and transactions live in their stores.
 import type { Redis, Cluster } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { Ledger } from '../ledger/index.js';
 import type { ProgramTable } from '../switch/programs.js';
 import type { CardStore } from '../switch/cards.js';
@@ -30,4 +31,8 @@ export interface ApiDeps {
   feed: TransactionFeed;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The switch's metric registry, its sampled gauges (in-flight, connections, worker queue) refreshed first. */
+  registry(): Promise<Registry>;
+  /** When the switch's counters were zero (ms since the epoch): the dashboard's first rates start there. */
+  startedMs: number;
 }

@@ -1,5 +1,5 @@
 // The management API assembled: the route table, the router that validates and dispatches, the
-// feed's WebSocket route, and the HTTP server chosen by HTTP_SERVER (api/http.ts).
+// dashboard's static files, the feed's WebSocket route, and the HTTP server chosen by HTTP_SERVER (api/http.ts).
 import type { ApiDeps } from './deps.js';
 import { Router, type Route } from './router.js';
 import { IdempotencyStore } from './idempotency.js';
@@ -13,9 +13,11 @@ import { partnerBalanceRoutes } from './routes/partner-balances.js';
 import { cardRoutes } from './routes/cards.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { programRoutes } from './routes/programs.js';
+import { dashboardFiles, dashboardRoutes } from './routes/dashboard.js';
 
 export type { ApiDeps, TransactionSource } from './deps.js';
 export { TransactionFeed, type FeedEvent } from './feed.js';
+export { DASHBOARD_PATH } from './routes/dashboard.js';
 
 /** A request body above this is answered 413 (the largest legitimate body is well under 2 KiB). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -31,13 +33,14 @@ export function apiRoutes(d: ApiDeps): Route[] {
     ...cardRoutes(d),
     ...transactionRoutes(d),
     ...programRoutes(d),
+    ...dashboardRoutes(d),
   ];
   return routes;
 }
 
 export function createRouter(d: ApiDeps, o: { metrics: ApiMetrics | null; log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void; maxBodyBytes?: number }): Router {
   return new Router({
-    routes: apiRoutes(d), maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES, websocket: feedRoute(d.feed),
+    routes: apiRoutes(d), statics: dashboardFiles(), maxBodyBytes: o.maxBodyBytes ?? MAX_BODY_BYTES, websocket: feedRoute(d.feed),
     idempotency: new IdempotencyStore(d.redis), metrics: o.metrics, log: o.log,
   });
 }

@@ -1,6 +1,6 @@
 // The OpenAPI 3.1 document, built from the route table itself: what is routed is what is
 // documented (test/api-openapi.test.ts checks both directions against the running router).
-import type { Route, RouteParam } from './router.js';
+import { needsClientCertificate, type Route, type RouteParam } from './router.js';
 import type { Schema } from './schema.js';
 
 export const API_VERSION = '1.0.0';
@@ -13,7 +13,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
     info: {
       title: 'Antaca switch management API', version: API_VERSION,
       description: 'Wallets, balances, partner balances, cards and transactions of the Antaca card-issuing switch (SPEC §6). '
-        + 'Errors are application/problem+json `{"title": CODE, "detail": text}`. With TLS configured, /secure, /lifecycle and /feed '
+        + 'Errors are application/problem+json `{"title": CODE, "detail": text}`. With TLS configured, /secure, /lifecycle, /feed and /dashboard '
         + 'need a client certificate issued by the configured CA.',
     },
     servers: [{ url: 'http://127.0.0.1:8080' }],
@@ -23,7 +23,7 @@ export function openApiDocument(routes: readonly Route[]): Record<string, unknow
       schemas: {
         Problem: { type: 'object', required: ['title', 'detail'], properties: { title: { type: 'string', description: 'stable error code' }, detail: { type: 'string' } } },
       },
-      securitySchemes: { clientCertificate: { type: 'mutualTLS', description: 'Required on /secure, /lifecycle and /feed when HTTP_TLS_* is configured' } },
+      securitySchemes: { clientCertificate: { type: 'mutualTLS', description: 'Required on /secure, /lifecycle, /feed and /dashboard when HTTP_TLS_* is configured' } },
     },
   };
 }
@@ -47,7 +47,7 @@ function operation(r: Route): Record<string, unknown> {
     responses[status] = out;
   }
   op.responses = responses;
-  if (r.path.startsWith('/secure/') || r.path.startsWith('/lifecycle/') || r.path === '/feed') op.security = [{}, { clientCertificate: [] }];
+  if (needsClientCertificate(r.path)) op.security = [{}, { clientCertificate: [] }];
   return op;
 }
 

@@ -1,5 +1,6 @@
 // Routing for both HTTP servers: a table of routes, each described well enough to produce the
-// OpenAPI document (api/openapi.ts) and to validate a request before its handler runs. The order
+// OpenAPI document (api/openapi.ts) and to validate a request before its handler runs, and a table
+// of static files (api/static.ts: fixed paths bound to fixed files, GET only). The order
 // of checks for a request: route (404), method (405), client certificate (403), path parameters
 // (400 VALIDATION_ERROR), idempotency key
 // (400), body media type (415), JSON syntax (400 MALFORMED_JSON), body schema (400
@@ -11,6 +12,7 @@ import { compile, type Schema, type Validator } from './schema.js';
 import { ApiError, problemOf, problemResponse } from './problem.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
+import { StaticFiles, type StaticRoute } from './static.js';
 
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -59,9 +61,12 @@ export const IDEMPOTENCY_HEADER: RouteParam = {
   schema: { type: 'string', pattern: IDEMPOTENCY_KEY.source },
 };
 
-/** Paths that need a verified client certificate when TLS is configured (seed: /secure is x509-protected). */
+/**
+ * Paths that need a verified client certificate when TLS is configured (seed: /secure is
+ * x509-protected). The dashboard shows partner balances, so it is held to the same rule.
+ */
 export function needsClientCertificate(path: string): boolean {
-  return path.startsWith('/secure/') || path.startsWith('/lifecycle/') || path === '/feed';
+  return path.startsWith('/secure/') || path.startsWith('/lifecycle/') || path === '/feed' || path === '/dashboard' || path.startsWith('/dashboard/');
 }
 
 interface Compiled {
@@ -76,6 +81,8 @@ interface Compiled {
 
 export interface RouterOptions {
   routes: readonly Route[];
+  /** Static files, matched by exact path before the routes. */
+  statics?: readonly StaticRoute[];
   maxBodyBytes: number;
   websocket: WebSocketRoute | null;
   idempotency: IdempotencyStore;
@@ -85,6 +92,7 @@ export interface RouterOptions {
 
 export class Router implements HttpApp {
   private readonly compiled: Compiled[];
+  private readonly statics: StaticFiles;
   readonly maxBodyBytes: number;
   readonly websocket: WebSocketRoute | null;
 
@@ -103,6 +111,12 @@ export class Router implements HttpApp {
       if (seen.has(k)) throw new Error(`route ${c.route.method} ${c.route.path} is defined twice`);
       seen.add(k);
     }
+    this.statics = new StaticFiles(o.statics ?? []);
+    for (const path of this.statics.paths) {
+      const parts = path.split('/').slice(1);
+      const shadowed = this.compiled.find((c) => bind(c, parts) !== null);
+      if (shadowed !== undefined) throw new Error(`static route ${path} collides with ${shadowed.route.method} ${shadowed.route.path}`);
+    }
   }
 
   get routes(): readonly Route[] { return this.o.routes; }
@@ -112,9 +126,15 @@ export class Router implements HttpApp {
     let template = 'unmatched';
     let out: HttpResponse;
     try {
-      const m = this.match(req);
-      if (m.route !== null) template = m.route.path;
-      out = m.route === null ? m.answer : await this.run(m.route, req);
+      const file = this.statics.find(req.path);
+      if (file !== undefined) {
+        template = file.path;
+        out = await this.serveStatic(file, req);
+      } else {
+        const m = this.match(req);
+        if (m.route !== null) template = m.route.path;
+        out = m.route === null ? m.answer : await this.run(m.route, req);
+      }
     } catch (err) {
       out = this.failure(err, req);
     }
@@ -145,6 +165,17 @@ export class Router implements HttpApp {
     }
     req.params = bestParams[i] as Record<string, string>;
     return { route: (best[i] as Compiled).route, answer: null };
+  }
+
+  /** A static file: GET only (405 otherwise), the client certificate rule of its path, then the file. */
+  private serveStatic(file: StaticRoute, req: HttpRequest): Promise<HttpResponse> {
+    if (req.method !== 'GET') {
+      return Promise.resolve(problemResponse(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: GET`, { allow: 'GET' }));
+    }
+    if (req.clientVerified === false && needsClientCertificate(req.path)) {
+      throw new ApiError(403, 'CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
+    }
+    return this.statics.serve(file, req.headers['if-none-match']);
   }
 
   private async run(route: Route, req: HttpRequest): Promise<HttpResponse> {

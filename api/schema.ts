@@ -4,7 +4,7 @@
 // date and email) and is compiled once per route at start-up. An error names the field.
 
 export interface Schema {
-  type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null' | Array<'object' | 'string' | 'integer' | 'array' | 'null' | 'boolean'>;
+  type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null' | Array<'object' | 'string' | 'integer' | 'number' | 'array' | 'null' | 'boolean'>;
   description?: string;
   properties?: Record<string, Schema>;
   required?: readonly string[];

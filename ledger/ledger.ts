@@ -139,6 +139,16 @@ export class Ledger {
     return Keyspace.partnerId(type, currency, configId);
   }
 
+  /**
+   * Partner balances in id order, at most `max` of them (read-only: one SMEMBERS of the index, then
+   * each balance's tranches). For views over all of them, such as the dashboard.
+   */
+  async listPartnerBalances(max: number): Promise<PartnerBalance[]> {
+    const ids = (await this.redis.smembers(Keyspace.partnerIndex())).sort().slice(0, max);
+    const found = await Promise.all(ids.map((id) => this.getPartnerBalance(id)));
+    return found.filter((b): b is PartnerBalance => b !== null);
+  }
+
   async getPartnerBalance(id: string): Promise<PartnerBalance | null> {
     const parsed = Keyspace.parsePartnerId(id);
     if (parsed === null) return null;

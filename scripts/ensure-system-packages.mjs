@@ -25,6 +25,8 @@ const PACKAGES = [
   { pkg: 'redis-tools', commands: ['redis-cli'], neededBy: ['test', 'ci'] },
   { pkg: 'tshark', commands: ['tshark'], neededBy: ['test', 'ci'] },
   { pkg: 'wireshark-common', commands: ['text2pcap'], neededBy: ['test', 'ci'] },
+  // The dashboard's browser test drives Debian's chromium (test/dashboard.test.ts).
+  { pkg: 'chromium', commands: ['chromium'], neededBy: ['test', 'ci'] },
 ];
 
 const WHO = { start: 'npm start', test: 'npm test', ci: 'the CI run' };

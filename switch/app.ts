@@ -16,7 +16,7 @@ import { compensate, undoRequest } from './process/compensation.js';
 import { InlineRunner, PoolRunner } from './pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
-import { createRouter } from '../api/index.js';
+import { createRouter, DASHBOARD_PATH } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from './cards.js';
@@ -118,6 +118,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   await maintenance.start();
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
+  const startedMs = Date.now();
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing };
@@ -189,6 +190,19 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => listener.shutdown(0));
 
   const cards = CardStore.fromSecrets(redis, secrets);
+  // The gauges sampled rather than kept current, set just before the registry is read (GET /metrics, the dashboard).
+  const refreshed = async () => {
+    metrics.inflight.set(listener.inflightTotal);
+    metrics.connections.set(listener.connectionCount);
+    if (runner instanceof PoolRunner) {
+      metrics.poolQueue.set(runner.queueSize);
+      metrics.poolUtilization.set(runner.utilization);
+    }
+    const dropped = (runner as { malformedDropped?: number }).malformedDropped ?? 0;
+    const current = (await metrics.malformed.get()).values.find((v) => v.labels.kind === 'undecodable')?.value ?? 0;
+    if (dropped > current) metrics.malformed.labels('undecodable').inc(dropped - current);
+    return metrics.registry;
+  };
   const router = createRouter({
     redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
     records: new TransactionRecords(redis, ledger), feed,
@@ -198,23 +212,18 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       return { ok: redisOk && listener.listening, detail: { redis: redisOk ? 'up' : 'down', listener: listener.listening ? 'up' : 'down' } };
     },
     async metrics() {
-      metrics.inflight.set(listener.inflightTotal);
-      metrics.connections.set(listener.connectionCount);
-      if (runner instanceof PoolRunner) {
-        metrics.poolQueue.set(runner.queueSize);
-        metrics.poolUtilization.set(runner.utilization);
-      }
-      const dropped = (runner as { malformedDropped?: number }).malformedDropped ?? 0;
-      const current = (await metrics.malformed.get()).values.find((v) => v.labels.kind === 'undecodable')?.value ?? 0;
-      if (dropped > current) metrics.malformed.labels('undecodable').inc(dropped - current);
-      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+      const registry = await refreshed();
+      return { contentType: registry.contentType, body: await registry.metrics() };
     },
+    registry: refreshed,
+    startedMs,
   }, { metrics: apiMetrics, log });
   const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
   processedSink = (events) => feed.publish(events);
   const httpAddr = await http.listen(cfg.httpPort, cfg.httpHost);
   undo.push(() => http.close());
-  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: `${http.tls ? 'https' : 'http'}://${cfg.httpHost}:${httpAddr.port}`, httpServer: http.kind, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
+  const httpUrl = `${http.tls ? 'https' : 'http'}://${urlHost(cfg.httpHost)}:${httpAddr.port}`;
+  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -232,6 +241,11 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/** A host as it goes in a URL: an IPv6 address in brackets. */
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 export class RedisUnreachableError extends Error {

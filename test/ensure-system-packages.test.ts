@@ -22,7 +22,7 @@ function bin(t: { teardown(fn: () => unknown): void }, o: { apt?: 'installs' | '
   const aptLog = join(dir, 'apt-get.log');
   if (o.apt !== undefined) {
     const onInstall = o.apt === 'installs'
-      ? `for c in redis-server redis-cli tshark text2pcap; do printf '#!/bin/sh\\n' > "${dir}/$c"; /bin/chmod +x "${dir}/$c"; done`
+      ? `for c in redis-server redis-cli tshark text2pcap chromium; do printf '#!/bin/sh\\n' > "${dir}/$c"; /bin/chmod +x "${dir}/$c"; done`
       : `echo 'E: Unable to locate package tshark' >&2; exit 100`;
     writeFileSync(join(dir, 'apt-get'), [
       '#!/bin/sh',
@@ -71,7 +71,7 @@ t.test('test without anything, not allowed and no apt-get: exit 1, one line nami
   const b = bin(t);
   const r = await run('test', b, { ANTACA_ASSUME_INSTALL: 'no' });
   t.equal(r.code, 1);
-  t.equal(r.stderr, 'antaca: npm test needs redis-server, redis-cli, tshark, text2pcap, which are not installed and this user may not install packages: install redis-server, redis-tools, tshark, wireshark-common with your system\'s package manager\n');
+  t.equal(r.stderr, 'antaca: npm test needs redis-server, redis-cli, tshark, text2pcap, chromium, which are not installed and this user may not install packages: install redis-server, redis-tools, tshark, wireshark-common, chromium with your system\'s package manager\n');
 });
 
 t.test('start with REDIS_URL set needs no redis-server', async (t) => {
@@ -91,7 +91,7 @@ t.test('start without redis-server, allowed to install: one line, apt-get update
 });
 
 t.test('test with only redis missing installs only what is missing', async (t) => {
-  const b = bin(t, { apt: 'installs', have: ['tshark', 'text2pcap'] });
+  const b = bin(t, { apt: 'installs', have: ['tshark', 'text2pcap', 'chromium'] });
   const r = await run('test', b, { ANTACA_ASSUME_INSTALL: 'yes' });
   t.equal(r.code, 0);
   t.equal(r.stderr, 'antaca: npm test needs redis-server, redis-cli: installing redis-server redis-tools (apt-get)\n');
@@ -99,7 +99,7 @@ t.test('test with only redis missing installs only what is missing', async (t) =
 });
 
 t.test('an install that fails: exit 1, one line with apt-get\'s error', async (t) => {
-  const b = bin(t, { apt: 'fails', have: ['redis-server', 'redis-cli', 'text2pcap'] });
+  const b = bin(t, { apt: 'fails', have: ['redis-server', 'redis-cli', 'text2pcap', 'chromium'] });
   const r = await run('test', b, { ANTACA_ASSUME_INSTALL: 'yes' });
   t.equal(r.code, 1);
   t.equal(r.stderr.split('\n').filter((l) => l !== '').length, 2, 'the "installing" line, then the failure');
@@ -107,13 +107,27 @@ t.test('an install that fails: exit 1, one line with apt-get\'s error', async (t
 });
 
 t.test('everything present: silent, exit 0, apt-get untouched', async (t) => {
-  const b = bin(t, { apt: 'installs', have: ['redis-server', 'redis-cli', 'tshark', 'text2pcap'] });
+  const b = bin(t, { apt: 'installs', have: ['redis-server', 'redis-cli', 'tshark', 'text2pcap', 'chromium'] });
   for (const purpose of ['start', 'test', 'ci']) {
     const r = await run(purpose, b, { ANTACA_ASSUME_INSTALL: 'yes' });
     t.equal(r.code, 0, purpose);
     t.equal(r.stderr, '', purpose);
   }
   t.same(aptCalls(b), []);
+});
+
+t.test('test and ci need chromium (the dashboard\'s browser test); start does not', async (t) => {
+  const b = bin(t, { apt: 'installs', have: ['redis-server', 'redis-cli', 'tshark', 'text2pcap'] });
+  t.equal((await run('start', b, { ANTACA_ASSUME_INSTALL: 'yes' })).stderr, '', 'start: nothing to install');
+  for (const purpose of ['test', 'ci']) {
+    const r = await run(purpose, b, { ANTACA_ASSUME_INSTALL: 'no' });
+    t.equal(r.code, 1, purpose);
+    t.match(r.stderr, /needs chromium, which is not installed .*`sudo apt-get install -y chromium`/, purpose);
+  }
+  const r = await run('test', b, { ANTACA_ASSUME_INSTALL: 'yes' });
+  t.equal(r.code, 0);
+  t.equal(r.stderr, 'antaca: npm test needs chromium: installing chromium (apt-get)\n');
+  t.same(aptCalls(b), ['update -qq', 'install -y -qq --no-install-recommends chromium']);
 });
 
 t.test('an unknown purpose: usage in one line, exit 1', async (t) => {

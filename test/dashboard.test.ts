@@ -1,0 +1,219 @@
+// The dashboard (GET /dashboard) on both HTTP servers: its static files as HTTP answers (content
+// types, ETag and 304, GET only, no path outside the table reachable), GET /dashboard/stats.json
+// against its schema, and the page itself in headless Debian chromium (puppeteer-core): a card
+// made through the API, authorizations sent over ISO 8583 while the page is open, the page shows
+// each by masked PAN and response code, the decline in the reason list, the partner balances;
+// no console error, no failed request, never the full PAN; a screenshot under var/test-artifacts/.
+// Last, the switch goes away and comes back on the same port: the page's feed reconnects.
+import t, { type Test } from 'tap';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { issueVirtualCard, serverKinds, startApiSwitch, walletWithBalance, type ApiClient, type ApiSwitch, type ServerKind } from './helpers/api.js';
+import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { DASHBOARD_STATS } from '../api/routes/dashboard.js';
+import { quantile, subtractBuckets } from '../api/stats.js';
+import { projectRoot } from '../ledger/scripts.js';
+
+const DEMO = '0019167984';
+const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(projectRoot(), 'var', 'test-artifacts');
+/** A guard against a hung browser, not a speed target: the page normally shows a row within a second or two. */
+const PAGE_WAIT_MS = 60_000;
+
+function auth(pan: string, expiry: string, stan: string, amountMinor: number): IsoJson {
+  return {
+    0: '0100', 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
+    12: '101500', 13: '1125', 14: expiry, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978',
+  } as IsoJson;
+}
+
+/** Deposit and credit partner balances reloaded, a customer with 200.00 EUR and a virtual card: what an approval needs. */
+async function fundedCard(api: ApiClient): Promise<{ pan: string; expiry: string; masked: string }> {
+  for (const [type, amount] of [['DEPOSIT', 1_000_000], ['CREDIT', 500_000], ['COMPANY', 0]] as const) {
+    const p = await api.post('/secure/partner-balances', { type, currency: 'EUR', configId: DEMO });
+    if (p.status !== 201) throw new Error(`${type}: ${p.status} ${p.text}`);
+    if (amount > 0) await api.post(`/secure/partner-balances/${p.json.id}/reload`, { amount });
+  }
+  const { customerId, balanceId } = await walletWithBalance(api);
+  const top = await api.post(`/secure/customers/${customerId}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: 20_000, currency: 'EUR' });
+  if (top.status !== 201) throw new Error(`top-up: ${top.status} ${top.text}`);
+  const card = await issueVirtualCard(api, customerId, balanceId);
+  return { pan: card.pan, expiry: card.expiry, masked: `${card.pan.slice(0, 6)}******${card.pan.slice(-4)}` };
+}
+
+/** Everything the browser reported as wrong, from the moment the page is opened. */
+interface Trouble { console: string[]; failed: string[] }
+
+async function openDashboard(browser: Browser, port: number): Promise<{ page: Page; trouble: Trouble }> {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1440, height: 1000 });
+  const trouble: Trouble = { console: [], failed: [] };
+  page.on('console', (m) => { if (m.type() === 'error') trouble.console.push(m.text()); });
+  page.on('pageerror', (e) => trouble.console.push(String(e)));
+  page.on('requestfailed', (r) => trouble.failed.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
+  page.on('response', (r) => { if (r.status() >= 400) trouble.failed.push(`${r.url()}: ${r.status()}`); });
+  await page.goto(`http://127.0.0.1:${port}/dashboard`, { waitUntil: 'load' });
+  return { page, trouble };
+}
+
+/** Waits until `expression` (JavaScript run in the page) is true. Strings: the test is type-checked without the DOM library. */
+function until(page: Page, expression: string): Promise<unknown> {
+  return page.waitForFunction(expression, { timeout: PAGE_WAIT_MS });
+}
+
+const text = (id: string) => `(document.getElementById(${JSON.stringify(id)})?.textContent ?? '')`;
+
+/** Waits until the live transactions table has a row of this masked PAN with this response code. */
+function rowShown(page: Page, masked: string, code: string): Promise<unknown> {
+  return until(page, `[...document.querySelectorAll('#transactions tbody tr')].some((r) => r.dataset.pan === ${JSON.stringify(masked)} && r.dataset.code === ${JSON.stringify(code)})`);
+}
+
+function feedLive(page: Page): Promise<unknown> {
+  return until(page, `${text('feed-status')} === 'feed: live'`);
+}
+
+async function launch(t: Test): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'antaca-chromium-'));
+  const browser = await puppeteer.launch({
+    executablePath: CHROMIUM, headless: true, pipe: true, userDataDir: profile,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  t.teardown(async () => { await browser.close().catch(() => {}); rmSync(profile, { recursive: true, force: true }); });
+  return browser;
+}
+
+async function staticAnswers(t: Test, s: ApiSwitch): Promise<void> {
+  const api = s.api;
+  const page = await api.get('/dashboard');
+  t.equal(page.status, 200);
+  t.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+  t.equal(page.headers['cache-control'], 'no-cache');
+  t.equal(page.headers['x-content-type-options'], 'nosniff');
+  t.match(page.headers['content-security-policy'], /default-src 'self'/);
+  t.match(page.text, /<script type="module" src="\/dashboard\/dashboard\.js">/);
+  t.equal((await api.get('/dashboard/')).text, page.text, '/dashboard/ is the same page');
+  for (const [path, type] of [
+    ['/dashboard/dashboard.js', 'text/javascript; charset=utf-8'], ['/dashboard/format.js', 'text/javascript; charset=utf-8'],
+    ['/dashboard/dashboard.css', 'text/css; charset=utf-8'], ['/dashboard/vendor/uPlot.esm.js', 'text/javascript; charset=utf-8'],
+    ['/dashboard/vendor/uPlot.min.css', 'text/css; charset=utf-8'],
+  ] as const) {
+    const r = await api.get(path);
+    t.equal(r.status, 200, path);
+    t.equal(r.headers['content-type'], type, `${path} content type`);
+    t.match(r.headers.etag, /^"[A-Za-z0-9_-]+"$/, `${path} has an ETag`);
+    const again = await api.get(path, { headers: { 'if-none-match': String(r.headers.etag) } });
+    t.equal(again.status, 304, `${path}: 304 with the ETag`);
+    t.equal(again.text, '', `${path}: no body with 304`);
+  }
+  const uplot = readFileSync(join(projectRoot(), 'node_modules', 'uplot', 'dist', 'uPlot.esm.js'), 'utf8');
+  t.equal((await api.get('/dashboard/vendor/uPlot.esm.js')).text, uplot, 'uPlot is the installed package\'s file');
+  const post = await api.post('/dashboard', {});
+  t.equal(post.status, 405);
+  t.equal(post.headers.allow, 'GET');
+  const secret = readFileSync(join(projectRoot(), 'package.json'), 'utf8');
+  for (const path of [
+    '/dashboard/../package.json', '/dashboard/%2e%2e/package.json', '/dashboard/..%2fpackage.json', '/dashboard/vendor/..%2f..%2f..%2fpackage.json',
+    '/dashboard/vendor/%2e%2e/%2e%2e/%2e%2e/package.json', '/dashboard/index.html', '/dashboard/vendor/uPlot.d.ts', '/dashboard//dashboard.js',
+    '/dashboard/dashboard.js/', '/dashboard/%64ashboard.js', '/dashboard/vendor/', '/dashboard/dashboard', '/api/dashboard/dashboard.js',
+  ]) {
+    const r = await api.get(path);
+    t.equal(r.status, 404, `${path}: 404`);
+    t.notOk(r.text.includes(secret.slice(0, 60)), `${path}: no file outside the table`);
+  }
+}
+
+async function statsAnswer(t: Test, s: ApiSwitch): Promise<void> {
+  const r = await s.api.get('/dashboard/stats.json');
+  t.equal(r.status, 200);
+  t.equal(r.headers['cache-control'], 'no-store');
+  const valid = new Ajv2020({ strict: false, allErrors: true }).compile(DASHBOARD_STATS);
+  t.ok(valid(r.json), `stats.json matches its schema: ${JSON.stringify(valid.errors ?? [])}`);
+  t.equal(r.json.outboxDepth, null, 'no outbox yet: null (the page shows —)');
+  t.same(r.json.decisions, []);
+}
+
+for (const { kind, skip } of serverKinds()) {
+  t.test(`dashboard, HTTP on ${kind}`, { skip }, async (t) => {
+    if (!existsSync(CHROMIUM)) {
+      t.fail(`chromium is not installed at ${CHROMIUM}: run \`npm test\` as a user that may install packages (root or passwordless sudo), which installs Debian's chromium`);
+      return;
+    }
+    const s = await startApiSwitch(t, kind);
+    t.ok(s.logs.some((l) => l.includes('"switch listening"') && l.includes(`"dashboard":"http://127.0.0.1:${s.app.httpPort}/dashboard"`)), 'the start-up line names the dashboard URL');
+    await t.test('static files', (t) => staticAnswers(t, s));
+    await t.test('stats.json', (t) => statsAnswer(t, s));
+    await t.test('the page in chromium', (t) => pageInBrowser(t, s, kind));
+  });
+}
+
+async function pageInBrowser(t: Test, s: ApiSwitch, kind: ServerKind): Promise<void> {
+  const card = await fundedCard(s.api);
+  const browser = await launch(t);
+  const { page, trouble } = await openDashboard(browser, s.app.httpPort);
+  await feedLive(page);
+
+  const iso = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => iso.close());
+  t.equal((await iso.request(auth(card.pan, card.expiry, '000001', 2_500)))['39'], '00', 'approved over ISO');
+  await rowShown(page, card.masked, '00');
+  t.equal((await iso.request(auth(card.pan, card.expiry, '000002', 900_000)))['39'], '51', 'more than the balance: declined 51');
+  await rowShown(page, card.masked, '51');
+  await until(page, `${text('declines')}.includes('INSUFFICIENT_FUNDS (51)')`);
+  await until(page, `document.querySelectorAll('#partners tbody tr').length === 3 && ${text('tile-total')} === '2'`);
+
+  const rows = await page.$$eval('#transactions tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  t.match(rows[1], [/^\d\d:\d\d:\d\d\.\d{3}$/, '0100', card.masked, '25.00 EUR', '00', 'APPROVED'], 'the approval: time, MTI, masked PAN, amount, code, reason');
+  t.match(rows[0], [/./, '0100', card.masked, /EUR$/, '51', 'INSUFFICIENT_FUNDS'], 'the decline, newest first');
+  const partners = await page.$$eval('#partners tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+  t.same(partners.map((r) => r[0]).sort(), ['COMPANY', 'CREDIT', 'DEPOSIT'], 'the three partner balances');
+  t.equal(await page.$eval('#tile-outbox', (e) => e.textContent), '—', 'outbox depth: — (no outbox yet)');
+
+  const html = await page.content();
+  t.ok(html.includes(card.masked), 'the page shows the masked PAN');
+  t.notOk(html.includes(card.pan), 'the page never holds the full PAN');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const shot = join(ARTIFACTS, `dashboard-${kind}.png`);
+  await page.screenshot({ path: shot, fullPage: true });
+  t.comment(`screenshot: ${shot}`);
+  t.same(trouble, { console: [], failed: [] }, 'no console error, no failed request');
+
+  // uWS refuses to listen again on the port it just closed within the same process (EADDRINUSE),
+  // so the restart on the same port runs on node:http only.
+  if (kind === 'node') await reconnects(t, s, kind, page);
+}
+
+/** The switch stops and another starts on the same HTTP port: the page's feed comes back by itself. */
+async function reconnects(t: Test, s: ApiSwitch, kind: ServerKind, page: Page): Promise<void> {
+  const port = s.app.httpPort;
+  await s.app.stop();
+  await until(page, `${text('feed-status')}.startsWith('feed: reconnecting')`);
+  const next = await startApiSwitch(t, kind, { HTTP_PORT: String(port) });
+  const card = await fundedCard(next.api);
+  await feedLive(page);
+  const iso = await IsoClient.connect(next.app.isoPort);
+  t.teardown(() => iso.close());
+  t.equal((await iso.request(auth(card.pan, card.expiry, '000003', 1_000)))['39'], '00');
+  await rowShown(page, card.masked, '00');
+  t.pass('after the feed dropped, the page reconnected and shows the next authorization');
+}
+
+t.test('latency quantiles from histogram buckets, as histogram_quantile estimates them', async (t) => {
+  const le = [0.001, 0.002, 0.005, Infinity];
+  const rows: Array<[string, number[], number, number | null]> = [
+    ['nothing observed', [0, 0, 0, 0], 0.5, null],
+    ['all in the first bucket: interpolated from 0', [4, 4, 4, 4], 0.5, 0.0005],
+    ['median inside the second bucket', [2, 6, 8, 8], 0.5, 0.0015],
+    ['p99 in the +Inf bucket: the largest finite bound', [0, 0, 90, 100], 0.99, 0.005],
+    ['p99 exactly at a bound', [0, 0, 100, 100], 0.99, 0.00497],
+  ];
+  for (const [name, cumulative, q, want] of rows) {
+    const got = quantile(q, { le, cumulative });
+    if (want === null) t.equal(got, null, name);
+    else t.ok(got !== null && Math.abs(got - want) < 1e-9, `${name}: ${got} ≈ ${want}`);
+  }
+  t.same(subtractBuckets({ le, cumulative: [5, 7, 9, 10] }, { le: [0.001, Infinity], cumulative: [1, 3] }).cumulative, [4, 7, 9, 7], 'a bound missing from the baseline counts 0');
+});
