@@ -13,6 +13,7 @@ import { partnerBalanceRoutes } from './routes/partner-balances.js';
 import { cardRoutes } from './routes/cards.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { programRoutes } from './routes/programs.js';
+import { outboxRoutes } from './routes/outbox.js';
 
 export type { ApiDeps, TransactionSource } from './deps.js';
 export { TransactionFeed, type FeedEvent } from './feed.js';
@@ -31,6 +32,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
     ...cardRoutes(d),
     ...transactionRoutes(d),
     ...programRoutes(d),
+    ...outboxRoutes(d),
   ];
   return routes;
 }
