@@ -17,6 +17,7 @@ import {
 import { containsPan, luhnValid } from '../adapters/card-data.js';
 import { startManagedRedis } from '../ledger/redis-server.js';
 import { startTestRedis } from './helpers/redis.js';
+import { startTestCluster } from './helpers/cluster.js';
 import { httpSend, startReceiver } from './helpers/receiver.js';
 
 /** Fast settings for tests: short backoff and poll period (no assertion depends on them). */
@@ -371,6 +372,34 @@ t.test('metrics: depth, oldest age, attempts and dead letters on the registry gi
   t.equal(await metricValue(registry, 'switch_outbox_oldest_age_seconds', {}), 0);
   t.equal(await metricValue(registry, 'switch_outbox_dead', {}), 1);
   t.match(await registry.metrics(), /switch_outbox_attempts_total\{kind="force-credit",outcome="success"\} 1/);
+});
+
+t.test('on a 3-master Redis Cluster: entries in every group are enqueued, listed, sent and retried', async (t) => {
+  const c = await startTestCluster(t);
+  const rx = await startReceiver(t, (r) => (r.path.includes('force-debit') ? 422 : 200));
+  const ob = observer();
+  const outbox = await Outbox.open(c.client, { ...FAST, observe: ob.observe });
+  t.teardown(() => outbox.stop());
+  const ids = new Set<string>();
+  const groups = new Set<number>();
+  for (let i = 0; groups.size < outbox.groups && i < 2000; i++) {
+    const e = entry();
+    if (groups.has(outbox.groupOf(outboxId(e.idempotencyKey)))) continue;
+    const { id } = await outbox.enqueue(e);
+    ids.add(id);
+    groups.add(outbox.groupOf(id));
+  }
+  t.equal(groups.size, outbox.groups, 'one entry in every group');
+  t.equal((await outbox.list({ state: 'pending', limit: 100 })).items.length, ids.size);
+  const rejected = await outbox.enqueue(entry({ kind: 'force-debit', path: '/transactions/force-debit' }));
+  outbox.start(httpSend(rx.url));
+  let settled = 0;
+  await ob.until((x) => (x.recorded === 'sent' || x.recorded === 'dead') && ++settled === ids.size + 1);
+  t.match(await outbox.stats(), { depth: 0, dead: 1 });
+  rx.policy = () => 200;
+  t.equal((await outbox.retry(rejected.id)).result, 'RETRIED');
+  await ob.until((x) => x.id === rejected.id && x.recorded === 'sent');
+  t.match(await outbox.stats(), { depth: 0, dead: 0 });
 });
 
 async function metricValue(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
