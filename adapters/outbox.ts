@@ -76,6 +76,7 @@ export type OutboxErrorCode =
   | 'OUTBOX_ERR_INVALID_OPTIONS'   // an option is out of range
   | 'OUTBOX_ERR_STATE';            // start() twice, or flush() of an outbox never started
 
+/** An error of the outbox, with a stable code (OutboxErrorCode); the message never quotes card data. */
 export class OutboxError extends Error {
   constructor(readonly code: OutboxErrorCode, message: string) {
     super(message);
@@ -206,6 +207,7 @@ export interface OutboxStats {
   inflight: number;
 }
 
+/** What `flush` did: attempts started during it, their outcomes, and sends left running at its deadline. */
 export interface FlushResult { attempted: number; sent: number; failed: number; abandoned: number }
 
 /** The outbox as the management API uses it (api/routes/outbox.ts). */
@@ -215,6 +217,7 @@ export interface OutboxAdmin {
   retry(id: string): Promise<RetryResult>;
 }
 
+/** What `retry` found: the entry moved back to pending, an entry that is not dead, or none. */
 export type RetryResult =
   | { result: 'RETRIED'; entry: OutboxEntry }
   | { result: 'NOT_DEAD'; entry: OutboxEntry }
