@@ -7,6 +7,7 @@ import type { ProgramTable } from '../switch/programs.js';
 import type { CardStore } from '../switch/cards.js';
 import type { CustomerStore } from '../switch/customers.js';
 import type { TransactionFeed } from './feed.js';
+import type { OutboxAdmin } from '../adapters/outbox.js';
 
 /** Card and internal transactions as the Legacy Transactions Notifier describes them (switch/records.ts). */
 export interface TransactionSource {
@@ -29,6 +30,8 @@ export interface ApiDeps {
   /** null until the switch keeps transaction records: the /secure/transactions routes answer 503. */
   records: TransactionSource | null;
   feed: TransactionFeed;
+  /** The partner-call outbox (adapters/outbox.ts); absent or null: the /secure/outbox routes answer 503. */
+  outbox?: OutboxAdmin | null;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The switch's metric registry, its sampled gauges (in-flight, connections, worker queue) refreshed first. */

@@ -14,6 +14,7 @@ import { cardRoutes } from './routes/cards.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { programRoutes } from './routes/programs.js';
 import { dashboardFiles, dashboardRoutes } from './routes/dashboard.js';
+import { outboxRoutes } from './routes/outbox.js';
 
 export type { ApiDeps, TransactionSource } from './deps.js';
 export { TransactionFeed, type FeedEvent } from './feed.js';
@@ -34,6 +35,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
     ...transactionRoutes(d),
     ...programRoutes(d),
     ...dashboardRoutes(d),
+    ...outboxRoutes(d),
   ];
   return routes;
 }
