@@ -24,6 +24,7 @@ async function apiWithOutbox(t: { teardown(fn: () => unknown): void }, s: ApiSwi
     redis, ledger, programs, cards, customers: new CustomerStore(redis, cards), records: new TransactionRecords(redis, ledger), feed, outbox,
     health: async () => ({ ok: true, detail: {} }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    registry: async () => s.app.metrics.registry, startedMs: Date.now(),
   }, { metrics: null, log: () => {} });
   const http = await createHttpServer(router, { choice: kind, tls: null, log: () => {} });
   const addr = await http.listen(0, '127.0.0.1');
