@@ -109,6 +109,7 @@ export function describeFields(dialect: IsoDialect, fields: IsoFields): string[]
     if (n === 90 && typeof value === 'string' && value.length === 42) {
       note = `original ${value.slice(0, 4)}, STAN ${value.slice(4, 10)}, field 7 ${value.slice(10, 20)}, acquirer ${value.slice(20, 31)}`;
     }
+    if (n === 95 && typeof value === 'string') note = `final amount ${value.slice(0, 12)}`;
     lines.push(`${String(n).padStart(3)}  ${name.padEnd(44)}  ${shown}${note ? `   (${note})` : ''}`);
   }
   return lines;
