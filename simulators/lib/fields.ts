@@ -1,0 +1,116 @@
+// Field-level helpers shared by the one-message tool and the scheme simulator: the defaults a
+// processor fills in (times, field 43's layout, amounts from decimals), the fields that name an
+// original (90, 95), and how an answer is shown (field names from the dialect table, field 39 with
+// the reasons of switch/reasons.ts, field 54 decoded, the PAN masked).
+import { REASONS, type Reason } from '../../switch/reasons.js';
+import { currencyAlpha, currencyExponent } from '../../switch/currency.js';
+import { maskPan } from '../../switch/iso/mask.js';
+import type { IsoDialect } from '../../switch/iso/dialect.js';
+import type { IsoFields } from '../../switch/iso/codec.js';
+
+const p2 = (n: number): string => String(n).padStart(2, '0');
+
+/** Field 7, transmission date and time in UTC: MMDDhhmmss. */
+export function transmissionTime(d: Date): string {
+  return p2(d.getUTCMonth() + 1) + p2(d.getUTCDate()) + p2(d.getUTCHours()) + p2(d.getUTCMinutes()) + p2(d.getUTCSeconds());
+}
+
+/** Fields 12 (hhmmss) and 13 (MMDD), the terminal's local time; the machine's time zone stands in for it. */
+export function localTime(d: Date): { 12: string; 13: string } {
+  return { 12: p2(d.getHours()) + p2(d.getMinutes()) + p2(d.getSeconds()), 13: p2(d.getMonth() + 1) + p2(d.getDate()) };
+}
+
+/** Field 43 in the documented layout: name in positions 1-22, city 24-36, country alpha-3 38-40. */
+export function merchantNameLocation(name: string, city: string, country: string): string {
+  return name.slice(0, 22).padEnd(23) + city.slice(0, 13).padEnd(14) + country.slice(0, 3).padEnd(3);
+}
+
+/**
+ * A decimal amount ("12.34") in minor units of a currency with `exponent` decimals, or an error
+ * sentence. More decimals than the currency has, or more than n12 can carry, is an error.
+ */
+export function minorUnits(decimal: string, exponent: number): number | string {
+  const m = /^(\d{1,12})(?:\.(\d+))?$/.exec(decimal);
+  if (m === null) return `amount "${decimal}" is not a decimal number such as 12.34`;
+  const frac = m[2] ?? '';
+  if (frac.length > exponent) return `amount "${decimal}" has more than the currency's ${exponent} decimals`;
+  const minor = Number((m[1] ?? '0') + frac.padEnd(exponent, '0'));
+  if (!Number.isSafeInteger(minor) || minor > 999_999_999_999) return `amount "${decimal}" is more than field 4 (n12) can carry`;
+  return minor;
+}
+
+/** Minor units of a numeric ISO 4217 currency as a decimal string ("1234", "978" → "12.34"). */
+export function decimalOf(minor: bigint | number, numericCurrency: string): string {
+  const alpha = currencyAlpha(numericCurrency);
+  const exponent = alpha === undefined ? 2 : (currencyExponent(alpha) ?? 2);
+  const n = BigInt(minor);
+  const sign = n < 0n ? '-' : '';
+  const digits = (n < 0n ? -n : n).toString().padStart(exponent + 1, '0');
+  return exponent === 0 ? sign + digits : `${sign}${digits.slice(0, -exponent)}.${digits.slice(-exponent)}`;
+}
+
+/** What field 90 needs of an original: MTI, STAN, field 7, acquirer (field 32). */
+export interface OriginalRef { mti: string; stan: string; f7: string; acquirer: string }
+
+/** Field 90: original MTI n4, STAN n6, field 7 n10, acquirer n11, forwarding institution n11 (zeros). */
+export function originalDataElements(o: OriginalRef): string {
+  return o.mti + o.stan + o.f7 + o.acquirer.padStart(11, '0') + '0'.repeat(11);
+}
+
+/** Field 95 of a partial reversal: positions 1-12 the new final amount, the rest zeros. */
+export function replacementAmounts(finalMinor: number): string {
+  return String(finalMinor).padStart(12, '0') + '0'.repeat(30);
+}
+
+/** Every reason of switch/reasons.ts that field 39 `code` stands for in the dialect (several share 05). */
+export function reasonsFor(code: string, dialect: '1987' | '2003'): Reason[] {
+  return (Object.keys(REASONS) as Reason[]).filter((r) => (dialect === '2003' ? REASONS[r].iso2003 : REASONS[r].iso1987) === code);
+}
+
+/** One field 54 entry decoded. */
+export interface BalanceEntry { accountType: string; amountType: 'ledger' | 'available' | string; currency: string; minor: bigint }
+
+/** Field 54's 20-character entries, or null when it is not made of them. */
+export function decodeAdditionalAmounts(f54: string): BalanceEntry[] | null {
+  if (f54.length === 0 || f54.length % 20 !== 0) return null;
+  const out: BalanceEntry[] = [];
+  for (let i = 0; i < f54.length; i += 20) {
+    const m = /^(\d{2})(\d{2})(\d{3})([CD])(\d{12})$/.exec(f54.slice(i, i + 20));
+    if (m === null) return null;
+    const type = m[2] === '01' ? 'ledger' : m[2] === '02' ? 'available' : `type ${m[2]}`;
+    const minor = BigInt(m[5] as string) * (m[4] === 'D' ? -1n : 1n);
+    out.push({ accountType: m[1] as string, amountType: type, currency: m[3] as string, minor });
+  }
+  return out;
+}
+
+/** Field 54 for a human: "ledger 100.00 EUR, available 75.00 EUR". */
+export function describeAdditionalAmounts(f54: string): string {
+  const entries = decodeAdditionalAmounts(f54);
+  if (entries === null) return 'not in the 20-character entry format';
+  return entries.map((e) => `${e.amountType} ${decimalOf(e.minor, e.currency)} ${currencyAlpha(e.currency) ?? e.currency}`).join(', ');
+}
+
+/**
+ * The lines that show a message field by field: number, ISO name, value. PAN fields are masked,
+ * secret fields withheld, binary fields in hex; 39 gets its reasons, 54 and 90 are decoded.
+ */
+export function describeFields(dialect: IsoDialect, fields: IsoFields): string[] {
+  const lines: string[] = [];
+  for (const [n, value] of [...fields].sort((a, b) => a[0] - b[0])) {
+    const spec = dialect.fields[n];
+    const name = spec?.description ?? 'undefined in this dialect';
+    let shown = typeof value === 'string' ? value : value.toString('hex');
+    if (spec?.sensitivity === 'pan') shown = maskPan(shown);
+    else if (spec?.sensitivity === 'secret') shown = `[${value.length} bytes withheld]`;
+    let note = '';
+    if (n === 39 && typeof value === 'string') note = reasonsFor(value, dialect.name).join(' | ') || 'no reason of the switch has this code';
+    if (n === 54 && typeof value === 'string') note = describeAdditionalAmounts(value);
+    if (n === 90 && typeof value === 'string' && value.length === 42) {
+      note = `original ${value.slice(0, 4)}, STAN ${value.slice(4, 10)}, field 7 ${value.slice(10, 20)}, acquirer ${value.slice(20, 31)}`;
+    }
+    if (n === 95 && typeof value === 'string') note = `final amount ${value.slice(0, 12)}`;
+    lines.push(`${String(n).padStart(3)}  ${name.padEnd(44)}  ${shown}${note ? `   (${note})` : ''}`);
+  }
+  return lines;
+}

@@ -1,0 +1,194 @@
+// The expectation model: each message the simulator can send, built from the card and the
+// originals it remembers, together with what the switch should answer and how the card's
+// available and blocked balances should move (docs/messages.md). Everything a scenario or the
+// random mix sends goes through one of these methods.
+import type { IsoFields } from '../../switch/iso/codec.js';
+import { LOCK_REASONS, type Reason } from '../../switch/reasons.js';
+import { localTime, merchantNameLocation, originalDataElements, replacementAmounts, transmissionTime } from '../lib/fields.js';
+import { echoRequest, type Answer, type Engine, type Expectation, type ModelCard, type Request } from './engine.js';
+
+export const ACQUIRER = '123456';
+export const TERMINAL = 'SCHEME01';
+
+/** An approved request the model remembers, so a reversal or clearing can name it in field 90. */
+export interface Original {
+  card: ModelCard;
+  mti: string;
+  fields: IsoFields;
+  /** hold: 0100/0120 debit held; debit: posted debit; credit: posted credit; refund-hold: 0100 refund, credited at clearing. */
+  kind: 'hold' | 'debit' | 'credit' | 'refund-hold';
+  amountMinor: number;
+  /** What is still held (hold) or posted (debit/credit) and could be moved back. */
+  openMinor: number;
+  reversed: boolean;
+  cleared: boolean;
+}
+
+/** A request and its answer, kept so that a repeat or duplicate can be sent. */
+export interface Sent { req: { mti: string; fields: IsoFields }; answer: Answer | null }
+
+const DEBIT = new Set(['00', '01', '09']);
+/** Locks that stop credits too (docs/messages.md, checks before the ledger). */
+const CREDIT_STOPPING_LOCKS = new Set([1, 2, 5, 8]);
+
+/** The sequence of one scenario or lane: sends on one link, with STANs from a shared counter. */
+export class Script {
+  constructor(readonly engine: Engine, readonly scenario: string, readonly linkNo: number, private readonly stans: StanCounter) {}
+
+  stan(): string { return this.stans.next(); }
+
+  /** Fields of a request about `pan`: times now, merchant, terminal, a unique RRN. */
+  base(mti: string, pan: string, proc: string, amountMinor: number | null, stan = this.stan()): IsoFields {
+    const now = new Date();
+    const local = localTime(now);
+    const f: IsoFields = new Map<number, string | Buffer>([
+      [2, pan], [3, proc + '0000'], [7, transmissionTime(now)], [11, stan], [12, local[12]], [13, local[13]],
+      [18, '5411'], [22, '051'], [32, ACQUIRER], [37, this.stans.rrn(stan)], [41, TERMINAL], [42, 'SCHEMESIMMERCH1'],
+      [43, merchantNameLocation('SCHEME SIM SHOP', 'WARSAW', 'POL')], [49, '978'],
+    ]);
+    if (amountMinor !== null) f.set(4, String(amountMinor).padStart(12, '0'));
+    return new Map([...f].sort((a, b) => a[0] - b[0]));
+  }
+
+  send(req: Request, exp: Expectation): Promise<Answer | null> { return this.engine.exchange(this.scenario, this.linkNo, req, exp); }
+
+  /**
+   * An 0100, 0200 or 0120 with processing code `proc`. Returns the original when the model expects
+   * it approved (so it can be reversed or cleared), and what was sent.
+   */
+  async request(card: ModelCard, mti: '0100' | '0200' | '0120', proc: string, amountMinor: number, over: Record<number, string> = {}): Promise<{ orig: Original | null; sent: Sent }> {
+    const fields = this.base(mti, card.pan, proc, proc === '30' && amountMinor === 0 ? null : amountMinor);
+    for (const [k, v] of Object.entries(over)) fields.set(Number(k), v);
+    const plan = planRequest(card, mti, proc, amountMinor);
+    let orig: Original | null = null;
+    const req = { mti, fields };
+    const answer = await this.send(req, {
+      mti: respMti(mti), reason: plan.reason, why: plan.why, card, f54: plan.reason === 'APPROVED' && mti !== '0120',
+      effect: () => {
+        plan.apply();
+        if (plan.kind !== null) orig = { card, mti, fields, kind: plan.kind, amountMinor, openMinor: amountMinor, reversed: false, cleared: false };
+      },
+    });
+    return { orig, sent: { req, answer } };
+  }
+
+  /** An 0400 (or 0420) naming `o` in field 90, full or down to `finalMinor` (field 95). */
+  async reverse(o: Original, opts: { finalMinor?: number; advice?: boolean } = {}): Promise<Sent> {
+    const mti = opts.advice ? '0420' : '0400';
+    const fields = this.followUp(o, mti, o.amountMinor);
+    if (opts.finalMinor !== undefined) fields.set(95, replacementAmounts(opts.finalMinor));
+    const moved = o.reversed ? 0 : Math.max(0, o.amountMinor - (opts.finalMinor ?? 0));
+    const why = o.reversed
+      ? 'a second reversal of the same original moves nothing'
+      : `${opts.finalMinor === undefined ? 'full' : `partial (final ${opts.finalMinor})`} reversal of a ${o.kind} of ${o.amountMinor}: ${moved} moves back`;
+    const req = { mti, fields };
+    const answer = await this.send(req, {
+      mti: respMti(mti), reason: 'APPROVED', why, card: o.card,
+      effect: () => {
+        if (o.reversed) return;
+        o.reversed = true;
+        moveBack(o, moved);
+      },
+    });
+    return { req, answer };
+  }
+
+  /** An 0220 clearing `o` (field 90) for `amountMinor`: less releases the rest, more posts the excess. */
+  async clear(o: Original, amountMinor: number): Promise<Sent> {
+    const fields = this.followUp(o, '0220', amountMinor);
+    const req = { mti: '0220', fields };
+    const answer = await this.send(req, {
+      mti: '0230', reason: 'APPROVED', why: `clearing of a ${o.kind} of ${o.amountMinor} for ${amountMinor}`, card: o.card,
+      effect: () => {
+        o.cleared = true;
+        if (o.kind === 'refund-hold') { o.card.availableMinor += amountMinor; return; }
+        o.card.blockedMinor -= o.openMinor;
+        o.card.availableMinor += o.openMinor - amountMinor;
+        o.openMinor = 0;
+      },
+    });
+    return { req, answer };
+  }
+
+  /** An 0220 that names no original (no field 90, an RRN nothing has): a forced post. */
+  async forcedPost(card: ModelCard, amountMinor: number): Promise<Sent> {
+    const req = { mti: '0220', fields: this.base('0220', card.pan, '00', amountMinor) };
+    const answer = await this.send(req, {
+      mti: '0230', reason: 'APPROVED', why: `a clearing with no original is a forced post of ${amountMinor}`, card,
+      effect: () => { card.availableMinor -= amountMinor; },
+    });
+    return { req, answer };
+  }
+
+  /** The same request again, as `mti` (its repeat MTI, or the same MTI for a duplicate): the first answer byte for byte. */
+  async again(s: Sent, mti: string, why: string): Promise<Answer | null> {
+    if (s.answer === null) return null;
+    return this.send({ mti, fields: s.req.fields }, { mti: s.answer.mti ?? null, reason: reasonOfAnswer(this.engine, s.answer), why, sameAs: s.answer.raw });
+  }
+
+  echo(): Promise<Answer | null> {
+    return this.send(echoRequest(this.stan()), { mti: '0810', reason: 'APPROVED', why: 'an 0800 echo is answered 00' });
+  }
+
+  /** Fields of a reversal or clearing of `o`: its card, processing code, RRN and terminal, field 90. */
+  followUp(o: Original, mti: string, amountMinor: number): IsoFields {
+    const f = this.base(mti, o.card.pan, String(o.fields.get(3)).slice(0, 2), amountMinor);
+    f.set(37, String(o.fields.get(37)));
+    f.set(90, originalDataElements({ mti: o.mti, stan: String(o.fields.get(11)), f7: String(o.fields.get(7)), acquirer: ACQUIRER }));
+    return new Map([...f].sort((a, b) => a[0] - b[0]));
+  }
+}
+
+/** The STANs and RRNs of one run: STANs count up from a random start, RRNs are unique per run. */
+export class StanCounter {
+  private n: number;
+  constructor(start: number, private readonly runTag: string) { this.n = start; }
+  next(): string { this.n = this.n >= 899_999 ? 1 : this.n + 1; return String(this.n).padStart(6, '0'); }
+  rrn(stan: string): string { return this.runTag + stan; }
+}
+
+export function respMti(mti: string): string {
+  return mti.slice(0, 2) + String(Number(mti[2]) + 1) + '0';
+}
+
+interface Plan { reason: Reason; why: string; kind: Original['kind'] | null; apply(): void }
+
+/** What the switch should decide for an 0100/0200/0120 on `card` as the model holds it. */
+export function planRequest(card: ModelCard, mti: string, proc: string, amountMinor: number): Plan {
+  const none = (): void => undefined;
+  const lockReason = card.lock !== 0 ? LOCK_REASONS[card.lock] : undefined;
+  if (mti === '0120') {
+    return { reason: 'APPROVED', why: `an 0120 advice is a forced hold of ${amountMinor}, never declined`, kind: 'hold', apply: () => hold(card, amountMinor) };
+  }
+  if (proc === '30') return { reason: lockReason ?? 'APPROVED', why: 'a balance inquiry moves nothing and shows the balance', kind: null, apply: none };
+  if (DEBIT.has(proc)) {
+    if (lockReason !== undefined) return { reason: lockReason, why: `card lock ${card.lock}`, kind: null, apply: none };
+    if (amountMinor === 0 && mti === '0100' && proc === '00') return { reason: 'ACCOUNT_VERIFIED', why: 'a zero-amount 0100 purchase is an account verification', kind: null, apply: none };
+    if (amountMinor > card.availableMinor) return { reason: 'INSUFFICIENT_FUNDS', why: `${amountMinor} asked, ${card.availableMinor} available`, kind: null, apply: none };
+    if (mti === '0100') return { reason: 'APPROVED', why: `${amountMinor} of ${card.availableMinor} available: held`, kind: 'hold', apply: () => hold(card, amountMinor) };
+    return { reason: 'APPROVED', why: `${amountMinor} of ${card.availableMinor} available: posted`, kind: 'debit', apply: () => { card.availableMinor -= amountMinor; } };
+  }
+  if (lockReason !== undefined && CREDIT_STOPPING_LOCKS.has(card.lock)) return { reason: lockReason, why: `card lock ${card.lock} stops credits`, kind: null, apply: none };
+  if (proc === '20' && mti === '0100') return { reason: 'APPROVED', why: 'a refund in an 0100 is approved and credited at its clearing', kind: 'refund-hold', apply: none };
+  return { reason: 'APPROVED', why: `a credit of ${amountMinor} posts at once`, kind: 'credit', apply: () => { card.availableMinor += amountMinor; } };
+}
+
+function hold(card: ModelCard, amountMinor: number): void {
+  card.availableMinor -= amountMinor;
+  card.blockedMinor += amountMinor;
+}
+
+/** A reversal's effect: an open hold released, a posted debit credited back, a posted credit debited back. */
+function moveBack(o: Original, minor: number): void {
+  const c = o.card;
+  if (o.kind === 'hold' && !o.cleared) { c.blockedMinor -= minor; c.availableMinor += minor; o.openMinor -= minor; return; }
+  if (o.kind === 'debit') { c.availableMinor += minor; return; }
+  if (o.kind === 'credit') { c.availableMinor -= minor; }
+}
+
+/** The reason the model had for an answer it already accepted (for the tally of its repeat). */
+function reasonOfAnswer(engine: Engine, a: Answer): Reason {
+  const code = String(a.fields.get(39));
+  const order: Reason[] = ['APPROVED', 'ACCOUNT_VERIFIED', 'INSUFFICIENT_FUNDS', 'CARD_NOT_FOUND', 'ALREADY_REVERSED', 'CARD_LOCK_7_SUSPECTED_FRAUD', 'FORMAT_ERROR', 'UNKNOWN_TRANSACTION_TYPE'];
+  return order.find((r) => engine.code(r) === code) ?? 'UNKNOWN_ERROR';
+}

@@ -1,0 +1,105 @@
+// Cards for the scheme simulator, made the way a partner makes them: through the management API
+// (docs/api.md), never by writing Redis. A wallet (KYC SUCCESS), an EUR balance in the demo
+// program, a TOPUP, and a virtual card whose PAN comes back as JWE, decrypted here with an RSA key
+// this process generates. When the demo program has DEPOSIT or CREDIT partner balances (a switch
+// that has run before), they are reloaded so that they cannot be what declines a scripted debit.
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { compactDecrypt } from 'jose';
+
+/** The demo program (BIN 555770), which every switch has. */
+export const DEMO_CONFIG_ID = '0019167984';
+
+/** A card the simulator holds: its PAN stays in memory and is printed masked only. */
+export interface ProvisionedCard {
+  pan: string;
+  /** Field 14, YYMM. */
+  expiry: string;
+  customerId: string;
+  cardId: string;
+  balanceId: string;
+}
+
+/** A management API failure, with the call and the answer's problem title. */
+export class ApiError extends Error {}
+
+export class ManagementApi {
+  private readonly keys: { publicKeyB64: string; privateKey: KeyObject };
+
+  constructor(private readonly baseUrl: string) {
+    const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    this.keys = { publicKeyB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'), privateKey };
+  }
+
+  /** One call; answers the parsed JSON body and status, throws ApiError on a status outside `ok`. */
+  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, ok: readonly number[] = [200, 201, 204]): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (e) {
+      throw new ApiError(`management API at ${this.baseUrl} unreachable: ${((e as Error).cause as Error | undefined)?.message ?? (e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try { json = text === '' ? undefined : JSON.parse(text); } catch { json = undefined; }
+    if (!ok.includes(res.status)) {
+      const title = (json as { title?: string } | undefined)?.title ?? text.slice(0, 80);
+      throw new ApiError(`${method} ${path.replace(/\d{13,19}/g, '<pan>')}: ${res.status} ${title}`);
+    }
+    return { status: res.status, json };
+  }
+
+  /** A customer with one EUR balance topped up with `topUpMinor` and one virtual card on it. */
+  async newCard(label: string, topUpMinor: number): Promise<ProvisionedCard> {
+    const wallet = await this.call('POST', '/lifecycle/v1/wallet', {
+      firstName: 'Scheme', lastName: label.slice(0, 100), phone: '+48500100200', email: 'scheme-sim@example.com',
+      birthDate: '1990-01-01', state: 'Mazowieckie', kyc: 'SUCCESS',
+    });
+    const customerId = String(wallet.json.id);
+    const base = `/secure/customers/${customerId}`;
+    const balance = await this.call('POST', `${base}/balances`, { currency: 'EUR', configId: DEMO_CONFIG_ID });
+    const balanceId = String(balance.json.id);
+    if (topUpMinor > 0) {
+      await this.call('POST', `${base}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: topUpMinor, currency: 'EUR', description: 'scheme simulator' });
+    }
+    const card = await this.call('POST', `${base}/cards/virtual`, { balanceId, configId: DEMO_CONFIG_ID }, {
+      'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
+    });
+    const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
+    return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+  }
+
+  /** Available and blocked of a card's balance, as the API reports them. */
+  async balance(card: ProvisionedCard): Promise<{ available: number; blocked: number }> {
+    const r = await this.call('GET', `/secure/customers/${card.customerId}/balances/${card.balanceId}`);
+    return { available: Number(r.json.available), blocked: Number(r.json.blocked) };
+  }
+
+  async lock(card: ProvisionedCard, reason: number): Promise<void> {
+    await this.call('POST', `/secure/customers/${card.customerId}/cards/${card.cardId}/lock`, { reason });
+  }
+
+  async unlock(card: ProvisionedCard): Promise<void> {
+    await this.call('POST', `/secure/customers/${card.customerId}/cards/${card.cardId}/unlock`, {});
+  }
+
+  /**
+   * Reloads the demo program's DEPOSIT and CREDIT partner balances by `amountMinor` where they
+   * exist (a fresh switch has neither, and the demo program needs neither): a deposit is debited
+   * with every purchase and a credit balance with every top-up, so an empty one would decline.
+   */
+  async fundPartnerBalancesIfPresent(amountMinor: number): Promise<string[]> {
+    const funded: string[] = [];
+    for (const type of ['DEPOSIT', 'CREDIT']) {
+      const id = `pb-${type}-EUR-${DEMO_CONFIG_ID}`;
+      const got = await this.call('GET', `/secure/partner-balances/${id}`, undefined, {}, [200, 404]);
+      if (got.status === 404) continue;
+      await this.call('POST', `/secure/partner-balances/${id}/reload`, { amount: amountMinor });
+      funded.push(type);
+    }
+    return funded;
+  }
+}

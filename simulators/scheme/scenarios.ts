@@ -1,0 +1,174 @@
+// The scripted scenarios: each a short sequence of messages on its own fresh card(s), with the
+// field 39 and balance effect the model expects at every step (docs/messages.md). They run
+// concurrently, one link each in turn; within a scenario every message waits for the previous
+// answer, as a processor does for one card.
+import { frame } from '../../switch/iso/frame.js';
+import { originalDataElements } from '../lib/fields.js';
+import { ACQUIRER, type Script } from './model.js';
+import type { ModelCard } from './engine.js';
+
+export interface ScenarioContext {
+  x: Script;
+  /** A fresh card provisioned through the management API, with `topUpMinor` available. */
+  card(label: string, topUpMinor?: number): Promise<ModelCard>;
+  lock(card: ModelCard, reason: number): Promise<void>;
+  unlock(card: ModelCard): Promise<void>;
+}
+
+export interface Scenario { name: string; about: string; run(c: ScenarioContext): Promise<void> }
+
+const TOP_UP = 10_000;
+
+export const SCENARIOS: readonly Scenario[] = [
+  { name: 'purchase', about: '0100 held, then cleared by its 0220', async run({ x, card }) {
+    const c = await card('purchase');
+    const { orig } = await x.request(c, '0100', '00', 2_500);
+    if (orig) await x.clear(orig, 2_500);
+  } },
+  { name: 'atm', about: 'ATM withdrawal: 0200 (posted) and 0100 (held)', async run({ x, card }) {
+    const c = await card('atm');
+    await x.request(c, '0200', '01', 4_000);
+    await x.request(c, '0100', '01', 2_000);
+  } },
+  { name: 'cashback', about: 'purchase with cashback, 0200', async run({ x, card }) {
+    await x.request(await card('cashback'), '0200', '09', 3_000);
+  } },
+  { name: 'refund', about: '0100 refund then its 0220 clearing; an 0200 refund posted at once', async run({ x, card }) {
+    const c = await card('refund');
+    const { orig } = await x.request(c, '0100', '20', 1_500);
+    if (orig) await x.clear(orig, 1_500);
+    await x.request(c, '0200', '20', 1_000);
+  } },
+  { name: 'payment', about: 'payment credit (28), 0200 and 0100, posted at once', async run({ x, card }) {
+    const c = await card('payment');
+    await x.request(c, '0200', '28', 5_000);
+    await x.request(c, '0100', '28', 700);
+  } },
+  { name: 'inquiry', about: 'balance inquiry after a purchase: field 54 is the model\'s balance', async run({ x, card }) {
+    const c = await card('inquiry');
+    await x.request(c, '0100', '00', 1_234);
+    await x.request(c, '0100', '30', 0);
+    await x.request(c, '0200', '30', 0);
+  } },
+  { name: 'verification', about: 'account verification: a zero-amount 0100 purchase, 85, nothing held', async run({ x, card }) {
+    await x.request(await card('verification'), '0100', '00', 0);
+  } },
+  { name: 'reversal', about: 'full and partial 0400 of an 0100 and of an 0200: money moves back', async run({ x, card }) {
+    const c = await card('reversal', 20_000);
+    const a = await x.request(c, '0100', '00', 3_000);
+    if (a.orig) await x.reverse(a.orig);
+    const b = await x.request(c, '0100', '00', 3_000);
+    if (b.orig) await x.reverse(b.orig, { finalMinor: 1_000 });
+    const d = await x.request(c, '0200', '00', 3_000);
+    if (d.orig) await x.reverse(d.orig);
+    const e = await x.request(c, '0200', '00', 3_000);
+    if (e.orig) { await x.reverse(e.orig, { finalMinor: 1_000 }); await x.reverse(e.orig); }
+    const f = await x.request(c, '0200', '28', 2_000);
+    if (f.orig) await x.reverse(f.orig, { finalMinor: 500 });
+  } },
+  { name: 'reversal-advice', about: '0420 reversal advice of an 0100 and of an 0200', async run({ x, card }) {
+    const c = await card('reversal-advice');
+    const a = await x.request(c, '0100', '00', 2_000);
+    if (a.orig) await x.reverse(a.orig, { advice: true });
+    const b = await x.request(c, '0200', '00', 2_000);
+    if (b.orig) await x.reverse(b.orig, { advice: true });
+  } },
+  { name: 'clearing', about: 'clearing for less, for more, and for none (forced post)', async run({ x, card }) {
+    const c = await card('clearing', 20_000);
+    const less = await x.request(c, '0100', '00', 4_000);
+    if (less.orig) await x.clear(less.orig, 3_000);
+    const more = await x.request(c, '0100', '00', 4_000);
+    if (more.orig) await x.clear(more.orig, 5_000);
+    await x.forcedPost(c, 2_000);
+  } },
+  { name: 'advice', about: '0120 authorization advice: a forced hold, past the funds', async run({ x, card }) {
+    const c = await card('advice', 1_000);
+    await x.request(c, '0120', '00', 1_500);
+  } },
+  { name: 'repeats', about: '0101, 0201, 0221, 0401: the first answer byte for byte, money moved once', async run({ x, card }) {
+    const c = await card('repeats', 20_000);
+    const a = await x.request(c, '0100', '00', 1_000);
+    await x.again(a.sent, '0101', '0101 repeats an answered 0100');
+    const b = await x.request(c, '0200', '00', 1_000);
+    await x.again(b.sent, '0201', '0201 repeats an answered 0200');
+    if (a.orig) await x.again(await x.clear(a.orig, 1_000), '0221', '0221 repeats an answered 0220');
+    const d = await x.request(c, '0100', '00', 1_000);
+    if (d.orig) await x.again(await x.reverse(d.orig), '0401', '0401 repeats an answered 0400');
+  } },
+  { name: 'duplicates', about: 'the same 0100 and 0200 sent twice: the first answer, money moved once', async run({ x, card }) {
+    const c = await card('duplicates');
+    const a = await x.request(c, '0100', '00', 1_000);
+    await x.again(a.sent, '0100', 'a duplicate 0100 (same MTI class, 2, 7, 11, 32, 41)');
+    const b = await x.request(c, '0200', '00', 1_000);
+    await x.again(b.sent, '0200', 'a duplicate 0200');
+  } },
+  { name: 'orphan', about: 'a reversal whose original is unknown (00), then the late original (05)', async run({ x, card }) {
+    const c = await card('orphan');
+    const stan = x.stan();
+    const late = x.base('0100', c.pan, '00', 1_500, stan);
+    const rev = x.base('0400', c.pan, '00', 1_500);
+    rev.set(90, originalDataElements({ mti: '0100', stan, f7: String(late.get(7)), acquirer: ACQUIRER }));
+    await x.send({ mti: '0400', fields: new Map([...rev].sort((p, q) => p[0] - q[0])) }, { mti: '0410', reason: 'APPROVED', why: 'a reversal of an unknown original is acknowledged and remembered', card: c });
+    await x.send({ mti: '0100', fields: late }, { mti: '0110', reason: 'ALREADY_REVERSED', why: 'the original of a remembered reversal is declined and holds nothing', card: c });
+  } },
+  { name: 'insufficient', about: 'a purchase above the balance: 51', async run({ x, card }) {
+    await x.request(await card('insufficient', 1_000), '0100', '00', 5_000);
+  } },
+  { name: 'locked', about: 'a card locked through the API (7, suspected fraud): 59; unlocked: 00', async run({ x, card, lock, unlock }) {
+    const c = await card('locked');
+    await lock(c, 7);
+    await x.request(c, '0100', '00', 1_000);
+    await unlock(c);
+    await x.request(c, '0100', '00', 1_000);
+  } },
+  { name: 'unknown-card', about: 'a PAN no card has: 14', async run({ x }) {
+    // The demo BIN with a wrong Luhn digit: no issued card can have it.
+    const ghost: ModelCard = { pan: badLuhn('555770' + x.stan() + '123'), expiry: '3012', customerId: '', cardId: '', balanceId: '', label: 'unknown', availableMinor: 0, blockedMinor: 0, lock: 0 };
+    await x.send({ mti: '0100', fields: x.base('0100', ghost.pan, '00', 1_000) }, { mti: '0110', reason: 'CARD_NOT_FOUND', why: 'no card has this PAN' });
+  } },
+  { name: 'malformed', about: 'a bad field (30) and an undecodable frame (dropped, the link stays up)', async run({ x, card }) {
+    const c = await card('malformed');
+    const bad = x.base('0100', c.pan, '00', 1_000);
+    await x.send(badBody(x, bad), { mti: '0110', reason: 'FORMAT_ERROR', why: 'field 49 with a letter: MTI and STAN readable, so 30', card: c });
+    await x.send(undecodable(c.pan), { mti: null, reason: 'FORMAT_ERROR', why: 'no STAN can be read: dropped' });
+  } },
+  { name: 'unknown-mti', about: 'MTI 0300: 0310 with 12', async run({ x, card }) {
+    const c = await card('unknown-mti');
+    await x.send({ mti: '0300', fields: x.base('0300', c.pan, '00', 1_000) }, { mti: '0310', reason: 'UNKNOWN_TRANSACTION_TYPE', why: 'an unknown MTI gets its response MTI with 12' });
+  } },
+  { name: 'echo', about: '0800 echo: 0810 00', async run({ x }) { await x.echo(); } },
+];
+
+/** `digits` with a check digit that fails Luhn. */
+function badLuhn(body: string): string {
+  let sum = 0;
+  for (let i = 0; i < body.length; i++) {
+    let d = Number(body[body.length - 1 - i]);
+    if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; }
+    sum += d;
+  }
+  return body + String(((10 - (sum % 10)) % 10 + 1) % 10);
+}
+
+/** An 0100 whose field 49 (its last field) has a letter: the body does not decode past it. */
+export function badBody(x: Script, fields: Map<number, string | Buffer>): { raw: Buffer; mti: string; stan: string; pan: string } {
+  const body = x.engine.codec.pack({ mti: '0100', fields });
+  body[body.length - 2] = 0x41;
+  return { raw: frame(body), mti: '0100', stan: String(fields.get(11)), pan: String(fields.get(2)) };
+}
+
+/** An 0100 whose bitmap names field 2 but whose body ends inside it: no STAN can be read. */
+export function undecodable(pan: string): { raw: Buffer; mti: string; stan: string; pan: string } {
+  const body = Buffer.concat([Buffer.from('0100', 'latin1'), Buffer.from([0xc0, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(8), Buffer.from('16' + pan.slice(0, 6), 'latin1')]);
+  return { raw: frame(body), mti: '0100', stan: '-', pan };
+}
+
+/** `scenarios` names checked against the list; unknown names are an error sentence. */
+export function selectScenarios(names: readonly string[] | null): Scenario[] | string {
+  if (names === null) return [...SCENARIOS];
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) return `unknown scenario "${unknown[0]}" (known: ${SCENARIOS.map((s) => s.name).join(', ')})`;
+  return SCENARIOS.filter((s) => names.includes(s.name));
+}
+
+export { TOP_UP };

@@ -1,0 +1,98 @@
+// The one-message tool (npm run iso) as a child process against a test switch, with a card made
+// through the management API: send prints the answer by field name with masked PAN, reverse from
+// the saved answer restores the balance, clear posts, bad arguments give one line and exit 1.
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestSwitch } from './helpers/switch.js';
+import { ApiClient, issueVirtualCard, walletWithBalance } from './helpers/api.js';
+
+const MAIN = new URL('../simulators/iso/main.ts', import.meta.url).pathname;
+const TSX = import.meta.resolve('tsx');
+
+interface Run { code: number | null; out: string; err: string }
+
+function iso(cwd: string, args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, [`--import=${TSX}`, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
+}
+
+/** The answer part of the output (after the ← line). */
+const answerOf = (r: Run): string => r.out.slice(r.out.indexOf('←'));
+
+t.test('send, reverse, clear against a switch', async (t) => {
+  const s = await startTestSwitch(t);
+  const api = new ApiClient(s.app.httpPort);
+  const { customerId, balanceId } = await walletWithBalance(api);
+  t.equal((await api.post(`/secure/customers/${customerId}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: 10_000, currency: 'EUR' })).status, 201);
+  const card = await issueVirtualCard(api, customerId, balanceId);
+  const balance = async () => (await api.get(`/secure/customers/${customerId}/balances/${balanceId}`)).json as { available: number; blocked: number };
+  const cwd = mkdtempSync(join(tmpdir(), 'antaca-iso-tool-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const link = ['--port', String(s.app.isoPort)];
+  const masked = card.pan.slice(0, 6) + '******' + card.pan.slice(-4);
+
+  const sent = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '12.34', '--currency', 'EUR', '--exp', card.expiry, '--mcc', '5812', '--field', '43=CORNER SHOP            KRAKOW        POL', ...link]);
+  t.equal(sent.code, 0, 'send exits 0');
+  t.match(sent.out, /→ 0100/);
+  t.match(answerOf(sent), /← 0110/, 'an 0110 came back');
+  t.match(answerOf(sent), /39 {2}Response code +00 +\(APPROVED\)/, 'field 39 with its reason');
+  t.match(answerOf(sent), /54 {2}Additional amounts .*\(ledger 100\.00 EUR, available 87\.66 EUR\)/, 'field 54 decoded');
+  t.match(sent.out, /43 {2}Card acceptor name\/location +CORNER SHOP {12}KRAKOW {8}POL/, 'field 43 as given');
+  t.match(sent.out, / 4 {2}Amount, transaction +000000001234/, 'amount in minor units');
+  t.match(sent.out, new RegExp(`Primary account number \\(PAN\\) +${masked.replace(/\*/g, '\\*')}`), 'PAN masked');
+  t.notOk(sent.out.includes(card.pan) || sent.err.includes(card.pan), 'no full PAN printed');
+  t.same(await balance(), { ...(await balance()), available: 8_766, blocked: 1_234 }, 'held');
+  t.notOk(readFileSync(join(cwd, 'var/iso/state.json'), 'utf8').includes(card.pan), 'the state file keeps no full PAN');
+
+  const rev = await iso(cwd, ['reverse', '--pan', card.pan, ...link]);
+  t.equal(rev.code, 0, 'reverse exits 0');
+  t.match(rev.out, /90 {2}Original data elements.*\(original 0100, STAN/, 'field 90 names the saved 0100');
+  t.match(answerOf(rev), /← 0410[\s\S]*39 {2}Response code +00 +\(APPROVED\)/, '0410 approved');
+  t.match(await balance(), { available: 10_000, blocked: 0 }, 'the balance is restored');
+
+  const again = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '5', ...link]);
+  t.match(answerOf(again), /39 {2}Response code +00 /);
+  const partial = await iso(cwd, ['reverse', '--pan', card.pan, '--final-amount', '2.00', ...link]);
+  t.match(partial.out, /95 {2}Replacement amounts +000000000200\d{30} +\(final amount 000000000200\)/, 'field 95 carries the final amount');
+  t.match(answerOf(partial), /39 {2}Response code +00 /);
+  t.match(await balance(), { available: 9_800, blocked: 200 }, 'partial reversal released 3.00');
+
+  const third = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '10.00', ...link]);
+  t.match(answerOf(third), /39 {2}Response code +00 /);
+  const clear = await iso(cwd, ['clear', '--pan', card.pan, '--amount', '8.00', ...link]);
+  t.equal(clear.code, 0, 'clear exits 0');
+  t.match(answerOf(clear), /← 0230[\s\S]*39 {2}Response code +00 /, '0230 acknowledged');
+  t.match(await balance(), { available: 9_000, blocked: 200 }, 'cleared for less: 8.00 posted, 2.00 released');
+
+  const echo = await iso(cwd, ['send', '0800', '--raw', ...link]);
+  t.match(echo.out, /← 0810[\s\S]*70 {2}Network management information code +301/, 'echo answered');
+  t.match(echo.out, /hex [0-9a-f]+/, '--raw prints hex');
+});
+
+t.test('--help and bad arguments', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'antaca-iso-tool-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const help = await iso(cwd, ['--help']);
+  t.equal(help.code, 0);
+  for (const name of ['Primary account number (PAN)', 'Card acceptor name/location', 'Original data elements', 'Additional amounts', 'System trace audit number']) {
+    t.ok(help.out.includes(name), `--help names ${name}`);
+  }
+  const bad: string[][] = [
+    [], ['send'], ['send', '100'], ['send', '0100', '--amount', '1.234'], ['send', '0100', '--currency', 'XYZ'], ['send', '0100', '--bogus'],
+    ['send', '0100', '--field', '200=1'], ['reverse'], ['reverse', '--pan', '5557700000000001'], ['send', '0100', '--dialect', '1993'],
+    ['clear', '--pan', '5557700000000001', '--original', 'nonsense'], ['send', '0100', '--tls-cert', 'x.pem'],
+  ];
+  for (const args of bad) {
+    const r = await iso(cwd, args);
+    t.equal(r.code, 1, `${args.join(' ') || '(nothing)'}: exit 1`);
+    t.equal(r.err.trim().split('\n').length, 1, `${args.join(' ') || '(nothing)'}: one line`);
+    t.notOk(r.err.includes('5557700000000001'), 'the PAN is not repeated');
+  }
+});
