@@ -7,7 +7,7 @@ import { buildPartnerTransaction } from '../adapters/partner-transaction.js';
 import type { PartnerTitle } from '../adapters/partner-types.js';
 import { responseCode } from '../switch/reasons.js';
 import { makePki } from './helpers/pki.js';
-import { key, makeClient, startSim, tx } from './helpers/partner.js';
+import { key, makeClient, startSim, tx, whenSeen } from './helpers/partner.js';
 
 const pki = makePki(t);
 const USER = '1337';
@@ -165,9 +165,11 @@ t.test('idempotent replays: one effect per key', async (t) => {
 t.test('a partner that never answers: TIMEOUT within the time given', async (t) => {
   const s = await startSim(t, pki, { hangRate: 1 });
   const { client, registry } = makeClient(t, s.url, pki);
-  const r = await client.debit(tx(), key(), { timeoutMs: 150 });
-  t.equal(kindOf(r), 'TIMEOUT');
-  t.equal(s.sim.calls('/transactions/')[0]?.outcome, 'hung', 'the partner accepted the call');
+  const pending = client.debit(tx(), key(), { timeoutMs: 1000 });
+  let outcome: string | undefined;
+  const r = await whenSeen(pending, () => (outcome = s.sim.calls('/transactions/')[0]?.outcome) !== undefined);
+  t.equal(outcome, 'hung', 'the partner accepted the call and keeps it');
+  t.equal(kindOf(r), 'TIMEOUT', 'the client gives up at the time it was given');
   const before = s.sim.calls().length;
   t.equal(kindOf(await client.debit(tx(), key(), { timeoutMs: 0 })), 'TIMEOUT', 'no budget left: no call');
   t.equal(s.sim.calls().length, before);

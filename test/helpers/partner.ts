@@ -67,3 +67,15 @@ export function tx(over: Partial<PartnerTransactionInput> = {}): PartnerTransact
 }
 
 export const key = (): string => randomUUID();
+
+/**
+ * Waits until `seen()` holds or `pending` settles, whichever comes first, then returns `pending`'s
+ * value: lets a test see a call arrive at the simulator before the client gives up on it, without
+ * assuming how long the trip takes.
+ */
+export async function whenSeen<T>(pending: Promise<T>, seen: () => boolean): Promise<T> {
+  let settled = false;
+  void pending.then(() => { settled = true; }, () => { settled = true; });
+  while (!settled && !seen()) await new Promise((r) => setTimeout(r, 5));
+  return pending;
+}
