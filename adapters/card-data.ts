@@ -25,9 +25,15 @@ export function luhnValid(digits: string): boolean {
   return sum % 10 === 0;
 }
 
+/**
+ * UUIDs (8-4-4-4-12 hex) are read past: the ids of every partner call are UUIDs, and one whose
+ * first groups happen to be all digits would otherwise look like a hyphen-grouped PAN.
+ */
+const UUID_ANYWHERE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+
 /** Whether `text` holds a 13-19 digit run (plain or grouped by spaces/hyphens) that passes Luhn. */
 export function containsPan(text: string): boolean {
-  for (const m of text.matchAll(PAN_CANDIDATE)) {
+  for (const m of text.replace(UUID_ANYWHERE, '#').matchAll(PAN_CANDIDATE)) {
     const digits = m[0].replace(/[ -]/g, '');
     if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits)) return true;
   }

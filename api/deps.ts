@@ -8,6 +8,7 @@ import type { CardStore } from '../switch/cards.js';
 import type { CustomerStore } from '../switch/customers.js';
 import type { TransactionFeed } from './feed.js';
 import type { OutboxAdmin } from '../adapters/outbox.js';
+import type { PartnerClients } from '../adapters/partners.js';
 
 /** Card and internal transactions as the Legacy Transactions Notifier describes them (switch/records.ts). */
 export interface TransactionSource {
@@ -32,6 +33,8 @@ export interface ApiDeps {
   feed: TransactionFeed;
   /** The partner-call outbox (adapters/outbox.ts); absent or null: the /secure/outbox routes answer 503. */
   outbox?: OutboxAdmin | null;
+  /** Partner clients of the programs (adapters/partners.ts): EXTERNAL_BALANCE balances are linked through them. Absent: such balances answer 503. */
+  partners?: PartnerClients | null;
   health(): Promise<{ ok: boolean; detail: Record<string, unknown> }>;
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The switch's metric registry, its sampled gauges (in-flight, connections, worker queue) refreshed first. */

@@ -27,7 +27,7 @@
 // the earlier form `gNN:<random>` still name their group by the prefix (see docs/ledger.md,
 // "Balance ids"). A partner balance id is `pb-<TYPE>-<CUR>-<configId>`, so it can be found from
 // (configId, type, currency) without an index.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { LedgerError } from './codes.js';
 
 export const MAX_GROUPS = 100;
@@ -70,9 +70,12 @@ export class Keyspace {
     return this.byTag.get(balanceId.slice(0, 3)) ?? -1;
   }
 
-  /** A fresh user balance id: a random UUID v4 in `group` (its first 16 bits modulo the group count). */
-  newBalanceId(group: number): string {
-    const id = randomUUID();
+  /**
+   * A user balance id in `group` (its first 16 bits modulo the group count): a random UUID v4, or
+   * with `seed` one derived from it (sha-256), so that a retried creation names the same balance.
+   */
+  newBalanceId(group: number, seed?: string): string {
+    const id = seed === undefined ? randomUUID() : uuidFromHash(createHash('sha256').update(seed).digest());
     let v = parseInt(id.slice(0, 4), 16);
     v = v - (v % this.groups) + group;
     if (v > 0xffff) v -= this.groups;
@@ -109,4 +112,12 @@ function fnv1a(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h >>> 0;
+}
+
+function uuidFromHash(h: Buffer): string {
+  const b = Buffer.from(h.subarray(0, 16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const x = b.toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }

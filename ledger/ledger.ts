@@ -77,13 +77,21 @@ export class Ledger {
 
   // ---------------------------------------------------------------- balances
 
-  async createUserBalance(a: { customerId: string; currency: string; configId: string; idempotencyKey?: string }): Promise<UserBalance & { replay: boolean }> {
+  /**
+   * Opens a user balance for a customer. `balanceId`: an id chosen beforehand (balanceIdFor), as an
+   * EXTERNAL_BALANCE program links it at the partner before it exists here; it must lie in the
+   * customer's slot group (LEDGER_ERR_INVALID_BALANCE_ID otherwise).
+   */
+  async createUserBalance(a: { customerId: string; currency: string; configId: string; idempotencyKey?: string; balanceId?: string }): Promise<UserBalance & { replay: boolean }> {
     checkId(a.customerId, 'customerId');
     checkCurrency(a.currency);
     checkId(a.configId, 'configId');
     const g = this.keys.groupOfCustomer(a.customerId);
     const p = this.keys.prefixes[g]!;
-    const id = this.keys.newBalanceId(g);
+    if (a.balanceId !== undefined && this.keys.groupOfBalance(a.balanceId) !== g) {
+      throw new LedgerError('LEDGER_ERR_INVALID_BALANCE_ID', `balance id ${a.balanceId} is not in the slot group of customer ${a.customerId}`);
+    }
+    const id = a.balanceId ?? this.keys.newBalanceId(g);
     const useIdem = a.idempotencyKey !== undefined;
     if (useIdem) checkId(a.idempotencyKey!, 'idempotencyKey');
     const r = await this.fn('create-user-balance')(
@@ -93,6 +101,11 @@ export class Ledger {
     const b = await this.getUserBalance(r[1]);
     if (b === null) throw new LedgerError('LEDGER_ERR_INVARIANT', `balance ${r[1]} vanished after creation`);
     return { ...b, replay: r[0] === 1 };
+  }
+
+  /** The id a new balance of `customerId` will have: derived from `seed` (an idempotency key) when given, else random. */
+  balanceIdFor(customerId: string, seed?: string): string {
+    return this.keys.newBalanceId(this.keys.groupOfCustomer(customerId), seed === undefined ? undefined : `balance|${customerId}|${seed}`);
   }
 
   async getUserBalance(id: string): Promise<UserBalance | null> {
@@ -270,7 +283,7 @@ export class Ledger {
     const useKey = lim === undefined ? txKey : p + 'use:' + lim.cardId + ':' + lim.day;
     const now = a.nowMs ?? this.now();
     const limits = lim === undefined ? '' : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
-    const packed = `${mode}|${forced ? '1' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
+    const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
       `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}`;
     const meta: string[] = [];
     if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);

@@ -53,6 +53,11 @@ export interface HoldArgs {
   companyId?: string | null;
   /** Skip the funds checks (0120 advices, forced posts): available may go negative. */
   forced?: boolean;
+  /**
+   * Check the deposit and the limits but not the user's funds, which a partner holds and decides
+   * (EXTERNAL_BALANCE): the user balance records the hold and may go below zero.
+   */
+  userUnchecked?: boolean;
   expiresAtMs: number;
   nowMs?: number;
   meta?: Record<string, string>;

@@ -30,6 +30,11 @@ import { responseMti } from './process/messages.js';
 import { responseCode } from './reasons.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
+import { Outbox } from '../adapters/outbox.js';
+import { PartnerClients, partnerSender } from '../adapters/partners.js';
+
+/** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
+const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
 
 export type Placement = 'workers' | 'main';
 
@@ -119,6 +124,13 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const startedMs = Date.now();
+  // The outbox's sender: the partner calls that cannot be refused, written by the deciding threads
+  // before their answers, are delivered from here with their own keys until the partner takes them.
+  const partners = new PartnerClients(programs, metrics.registry, log);
+  undo.push(() => partners.close());
+  const outbox = await Outbox.open(redis, { registry: metrics.registry, log });
+  outbox.start(partnerSender(partners));
+  undo.push(() => outbox.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
   const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing };
@@ -131,7 +143,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     undo.push(() => pool.close());
     await pool.ready();
   } else {
-    runner = await InlineRunner.create(init, redis);
+    runner = await InlineRunner.create(init, redis, metrics.registry);
   }
   undo.push(() => runner.close());
 
@@ -205,7 +217,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   const router = createRouter({
     redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
-    records: new TransactionRecords(redis, ledger), feed,
+    records: new TransactionRecords(redis, ledger), feed, outbox, partners,
     async health() {
       let redisOk = false;
       try { redisOk = managed?.up !== false && (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
@@ -231,6 +243,15 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       await listener.shutdown(cfg.shutdownTimeoutMs);
       await maintenance.stop();
       await runner.close();
+      // SIGTERM flushes the outbox: what is due is sent now; what the partner does not take stays
+      // durable. With Redis gone (a fatal stop) there is nothing to flush: the entries wait in it.
+      try {
+        await outbox.flush(OUTBOX_FLUSH_TIMEOUT_MS);
+      } catch (err) {
+        log('warn', 'outbox not flushed at stop: its entries stay in Redis for the next start', { error: String((err as Error).message ?? err).slice(0, 200) });
+        await outbox.stop().catch(() => undefined);
+      }
+      await partners.close();
       await http.close();
       redis.disconnect();
       if (managed) await managed.stop();

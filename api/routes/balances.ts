@@ -94,13 +94,25 @@ export const TRANSACTION: Schema = {
   },
 };
 
+/** Seed "Your APIs for us — External Balance": the partner links the balance before it exists here (SPEC §6). */
+async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, balanceId: string, currency: string): Promise<void> {
+  const client = d.partners?.get(configId);
+  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
+  const r = await client.linkBalance(customerId, { balanceId, currency }, `link-${balanceId}`);
+  if (r.ok) return;
+  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner refused to link balance ${balanceId}: ${r.title}`);
+  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
+}
+
 export function balanceRoutes(d: ApiDeps): Route[] {
   return [
     {
       method: 'POST', path: '/secure/customers/{customerId}/balances', operationId: 'createBalance', tag: 'balances',
       summary: 'Opens a user balance in a currency under a program',
       description: 'configId may be left out: then the only program, or else the demo program. The customer needs kyc SUCCESS. '
-        + 'EXTERNAL_BALANCE programs answer 501 until the partner link-balance call is built (adapters).',
+        + 'In an EXTERNAL_BALANCE program the partner\'s link-balance call comes first (POST /users/{userId}/balances); a partner '
+        + 'refusal fails the creation with the partner\'s title, a partner that does not answer with 503 PARTNER_UNAVAILABLE, and '
+        + 'nothing is created either way.',
       params: { customerId: CUSTOMER_ID },
       headers: { 'X-Idempotency-Key': IDEMPOTENCY_HEADER },
       idempotent: true,
@@ -108,9 +120,9 @@ export function balanceRoutes(d: ApiDeps): Route[] {
       responses: {
         201: { description: 'Created', schema: BALANCE },
         400: VALIDATION,
-        404: problem('No such customer or program', 'CUSTOMER_NOT_FOUND', 'PROGRAM_NOT_FOUND'),
+        404: problem('No such customer or program; or the partner does not know the user (EXTERNAL_BALANCE)', 'CUSTOMER_NOT_FOUND', 'PROGRAM_NOT_FOUND', 'USER_NOT_FOUND'),
         409: problem('KYC not passed', 'KYC_REQUIRED', 'IDEMPOTENCY_KEY_REUSED'),
-        501: problem('The program keeps balances at the partner: linking is not built yet', 'PARTNER_LINK_NOT_IMPLEMENTED'),
+        503: problem('The partner did not answer the link-balance call', 'PARTNER_UNAVAILABLE'),
       },
       async handle(req) {
         const customerId = req.params.customerId as string;
@@ -119,11 +131,11 @@ export function balanceRoutes(d: ApiDeps): Route[] {
         if (customer.kyc !== 'SUCCESS') throw new ApiError(409, 'KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
         if (!isKnownCurrency(body.currency)) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${body.currency} is not supported`);
         const program = defaultProgram(d, body.configId);
-        if (program.mode === 'EXTERNAL_BALANCE') {
-          throw new ApiError(501, 'PARTNER_LINK_NOT_IMPLEMENTED', `program ${program.configId} keeps balances at the partner; the link-balance call is not built yet`);
-        }
+        // A retried creation (same X-Idempotency-Key) names the same balance, at the partner and here.
+        const balanceId = d.ledger.balanceIdFor(customerId, req.idempotencyKey ?? undefined);
+        if (program.mode === 'EXTERNAL_BALANCE') await linkAtPartner(d, program.configId, customerId, balanceId, body.currency);
         const b = await d.ledger.createUserBalance({
-          customerId, currency: body.currency, configId: program.configId,
+          customerId, currency: body.currency, configId: program.configId, balanceId,
           ...(req.idempotencyKey === null ? {} : { idempotencyKey: `api-bal:${customerId}:${req.idempotencyKey}` }),
         });
         return json(201, balanceView(b, []));

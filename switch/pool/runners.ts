@@ -3,6 +3,7 @@
 // (the placement measured against it in docs/architecture.md; also handy for tools).
 import { Piscina } from 'piscina';
 import type { Redis, Cluster } from 'ioredis';
+import type { Registry } from 'prom-client';
 import type { BatchRunner, RunResult } from './dispatcher.js';
 import { packFrames, unpackFrames } from './packing.js';
 import type { WorkerInit, WorkerResult } from './worker.js';
@@ -75,8 +76,11 @@ export class InlineRunner implements BatchRunner {
   malformedDropped = 0;
   private constructor(private readonly ctx: ProcessContext) {}
 
-  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisCluster'>, redis: Redis | Cluster): Promise<InlineRunner> {
-    const ctx = await createContext({ dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing });
+  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisCluster'>, redis: Redis | Cluster, registry?: Registry): Promise<InlineRunner> {
+    const ctx = await createContext({
+      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
+      ...(registry === undefined ? {} : { registry }),
+    });
     return new InlineRunner(ctx);
   }
 
@@ -87,5 +91,5 @@ export class InlineRunner implements BatchRunner {
     return out;
   }
 
-  async close(): Promise<void> { /* the caller owns the Redis connection */ }
+  async close(): Promise<void> { await this.ctx.partners.close(); /* the caller owns the Redis connection */ }
 }

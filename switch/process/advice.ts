@@ -18,6 +18,7 @@ import { creditArgs, debitArgs, holdArgs } from './holds.js';
 import { aboutChecked, refused } from './outcomes.js';
 import { originalData, text, transactionId } from './wire.js';
 import { matchOriginal } from './originals.js';
+import { reportToPartner } from './partner.js';
 import { fromLedger } from '../reasons.js';
 import type { PostResult } from '../../ledger/index.js';
 
@@ -26,10 +27,12 @@ export async function authorizationAdvice(ctx: ProcessContext, req: Request): Pr
   if (a.refused) return refused(req, a);
   if (a.kind === 'DEBIT') {
     await ctx.ledger.hold(holdArgs(a, { idempotencyKey: `advice:${a.txId}`, forced: true }));
+    await reportToPartner(ctx, req, a, { kind: 'force-debit', status: 'AUTHORIZED' });
     return aboutChecked(req, a, { reason: 'APPROVED', ledger: { op: 'HOLD', forced: true, standIn: false, approved: true }, original: true });
   }
   if (a.kind === 'PAYMENT_CREDIT') {
     const r = await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `advice:${a.txId}` }));
+    if (r.ok) await reportToPartner(ctx, req, a, { kind: 'force-credit', status: 'CLEARED' });
     return credited(req, a, r, 'CLEARED');
   }
   return aboutChecked(req, a, { reason: 'APPROVED' });
@@ -43,11 +46,13 @@ export async function financialAdvice(ctx: ProcessContext, req: Request): Promis
     case 'REFUND': {
       const od = originalData(text(req.msg.fields, 90));
       const r = await creditRefund(ctx, a, od === null ? null : transactionId(a.card.id, od.mti, od.f7, od.stan, od.acquirer, text(req.msg.fields, 41)));
+      if (r.ok) await reportToPartner(ctx, req, a, { kind: 'force-credit', status: 'CLEARED' });
       // Posted under the refund authorization's id: that 0100 is what a reversal names, not this advice.
       return { ...credited(req, a, r, 'CLEARED'), original: false };
     }
     case 'PAYMENT_CREDIT': {
       const r = await ctx.ledger.credit(creditArgs(a, { idempotencyKey: `force:${a.txId}` }));
+      if (r.ok) await reportToPartner(ctx, req, a, { kind: 'force-credit', status: 'CLEARED' });
       return credited(req, a, r, 'CLEARED');
     }
     case 'INQUIRY': return aboutChecked(req, a, { reason: 'APPROVED' });
@@ -63,13 +68,21 @@ export async function financialAdvice(ctx: ProcessContext, req: Request): Promis
 async function clearOrPost(ctx: ProcessContext, req: Request, a: Checked): Promise<Decision> {
   // One idempotency key per (advice, candidate): a first probe of an id the ledger does not know
   // must not make the clearing of the candidate found next look like a conflicting replay.
+  let forcedMinor = 0;
   const clear = async (originalTxId: string): Promise<boolean> => {
     const r = await ctx.ledger.clear({ idempotencyKey: `clear:${a.txId}:${originalTxId}`, txId: originalTxId, balanceId: a.card.balanceId, amountMinor: a.amountMinor, nowMs: a.nowMs });
+    forcedMinor = r.forcedMinor;
     return r.reason !== 'TRANSACTION_NOT_FOUND';
   };
   const m = await matchOriginal(ctx, req.msg.fields, a.card, clear, true);
-  if (m.found) return aboutChecked(req, a, { reason: 'APPROVED', referenceTxId: m.txId, ledger: { op: 'CLEAR', originalTxId: m.txId } });
+  if (m.found) {
+    // The partner learns of the clearing (EXTERNAL_BALANCE: PUT CLEARED) and of any excess over the authorization (force-debit).
+    await reportToPartner(ctx, req, a, { kind: 'cleared', originalTxId: m.txId, amountMinor: a.amountMinor });
+    if (forcedMinor > 0) await reportToPartner(ctx, req, a, { kind: 'force-debit', status: 'CLEARED', amountMinor: forcedMinor });
+    return aboutChecked(req, a, { reason: 'APPROVED', referenceTxId: m.txId, ledger: { op: 'CLEAR', originalTxId: m.txId } });
+  }
   await ctx.ledger.debit(debitArgs(a, { idempotencyKey: `force:${a.txId}`, forced: true }));
+  await reportToPartner(ctx, req, a, { kind: 'force-debit', status: 'CLEARED' });
   return aboutChecked(req, a, {
     reason: m.ambiguous ? 'AMBIGUOUS_REFERENCED_TRANSACTION' : 'APPROVED', processing: 'SUCCESS',
     ledger: { op: 'POST', forced: true, standIn: false, approved: true }, original: true,

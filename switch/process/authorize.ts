@@ -11,6 +11,7 @@ import { checkRequest, type Checked } from './request.js';
 import { holdArgs } from './holds.js';
 import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
 import { ACCOUNT_VERIFICATION_TYPE } from './processing.js';
+import { partnerDebit } from './partner.js';
 
 export async function authorize(ctx: ProcessContext, req: Request): Promise<Decision> {
   const c = await checkRequest(ctx, req);
@@ -25,7 +26,12 @@ export async function authorize(ctx: ProcessContext, req: Request): Promise<Deci
 }
 
 async function holdFunds(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: `auth:${c.txId}` })));
+  return (await partnerDebit(ctx, req, c, 'AUTHORIZED', (userUnchecked) => localHold(ctx, req, c, userUnchecked))) ?? localHold(ctx, req, c, false);
+}
+
+/** The deposit-then-user hold of an authorization, within its budget (deadline.ts). */
+async function localHold(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
+  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold({ ...holdArgs(c, { idempotencyKey: `auth:${c.txId}` }), ...(userUnchecked ? { userUnchecked } : {}) }));
   if (b.kind === 'standInDeclined') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'HOLD', forced: false, standIn: true, approved: false } });
   }

@@ -14,6 +14,7 @@ import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
 import { acquirer11, text } from './wire.js';
 import { frame } from '../iso/frame.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
+import { notifyTransaction } from './partner.js';
 
 export type { ProcessedEvent } from './render.js';
 
@@ -139,6 +140,11 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   if (dk === null || framed === null) return;
   const nowMs = ctx.now();
   const rec = renderRecord(req, d, recordIdOf(dk), rc, nowMs);
+  const program = d.card === null ? undefined : ctx.programs.byId(d.card.configId);
+  if (program !== undefined && program.partner !== null) {
+    // A program with a partner is told of every message, through the outbox, before the answer leaves.
+    try { await notifyTransaction(ctx, program, rec, d); } catch (err) { logError(err); }
+  }
   st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original });
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
 }

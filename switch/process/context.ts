@@ -1,6 +1,10 @@
 // Everything the deciding code needs, built once per thread that decides (a worker, or the main
-// thread in the inline placement): codec, ledger, card store, programs.
+// thread in the inline placement): codec, ledger, card store, programs, the partner clients of the
+// partner-mode programs and the outbox the calls a partner cannot refuse are written to.
 import type { Redis, Cluster } from 'ioredis';
+import { Registry } from 'prom-client';
+import { Outbox } from '../../adapters/outbox.js';
+import { PartnerClients } from '../../adapters/partners.js';
 import { IsoCodec } from '../iso/codec.js';
 import { dialectByName } from '../iso/dialect.js';
 import { Ledger } from '../../ledger/index.js';
@@ -18,6 +22,10 @@ export interface ProcessContext {
   records: TransactionRecords;
   /** Key of the HMAC that turns a message's duplicate key into a Redis key and record id (no PAN in keys). */
   duplicateKeyHmac: Buffer;
+  /** One client per partner-mode program (adapters/partners.ts). */
+  partners: PartnerClients;
+  /** Where force-debits, force-credits, reversals, clearings and notifications wait to be sent (written before the answer). */
+  outbox: Outbox;
   /** DEPOSIT / COMPANY partner balance id per type:configId:currency. Ids never change once created; absence is re-checked after a second. */
   depositIds: Map<string, { id: string | null; checkedAtMs: number }>;
   now(): number;
@@ -25,8 +33,11 @@ export interface ProcessContext {
 
 export async function createContext(a: {
   dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer; holdCoalescing?: boolean;
+  /** Registry of the partner metrics; a worker's own when left out (the main thread observes decision-path calls from the events). */
+  registry?: Registry;
 }): Promise<ProcessContext> {
   const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false });
+  const outbox = await Outbox.open(a.redis);
   return {
     dialect: a.dialect,
     codec: new IsoCodec(dialectByName(a.dialect)),
@@ -35,6 +46,8 @@ export async function createContext(a: {
     duplicateKeyHmac: a.cardIndexKey,
     cards: new CardStore(a.redis, a.cardIndexKey),
     programs: a.programs,
+    partners: new PartnerClients(a.programs, a.registry ?? new Registry()),
+    outbox,
     depositIds: new Map(),
     now: Date.now,
   };

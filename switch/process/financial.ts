@@ -8,6 +8,7 @@ import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { debitArgs } from './holds.js';
 import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
+import { partnerDebit } from './partner.js';
 
 export async function financial(ctx: ProcessContext, req: Request): Promise<Decision> {
   const c = await checkRequest(ctx, req);
@@ -21,7 +22,12 @@ export async function financial(ctx: ProcessContext, req: Request): Promise<Deci
 }
 
 async function debitFunds(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit(debitArgs(c, { idempotencyKey: `fin:${c.txId}` })));
+  return (await partnerDebit(ctx, req, c, 'CLEARED', (userUnchecked) => localDebit(ctx, req, c, userUnchecked))) ?? localDebit(ctx, req, c, false);
+}
+
+/** The deposit-then-user debit of a financial request, posted at once, within its budget (deadline.ts). */
+async function localDebit(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
+  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit({ ...debitArgs(c, { idempotencyKey: `fin:${c.txId}` }), ...(userUnchecked ? { userUnchecked } : {}) }));
   if (b.kind !== 'decided') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'POST', forced: false, standIn: true, approved: false } });
   }

@@ -6,6 +6,7 @@ import { decide, type Decision, type Request } from './decision.js';
 import type { Checked, Refused } from './request.js';
 import { fromLedger } from '../reasons.js';
 import { creditArgs } from './holds.js';
+import { partnerCredit } from './partner.js';
 
 /** The decision of a message refused before the ledger: the record still names its card, transaction and amount. */
 export function refused(req: Request, r: Refused): Decision {
@@ -17,8 +18,15 @@ export function aboutChecked(req: Request, c: Checked, d: Partial<Decision> & { 
   return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
 }
 
-/** A refund (20) or payment credit (28) posted at once: the user is credited, the program's deposit credited back (ledger `credit`). */
+/**
+ * A refund (20) or payment credit (28) posted at once: the user is credited, the program's deposit
+ * credited back (ledger `credit`); in a partner mode the partner's `credit` decides first.
+ */
 export async function postCredit(ctx: ProcessContext, req: Request, c: Checked, idempotencyKey: string): Promise<Decision> {
+  return (await partnerCredit(ctx, req, c, () => localCredit(ctx, req, c, idempotencyKey))) ?? localCredit(ctx, req, c, idempotencyKey);
+}
+
+async function localCredit(ctx: ProcessContext, req: Request, c: Checked, idempotencyKey: string): Promise<Decision> {
   const r = await ctx.ledger.credit(creditArgs(c, { idempotencyKey }));
   return aboutChecked(req, c, {
     reason: r.ok ? 'APPROVED' : fromLedger(r.reason), status: 'CLEARED', ledger: { op: 'CREDIT', approved: r.ok }, original: r.ok,

@@ -12,6 +12,7 @@ import { fromLedger, type Reason } from '../reasons.js';
 import { amountMinor, text, transactionId } from './wire.js';
 import { REVERSAL_TYPE } from './processing.js';
 import { matchOriginal } from './originals.js';
+import { reportToPartner } from './partner.js';
 
 export async function reverse(ctx: ProcessContext, req: Request): Promise<Decision> {
   const f = req.msg.fields;
@@ -25,7 +26,7 @@ export async function reverse(ctx: ProcessContext, req: Request): Promise<Decisi
   if (pan === undefined || !(newAmount >= 0)) return refuse('FORMAT_ERROR');
   if (card === null) return refuse('CARD_NOT_FOUND');
 
-  let outcome: Reversed = { known: false, movedMinor: 0, refusal: null };
+  let outcome: Reversed = { known: false, movedMinor: 0, refusal: null, debitedBack: false };
   const apply = async (originalTxId: string): Promise<boolean> => {
     outcome = await reverseOriginal(ctx, card, originalTxId, newAmount, false);
     return outcome.known;
@@ -36,6 +37,12 @@ export async function reverse(ctx: ProcessContext, req: Request): Promise<Decisi
     // the ledger refuses (field 95 above the original, a credit-back past the maximum) is declined
     // 13, or for an advice acknowledged and recorded INVALID with that reason.
     if (outcome.refusal !== null) return decide(req, { reason: outcome.refusal, ...reversal, card, txId, referenceTxId: m.txId });
+    const program = ctx.programs.byId(card.configId);
+    if (program !== undefined && txId !== null) {
+      // A partner-mode program's partner is told what the scheme reversed (SPEC §5): money given back is a force-credit.
+      const subject = { card, program, txId, nowMs: ctx.now(), startedMs: req.takenMs, amountMinor: outcome.movedMinor, priced: null, kind: 'REFUND' as const, pc: { type: 'Adjustment' } };
+      await reportToPartner(ctx, req, subject, { kind: 'reversed', originalTxId: m.txId, movedMinor: outcome.movedMinor, debitedBack: outcome.debitedBack });
+    }
     return decide(req, { reason: 'APPROVED', ...reversal, card, txId, referenceTxId: m.txId, amountMinor: outcome.movedMinor, ledger: { op: 'REVERSE', originalTxId: m.txId } });
   }
   if (m.ambiguous) return refuse('AMBIGUOUS_REFERENCED_TRANSACTION');
@@ -50,7 +57,7 @@ export async function reverse(ctx: ProcessContext, req: Request): Promise<Decisi
  * by this call (fees included); `refusal`, why the ledger moved nothing although it knows the
  * transaction (null when it reversed it now or already had).
  */
-interface Reversed { known: boolean; movedMinor: number; refusal: Reason | null }
+interface Reversed { known: boolean; movedMinor: number; refusal: Reason | null; debitedBack: boolean }
 
 /**
  * Reverses `originalTxId` whatever its state (ledger `reverse`): an open hold is released, posted
@@ -65,5 +72,5 @@ async function reverseOriginal(ctx: ProcessContext, card: CardRecord, originalTx
   });
   const known = r.reason !== 'TRANSACTION_NOT_FOUND';
   const refusal: Reason | null = r.ok || !known ? null : r.reason === 'INVALID_AMOUNT' || r.reason === 'AMOUNT_TOO_LARGE' ? 'INVALID_AMOUNT' : fromLedger(r.reason);
-  return { known, movedMinor: r.movedMinor, refusal };
+  return { known, movedMinor: r.movedMinor, refusal, debitedBack: r.effect === 'DEBITED_BACK' };
 }

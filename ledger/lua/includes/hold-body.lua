@@ -39,6 +39,9 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local A = split(packed)
   local mode = A[1]
   local forced = A[2] == '1'
+  -- '2': the user's funds are the partner's to decide (EXTERNAL_BALANCE): the deposit and the
+  -- limits are checked, the user balance only records the hold (it may go below zero).
+  local user_unchecked = A[2] == '2'
   local amount = tonumber(A[3])
   local fee = tonumber(A[4])
   local fx = tonumber(A[5])
@@ -108,7 +111,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
       if A[13] == '1' then return res end
       return finish(k_idem, ttl, op, ref, res)
     end
-    if ua < total then
+    if ua < total and not user_unchecked then
       return finish(k_idem, ttl, op, ref, {C_INSUFFICIENT_FUNDS, 0, S_NONE, ua, ub, da, db, 0})
     end
   end
@@ -125,7 +128,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local status
   -- Fields left out of the transaction hash read as 0 / '' (see ledger/keys.ts).
   local fields = {'a', d(amount), 'cur', cur, 'e', expires_at, 't', now}
-  local neg = forced and ua < total
+  local neg = (forced or user_unchecked) and ua < total
   if mode == 'H' then
     status = S_AUTHORIZED
     ua = ua - total
