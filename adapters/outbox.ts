@@ -212,6 +212,8 @@ export interface FlushResult { attempted: number; sent: number; failed: number; 
 
 /** The outbox as the management API uses it (api/routes/outbox.ts). */
 export interface OutboxAdmin {
+  /** Writes a call that cannot be refused (see Outbox.enqueue). */
+  enqueue(input: EnqueueInput): Promise<{ id: string; created: boolean; state: OutboxState }>;
   list(q: { state: 'pending' | 'dead'; limit: number; cursor?: string | null }): Promise<{ items: OutboxEntry[]; next: string | null }>;
   get(id: string): Promise<OutboxEntry | null>;
   retry(id: string): Promise<RetryResult>;

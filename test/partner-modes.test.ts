@@ -103,6 +103,15 @@ t.test('EXTERNAL_BALANCE: link at creation, deposit hold then the partner debit,
   t.equal((await w.ledger.findPartnerBalance(EXT.configId, 'DEPOSIT', 'EUR'))?.blockedMinor, 0, 'no deposit stays held: reversed, cleared, and the unanswered one released');
 
   t.ok(await received(ext, '/notifications/transaction', (x) => x.description === 'INSUFFICIENT_FUNDS'), 'every message is notified, declines too');
+  const customer = `/secure/customers/${cust.json.id}`;
+  t.equal((await api.post(`${customer}/cards/ext-card-1/lock`, { reason: 7 })).status, 204);
+  t.match(await received(ext, '/notifications/cardLocked', (x) => x.dcCardId === 'ext-card-1'), { reason: 'SUSPECTED_FRAUD' }, 'a lock is notified');
+  t.equal((await api.post(`${customer}/cards/ext-card-1/unlock`)).status, 204);
+  t.ok(await received(ext, '/notifications/cardUnlocked', (x) => x.dcCardId === 'ext-card-1'), 'and the unlock');
+  t.equal((await api.post(`${customer}/transactional-locks`, { reason: 'FRAUD_SUSPECTED' })).status, 204);
+  t.match(await received(ext, '/notifications/transactionalLockReasonAdded', (x) => x.resourceId === String(cust.json.id)), { lockReason: 'FRAUD_SUSPECTED', resourceType: 'user' }, 'a transactional lock is notified');
+  t.equal((await api.delete(`${customer}/transactional-locks/FRAUD_SUSPECTED`)).status, 204);
+  t.ok(await received(ext, '/notifications/transactionalLockReasonRemoved', (x) => x.resourceId === String(cust.json.id)), 'and its removal');
   await assertLedgerSound(t, w);
 });
 

@@ -1,6 +1,7 @@
 // Cards (seed "Card issuing → Actions"): issue virtual, order physical, full data (JWE only),
 // lock, unlock, activate. The switch reads the card record from Redis on every authorization, so
 // each change here takes effect on the very next message.
+import { noticeCardLocked, noticeCardUnlocked } from '../partner-notices.js';
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { ApiError, json, noContent } from '../problem.js';
@@ -85,7 +86,9 @@ export function cardRoutes(d: ApiDeps): Route[] {
       responses: { 204: { description: 'Locked' }, 400: VALIDATION, 404: NOT_FOUND, 409: problem('Locked irreversibly already', 'CARD_LOCK_IRREVERSIBLE') },
       async handle(req) {
         const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
-        await d.cards.lock(card.id, (req.json as { reason: number }).reason);
+        const code = (req.json as { reason: number }).reason;
+        await d.cards.lock(card.id, code);
+        await noticeCardLocked(d, card, code);
         return noContent();
       },
     },
@@ -97,6 +100,7 @@ export function cardRoutes(d: ApiDeps): Route[] {
       async handle(req) {
         const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
         await d.cards.unlock(card.id);
+        await noticeCardUnlocked(d, card);
         return noContent();
       },
     },

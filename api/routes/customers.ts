@@ -1,4 +1,5 @@
 // Wallets (customers) and their transactional locks (seed "External Transactional Lock Reason Notifier").
+import { noticeTransactionalLock } from '../partner-notices.js';
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
@@ -133,7 +134,9 @@ export function customerRoutes(d: ApiDeps): Route[] {
       body: { type: 'object', additionalProperties: false, required: ['reason'], properties: { reason: { type: 'string', enum: TRANSACTIONAL_LOCK_REASONS } } },
       responses: { 204: { description: 'Set' }, 400: VALIDATION, 404: problem('No such customer', 'CUSTOMER_NOT_FOUND') },
       async handle(req) {
-        await d.customers.addLock(req.params.customerId as string, (req.json as { reason: string }).reason);
+        const reason = (req.json as { reason: string }).reason;
+        await d.customers.addLock(req.params.customerId as string, reason);
+        await noticeTransactionalLock(d, req.params.customerId as string, reason, true);
         return noContent();
       },
     },
@@ -144,6 +147,7 @@ export function customerRoutes(d: ApiDeps): Route[] {
       responses: { 204: { description: 'Removed (or was not set)' }, 400: VALIDATION, 404: problem('No such customer', 'CUSTOMER_NOT_FOUND') },
       async handle(req) {
         await d.customers.removeLock(req.params.customerId as string, req.params.reason as string);
+        await noticeTransactionalLock(d, req.params.customerId as string, req.params.reason as string, false);
         return noContent();
       },
     },
