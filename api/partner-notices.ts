@@ -5,6 +5,7 @@
 // API answers; delivered by the switch's sender, at most 5 attempts). Nothing is sent for a
 // program without a partner, or when the change changed nothing.
 import { createHash } from 'node:crypto';
+import { uuidFromHash } from '../ledger/keys.js';
 import type { ApiDeps } from './deps.js';
 import type { CardRecord } from '../switch/cards.js';
 import type { CardLockReason } from '../adapters/partner-types.js';
@@ -16,11 +17,7 @@ const LOCK_REASON: Readonly<Record<number, CardLockReason>> = {
 };
 
 function keyOf(seed: string): string {
-  const b = createHash('sha256').update(seed).digest().subarray(0, 16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return uuidFromHash(createHash('sha256').update(seed).digest());
 }
 
 async function notify(d: ApiDeps, configIds: Iterable<string>, kind: string, body: Record<string, unknown>, seed: string): Promise<void> {

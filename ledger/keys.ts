@@ -114,7 +114,12 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function uuidFromHash(h: Buffer): string {
+/**
+ * The first 16 bytes of `h` (a hash, at least 16 bytes) shaped as a UUID v4 (version and variant
+ * bits set): the one way the project turns a derived value into a UUID (balance ids, record ids,
+ * partner call keys and object ids).
+ */
+export function uuidFromHash(h: Uint8Array): string {
   const b = Buffer.from(h.subarray(0, 16));
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;

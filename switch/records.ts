@@ -24,7 +24,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { Ledger } from '../ledger/index.js';
-import { groupTag } from '../ledger/keys.js';
+import { groupTag, uuidFromHash } from '../ledger/keys.js';
 import { defineSwitchScripts } from './lua.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
@@ -104,11 +104,7 @@ export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, sta
 
 /** 16 bytes of the duplicate key as a version-4-shaped UUID. */
 export function recordIdOf(dk: Buffer): string {
-  const b = Buffer.from(dk.subarray(0, 16));
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return uuidFromHash(dk);
 }
 
 export class TransactionRecords {

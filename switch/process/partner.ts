@@ -17,6 +17,7 @@
 // id as `transactionId`, and a key and object id derived from the call and that id, so a repeated
 // message, or a retry, repeats the same call.
 import { createHash } from 'node:crypto';
+import { uuidFromHash } from '../../ledger/keys.js';
 import type { ProcessContext } from './context.js';
 import { decide, type Decision, type Request } from './decision.js';
 import type { Checked } from './request.js';
@@ -33,11 +34,7 @@ import type { TransactionObject } from '../records.js';
 
 /** A UUID v4 made from `seed` (sha-256): the same call about the same transaction gets the same one. */
 export function uuidOf(seed: string): string {
-  const b = createHash('sha256').update(seed).digest().subarray(0, 16);
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  return uuidFromHash(createHash('sha256').update(seed).digest());
 }
 
 /** The partner client of a program in a partner mode, or null for an INTERNAL program. */
