@@ -4,7 +4,8 @@
 // still authorizes. The programs answer shows every setting, the partner balances per currency
 // and no key material.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { makePki } from './helpers/pki.js';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueVirtualCard, serverKinds, startApiSwitch } from './helpers/api.js';
@@ -107,6 +108,10 @@ for (const { kind, skip } of serverKinds()) {
     const dir = mkdtempSync(join(tmpdir(), 'antaca-programs-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'programs.json');
+    // Real key material under names the answer must not reveal.
+    const pki = makePki(t);
+    copyFileSync(pki.path('client.pem'), join(dir, 'partner-cert.pem'));
+    copyFileSync(pki.path('client.key'), join(dir, 'partner-key.pem'));
     writeFileSync(file, JSON.stringify([{
       configId: 'P-SHARED', bin: '44445555', currency: 'PLN', mode: 'SHARED_AUTHORIZATION',
       partner: { baseUrl: 'https://user:s3cret@partner.example:9443/api', cert: join(dir, 'partner-cert.pem'), key: join(dir, 'partner-key.pem') },
