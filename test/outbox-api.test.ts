@@ -17,7 +17,7 @@ const entry = (over: Partial<EnqueueInput> = {}): EnqueueInput => ({
 });
 
 /** The switch's own API, served again by a second server of the same kind with an outbox in its dependencies. */
-async function apiWithOutbox(t: { teardown(fn: () => unknown): void }, s: ApiSwitch, kind: ServerKind, outbox: Outbox): Promise<ApiClient> {
+async function apiWithOutbox(t: { teardown(fn: () => unknown): void }, s: ApiSwitch, kind: ServerKind, outbox: Outbox | null): Promise<ApiClient> {
   const { redis, ledger, programs, secrets, feed } = s.app;
   const cards = CardStore.fromSecrets(redis, secrets);
   const router = createRouter({
@@ -35,11 +35,15 @@ async function apiWithOutbox(t: { teardown(fn: () => unknown): void }, s: ApiSwi
 for (const { kind, skip } of serverKinds()) {
   t.test(`outbox routes (${kind})`, { skip }, async (t) => {
     const s = await startApiSwitch(t, kind);
+    const bare = await apiWithOutbox(t, s, kind, null);
     for (const [method, path] of [['GET', '/secure/outbox'], ['GET', `/secure/outbox/${outboxId('x')}`], ['POST', `/secure/outbox/${outboxId('x')}/retry`]] as const) {
-      const r = await s.api.call(method, path);
+      const r = await bare.call(method, path);
       t.equal(r.status, 503, `${method} ${path} without an outbox: 503`);
       t.equal(r.json?.title, 'OUTBOX_UNAVAILABLE');
     }
+    const own = await s.api.get('/secure/outbox?state=pending');
+    t.equal(own.status, 200, "the switch's own API has its outbox");
+    t.same(own.json.items, [], 'nothing waiting');
 
     const outbox = await Outbox.open(s.redis.client, { backoffBaseMs: 5, backoffCapMs: 10, pollIntervalMs: 10 });
     t.teardown(() => outbox.stop());
