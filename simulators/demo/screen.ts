@@ -107,10 +107,15 @@ export class Screen {
     this.ticks++;
     if (this.interactive) {
       this.draw();
-      this.bar?.update(Math.min(this.ticks, this.c.durationSeconds ?? 0));
+      this.bar?.update(this.elapsedSeconds());
     } else if (this.ticks % 5 === 0) {
       this.out.write(plainLine(this.c) + '\n');
     }
+  }
+
+  /** Whole seconds since the run started, at most the duration (the bar's value). */
+  private elapsedSeconds(): number {
+    return Math.min(Math.round((Date.now() - this.c.stats.startedMs) / 1000), this.c.durationSeconds ?? 0);
   }
 
   /** Rewrites the block in place; the bar (if any) stays on the line below it. */
@@ -127,7 +132,7 @@ export class Screen {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     if (this.interactive) {
-      if (this.bar) { this.bar.update(Math.min(this.ticks, this.c.durationSeconds ?? 0)); this.bar.stop(); }
+      if (this.bar) { this.bar.update(this.elapsedSeconds()); this.bar.stop(); }
       else this.draw();
       this.out.write('\x1b[?25h');
     }
