@@ -25,6 +25,24 @@ export function merchantNameLocation(name: string, city: string, country: string
   return name.slice(0, 22).padEnd(23) + city.slice(0, 13).padEnd(14) + country.slice(0, 3).padEnd(3);
 }
 
+/** Who accepts the card: acquirer (field 32), terminal (41), merchant id (42) and field 43. */
+export interface Acceptor { acquirer: string; terminal: string; merchantId: string; nameLocation: string }
+
+/**
+ * The fields of a request about `pan` as a processor fills them in: times now (7, 12, 13), the
+ * STAN and RRN given, processing code `proc` + "0000", MCC 5411, chip entry, the acceptor, EUR;
+ * field 4 unless `amountMinor` is null. Sorted by field number.
+ */
+export function requestFields(pan: string, proc: string, amountMinor: number | null, stan: string, rrn: string, a: Acceptor, now = new Date()): IsoFields {
+  const local = localTime(now);
+  const f: IsoFields = new Map<number, string | Buffer>([
+    [2, pan], [3, proc + '0000'], [7, transmissionTime(now)], [11, stan], [12, local[12]], [13, local[13]],
+    [18, '5411'], [22, '051'], [32, a.acquirer], [37, rrn], [41, a.terminal], [42, a.merchantId], [43, a.nameLocation], [49, '978'],
+  ]);
+  if (amountMinor !== null) f.set(4, String(amountMinor).padStart(12, '0'));
+  return new Map([...f].sort((x, y) => x[0] - y[0]));
+}
+
 /**
  * A decimal amount ("12.34") in minor units of a currency with `exponent` decimals, or an error
  * sentence. More decimals than the currency has, or more than n12 can carry, is an error.

@@ -9,7 +9,7 @@ import { maskPan } from '../../switch/iso/mask.js';
 import { responseCode, type Reason } from '../../switch/reasons.js';
 import { IsoLink } from '../lib/link.js';
 import { decodeAdditionalAmounts, reasonsFor } from '../lib/fields.js';
-import type { ProvisionedCard } from './provision.js';
+import type { ProvisionedCard } from '../lib/management-api.js';
 
 /** A card as the model expects the switch to hold it. */
 export interface ModelCard extends ProvisionedCard {

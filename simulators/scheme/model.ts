@@ -4,11 +4,12 @@
 // random mix sends goes through one of these methods.
 import type { IsoFields } from '../../switch/iso/codec.js';
 import { LOCK_REASONS, type Reason } from '../../switch/reasons.js';
-import { localTime, merchantNameLocation, originalDataElements, replacementAmounts, transmissionTime } from '../lib/fields.js';
+import { merchantNameLocation, originalDataElements, replacementAmounts, requestFields, type Acceptor } from '../lib/fields.js';
 import { echoRequest, type Answer, type Engine, type Expectation, type ModelCard, type Request } from './engine.js';
 
 export const ACQUIRER = '123456';
 export const TERMINAL = 'SCHEME01';
+const SCHEME_ACCEPTOR: Acceptor = { acquirer: ACQUIRER, terminal: TERMINAL, merchantId: 'SCHEMESIMMERCH1', nameLocation: merchantNameLocation('SCHEME SIM SHOP', 'WARSAW', 'POL') };
 
 /** An approved request the model remembers, so a reversal or clearing can name it in field 90. */
 export interface Original {
@@ -39,15 +40,7 @@ export class Script {
 
   /** Fields of a request about `pan`: times now, merchant, terminal, a unique RRN. */
   base(mti: string, pan: string, proc: string, amountMinor: number | null, stan = this.stan()): IsoFields {
-    const now = new Date();
-    const local = localTime(now);
-    const f: IsoFields = new Map<number, string | Buffer>([
-      [2, pan], [3, proc + '0000'], [7, transmissionTime(now)], [11, stan], [12, local[12]], [13, local[13]],
-      [18, '5411'], [22, '051'], [32, ACQUIRER], [37, this.stans.rrn(stan)], [41, TERMINAL], [42, 'SCHEMESIMMERCH1'],
-      [43, merchantNameLocation('SCHEME SIM SHOP', 'WARSAW', 'POL')], [49, '978'],
-    ]);
-    if (amountMinor !== null) f.set(4, String(amountMinor).padStart(12, '0'));
-    return new Map([...f].sort((a, b) => a[0] - b[0]));
+    return requestFields(pan, proc, amountMinor, stan, this.stans.rrn(stan), SCHEME_ACCEPTOR);
   }
 
   send(req: Request, exp: Expectation): Promise<Answer | null> { return this.engine.exchange(this.scenario, this.linkNo, req, exp); }

@@ -7,7 +7,7 @@ import { DIALECT_1987, DIALECT_2003 } from '../../switch/iso/dialect.js';
 import { IsoLink, type LinkTls } from '../lib/link.js';
 import { Engine, type Mismatch, type ModelCard } from './engine.js';
 import { Script, StanCounter } from './model.js';
-import { ManagementApi } from './provision.js';
+import { ManagementApi } from '../lib/management-api.js';
 import { drawIntents, runMix } from './mix.js';
 import { TOP_UP, type Scenario } from './scenarios.js';
 

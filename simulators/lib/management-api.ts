@@ -1,8 +1,8 @@
-// Cards for the scheme simulator, made the way a partner makes them: through the management API
-// (docs/api.md), never by writing Redis. A wallet (KYC SUCCESS), an EUR balance in the demo
-// program, a TOPUP, and a virtual card whose PAN comes back as JWE, decrypted here with an RSA key
-// this process generates. When the demo program has DEPOSIT or CREDIT partner balances (a switch
-// that has run before), they are reloaded so that they cannot be what declines a scripted debit.
+// The management API (docs/api.md) as the processor-side tools use it: cards are made the way a
+// partner makes them, never by writing Redis. A wallet (KYC SUCCESS), a balance in a program, a
+// TOPUP, and a virtual or physical card whose PAN comes back as JWE, decrypted here with an RSA key
+// this process generates; locks, limits, customer transactional locks and partner balances. Used
+// by the scheme simulator (simulators/scheme) and the demo (simulators/demo).
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compactDecrypt } from 'jose';
 
@@ -52,24 +52,61 @@ export class ManagementApi {
   }
 
   /** A customer with one EUR balance topped up with `topUpMinor` and one virtual card on it. */
-  async newCard(label: string, topUpMinor: number): Promise<ProvisionedCard> {
+  async newCard(label: string, topUpMinor: number, configId = DEMO_CONFIG_ID): Promise<ProvisionedCard> {
+    const customerId = await this.newCustomer('Scheme', label);
+    const balanceId = await this.newBalance(customerId, configId);
+    if (topUpMinor > 0) await this.topUp(customerId, balanceId, topUpMinor, 'scheme simulator');
+    return this.issueCard(customerId, balanceId, 'virtual');
+  }
+
+  /** A wallet with KYC SUCCESS; answers its customer id. */
+  async newCustomer(firstName: string, lastName: string): Promise<string> {
     const wallet = await this.call('POST', '/lifecycle/v1/wallet', {
-      firstName: 'Scheme', lastName: label.slice(0, 100), phone: '+48500100200', email: 'scheme-sim@example.com',
+      firstName: firstName.slice(0, 100), lastName: lastName.slice(0, 100), phone: '+48500100200', email: 'scheme-sim@example.com',
       birthDate: '1990-01-01', state: 'Mazowieckie', kyc: 'SUCCESS',
     });
-    const customerId = String(wallet.json.id);
-    const base = `/secure/customers/${customerId}`;
-    const balance = await this.call('POST', `${base}/balances`, { currency: 'EUR', configId: DEMO_CONFIG_ID });
-    const balanceId = String(balance.json.id);
-    if (topUpMinor > 0) {
-      await this.call('POST', `${base}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: topUpMinor, currency: 'EUR', description: 'scheme simulator' });
-    }
-    const card = await this.call('POST', `${base}/cards/virtual`, { balanceId, configId: DEMO_CONFIG_ID }, {
+    return String(wallet.json.id);
+  }
+
+  /** An EUR user balance of the customer in program `configId`; answers its id. */
+  async newBalance(customerId: string, configId = DEMO_CONFIG_ID): Promise<string> {
+    const balance = await this.call('POST', `/secure/customers/${customerId}/balances`, { currency: 'EUR', configId });
+    return String(balance.json.id);
+  }
+
+  /** A TOPUP internal transaction (debits the program's CREDIT partner balance when it has one). */
+  async topUp(customerId: string, balanceId: string, amountMinor: number, description: string): Promise<void> {
+    await this.call('POST', `/secure/customers/${customerId}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: amountMinor, currency: 'EUR', description });
+  }
+
+  /**
+   * A virtual card, or a physical one (INACTIVE until activated), on the balance; its PAN and
+   * expiry decrypted from the JWE answer.
+   */
+  async issueCard(customerId: string, balanceId: string, kind: 'virtual' | 'physical'): Promise<ProvisionedCard> {
+    const body = kind === 'virtual' ? { balanceId } : {
+      balanceId, deliveryAddress: { name: 'Antaca Demo', line1: 'ul. Prosta 1', city: 'Warszawa', postalCode: '00-838', country: 'PL' },
+    };
+    const card = await this.call('POST', `/secure/customers/${customerId}/cards/${kind}`, body, {
       'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
     });
     const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
     const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
     return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+  }
+
+  async activate(card: ProvisionedCard): Promise<void> {
+    await this.call('POST', `/secure/customers/${card.customerId}/cards/${card.cardId}/activate`, {});
+  }
+
+  /** Replaces the card's own limits (minor units; a field left out: no card-level limit). */
+  async setLimits(card: ProvisionedCard, limits: { perTransaction?: number; dailyAmount?: number; dailyCount?: number; atmDailyAmount?: number }): Promise<void> {
+    await this.call('PUT', `/secure/customers/${card.customerId}/cards/${card.cardId}/limits`, limits);
+  }
+
+  /** A customer transactional lock: every debit of the customer declines AML_EXCEPTION while it is set. */
+  async addTransactionalLock(customerId: string, reason: string): Promise<void> {
+    await this.call('POST', `/secure/customers/${customerId}/transactional-locks`, { reason });
   }
 
   /** Available and blocked of a card's balance, as the API reports them. */
@@ -101,5 +138,21 @@ export class ManagementApi {
       funded.push(type);
     }
     return funded;
+  }
+
+  /** Creates the program's partner balance of `type` in EUR, or finds the existing one; answers its id. */
+  async ensurePartnerBalance(type: 'DEPOSIT' | 'CREDIT' | 'COMPANY', configId = DEMO_CONFIG_ID): Promise<string> {
+    const r = await this.call('POST', '/secure/partner-balances', { type, currency: 'EUR', configId });
+    return String(r.json.id);
+  }
+
+  /** Available minor units of a partner balance. */
+  async partnerAvailable(id: string): Promise<number> {
+    const r = await this.call('GET', `/secure/partner-balances/${id}`);
+    return Number(r.json.available);
+  }
+
+  async reloadPartnerBalance(id: string, amountMinor: number): Promise<void> {
+    await this.call('POST', `/secure/partner-balances/${id}/reload`, { amount: amountMinor });
   }
 }

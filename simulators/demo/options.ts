@@ -1,0 +1,95 @@
+// The demo's command line: every option with its default, checked at once; a bad one is a
+// UsageError whose message is the one line printed before exiting 1.
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+
+export class UsageError extends Error {}
+
+export interface DemoOptions {
+  /** Management API base URL, without a trailing slash. */
+  httpUrl: string;
+  httpHost: string;
+  httpPort: number;
+  isoHost: string;
+  isoPort: number;
+  ratePerSecond: number;
+  /** Seconds to run; null: until Ctrl-C. */
+  durationSeconds: number | null;
+  seed: number;
+  /** Funded cards the everyday traffic uses (the declining cards come on top). */
+  cards: number;
+  connections: number;
+  /** Data directory of the managed Redis of a switch the demo starts; null: a temporary one. */
+  dataDir: string | null;
+  partner: boolean;
+  interactive: boolean;
+}
+
+export const HELP = `usage: npm run demo -- [options]
+
+Starts a switch when none answers (or uses the one that does), provisions customers, balances and
+cards through the management API, drives a live mixed workload over ISO 8583 and shows throughput,
+latency and answers by response code. Ctrl-C stops it and prints a summary.
+
+  --http <host:port|url>  the switch's HTTP side (default 127.0.0.1:8080)
+  --iso <host:port>       the switch's ISO 8583 listener (default 127.0.0.1:8583)
+  --rate <n>              messages per second, open loop on a timer (default 50)
+  --duration <s>          seconds to run, with a progress bar (default: until Ctrl-C)
+  --seed <n>              seed of the random mix (default random; printed)
+  --cards <n>             funded cards of the everyday traffic (default 8)
+  --connections <n>       ISO 8583 connections (default 2)
+  --data-dir <dir>        Redis data directory of a switch the demo starts (default: a temporary
+                          one, removed at exit)
+  --partner               also a program in EXTERNAL_BALANCE mode, its partner played by the
+                          partner simulator (only for a switch the demo starts; skipped with a
+                          note while the switch refuses such balances)
+  --non-interactive       plain lines only: a summary line every 5 s (implied when stdout is not
+                          a terminal)
+  -h, --help              this text
+`;
+
+const OPTIONS = {
+  http: { type: 'string' }, iso: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
+  seed: { type: 'string' }, cards: { type: 'string' }, connections: { type: 'string' }, 'data-dir': { type: 'string' },
+  partner: { type: 'boolean' }, 'non-interactive': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function int(value: string | undefined, fallback: number, option: string, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${option} must be an integer from ${min} to ${max}, got "${value}"`);
+  return n;
+}
+
+function hostPort(value: string, option: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:/\s]+):(\d{1,5})$/.exec(value);
+  if (m === null) throw new UsageError(`--${option} must be host:port, got "${value}"`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: int(m[2], 0, `${option} port`, 1, 65_535) };
+}
+
+/** `argv` without node and the script; 'help' for --help. Throws UsageError. */
+export function parseOptions(argv: string[], stdoutIsTty: boolean): DemoOptions | 'help' {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  if (values.help) return 'help';
+  const httpText = (values.http ?? '127.0.0.1:8080').replace(/^http:\/\//, '').replace(/\/$/, '');
+  if (/^https:/.test(httpText)) throw new UsageError('--http must be plain HTTP (the demo does not carry client certificates)');
+  const http = hostPort(httpText, 'http');
+  const iso = hostPort(values.iso ?? '127.0.0.1:8583', 'iso');
+  const urlHost = http.host.includes(':') ? `[${http.host}]` : http.host;
+  return {
+    httpUrl: `http://${urlHost}:${http.port}`, httpHost: http.host, httpPort: http.port, isoHost: iso.host, isoPort: iso.port,
+    ratePerSecond: int(values.rate, 50, 'rate', 1, 5_000),
+    durationSeconds: values.duration === undefined ? null : int(values.duration, 0, 'duration', 1, 7 * 24 * 3600),
+    seed: int(values.seed, Math.floor(Math.random() * 2 ** 31), 'seed', 0, 2 ** 32 - 1),
+    cards: int(values.cards, 8, 'cards', 1, 200),
+    connections: int(values.connections, 2, 'connections', 1, 32),
+    dataDir: values['data-dir'] === undefined ? null : resolve(values['data-dir']),
+    partner: values.partner === true,
+    interactive: stdoutIsTty && values['non-interactive'] !== true,
+  };
+}
