@@ -7,5 +7,5 @@ import { renderApiMarkdown } from '../api/docs.js';
 import { projectRoot } from '../ledger/scripts.js';
 
 const file = join(projectRoot(), 'docs', 'api.md');
-writeFileSync(file, renderApiMarkdown(openApiDocument(documentedRoutes()) as Parameters<typeof renderApiMarkdown>[0]));
+writeFileSync(file, renderApiMarkdown(openApiDocument(documentedRoutes({ sandbox: true })) as Parameters<typeof renderApiMarkdown>[0]));
 process.stdout.write(`wrote ${file}\n`);
