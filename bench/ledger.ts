@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { Ledger } from '../ledger/index.js';
+import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
 import { loadScripts } from '../ledger/scripts.js';
 import { startManagedRedis, type AppendFsync } from '../ledger/redis-server.js';
 import { envOptionLines, isMain, parseCommandLine, type EnvOptions } from '../scripts/cli.js';
@@ -105,9 +105,9 @@ function median(xs: number[]): number {
 /** One user balance and one deposit, funded for every hold of the run. */
 async function fixture(ledger: Ledger): Promise<{ ub: string; dep: string }> {
   const dep = (await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'bench' })).balance.id;
-  await ledger.reloadPartnerBalance({ id: dep, amountMinor: 1e15, idempotencyKey: 'bench-reload' });
+  await ledger.reloadPartnerBalance({ id: dep, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-reload' });
   const ub = (await ledger.createUserBalance({ customerId: 'bench', currency: 'EUR', configId: 'bench' })).id;
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-topup', txId: 'topup', balanceId: ub, amountMinor: 1e15, partnerId: null });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-topup', txId: 'topup', balanceId: ub, amountMinor: MAX_AMOUNT_MINOR, partnerId: null });
   return { ub, dep };
 }
 
