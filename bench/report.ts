@@ -33,6 +33,8 @@ export interface BenchReport {
   codec: CodecFigures | null;
   ledger: LedgerFigures | null;
   switch: SwitchFigures | null;
+  /** Suites that failed, by name: the message; the others still ran. */
+  failures: Record<string, string>;
 }
 
 // ---------------------------------------------------------------- SVG line charts
@@ -222,6 +224,7 @@ export function summaryMarkdown(r: BenchReport, plots: ReadonlyArray<{ file: str
     out.push('');
     if (s.partner === null) out.push('Partner variant: skipped (`BENCH_PARTNER=1` runs it).', '');
   }
+  for (const [suite, message] of Object.entries(r.failures)) out.push(`**${suite} failed**: ${message}`, '');
   if (plots.length > 0) {
     out.push('## Plots', '');
     for (const p of plots) out.push(`![${p.alt}](${p.file})`, '');

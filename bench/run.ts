@@ -73,10 +73,29 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     date: started.toISOString().slice(0, 10), startedAt: started.toISOString(), finishedAt: '',
     machine: { cpus: cpus().length, node: process.version, note: 'The load generator, Redis and the switch share the machine.' },
-    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), codec: null, ledger: null, switch: null,
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), codec: null, ledger: null, switch: null, failures: {},
   };
   const step = (i: number, what: string) => console.log(`\n[${i}/${suites.length}] ${what} (${((performance.now() - t0) / 1000).toFixed(0)} s elapsed)`);
   for (const [i, suite] of suites.entries()) {
+    try {
+      await runSuite(suite, i, step, report);
+    } catch (e) {
+      // One broken suite does not cost the figures of the others; the report says it failed.
+      report.failures[suite] = (e as Error).message.split('\n')[0]!.slice(0, 300);
+      console.log(`${suite} failed: ${report.failures[suite]}`);
+    }
+  }
+  report.finishedAt = new Date().toISOString();
+  const written = writeReport(report, join(projectRoot(), opt('BENCH_RESULTS_DIR')));
+  console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`report: ${written.json}`);
+  for (const f of written.svgs) console.log(`plot:   ${f}`);
+  console.log(`summary: ${written.markdown}`);
+  if (Object.keys(report.failures).length > 0) process.exitCode = 1;
+}
+
+async function runSuite(suite: string, i: number, step: (i: number, what: string) => void, report: BenchReport): Promise<void> {
+  {
     if (suite === 'codec') {
       step(i + 1, 'codec: ours against iso_8583');
       report.codec = benchCodec({ rounds: positive('BENCH_CODEC_ROUNDS'), roundMs: positive('BENCH_CODEC_ROUND_MS') });
@@ -96,12 +115,6 @@ async function main(): Promise<void> {
       report.switch = switchFigures(await benchSwitch());
     }
   }
-  report.finishedAt = new Date().toISOString();
-  const written = writeReport(report, join(projectRoot(), opt('BENCH_RESULTS_DIR')));
-  console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  console.log(`report: ${written.json}`);
-  for (const f of written.svgs) console.log(`plot:   ${f}`);
-  console.log(`summary: ${written.markdown}`);
 }
 
 if (isMain(import.meta.url)) {

@@ -25,9 +25,10 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 /**
  * Parses `argv` against `options` (none: the command takes no arguments). `--help` prints
  * `usage()` and exits 0; an unknown option or an unexpected argument prints
- * `<name>: <problem> (--help for usage)` on stderr and exits 1.
+ * `<name>: <problem> (--help for usage)` on stderr and exits `usageExitCode` (1 unless the
+ * command gives 1 another meaning).
  */
-export function parseCommandLine(name: string, argv: readonly string[], usage: () => string, options: Options = {}): Record<string, string | boolean | Array<string | boolean> | undefined> {
+export function parseCommandLine(name: string, argv: readonly string[], usage: () => string, options: Options = {}, usageExitCode = 1): Record<string, string | boolean | Array<string | boolean> | undefined> {
   const all: Options = { ...options, help: { type: 'boolean', short: 'h' } };
   let values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   try {
@@ -35,7 +36,7 @@ export function parseCommandLine(name: string, argv: readonly string[], usage: (
   } catch (e) {
     const line = ((e as Error).message.split('\n')[0] ?? 'bad arguments').replace(/\. To specify a positional.*$/, '');
     process.stderr.write(`${name}: ${line} (--help for usage)\n`);
-    process.exit(1);
+    process.exit(usageExitCode);
   }
   if ((values as { help?: boolean }).help === true) {
     process.stdout.write(usage().trimEnd() + '\n');
