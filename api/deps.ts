@@ -21,6 +21,18 @@ export interface TransactionSource {
   }): Promise<object>;
 }
 
+/** Where the sandbox routes (SANDBOX=1) send their messages: this switch's own ISO 8583 listener. */
+export interface SandboxTarget {
+  host: string;
+  port: number;
+  dialect: '1987' | '2003';
+  /**
+   * The id of the record the switch writes for a message (switch/records.ts recordIdOf of its
+   * duplicate key): MTI class, PAN, STAN, field 7, acquirer (n11), terminal.
+   */
+  recordId(mtiClass: string, pan: string, stan: string, f7: string, acquirer11: string, terminal: string): string;
+}
+
 export interface ApiDeps {
   redis: Redis | Cluster;
   ledger: Ledger;
@@ -39,6 +51,8 @@ export interface ApiDeps {
   metrics(): Promise<{ contentType: string; body: string }>;
   /** The switch's metric registry, its sampled gauges (in-flight, connections, worker queue) refreshed first. */
   registry(): Promise<Registry>;
+  /** SANDBOX=1: the listener the /sandbox/simulate routes talk to; absent or null: those routes are not routed. */
+  sandbox?: SandboxTarget | null;
   /** When the switch's counters were zero (ms since the epoch): the dashboard's first rates start there. */
   startedMs: number;
 }

@@ -63,10 +63,10 @@ export const IDEMPOTENCY_HEADER: RouteParam = {
 
 /**
  * Paths that need a verified client certificate when TLS is configured (seed: /secure is
- * x509-protected). The dashboard shows partner balances, so it is held to the same rule.
+ * x509-protected). The dashboard shows partner balances, and the sandbox moves money, so both are held to the same rule.
  */
 export function needsClientCertificate(path: string): boolean {
-  return path.startsWith('/secure/') || path.startsWith('/lifecycle/') || path === '/feed' || path === '/dashboard' || path.startsWith('/dashboard/');
+  return path.startsWith('/secure/') || path.startsWith('/lifecycle/') || path.startsWith('/sandbox/') || path === '/feed' || path === '/dashboard' || path.startsWith('/dashboard/');
 }
 
 interface Compiled {

@@ -5,10 +5,12 @@
 //
 // Run: npm run bench:codec   (builds with tsc, then runs dist/bench/codec.js)
 // Options (environment): BENCH_ROUNDS (default 7), BENCH_ROUND_MS (default 400).
+// benchCodec() returns the same figures as data (npm run bench collects them).
 
 import { createRequire } from 'node:module';
 import { DIALECT_1987, IsoCodec, type IsoMessage } from '../switch/iso/index.js';
 import { sample0100, sample0110, sample0400 } from '../switch/iso/samples.js';
+import { envOptionLines, isMain, parseCommandLine, type EnvOptions } from '../scripts/cli.js';
 
 interface ReferenceMessage {
   getBufferMessage(): Buffer | { error: string };
@@ -17,8 +19,10 @@ interface ReferenceMessage {
 type ReferenceCtor = new (message?: Record<string, string>) => ReferenceMessage;
 const Reference = createRequire(import.meta.url)('iso_8583') as ReferenceCtor;
 
-const ROUNDS = positiveInt(process.env['BENCH_ROUNDS'], 7);
-const ROUND_MS = positiveInt(process.env['BENCH_ROUND_MS'], 400);
+export const CODEC_OPTIONS: EnvOptions = [
+  ['BENCH_ROUNDS', '7', 'alternating rounds of ours and iso_8583'],
+  ['BENCH_ROUND_MS', '400', 'milliseconds per round'],
+];
 const WARMUP_MS = 500;
 
 function positiveInt(value: string | undefined, fallback: number): number {
@@ -70,8 +74,8 @@ function opsPerSecond(run: (iterations: number) => number, iterations: number): 
   return ops / elapsedSeconds;
 }
 
-/** Runs for about `budgetMs` while calibrating; returns iterations that fill one round. */
-function calibrate(run: (iterations: number) => number, budgetMs: number): number {
+/** Runs for about `budgetMs` while calibrating; returns iterations that fill one round of `roundMs`. */
+function calibrate(run: (iterations: number) => number, budgetMs: number, roundMs: number): number {
   let iterations = 1;
   let totalIterations = 0;
   const startedMs = performance.now();
@@ -81,7 +85,7 @@ function calibrate(run: (iterations: number) => number, budgetMs: number): numbe
     iterations *= 2;
   }
   const perMs = totalIterations / (performance.now() - startedMs);
-  return Math.max(1, Math.round(perMs * ROUND_MS));
+  return Math.max(1, Math.round(perMs * roundMs));
 }
 
 function median(values: readonly number[]): number {
@@ -92,25 +96,49 @@ function median(values: readonly number[]): number {
 
 const fmt = (opsPerSec: number): string => Math.round(opsPerSec).toLocaleString('en-US').padStart(11);
 
-function main(): void {
-  const sizes = MESSAGES.map((m) => `${m.mti} (${m.fields.size} fields, ${codec.pack(m).length} bytes)`).join(', ');
-  console.log(`codec benchmark: pack + unpack of ${sizes}; ${ROUNDS} rounds of ~${ROUND_MS} ms each`);
-  console.log(`node ${process.version}, ${process.arch}`);
-  const ourIterations = calibrate(runOurs, WARMUP_MS);
-  const referenceIterations = calibrate(runReference, WARMUP_MS);
-  const ours: number[] = [];
-  const reference: number[] = [];
-  for (let round = 1; round <= ROUNDS; round++) {
-    ours.push(opsPerSecond(runOurs, ourIterations));
-    reference.push(opsPerSecond(runReference, referenceIterations));
-    console.log(`round ${round}: ours ${fmt(ours.at(-1)!)} ops/s   iso_8583 ${fmt(reference.at(-1)!)} ops/s`);
-  }
-  const oursMedian = median(ours);
-  const referenceMedian = median(reference);
-  console.log(`median:  ours ${fmt(oursMedian)} ops/s (${(1e6 / oursMedian).toFixed(2)} µs per message)`);
-  console.log(`median:  iso_8583 ${fmt(referenceMedian)} ops/s (${(1e6 / referenceMedian).toFixed(2)} µs per message)`);
-  if (sink === 0) console.log('(nothing was measured)');
-  console.log(`codec pack+unpack ratio: ${(oursMedian / referenceMedian).toFixed(1)}x`);
+/** The codec benchmark's figures: medians over the rounds. */
+export interface CodecFigures {
+  rounds: number; roundMs: number; messages: string;
+  oursOpsPerSecond: number; referenceOpsPerSecond: number;
+  oursUsPerMessage: number; referenceUsPerMessage: number;
+  /** ours / iso_8583, pack + unpack. */
+  ratio: number;
 }
 
-main();
+/** Runs the codec benchmark, printing a line per round through `log`; returns the medians. */
+export function benchCodec(o: { rounds: number; roundMs: number }, log: (line: string) => void = console.log): CodecFigures {
+  const sizes = MESSAGES.map((m) => `${m.mti} (${m.fields.size} fields, ${codec.pack(m).length} bytes)`).join(', ');
+  log(`codec benchmark: pack + unpack of ${sizes}; ${o.rounds} rounds of ~${o.roundMs} ms each`);
+  log(`node ${process.version}, ${process.arch}`);
+  const ourIterations = calibrate(runOurs, WARMUP_MS, o.roundMs);
+  const referenceIterations = calibrate(runReference, WARMUP_MS, o.roundMs);
+  const ours: number[] = [];
+  const reference: number[] = [];
+  for (let round = 1; round <= o.rounds; round++) {
+    ours.push(opsPerSecond(runOurs, ourIterations));
+    reference.push(opsPerSecond(runReference, referenceIterations));
+    log(`round ${round}: ours ${fmt(ours.at(-1)!)} ops/s   iso_8583 ${fmt(reference.at(-1)!)} ops/s`);
+  }
+  if (sink === 0) log('(nothing was measured)');
+  const oursMedian = median(ours);
+  const referenceMedian = median(reference);
+  return {
+    rounds: o.rounds, roundMs: o.roundMs, messages: sizes, oursOpsPerSecond: oursMedian, referenceOpsPerSecond: referenceMedian,
+    oursUsPerMessage: 1e6 / oursMedian, referenceUsPerMessage: 1e6 / referenceMedian, ratio: oursMedian / referenceMedian,
+  };
+}
+
+function usage(): string {
+  return ['usage: npm run bench:codec', '', 'Pack + unpack of realistic messages, ours against the npm package iso_8583; prints the ratio.', '',
+    'Options (environment variables):', ...envOptionLines(CODEC_OPTIONS)].join('\n');
+}
+
+function main(): void {
+  parseCommandLine('bench:codec', process.argv.slice(2), usage);
+  const f = benchCodec({ rounds: positiveInt(process.env['BENCH_ROUNDS'], 7), roundMs: positiveInt(process.env['BENCH_ROUND_MS'], 400) });
+  console.log(`median:  ours ${fmt(f.oursOpsPerSecond)} ops/s (${f.oursUsPerMessage.toFixed(2)} µs per message)`);
+  console.log(`median:  iso_8583 ${fmt(f.referenceOpsPerSecond)} ops/s (${f.referenceUsPerMessage.toFixed(2)} µs per message)`);
+  console.log(`codec pack+unpack ratio: ${f.ratio.toFixed(1)}x`);
+}
+
+if (isMain(import.meta.url)) main();

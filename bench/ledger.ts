@@ -5,30 +5,55 @@
 // BENCH_ROUNDS (5) alternating API / redis-benchmark pairs per mode; the ratio is the median of
 // the per-pair ratios (each pair ran back to back, under the same machine load),
 // BENCH_CLIENTS (8) connections, BENCH_PIPELINE (16) requests in flight per connection.
+// benchLedger() returns the same figures as data (npm run bench collects them).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { Ledger } from '../ledger/index.js';
+import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
 import { loadScripts } from '../ledger/scripts.js';
 import { startManagedRedis, type AppendFsync } from '../ledger/redis-server.js';
+import { envOptionLines, isMain, parseCommandLine, type EnvOptions } from '../scripts/cli.js';
 
-const HOLDS = Number(process.env.BENCH_HOLDS ?? 30_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+export const LEDGER_OPTIONS: EnvOptions = [
+  ['BENCH_HOLDS', '30000', 'holds per measurement'],
+  ['BENCH_ROUNDS', '5', 'alternating API / redis-benchmark pairs per AOF mode'],
+  ['BENCH_CLIENTS', '8', 'Redis connections'],
+  ['BENCH_PIPELINE', '16', 'requests in flight per connection'],
+];
 const WARMUP = 3_000;
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
-const PIPELINE = Number(process.env.BENCH_PIPELINE ?? 16);
 const MODES: AppendFsync[] = ['off', 'everysec', 'always'];
 
-interface Row { mode: AppendFsync; apiPerSec: number; benchPerSec: number; ratio: number; p50Ms: number; p99Ms: number }
+/** What one ledger benchmark run measures with. */
+export interface LedgerOptions { holds: number; rounds: number; clients: number; pipeline: number }
+
+export interface LedgerRow { mode: AppendFsync; apiPerSec: number; benchPerSec: number; ratio: number; p50Ms: number; p99Ms: number }
+type Row = LedgerRow;
+
+/** The ledger benchmark's figures: one row per AOF mode (medians over the rounds). */
+export interface LedgerFigures extends LedgerOptions { redisVersion: string; rows: LedgerRow[]; ratioAlways: number }
+
+/** Runs the ledger benchmark for every AOF mode, printing a line per round through `log`. */
+export async function benchLedger(o: LedgerOptions, log: (line: string) => void = console.log): Promise<LedgerFigures> {
+  const redisVersion = await redisVersionOf();
+  log(`ledger hold benchmark: ${o.holds} holds per run, ${o.rounds} rounds, ${o.clients} connections x ${o.pipeline} in flight, redis-server ${redisVersion}, ${cpus().length} CPUs`);
+  const rows: Row[] = [];
+  for (const mode of MODES) rows.push(await measure(mode, o, log));
+  return { ...o, redisVersion, rows, ratioAlways: rows.find((r) => r.mode === 'always')!.ratio };
+}
+
+function usage(): string {
+  return ['usage: npm run bench:ledger', '', 'Holds/s through the ledger API against redis-benchmark running the same script, per AOF mode.', '',
+    'Options (environment variables):', ...envOptionLines(LEDGER_OPTIONS)].join('\n');
+}
 
 async function main(): Promise<void> {
-  console.log(`ledger hold benchmark: ${HOLDS} holds per run, ${ROUNDS} rounds, ${CLIENTS} connections x ${PIPELINE} in flight, redis-server ${await redisVersion()}, ${cpus().length} CPUs`);
-  const rows: Row[] = [];
-  for (const mode of MODES) rows.push(await measure(mode));
-
+  parseCommandLine('bench:ledger', process.argv.slice(2), usage);
+  const env = (name: string, dflt: number) => Number(process.env[name] ?? dflt);
+  const f = await benchLedger({ holds: env('BENCH_HOLDS', 30_000), rounds: env('BENCH_ROUNDS', 5), clients: env('BENCH_CLIENTS', 8), pipeline: env('BENCH_PIPELINE', 16) });
+  const rows = f.rows;
   console.log('');
   console.log('appendfsync   api holds/s   redis-benchmark holds/s   ratio*   api p50 ms   api p99 ms   cost vs off');
   const off = rows.find((r) => r.mode === 'off')!;
@@ -45,7 +70,7 @@ async function main(): Promise<void> {
   console.log(`ledger hold ratio vs redis-benchmark: ${always.ratio.toFixed(2)}`);
 }
 
-async function measure(mode: AppendFsync): Promise<Row> {
+async function measure(mode: AppendFsync, o: LedgerOptions, log: (line: string) => void): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-ledger-'));
   const server = await startManagedRedis({ dir, appendfsync: mode });
   const admin = new Redis(server.url);
@@ -54,12 +79,12 @@ async function measure(mode: AppendFsync): Promise<Row> {
     // on a small shared machine a single pair of runs is at the mercy of whatever else runs.
     const api: { perSec: number; p50Ms: number; p99Ms: number }[] = [];
     const bench: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < o.rounds; round++) {
       await admin.flushall();
-      api.push(await apiRun(server.url, admin));
+      api.push(await apiRun(server.url, admin, o));
       await admin.flushall();
-      bench.push(await benchRun(server.port, admin));
-      console.log(`  ${mode} round ${round + 1}: api ${fmt(api[round]!.perSec, 0)} holds/s, redis-benchmark ${fmt(bench[round]!, 0)} holds/s`);
+      bench.push(await benchRun(server.port, admin, o));
+      log(`  ${mode} round ${round + 1}: api ${fmt(api[round]!.perSec, 0)} holds/s, redis-benchmark ${fmt(bench[round]!, 0)} holds/s`);
     }
     const mid = median(api.map((a) => a.perSec));
     const pick = api.find((a) => a.perSec === mid)!;
@@ -80,13 +105,14 @@ function median(xs: number[]): number {
 /** One user balance and one deposit, funded for every hold of the run. */
 async function fixture(ledger: Ledger): Promise<{ ub: string; dep: string }> {
   const dep = (await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: 'bench' })).balance.id;
-  await ledger.reloadPartnerBalance({ id: dep, amountMinor: 1e15, idempotencyKey: 'bench-reload' });
+  await ledger.reloadPartnerBalance({ id: dep, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-reload' });
   const ub = (await ledger.createUserBalance({ customerId: 'bench', currency: 'EUR', configId: 'bench' })).id;
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-topup', txId: 'topup', balanceId: ub, amountMinor: 1e15, partnerId: null });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-topup', txId: 'topup', balanceId: ub, amountMinor: MAX_AMOUNT_MINOR, partnerId: null });
   return { ub, dep };
 }
 
-async function apiRun(url: string, admin: Redis): Promise<{ perSec: number; p50Ms: number; p99Ms: number }> {
+async function apiRun(url: string, admin: Redis, o: LedgerOptions): Promise<{ perSec: number; p50Ms: number; p99Ms: number }> {
+  const { holds: HOLDS, clients: CLIENTS, pipeline: PIPELINE } = o;
   const setup = await Ledger.open(admin);
   const { ub, dep } = await fixture(setup);
   const clients = Array.from({ length: CLIENTS }, () => new Redis(url, { enableAutoPipelining: true }));
@@ -119,7 +145,8 @@ async function apiRun(url: string, admin: Redis): Promise<{ perSec: number; p50M
 }
 
 /** redis-benchmark sending EVALSHA of the same script with the same KEYS/ARGV shape; fresh tx and idempotency keys per request. */
-async function benchRun(port: number, admin: Redis): Promise<number> {
+async function benchRun(port: number, admin: Redis, o: LedgerOptions): Promise<number> {
+  const { holds: HOLDS, clients: CLIENTS, pipeline: PIPELINE } = o;
   const setup = await Ledger.open(admin);
   const { ub, dep } = await fixture(setup);
   const script = loadScripts().find((s) => s.name === 'hold-deposit-then-user');
@@ -129,7 +156,7 @@ async function benchRun(port: number, admin: Redis): Promise<number> {
   const keys = [p + 'idem:__rand_int__', p + `tx:${ub}:__rand_int__`, p + 'ub:' + ub, p + 'pbt:' + dep, p + `tx:${ub}:__rand_int__`,
     p + 'jnl', p + 'exp', p + 'hist:' + ub, p + 'world', p + `tx:${ub}:__rand_int__`, p + `tx:${ub}:__rand_int__`];
   // The packed fixed arguments of the hold script; __rand_int__ gives each request its own txId.
-  const argv = [`H|0|50|0|0|${Date.now() + 86_400_000}|${Date.now()}|691200000|${ub}|__rand_int__|${dep}||0`];
+  const argv = [`H|0|50|0|0|${Date.now() + 86_400_000}|${Date.now()}|691200000|${ub}|__rand_int__|${dep}||0||||0|172800000`];
   const out = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-c', String(CLIENTS), '-P', String(PIPELINE),
     '-n', String(HOLDS), '-r', '100000000000', '--csv', 'EVALSHA', sha, String(keys.length), ...keys, ...argv]);
   const last = out.trim().split('\n').filter((l) => l.startsWith('"EVALSHA')).pop();
@@ -151,7 +178,7 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-async function redisVersion(): Promise<string> {
+async function redisVersionOf(): Promise<string> {
   const v = await run('redis-server', ['--version']);
   return /v=([\d.]+)/.exec(v)?.[1] ?? 'unknown';
 }
@@ -164,7 +191,9 @@ function pct(x: number, base: number): string {
   return `${(((x - base) / base) * 100).toFixed(1)}%`;
 }
 
-main().catch((e: unknown) => {
-  console.error(`bench:ledger failed: ${(e as Error).message}`);
-  process.exitCode = 1;
-});
+if (isMain(import.meta.url)) {
+  main().catch((e: unknown) => {
+    console.error(`bench:ledger failed: ${(e as Error).message}`);
+    process.exitCode = 1;
+  });
+}

@@ -31,9 +31,12 @@
 //   BENCH_BURST           requests of the burst                                         default 20000
 //   BENCH_CEILING_REQUESTS requests per redis-benchmark run                             default 100000
 //   BENCH_NODE_ARGS       extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+//   BENCH_PARTNER         1: the rates again with an EXTERNAL_BALANCE program against the partner
+//                         simulator (2 ms latency), on the first placement              default 0
 // Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through the
 // environment to the switch process; PLACEMENT, ports, REDIS_URL and SWITCH_SECRET are set here.
-// Every figure is written to var/bench/switch-<ISO time>.json (var/ is not in git).
+// Every figure is written to var/bench/switch-<ISO time>.json (var/ is not in git); benchSwitch()
+// returns them as data (npm run bench collects them).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,6 +52,8 @@ import { derive } from '../switch/secrets.js';
 import { DIALECT_1987 } from '../switch/iso/dialect.js';
 import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.js';
 import { RequestFactory, benchPan } from './requests.js';
+import { startPartnerSimulator } from '../simulators/partner/server.js';
+import { envOptionLines, isMain, parseCommandLine } from '../scripts/cli.js';
 
 const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
   ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
@@ -70,7 +75,9 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_BURST', '20000', 'requests of the one-card burst'],
   ['BENCH_CEILING_REQUESTS', '100000', 'requests per redis-benchmark run of the ceiling'],
   ['BENCH_NODE_ARGS', '', 'extra node options for the switch process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof'],
+  ['BENCH_PARTNER', '0', '1: the rates again with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
 ];
+export const SWITCH_OPTIONS = OPTIONS;
 
 function opt(name: string): string {
   const v = process.env[name];
@@ -97,6 +104,9 @@ const BUDGET_P99_US = num('BENCH_P99_BUDGET_MS') * 1000;
 const NODE_ARGS = opt('BENCH_NODE_ARGS').split(' ').filter((a) => a !== '');
 const AMOUNT_MINOR = 100;
 const DEMO = '0019167984';
+/** The partner variant's program: EXTERNAL_BALANCE, its balances kept by the partner simulator. */
+const PARTNER_PROGRAM = '0019900001';
+const PARTNER_LATENCY_MS = 2;
 const RSS_INTERVAL_MS = 500;
 const SETTLE_MAX_MS = 60_000;
 
@@ -153,18 +163,18 @@ async function redisBenchmark(args: string[]): Promise<number> {
 interface Target { name: string; pid: number; isoPort: number; httpPort: number | null; stop(): Promise<void> }
 
 /** Seeds `cards` cards with `fundsMinor` each, and the demo program's deposit, into a fresh ledger. */
-async function seed(url: string, secret: Buffer, pans: readonly string[], fundsMinor: number): Promise<string[]> {
+async function seed(url: string, secret: Buffer, pans: readonly string[], fundsMinor: number, configId = DEMO): Promise<string[]> {
   const redis = new Redis(url);
   const ledger = await Ledger.open(redis);
   const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
-  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
+  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId });
   await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-deposit' });
   const ids: string[] = [];
   for (const [i, pan] of pans.entries()) {
-    const b = await ledger.createUserBalance({ customerId: 'bench-' + i, currency: 'EUR', configId: DEMO });
+    const b = await ledger.createUserBalance({ customerId: 'bench-' + i, currency: 'EUR', configId });
     ids.push(b.id);
     await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-top-' + i, txId: 'bench-top-' + i, balanceId: b.id, amountMinor: fundsMinor, partnerId: null });
-    await cards.put(pan, { id: 'bc' + i, customerId: 'bench-' + i, balanceId: b.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+    await cards.put(pan, { id: 'bc' + i, customerId: 'bench-' + i, balanceId: b.id, configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
   }
   redis.disconnect();
   return ids;
@@ -187,11 +197,11 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
-async function startSwitchProcess(placement: string, redisUrl: string, secret: Buffer): Promise<Target> {
+async function startSwitchProcess(placement: string, redisUrl: string, secret: Buffer, extraEnv: Record<string, string> = {}): Promise<Target> {
   const isoPort = await freePort();
   const httpPort = await freePort();
   const { child, stderr } = spawnChild([...NODE_ARGS, join(projectRoot(), 'dist', 'switch', 'main.js')], {
-    PLACEMENT: placement, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex'),
+    PLACEMENT: placement, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex'), ...extraEnv,
   });
   child.stdout!.resume();
   const deadline = Date.now() + 30_000;
@@ -378,15 +388,38 @@ async function soak(s: Session, rss: RssSampler): Promise<SoakSegment[]> {
   return out;
 }
 
+/**
+ * A program other than the demo one for a run: its id, the switch's extra environment, and what
+ * to do once the balances exist (the partner variant funds them at the partner).
+ */
+interface Variant { name: string; configId: string; env: Record<string, string>; funded(balanceIds: readonly string[], fundsMinor: number): void; close(): Promise<void> }
+
+/** The partner simulator (EXTERNAL_BALANCE, 2 ms per answer) and a programs file naming it. */
+async function partnerVariant(): Promise<Variant> {
+  const sim = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE', latencyMs: PARTNER_LATENCY_MS } });
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-partner-'));
+  const file = join(dir, 'programs.json');
+  writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555770', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 } }]));
+  return {
+    name: 'partner', configId: PARTNER_PROGRAM, env: { PROGRAMS_FILE: file },
+    funded(balanceIds, fundsMinor) {
+      balanceIds.forEach((balanceId, i) => sim.sim.setBalance({ balanceId, userId: 'bench-' + i, currency: 'EUR', amount: fundsMinor }));
+    },
+    async close() { await sim.close(); rmSync(dir, { recursive: true, force: true }); },
+  };
+}
+
 /** Starts a fresh Redis (switch target) and the target process, seeded with `pans` each holding fundsMinor. */
-async function openSession(placement: string, pans: string[], fundsMinor: number): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
+async function openSession(placement: string, pans: string[], fundsMinor: number, variant: Variant | null = null): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
   if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-switch-'));
   const redis = await startManagedRedis({ dir, appendfsync: 'always' });
   const secret = randomBytes(32);
-  const balances = await seed(redis.url, secret, pans, fundsMinor);
-  const target = await startSwitchProcess(placement, redis.url, secret);
-  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances };
+  const balances = await seed(redis.url, secret, pans, fundsMinor, variant?.configId);
+  variant?.funded(balances, fundsMinor);
+  const target = await startSwitchProcess(placement, redis.url, secret, variant?.env);
+  const name = variant === null ? placement : `${placement}+${variant.name}`;
+  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: name }, redis, dir, balances };
 }
 
 async function closeSession(o: { s: Session; redis: ManagedRedis | null; dir: string | null }): Promise<void> {
@@ -400,9 +433,9 @@ async function warmUp(s: Session): Promise<void> {
   if (WARMUP_S > 0) await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: 1000, plan: s.factory.plan(Math.round(1000 * WARMUP_S)), dialect: DIALECT_1987 });
 }
 
-async function benchPlacement(placement: string): Promise<PlacementResult> {
+async function benchPlacement(placement: string, variant: Variant | null = null): Promise<PlacementResult> {
   const pans = Array.from({ length: CARDS }, (_, i) => benchPan(i));
-  const session = await openSession(placement, pans, 1e11);
+  const session = await openSession(placement, pans, 1e11, variant);
   const s = session.s;
   const rss = new RssSampler(s.target.pid);
   const result: PlacementResult = { placement: s.placement, rates: [], search: null, soak: [], rss: { startKiB: NaN, endKiB: NaN, maxKiB: NaN, samples: [] } };
@@ -418,8 +451,8 @@ async function benchPlacement(placement: string): Promise<PlacementResult> {
         if (run.redis !== null) console.log('    ' + formatCost(run.redis));
       }
     }
-    if (PARTS.has('search')) result.search = await search(s);
-    if (num('BENCH_SOAK_S') > 0) result.soak = await soak(s, rss);
+    if (PARTS.has('search') && variant === null) result.search = await search(s);
+    if (num('BENCH_SOAK_S') > 0 && variant === null) result.soak = await soak(s, rss);
   } finally {
     result.rss = rss.stop();
     await closeSession(session);
@@ -469,9 +502,11 @@ function ms(us: number): string {
   return (us / 1000).toFixed(us < 10_000 ? 2 : 0);
 }
 
-interface Results {
+export interface Results {
   startedAt: string; machine: { cpus: number; node: string }; options: Record<string, string>;
   ceiling: Ceiling | null; placements: PlacementResult[]; burst: BurstResult | null;
+  /** BENCH_PARTNER=1: the rates with an EXTERNAL_BALANCE program against the partner simulator; null when skipped. */
+  partner: PlacementResult | null;
   sustainableToCeiling: Record<string, number | null>;
 }
 
@@ -481,7 +516,7 @@ function printSummary(r: Results): void {
     console.log(`  redis ceiling (redis-benchmark -c 50, minimal hold script, AOF always): ${Math.round(r.ceiling.unpipelinedPerSecond)}/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)}/s with -P 16`);
   }
   console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  CPU µs/answer (target/redis/gen)  codes');
-  for (const p of r.placements) {
+  for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner])]) {
     for (const run of p.rates) {
       const l = run.report.latencyUs;
       console.log(`  ${p.placement.padEnd(9)} ${String(run.offeredPerSecond).padStart(10)}  ${`${run.report.answered}/${run.report.sent}`.padStart(13)}  ` +
@@ -527,21 +562,21 @@ function writeResults(r: Results): string {
   return file;
 }
 
-function help(): void {
-  console.log('npm run bench:switch — open-loop latency of the switch, the Redis ceiling, the sustainable rate, a one-card burst.\n');
-  console.log('Options (environment variables):');
-  for (const [name, dflt, what] of OPTIONS) console.log(`  ${name.padEnd(24)} ${what}${dflt === '' ? '' : ` (default ${dflt})`}`);
-  console.log('\nSwitch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through to the switch process.');
-  console.log('Results: printed, and written to var/bench/switch-<ISO time>.json.');
+function usage(): string {
+  return ['usage: npm run bench:switch', '',
+    'Open-loop latency of the switch, the Redis ceiling, the sustainable rate, a one-card burst.', '',
+    'Options (environment variables):', ...envOptionLines(OPTIONS), '',
+    'Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through to the switch process.',
+    'Results: printed, and written to var/bench/switch-<ISO time>.json.'].join('\n');
 }
 
-async function main(): Promise<void> {
-  if (process.argv.includes('--help') || process.argv.includes('-h')) { help(); return; }
+/** Runs the parts BENCH_PARTS names, printing progress; returns every figure. */
+export async function benchSwitch(): Promise<Results> {
   if (TARGET !== 'switch' && TARGET !== 'echo') throw new Error(`BENCH_TARGET=${TARGET} must be switch or echo`);
   for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main') throw new Error(`BENCH_PLACEMENTS: ${p} is not workers or main`);
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
-    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {},
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,
   };
   console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always`);
   if (PARTS.has('ceiling') && TARGET === 'switch') {
@@ -555,12 +590,26 @@ async function main(): Promise<void> {
   for (const p of r.placements) {
     if (p.search !== null) r.sustainableToCeiling[p.placement] = r.ceiling === null ? null : p.search.sustainablePerSecond / r.ceiling.unpipelinedPerSecond;
   }
+  if (opt('BENCH_PARTNER') === '1' && TARGET === 'switch' && PARTS.has('rates')) {
+    const variant = await partnerVariant();
+    try { r.partner = await benchPlacement(placements[0]!, variant); } finally { await variant.close(); }
+  } else {
+    console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
+  }
   if (PARTS.has('burst')) {
     r.burst = await burst(placements[0]!);
     if (r.burst.ledgerReport !== null) console.log('\n' + r.burst.ledgerReport);
   }
+  return r;
+}
+
+async function main(): Promise<void> {
+  parseCommandLine('bench:switch', process.argv.slice(2), usage);
+  const r = await benchSwitch();
   printSummary(r);
   console.log(`\nresults: ${writeResults(r)}`);
 }
 
-main().catch((e: unknown) => { console.error(`bench:switch failed: ${(e as Error).stack ?? String(e)}`); process.exit(1); });
+if (isMain(import.meta.url)) {
+  main().catch((e: unknown) => { console.error(`bench:switch failed: ${(e as Error).stack ?? String(e)}`); process.exit(1); });
+}

@@ -19,6 +19,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { managedRedisUrl, startManagedRedis, type ManagedRedis } from './redis-server.js';
+import { parseCommandLine } from '../scripts/cli.js';
 
 /** Per currency totals of the check, exact (BigInt), minor units. */
 export interface CurrencyTotals {
@@ -419,7 +420,21 @@ function* chunks<T>(list: T[]): Generator<T[]> {
  * redis://127.0.0.1:6379. Exit 0 when every invariant holds, 1 when one is broken, 2 when the
  * ledger cannot be read.
  */
+const USAGE = `usage: npm run ledger:check
+
+Checks every invariant of the ledger (balances against journals, holds, partner balances) and
+prints a report. Exit 0: every invariant holds; 1: one is broken; 2: the ledger cannot be read
+(or the arguments are wrong).
+
+Where the ledger is found (environment variables, first that applies):
+  REDIS_CLUSTER   comma-separated host:port seeds of a Redis Cluster
+  REDIS_URL       a Redis
+  REDIS_DIR       the switch's managed redis-server data dir (default var/redis): its running
+                  server, or one started on its data for the check
+  otherwise       redis://127.0.0.1:6379`;
+
 async function main(): Promise<number> {
+  parseCommandLine('ledger:check', process.argv.slice(2), () => USAGE, {}, 2);
   const env = process.env;
   let managed: ManagedRedis | null = null;
   let where: string;

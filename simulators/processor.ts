@@ -16,6 +16,7 @@ import { loadSecrets } from '../switch/secrets.js';
 import { CardStore, luhnCheckDigit } from '../switch/cards.js';
 import { Ledger } from '../ledger/index.js';
 import { managedRedisUrl } from '../ledger/redis-server.js';
+import { envOptionLines, parseCommandLine } from '../scripts/cli.js';
 
 const DEMO = '0019167984';
 const CARDS = Number(process.env.SIM_CARDS ?? 5);
@@ -78,7 +79,24 @@ function nextMessage(n: number, cards: SimCard[], approved: IsoMessage[]): IsoMe
   };
 }
 
+function usage(): string {
+  return ['usage: npm run sim', '',
+    'A processor simulator: seeds demo cards into the running switch\'s Redis and sends it a stream of',
+    'authorizations, declines, reversals and echoes, printing each exchange with a masked PAN.', '',
+    'Options (environment variables):', ...envOptionLines([
+      ['SIM_CARDS', '5', 'demo cards seeded and used'],
+      ['SIM_RATE', '2', 'messages per second'],
+      ['SIM_COUNT', '40', 'messages in all'],
+      ['ISO_HOST', '127.0.0.1', 'the switch\'s ISO 8583 listener'],
+      ['ISO_PORT', '8583', 'its port'],
+      ['REDIS_URL', '', 'the switch\'s Redis; unset: the managed one found through REDIS_DIR'],
+      ['REDIS_DIR', 'var/redis', 'data dir of the switch\'s managed Redis'],
+      ['SWITCH_SECRET', '', 'the switch\'s master secret; unset: var/secret.key, like the switch'],
+    ])].join('\n');
+}
+
 async function main(): Promise<void> {
+  parseCommandLine('sim', process.argv.slice(2), usage);
   const cards = await seedCards();
   const codec = new IsoCodec(DIALECT_1987);
   const sent = new Map<string, { m: IsoMessage; t0: number }>();

@@ -22,7 +22,7 @@ import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from './cards.js';
 import { maskPansIn } from './iso/mask.js';
 import { CustomerStore } from './customers.js';
-import { TransactionRecords } from './records.js';
+import { TransactionRecords, duplicateKey, recordIdOf } from './records.js';
 import { IsoCodec } from './iso/codec.js';
 import { dialectByName } from './iso/dialect.js';
 import { answer, ECHO_FIELDS } from './process/render.js';
@@ -229,6 +229,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     },
     registry: refreshed,
     startedMs,
+    sandbox: cfg.sandbox ? {
+      host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
+      recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
+    } : null,
   }, { metrics: apiMetrics, log });
   const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
   processedSink = (events) => feed.publish(events);
@@ -262,6 +266,11 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/** The listener's own address as a client reaches it: a wildcard address means loopback. */
+function connectableHost(host: string): string {
+  return host === '0.0.0.0' ? '127.0.0.1' : host === '::' || host === '[::]' ? '::1' : host;
 }
 
 /** A host as it goes in a URL: an IPv6 address in brackets. */

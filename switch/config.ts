@@ -34,6 +34,8 @@ export interface SwitchConfig {
   holdCoalescing: boolean; // HOLD_COALESCING on|off, default on: a batch's holds as one script call per slot group
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
+  /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
+  sandbox: boolean;
 }
 
 /** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
@@ -99,5 +101,19 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     holdCoalescing: oneOf(env, 'HOLD_COALESCING', 'on', ['on', 'off'] as const) === 'on',
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
+    sandbox: sandboxOf(env),
   };
+}
+
+/**
+ * SANDBOX=1 turns on the simulation routes, which reach the switch through its own ISO listener as
+ * a plain TCP client. With ISO_TLS_* set that listener requires a client certificate the API
+ * process does not hold, so the two together stop start-up rather than fail at the first request.
+ */
+function sandboxOf(env: Env): boolean {
+  const on = oneOf(env, 'SANDBOX', '0', ['0', '1'] as const) === '1';
+  if (on && (env.ISO_TLS_CERT || env.ISO_TLS_KEY || env.ISO_TLS_CA)) {
+    throw new ConfigError('SANDBOX=1 needs the plain ISO link: unset ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA, or SANDBOX');
+  }
+  return on;
 }

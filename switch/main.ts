@@ -6,11 +6,43 @@ import { startSwitch, jsonLog, RedisUnreachableError } from './app.js';
 import { RedisDirInUseError, RedisNotInstalledError } from '../ledger/redis-server.js';
 import { ProgramConfigError } from './programs.js';
 import { SecretError } from './secrets.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../ledger/scripts.js';
+import { parseCommandLine } from '../scripts/cli.js';
 
 /** How often the switch looks whether the `npm start` process that launched it is still there. */
 const PARENT_CHECK_INTERVAL_MS = 1000;
 
+/**
+ * `--help`: the environment options with their defaults, read from the table of
+ * docs/configuration.md, where each option is documented once.
+ */
+function usage(): string {
+  const head = 'usage: npm start   (node dist/switch/main.js)\n\nThe switch takes no arguments; it is configured by environment variables:\n';
+  let rows: string[][];
+  try {
+    const doc = readFileSync(join(projectRoot(), 'docs', 'configuration.md'), 'utf8');
+    const table = doc.slice(0, doc.indexOf('\nFixed limits'));
+    rows = [...table.matchAll(/^\| `([A-Z_0-9]+)` \| ([^|]+) \| (.+) \|$/gm)].map((m) => [m[1]!, m[2]!.trim().replace(/`/g, ''), firstClause(m[3]!)]);
+  } catch {
+    return head + '  (docs/configuration.md is not here to list them)\n';
+  }
+  const w = Math.max(...rows.map((r) => r[0]!.length)) + 2;
+  const d = Math.max(...rows.map((r) => r[1]!.length)) + 2;
+  return head + rows.map(([name, dflt, what]) => `  ${name!.padEnd(w)}${dflt!.padEnd(d)}${what}`).join('\n') + '\n\nEvery option in full: docs/configuration.md\n';
+}
+
+/** The start of a table cell's text: up to the first sentence end or 100 characters, Markdown removed. */
+function firstClause(cell: string): string {
+  const plain = cell.replace(/\[([^\]]+)\]\([^)]+\)/g, '$1').replace(/`/g, '');
+  const end = plain.search(/[.;](\s|$)/);
+  const clause = end < 0 ? plain : plain.slice(0, end);
+  return clause.length > 100 ? clause.slice(0, 99) + '…' : clause;
+}
+
 async function main(): Promise<void> {
+  parseCommandLine('antaca-switch', process.argv.slice(2), usage);
   const config = loadConfig(process.env);
   const starting = startSwitch({ config, onFatal: () => process.exit(1) });
   let exiting = false;

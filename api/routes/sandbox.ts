@@ -1,0 +1,265 @@
+// Sandbox simulation routes (SANDBOX=1): an authorization, clearing, reversal or advice for a card
+// of this switch, built as an acquirer would build it and sent through the switch's own ISO 8583
+// listener (api/sandbox.ts). The answer shows both messages field by field (PAN masked), the
+// response code and reason, and the transaction record the switch wrote for the message.
+import type { Route } from '../router.js';
+import type { ApiDeps, SandboxTarget } from '../deps.js';
+import { ApiError, json } from '../problem.js';
+import type { Schema } from '../schema.js';
+import type { HttpResponse } from '../http.js';
+import type { IsoFields, IsoMessage } from '../../switch/iso/codec.js';
+import type { CardRecord } from '../../switch/cards.js';
+import type { TransactionObject } from '../../switch/records.js';
+import { currencyNumeric } from '../../switch/currency.js';
+import { PROCESSING_CODES } from '../../switch/process/processing.js';
+import { acquirer11, authorizationId } from '../../switch/process/wire.js';
+import { originalDataElements, reasonsFor, replacementAmounts } from '../../simulators/lib/fields.js';
+import { SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
+import { CARD_ID, CURRENCY, VALIDATION, problem } from './common.js';
+import { TRANSACTION } from './balances.js';
+
+/** How long a simulation waits for the switch's record of its message (written just after the answer). */
+const RECORD_WAIT_MS = 2_000;
+const RECORD_POLL_MS = 20;
+const AMOUNT_MAX_MINOR = 999_999_999_999;
+
+const AMOUNT: Schema = { type: 'integer', minimum: 0, maximum: AMOUNT_MAX_MINOR, description: 'minor units (field 4)' };
+const TRANSACTION_ID: Schema = {
+  type: 'string', pattern: '^[A-Za-z0-9:._ -]{1,200}$',
+  description: 'the original\'s record id, or its externalTransactionId (the ledger transaction id)',
+};
+
+/** What an authorization or advice may set; cardId and amount are required. */
+const MESSAGE_PROPERTIES: Record<string, Schema> = {
+  cardId: CARD_ID.schema,
+  amount: AMOUNT,
+  currency: { ...CURRENCY, description: 'field 49; default the card\'s balance currency' },
+  processingCode: { type: 'string', enum: [...PROCESSING_CODES.keys()], description: 'field 3, first two digits: 00 purchase (default), 01 ATM, 09 cashback, 20 refund, 28 payment credit, 30 balance inquiry' },
+  mcc: { type: 'string', pattern: '^\\d{4}$', description: 'field 18; default 5411' },
+  merchantName: { type: 'string', minLength: 1, maxLength: 22, description: 'field 43 positions 1-22' },
+  merchantCity: { type: 'string', minLength: 1, maxLength: 13, description: 'field 43 positions 24-36' },
+  merchantCountry: { type: 'string', pattern: '^[A-Z]{3}$', description: 'field 43 positions 38-40, ISO 3166 alpha-3' },
+};
+
+const AUTHORIZATION_BODY: Schema = {
+  type: 'object', additionalProperties: false, required: ['cardId', 'amount'],
+  properties: { ...MESSAGE_PROPERTIES, mti: { type: 'string', enum: ['0100', '0200'], description: '0100 authorization (default) or 0200 financial request' } },
+};
+const ADVICE_BODY: Schema = {
+  type: 'object', additionalProperties: false, required: ['cardId', 'amount', 'mti'],
+  properties: { ...MESSAGE_PROPERTIES, mti: { type: 'string', enum: ['0120', '0220'], description: '0120 authorization advice or 0220 financial advice' } },
+};
+const CLEARING_BODY: Schema = {
+  type: 'object', additionalProperties: false, required: ['transactionId'],
+  properties: { transactionId: TRANSACTION_ID, amount: { ...AMOUNT, description: 'minor units to clear; default the authorized amount' } },
+};
+const REVERSAL_BODY: Schema = {
+  type: 'object', additionalProperties: false, required: ['transactionId'],
+  properties: {
+    transactionId: TRANSACTION_ID,
+    finalAmount: { ...AMOUNT, description: 'a partial reversal: the amount that stays (field 95); absent: the whole amount is reversed' },
+    advice: { type: 'boolean', description: 'send an 0420 reversal advice instead of an 0400' },
+  },
+};
+
+const MESSAGE_VIEW: Schema = {
+  type: 'object', required: ['mti', 'fields'],
+  properties: {
+    mti: { type: 'string', pattern: '^\\d{4}$' },
+    fields: { type: 'object', additionalProperties: { type: 'string' }, description: 'field number and ISO name → value as on the wire; PAN masked, secret fields withheld, binary fields in hex' },
+  },
+};
+
+export const SIMULATION: Schema = {
+  type: 'object', required: ['request', 'response', 'responseCode', 'reason', 'record'],
+  properties: {
+    request: MESSAGE_VIEW, response: MESSAGE_VIEW,
+    responseCode: { type: 'string', description: 'field 39 of the answer' },
+    reason: { type: 'string', description: 'the reason the switch recorded (docs/messages.md)' },
+    record: { oneOf: [TRANSACTION, { type: 'null' }], description: 'the transaction record the switch wrote for the message; null if it was not there within 2 s' },
+  },
+};
+
+const SIMULATION_RESPONSES = (notFound: string) => ({
+  200: { description: 'The switch answered; its answer, whatever the response code, and its record', schema: SIMULATION },
+  400: VALIDATION,
+  403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
+  404: problem('No such card or transaction', notFound),
+  502: problem('The switch\'s ISO listener cannot be reached, or its answer does not decode', 'SANDBOX_LINK_DOWN', 'SANDBOX_BAD_ANSWER'),
+  503: problem('Too many simulated messages waiting for the switch', 'SANDBOX_BUSY'),
+  504: problem('The switch did not answer in time', 'SANDBOX_TIMEOUT'),
+});
+
+const DESCRIPTION = 'Only when the switch runs with SANDBOX=1 (otherwise 404, and absent from /openapi.json). The message goes through '
+  + 'the switch\'s own ISO 8583 listener over one reused TCP connection, as an acquirer\'s would.';
+
+interface MessageBody {
+  cardId: string; amount: number; currency?: string; processingCode?: string; mti?: string;
+  mcc?: string; merchantName?: string; merchantCity?: string; merchantCountry?: string;
+}
+
+export function sandboxRoutes(d: ApiDeps): Route[] {
+  let link: SandboxLink | null = null;
+  const linkOf = (): SandboxLink => (link ??= new SandboxLink(target(d)));
+  return [
+    {
+      method: 'POST', path: '/sandbox/simulate/authorization', operationId: 'simulateAuthorization', tag: 'sandbox',
+      summary: 'Send an 0100 authorization (or 0200 financial request) for a card through the ISO listener',
+      description: DESCRIPTION, body: AUTHORIZATION_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      handle: async (req) => {
+        const b = req.json as MessageBody;
+        return simulateNew(d, linkOf(), b, b.mti ?? '0100');
+      },
+    },
+    {
+      method: 'POST', path: '/sandbox/simulate/clearing', operationId: 'simulateClearing', tag: 'sandbox',
+      summary: 'Send an 0220 clearing of an approved authorization',
+      description: DESCRIPTION, body: CLEARING_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved authorization', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      handle: async (req) => {
+        const b = req.json as { transactionId: string; amount?: number };
+        const o = await approvedOriginal(d, b.transactionId);
+        if (!o.rec.mti.startsWith('010')) throw new ApiError(409, 'SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${b.transactionId} is a ${o.rec.mti}, not an approved 0100`);
+        const l = linkOf();
+        const fields = followUpFields(o, l.nextStan());
+        if (b.amount !== undefined) fields.set(4, String(b.amount).padStart(12, '0'));
+        fields.set(38, authorizationId(o.txId));
+        return simulate(d, l, { mti: '0220', fields: sorted(fields) }, o.pan);
+      },
+    },
+    {
+      method: 'POST', path: '/sandbox/simulate/reversal', operationId: 'simulateReversal', tag: 'sandbox',
+      summary: 'Send an 0400 reversal (or 0420 advice) of an approved original, in full or in part',
+      description: DESCRIPTION, body: REVERSAL_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved original', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      handle: async (req) => {
+        const b = req.json as { transactionId: string; finalAmount?: number; advice?: boolean };
+        const o = await approvedOriginal(d, b.transactionId);
+        const l = linkOf();
+        const fields = followUpFields(o, l.nextStan());
+        if (b.finalAmount !== undefined) fields.set(95, replacementAmounts(b.finalAmount));
+        return simulate(d, l, { mti: b.advice === true ? '0420' : '0400', fields: sorted(fields) }, o.pan);
+      },
+    },
+    {
+      method: 'POST', path: '/sandbox/simulate/advice', operationId: 'simulateAdvice', tag: 'sandbox',
+      summary: 'Send an 0120 authorization advice or 0220 financial advice (stand-in) for a card',
+      description: DESCRIPTION, body: ADVICE_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      handle: async (req) => {
+        const b = req.json as MessageBody;
+        return simulateNew(d, linkOf(), b, b.mti as string);
+      },
+    },
+  ];
+}
+
+function target(d: ApiDeps): SandboxTarget {
+  if (d.sandbox === undefined || d.sandbox === null) throw new ApiError(404, 'NOT_FOUND', 'the sandbox is off (SANDBOX=1 turns it on)');
+  return d.sandbox;
+}
+
+/** A message that names no original: an authorization, financial request or advice. */
+async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: string): Promise<HttpResponse> {
+  const card = await d.cards.get(b.cardId);
+  const pan = card === null ? null : await d.cards.revealPan(card.id);
+  if (card === null || pan === null) throw new ApiError(404, 'CARD_NOT_FOUND', `no card ${b.cardId}`);
+  const alpha = b.currency ?? card.currency;
+  const numeric = currencyNumeric(alpha);
+  if (numeric === undefined) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${alpha} is not a currency the switch knows`);
+  const fields = commonFields({
+    now: new Date(), stan: link.nextStan(), numericCurrency: numeric, mcc: b.mcc,
+    merchantName: b.merchantName, merchantCity: b.merchantCity, merchantCountry: b.merchantCountry,
+  });
+  fields.set(2, pan);
+  fields.set(3, (b.processingCode ?? '00') + '0000');
+  fields.set(4, String(b.amount).padStart(12, '0'));
+  return simulate(d, link, { mti, fields: sorted(fields) }, pan);
+}
+
+/** An approved original as a follow-up needs it: its record, card, PAN and the parts of its transaction id. */
+interface Original {
+  rec: TransactionObject; card: CardRecord; pan: string; txId: string;
+  ref: { mti: string; f7: string; stan: string; acquirer11: string; terminal: string | undefined };
+}
+
+/**
+ * The original a clearing or reversal names, by record id or ledger transaction id. The
+ * transaction id holds what field 90 needs (card, MTI class, field 7, STAN, acquirer, terminal:
+ * switch/process/wire.ts transactionId); a record id leads to it through the record.
+ */
+async function approvedOriginal(d: ApiDeps, id: string): Promise<Original> {
+  const notFound = (): ApiError => new ApiError(404, 'TRANSACTION_NOT_FOUND', `no card transaction ${id}`);
+  if (d.records === null) throw notFound();
+  let rec = /^[0-9a-f-]{36}$/.test(id) ? (await d.records.get(id)) as TransactionObject | null : null;
+  const txId = rec?.externalTransactionId ?? id;
+  const parts = parseTransactionId(txId);
+  if (parts === null) throw notFound();
+  const card = await d.cards.get(parts.cardId);
+  const pan = card === null ? null : await d.cards.revealPan(card.id);
+  if (card === null || pan === null) throw notFound();
+  if (rec === null) {
+    const recordId = target(d).recordId(parts.mtiClass, pan, parts.stan, parts.f7, parts.acquirer11, parts.terminal ?? '');
+    rec = (await d.records.get(recordId)) as TransactionObject | null;
+  }
+  if (rec === null || rec.externalTransactionId !== txId) throw notFound();
+  if (rec.processingStatus !== 'SUCCESS' || rec.referenceExternalTransactionId !== null || rec.mti.startsWith('04')) {
+    throw new ApiError(409, 'SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${id} is not an approved original (${rec.mti} ${rec.processingStatus})`);
+  }
+  return { rec, card, pan, txId, ref: { mti: rec.mti, f7: parts.f7, stan: parts.stan, acquirer11: parts.acquirer11, terminal: parts.terminal } };
+}
+
+/** `<cardId>.<MTI class>.<field 7>.<STAN>.<acquirer n11>.<terminal>`, the terminal as switch/process/wire.ts writes it. */
+function parseTransactionId(txId: string): { cardId: string; mtiClass: string; f7: string; stan: string; acquirer11: string; terminal: string | undefined } | null {
+  const m = /^([A-Za-z0-9_-]{1,64})\.(\d{3})\.(\d{10})\.(\d{6})\.(\d{11})\.([A-Za-z0-9_]*)$/.exec(txId);
+  if (m === null) return null;
+  const t = m[6] as string;
+  const terminal = t === '' ? undefined : /^x(?:[0-9a-f]{2})+$/.test(t) ? Buffer.from(t.slice(1), 'hex').toString('latin1') : t.replace(/_/g, ' ');
+  return { cardId: m[1] as string, mtiClass: m[2] as string, f7: m[3] as string, stan: m[4] as string, acquirer11: m[5] as string, terminal };
+}
+
+/** The fields of a clearing or reversal: the original's amount, currency, terminal and reference, and field 90. */
+function followUpFields(o: Original, stan: string): IsoFields {
+  const r = o.rec;
+  const currency = currencyNumeric(r.originalCurrency ?? r.currency ?? '') ?? '978';
+  const fields = commonFields({
+    now: new Date(), stan, numericCurrency: currency, mcc: r.transactionData.mcc ?? undefined,
+    terminal: o.ref.terminal, rrn: r.transactionData.retrievalReferenceNumber ?? undefined,
+  });
+  if (o.ref.terminal === undefined) fields.delete(41);
+  fields.set(2, o.pan);
+  const proc = [...PROCESSING_CODES.values()].find((p) => p.type === r.type)?.code ?? '00';
+  fields.set(3, proc + '0000');
+  fields.set(4, String(r.originalAmount ?? r.amount ?? 0).padStart(12, '0'));
+  fields.set(32, o.ref.acquirer11);
+  fields.set(90, originalDataElements({ mti: o.ref.mti, stan: o.ref.stan, f7: o.ref.f7, acquirer: o.ref.acquirer11 }));
+  return fields;
+}
+
+function sorted(fields: IsoFields): IsoFields {
+  return new Map([...fields].sort((a, b) => a[0] - b[0]));
+}
+
+const str = (f: IsoFields, n: number): string => { const v = f.get(n); return typeof v === 'string' ? v : ''; };
+
+/** Sends the message, waits for its answer and record, and renders the simulation's answer. */
+async function simulate(d: ApiDeps, link: SandboxLink, msg: IsoMessage, pan: string): Promise<HttpResponse> {
+  const answer = await link.exchange(msg);
+  const f = msg.fields;
+  const recordId = target(d).recordId(msg.mti.slice(0, 3), pan, str(f, 11), str(f, 7), acquirer11(str(f, 32)), str(f, 41));
+  const record = await waitForRecord(d, recordId);
+  const responseCode = str(answer.fields, 39);
+  const reason = record?.reason ?? reasonsFor(responseCode, link.codec.dialect.name)[0] ?? 'UNKNOWN';
+  return json(200, {
+    request: { mti: msg.mti, fields: fieldsByName(link.codec.dialect, msg.fields) },
+    response: { mti: answer.mti, fields: fieldsByName(link.codec.dialect, answer.fields) },
+    responseCode, reason, record,
+  });
+}
+
+async function waitForRecord(d: ApiDeps, id: string): Promise<TransactionObject | null> {
+  if (d.records === null) return null;
+  const deadline = Date.now() + RECORD_WAIT_MS;
+  for (;;) {
+    const rec = (await d.records.get(id)) as TransactionObject | null;
+    if (rec !== null || Date.now() >= deadline) return rec;
+    await new Promise((r) => setTimeout(r, RECORD_POLL_MS));
+  }
+}

@@ -1,0 +1,151 @@
+// Sandbox simulation routes (SANDBOX=1) on both HTTP servers: each simulated message goes through
+// the switch's real ISO listener, and the answer carries the record the switch wrote. With the
+// sandbox off the routes are unknown paths and absent from /openapi.json. No answer shows a PAN.
+import t from 'tap';
+import { serverKinds, startApiSwitch, walletWithBalance, issueVirtualCard, type ApiClient, type ApiAnswer } from './helpers/api.js';
+import { loadConfig } from '../switch/config.js';
+
+const PATHS = ['/sandbox/simulate/authorization', '/sandbox/simulate/clearing', '/sandbox/simulate/reversal', '/sandbox/simulate/advice'];
+
+async function fundedCard(api: ApiClient, topUpMinor: number): Promise<{ customerId: string; balanceId: string; cardId: string; pan: string }> {
+  const { customerId, balanceId } = await walletWithBalance(api);
+  const top = await api.post(`/secure/customers/${customerId}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: topUpMinor, currency: 'EUR' },
+    { headers: { 'X-Idempotency-Key': `sandbox-topup-${balanceId}` } });
+  if (top.status !== 201 && top.status !== 200) throw new Error(`top-up: ${top.status} ${top.text}`);
+  const card = await issueVirtualCard(api, customerId, balanceId);
+  return { customerId, balanceId, cardId: card.id, pan: card.pan };
+}
+
+async function available(api: ApiClient, customerId: string, balanceId: string): Promise<number> {
+  const b = await api.get(`/secure/customers/${customerId}/balances/${balanceId}`);
+  return b.json.available as number;
+}
+
+for (const { kind, skip } of serverKinds()) {
+  t.test(`sandbox on (${kind})`, { skip }, async (t) => {
+    const s = await startApiSwitch(t, kind, { SANDBOX: '1' });
+    const api = s.api;
+    const c = await fundedCard(api, 50_000);
+    const answers: ApiAnswer[] = [];
+    const post = async (path: string, body: unknown): Promise<ApiAnswer> => { const a = await api.post(path, body); answers.push(a); return a; };
+
+    t.test('in /openapi.json under the sandbox tag, with schemas', async (t) => {
+      const doc = (await api.get('/openapi.json')).json;
+      t.ok(doc.tags.some((x: { name: string }) => x.name === 'sandbox'));
+      for (const p of PATHS) {
+        const op = doc.paths[p]?.post;
+        t.ok(op, `${p} documented`);
+        t.same(op.tags, ['sandbox']);
+        t.ok(op.requestBody.content['application/json'].schema.properties, `${p} request schema`);
+        t.ok(op.responses['200'].content['application/json'].schema.properties.record, `${p} response schema`);
+      }
+    });
+
+    t.test('authorize, then clear', async (t) => {
+      const a = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 1_250, merchantName: 'CORNER SHOP', mcc: '5812' });
+      t.equal(a.status, 200, a.text);
+      t.equal(a.json.responseCode, '00');
+      t.equal(a.json.reason, 'APPROVED');
+      t.equal(a.json.request.mti, '0100');
+      t.equal(a.json.response.mti, '0110');
+      t.match(a.json.request.fields['2 Primary account number (PAN)'] ?? Object.values(a.json.request.fields)[0], /^\d{6}\*+\d{4}$/, 'PAN masked');
+      t.equal(a.json.record.status, 'AUTHORIZED');
+      t.equal(a.json.record.amount, 1_250);
+      t.equal(a.json.record.cardId, c.cardId);
+      t.equal(a.json.record.transactionData.merchantName, 'CORNER SHOP');
+      t.equal(await available(api, c.customerId, c.balanceId), 50_000 - 1_250);
+
+      const cl = await post('/sandbox/simulate/clearing', { transactionId: a.json.record.id });
+      t.equal(cl.status, 200, cl.text);
+      t.equal(cl.json.request.mti, '0220');
+      t.equal(cl.json.responseCode, '00');
+      t.ok(Object.keys(cl.json.request.fields).some((k) => k.startsWith('90 ')), 'field 90 names the original');
+      const orig = await api.get(`/secure/transactions/${a.json.record.id}`);
+      t.equal(orig.json.status, 'CLEARED');
+      t.equal(await available(api, c.customerId, c.balanceId), 50_000 - 1_250);
+    });
+
+    t.test('authorize, then reverse in full by the ledger transaction id: the balance is restored', async (t) => {
+      const before = await available(api, c.customerId, c.balanceId);
+      const a = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 3_000 });
+      t.equal(a.json.responseCode, '00');
+      t.equal(await available(api, c.customerId, c.balanceId), before - 3_000);
+      const r = await post('/sandbox/simulate/reversal', { transactionId: a.json.record.externalTransactionId });
+      t.equal(r.status, 200, r.text);
+      t.equal(r.json.request.mti, '0400');
+      t.equal(r.json.response.mti, '0410');
+      t.equal(r.json.responseCode, '00');
+      t.equal(r.json.record.referenceExternalTransactionId, a.json.record.externalTransactionId);
+      t.equal((await api.get(`/secure/transactions/${a.json.record.id}`)).json.status, 'REVERSED');
+      t.equal(await available(api, c.customerId, c.balanceId), before);
+    });
+
+    t.test('partial reversal, as an advice', async (t) => {
+      const before = await available(api, c.customerId, c.balanceId);
+      const a = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 2_000 });
+      const r = await post('/sandbox/simulate/reversal', { transactionId: a.json.record.id, finalAmount: 1_500, advice: true });
+      t.equal(r.status, 200, r.text);
+      t.equal(r.json.request.mti, '0420');
+      t.equal(r.json.responseCode, '00');
+      t.ok(Object.keys(r.json.request.fields).some((k) => k.startsWith('95 ')), 'field 95 carries the final amount');
+      const orig = (await api.get(`/secure/transactions/${a.json.record.id}`)).json;
+      t.equal(orig.reversedAmount, 500);
+      t.equal(await available(api, c.customerId, c.balanceId), before - 1_500);
+    });
+
+    t.test('advice and ATM', async (t) => {
+      const adv = await post('/sandbox/simulate/advice', { cardId: c.cardId, amount: 700, mti: '0120' });
+      t.equal(adv.status, 200, adv.text);
+      t.equal(adv.json.response.mti, '0130');
+      t.equal(adv.json.record.mti, '0120');
+      const atm = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 1_000, processingCode: '01', mti: '0200' });
+      t.equal(atm.json.response.mti, '0210');
+      t.equal(atm.json.record.type, 'ATM');
+      const declined = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 10_000_000 });
+      t.equal(declined.status, 200);
+      t.equal(declined.json.responseCode, '51');
+      t.equal(declined.json.record.processingStatus, 'DECLINED');
+    });
+
+    t.test('problems', async (t) => {
+      const unknown = await post('/sandbox/simulate/authorization', { cardId: 'no-such-card', amount: 100 });
+      t.equal(unknown.status, 404);
+      t.equal(unknown.json.title, 'CARD_NOT_FOUND');
+      const bad = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 'ten' });
+      t.equal(bad.status, 400);
+      t.equal(bad.json.title, 'VALIDATION_ERROR');
+      t.match(bad.json.detail, /amount/);
+      const proc = await post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 1, processingCode: '99' });
+      t.equal(proc.status, 400);
+      t.match(proc.json.detail, /processingCode/);
+      const noMti = await post('/sandbox/simulate/advice', { cardId: c.cardId, amount: 1 });
+      t.match(noMti.json.detail, /mti is required/);
+      const noTx = await post('/sandbox/simulate/clearing', { transactionId: '00000000-0000-4000-8000-000000000000' });
+      t.equal(noTx.status, 404);
+      t.equal(noTx.json.title, 'TRANSACTION_NOT_FOUND');
+    });
+
+    t.test('no answer shows a PAN', async (t) => {
+      t.ok(answers.length > 10);
+      for (const a of answers) t.notOk(a.text.includes(c.pan), 'PAN absent');
+    });
+  });
+
+  t.test(`sandbox off (${kind})`, { skip }, async (t) => {
+    const s = await startApiSwitch(t, kind);
+    for (const p of PATHS) {
+      const r = await s.api.post(p, { cardId: 'x', amount: 1 });
+      t.equal(r.status, 404, p);
+      t.equal(r.json.title, 'NOT_FOUND');
+    }
+    const doc = (await s.api.get('/openapi.json')).json;
+    t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/sandbox')), 'absent from /openapi.json');
+    t.notOk(doc.tags.some((x: { name: string }) => x.name === 'sandbox'), 'no sandbox tag');
+  });
+}
+
+t.test('SANDBOX=1 with ISO_TLS_* stops start-up with one line', async (t) => {
+  t.throws(() => loadConfig({ SANDBOX: '1', ISO_TLS_CERT: 'a', ISO_TLS_KEY: 'b', ISO_TLS_CA: 'c' }), /SANDBOX=1 needs the plain ISO link/);
+  t.throws(() => loadConfig({ SANDBOX: 'yes' }), /SANDBOX=yes must be one of 0, 1/);
+  t.equal(loadConfig({}).sandbox, false);
+});
