@@ -7,6 +7,7 @@ import { createHttpServer } from '../api/http.js';
 import { CardStore } from '../switch/cards.js';
 import { CustomerStore } from '../switch/customers.js';
 import { TransactionRecords } from '../switch/records.js';
+import { startTestRedis } from './helpers/redis.js';
 import { ApiClient, serverKinds, startApiSwitch, type ApiSwitch, type ServerKind } from './helpers/api.js';
 
 let seq = 0;
@@ -41,11 +42,13 @@ for (const { kind, skip } of serverKinds()) {
       t.equal(r.status, 503, `${method} ${path} without an outbox: 503`);
       t.equal(r.json?.title, 'OUTBOX_UNAVAILABLE');
     }
-    const own = await s.api.get('/secure/outbox?state=pending');
-    t.equal(own.status, 200, "the switch's own API has its outbox");
-    t.same(own.json.items, [], 'nothing waiting');
+    const mine = await s.api.get('/secure/outbox?state=pending');
+    t.equal(mine.status, 200, "the switch's own API has its outbox");
+    t.same(mine.json.items, [], 'nothing waiting');
 
-    const outbox = await Outbox.open(s.redis.client, { backoffBaseMs: 5, backoffCapMs: 10, pollIntervalMs: 10 });
+    // A Redis of its own: the switch's sender would otherwise claim these entries (it runs on the switch's Redis).
+    const own = await startTestRedis(t);
+    const outbox = await Outbox.open(own.client, { backoffBaseMs: 5, backoffCapMs: 10, pollIntervalMs: 10 });
     t.teardown(() => outbox.stop());
     const api = await apiWithOutbox(t, s, kind, outbox);
     const dead = await outbox.enqueue(entry({ kind: 'force-debit', path: '/transactions/force-debit' }));
