@@ -399,7 +399,7 @@ async function partnerVariant(): Promise<Variant> {
   const sim = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE', latencyMs: PARTNER_LATENCY_MS } });
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-partner-'));
   const file = join(dir, 'programs.json');
-  writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555770', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 } }]));
+  writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555779', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 } }]));
   return {
     name: 'partner', configId: PARTNER_PROGRAM, env: { PROGRAMS_FILE: file },
     funded(balanceIds, fundsMinor) {
@@ -417,7 +417,15 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
   const secret = randomBytes(32);
   const balances = await seed(redis.url, secret, pans, fundsMinor, variant?.configId);
   variant?.funded(balances, fundsMinor);
-  const target = await startSwitchProcess(placement, redis.url, secret, variant?.env);
+  let target: Target;
+  try {
+    target = await startSwitchProcess(placement, redis.url, secret, variant?.env);
+  } catch (err) {
+    // Nothing of a session that did not start may keep the bench from ending.
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const name = variant === null ? placement : `${placement}+${variant.name}`;
   return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: name }, redis, dir, balances };
 }
