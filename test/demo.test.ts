@@ -81,7 +81,7 @@ t.test('--help lists every option; a bad argument is one line and exit 1', async
   const run = (...args: string[]) => spawnSync(process.execPath, [`--import=${import.meta.resolve('tsx')}`, 'simulators/demo/main.ts', ...args], { cwd: ROOT, encoding: 'utf8' });
   const help = run('--help');
   t.equal(help.status, 0);
-  for (const o of ['--http', '--iso', '--rate', '--duration', '--seed', '--cards', '--connections', '--data-dir', '--partner', '--non-interactive', '--help']) t.match(help.stdout, o, `--help lists ${o}`);
+  for (const o of ['--http', '--iso', '--rate', '--duration', '--seed', '--cards', '--connections', '--data-dir', '--no-partner', '--non-interactive', '--help']) t.match(help.stdout, o, `--help lists ${o}`);
   for (const bad of [['--rate', '0'], ['--duration', 'soon'], ['--iso', 'nowhere'], ['--bogus'], ['--http', 'https://x:1']]) {
     const r = run(...bad);
     t.equal(r.status, 1, `${bad.join(' ')}: exit 1`);

@@ -52,7 +52,7 @@ async function main(): Promise<number> {
 
 async function run(o: DemoOptions, target: Target, stop: StopRequest): Promise<number> {
   const api = new ManagementApi(o.httpUrl);
-  if (o.partner && target.partner === null) say('--partner: skipped, the partner program needs a switch started by the demo');
+  if (o.partner && target.partner === null) say('the EXTERNAL_BALANCE program is left out: it comes only with a switch the demo starts (--no-partner leaves it out there too)');
   const partner = target.partner;
   const fleet = await provisionFleet(api, {
     cards: o.cards,

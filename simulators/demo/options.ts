@@ -40,9 +40,9 @@ latency and answers by response code. Ctrl-C stops it and prints a summary.
   --connections <n>       ISO 8583 connections (default 2)
   --data-dir <dir>        Redis data directory of a switch the demo starts (default: a temporary
                           one, removed at exit)
-  --partner               also a program in EXTERNAL_BALANCE mode, its partner played by the
-                          partner simulator (only for a switch the demo starts; skipped with a
-                          note while the switch refuses such balances)
+  --no-partner            leave out the program in EXTERNAL_BALANCE mode whose partner is played
+                          by the partner simulator (it is there by default for a switch the demo
+                          starts; a running switch is used with the programs it has)
   --non-interactive       plain lines only: a summary line every 5 s (implied when stdout is not
                           a terminal)
   -h, --help              this text
@@ -51,7 +51,7 @@ latency and answers by response code. Ctrl-C stops it and prints a summary.
 const OPTIONS = {
   http: { type: 'string' }, iso: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
   seed: { type: 'string' }, cards: { type: 'string' }, connections: { type: 'string' }, 'data-dir': { type: 'string' },
-  partner: { type: 'boolean' }, 'non-interactive': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  partner: { type: 'boolean' }, 'no-partner': { type: 'boolean' }, 'non-interactive': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function int(value: string | undefined, fallback: number, option: string, min: number, max: number): number {
@@ -89,7 +89,7 @@ export function parseOptions(argv: string[], stdoutIsTty: boolean): DemoOptions 
     cards: int(values.cards, 8, 'cards', 1, 200),
     connections: int(values.connections, 2, 'connections', 1, 32),
     dataDir: values['data-dir'] === undefined ? null : resolve(values['data-dir']),
-    partner: values.partner === true,
+    partner: values['no-partner'] !== true,
     interactive: stdoutIsTty && values['non-interactive'] !== true,
   };
 }

@@ -1,6 +1,6 @@
 // The switch the demo talks to: one that already answers on --http and --iso, or one started in
 // this process on those ports (managed Redis under a temporary directory, or --data-dir), with the
-// partner simulator beside it when --partner asks for a program in EXTERNAL_BALANCE mode.
+// partner simulator beside it for a program in EXTERNAL_BALANCE mode (unless --no-partner).
 import { connect } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { derive, loadSecrets } from '../../switch/secrets.js';
 import { startPartnerSimulator, type RunningPartnerSim } from '../partner/server.js';
 import type { DemoOptions } from './options.js';
 
-/** The partner-mode program the demo adds with --partner (BIN 555771, next to the demo program's). */
+/** The partner-mode program the demo adds (BIN 555771, next to the demo program's; not with --no-partner). */
 export const PARTNER_CONFIG_ID = 'DEMO-PARTNER-EB';
 
 /** How long the probe of an existing switch waits for each side. */
@@ -22,7 +22,7 @@ export interface Target {
   /** One line: which switch, and how it came to be. */
   description: string;
   startedHere: boolean;
-  /** The partner simulator, when --partner started one. */
+  /** The partner simulator, when the demo started one. */
   partner: RunningPartnerSim | null;
   /** Called when a switch started here stops itself (its managed Redis could not be kept up). */
   onGone: (why: string) => void;
