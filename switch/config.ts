@@ -1,5 +1,6 @@
 // Process configuration from the environment (SPEC §1). Every option and its default is listed
 // once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
+import { availableParallelism } from 'node:os';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -29,7 +30,12 @@ export interface SwitchConfig {
    */
   maxInflightTotal: number;
   shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
-  placement: 'workers' | 'main'; // PLACEMENT, default workers: where batches are decided and Redis is called
+  /**
+   * PLACEMENT, default auto: where batches are decided and Redis is called. auto = `main` on a
+   * machine with 2 cores or fewer (measured: the worker hop costs 3x the p99 there, see
+   * docs/architecture.md), `workers` above.
+   */
+  placement: 'workers' | 'main';
   workerAtomics: 'sync' | 'async' | 'disabled'; // WORKER_ATOMICS, default disabled (see docs/architecture.md)
   holdCoalescing: boolean; // HOLD_COALESCING on|off, default on: a batch's holds as one script call per slot group
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
@@ -75,6 +81,12 @@ function tlsFiles(env: Env, prefix: 'HTTP' | 'ISO'): TlsPaths | null {
   return { cert, key, ca };
 }
 
+/** `auto`: the main thread decides on a 2-core machine (the worker hop does not fit there), piscina workers above. */
+function placementOf(p: 'auto' | 'workers' | 'main'): 'workers' | 'main' {
+  if (p !== 'auto') return p;
+  return availableParallelism() <= 2 ? 'main' : 'workers';
+}
+
 export function loadConfig(env: Env = process.env): SwitchConfig {
   return {
     isoHost: env.ISO_HOST || '127.0.0.1',
@@ -96,7 +108,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     maxInflightPerConnection: int(env, 'MAX_INFLIGHT_PER_CONNECTION', 256, 1, 65536),
     maxInflightTotal: int(env, 'MAX_INFLIGHT_TOTAL', 1024, 1, 1 << 20),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
-    placement: oneOf(env, 'PLACEMENT', 'workers', ['workers', 'main'] as const),
+    placement: placementOf(oneOf(env, 'PLACEMENT', 'auto', ['auto', 'workers', 'main'] as const)),
     workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'disabled', ['sync', 'async', 'disabled'] as const),
     holdCoalescing: oneOf(env, 'HOLD_COALESCING', 'on', ['on', 'off'] as const) === 'on',
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
