@@ -16,7 +16,7 @@ import type { ApiMetrics } from './metrics.js';
 import type { ProcessedEvent } from '../switch/process/batch.js';
 
 /** One decided money message as dashboards see it: the switch's event without its internal timing. */
-export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds'>;
+export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds' | 'partnerCall'>;
 
 /** Receives each published batch: the events and the frame text already serialized once for all. */
 export type FeedListener = (events: readonly FeedEvent[], text: string) => void;

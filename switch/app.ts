@@ -32,6 +32,7 @@ import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
 import { Outbox } from '../adapters/outbox.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
+import { partnerMetrics } from '../adapters/partner-metrics.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -127,6 +128,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // The outbox's sender: the partner calls that cannot be refused, written by the deciding threads
   // before their answers, are delivered from here with their own keys until the partner takes them.
   const partners = new PartnerClients(programs, metrics.registry, log);
+  const partnerCallMetrics = partnerMetrics(metrics.registry);
   undo.push(() => partners.close());
   const outbox = await Outbox.open(redis, { registry: metrics.registry, log });
   outbox.start(partnerSender(partners));
@@ -173,6 +175,14 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       for (const e of events) {
         metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
         if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);
+        // Worker threads keep their partner clients' metrics to themselves: their decision-path calls
+        // are counted here from the events (on the main thread the client counted them already).
+        const pc = e.partnerCall;
+        if (pc !== null && placement === 'workers') {
+          partnerCallMetrics.latency.labels(pc.partner, pc.endpoint, pc.outcome).observe(pc.seconds);
+          if (pc.outcome === 'TIMEOUT') partnerCallMetrics.timeouts.labels(pc.partner, pc.endpoint).inc();
+          else if (pc.outcome !== 'ok' && pc.outcome !== 'DECLINED') partnerCallMetrics.errors.labels(pc.partner, pc.endpoint, pc.outcome).inc();
+        }
       }
       processedSink(events);
     },

@@ -137,5 +137,8 @@ t.test('SHARED_AUTHORIZATION: the partner decides first, then the switch holds; 
   t.equal((await send(w, over)).res['39'], '51', 'the partner approved, the funds here do not suffice');
   t.ok(await received(sha, '/transactions/reversal', (x) => x.transactionId === txIdOf(card, over)), 'the partner is told to undo its approval');
   t.same(await balance(w, card), [7_000, 3_000]);
+  const metrics = await new ApiClient(w.s.app.httpPort).get('/metrics');
+  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="ok"\} 2/, "the decision path's partner calls are in /metrics (from the worker threads)");
+  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="DECLINED"\} 1/);
   await assertLedgerSound(t, w);
 });

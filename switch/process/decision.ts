@@ -70,7 +70,12 @@ export interface Decision {
   readonly scriptSeconds: number | null;
   /** An approved original that a later reversal or clearing may find by PAN + field 37 or by field 90 without field 41. */
   readonly original: boolean;
+  /** The partner call made within the budget (partner modes), for the main thread's partner metrics; null when none. */
+  readonly partnerCall: PartnerCallTiming | null;
 }
+
+/** One partner call of the decision path: which program, endpoint, its outcome (ok, DECLINED, TIMEOUT …) and its seconds. */
+export interface PartnerCallTiming { readonly partner: string; readonly endpoint: 'debit' | 'credit'; readonly outcome: string; readonly seconds: number }
 
 const NO_LEDGER: LedgerEffect = Object.freeze({ op: 'NONE' });
 
@@ -108,6 +113,7 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     ledger: NO_LEDGER,
     scriptSeconds: null,
     original: false,
+    partnerCall: null,
     ...d,
   };
 }

@@ -19,7 +19,8 @@
 import { createHash } from 'node:crypto';
 import { uuidFromHash } from '../../ledger/keys.js';
 import type { ProcessContext } from './context.js';
-import { decide, type Decision, type Request } from './decision.js';
+import { performance } from 'node:perf_hooks';
+import { decide, type Decision, type PartnerCallTiming, type Request } from './decision.js';
 import type { Checked } from './request.js';
 import type { Program } from '../programs.js';
 import type { Reason } from '../reasons.js';
@@ -101,14 +102,16 @@ export type PartnerVerdict = { approved: true } | { approved: false; reason: Rea
  * budget (at most the program's partner timeout). `answered: false`: no answer the switch can act
  * on (timeout, unreachable, 5xx, malformed, breaker open) — the partner may have taken it.
  */
-export async function askPartner(ctx: ProcessContext, client: PartnerClient, req: Request, c: Checked, call: 'debit' | 'credit', status: PartnerTransactionStatus): Promise<{ verdict: PartnerVerdict; tx: PartnerTransaction }> {
+export async function askPartner(ctx: ProcessContext, client: PartnerClient, req: Request, c: Checked, call: 'debit' | 'credit', status: PartnerTransactionStatus): Promise<{ verdict: PartnerVerdict; tx: PartnerTransaction; timing: PartnerCallTiming }> {
   const tx = partnerTransaction(req, c, call, { status });
   const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
   const timeoutMs = Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs);
   const key = uuidOf(`${call}|${c.txId}`);
+  const t0 = performance.now();
   const r = call === 'debit' ? await client.debit(tx, key, { timeoutMs }) : await client.credit(tx, key, { timeoutMs });
-  if (r.ok) return { verdict: { approved: true }, tx };
-  return { verdict: { approved: false, reason: partnerDeclineReason(r), answered: r.kind === 'DECLINED' }, tx };
+  const timing: PartnerCallTiming = { partner: c.program.configId, endpoint: call, outcome: r.ok ? 'ok' : r.kind, seconds: (performance.now() - t0) / 1000 };
+  if (r.ok) return { verdict: { approved: true }, tx, timing };
+  return { verdict: { approved: false, reason: partnerDeclineReason(r), answered: r.kind === 'DECLINED' }, tx, timing };
 }
 
 /**
@@ -122,38 +125,38 @@ export async function partnerDebit(
   const client = partnerOf(ctx, c.program);
   if (client === null) return null;
   if (c.program.mode === 'SHARED_AUTHORIZATION') {
-    const { verdict, tx } = await askPartner(ctx, client, req, c, 'debit', status);
+    const { verdict, tx, timing } = await askPartner(ctx, client, req, c, 'debit', status);
     if (!verdict.approved) {
       if (!verdict.answered) await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
-      return refusedByPartner(req, c, verdict.reason);
+      return { ...refusedByPartner(req, c, verdict.reason), partnerCall: timing };
     }
     const d = await local(false);
     // Approved by the partner, declined here (funds, deposit, limits, deadline): the partner is told to undo it.
     if (d.reason !== 'APPROVED') await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
-    return d;
+    return { ...d, partnerCall: timing };
   }
   const d = await local(true);
   if (d.reason !== 'APPROVED') return { ...d, balance: null };
-  const { verdict, tx } = await askPartner(ctx, client, req, c, 'debit', status);
-  if (verdict.approved) return { ...d, balance: null };
+  const { verdict, tx, timing } = await askPartner(ctx, client, req, c, 'debit', status);
+  if (verdict.approved) return { ...d, balance: null, partnerCall: timing };
   // The deposit hold (or post) taken for it is undone; a partner that did not answer may have taken the debit.
   await ctx.ledger.reverse({ idempotencyKey: `partner-undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, cardId: c.card.id, rememberOrphan: true });
   if (!verdict.answered) await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
-  return refusedByPartner(req, c, verdict.reason);
+  return { ...refusedByPartner(req, c, verdict.reason), partnerCall: timing };
 }
 
 /** A card credit (refund, payment credit) asked within the budget in a partner mode: the partner's `credit` first. */
 export async function partnerCredit(ctx: ProcessContext, req: Request, c: Checked, local: () => Promise<Decision>): Promise<Decision | null> {
   const client = partnerOf(ctx, c.program);
   if (client === null) return null;
-  const { verdict, tx } = await askPartner(ctx, client, req, c, 'credit', 'CLEARED');
+  const { verdict, tx, timing } = await askPartner(ctx, client, req, c, 'credit', 'CLEARED');
   if (!verdict.approved) {
     if (!verdict.answered) await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
-    return refusedByPartner(req, c, verdict.reason);
+    return { ...refusedByPartner(req, c, verdict.reason), partnerCall: timing };
   }
   const d = await local();
   if (d.reason !== 'APPROVED') await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
-  return c.program.mode === 'EXTERNAL_BALANCE' ? { ...d, balance: null } : d;
+  return { ...d, ...(c.program.mode === 'EXTERNAL_BALANCE' ? { balance: null } : {}), partnerCall: timing };
 }
 
 function refusedByPartner(req: Request, c: Checked, reason: Reason): Decision {

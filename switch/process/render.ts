@@ -7,7 +7,7 @@ import type { TransactionObject } from '../records.js';
 import { currencyAlpha } from '../currency.js';
 import { maskPan } from '../iso/mask.js';
 import { responseCode, type Dialect } from '../reasons.js';
-import type { Decision, Request } from './decision.js';
+import type { Decision, PartnerCallTiming, Request } from './decision.js';
 import { captureModeOf } from './pricing.js';
 import { balanceEntry, text } from './wire.js';
 
@@ -29,6 +29,8 @@ export interface ProcessedEvent {
   txId: string | null;
   /** Seconds the hold / debit script took as seen by the worker (null: no such call). */
   scriptSeconds: number | null;
+  /** The partner call of the decision path (partner modes), for the main thread's partner metrics; not in the feed. */
+  partnerCall: PartnerCallTiming | null;
 }
 
 /** An answer echoing `echo` from the request, with field 39 = `code`. */
@@ -120,6 +122,6 @@ export function renderEvent(req: Request, d: Decision, rec: TransactionObject, r
   const pan = text(req.msg.fields, 2);
   return {
     timeMs: nowMs, mti: req.msg.mti, responseCode: rc, reason: d.reason, maskedPan: pan === undefined ? null : maskPan(pan),
-    amountMinor: d.amountMinor, currency: rec.currency, txId: d.txId, scriptSeconds: d.scriptSeconds,
+    amountMinor: d.amountMinor, currency: rec.currency, txId: d.txId, scriptSeconds: d.scriptSeconds, partnerCall: d.partnerCall,
   };
 }
