@@ -137,8 +137,16 @@ t.test('SHARED_AUTHORIZATION: the partner decides first, then the switch holds; 
   t.equal((await send(w, over)).res['39'], '51', 'the partner approved, the funds here do not suffice');
   t.ok(await received(sha, '/transactions/reversal', (x) => x.transactionId === txIdOf(card, over)), 'the partner is told to undo its approval');
   t.same(await balance(w, card), [7_000, 3_000]);
+  // The same refused request twice in one write (a repeat racing its original): both answered 51,
+  // the partner told once to undo it.
+  const twice = msg('0100', card, '000004', '00', 9_500);
+  const bytes = w.c.pack(twice);
+  w.c.frames.splice(0);
+  w.c.writeRaw(Buffer.concat([bytes, bytes]));
+  const answers = [await w.c.nextFrame(10_000), await w.c.nextFrame(10_000)].map((f) => w.c.unpack(f) as Record<string, string>);
+  t.same(answers.map((a) => a['39']), ['51', '51'], 'a racing repeat gets the same answer, not a system error');
   const metrics = await new ApiClient(w.s.app.httpPort).get('/metrics');
-  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="ok"\} 2/, "the decision path's partner calls are in /metrics (from the worker threads)");
+  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="ok"\} [3-4]/, "the decision path's partner calls are in /metrics (from the worker threads)");
   t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="DECLINED"\} 1/);
   await assertLedgerSound(t, w);
 });

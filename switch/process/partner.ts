@@ -27,7 +27,7 @@ import type { Reason } from '../reasons.js';
 import { buildPartnerTransaction } from '../../adapters/partner-transaction.js';
 import { partnerDeclineReason, type PartnerClient } from '../../adapters/partner-client.js';
 import type { PartnerTransaction, PartnerTransactionStatus, PartnerTransactionType } from '../../adapters/partner-types.js';
-import type { OutboxKind } from '../../adapters/outbox.js';
+import type { EnqueueInput, OutboxKind } from '../../adapters/outbox.js';
 import { captureModeOf } from './pricing.js';
 import { merchantLocation } from './render.js';
 import { text } from './wire.js';
@@ -87,11 +87,24 @@ const PATHS: Readonly<Record<Exclude<OutboxKind, 'notification' | 'clear'>, stri
  */
 export async function enqueuePartnerCall(ctx: ProcessContext, program: Program, kind: Exclude<OutboxKind, 'notification'>, tx: PartnerTransaction): Promise<void> {
   const clear = kind === 'clear';
-  await ctx.outbox.enqueue({
+  await enqueueOnce(ctx, {
     kind, configId: program.configId, method: clear ? 'PUT' : 'POST',
     path: clear ? `/transactions/${encodeURIComponent(tx.transactionId)}` : PATHS[kind],
     body: tx, idempotencyKey: uuidOf(`${kind}|${tx.transactionId}|${tx.id}`),
   });
+}
+
+/**
+ * Enqueues a call; a repeat of the message that reaches here (a duplicate racing its original)
+ * finds its key taken with a body of another date: the first call about the transaction is
+ * durable already, so that is done, not an error.
+ */
+async function enqueueOnce(ctx: ProcessContext, input: EnqueueInput): Promise<void> {
+  try {
+    await ctx.outbox.enqueue(input);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'OUTBOX_ERR_KEY_REUSED') throw err;
+  }
 }
 
 /** What the partner said about a debit or credit asked within the budget. */
@@ -207,7 +220,7 @@ export async function notifyTransaction(ctx: ProcessContext, program: Program, r
     originalCurrency: rec.originalCurrency, status: rec.status, description: rec.description, date: rec.date,
     referenceExternalTransactionDate: rec.referenceExternalTransactionDate, transactionData: { ...rec.transactionData },
   };
-  await ctx.outbox.enqueue({
+  await enqueueOnce(ctx, {
     kind: 'notification', configId: program.configId, method: 'POST', path: '/notifications/transaction',
     body: { status: d.processing, date: rec.date, description: d.reason, transaction }, idempotencyKey: uuidOf(`notify|${rec.id}`),
   });
