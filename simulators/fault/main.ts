@@ -121,9 +121,12 @@ class SwitchChild {
 interface Card extends SentCard { customerId: string; balanceId: string; mode: 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION' }
 
 async function provision(api: ManagementApi, ext: RunningPartnerSim): Promise<Card[]> {
+  // DEPOSIT: held against by every debit; CREDIT: what top-ups are taken from.
   for (const p of [EXT, SHA]) {
-    const id = await api.ensurePartnerBalance('DEPOSIT', p.configId);
-    await api.reloadPartnerBalance(id, DEPOSIT_MINOR);
+    for (const type of ['DEPOSIT', 'CREDIT'] as const) {
+      const id = await api.ensurePartnerBalance(type, p.configId);
+      await api.reloadPartnerBalance(id, DEPOSIT_MINOR);
+    }
   }
   const one = async (k: number): Promise<Card> => {
     const mode = k % 2 === 0 ? 'EXTERNAL_BALANCE' : 'SHARED_AUTHORIZATION';
