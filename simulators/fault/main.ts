@@ -33,6 +33,8 @@ const CONNECTIONS = 4;
 const FUND_MINOR = 5_000_000;
 const DEPOSIT_MINOR = 1_000_000_000;
 const DRAIN_WAIT_MS = 60_000;
+/** SIGTERM waits at most SHUTDOWN_TIMEOUT_MS (10 s) for answers and 5 s for the outbox flush: 30 s is ample. */
+const STOP_WAIT_MS = 30_000;
 
 const HELP = `usage: npm run fault-run -- [--seed N] [--count N] [--rate N]
 
@@ -101,16 +103,19 @@ class SwitchChild {
     throw new Error(`the switch did not answer /health within 60 s: ${this.lastLog()}`);
   }
 
-  /** SIGTERM and wait for the exit; answers the exit code. */
-  async stop(): Promise<number | null> {
+  /** SIGTERM and wait for the exit (SIGKILL after STOP_WAIT_MS); answers how it ended. */
+  async stop(): Promise<string> {
     const child = this.child;
-    if (child === null || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return `already exited (${String(child?.exitCode ?? child?.signalCode ?? 'never started')})`;
+    const t = Date.now();
     const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGTERM');
-    const killTimer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    let killed = false;
+    const killTimer = setTimeout(() => { killed = true; child.kill('SIGKILL'); }, STOP_WAIT_MS);
     const code = await done;
     clearTimeout(killTimer);
-    return code;
+    const s = ((Date.now() - t) / 1000).toFixed(1);
+    return killed ? `did not exit within ${STOP_WAIT_MS / 1000} s of SIGTERM: killed (SIGKILL)` : `exited ${String(code)} after ${s} s`;
   }
 
   lastLog(): string {
@@ -181,12 +186,23 @@ interface Reconciliation {
   /** Partner debits with neither an approved switch answer or record, nor a later reversal or force-credit. */
   partnerDebitsUnexplained: string[];
   balancesCompared: number;
+  /** Per balance: what 00-answered clearings for less than their 00-answered authorization left at the partner (auth - cleared). */
+  clearedForLess: Map<string, number>;
+  /** Balances whose difference is exactly -clearedForLess. */
+  explainedByClearingsForLess: number;
 }
 
 async function reconcile(api: ManagementApi, ext: RunningPartnerSim, cards: Card[], plan: PlannedMessage[], outcomes: Outcome[]): Promise<Reconciliation> {
   const sim = ext.sim.reconciliation();
-  const rec: Reconciliation = { differences: [], approvedWithoutPartnerDebit: [], partnerDebitsUnexplained: [], balancesCompared: 0 };
+  const rec: Reconciliation = { differences: [], approvedWithoutPartnerDebit: [], partnerDebitsUnexplained: [], balancesCompared: 0, clearedForLess: new Map(), explainedByClearingsForLess: 0 };
   const extCards = cards.filter((c) => c.mode === 'EXTERNAL_BALANCE');
+  plan.forEach((m, i) => {
+    if (m.kind !== 'clearing' || m.original === undefined) return;
+    const orig = plan[m.original] as PlannedMessage;
+    const card = cards[m.card] as Card;
+    if (card.mode !== 'EXTERNAL_BALANCE' || outcomes[i]?.code !== '00' || outcomes[m.original]?.code !== '00' || m.amountMinor >= orig.amountMinor) return;
+    rec.clearedForLess.set(card.balanceId, (rec.clearedForLess.get(card.balanceId) ?? 0) + orig.amountMinor - m.amountMinor);
+  });
   const switchApproved = new Set<string>();
   const switchReversed = new Set<string>();
   for (const c of extCards) {
@@ -194,7 +210,12 @@ async function reconcile(api: ManagementApi, ext: RunningPartnerSim, cards: Card
     const local = await api.call('GET', `/secure/customers/${c.customerId}/balances/${c.balanceId}`);
     const expected = FUND_MINOR + Number(local.json.available);
     const got = ext.sim.balance(c.balanceId)?.amount;
-    if (got !== expected) rec.differences.push(`${c.balanceId}: partner ${String(got)}, expected ${expected} (start ${FUND_MINOR} + switch available ${Number(local.json.available)}), off by ${String((got ?? 0) - expected)}`);
+    if (got !== expected) {
+      const less = rec.clearedForLess.get(c.balanceId) ?? 0;
+      const off = (got ?? 0) - expected;
+      if (off === -less) rec.explainedByClearingsForLess++;
+      rec.differences.push(`${c.balanceId}: partner ${String(got)}, expected ${expected} (start ${FUND_MINOR} + switch available ${Number(local.json.available)}), off by ${off}; clearings for less than their authorization: ${less}`);
+    }
     for (const r of await records(api, c.balanceId)) {
       if (r.externalTransactionId === null) continue;
       if (r.processingStatus === 'SUCCESS' && r.category === 'DEBIT') switchApproved.add(r.externalTransactionId);
@@ -222,6 +243,24 @@ async function reconcile(api: ManagementApi, ext: RunningPartnerSim, cards: Card
     rec.partnerDebitsUnexplained.push(`${t.endpoint} ${t.amount} ${t.transactionId}`);
   }
   return rec;
+}
+
+/** Dead entries by kind, reason and the answer their transaction's message got (when it is one this run sent). */
+function describeDead(dead: Array<Record<string, unknown>>, plan: PlannedMessage[], outcomes: Outcome[], cards: Card[]): string[] {
+  const byTx = new Map<string, number>();
+  plan.forEach((m, i) => {
+    const o = outcomes[i] as Outcome;
+    if (o.f7 !== '') byTx.set(transactionId((cards[m.card] as Card).cardId, m.mti, o.f7, o.stan, ACQUIRER, TERMINAL), i);
+  });
+  const tally = new Map<string, number>();
+  for (const d of dead) {
+    const body = d.body as { transactionId?: string } | undefined;
+    const i = body?.transactionId === undefined ? undefined : byTx.get(body.transactionId);
+    const about = i === undefined ? 'a transaction this run did not send' : `its ${(plan[i] as PlannedMessage).mti} ${(plan[i] as PlannedMessage).kind} answered ${(outcomes[i] as Outcome).code}`;
+    const k = `dead ${String(d.kind)} ${String(d.deadReason)} (${String(d.lastStatus)} ${String(d.lastError)}): ${about}`;
+    tally.set(k, (tally.get(k) ?? 0) + 1);
+  }
+  return [...tally].map(([k, n]) => `${n} x ${k}`);
 }
 
 async function run(o: Options): Promise<number> {
@@ -275,8 +314,8 @@ async function run(o: Options): Promise<number> {
       }
       if (i === Math.floor((2 * o.count) / 3) && i > 0) {
         faults.push((async () => {
-          const code = await sw.stop();
-          events.push(`${at()}: message ${i}: switch stopped (SIGTERM), exit ${String(code)}`);
+          const how = await sw.stop();
+          events.push(`${at()}: message ${i}: switch sent SIGTERM; it ${how}`);
           sw = new SwitchChild(env, logFile, httpUrl);
           await sw.start();
           events.push(`${at()}: a new switch answers on the same Redis`);
@@ -301,6 +340,7 @@ async function run(o: Options): Promise<number> {
     const drainedIn = ((Date.now() - drainStart) / 1000).toFixed(1);
     const dead = await outboxEntries(api, 'dead');
     const rec = await reconcile(api, ext, cards, plan, outcomes);
+    const deadAbout = describeDead(dead, plan, outcomes, cards);
     const stopCode = await sw.stop();
 
     const client = new Redis(redis.url, { maxRetriesPerRequest: 2, lazyConnect: true });
@@ -322,10 +362,12 @@ async function run(o: Options): Promise<number> {
       '  answers by MTI, kind and field 39:',
       ...[...counts].sort((a, b) => a[0].localeCompare(b[0])).map(([k, n]) => `    ${k.padEnd(34)} ${String(n).padStart(6)}`),
       `  outbox: ${pending.length === 0 ? `drained in ${drainedIn} s` : `${pending.length} still pending after ${drainedIn} s`}; dead entries: ${dead.length}${dead.length ? ` (${[...new Set(dead.map((d) => `${String(d.kind)} ${String(d.deadReason ?? d.reason ?? '')}`))].join(', ')})` : ''}`,
-      `  switch exit code after SIGTERM: ${String(stopCode)}`,
+      ...deadAbout.map((d) => `    ${d}`),
+      `  final SIGTERM: the switch ${stopCode}`,
       `  ledger check: ${report.ok ? 'PASS' : 'FAIL'} (${report.counts.transactions} transactions, ${report.counts.postings} postings, ${report.counts.openHolds} open holds)`,
       ...report.errors.slice(0, 20).map((e) => `    ${e}`),
       `  reconciliation (EXTERNAL_BALANCE, ${rec.balancesCompared} balances): ${rec.differences.length} balance differences, ${rec.approvedWithoutPartnerDebit.length} approved debits missing at the partner, ${rec.partnerDebitsUnexplained.length} partner debits unexplained`,
+      ...(rec.differences.length > 0 ? [`    ${rec.explainedByClearingsForLess} of the ${rec.differences.length} differences are exactly what clearings for less than their authorization left debited at the partner`] : []),
       ...rec.differences.slice(0, 20).map((d) => `    difference ${d}`),
       ...rec.approvedWithoutPartnerDebit.slice(0, 20).map((d) => `    approved, not at the partner: ${d}`),
       ...rec.partnerDebitsUnexplained.slice(0, 20).map((d) => `    partner debit unexplained: ${d}`),
