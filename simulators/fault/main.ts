@@ -254,8 +254,10 @@ function describeDead(dead: Array<Record<string, unknown>>, plan: PlannedMessage
   });
   const tally = new Map<string, number>();
   for (const d of dead) {
-    const body = d.body as { transactionId?: string } | undefined;
-    const i = body?.transactionId === undefined ? undefined : byTx.get(body.transactionId);
+    // A transaction call names it in transactionId; a notification in transaction.externalTransactionId.
+    const body = d.body as { transactionId?: string; transaction?: { externalTransactionId?: string | null } } | undefined;
+    const txId = body?.transactionId ?? body?.transaction?.externalTransactionId ?? undefined;
+    const i = txId === undefined || txId === null ? undefined : byTx.get(txId);
     const about = i === undefined ? 'a transaction this run did not send' : `its ${(plan[i] as PlannedMessage).mti} ${(plan[i] as PlannedMessage).kind} answered ${(outcomes[i] as Outcome).code}`;
     const k = `dead ${String(d.kind)} ${String(d.deadReason)} (${String(d.lastStatus)} ${String(d.lastError)}): ${about}`;
     tally.set(k, (tally.get(k) ?? 0) + 1);
