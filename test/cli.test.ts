@@ -13,6 +13,7 @@ const COMMANDS: ReadonlyArray<readonly [script: string, entry: string]> = [
   ['sim', 'simulators/processor.ts'],
   ['sim:partner', 'simulators/partner/main.ts'],
   ['sim:scheme', 'simulators/scheme/main.ts'],
+  ['fault-run', 'simulators/fault/main.ts'],
   ['iso', 'simulators/iso/main.ts'],
   ['ledger:check', 'ledger/check.ts'],
   ['bench', 'bench/run.ts'],
