@@ -8,6 +8,18 @@ import { Framer, MAX_FRAME_BYTES, type FrameSink } from './framer.js';
 import { plainTcp, type HandshakeFailure, type RefusedHandshake, type Transport, type TransportServer } from './transport.js';
 import type { Dispatcher, ReplyTarget } from '../pool/dispatcher.js';
 
+
+/** How long a stop waits for connections to close after ending them, before destroying them (ms). */
+const SHUTDOWN_CLOSE_GRACE_MS = 1000;
+
+function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((r) => { timer = setTimeout(() => r(false), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
 export interface ListenerLimits {
   maxConnections: number;
   maxInflightPerConnection: number;
@@ -80,7 +92,14 @@ export class IsoListener {
     while (this.inflightTotal > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     if (this.inflightTotal > 0) this.events.log('error', 'shutdown timeout with requests unanswered', { inflight: this.inflightTotal });
     for (const c of this.conns) c.end();
-    await closed;
+    // A peer that keeps its side of a connection open (a load generator still writing) must not hold
+    // the stop: after a grace period what is left is destroyed, and the stop goes on regardless.
+    if (!(await settlesWithin(closed, SHUTDOWN_CLOSE_GRACE_MS))) {
+      for (const c of this.conns) c.destroy();
+      if (!(await settlesWithin(closed, SHUTDOWN_CLOSE_GRACE_MS))) {
+        this.events.log('warn', 'shutdown: the listener did not close in time; going on', { connections: this.conns.size });
+      }
+    }
   }
 
   private accept(socket: Socket): void {
@@ -178,6 +197,10 @@ class Connection implements FrameSink, ReplyTarget {
 
   end(): void {
     if (!this.closed) this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
   }
 
   private flushWrites(): void {

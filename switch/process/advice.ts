@@ -68,17 +68,20 @@ export async function financialAdvice(ctx: ProcessContext, req: Request): Promis
 async function clearOrPost(ctx: ProcessContext, req: Request, a: Checked): Promise<Decision> {
   // One idempotency key per (advice, candidate): a first probe of an id the ledger does not know
   // must not make the clearing of the candidate found next look like a conflicting replay.
-  let forcedMinor = 0;
+  let cleared = { fromHoldMinor: 0, forcedMinor: 0, releasedMinor: 0 };
   const clear = async (originalTxId: string): Promise<boolean> => {
     const r = await ctx.ledger.clear({ idempotencyKey: `clear:${a.txId}:${originalTxId}`, txId: originalTxId, balanceId: a.card.balanceId, amountMinor: a.amountMinor, nowMs: a.nowMs });
-    forcedMinor = r.forcedMinor;
-    return r.reason !== 'TRANSACTION_NOT_FOUND';
+    cleared = { fromHoldMinor: r.clearedFromHoldMinor, forcedMinor: r.forcedMinor, releasedMinor: r.releasedMinor };
+    // A remembered orphan reversal (no authorization ever held under that id) is no original to
+    // clear: the scheme settled the money all the same, so the advice is a forced post.
+    return r.reason !== 'TRANSACTION_NOT_FOUND' && !(r.reason === 'TRANSACTION_NOT_OPEN' && r.status === 'REVERSED');
   };
   const m = await matchOriginal(ctx, req.msg.fields, a.card, clear, true);
   if (m.found) {
-    // The partner learns of the clearing (EXTERNAL_BALANCE: PUT CLEARED) and of any excess over the authorization (force-debit).
-    await reportToPartner(ctx, req, a, { kind: 'cleared', originalTxId: m.txId, amountMinor: a.amountMinor });
-    if (forcedMinor > 0) await reportToPartner(ctx, req, a, { kind: 'force-debit', status: 'CLEARED', amountMinor: forcedMinor });
+    // The partner learns of the clearing (EXTERNAL_BALANCE: PUT CLEARED, and what a clearing for
+    // less gave back) and of any excess over the authorization (force-debit).
+    await reportToPartner(ctx, req, a, { kind: 'cleared', originalTxId: m.txId, amountMinor: a.amountMinor, fromHoldMinor: cleared.fromHoldMinor, releasedMinor: cleared.releasedMinor });
+    if (cleared.forcedMinor > 0) await reportToPartner(ctx, req, a, { kind: 'force-debit', status: 'CLEARED', amountMinor: cleared.forcedMinor });
     return aboutChecked(req, a, { reason: 'APPROVED', referenceTxId: m.txId, ledger: { op: 'CLEAR', originalTxId: m.txId } });
   }
   await ctx.ledger.debit(debitArgs(a, { idempotencyKey: `force:${a.txId}`, forced: true }));

@@ -184,13 +184,22 @@ function refusedByPartner(req: Request, c: Checked, reason: Reason): Decision {
  */
 export async function reportToPartner(ctx: ProcessContext, req: Request, c: PartnerSubject, what:
   | { kind: 'force-debit' | 'force-credit'; status: PartnerTransactionStatus; amountMinor?: number; transactionId?: string }
-  | { kind: 'cleared'; originalTxId: string; amountMinor: number }
+  | { kind: 'cleared'; originalTxId: string; amountMinor: number; fromHoldMinor: number; releasedMinor: number }
   | { kind: 'reversed'; originalTxId: string; movedMinor: number; debitedBack: boolean },
 ): Promise<void> {
   if (partnerOf(ctx, c.program) === null) return;
   if (what.kind === 'cleared') {
     if (c.program.mode !== 'EXTERNAL_BALANCE') return;
-    await enqueuePartnerCall(ctx, c.program, 'clear', partnerTransaction(req, c, 'clear', { status: 'CLEARED', transactionId: what.originalTxId, amountMinor: what.amountMinor }));
+    // PUT only for an authorization the partner took (something was cleared from its hold); a
+    // clearing for less gives the partner back what the switch released (force-credit).
+    if (what.fromHoldMinor > 0) {
+      await enqueuePartnerCall(ctx, c.program, 'clear', partnerTransaction(req, c, 'clear', { status: 'CLEARED', transactionId: what.originalTxId, amountMinor: what.amountMinor }));
+    }
+    if (what.releasedMinor > 0) {
+      await enqueuePartnerCall(ctx, c.program, 'force-credit', partnerTransaction(req, c, 'clear-rest', {
+        status: 'CLEARED', type: 'adjustment', transactionId: c.txId, referenceTransactionId: what.originalTxId, amountMinor: what.releasedMinor,
+      }));
+    }
     return;
   }
   if (what.kind === 'reversed') {
