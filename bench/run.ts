@@ -24,7 +24,7 @@ const OPTIONS: EnvOptions = [
   ['BENCH_RATES', '500,1000,2000,3000', 'end to end: offered loads, authorizations per second'],
   ['BENCH_SECONDS', '4', 'end to end: seconds per offered load'],
   ['BENCH_CEILING_REQUESTS', '30000', 'end to end: requests per redis-benchmark run of the ceiling'],
-  ['BENCH_PARTNER', '0', '1: also end to end with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
+  ['BENCH_PARTNER', '1', '1: also end to end with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency); 0 leaves it out'],
   ['BENCH_RESULTS_DIR', 'bench/results', 'where the report is written (relative to the repository)'],
 ];
 
