@@ -1,7 +1,7 @@
 // `npm run bench` — every benchmark suite in one run, each printing its progress as it goes:
 // the codec against `iso_8583` (bench/codec.ts), the ledger against redis-benchmark
 // (bench/ledger.ts), the switch end to end at fixed offered loads per placement with the Redis
-// ceiling (bench/switch.ts), and with BENCH_PARTNER=1 the same against the partner simulator.
+// ceiling (bench/switch.ts), and, unless BENCH_PARTNER=0, the same against the partner simulator.
 // The report goes to bench/results/<date>.json with SVG plots and a Markdown summary (bench/report.ts).
 // The defaults keep the whole run to about three minutes on the 2-core reference machine.
 import { cpus } from 'node:os';
