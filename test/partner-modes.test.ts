@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makePki } from './helpers/pki.js';
 import { startSim } from './helpers/partner.js';
-import { assertLedgerSound, balance, EXP, f90, msg, send, startWorld, txIdOf, type Card, type World } from './helpers/e2e.js';
+import { assertLedgerSound, balance, EXP, f90, field54, msg, send, startWorld, txIdOf, type Card, type World } from './helpers/e2e.js';
 import { ApiClient } from './helpers/api.js';
 import type { RunningPartnerSim } from '../simulators/partner/server.js';
 
@@ -77,6 +77,10 @@ t.test('EXTERNAL_BALANCE: link at creation, deposit hold then the partner debit,
   t.equal(ext.sim.balance(balanceId)?.amount, 7_500, 'the partner debited it');
   const dep = await w.ledger.findPartnerBalance(EXT.configId, 'DEPOSIT', 'EUR');
   t.equal(dep?.blockedMinor, 2_500, 'the deposit holds it');
+  const inquiry = await send(w, msg('0100', card, '000010', '30', 0));
+  t.equal(inquiry.res['39'], '00', 'a balance inquiry asks the partner');
+  t.equal(inquiry.res['54'], field54(10_000, 7_500), 'field 54: available as the partner holds it, ledger with what the switch still holds');
+  t.match((await api.get(`/secure/customers/${cust.json.id}/balances/${balanceId}`)).json, { available: 7_500, blocked: 2_500 }, 'and so does the API');
 
   const r2 = await send(w, msg('0100', card, '000002', '00', 20_000));
   t.equal(r2.res['39'], '51', 'the partner refused: INSUFFICIENT_FUNDS');

@@ -1,6 +1,7 @@
 // User balances: create, read (with their cards), internal transactions (top-up & co), and the
 // per-currency summary of the seed's "Balance Summary".
 import { createHash, randomUUID } from 'node:crypto';
+import type { UserBalance } from '../../ledger/index.js';
 import type { Route } from '../router.js';
 import { IDEMPOTENCY_HEADER } from '../router.js';
 import type { ApiDeps } from '../deps.js';
@@ -94,6 +95,20 @@ export const TRANSACTION: Schema = {
   },
 };
 
+/**
+ * An EXTERNAL_BALANCE balance as the partner holds it (seed: get balance): `available` is the
+ * partner's amount, `blocked` what the switch still holds for it. Other programs: as it is here.
+ */
+async function atPartner(d: ApiDeps, b: UserBalance): Promise<UserBalance> {
+  if (d.programs.byId(b.configId)?.mode !== 'EXTERNAL_BALANCE') return b;
+  const client = d.partners?.get(b.configId);
+  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${b.configId} has no partner client in this process`);
+  const r = await client.getBalance(b.customerId, b.id);
+  if (r.ok) return { ...b, availableMinor: r.body.amount };
+  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner answered ${r.title} for balance ${b.id}`);
+  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the balance read (${r.kind})`);
+}
+
 /** Seed "Your APIs for us — External Balance": the partner links the balance before it exists here (SPEC §6). */
 async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, balanceId: string, currency: string): Promise<void> {
   const client = d.partners?.get(configId);
@@ -145,11 +160,11 @@ export function balanceRoutes(d: ApiDeps): Route[] {
       method: 'GET', path: '/secure/customers/{customerId}/balances/{balanceId}', operationId: 'getBalance', tag: 'balances',
       summary: 'A user balance with the cards issued on it',
       params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },
-      responses: { 200: { description: 'The balance', schema: BALANCE }, 400: VALIDATION, 404: problem('No such balance for this customer', 'BALANCE_NOT_FOUND') },
+      responses: { 200: { description: 'The balance (EXTERNAL_BALANCE: available as the partner holds it)', schema: BALANCE }, 400: VALIDATION, 404: problem('No such balance for this customer', 'BALANCE_NOT_FOUND'), 503: problem('The partner did not answer (EXTERNAL_BALANCE)', 'PARTNER_UNAVAILABLE') },
       async handle(req) {
         const customerId = req.params.customerId as string;
         const b = await requireBalance(d, customerId, req.params.balanceId as string);
-        return json(200, balanceView(b, await cardsOf(d, customerId, b.id)));
+        return json(200, balanceView(await atPartner(d, b), await cardsOf(d, customerId, b.id)));
       },
     },
     {

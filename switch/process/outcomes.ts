@@ -6,7 +6,8 @@ import { decide, type Decision, type Request } from './decision.js';
 import type { Checked, Refused } from './request.js';
 import { fromLedger } from '../reasons.js';
 import { creditArgs } from './holds.js';
-import { partnerCredit } from './partner.js';
+import { partnerCredit, partnerOf } from './partner.js';
+import { partnerDeclineReason } from '../../adapters/partner-client.js';
 
 /** The decision of a message refused before the ledger: the record still names its card, transaction and amount. */
 export function refused(req: Request, r: Refused): Decision {
@@ -34,8 +35,21 @@ async function localCredit(ctx: ProcessContext, req: Request, c: Checked, idempo
   });
 }
 
-/** Approved with field 54 read from the user balance, moving nothing: a balance inquiry, or a refund's 0100. */
+/**
+ * Approved with field 54 read from the user balance, moving nothing: a balance inquiry, or a
+ * refund's 0100. In an EXTERNAL_BALANCE program the balance is the partner's: read with its
+ * `GET /users/{userId}/balances/{balanceId}` within the budget (available = the partner's amount;
+ * ledger = that plus what the switch still holds for it).
+ */
 export async function approveWithBalance(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
+  const client = c.program.mode === 'EXTERNAL_BALANCE' ? partnerOf(ctx, c.program) : null;
+  if (client !== null) {
+    const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
+    const r = await client.getBalance(c.card.customerId, c.card.balanceId, { timeoutMs: Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs) });
+    if (!r.ok) return aboutChecked(req, c, { reason: partnerDeclineReason(r) });
+    const local = await ctx.ledger.getUserBalance(c.card.balanceId);
+    return aboutChecked(req, c, { reason: 'APPROVED', balance: { currencyN3: c.currencyN3, availableMinor: r.body.amount, blockedMinor: local?.blockedMinor ?? 0 } });
+  }
   const b = await ctx.ledger.getUserBalance(c.card.balanceId);
   if (b === null) return aboutChecked(req, c, { reason: 'BALANCE_NOT_FOUND' });
   return aboutChecked(req, c, { reason: 'APPROVED', balance: { currencyN3: c.currencyN3, availableMinor: b.availableMinor, blockedMinor: b.blockedMinor } });
