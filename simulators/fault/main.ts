@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { checkLedger } from '../../ledger/check.js';
+import { Ledger } from '../../ledger/index.js';
 import { freePort, startManagedRedis, type ManagedRedis } from '../../ledger/redis-server.js';
 import { projectRoot } from '../../ledger/scripts.js';
 import { transactionId } from '../../switch/process/wire.js';
@@ -192,7 +193,7 @@ interface Reconciliation {
   explainedByClearingsForLess: number;
 }
 
-async function reconcile(api: ManagementApi, ext: RunningPartnerSim, cards: Card[], plan: PlannedMessage[], outcomes: Outcome[]): Promise<Reconciliation> {
+async function reconcile(api: ManagementApi, ledger: Ledger, ext: RunningPartnerSim, cards: Card[], plan: PlannedMessage[], outcomes: Outcome[]): Promise<Reconciliation> {
   const sim = ext.sim.reconciliation();
   const rec: Reconciliation = { differences: [], approvedWithoutPartnerDebit: [], partnerDebitsUnexplained: [], balancesCompared: 0, clearedForLess: new Map(), explainedByClearingsForLess: 0 };
   const extCards = cards.filter((c) => c.mode === 'EXTERNAL_BALANCE');
@@ -207,7 +208,9 @@ async function reconcile(api: ManagementApi, ext: RunningPartnerSim, cards: Card
   const switchReversed = new Set<string>();
   for (const c of extCards) {
     rec.balancesCompared++;
-    const local = await api.call('GET', `/secure/customers/${c.customerId}/balances/${c.balanceId}`);
+    // The switch's own record of the balance (its ledger: every hold, posting, release and credit it
+    // made); the management API shows the partner's amount for such a balance, so it is read here.
+    const local = { json: { available: (await ledger.getUserBalance(c.balanceId))?.availableMinor ?? 0 } };
     const expected = FUND_MINOR + Number(local.json.available);
     const got = ext.sim.balance(c.balanceId)?.amount;
     if (got !== expected) {
@@ -341,7 +344,10 @@ async function run(o: Options): Promise<number> {
     }
     const drainedIn = ((Date.now() - drainStart) / 1000).toFixed(1);
     const dead = await outboxEntries(api, 'dead');
-    const rec = await reconcile(api, ext, cards, plan, outcomes);
+    const ledgerClient = new Redis(redis.url, { maxRetriesPerRequest: 2, lazyConnect: true });
+    await ledgerClient.connect();
+    const rec = await reconcile(api, await Ledger.open(ledgerClient), ext, cards, plan, outcomes);
+    ledgerClient.disconnect();
     const deadAbout = describeDead(dead, plan, outcomes, cards);
     const stopCode = await sw.stop();
 
