@@ -32,8 +32,8 @@ export interface SwitchConfig {
   shutdownTimeoutMs: number;   // SHUTDOWN_TIMEOUT_MS, default 10000
   /**
    * PLACEMENT, default auto: where batches are decided and Redis is called. auto = `main` on a
-   * machine with 2 cores or fewer (measured: the worker hop costs 3x the p99 there, see
-   * docs/architecture.md), `workers` above.
+   * machine with 2 cores or fewer (measured there: lower p99 and about 35% less CPU per answer than
+   * the worker hop, see docs/architecture.md), `workers` above.
    */
   placement: 'workers' | 'main';
   workerAtomics: 'sync' | 'async' | 'disabled'; // WORKER_ATOMICS, default disabled (see docs/architecture.md)
