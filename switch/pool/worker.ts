@@ -9,6 +9,8 @@ import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
 
 export interface WorkerInit {
   redisUrl: string | null;
+  /** The managed Redis's Unix socket, preferred over redisUrl when set. */
+  redisSocket: string | null;
   redisCluster: string | null;
   dialect: '1987' | '2003';
   programs: Program[];
@@ -19,7 +21,7 @@ export interface WorkerInit {
 export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; malformedDropped: number }
 
 const init = workerData as WorkerInit;
-const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
+const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
 const ctx = await createContext({
   dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
 });
