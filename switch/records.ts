@@ -120,6 +120,11 @@ export class TransactionRecords {
 
   private prefix(g: number): string { return `{${groupTag(g)}}:`; }
 
+  /** The Redis key of a message's duplicate-answer entry (a hold's guard checks it is absent). */
+  duplicateAnswerKey(dk: Buffer): string {
+    return this.dupKey(dk);
+  }
+
   /** Group of the duplicate cache entry of a key: computable from the wire alone, before the card is known. */
   private dupKey(dk: Buffer): string {
     return this.prefix(this.groups === 1 ? 0 : dk[0]! % this.groups) + 'dup:' + dk.toString('base64url');

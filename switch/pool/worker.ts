@@ -16,6 +16,8 @@ export interface WorkerInit {
   programs: Program[];
   cardIndexKey: Uint8Array;
   holdCoalescing: boolean;
+  /** CARD_CACHE (ProcessContext.guardedHolds). */
+  cardCache: boolean;
 }
 
 export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; malformedDropped: number }
@@ -23,7 +25,7 @@ export interface WorkerResult extends PackedFrames { codes: string[]; dropped: A
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
 const ctx = await createContext({
-  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
 });
 
 export default async function run(task: PackedFrames): Promise<WorkerResult> {
