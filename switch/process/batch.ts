@@ -162,12 +162,18 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
 }
 
-/** Decided by the handler; a failed guard (Request.guard) decides again the usual way: duplicate lookup, card read, handler. */
+/**
+ * Decided by the handler. A message decided with a remembered card (Request.guard) stands only
+ * when its guarded ledger call ran: a failed guard, or a refusal before the ledger (made on
+ * memory alone, e.g. a lock since lifted), decides it again the usual way: duplicate lookup,
+ * card read, handler.
+ */
 async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Promise<Decision | typeof REPLAYED> {
   const { req } = w;
   if (req.guard === undefined) return req.cls.handler(ctx, req);
   try {
-    return await req.cls.handler(ctx, req);
+    const d = await req.cls.handler(ctx, req);
+    if (d.ledger.op !== 'NONE') return d;
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
   }
