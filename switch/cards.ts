@@ -1,10 +1,12 @@
 // The card store. Redis never holds a PAN in clear: the record is found by a keyed hash of the
 // PAN (HMAC-SHA-256, Secrets.panIndexKey) and keeps the PAN only AES-256-GCM-encrypted
 // (Secrets.panEncryptionKey) for the full-data API; the CVV is derived when asked for, never
-// stored (Secrets.cvvKey). Nothing mutable is cached: the authorization path reads the record,
-// status, lock and the customer's "debits blocked" flag included, in one HGETALL per message, so
-// a lock takes effect on the very next authorization. Every operation touches one key, so the
-// layout works unchanged on Redis Cluster:
+// stored (Secrets.cvvKey). The authorization path reads the record, status, lock and the
+// customer's "debits blocked" flag included, in one HGETALL; a card already read on a deciding
+// thread is remembered there (`seen`), and a hold decided with the remembered card re-checks the
+// fields it was decided on inside the hold's own script (ledger HoldArgs.guard), so a lock still
+// takes effect on the very next authorization. Every operation touches one key, so the layout
+// works unchanged on Redis Cluster (where nothing is remembered):
 //
 //   card:pan:<panIndex>   hash: the card record (fields in F below); panIndex = base64url HMAC
 //   card:id:<cardId>      string: the card's panIndex (a card id is random, not derived from the PAN)

@@ -116,9 +116,9 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   });
   if (pending.length > 0) await Promise.all(pending);
   deadlines.clear();
-  // Records and duplicate answers: one script call for the batch, written after the answers and
-  // not awaited, so the write joins the pipeline of the next batch's calls.
-  if (st.writes.length > 0) ctx.records.writeMany(st.writes).catch(logError);
+  // Records and duplicate answers: written after the answers and not awaited; the batches that
+  // finish in one event-loop turn share one script call.
+  if (st.writes.length > 0) ctx.records.queue(st.writes, logError);
   return { frames: st.out, codes: st.codes, dropped, events: st.events };
 }
 
