@@ -139,7 +139,7 @@ function partnerClient(d: ApiDeps, configId: string) {
 }
 
 /**
- * The customer's balances (deleted ones left out), newest id order. For EXTERNAL_BALANCE programs
+ * The customer's balances (deleted ones left out), in id order. For EXTERNAL_BALANCE programs
  * one `GET /users/{userId}/balances` per program gives `available` as the partner holds it.
  */
 async function listBalances(d: ApiDeps, customerId: string): Promise<object[]> {
