@@ -137,6 +137,26 @@ export interface TransactionalLockNotification {
   timestamp: string;
 }
 
+/**
+ * Body of `POST /notifications/lowBalance`: a partner DEPOSIT or CREDIT balance went below the
+ * program's configured level (`lowBalanceMinor`). Not in the seed, which has no such notification;
+ * named and shaped like the seed's other notifications (docs/partners.md). Sent once per crossing.
+ */
+export interface LowBalanceNotification {
+  /** The partner balance's id (`pb-<TYPE>-<CURRENCY>-<configId>`). */
+  balanceId: string;
+  type: 'DEPOSIT' | 'CREDIT';
+  configId: string;
+  /** ISO 4217 alpha-3. */
+  currency: string;
+  /** Available amount when the crossing was seen, minor units. */
+  amount: number;
+  /** The configured level it went below, minor units. */
+  level: number;
+  /** ISO 8601 UTC time the crossing was seen. */
+  date: string;
+}
+
 /** Each notification the switch may send, by the last segment of its path. */
 export interface NotificationBodies {
   transaction: TransactionNotification;
@@ -144,10 +164,11 @@ export interface NotificationBodies {
   cardUnlocked: CardUnlockedNotification;
   transactionalLockReasonAdded: TransactionalLockNotification;
   transactionalLockReasonRemoved: TransactionalLockNotification;
+  lowBalance: LowBalanceNotification;
 }
 export type NotificationKind = keyof NotificationBodies;
 export const NOTIFICATION_KINDS: readonly NotificationKind[] = [
-  'transaction', 'cardLocked', 'cardUnlocked', 'transactionalLockReasonAdded', 'transactionalLockReasonRemoved',
+  'transaction', 'cardLocked', 'cardUnlocked', 'transactionalLockReasonAdded', 'transactionalLockReasonRemoved', 'lowBalance',
 ];
 
 /** Every error title a partner may answer with, across all endpoints (seed). */

@@ -31,6 +31,7 @@ import { responseCode } from './reasons.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
 import { Outbox } from '../adapters/outbox.js';
+import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 
@@ -131,9 +132,13 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const partners = new PartnerClients(programs, metrics.registry, log);
   const partnerCallMetrics = partnerMetrics(metrics.registry);
   undo.push(() => partners.close());
-  const outbox = await Outbox.open(redis, { registry: metrics.registry, log });
+  const outbox = await Outbox.open(redis, { registry: metrics.registry, log, backoffBaseMs: cfg.outboxBackoffBaseMs, backoffCapMs: cfg.outboxBackoffCapMs });
   outbox.start(partnerSender(partners));
   undo.push(() => outbox.stop());
+  // Programs with lowBalanceMinor: their DEPOSIT / CREDIT partner balances are watched from here.
+  const watcher = LowBalanceWatcher.wanted(programs) ? new LowBalanceWatcher({ redis, ledger, programs, outbox, intervalMs: cfg.lowBalanceCheckMs, log }) : null;
+  watcher?.start();
+  undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
   const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
@@ -257,6 +262,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     stopping ??= (async () => {
       await listener.shutdown(cfg.shutdownTimeoutMs);
       await maintenance.stop();
+      await watcher?.stop();
       await runner.close();
       // SIGTERM flushes the outbox: what is due is sent now; what the partner does not take stays
       // durable. With Redis gone (a fatal stop) there is nothing to flush: the entries wait in it.

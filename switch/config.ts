@@ -41,6 +41,9 @@ export interface SwitchConfig {
   cardCache: boolean; // CARD_CACHE on|off, default on: debits of a card already read decided in one round trip (guarded hold)
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
+  outboxBackoffBaseMs: number; // OUTBOX_BACKOFF_BASE_MS, default 1000: the partner-call outbox's first retry delay bound
+  outboxBackoffCapMs: number;  // OUTBOX_BACKOFF_CAP_MS, default 300000: the longest retry delay bound (at least the base)
+  lowBalanceCheckMs: number;   // LOW_BALANCE_CHECK_MS, default 1000: how often partner balances are compared with their programs' lowBalanceMinor
   /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
   sandbox: boolean;
 }
@@ -115,8 +118,18 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     cardCache: oneOf(env, 'CARD_CACHE', 'on', ['on', 'off'] as const) === 'on',
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
+    ...outboxBackoff(env),
+    lowBalanceCheckMs: int(env, 'LOW_BALANCE_CHECK_MS', 1000, 50, 3_600_000),
     sandbox: sandboxOf(env),
   };
+}
+
+/** OUTBOX_BACKOFF_BASE_MS and OUTBOX_BACKOFF_CAP_MS (docs/outbox.md, "Backoff"); the cap may not be below the base. */
+function outboxBackoff(env: Env): { outboxBackoffBaseMs: number; outboxBackoffCapMs: number } {
+  const outboxBackoffBaseMs = int(env, 'OUTBOX_BACKOFF_BASE_MS', 1000, 1, 3_600_000);
+  const outboxBackoffCapMs = int(env, 'OUTBOX_BACKOFF_CAP_MS', 300_000, 1, 86_400_000);
+  if (outboxBackoffCapMs < outboxBackoffBaseMs) throw new ConfigError(`OUTBOX_BACKOFF_CAP_MS=${outboxBackoffCapMs} must be at least OUTBOX_BACKOFF_BASE_MS=${outboxBackoffBaseMs}`);
+  return { outboxBackoffBaseMs, outboxBackoffCapMs };
 }
 
 /**

@@ -23,6 +23,12 @@ export interface Program {
   fxRates: Record<string, string>;
   holdExpiryDays: number;            // default 7
   holdExpiryDaysByMcc: Record<string, number>; // default: 30 days for 3501-3999, 7011, 7512
+  /**
+   * Levels, in minor units of each partner balance's own currency, below which the program's
+   * DEPOSIT or CREDIT partner balance sends one low-balance notification per crossing
+   * (adapters/low-balance.ts); default null each: no notification. Needs a `partner` block.
+   */
+  lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
 }
 
 export class ProgramConfigError extends Error {
@@ -77,7 +83,23 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     fxRates: (p.fxRates as Record<string, string> | undefined) ?? {},
     holdExpiryDays: num(p.holdExpiryDays, 7),
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? defaultExpiryByMcc(),
+    lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
   };
+}
+
+/** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */
+function lowBalanceOf(v: unknown, where: string): Program['lowBalanceMinor'] {
+  if (v === undefined || v === null) return { DEPOSIT: null, CREDIT: null };
+  const bad = () => new ProgramConfigError(`${where}: "lowBalanceMinor" must be {"DEPOSIT": <minor units>, "CREDIT": <minor units>} (either may be left out or null)`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad();
+  const o = v as Record<string, unknown>;
+  if (Object.keys(o).some((k) => k !== 'DEPOSIT' && k !== 'CREDIT')) throw bad();
+  const level = (x: unknown): number | null => {
+    if (x === undefined || x === null) return null;
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw bad();
+    return x;
+  };
+  return { DEPOSIT: level(o.DEPOSIT), CREDIT: level(o.CREDIT) };
 }
 
 function num(v: unknown, dflt: number): number {

@@ -5,14 +5,14 @@ import type { UserBalance } from '../../ledger/index.js';
 import type { Route } from '../router.js';
 import { IDEMPOTENCY_HEADER } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { ApiError, json, noContent } from '../problem.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
 import { customerKeys } from '../../switch/customers.js';
 import { isKnownCurrency } from '../../switch/currency.js';
 import type { Program } from '../../switch/programs.js';
 import {
-  BALANCE_ID, CURRENCY, CUSTOMER_ID, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
+  BALANCE_ID, CURRENCY, CUSTOMER_ID, DELETED_BALANCES_KEY, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
   requireBalance, requireCustomer, requireProgram,
 } from './common.js';
 
@@ -119,8 +119,129 @@ async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, b
   throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
 }
 
+/** Card locks that can never be lifted (SPEC §6: unlock answers CARD_LOCK_IRREVERSIBLE): lost, stolen, inactive, replaced. */
+const FINAL_LOCKS: ReadonlySet<number> = new Set([1, 2, 5, 8]);
+
+/** A balance of the customer's list: EXTERNAL_BALANCE ones with `available` as the partner lists it. */
+export const BALANCE_ITEM: Schema = {
+  ...BALANCE,
+  properties: {
+    ...(BALANCE.properties as Record<string, Schema>),
+    partnerListed: { type: 'boolean', description: 'EXTERNAL_BALANCE only: the partner listed this balance (GET /users/{userId}/balances); when false, available is the switch\'s own record' },
+  },
+};
+
+/** The partner client of an EXTERNAL_BALANCE program, or a 503 when this process has none. */
+function partnerClient(d: ApiDeps, configId: string) {
+  const client = d.partners?.get(configId);
+  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
+  return client;
+}
+
+/**
+ * The customer's balances (deleted ones left out), in id order. For EXTERNAL_BALANCE programs
+ * one `GET /users/{userId}/balances` per program gives `available` as the partner holds it.
+ */
+async function listBalances(d: ApiDeps, customerId: string): Promise<object[]> {
+  const ids = await d.ledger.listUserBalances(customerId);
+  const deleted = ids.length === 0 ? [] : await d.redis.hmget(DELETED_BALANCES_KEY, ...ids);
+  const found = await Promise.all(ids.filter((_, i) => deleted[i] === null).map((id) => d.ledger.getUserBalance(id)));
+  const balances = found.filter((b): b is UserBalance => b !== null && b.customerId === customerId);
+  const external = [...new Set(balances.filter((b) => d.programs.byId(b.configId)?.mode === 'EXTERNAL_BALANCE').map((b) => b.configId))];
+  const listed = new Map<string, number>();
+  await Promise.all(external.map(async (configId) => {
+    const r = await partnerClient(d, configId).listBalances(customerId);
+    if (!r.ok) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner of program ${configId} did not list the balances (${r.kind})`);
+    for (const item of r.body) listed.set(item.id, item.amount);
+  }));
+  return Promise.all(balances.map(async (b) => {
+    const view = balanceView(b, await cardsOf(d, customerId, b.id));
+    if (!external.includes(b.configId)) return view;
+    const amount = listed.get(b.id);
+    return { ...view, ...(amount === undefined ? {} : { available: amount }), partnerListed: amount !== undefined };
+  }));
+}
+
+/**
+ * Deletes a balance with no money on it (seed "Delete balance": only at zero). Refused with 409
+ * BALANCE_NOT_EMPTY while it holds money or holds (EXTERNAL_BALANCE: the partner's amount, read
+ * first), and 409 BALANCE_HAS_CARDS while a card on it could still be used (not locked for good:
+ * lost, stolen, inactive, replaced). EXTERNAL_BALANCE: the partner's `DELETE` then; its refusals
+ * answer with its status and title (a 409 CLIENT_ERROR, money found on it meanwhile, as
+ * BALANCE_NOT_EMPTY), no answer 503. The ledger keeps the balance and its history; the API
+ * treats it as gone from then on.
+ */
+async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string): Promise<void> {
+  const b = await requireBalance(d, customerId, balanceId);
+  const external = d.programs.byId(b.configId)?.mode === 'EXTERNAL_BALANCE';
+  if (b.blockedMinor !== 0 || (!external && b.availableMinor !== 0)) {
+    throw new ApiError(409, 'BALANCE_NOT_EMPTY', `balance ${balanceId} holds ${b.availableMinor} available and ${b.blockedMinor} blocked; it can be deleted at zero only`);
+  }
+  const ids = await d.redis.smembers(customerKeys(customerId).cards);
+  const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
+  if (cards.some((c) => c !== null && c.balanceId === balanceId && !FINAL_LOCKS.has(c.lock))) {
+    throw new ApiError(409, 'BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
+  }
+  if (external) {
+    const client = partnerClient(d, b.configId);
+    const now = await client.getBalance(customerId, balanceId);
+    if (!now.ok) throw partnerProblem(now, `read balance ${balanceId}`);
+    if (now.body.amount !== 0) throw new ApiError(409, 'BALANCE_NOT_EMPTY', `the partner holds ${now.body.amount} on balance ${balanceId}; it can be deleted at zero only`);
+    // A fresh key per request: a delete refused earlier may succeed once the balance is empty.
+    const r = await client.deleteBalance(customerId, balanceId, `delete-${balanceId}-${randomUUID()}`);
+    if (!r.ok && r.kind === 'DECLINED' && r.title === 'CLIENT_ERROR') throw new ApiError(409, 'BALANCE_NOT_EMPTY', `the partner refused to delete balance ${balanceId} (CLIENT_ERROR): money on it`);
+    if (!r.ok) throw partnerProblem(r, `delete balance ${balanceId}`);
+  }
+  await d.redis.hset(DELETED_BALANCES_KEY, balanceId, String(Date.now()));
+}
+
+/** A partner's refusal with its status and title; no answer: 503 PARTNER_UNAVAILABLE. */
+function partnerProblem(r: { kind: string; status?: number; title?: string }, what: string): ApiError {
+  if (r.kind === 'DECLINED' && r.title !== undefined && r.status !== undefined) return new ApiError(r.status, r.title, `the partner refused to ${what}: ${r.title}`);
+  return new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer (${r.kind}) when asked to ${what}`);
+}
+
 export function balanceRoutes(d: ApiDeps): Route[] {
   return [
+    {
+      method: 'GET', path: '/secure/customers/{customerId}/balances', operationId: 'listBalances', tag: 'balances',
+      summary: 'The customer\'s balances with their cards',
+      description: 'Deleted balances are left out. For EXTERNAL_BALANCE programs the partner\'s balance list (GET /users/{userId}/balances, '
+        + 'one call per program) gives available as the partner holds it; a partner that does not answer: 503 PARTNER_UNAVAILABLE.',
+      params: { customerId: CUSTOMER_ID },
+      responses: {
+        200: { description: 'The balances', schema: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: BALANCE_ITEM } } } },
+        400: VALIDATION,
+        404: problem('No such customer', 'CUSTOMER_NOT_FOUND'),
+        503: problem('The partner did not answer (EXTERNAL_BALANCE)', 'PARTNER_UNAVAILABLE'),
+      },
+      async handle(req) {
+        const customerId = req.params.customerId as string;
+        await requireCustomer(d, customerId);
+        return json(200, { items: await listBalances(d, customerId) });
+      },
+    },
+    {
+      method: 'DELETE', path: '/secure/customers/{customerId}/balances/{balanceId}', operationId: 'deleteBalance', tag: 'balances',
+      summary: 'Deletes a balance with no money on it (EXTERNAL_BALANCE: at the partner too)',
+      description: 'Only at zero: no money and no holds on it (EXTERNAL_BALANCE: the partner\'s amount, read first), and no card on it that '
+        + 'could still be used (every card locked as lost, stolen, inactive or replaced). In an EXTERNAL_BALANCE program the partner\'s '
+        + 'DELETE /users/{userId}/balances/{balanceId} comes next; its refusal answers with its status and title, no answer 503. '
+        + 'Afterwards the balance answers 404 everywhere in this API; the ledger keeps its history.',
+      params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },
+      responses: {
+        204: { description: 'Deleted' },
+        400: VALIDATION,
+        403: problem('The partner says the balance belongs to another user (EXTERNAL_BALANCE)', 'FORBIDDEN'),
+        404: problem('No such balance for this customer (or the partner does not know it)', 'BALANCE_NOT_FOUND'),
+        409: problem('Money or holds on it, or a card that can still be used', 'BALANCE_NOT_EMPTY', 'BALANCE_HAS_CARDS'),
+        503: problem('The partner did not answer (EXTERNAL_BALANCE)', 'PARTNER_UNAVAILABLE'),
+      },
+      async handle(req) {
+        await deleteBalance(d, req.params.customerId as string, req.params.balanceId as string);
+        return noContent();
+      },
+    },
     {
       method: 'POST', path: '/secure/customers/{customerId}/balances', operationId: 'createBalance', tag: 'balances',
       summary: 'Opens a user balance in a currency under a program',

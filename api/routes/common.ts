@@ -27,10 +27,17 @@ export async function requireCustomer(d: ApiDeps, customerId: string): Promise<C
   return c;
 }
 
-/** The customer's balance; another customer's balance is as unknown as a missing one. */
+/**
+ * Balances deleted through `DELETE /secure/customers/{customerId}/balances/{balanceId}`: a Redis
+ * hash, balance id → when (ms since the epoch). The ledger keeps such a balance (at zero, with its
+ * history, so its postings still balance); the API treats it as gone.
+ */
+export const DELETED_BALANCES_KEY = 'api:deleted-balances';
+
+/** The customer's balance; another customer's balance, or a deleted one, is as unknown as a missing one. */
 export async function requireBalance(d: ApiDeps, customerId: string, balanceId: string): Promise<UserBalance> {
-  const b = await d.ledger.getUserBalance(balanceId);
-  if (b === null || b.customerId !== customerId) throw new ApiError(404, 'BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
+  const [b, deleted] = await Promise.all([d.ledger.getUserBalance(balanceId), d.redis.hexists(DELETED_BALANCES_KEY, balanceId)]);
+  if (b === null || b.customerId !== customerId || deleted === 1) throw new ApiError(404, 'BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
   return b;
 }
 

@@ -24,7 +24,7 @@ const PRESENT: Schema = {
 export const PROGRAM: Schema = {
   type: 'object',
   required: ['configId', 'bin', 'panLength', 'currency', 'mode', 'depositRequired', 'creditRequired', 'budgetMs', 'cardValidityMonths',
-    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'partnerBalances', 'notes'],
+    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'lowBalanceMinor', 'partnerBalances', 'notes'],
   properties: {
     configId: { type: 'string', description: 'required' },
     bin: { type: 'string', description: 'required; 6 or 8 digits' },
@@ -52,6 +52,10 @@ export const PROGRAM: Schema = {
     fxRates: { type: 'object', description: 'default {}: foreign currency → program currency units bought by one unit (decimal string)', additionalProperties: { type: 'string' } },
     holdExpiryDays: { type: 'integer', description: 'default 7' },
     holdExpiryDaysByMcc: { type: 'object', description: 'default 30 days for MCC 3501-3999, 7011 and 7512', additionalProperties: { type: 'integer' } },
+    lowBalanceMinor: {
+      type: 'object', description: 'default {"DEPOSIT": null, "CREDIT": null}: minor units below which the partner balance of that type sends one lowBalance notification per crossing (null: none)',
+      properties: { DEPOSIT: { type: ['integer', 'null'] }, CREDIT: { type: ['integer', 'null'] } },
+    },
     partnerBalances: {
       type: 'object', description: 'per currency (the program\'s own and every currency the program has a partner balance in): each type, or null when it does not exist',
       additionalProperties: { type: 'object', properties: { DEPOSIT: PRESENT, CREDIT: PRESENT, COMPANY: PRESENT } },
@@ -118,7 +122,7 @@ async function programView(d: ApiDeps, p: Program, index: Awaited<ReturnType<typ
       timeoutMs: p.partner.timeoutMs, certConfigured: Boolean(p.partner.cert), keyConfigured: Boolean(p.partner.key), caConfigured: Boolean(p.partner.ca),
     },
     fees: p.fees, limits: p.limits, fxRates: p.fxRates, holdExpiryDays: p.holdExpiryDays, holdExpiryDaysByMcc: p.holdExpiryDaysByMcc,
-    partnerBalances, notes,
+    lowBalanceMinor: p.lowBalanceMinor, partnerBalances, notes,
   };
 }
 

@@ -21,6 +21,12 @@ export interface PartnerSimOptions {
   /** JSON file of balances and transactions: loaded at start when present, written at stop. */
   snapshotFile?: string | null;
   log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * An existing simulator to serve (its balances, transactions, idempotency cache and knobs kept;
+   * `config` and `snapshotFile` are then ignored): a partner that went down and came back, e.g.
+   * on the port it had.
+   */
+  sim?: PartnerSimulator;
 }
 
 export interface RunningPartnerSim {
@@ -37,7 +43,7 @@ export async function startPartnerSimulator(o: PartnerSimOptions = {}): Promise<
   const host = o.host ?? '127.0.0.1';
   const tls = o.tls ?? null;
   const config: SimConfig = { ...SIM_DEFAULTS, seed: freshSeed(), ...o.config };
-  const sim = new PartnerSimulator(config, o.snapshotFile ?? null);
+  const sim = o.sim ?? new PartnerSimulator(config, o.snapshotFile ?? null);
   const log = o.log ?? (() => {});
   const server = await createHttpServer(
     { handle: (req) => sim.handle(req, tls !== null), websocket: null, maxBodyBytes: SIM_BODY_BYTES_MAX },

@@ -29,6 +29,8 @@ type TxEndpoint = (typeof TX_ENDPOINTS)[number];
 export const SIM_NOTIFICATION_KINDS = [
   'transaction', 'cardLocked', 'cardUnlocked', 'transactionalLockReasonAdded', 'transactionalLockReasonRemoved',
   'otp', 'verificationInProgress', 'verificationAccepted', 'verificationRejected',
+  // Not in the seed: the switch's low-balance notification of a partner balance (docs/partners.md).
+  'lowBalance',
 ] as const;
 
 /** A balance the partner holds (External Balance). `amount` in minor units; may go negative only by force-debit. */
@@ -49,7 +51,10 @@ export interface SimTransaction {
   status: string;
   /** Signed change to the balance it made, minor units (0 in SHARED_AUTHORIZATION mode or when nothing applied). */
   effect: number;
-  /** Why nothing was applied, when so (BALANCE_NOT_FOUND for a force call, NOT_FOUND for a reversal). */
+  /**
+   * Why nothing was applied, when so: BALANCE_NOT_FOUND for a force call, NOT_FOUND for a reversal,
+   * SAME_TRANSACTION for a debit / force-debit pair of one transactionId (the second moves nothing).
+   */
   note: string | null;
 }
 
@@ -280,9 +285,21 @@ export class PartnerSimulator {
     }
     if (decision && b.currency !== t.currency) return problem(409, 'CLIENT_ERROR', `the balance is in ${b.currency}`);
     if (endpoint === 'debit' && b.amount < t.amount) return problem(422, 'INSUFFICIENT_FUNDS', 'not enough money on the balance');
+    // One transaction moves money once: a force-debit naming a debit this balance took (the switch
+    // approved it in stand-in after the debit went unanswered) confirms it, and a late debit after
+    // such a force-debit is acknowledged without a second movement.
+    if ((endpoint === 'force-debit' || endpoint === 'debit') && this.tookDebit(t, endpoint === 'debit' ? 'force-debit' : 'debit')) {
+      record(0, 'SAME_TRANSACTION');
+      return noContent();
+    }
     b.amount += sign * t.amount;
     record(sign * t.amount, null);
     return noContent();
+  }
+
+  /** A not-reversed `other` call (debit or force-debit) of the same transactionId that moved money on this balance. */
+  private tookDebit(t: WireTransaction, other: 'debit' | 'force-debit'): boolean {
+    return this.txs.some((c) => c.endpoint === other && c.transactionId === t.transactionId && c.balanceId === t.balanceId && c.status !== 'REVERSED' && c.effect !== 0);
   }
 
   /** The first refusal rule matching the call, answered with the seed's status for its title. */
@@ -308,7 +325,7 @@ export class PartnerSimulator {
     let original: SimTransaction | undefined;
     for (let i = this.txs.length - 1; i >= 0 && original === undefined; i--) {
       const c = this.txs[i]!;
-      if (c.endpoint !== 'reversal' && c.transactionId === target && c.balanceId === t.balanceId && c.status !== 'REVERSED') original = c;
+      if (c.endpoint !== 'reversal' && c.note !== 'SAME_TRANSACTION' && c.transactionId === target && c.balanceId === t.balanceId && c.status !== 'REVERSED') original = c;
     }
     const b = original === undefined ? undefined : this.balances.get(original.balanceId);
     let effect = 0;

@@ -10,6 +10,10 @@
 //   (its limits checked, the user's funds not: the local user balance only records the hold), then
 //   asks the partner's `debit`; a refusal or no answer releases the deposit hold (and, for no
 //   answer, sends a `reversal`).
+// - A partner that does not answer (timeout, unreachable, 5xx, malformed, breaker open) leaves the
+//   answer to the program's stand-in rule: DECLINE (default) as above; APPROVE_UP_TO approves an
+//   0100 at or under `standIn.limit` against the ledger's hold and tells the partner with a
+//   `force-debit` instead of a `reversal` (standInAfterPartner).
 //
 // Calls the partner cannot refuse (`force-debit`, `force-credit`, `reversal`, `PUT` cleared and
 // notifications) are written to the durable outbox (adapters/outbox.ts) before the wire answer;
@@ -140,6 +144,7 @@ export async function partnerDebit(
   if (c.program.mode === 'SHARED_AUTHORIZATION') {
     const { verdict, tx, timing } = await askPartner(ctx, client, req, c, 'debit', status);
     if (!verdict.approved) {
+      if (!verdict.answered && standInApproves(c, status)) return standInAfterPartner(ctx, req, c, tx, await local(false), timing);
       if (!verdict.answered) await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
       return { ...refusedByPartner(req, c, verdict.reason), partnerCall: timing };
     }
@@ -152,10 +157,39 @@ export async function partnerDebit(
   if (d.reason !== 'APPROVED') return { ...d, balance: null };
   const { verdict, tx, timing } = await askPartner(ctx, client, req, c, 'debit', status);
   if (verdict.approved) return { ...d, balance: null, partnerCall: timing };
+  // No answer, and the stand-in rule approves: the deposit hold stays and the partner is told.
+  if (!verdict.answered && standInApproves(c, status)) return { ...(await standInAfterPartner(ctx, req, c, tx, d, timing)), balance: null };
   // The deposit hold (or post) taken for it is undone; a partner that did not answer may have taken the debit.
   await ctx.ledger.reverse({ idempotencyKey: `partner-undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, cardId: c.card.id, rememberOrphan: true });
   if (!verdict.answered) await enqueuePartnerCall(ctx, c.program, 'reversal', tx);
   return { ...refusedByPartner(req, c, verdict.reason), partnerCall: timing };
+}
+
+/**
+ * Whether the program's stand-in rule approves a debit its partner gave no answer to (SPEC §2.5,
+ * the same rule as the ledger's deadline in deadline.ts): `APPROVE_UP_TO`, an 0100 hold (status
+ * AUTHORIZED; an 0200 post is declined as under DECLINE), amount at or under `standIn.limit`.
+ */
+function standInApproves(c: Checked, status: PartnerTransactionStatus): boolean {
+  const s = c.program.standIn;
+  return status === 'AUTHORIZED' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit;
+}
+
+/**
+ * A stand-in approval after the partner's debit went unanswered, given `d`, the ledger's decision
+ * on the hold (EXTERNAL_BALANCE: the deposit hold taken already; SHARED_AUTHORIZATION: the usual
+ * deposit-then-user hold). Approved: the hold stands and the partner is told through the outbox
+ * with a `force-debit` of the same transactionId (the transaction happened), not a `reversal`.
+ * Declined here: that code, and a `reversal`, since the partner may have taken the debit.
+ */
+async function standInAfterPartner(ctx: ProcessContext, req: Request, c: Checked, debit: PartnerTransaction, d: Decision, timing: PartnerCallTiming): Promise<Decision> {
+  if (d.reason !== 'APPROVED') {
+    await enqueuePartnerCall(ctx, c.program, 'reversal', debit);
+    return { ...d, partnerCall: timing };
+  }
+  await enqueuePartnerCall(ctx, c.program, 'force-debit', partnerTransaction(req, c, 'standin', { status: debit.status }));
+  const ledger = d.ledger.op === 'HOLD' || d.ledger.op === 'POST' ? { ...d.ledger, standIn: true } : d.ledger;
+  return { ...d, ledger, partnerCall: timing };
 }
 
 /** A card credit (refund, payment credit) asked within the budget in a partner mode: the partner's `credit` first. */
