@@ -147,7 +147,6 @@ export const ERRORS = {
   PROGRAM_NOT_FOUND: answered('api', 404, 'No program has this configId.'),
   OUTBOX_ENTRY_NOT_FOUND: answered('api', 404, 'No outbox entry has this id (or it was sent and is no longer kept).'),
   METHOD_NOT_ALLOWED: answered('api', 405, 'The route exists but not for this method; the Allow header lists those it has.'),
-  KYC_REQUIRED: answered('api', 409, 'The customer\'s KYC status is not SUCCESS.'),
   PROGRAM_MISMATCH: answered('api', 409, 'The balance belongs to another program than the one named.'),
   IDEMPOTENCY_KEY_REUSED: answered('api', 409, 'This X-Idempotency-Key was used for a different request.'),
   OUTBOX_ENTRY_NOT_DEAD: answered('api', 409, 'The outbox entry is not among the dead letters.'),
@@ -175,6 +174,7 @@ export const ERRORS = {
   CARD_DATA_CORRUPT: answered('card', 500, 'A stored card record does not decode.'),
 
   // Customer store.
+  KYC_REQUIRED: answered('customer', 409, 'The customer\'s KYC status is not SUCCESS: no balance or card for them yet.'),
   CUSTOMER_EXISTS: answered('customer', 409, 'A customer with this id exists already.'),
   CUSTOMER_INVALID_KYC: answered('customer', 400, 'The KYC status is not SUCCESS, PENDING or REJECTED.'),
   CUSTOMER_INVALID_LOCK_REASON: answered('customer', 400, 'The transactional lock reason is not one the partner documentation lists.'),

@@ -5,7 +5,8 @@ import type { UserBalance } from '../../ledger/index.js';
 import type { Route } from '../router.js';
 import { IDEMPOTENCY_HEADER } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { json } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
 import { customerKeys } from '../../switch/customers.js';
@@ -102,21 +103,21 @@ export const TRANSACTION: Schema = {
 async function atPartner(d: ApiDeps, b: UserBalance): Promise<UserBalance> {
   if (d.programs.byId(b.configId)?.mode !== 'EXTERNAL_BALANCE') return b;
   const client = d.partners?.get(b.configId);
-  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${b.configId} has no partner client in this process`);
+  if (client === undefined) throw new AppError('PARTNER_UNAVAILABLE', `program ${b.configId} has no partner client in this process`);
   const r = await client.getBalance(b.customerId, b.id);
   if (r.ok) return { ...b, availableMinor: r.body.amount };
-  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner answered ${r.title} for balance ${b.id}`);
-  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the balance read (${r.kind})`);
+  if (r.kind === 'DECLINED') throw new AppError(r.title, `the partner answered ${r.title} for balance ${b.id}`);
+  throw new AppError('PARTNER_UNAVAILABLE', `the partner did not answer the balance read (${r.kind})`);
 }
 
 /** Seed "Your APIs for us — External Balance": the partner links the balance before it exists here (SPEC §6). */
 async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, balanceId: string, currency: string): Promise<void> {
   const client = d.partners?.get(configId);
-  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
+  if (client === undefined) throw new AppError('PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
   const r = await client.linkBalance(customerId, { balanceId, currency }, `link-${balanceId}`);
   if (r.ok) return;
-  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner refused to link balance ${balanceId}: ${r.title}`);
-  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
+  if (r.kind === 'DECLINED') throw new AppError(r.title, `the partner refused to link balance ${balanceId}: ${r.title}`);
+  throw new AppError('PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
 }
 
 export function balanceRoutes(d: ApiDeps): Route[] {
@@ -143,8 +144,8 @@ export function balanceRoutes(d: ApiDeps): Route[] {
         const customerId = req.params.customerId as string;
         const body = req.json as { currency: string; configId?: string };
         const customer = await requireCustomer(d, customerId);
-        if (customer.kyc !== 'SUCCESS') throw new ApiError(409, 'KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
-        if (!isKnownCurrency(body.currency)) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${body.currency} is not supported`);
+        if (customer.kyc !== 'SUCCESS') throw new AppError('KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
+        if (!isKnownCurrency(body.currency)) throw new AppError('VALIDATION_ERROR', `currency ${body.currency} is not supported`);
         const program = defaultProgram(d, body.configId);
         // A retried creation (same X-Idempotency-Key) names the same balance, at the partner and here.
         const balanceId = d.ledger.balanceIdFor(customerId, req.idempotencyKey ?? undefined);
@@ -245,7 +246,7 @@ interface InternalBody { type: InternalType; amount: number; currency: string; d
 
 async function postInternal(d: ApiDeps, customerId: string, balanceId: string, body: InternalBody, key: string | null) {
   const balance = await requireBalance(d, customerId, balanceId);
-  if (body.currency !== balance.currency) throw new ApiError(409, 'CURRENCY_MISMATCH', `balance ${balanceId} is in ${balance.currency}, not ${body.currency}`);
+  if (body.currency !== balance.currency) throw new AppError('CURRENCY_MISMATCH', `balance ${balanceId} is in ${balance.currency}, not ${body.currency}`);
   const partnerId = await partnerFor(d, body.type, balance.configId, balance.currency);
   // The transaction id follows from the idempotency key, so a replay names the same transaction.
   const txId = key === null ? randomUUID() : uuidFrom(`api-tx|${balanceId}|${key}`);
@@ -274,7 +275,7 @@ async function partnerFor(d: ApiDeps, type: InternalType, configId: string, curr
   if (found !== null) return found.id;
   const creditRequired = d.programs.byId(configId)?.creditRequired ?? true;
   if (rule.partner === 'CREDIT' && creditRequired) {
-    throw new ApiError(404, 'COLLATERAL_BALANCE_NOT_FOUND', `program ${configId} has no CREDIT partner balance in ${currency}`);
+    throw new AppError('COLLATERAL_BALANCE_NOT_FOUND', `program ${configId} has no CREDIT partner balance in ${currency}`);
   }
   return null;
 }
