@@ -31,7 +31,7 @@ export const ERROR_GROUPS = {
   card: 'Cards',
   customer: 'Customers',
   partner: 'Partner calls',
-  wire: 'Wire and codec',
+  wire: 'Wire, codec and message processing',
   outbox: 'Outbox',
   startup: 'Start-up',
 } as const;
@@ -189,26 +189,30 @@ export const ERRORS = {
   PARTNER_ERR_BODY: internal('partner', 'A partner call\'s body would be invalid or unsafe (a PAN, a malformed field): a programmer error.'),
 
   // Wire and codec. A structural ISO_ERR code means the extent of the rest of the message is
-  // unknown; a content code means one field is bad but its extent is known.
+  // unknown, so unpacking stops there; a content code means one field is bad but its extent is
+  // known, so unpacking goes on and the other fields are still echoed. The field each names is in
+  // parentheses.
   SW_ERR_FRAME_TOO_LONG: internal('wire', 'A frame\'s length prefix passes the 8 KiB limit: the connection is closed with a log line.'),
-  ISO_ERR_TRUNCATED: internal('wire', 'Structural: the message ends inside this field (or inside the MTI or bitmap).'),
-  ISO_ERR_BAD_LENGTH_PREFIX: internal('wire', 'Structural: a variable field\'s length prefix is not all ASCII digits.'),
-  ISO_ERR_TOO_LONG: internal('wire', 'Structural on unpack (the prefix exceeds the field\'s maximum); on pack the value is too long.'),
-  ISO_ERR_UNDEFINED_FIELD: internal('wire', 'Structural: the bitmap names a field the dialect does not define; on pack, the same for a key.'),
-  ISO_ERR_TRAILING_BYTES: internal('wire', 'Structural: bytes remain after the last field the bitmap names.'),
-  ISO_ERR_BAD_CHARSET: internal('wire', 'Content: a byte the field\'s encoding does not allow (a non-digit in `n`, non-ASCII).'),
-  ISO_ERR_BAD_LENGTH: internal('wire', 'Content: shorter than the field\'s minimum; on pack, a fixed field of the wrong length.'),
-  ISO_ERR_MISSING_VALUE: internal('wire', 'Pack only: the MTI or a field is present but empty.'),
-  ISO_ERR_BAD_TYPE: internal('wire', 'Pack only: a string for a binary field or a Buffer for a text field.'),
+  SW_ERR_PROCESSING: internal('wire', 'An answer could not be encoded (a bug in the deciding code): that request is left unanswered; the log line names the field, never its value.'),
+  SW_ERR_COMPENSATION: internal('wire', 'A compensation (release of a hold, partner reversal) was not queued or gave up: the hold is left to the hold-expiry sweeper.'),
+  ISO_ERR_TRUNCATED: internal('wire', 'Structural (field 0, 1 or the field): the body ends inside the MTI, a bitmap, a length prefix or a value.'),
+  ISO_ERR_BAD_LENGTH_PREFIX: internal('wire', 'Structural (the field): a length prefix byte is not an ASCII digit.'),
+  ISO_ERR_TOO_LONG: internal('wire', 'Structural (the field): a length prefix exceeds the field\'s maximum; on pack, a value is too long.'),
+  ISO_ERR_UNDEFINED_FIELD: internal('wire', 'Structural (the bit): the bitmap names a field the dialect does not define; on pack, such a key.'),
+  ISO_ERR_TRAILING_BYTES: internal('wire', 'Structural (the last field read): bytes remain after the last field.'),
+  ISO_ERR_BAD_CHARSET: internal('wire', 'Content (0 or the field): a byte the field\'s encoding does not allow (a non-digit in `n`, a non-ASCII or control byte in `an`/`ans`).'),
+  ISO_ERR_BAD_LENGTH: internal('wire', 'Content (the field): a variable field shorter than its minimum; on pack, a fixed field of the wrong length.'),
+  ISO_ERR_MISSING_VALUE: internal('wire', 'Pack only (0 or the field): the MTI or a field value is empty or undefined.'),
+  ISO_ERR_BAD_TYPE: internal('wire', 'Pack only (the field): a string for a binary field, or a `Buffer` for a text field.'),
 
   // Outbox.
-  OUTBOX_ERR_INVALID_ENTRY: internal('outbox', 'A field of the entry is missing or malformed.'),
-  OUTBOX_ERR_CARD_DATA: internal('outbox', 'The body holds a PAN (Luhn-valid, 13-19 digits) or a card-data field.'),
-  OUTBOX_ERR_BODY_TOO_LARGE: internal('outbox', 'The JSON body is over the outbox\'s body limit.'),
-  OUTBOX_ERR_FULL: internal('outbox', 'The entry\'s slot group holds its maximum of pending entries.'),
-  OUTBOX_ERR_KEY_REUSED: internal('outbox', 'The idempotency key is recorded for another method, path or body.'),
-  OUTBOX_ERR_INVALID_OPTIONS: internal('outbox', 'An option is out of range.'),
-  OUTBOX_ERR_STATE: internal('outbox', 'start() called twice, or flush() of an outbox never started.'),
+  OUTBOX_ERR_INVALID_ENTRY: internal('outbox', '`enqueue`: a field of the entry is missing or malformed.'),
+  OUTBOX_ERR_CARD_DATA: internal('outbox', '`enqueue`: the body or path holds a PAN (a Luhn-valid run of 13-19 digits), or the body a card-data field.'),
+  OUTBOX_ERR_BODY_TOO_LARGE: internal('outbox', '`enqueue`: the JSON body is over 64 KiB.'),
+  OUTBOX_ERR_FULL: internal('outbox', '`enqueue`: the entry\'s slot group holds `maxPendingPerGroup` pending entries.'),
+  OUTBOX_ERR_KEY_REUSED: internal('outbox', '`enqueue`: the idempotency key is recorded with another method, path or body.'),
+  OUTBOX_ERR_INVALID_OPTIONS: internal('outbox', '`Outbox.open`, `list`: an option, a page size or a cursor is out of range.'),
+  OUTBOX_ERR_STATE: internal('outbox', '`start` called twice, or `flush` of an outbox never started.'),
 
   // Start-up: the process exits non-zero with the error's message as its one line.
   SW_ERR_CONFIG: internal('startup', 'An environment variable is malformed or out of range, or the TLS files it names are unusable.'),
