@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { HttpApp, HttpRequest, HttpResponse, WebSocketRoute } from './http.js';
 import { compile, type Schema, type Validator } from './schema.js';
 import { problemOf, problemResponse } from './problem.js';
-import { AppError } from '../errors/index.js';
+import { AppError, type ErrorCode } from '../errors/index.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
 import { StaticFiles, type StaticRoute } from './static.js';
@@ -23,7 +23,7 @@ export interface RouteResponse {
   schema?: Schema;
   contentType?: string;
   /** Problem titles this status answers with (documented in OpenAPI and docs/api.md). */
-  problems?: readonly string[];
+  problems?: readonly ErrorCode[];
 }
 
 export interface RouteParam { description: string; schema: Schema; required?: boolean }
