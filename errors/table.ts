@@ -135,6 +135,7 @@ export const ERRORS = {
   LEDGER_ERR_INVARIANT: internal('ledger', 'A script\'s result breaks an invariant it must satisfy (a programmer error).'),
   LEDGER_ERR_CONTENTION: internal('ledger', 'A transaction kept changing while it was being reversed; the caller may retry.'),
   LEDGER_ERR_TRANSFER: internal('ledger', 'A transfer between partner-balance tranches could not land.'),
+  LEDGER_ERR_PRECONDITION: internal('ledger', 'A hold\'s guard failed (the key that had to be absent exists, or the guarded hash changed): nothing was written; the caller decides again from fresh state.'),
   LEDGER_ERR_SCRIPT_MISSING: internal('ledger', 'A Lua script the ledger needs is not in ledger/lua.'),
 
   // Management API: problems of the HTTP layer and the routes.

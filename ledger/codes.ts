@@ -26,6 +26,10 @@ export const Code = {
   AMOUNT_TOO_LARGE: 20,
   /** reverse-transaction: the partner keys passed are not those the transaction names (it appeared meanwhile); TS reads and retries. Never a reason. */
   STALE_KEYS: 21,
+  /** HoldArgs.guard: the key that must be absent exists (the message is a repeat). Nothing done; never a reason. */
+  GUARD_PRESENT: 22,
+  /** HoldArgs.guard: the guarded hash changed since the caller read it. Nothing done; never a reason. */
+  GUARD_CHANGED: 23,
 } as const;
 
 export type LedgerReason =
@@ -97,3 +101,14 @@ export type LedgerErrorCode = Extract<ErrorCode, `LEDGER_ERR_${string}`>;
  * whose code is one of the ledger's, so a caller can tell what the ledger threw.
  */
 export class LedgerError extends AppError<LedgerErrorCode> {}
+
+/**
+ * A hold's HoldArgs.guard failed: `which` is PRESENT (the key that had to be absent exists) or
+ * CHANGED (the guarded hash no longer holds the expected values). Nothing was read further or
+ * written: the caller decides again from fresh state. Code LEDGER_ERR_PRECONDITION.
+ */
+export class PreconditionFailedError extends LedgerError {
+  constructor(readonly which: 'PRESENT' | 'CHANGED') {
+    super('LEDGER_ERR_PRECONDITION', which === 'PRESENT' ? 'hold guard: the key that had to be absent exists' : 'hold guard: the guarded hash changed');
+  }
+}

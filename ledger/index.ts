@@ -3,6 +3,6 @@ export { Ledger } from './ledger.js';
 export * from './types.js';
 export type { LedgerReason, TxStatus } from './codes.js';
 export type { PartnerType } from './keys.js';
-export { LedgerError } from './codes.js';
+export { LedgerError, PreconditionFailedError } from './codes.js';
 export { holdExpiresAtMs, holdExpiryDays, type HoldExpiryProgram } from './expiry.js';
 export { checkLedger, formatReport, type Report, type CurrencyTotals } from './check.js';

@@ -5,12 +5,12 @@
 // calls of one event-loop turn.
 import { randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { Code, LedgerError, reasonOf, statusOf, type LedgerReason } from './codes.js';
+import { Code, LedgerError, PreconditionFailedError, reasonOf, statusOf, type LedgerReason } from './codes.js';
 import { Keyspace, type PartnerType } from './keys.js';
 import { loadScripts, registerScripts, type ScriptFn } from './scripts.js';
 import {
   type DailyLimits,
-  INTERNAL_TYPES, type ClearArgs, type ClearResult, type CreditArgs, type HoldArgs, type HoldResult, type JournalEntry,
+  INTERNAL_TYPES, type ClearArgs, type ClearResult, type CreditArgs, type HoldArgs, type HoldGuard, type HoldResult, type JournalEntry,
   type LedgerOptions, type MinorSum, type PartnerBalance, type PostArgs, type PostResult, type ReleaseArgs, type ReleaseResult,
   type ReloadResult, type ReverseArgs, type ReverseResult, type SummaryRow, type Transaction, type UserBalance, MAX_AMOUNT_MINOR,
 } from './types.js';
@@ -249,6 +249,7 @@ export class Ledger {
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
     if (a.limits !== undefined) checkLimits(a.limits);
     if (a.orphanTxId !== undefined) checkId(a.orphanTxId, 'orphanTxId');
+    if (a.guard !== undefined) checkGuard(a.guard);
     const g = this.groupOf(a.balanceId);
     const forced = a.forced === true;
     const retryable = a.depositId !== null && !forced && this.keys.groups > 1;
@@ -261,6 +262,8 @@ export class Ledger {
       r = await this.runDebit(mode, a, g, fee, fx, forced, false);
     }
     const code = r[0]!;
+    if (code === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
+    if (code === Code.GUARD_CHANGED) throw new PreconditionFailedError('CHANGED');
     return {
       approved: code === Code.OK,
       reason: reasonOf(code),
@@ -282,14 +285,17 @@ export class Ledger {
     const lim = a.limits;
     const useKey = lim === undefined ? txKey : p + 'use:' + lim.cardId + ':' + lim.day;
     const now = a.nowMs ?? this.now();
-    const limits = lim === undefined ? '' : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
+    const gd = a.guard;
+    const limits = lim === undefined ? (gd === undefined ? '' : '|||||') : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
+    const guard = gd === undefined ? '' : `|${gd.fields.join(',')}|${gd.expected.join('\x1f')}`;
     const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.idemTtl}|` +
-      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}`;
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}${guard}`;
     const meta: string[] = [];
     if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
     const keys = [p + 'idem:' + a.idempotencyKey, txKey, p + 'ub:' + a.balanceId, a.depositId === null ? txKey : p + 'pbt:' + a.depositId, companyKey,
       this.keys.journals[g]!, this.keys.expiries[g]!, p + 'hist:' + a.balanceId, this.keys.worlds[g]!, useKey,
-      a.orphanTxId === undefined ? txKey : p + 'tx:' + a.balanceId + ':' + a.orphanTxId];
+      a.orphanTxId === undefined ? txKey : p + 'tx:' + a.balanceId + ':' + a.orphanTxId,
+      gd === undefined ? txKey : gd.hashKey, gd === undefined || gd.absentKey === null ? txKey : gd.absentKey];
     return new Promise((resolve, reject) => {
       let q = this.pendingDebits.get(g);
       if (q === undefined) { q = []; this.pendingDebits.set(g, q); }
@@ -808,4 +814,11 @@ function checkLimits(l: DailyLimits): void {
   for (const v of [l.amountMinor, l.count, l.atmAmountMinor]) {
     if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
   }
+}
+
+/** HoldArgs.guard: names and values must survive the packed argument's separators. */
+function checkGuard(g: HoldGuard): void {
+  if (g.fields.length === 0 || g.fields.length !== g.expected.length) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: one expected value per field, at least one field');
+  for (const f of g.fields) if (f === '' || /[,|]/.test(f)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: a field name is empty or holds , or |');
+  for (const v of g.expected) if (/[|\x1f]/.test(v)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: an expected value holds | or \\x1f');
 }

@@ -27,6 +27,8 @@ export interface ManagedRedisOptions {
 
 export interface ManagedRedis {
   url: string;
+  /** The server's Unix socket (cheaper than TCP loopback for a client on this host), or null when the path would be too long. */
+  socketPath: string | null;
   host: string;
   port: number;
   pid: number;
@@ -223,6 +225,7 @@ async function spawnRedis(opts: ManagedRedisOptions, host: string, dir: string):
       '--appendonly', fsync === 'off' ? 'no' : 'yes',
       ...(fsync === 'off' ? [] : ['--appendfsync', fsync]),
       '--logfile', '', '--loglevel', 'warning', '--pidfile', `${dir}/${PIDFILE}`,
+      ...(socketPathIn(dir) === null ? [] : ['--unixsocket', socketPathIn(dir) as string, '--unixsocketperm', '700']),
       ...(opts.extraArgs ?? []),
     ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
@@ -242,6 +245,15 @@ async function spawnRedis(opts: ManagedRedisOptions, host: string, dir: string):
   throw new Error('redis-server did not start after 5 attempts');
 }
 
+/** Linux limits a Unix socket path to 107 bytes; a longer one leaves the server on TCP only. */
+const SOCKET_PATH_MAX_BYTES = 107;
+
+/** Where the managed server's Unix socket lives: in its data directory, or null when that path is too long. */
+export function socketPathIn(dir: string): string | null {
+  const p = `${dir}/redis.sock`;
+  return Buffer.byteLength(p) <= SOCKET_PATH_MAX_BYTES ? p : null;
+}
+
 function handle(child: ChildProcess, host: string, port: number, dir: string): ManagedRedis {
   const exited = new Promise<RedisExit>((res) => {
     if (child.exitCode !== null || child.signalCode !== null) res({ code: child.exitCode, signal: child.signalCode });
@@ -253,7 +265,7 @@ function handle(child: ChildProcess, host: string, port: number, dir: string): M
     releaseDir(dir);
   };
   return {
-    url: `redis://${host}:${port}`, host, port, pid: child.pid ?? -1, dir, exited,
+    url: `redis://${host}:${port}`, socketPath: socketPathIn(dir), host, port, pid: child.pid ?? -1, dir, exited,
     stop: () => end('SIGTERM'),
     kill9: () => end('SIGKILL'),
   };
@@ -275,6 +287,8 @@ export interface SupervisedRedisOptions extends ManagedRedisOptions {
 /** A managed Redis that is restarted on the same port and data dir when it dies unexpectedly. */
 export interface SupervisedRedis {
   url: string;
+  /** The server's Unix socket, the same across restarts, or null (see ManagedRedis.socketPath). */
+  socketPath: string | null;
   host: string;
   port: number;
   dir: string;
@@ -343,7 +357,7 @@ export async function startSupervisedRedis(o: SupervisedRedisOptions): Promise<S
   };
   watch(current);
   return {
-    url, host, port, dir,
+    url, socketPath: current.socketPath, host, port, dir,
     get pid() { return current.pid; },
     get up() { return up; },
     async stop() {

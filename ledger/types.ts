@@ -69,6 +69,25 @@ export interface HoldArgs {
    * hold/debit is declined ALREADY_REVERSED and moves nothing (as for an orphan under txId itself).
    */
   orphanTxId?: string;
+  /**
+   * A precondition checked first, in the hold's own script (single-node Redis: its keys are in
+   * other slots than the balance's). When it fails nothing is read further or written, and the
+   * call rejects with PreconditionFailedError. The switch uses it to decide an authorization in
+   * one round trip: the card it decided with must be unchanged and the message not a repeat.
+   */
+  guard?: HoldGuard;
+}
+
+/** HoldArgs.guard: the state a caller decided with, re-checked atomically with the hold. */
+export interface HoldGuard {
+  /** A hash whose fields must still hold the values the caller decided with (e.g. the card record). */
+  hashKey: string;
+  /** Field names (no ',' or '|'). */
+  fields: readonly string[];
+  /** The values the caller saw, in field order ('' for a missing field); none may contain '|' or '\x1f'. */
+  expected: readonly string[];
+  /** A key that must not exist (e.g. the duplicate-answer cache entry of the message), or null. */
+  absentKey: string | null;
 }
 
 /** Daily limits of a card (SPEC §4 `limits`), counted per card and UTC day in the balance's slot group. */

@@ -117,7 +117,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
-  const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster });
+  const redisSocket = managed === null ? null : managed.socketPath;
+  const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket });
   undo.push(() => redis.disconnect());
   await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
   const ledger = await Ledger.open(redis);
@@ -136,7 +137,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => outbox.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;

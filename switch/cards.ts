@@ -1,10 +1,12 @@
 // The card store. Redis never holds a PAN in clear: the record is found by a keyed hash of the
 // PAN (HMAC-SHA-256, Secrets.panIndexKey) and keeps the PAN only AES-256-GCM-encrypted
 // (Secrets.panEncryptionKey) for the full-data API; the CVV is derived when asked for, never
-// stored (Secrets.cvvKey). Nothing mutable is cached: the authorization path reads the record,
-// status, lock and the customer's "debits blocked" flag included, in one HGETALL per message, so
-// a lock takes effect on the very next authorization. Every operation touches one key, so the
-// layout works unchanged on Redis Cluster:
+// stored (Secrets.cvvKey). The authorization path reads the record, status, lock and the
+// customer's "debits blocked" flag included, in one HGETALL; a card already read on a deciding
+// thread is remembered there (`seen`), and a hold decided with the remembered card re-checks the
+// fields it was decided on inside the hold's own script (ledger HoldArgs.guard), so a lock still
+// takes effect on the very next authorization. Every operation touches one key, so the layout
+// works unchanged on Redis Cluster (where nothing is remembered):
 //
 //   card:pan:<panIndex>   hash: the card record (fields in F below); panIndex = base64url HMAC
 //   card:id:<cardId>      string: the card's panIndex (a card id is random, not derived from the PAN)
@@ -89,12 +91,25 @@ export interface IssueInput {
 
 export interface IssuedCard { card: CardRecord; pan: string; cvv: string }
 
+/** At most this many cards are remembered per deciding thread (CardStore.seen), about 1 KiB each. */
+export const CARD_CACHE_MAX = 100_000;
+
+/** A card as last read, and the guard under which a hold may be decided with it (CardStore.seen). */
+export interface SeenCard {
+  readonly card: CardRecord;
+  /** ledger HoldArgs.guard without its absent key: the card record's hash and the values read. */
+  readonly guard: { readonly hashKey: string; readonly fields: readonly string[]; readonly expected: readonly string[] };
+}
+
 // Hash field names of the card record (short: the hot path reads them all for every message).
 const F = {
   id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
   lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
   blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm',
 } as const;
+
+/** Every field an authorization is decided on: a hold decided with a remembered card re-checks them all. */
+const GUARDED_FIELDS: readonly string[] = [F.id, F.balanceId, F.configId, F.currency, F.expiry, F.status, F.lock, F.debitsBlocked, F.limits];
 
 const IRREVERSIBLE_ARG = ',' + IRREVERSIBLE_LOCK_CODES.join(',') + ',';
 
@@ -133,9 +148,42 @@ export class CardStore implements CustomerBlockSink {
     return createHmac('sha256', this.indexKey).update(pan).digest('base64url');
   }
 
-  /** Hot path: one HGETALL. Returns the record as stored now (nothing is cached). */
+  /** Hot path: one HGETALL. Returns the record as stored now, and remembers it for `seen`. */
   async findByPan(pan: string): Promise<CardRecord | null> {
-    return toRecord(await this.redis.hgetall(recordKey(this.panIndex(pan))));
+    const index = this.panIndex(pan);
+    const h = await this.redis.hgetall(recordKey(index));
+    const card = toRecord(h);
+    if (card !== null) this.remember(index, card, h);
+    return card;
+  }
+
+  /**
+   * The card as this thread last read it (findByPan), with the guard that makes deciding with it
+   * safe: the fields it was decided on, to be re-checked atomically in the hold's own script
+   * (ledger HoldArgs.guard), so a lock, an unlock, a customer block or new limits take effect on
+   * the very next authorization even though the record was not read again. Undefined when the
+   * card was not read here yet (or was forgotten). Bounded: at most CARD_CACHE_MAX cards, the
+   * oldest read forgotten first. No PAN is kept: entries are keyed by the PAN's keyed hash.
+   */
+  seen(pan: string): SeenCard | undefined {
+    const index = this.panIndex(pan);
+    return this.cache.get(index);
+  }
+
+  /** Forgets what `seen` returns for this PAN: its guard failed, the record is read again. */
+  forget(pan: string): void {
+    this.cache.delete(this.panIndex(pan));
+  }
+
+  private readonly cache = new Map<string, SeenCard>();
+
+  private remember(index: string, card: CardRecord, h: Record<string, string>): void {
+    const expected = GUARDED_FIELDS.map((f) => h[f] ?? '');
+    // A value the guard cannot carry (never in practice: ids, codes, a JSON of numbers) is simply not cached.
+    if (expected.some((v) => v.includes('|') || v.includes('\x1f'))) return;
+    this.cache.delete(index);
+    if (this.cache.size >= CARD_CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(index, { card, guard: { hashKey: recordKey(index), fields: GUARDED_FIELDS, expected } });
   }
 
   async get(cardId: string): Promise<CardRecord | null> {

@@ -39,6 +39,7 @@ export interface SwitchConfig {
   placement: 'workers' | 'main';
   workerAtomics: 'sync' | 'async' | 'disabled'; // WORKER_ATOMICS, default disabled (see docs/architecture.md)
   holdCoalescing: boolean; // HOLD_COALESCING on|off, default on: a batch's holds as one script call per slot group
+  cardCache: boolean; // CARD_CACHE on|off, default on: debits of a card already read decided in one round trip (guarded hold)
   workerConcurrency: number;   // WORKER_CONCURRENCY, default 64: batches one worker runs at once
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
   /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
@@ -108,6 +109,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     placement: placementOf(oneOf(env, 'PLACEMENT', 'auto', ['auto', 'workers', 'main'] as const)),
     workerAtomics: oneOf(env, 'WORKER_ATOMICS', 'disabled', ['sync', 'async', 'disabled'] as const),
     holdCoalescing: oneOf(env, 'HOLD_COALESCING', 'on', ['on', 'off'] as const) === 'on',
+    cardCache: oneOf(env, 'CARD_CACHE', 'on', ['on', 'off'] as const) === 'on',
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
     sandbox: sandboxOf(env),

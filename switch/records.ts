@@ -30,6 +30,8 @@ import { defineSwitchScripts } from './lua.js';
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
 export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
 export const RECORDS_PAGE_MAX = 200;
+/** Records queued for one write (TransactionRecords.queue) before it leaves without waiting for the turn to end. */
+export const RECORDS_QUEUED_MAX = 256;
 /** The retrieval-reference index outlives the longest hold expiry (30 days) and late clearings. */
 export const RRN_INDEX_TTL_MS = 45 * 86_400_000;
 
@@ -120,6 +122,11 @@ export class TransactionRecords {
 
   private prefix(g: number): string { return `{${groupTag(g)}}:`; }
 
+  /** The Redis key of a message's duplicate-answer entry (a hold's guard checks it is absent). */
+  duplicateAnswerKey(dk: Buffer): string {
+    return this.dupKey(dk);
+  }
+
   /** Group of the duplicate cache entry of a key: computable from the wire alone, before the card is known. */
   private dupKey(dk: Buffer): string {
     return this.prefix(this.groups === 1 ? 0 : dk[0]! % this.groups) + 'dup:' + dk.toString('base64url');
@@ -146,6 +153,33 @@ export class TransactionRecords {
       vals.forEach((v, j) => { out[g.at[j]!] = v; });
     }));
     return out;
+  }
+
+  private queued: RecordWrite[] = [];
+  private flushScheduled = false;
+  private readonly flushQueued = (): void => {
+    this.flushScheduled = false;
+    const items = this.queued;
+    this.queued = [];
+    this.writeMany(items).catch((err: unknown) => this.onQueuedError(err));
+  };
+  private onQueuedError: (err: unknown) => void = () => {};
+
+  /**
+   * Records and duplicate answers of a decided batch, written without being awaited: every batch
+   * that finishes in one turn of the event loop shares one script call (setImmediate), so under
+   * load the records cost one Redis write per turn, not one per batch. `onError` receives a failed
+   * write (the records are lost; money is the ledger's and is not). At most RECORDS_QUEUED_MAX
+   * wait: past that a write leaves at once.
+   */
+  queue(items: readonly RecordWrite[], onError: (err: unknown) => void): void {
+    this.onQueuedError = onError;
+    for (const it of items) this.queued.push(it);
+    if (this.queued.length >= RECORDS_QUEUED_MAX) { this.flushQueued(); return; }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(this.flushQueued);
+    }
   }
 
   /** One message's record and duplicate answer (see writeMany). */

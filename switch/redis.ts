@@ -3,7 +3,12 @@
 // turn as one write, which is how a batch of holds becomes one round trip.
 import { Redis, Cluster } from 'ioredis';
 
-export interface RedisTarget { url: string | null; cluster: string | null }
+/**
+ * Where Redis is: a URL (REDIS_URL), a cluster seed list (REDIS_CLUSTER), or the Unix socket of the
+ * managed server (preferred over its URL: a write on a Unix socket costs a fraction of one on TCP
+ * loopback, and every decision writes to Redis).
+ */
+export interface RedisTarget { url: string | null; cluster: string | null; socketPath?: string | null }
 
 export const REDIS_COMMAND_TIMEOUT_MS = 2000;
 
@@ -35,5 +40,6 @@ export function connectRedis(t: RedisTarget): Redis | Cluster {
     });
     return quietErrors(new Cluster(nodes, { enableAutoPipelining: true, redisOptions: common, scaleReads: 'master' }));
   }
+  if (t.socketPath) return quietErrors(new Redis({ ...common, path: t.socketPath }));
   return quietErrors(new Redis(t.url ?? 'redis://127.0.0.1:6379', common));
 }

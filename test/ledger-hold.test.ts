@@ -147,7 +147,7 @@ scenario('scripts survive SCRIPT FLUSH (NOSCRIPT recovery) and are found from di
   t.match(await ledger.release({ idempotencyKey: 'rs2', txId: 's2', balanceId: ubId }), { ok: true, releasedMinor: 10 });
   const root = projectRoot();
   t.equal(projectRoot(pathToFileURL(join(root, 'dist', 'ledger', 'scripts.js')).href), root);
-  t.ok(loadScripts().some((s) => s.name === 'hold-deposit-then-user' && s.numberOfKeys === 11 && !/^--- @include/m.test(s.lua)));
+  t.ok(loadScripts().some((s) => s.name === 'hold-deposit-then-user' && s.numberOfKeys === 13 && !/^--- @include/m.test(s.lua)));
 });
 
 scenario('a reversal before its authorization is remembered: the late original holds nothing', async (t) => {
@@ -193,6 +193,25 @@ scenario('holds asked for in one tick go as one hold-many call, each decided on 
   t.equal((await ledger.getTransaction(a.id, 'hm-1'))?.meta.mcc, '5411', 'meta is kept');
   const stats = await r.client.info('commandstats');
   t.match(stats, /cmdstat_evalsha:calls=1,/, 'one script call for the six');
+});
+
+scenario('a guarded hold: a changed hash or a present key does nothing; an unchanged one holds', async (t) => {
+  const { ledger, depId, ubId, r } = await setup(t, { user: 1_000, deposit: 1_000 });
+  await r.client.hset('card:test', 'st', 'ACTIVE', 'lk', '0');
+  const guard = (expected: string[], absentKey: string | null = 'dup:test') => ({ hashKey: 'card:test', fields: ['st', 'lk', 'db'], expected, absentKey });
+  // Alone and coalesced with another hold in one hold-many call.
+  const [changed, plain] = await Promise.all([
+    ledger.hold(hold('g1', ubId, depId, 100, { guard: guard(['ACTIVE', '5', '']) })).catch((e: unknown) => e),
+    ledger.hold(hold('g0', ubId, depId, 100)),
+  ]);
+  t.match(changed, { name: 'PreconditionFailedError', which: 'CHANGED', code: 'LEDGER_ERR_PRECONDITION' }, 'a lock the caller did not see refuses the hold');
+  t.match(plain, { approved: true, availableMinor: 900 }, 'the other hold of the call is decided as usual');
+  t.equal(await ledger.getTransaction(ubId, 'g1'), null, 'nothing written for the refused one');
+  await r.client.set('dup:test', 'x');
+  t.match(await ledger.hold(hold('g2', ubId, depId, 100, { guard: guard(['ACTIVE', '0', '']) })).catch((e: unknown) => e), { which: 'PRESENT' }, 'a present key refuses it');
+  t.match(await ledger.hold(hold('g3', ubId, depId, 100, { guard: guard(['ACTIVE', '0', ''], null) })), { approved: true, availableMinor: 800 }, 'the state the caller saw: held');
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 800, blockedMinor: 200 });
+  t.rejects(ledger.hold(hold('g4', ubId, depId, 100, { guard: { hashKey: 'card:test', fields: ['a|b'], expected: ['x'], absentKey: null } })), { code: 'LEDGER_ERR_INVALID_ARGUMENT' });
 });
 
 t.test('balance ids: a UUID v4 names its slot group; ids of the earlier gNN: form still do', async (t) => {

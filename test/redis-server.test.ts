@@ -23,3 +23,21 @@ t.test('a redis-server this process left running on the same data dir is stopped
   t.notOk(firstAlive, 'the orphan was stopped');
   t.not(second.pid, first.pid);
 });
+
+t.test('the managed redis-server also listens on a Unix socket in its data dir, which the switch connects through', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startManagedRedis, socketPathIn } = await import('../ledger/redis-server.js');
+  const { connectRedis } = await import('../switch/redis.js');
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-sock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await startManagedRedis({ dir, appendfsync: 'always' });
+  t.teardown(() => r.stop());
+  t.equal(r.socketPath, join(dir, 'redis.sock'));
+  const client = connectRedis({ url: r.url, cluster: null, socketPath: r.socketPath });
+  t.teardown(() => client.disconnect());
+  t.equal(await client.ping(), 'PONG');
+  t.match(await (client as import('ioredis').Redis).client('INFO'), /addr=\/.*redis\.sock/, 'connected through the socket, not TCP');
+  t.equal(socketPathIn('/' + 'd'.repeat(120)), null, 'a path longer than a socket allows: TCP only');
+});

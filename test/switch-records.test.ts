@@ -131,8 +131,8 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   t.equal((await w.c.request(msg('0100', dCard.pan, '000010', 100)))['39'], '00');
   t.equal((await w.c.request(msg('0100', aCard.pan, '000011', 100)))['39'], '00');
 
-  // Stall Redis for 400 ms with a busy script on another connection, then send: the card lookups
-  // wait behind it, and by the time they answer the 50 ms budget is spent.
+  // Stall Redis for 400 ms with a busy script on another connection, then send: the holds (the
+  // cards are remembered) wait behind it, and the 50 ms budget is spent before they answer.
   const stalled = w.s.redis.client.eval("local t0 = redis.call('TIME') local s = tonumber(t0[1]) * 1000 + tonumber(t0[2]) / 1000 while true do local t1 = redis.call('TIME') if tonumber(t1[1]) * 1000 + tonumber(t1[2]) / 1000 - s > 400 then break end end return 1", 0);
   await new Promise((r) => setTimeout(r, 30));
   const [declined, approved] = await Promise.all([
@@ -143,8 +143,10 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   await new Promise((r) => setTimeout(r, 300)); // the stand-in's forced hold is written after the answer
   t.equal(declined['39'], '91', 'DECLINE stand-in: 91');
   t.notOk(declined['38'], 'no authorization id on a decline');
+  // The card was remembered from the warm-up, so the hold itself went out and met the stall: the
+  // 91's compensation left the transaction marked reversed (so that a late hold moves nothing).
   const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000020.00000123456.TERM0001`);
-  t.equal(dTx, null, 'nothing held for the 91');
+  t.ok(dTx === null || (dTx.status === 'REVERSED' && dTx.heldMinor === 0), 'nothing held for the 91');
   t.equal((await w.ledger.getUserBalance(dCard.balanceId))?.blockedMinor, 100, 'only the warm-up hold is blocked');
 
   t.equal(approved['39'], '00', 'APPROVE_UP_TO: 3,000 ≤ 5,000 approved by the stand-in');

@@ -76,9 +76,9 @@ export class InlineRunner implements BatchRunner {
   malformedDropped = 0;
   private constructor(private readonly ctx: ProcessContext) {}
 
-  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisCluster'>, redis: Redis | Cluster, registry?: Registry): Promise<InlineRunner> {
+  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisSocket' | 'redisCluster'>, redis: Redis | Cluster, registry?: Registry): Promise<InlineRunner> {
     const ctx = await createContext({
-      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
+      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
       ...(registry === undefined ? {} : { registry }),
     });
     return new InlineRunner(ctx);

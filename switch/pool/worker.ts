@@ -9,19 +9,23 @@ import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
 
 export interface WorkerInit {
   redisUrl: string | null;
+  /** The managed Redis's Unix socket, preferred over redisUrl when set. */
+  redisSocket: string | null;
   redisCluster: string | null;
   dialect: '1987' | '2003';
   programs: Program[];
   cardIndexKey: Uint8Array;
   holdCoalescing: boolean;
+  /** CARD_CACHE (ProcessContext.guardedHolds). */
+  cardCache: boolean;
 }
 
 export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; malformedDropped: number }
 
 const init = workerData as WorkerInit;
-const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster });
+const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
 const ctx = await createContext({
-  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing,
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
 });
 
 export default async function run(task: PackedFrames): Promise<WorkerResult> {

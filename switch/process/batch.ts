@@ -7,8 +7,10 @@ import { responseCode } from '../reasons.js';
 import { maskPansIn } from '../iso/mask.js';
 import { decide, type Decision, type Request } from './decision.js';
 import { BatchDeadlines } from './deadline.js';
-import { MESSAGE_CLASSES, responseMti } from './messages.js';
-import { processingCodeOf } from './processing.js';
+import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
+import { processingCodeOf, type ProcessingCode } from './processing.js';
+import { PreconditionFailedError } from '../../ledger/index.js';
+import type { SeenCard } from '../cards.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
 import { acquirer11, text } from './wire.js';
@@ -65,8 +67,17 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       continue;
     }
     const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
-    const req: Request = { msg, cls, pc: processingCodeOf(text(msg.fields, 3)), takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan) };
-    work.push({ req, i, dk: cls.recorded ? dedupKey(ctx, req) : null });
+    const pc = processingCodeOf(text(msg.fields, 3));
+    const dk = cls.recorded ? dedupKey(ctx, msg) : null;
+    const seen = pan === undefined || dk === null ? undefined : guardable(ctx, cls, pc, pan);
+    if (seen !== undefined) {
+      // One round trip: the card as this thread last read it, re-checked with the duplicate
+      // lookup inside the hold's own script (Request.guard).
+      const guard = { ...seen.guard, absentKey: ctx.records.duplicateAnswerKey(dk!) };
+      work.push({ req: { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard }, i, dk });
+      continue;
+    }
+    work.push({ req: { msg, cls, pc, takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan) }, i, dk });
   }
   if (work.length === 0) return { frames: st.out, codes: st.codes, dropped, events: st.events };
 
@@ -76,7 +87,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   // caching (two copies in one batch) move no money either.
   let cached: Array<Buffer | null>;
   try {
-    cached = await ctx.records.cachedAnswers(work.map((w) => w.dk));
+    cached = await ctx.records.cachedAnswers(work.map((w) => (w.req.guard === undefined ? w.dk : null)));
   } catch (err) {
     // Redis unreachable: each message meets the outage in its own ledger calls and gets 96.
     logError(err);
@@ -105,9 +116,9 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
   });
   if (pending.length > 0) await Promise.all(pending);
   deadlines.clear();
-  // Records and duplicate answers: one script call for the batch, written after the answers and
-  // not awaited, so the write joins the pipeline of the next batch's calls.
-  if (st.writes.length > 0) ctx.records.writeMany(st.writes).catch(logError);
+  // Records and duplicate answers: written after the answers and not awaited; the batches that
+  // finish in one event-loop turn share one script call.
+  if (st.writes.length > 0) ctx.records.queue(st.writes, logError);
   return { frames: st.out, codes: st.codes, dropped, events: st.events };
 }
 
@@ -121,7 +132,9 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   const { req, i, dk } = w;
   let d: Decision;
   try {
-    d = await req.cls.handler(ctx, req);
+    const got = await decideGuarded(ctx, w, st);
+    if (got === REPLAYED) return;
+    d = got;
   } catch (err) {
     // Redis unreachable or a script error: the processor gets a system error, never silence, and
     // nothing is cached or recorded (the ledger's idempotency key lets a repeat find what was, or
@@ -149,13 +162,57 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
 }
 
+/**
+ * Decided by the handler. A message decided with a remembered card (Request.guard) stands only
+ * when its guarded ledger call ran: a failed guard, or a refusal before the ledger (made on
+ * memory alone, e.g. a lock since lifted), decides it again the usual way: duplicate lookup,
+ * card read, handler.
+ */
+async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Promise<Decision | typeof REPLAYED> {
+  const { req } = w;
+  if (req.guard === undefined) return req.cls.handler(ctx, req);
+  try {
+    const d = await req.cls.handler(ctx, req);
+    if (d.ledger.op !== 'NONE') return d;
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  const pan = text(req.msg.fields, 2)!;
+  const [hit] = await ctx.records.cachedAnswers([w.dk]);
+  if (hit !== null && hit !== undefined) {
+    const replay = replayAnswer(ctx.codec, hit, req.msg);
+    st.out[w.i] = replay.framed;
+    st.codes[w.i] = replay.code;
+    return REPLAYED;
+  }
+  ctx.cards.forget(pan);
+  const { guard: _, ...unguarded } = req;
+  return req.cls.handler(ctx, { ...unguarded, card: ctx.cards.findByPan(pan) });
+}
+
+const REPLAYED = Symbol('replayed');
+
+/**
+ * The card to decide an 0100/0200 debit with in one round trip (Request.guard), or undefined: the
+ * card was not read on this thread yet, Redis is a cluster (the card's key is in another slot than
+ * the balance's), or the card's program has a partner (whose calls come before the hold, and must
+ * not be repeated on a second decision).
+ */
+function guardable(ctx: ProcessContext, cls: MessageClass, pc: ProcessingCode | undefined, pan: string): SeenCard | undefined {
+  if (!ctx.guardedHolds || pc === undefined || pc.kind !== 'DEBIT' || (cls.kind !== 'AUTHORIZATION' && cls.kind !== 'FINANCIAL')) return undefined;
+  const seen = ctx.cards.seen(pan);
+  if (seen === undefined) return undefined;
+  const program = ctx.programs.byId(seen.card.configId);
+  return program === undefined || program.partner !== null ? undefined : seen;
+}
+
 /** The duplicate key of a money message (network management is never a duplicate), or null when its fields cannot form one. */
-function dedupKey(ctx: ProcessContext, req: Request): Buffer | null {
-  const f = req.msg.fields;
+function dedupKey(ctx: ProcessContext, msg: IsoMessage): Buffer | null {
+  const f = msg.fields;
   const stan = text(f, 11);
   const f7 = text(f, 7);
   if (stan === undefined || f7 === undefined) return null;
-  return duplicateKey(ctx.duplicateKeyHmac, req.msg.mti.slice(0, 3), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
+  return duplicateKey(ctx.duplicateKeyHmac, msg.mti.slice(0, 3), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
 }
 
 /** A body that did not decode: answered 30 when MTI and STAN could be read, else dropped (SPEC §2.2). */

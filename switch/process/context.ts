@@ -1,7 +1,7 @@
 // Everything the deciding code needs, built once per thread that decides (a worker, or the main
 // thread in the inline placement): codec, ledger, card store, programs, the partner clients of the
 // partner-mode programs and the outbox the calls a partner cannot refuse are written to.
-import type { Redis, Cluster } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { Outbox } from '../../adapters/outbox.js';
 import { PartnerClients } from '../../adapters/partners.js';
@@ -28,6 +28,12 @@ export interface ProcessContext {
   outbox: Outbox;
   /** DEPOSIT / COMPANY partner balance id per type:configId:currency. Ids never change once created; absence is re-checked after a second. */
   depositIds: Map<string, { id: string | null; checkedAtMs: number }>;
+  /**
+   * 0100/0200 debits of a card already read on this thread are decided in one round trip: the
+   * card from memory, re-checked with the duplicate lookup in the hold's own script (Request.guard).
+   * Off on a Redis Cluster (the card's key lives in another slot) and with CARD_CACHE=off.
+   */
+  guardedHolds: boolean;
   now(): number;
 }
 
@@ -35,6 +41,8 @@ export async function createContext(a: {
   dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer; holdCoalescing?: boolean;
   /** Registry of the partner metrics; a worker's own when left out (the main thread observes decision-path calls from the events). */
   registry?: Registry;
+  /** CARD_CACHE: decide debits of known cards in one round trip (default true; never on a cluster). */
+  cardCache?: boolean;
 }): Promise<ProcessContext> {
   const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false });
   const outbox = await Outbox.open(a.redis);
@@ -49,6 +57,7 @@ export async function createContext(a: {
     partners: new PartnerClients(a.programs, a.registry ?? new Registry()),
     outbox,
     depositIds: new Map(),
+    guardedHolds: a.cardCache !== false && !(a.redis instanceof Cluster),
     now: Date.now,
   };
 }

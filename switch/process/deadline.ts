@@ -17,6 +17,7 @@ import type { Checked } from './request.js';
 import { performance } from 'node:perf_hooks';
 import { compensate, undoTransaction } from './compensation.js';
 import { holdArgs } from './holds.js';
+import { PreconditionFailedError } from '../../ledger/index.js';
 
 
 /**
@@ -61,7 +62,8 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
   try {
     r = await Promise.race([call, deadlines.of(c.program.budgetMs)]);
   } catch (err) {
-    compensate(() => undo(ctx, c));
+    // A failed guard did nothing (the batch decides the message again); anything else may have.
+    if (!(err instanceof PreconditionFailedError)) compensate(() => undo(ctx, c));
     throw err;
   }
   if (r !== 'DEADLINE') return { kind: 'decided', result: r, scriptSeconds: (performance.now() - t0) / 1000 };

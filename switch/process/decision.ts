@@ -3,6 +3,7 @@
 // wire answer, the transaction record, the live-feed event and the metrics. Nothing writes into
 // the decoded message on its way through (jPOS participants return PREPARED/ABORTED the same way;
 // TigerBeetle returns one result per event of a batch).
+import type { HoldGuard } from '../../ledger/index.js';
 import type { IsoMessage } from '../iso/codec.js';
 import type { CardRecord } from '../cards.js';
 import type { Reason } from '../reasons.js';
@@ -29,6 +30,13 @@ export interface Request {
   readonly deadlines: BatchDeadlines;
   /** The card lookup, started with the batch's duplicate lookups so both share one round trip (null: no field 2). */
   readonly card: Promise<CardRecord | null> | null;
+  /**
+   * Set when the card came from this thread's memory (CardStore.seen) instead of Redis: the hold
+   * re-checks, in its own script, that the card is unchanged and that the message is no repeat
+   * (its duplicate-answer key absent), so the authorization takes one round trip. When the guard
+   * fails nothing was done and the batch decides the message again the usual way (batch.ts).
+   */
+  readonly guard?: HoldGuard;
 }
 
 /** What the ledger was asked to do for the message, and what came of it. */

@@ -1,7 +1,7 @@
 // The one place the arguments of a card debit (hold or post) are built from a checked message:
 // every hold — an 0100's, an 0120's forced one, a stand-in approval's at the deadline — gets the
 // same fees, per-MCC expiry (SPEC §2.3), limits and orphan key, so no path can drift from the others.
-import { holdExpiresAtMs, type HoldArgs } from '../../ledger/index.js';
+import { holdExpiresAtMs, type HoldArgs, type HoldGuard } from '../../ledger/index.js';
 import type { Checked } from './request.js';
 
 export interface DebitOptions {
@@ -11,6 +11,8 @@ export interface DebitOptions {
   readonly forced?: boolean;
   /** Transaction id to post under, when not the message's own (never for a hold). */
   readonly txId?: string;
+  /** The request's guard (Request.guard): only the first ledger call of an 0100/0200 debit carries it. */
+  readonly guard?: HoldGuard | undefined;
 }
 
 /** Arguments of `ledger.hold()` for a checked debit (an authorization hold, expiring by the program's per-MCC rule). */
@@ -27,6 +29,7 @@ export function debitArgs(c: Checked, o: DebitOptions): Omit<HoldArgs, 'expiresA
     ...(o.forced === true ? { forced: true } : {}),
     ...(c.limits === undefined ? {} : { limits: c.limits }),
     ...(c.orphanTxId === undefined ? {} : { orphanTxId: c.orphanTxId }),
+    ...(o.guard === undefined ? {} : { guard: o.guard }),
   };
 }
 

@@ -24,6 +24,8 @@ local C_AMOUNT_LIMIT = 18
 local C_COUNT_LIMIT = 19
 local C_AMOUNT_TOO_LARGE = 20
 local C_STALE_KEYS = 21
+local C_GUARD_PRESENT = 22
+local C_GUARD_CHANGED = 23
 
 -- The largest amount and balance (n12, SPEC 2.2); the loader writes ledger/types.ts's
 -- MAX_AMOUNT_MINOR here, so the bound is defined once.

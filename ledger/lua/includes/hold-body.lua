@@ -1,4 +1,4 @@
--- Body shared by hold-deposit-then-user-11, hold-user-10 and hold-many (see their headers for
+-- Body shared by hold-deposit-then-user-13, hold-user-12 and hold-many (see their headers for
 -- KEYS/ARGV). The fixed arguments come packed as one "|"-separated string (ids never contain "|"):
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
 local function split(s)
@@ -13,6 +13,33 @@ local function split(s)
     out[#out + 1] = string.sub(s, i, j - 1)
     i = j + 1
   end
+end
+
+local function split_on(s, sep)
+  local out = {}
+  local i = 1
+  while true do
+    local j = string.find(s, sep, i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
+-- HoldArgs.guard: A[19] comma-separated field names of k_guard, A[20] the values the caller saw
+-- (\31-separated); k_absent must not exist. Returns a result vector when the guard fails, else nil.
+local function guard_failed(k_guard, k_absent, A)
+  if k_absent and redis.call('EXISTS', k_absent) == 1 then return {C_GUARD_PRESENT, 0, S_NONE, 0, 0, 0, 0, 0} end
+  local names = split_on(A[19], ',')
+  local seen = redis.call('HMGET', k_guard, unpack(names))
+  local expected = split_on(A[20], '\31')
+  for i = 1, #names do
+    if (seen[i] or '') ~= (expected[i] or '') then return {C_GUARD_CHANGED, 0, S_NONE, 0, 0, 0, 0, 0} end
+  end
+  return nil
 end
 
 -- Daily limits of the card (SPEC §4 `limits`), checked against its usage hash for the day
@@ -35,8 +62,13 @@ local function count_usage(k_use, A, amount)
 end
 
 -- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
-local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, k_orphan, packed, meta, m0, m1)
+-- k_guard / k_absent: HoldArgs.guard's keys, or k_tx when there is no guard (A[19] empty).
+local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, k_orphan, k_guard, k_absent, packed, meta, m0, m1)
   local A = split(packed)
+  if A[19] ~= nil and A[19] ~= '' then
+    local failed = guard_failed(k_guard, k_absent ~= k_tx and k_absent or nil, A)
+    if failed then return failed end
+  end
   local mode = A[1]
   local forced = A[2] == '1'
   -- '2': the user's funds are the partner's to decide (EXTERNAL_BALANCE): the deposit and the

@@ -7,18 +7,21 @@
 -- KEYS[9] world accounts hash        KEYS[10] the card's usage hash for the day (or KEYS[2] without limits)
 -- KEYS[11] the transaction hash of the same original named without field 41 (HoldArgs.orphanTxId),
 --   or KEYS[2]: an ORPHAN_REVERSAL record there declines the hold as one under KEYS[2] does
+-- KEYS[12] HoldArgs.guard's hash (or KEYS[2])  KEYS[13] HoldArgs.guard's absent key (or KEYS[2])
 -- ARGV[1] "|"-separated: 1 mode H|P, 2 forced 0|1, 3 amount, 4 fee, 5 FX fee, 6 expiresAtMs,
 --   7 nowMs, 8 idempotency TTL ms, 9 balanceId, 10 txId, 11 depositId, 12 companyId or '',
 --   13 '1' = do not record a deposit shortfall (the caller rebalances tranches and retries),
 --   14 daily amount limit, 15 daily count limit, 16 ATM daily amount limit ('' = none),
---   17 '1' = an ATM withdrawal, 18 usage hash TTL ms
+--   17 '1' = an ATM withdrawal, 18 usage hash TTL ms,
+--   19 guard field names (comma-separated; '' or absent = no guard), 20 the values expected (\31-separated)
 -- ARGV[2..] meta name, value pairs
 -- A limit is checked before the funds and counted with the approval (forced posts count, never decline);
 -- what was counted is recorded in the transaction (uk usage key, um amount, uq 1 = ATM) so that a
 -- reversal can give it back.
 -- A write that would take a partner tranche credited here (the company tranche's fees of a mode P
 -- debit) past the maximum amount is refused with AMOUNT_TOO_LARGE, except when forced.
+-- A failed guard returns {GUARD_PRESENT or GUARD_CHANGED, 0, ...} having read and written nothing else.
 -- Returns {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, 0}
 --- @include common
 --- @include hold-body
-return hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[1], ARGV, 2, #ARGV)
+return hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], ARGV[1], ARGV, 2, #ARGV)

@@ -1,12 +1,13 @@
 -- Debit authorization of a user balance for a program without a deposit balance.
--- Same as hold-deposit-then-user-11 without the deposit tranche.
+-- Same as hold-deposit-then-user-13 without the deposit tranche.
 -- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
 -- KEYS[4] company tranche hash (or KEYS[2] without a company)
 -- KEYS[5] journal stream          KEYS[6] expiry index (zset)    KEYS[7] balance history list
 -- KEYS[8] world accounts hash        KEYS[9] the card's usage hash for the day (or KEYS[2] without limits)
 -- KEYS[10] the transaction hash under HoldArgs.orphanTxId (or KEYS[2])
--- ARGV as hold-deposit-then-user-11 (field 11, depositId, = '').
+-- KEYS[11] HoldArgs.guard's hash (or KEYS[2])  KEYS[12] HoldArgs.guard's absent key (or KEYS[2])
+-- ARGV as hold-deposit-then-user-13 (field 11, depositId, = '').
 -- Returns {code, replay, status, userAvailable, userBlocked, 0, 0, 0}
 --- @include common
 --- @include hold-body
-return hold(KEYS[1], KEYS[2], KEYS[3], nil, KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], ARGV[1], ARGV, 2, #ARGV)
+return hold(KEYS[1], KEYS[2], KEYS[3], nil, KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], ARGV[1], ARGV, 2, #ARGV)

@@ -1,0 +1,92 @@
+// An authorization of a card this thread has already read is decided in one round trip: the card
+// comes from memory and the hold's own script re-checks it (and that the message is no repeat).
+// What a user must never notice: a lock, an unlock, a customer block or new limits apply to the
+// very next authorization, and a repeat still gets the first answer and moves nothing twice.
+import t from 'tap';
+import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
+import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { Ledger } from '../ledger/index.js';
+import { CardStore } from '../switch/cards.js';
+import { checkLedger } from '../ledger/check.js';
+
+const PAN = '5557700000000026';
+const EXP = '3012';
+const DEMO = '0019167984';
+
+async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string; cards: CardStore }> {
+  const ledger = await Ledger.open(s.redis.client);
+  const bal = await ledger.createUserBalance({ customerId: 'cust-guard', currency: 'EUR', configId: DEMO });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'seed-guard', txId: 'seed-guard', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
+  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
+  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1_000_000, idempotencyKey: 'dep-guard' });
+  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
+  await cards.put(PAN, { id: 'card-guard', customerId: 'cust-guard', balanceId: bal.id, configId: DEMO, currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0 });
+  return { ledger, balanceId: bal.id, cards };
+}
+
+function auth(stan: string, amountMinor: number, mti = '0100'): IsoJson {
+  return {
+    0: mti, 2: PAN, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
+    12: '101500', 13: '1125', 14: EXP, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
+    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978',
+  } as IsoJson;
+}
+
+async function commandCalls(s: TestSwitch, cmd: string): Promise<number> {
+  const m = new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(await s.redis.client.info('commandstats'));
+  return m === null ? 0 : Number(m[1]);
+}
+
+for (const placement of ['main', 'workers'] as const) {
+  t.test(`${placement}: a remembered card still takes every change on the next authorization`, async (t) => {
+    // One worker, so that the second message meets the card the first one read.
+    const s = await startTestSwitch(t, { placement, env: { WORKERS: '1' } });
+    const { ledger, balanceId, cards } = await seed(s);
+    const c = await IsoClient.connect(s.app.isoPort);
+    t.teardown(() => c.close());
+    const held = async () => (await ledger.getUserBalance(balanceId))?.blockedMinor;
+
+    t.equal((await c.request(auth('000001', 1_000)))['39'], '00', 'first authorization: the card is read');
+    const reads = await commandCalls(s, 'hgetall');
+    t.equal((await c.request(auth('000002', 1_000)))['39'], '00', 'second authorization approved');
+    t.equal(await commandCalls(s, 'hgetall'), reads, 'without reading the card record again');
+    t.equal(await held(), 2_000);
+
+    await cards.lock('card-guard', 3);
+    const locked = await c.request(auth('000003', 1_000));
+    t.not(locked['39'], '00', 'a lock set after the card was remembered declines the very next authorization');
+    t.equal(await held(), 2_000, 'and nothing is held for it');
+    await cards.unlock('card-guard');
+    const un = await c.request(auth('000004', 1_000));
+    t.equal(un['39'], '00', 'the unlock applies at once too');
+
+    await cards.applyCustomerBlock('card-guard', 1, true);
+    t.equal((await c.request(auth('000005', 1_000)))['39'], '62', "the customer's transactional lock declines the next debit");
+    await cards.applyCustomerBlock('card-guard', 2, false);
+
+    await cards.setLimits('card-guard', { perTransaction: 500, dailyAmount: null, dailyCount: null, atmDailyAmount: null });
+    t.equal((await c.request(auth('000006', 1_000)))['39'], '61', 'a per-transaction limit set meanwhile applies');
+    t.equal((await c.request(auth('000007', 400)))['39'], '00', 'under it: approved');
+    t.equal(await held(), 3_400);
+
+    // A repeat of an answered message: the script finds its duplicate entry, the first answer is sent.
+    const first = await c.request(auth('000008', 300));
+    t.equal(first['39'], '00');
+    const again = await c.request(auth('000008', 300));
+    t.same(again, first, 'a repeat gets the first answer');
+    t.equal(await held(), 3_700, 'and holds nothing twice');
+    const report = await checkLedger(s.redis.client);
+    t.ok(report.ok, 'ledger check passes');
+  });
+}
+
+t.test('CARD_CACHE=off reads the card for every authorization', async (t) => {
+  const s = await startTestSwitch(t, { placement: 'main', env: { CARD_CACHE: 'off' } });
+  await seed(s);
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  t.equal((await c.request(auth('000001', 100)))['39'], '00');
+  const reads = await commandCalls(s, 'hgetall');
+  t.equal((await c.request(auth('000002', 100)))['39'], '00');
+  t.equal(await commandCalls(s, 'hgetall'), reads + 1, 'one HGETALL for the second');
+});
