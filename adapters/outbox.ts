@@ -31,6 +31,7 @@ import { groupTag, MAX_GROUPS } from '../ledger/keys.js';
 import { loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
 import { maskPansIn } from '../switch/iso/mask.js';
 import { cardDataKey, containsPan } from './card-data.js';
+import { AppError, type CodeOf } from '../errors/index.js';
 
 /** Calls that go through the outbox. Also the `kind` label of the metrics (a closed set). */
 export const OUTBOX_KINDS = ['force-debit', 'force-credit', 'reversal', 'clear', 'notification'] as const;
@@ -66,23 +67,11 @@ export const OUTBOX_DEFAULTS = {
   flushAbortGraceMs: 1_000,
 } as const;
 
-/** Stable codes of the errors the outbox throws (docs/outbox.md). */
-export type OutboxErrorCode =
-  | 'OUTBOX_ERR_INVALID_ENTRY'     // a field of the entry is missing or malformed
-  | 'OUTBOX_ERR_CARD_DATA'         // the body holds a PAN (Luhn-valid 13-19 digits) or a card-data field
-  | 'OUTBOX_ERR_BODY_TOO_LARGE'    // the JSON body is over MAX_BODY_BYTES
-  | 'OUTBOX_ERR_FULL'              // the entry's slot group holds maxPendingPerGroup pending entries
-  | 'OUTBOX_ERR_KEY_REUSED'        // the idempotency key is recorded for another method, path or body
-  | 'OUTBOX_ERR_INVALID_OPTIONS'   // an option is out of range
-  | 'OUTBOX_ERR_STATE';            // start() twice, or flush() of an outbox never started
+/** The OUTBOX_ERR_* codes of errors/table.ts, where each is documented. */
+export type OutboxErrorCode = CodeOf<'outbox'>;
 
 /** An error of the outbox, with a stable code (OutboxErrorCode); the message never quotes card data. */
-export class OutboxError extends Error {
-  constructor(readonly code: OutboxErrorCode, message: string) {
-    super(message);
-    this.name = 'OutboxError';
-  }
-}
+export class OutboxError extends AppError<OutboxErrorCode> {}
 
 /** One call to record. The body is any JSON value; it must hold last-four digits only, never a PAN or CVV. */
 export interface EnqueueInput {

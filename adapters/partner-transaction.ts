@@ -2,6 +2,7 @@
 // from plain values the switch already has. The switch decides the values (which ids, which
 // amounts); this only shapes them and refuses what must never leave the switch (a PAN).
 import { randomUUID } from 'node:crypto';
+import { AppError } from '../errors/index.js';
 import type {
   PartnerTransaction, PartnerTransactionData, PartnerTransactionStatus, PartnerTransactionType,
 } from './partner-types.js';
@@ -30,8 +31,10 @@ export interface PartnerTransactionInput {
 }
 
 /** A value that would put an invalid or unsafe body on the wire (a programmer error, thrown). */
-export class PartnerBodyError extends Error {
-  readonly code = 'PARTNER_ERR_BODY';
+export class PartnerBodyError extends AppError<'PARTNER_ERR_BODY'> {
+  constructor(message: string) {
+    super('PARTNER_ERR_BODY', message);
+  }
 }
 
 const CURRENCY = /^[A-Z]{3}$/;

@@ -4,7 +4,8 @@
 // thread (a worker, or the main thread in the inline placement) has its own set, so its pools and
 // breakers are its own; the outbox sender runs on the main thread only.
 import type { Registry } from 'prom-client';
-import { ProgramConfigError, type ProgramTable } from '../switch/programs.js';
+import type { ProgramTable } from '../switch/programs.js';
+import { AppError } from '../errors/index.js';
 import { PartnerClient, type PartnerLog, type PartnerResult } from './partner-client.js';
 import type { NotificationKind, PartnerTransaction } from './partner-types.js';
 import type { OutboxEntry, SendFn, SendResult } from './outbox.js';
@@ -26,7 +27,7 @@ export class PartnerClients {
         // A certificate, key or CA file that cannot be read is an operator error: one line at start-up.
         const e = err as { code?: string; path?: string; message?: string };
         const what = e.code === 'ENOENT' || e.code === 'EACCES' ? `cannot read ${e.path ?? 'a TLS file'} (${e.code})` : String(e.message ?? err).slice(0, 200);
-        throw new ProgramConfigError(`program ${p.configId}: partner: ${what}`);
+        throw new AppError('SW_ERR_PROGRAM_CONFIG', `program ${p.configId}: partner: ${what}`);
       }
     }
   }

@@ -104,8 +104,8 @@ export function feedRoute(feed: TransactionFeed): WebSocketRoute {
   return {
     path: '/feed',
     admit(req: HttpRequest): HttpResponse | null {
-      if (req.clientVerified === false) return problemResponse(403, 'CLIENT_CERTIFICATE_REQUIRED', '/feed needs a client certificate issued by the configured CA');
-      if (feed.clientCount >= feed.maxClients) return problemResponse(503, 'FEED_FULL', `the feed serves at most ${feed.maxClients} clients`);
+      if (req.clientVerified === false) return problemResponse('CLIENT_CERTIFICATE_REQUIRED', '/feed needs a client certificate issued by the configured CA');
+      if (feed.clientCount >= feed.maxClients) return problemResponse('FEED_FULL', `the feed serves at most ${feed.maxClients} clients`);
       return null;
     },
     open(socket: TextSocket): () => void {

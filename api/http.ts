@@ -11,6 +11,7 @@
 // not tell the handler whether the peer was verified, so it cannot enforce mTLS per path.
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
+import { AppError } from '../errors/index.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD' | 'OPTIONS' | string;
 
@@ -110,10 +111,6 @@ export function loadUws(): { ok: true; uws: unknown } | { ok: false; reason: str
   return uwsModule;
 }
 
-export class HttpServerError extends Error {
-  readonly code = 'API_ERR_HTTP_SERVER';
-}
-
 export async function createHttpServer(app: HttpApp, o: HttpServerOptions): Promise<HttpServer> {
   const node = async () => (await import('./server-node.js')).createNodeServer(app, o.tls);
   if (o.tls !== null) {
@@ -123,7 +120,7 @@ export async function createHttpServer(app: HttpApp, o: HttpServerOptions): Prom
   if (o.choice === 'node') return node();
   const u = (o.loadUws ?? loadUws)();
   if (u.ok) return (await import('./server-uws.js')).createUwsServer(app, u.uws);
-  if (o.choice === 'uws') throw new HttpServerError(`HTTP_SERVER=uws: ${u.reason}`);
+  if (o.choice === 'uws') throw new AppError('API_ERR_HTTP_SERVER', `HTTP_SERVER=uws: ${u.reason}`);
   o.log('info', 'HTTP server: node:http (uWebSockets.js not available)', { reason: u.reason });
   return node();
 }

@@ -7,7 +7,7 @@
 // Answers with status 5xx are not kept: the caller is meant to retry them with the same key.
 import type { Redis, Cluster } from 'ioredis';
 import type { HttpResponse } from './http.js';
-import { ApiError } from './problem.js';
+import { AppError } from '../errors/index.js';
 
 export const IDEMPOTENCY_TTL_MS = 8 * 86_400_000;
 
@@ -36,6 +36,6 @@ export class IdempotencyStore {
 }
 
 function replay(s: Stored, fingerprint: string): HttpResponse {
-  if (s.fp !== fingerprint) throw new ApiError(409, 'IDEMPOTENCY_KEY_REUSED', 'this X-Idempotency-Key was used for a different request');
+  if (s.fp !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED', 'this X-Idempotency-Key was used for a different request');
   return { status: s.status, headers: { ...s.headers, 'idempotent-replayed': 'true' }, body: s.body };
 }

@@ -3,7 +3,7 @@
 // and gets `{"payload": "<compact JWE>"}`, alg RSA-OAEP-256, enc A256GCM. Errors stay in clear.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactEncrypt } from 'jose';
-import { ApiError } from './problem.js';
+import { AppError } from '../errors/index.js';
 
 export const JWE_ALG = 'RSA-OAEP-256';
 export const JWE_ENC = 'A256GCM';
@@ -19,21 +19,21 @@ const PUBLIC_KEY_HEADER_MAX = 8192;
 export function encryptionKeyOf(headers: Record<string, string>): KeyObject | null {
   if ((headers['encrypt-response'] ?? '').trim().toLowerCase() !== 'true') return null;
   const b64 = (headers['public-key'] ?? '').trim();
-  if (b64 === '') throw new ApiError(400, 'INVALID_PUBLIC_KEY', 'Encrypt-Response: true needs a Public-Key header: base64 of a PEM SPKI RSA public key');
+  if (b64 === '') throw new AppError('INVALID_PUBLIC_KEY', 'Encrypt-Response: true needs a Public-Key header: base64 of a PEM SPKI RSA public key');
   if (b64.length > PUBLIC_KEY_HEADER_MAX || !/^[A-Za-z0-9+/=_-]+$/.test(b64)) {
-    throw new ApiError(400, 'INVALID_PUBLIC_KEY', 'Public-Key must be base64 of a PEM SPKI RSA public key');
+    throw new AppError('INVALID_PUBLIC_KEY', 'Public-Key must be base64 of a PEM SPKI RSA public key');
   }
   const pem = Buffer.from(b64, 'base64').toString('utf8');
-  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new ApiError(400, 'INVALID_PUBLIC_KEY', 'Public-Key must decode to a PEM "BEGIN PUBLIC KEY" (SPKI) block');
+  if (!pem.includes('-----BEGIN PUBLIC KEY-----')) throw new AppError('INVALID_PUBLIC_KEY', 'Public-Key must decode to a PEM "BEGIN PUBLIC KEY" (SPKI) block');
   let key: KeyObject;
   try {
     key = createPublicKey({ key: pem, format: 'pem', type: 'spki' });
   } catch {
-    throw new ApiError(400, 'INVALID_PUBLIC_KEY', 'Public-Key does not parse as an SPKI public key');
+    throw new AppError('INVALID_PUBLIC_KEY', 'Public-Key does not parse as an SPKI public key');
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (key.asymmetricKeyType !== 'rsa' || bits < RSA_BITS_MIN || bits > RSA_BITS_MAX) {
-    throw new ApiError(400, 'INVALID_PUBLIC_KEY', `Public-Key must be an RSA key of ${RSA_BITS_MIN}-${RSA_BITS_MAX} bits`);
+    throw new AppError('INVALID_PUBLIC_KEY', `Public-Key must be an RSA key of ${RSA_BITS_MIN}-${RSA_BITS_MAX} bits`);
   }
   return key;
 }
@@ -41,7 +41,7 @@ export function encryptionKeyOf(headers: Record<string, string>): KeyObject | nu
 /** Like encryptionKeyOf, for calls that answer nothing but sensitive data (400 ENCRYPTION_REQUIRED). */
 export function requireEncryptionKey(headers: Record<string, string>): KeyObject {
   const key = encryptionKeyOf(headers);
-  if (key === null) throw new ApiError(400, 'ENCRYPTION_REQUIRED', 'this answer holds card data: send Encrypt-Response: true and Public-Key');
+  if (key === null) throw new AppError('ENCRYPTION_REQUIRED', 'this answer holds card data: send Encrypt-Response: true and Public-Key');
   return key;
 }
 

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { HttpApp, HttpRequest, HttpResponse, WebSocketRoute } from './http.js';
 import { compile, type Schema, type Validator } from './schema.js';
-import { ApiError, problemOf, problemResponse } from './problem.js';
+import { problemOf, problemResponse } from './problem.js';
+import { AppError, type ErrorCode } from '../errors/index.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
 import { StaticFiles, type StaticRoute } from './static.js';
@@ -22,7 +23,7 @@ export interface RouteResponse {
   schema?: Schema;
   contentType?: string;
   /** Problem titles this status answers with (documented in OpenAPI and docs/api.md). */
-  problems?: readonly string[];
+  problems?: readonly ErrorCode[];
 }
 
 export interface RouteParam { description: string; schema: Schema; required?: boolean }
@@ -147,7 +148,7 @@ export class Router implements HttpApp {
     try {
       parts = req.path.split('/').slice(1).map(decodeURIComponent);
     } catch {
-      return { route: null, answer: problemResponse(400, 'VALIDATION_ERROR', 'the path is not valid percent-encoding') };
+      return { route: null, answer: problemResponse('VALIDATION_ERROR', 'the path is not valid percent-encoding') };
     }
     let best: Compiled[] = [];
     let bestParams: Array<Record<string, string>> = [];
@@ -157,11 +158,11 @@ export class Router implements HttpApp {
       if (best.length === 0 || c.rank > (best[0] as Compiled).rank) { best = [c]; bestParams = [params]; }
       else if (c.rank === (best[0] as Compiled).rank) { best.push(c); bestParams.push(params); }
     }
-    if (best.length === 0) return { route: null, answer: problemResponse(404, 'NOT_FOUND', `no route for ${req.path}`) };
+    if (best.length === 0) return { route: null, answer: problemResponse('NOT_FOUND', `no route for ${req.path}`) };
     const i = best.findIndex((c) => c.route.method === req.method);
     if (i < 0) {
       const allow = [...new Set(best.map((c) => c.route.method))].join(', ');
-      return { route: null, answer: problemResponse(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allow}`, { allow }) };
+      return { route: null, answer: problemResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: ${allow}`, { allow }) };
     }
     req.params = bestParams[i] as Record<string, string>;
     return { route: (best[i] as Compiled).route, answer: null };
@@ -170,27 +171,27 @@ export class Router implements HttpApp {
   /** A static file: GET only (405 otherwise), the client certificate rule of its path, then the file. */
   private serveStatic(file: StaticRoute, req: HttpRequest): Promise<HttpResponse> {
     if (req.method !== 'GET') {
-      return Promise.resolve(problemResponse(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: GET`, { allow: 'GET' }));
+      return Promise.resolve(problemResponse('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; allowed: GET`, { allow: 'GET' }));
     }
     if (req.clientVerified === false && needsClientCertificate(req.path)) {
-      throw new ApiError(403, 'CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
+      throw new AppError('CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
     }
     return this.statics.serve(file, req.headers['if-none-match']);
   }
 
   private async run(route: Route, req: HttpRequest): Promise<HttpResponse> {
     if (req.clientVerified === false && needsClientCertificate(req.path)) {
-      throw new ApiError(403, 'CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
+      throw new AppError('CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
     }
     const c = this.compiled.find((x) => x.route === route) as Compiled;
     for (const [name, check] of c.params) {
       const problem = check(req.params[name]);
-      if (problem !== null) throw new ApiError(400, 'VALIDATION_ERROR', problem);
+      if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
     }
     let key: string | null = null;
     const header = req.headers['x-idempotency-key'];
     if (route.idempotent && header !== undefined) {
-      if (!IDEMPOTENCY_KEY.test(header)) throw new ApiError(400, 'VALIDATION_ERROR', 'X-Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:-]');
+      if (!IDEMPOTENCY_KEY.test(header)) throw new AppError('VALIDATION_ERROR', 'X-Idempotency-Key must be 1-128 characters of [A-Za-z0-9._:-]');
       key = header;
     }
     const queryValues = parseQuery(req, c.query);
@@ -205,7 +206,7 @@ export class Router implements HttpApp {
     const known = problemOf(err);
     if (known !== null) return known;
     this.o.log('error', 'management API request failed', { method: req.method, path: req.path, error: String((err as Error).message ?? err).slice(0, 200) });
-    return problemResponse(500, 'INTERNAL_ERROR', 'the request could not be completed; it is safe to retry with the same X-Idempotency-Key');
+    return problemResponse('INTERNAL_ERROR', 'the request could not be completed; it is safe to retry with the same X-Idempotency-Key');
   }
 }
 
@@ -226,12 +227,12 @@ function parseQuery(req: HttpRequest, params: Compiled['query']): Record<string,
   for (const [name, check, p] of params) {
     const raw = req.query.get(name);
     if (raw === null || raw === '') {
-      if (p.required) throw new ApiError(400, 'VALIDATION_ERROR', `query parameter ${name} is required`);
+      if (p.required) throw new AppError('VALIDATION_ERROR', `query parameter ${name} is required`);
       continue;
     }
     const value = p.schema.type === 'integer' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
     const problem = check(value);
-    if (problem !== null) throw new ApiError(400, 'VALIDATION_ERROR', problem);
+    if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
     out[name] = value;
   }
   return out;
@@ -240,7 +241,7 @@ function parseQuery(req: HttpRequest, params: Compiled['query']): Record<string,
 function parseBody(req: HttpRequest, validate: Validator): unknown {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== '' && type !== 'application/json' && !type.endsWith('+json')) {
-    throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', `the body must be application/json, not ${type.slice(0, 60)}`);
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `the body must be application/json, not ${type.slice(0, 60)}`);
   }
   let value: unknown;
   try {
@@ -248,9 +249,9 @@ function parseBody(req: HttpRequest, validate: Validator): unknown {
   } catch {
     // The parser's message quotes the input, which may hold card data: it is not passed on.
     const detail = req.body.length === 0 ? 'a JSON body is required' : 'the body is not valid JSON';
-    throw new ApiError(400, 'MALFORMED_JSON', detail);
+    throw new AppError('MALFORMED_JSON', detail);
   }
   const problem = validate(value);
-  if (problem !== null) throw new ApiError(400, 'VALIDATION_ERROR', problem);
+  if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
   return value;
 }

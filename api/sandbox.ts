@@ -9,7 +9,7 @@ import { dialectByName, type IsoDialect } from '../switch/iso/dialect.js';
 import { maskPan } from '../switch/iso/mask.js';
 import { IsoLink } from '../simulators/lib/link.js';
 import { localTime, merchantNameLocation, transmissionTime } from '../simulators/lib/fields.js';
-import { ApiError } from './problem.js';
+import { AppError } from '../errors/index.js';
 import type { SandboxTarget } from './deps.js';
 
 /** Answers awaited at once over the sandbox's connection; one more is refused 503 SANDBOX_BUSY. */
@@ -83,19 +83,19 @@ export class SandboxLink {
     }
   }
 
-  /** Sends one message and resolves with the answer carrying its STAN; ApiError 503/502/504 otherwise. */
+  /** Sends one message and resolves with the answer carrying its STAN; AppError 503/502/504 otherwise. */
   async exchange(msg: IsoMessage): Promise<IsoMessage> {
     const stan = msg.fields.get(11);
     if (typeof stan !== 'string') throw new Error('a sandbox message needs field 11');
     if (this.waiting.size >= this.o.maxWaiting) {
-      throw new ApiError(503, 'SANDBOX_BUSY', `${this.o.maxWaiting} simulated messages are already waiting for the switch; retry shortly`);
+      throw new AppError('SANDBOX_BUSY', `${this.o.maxWaiting} simulated messages are already waiting for the switch; retry shortly`);
     }
     const body = this.codec.pack(msg);
     const link = await this.connection();
     return new Promise<IsoMessage>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(stan);
-        reject(new ApiError(504, 'SANDBOX_TIMEOUT', `the switch did not answer the simulated ${msg.mti} within ${this.o.timeoutMs} ms`));
+        reject(new AppError('SANDBOX_TIMEOUT', `the switch did not answer the simulated ${msg.mti} within ${this.o.timeoutMs} ms`));
       }, this.o.timeoutMs);
       this.waiting.set(stan, { resolve, reject, timer });
       link.send(body);
@@ -120,7 +120,7 @@ export class SandboxLink {
       return link;
     }, (err: Error) => {
       if (this.link === opening) this.link = null;
-      throw new ApiError(502, 'SANDBOX_LINK_DOWN', `cannot reach the switch's ISO listener: ${err.message}`);
+      throw new AppError('SANDBOX_LINK_DOWN', `cannot reach the switch's ISO listener: ${err.message}`);
     });
     this.link = opening;
     return opening;
@@ -135,13 +135,13 @@ export class SandboxLink {
     this.waiting.delete(stan as string);
     clearTimeout(w.timer);
     if (r.ok) w.resolve(r.msg);
-    else w.reject(new ApiError(502, 'SANDBOX_BAD_ANSWER', `the switch's answer does not decode: ${r.errors.map((e) => `field ${e.field} ${e.code}`).join(', ')}`));
+    else w.reject(new AppError('SANDBOX_BAD_ANSWER', `the switch's answer does not decode: ${r.errors.map((e) => `field ${e.field} ${e.code}`).join(', ')}`));
   }
 
   private failAll(why: string): void {
     for (const [stan, w] of this.waiting) {
       clearTimeout(w.timer);
-      w.reject(new ApiError(502, 'SANDBOX_LINK_DOWN', `the switch's ISO connection closed before the answer: ${why}`));
+      w.reject(new AppError('SANDBOX_LINK_DOWN', `the switch's ISO connection closed before the answer: ${why}`));
       this.waiting.delete(stan);
     }
   }

@@ -76,7 +76,7 @@ async function serve(app: HttpApp, secure: boolean, req: IncomingMessage, res: S
   try {
     out = await app.handle(toRequest(req, secure, Buffer.concat(chunks, size)));
   } catch {
-    out = problemResponse(500, 'INTERNAL_ERROR', 'the request could not be handled');
+    out = problemResponse('INTERNAL_ERROR', 'the request could not be handled');
   }
   if (res.destroyed) return;
   res.writeHead(out.status, STATUS_CODES[out.status] ?? '', out.headers);
@@ -84,7 +84,7 @@ async function serve(app: HttpApp, secure: boolean, req: IncomingMessage, res: S
 }
 
 function tooLarge(app: HttpApp, res: ServerResponse): void {
-  const out = problemResponse(413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${app.maxBodyBytes} bytes`);
+  const out = problemResponse('PAYLOAD_TOO_LARGE', `the request body exceeds ${app.maxBodyBytes} bytes`);
   res.writeHead(out.status, { ...out.headers, connection: 'close' });
   res.end(out.body);
 }
@@ -93,9 +93,9 @@ function upgrade(app: HttpApp, secure: boolean, req: IncomingMessage, socket: Du
   socket.on('error', () => socket.destroy());
   const route = app.websocket;
   const request = toRequest(req, secure, Buffer.alloc(0));
-  if (route === null || request.path !== route.path) return refuse(socket, problemResponse(404, 'NOT_FOUND', `no WebSocket at ${request.path}`));
+  if (route === null || request.path !== route.path) return refuse(socket, problemResponse('NOT_FOUND', `no WebSocket at ${request.path}`));
   const bad = handshakeProblem(req);
-  if (bad !== null) return refuse(socket, problemResponse(400, 'VALIDATION_ERROR', bad));
+  if (bad !== null) return refuse(socket, problemResponse('VALIDATION_ERROR', bad));
   const refused = route.admit(request);
   if (refused !== null) return refuse(socket, refused);
   let onClose: (() => void) | null = null;

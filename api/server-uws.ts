@@ -130,13 +130,13 @@ function handle(app: HttpApp, res: UwsResponse, req: UwsRequest): void {
     if (size <= app.maxBodyBytes && chunk.byteLength > 0) chunks.push(Buffer.from(new Uint8Array(chunk)));
     if (!isLast) return;
     if (size > app.maxBodyBytes) {
-      write(res, problemResponse(413, 'PAYLOAD_TOO_LARGE', `the request body exceeds ${app.maxBodyBytes} bytes`), true);
+      write(res, problemResponse('PAYLOAD_TOO_LARGE', `the request body exceeds ${app.maxBodyBytes} bytes`), true);
       return;
     }
     request.body = Buffer.concat(chunks, size);
     app.handle(request).then(
       (out) => { if (!state.aborted) write(res, out, false); },
-      () => { if (!state.aborted) write(res, problemResponse(500, 'INTERNAL_ERROR', 'the request could not be handled'), false); },
+      () => { if (!state.aborted) write(res, problemResponse('INTERNAL_ERROR', 'the request could not be handled'), false); },
     );
   });
 }

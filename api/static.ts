@@ -66,7 +66,7 @@ export class StaticFiles {
   /** The answer to a GET of the route: 200 with the file, 304 when the client's copy is current, 404 when the file is missing. */
   async serve(route: StaticRoute, ifNoneMatch: string | undefined): Promise<HttpResponse> {
     const f = await this.load(route);
-    if (f === null) return problemResponse(404, 'NOT_FOUND', `${route.path} is not installed on this switch`);
+    if (f === null) return problemResponse('NOT_FOUND', `${route.path} is not installed on this switch`);
     const headers: Record<string, string> = {
       'content-type': CONTENT_TYPES[extname(route.file)] as string,
       'cache-control': route.cacheControl,

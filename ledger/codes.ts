@@ -1,5 +1,6 @@
 // Result codes of the ledger's Lua scripts, mapped once to named reasons (SPEC §2.4 descriptions
 // where the ledger owns the decision), and the error type for calls the ledger refuses outright.
+import { AppError, type ErrorCode } from '../errors/index.js';
 
 /** Integer codes returned in position 1 of every mutating script's result (lua/includes/common.lua). */
 export const Code = {
@@ -92,20 +93,14 @@ export function statusOf(n: number): TxStatus {
   return s;
 }
 
+/** The LEDGER_ERR_* codes of errors/table.ts, where each is documented. */
+export type LedgerErrorCode = Extract<ErrorCode, `LEDGER_ERR_${string}`>;
+
 /**
- * Calls the ledger refuses before touching Redis (bad input) and broken expectations.
- * Codes: LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer), LEDGER_ERR_AMOUNT_TOO_LARGE
- * (above MAX_AMOUNT_MINOR, SPEC §2.2), LEDGER_ERR_INVALID_ID (empty,
- * too long, or containing a reserved character), LEDGER_ERR_INVALID_BALANCE_ID (no slot tag),
- * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_GROUPS_MISMATCH (open() with a group count different from
- * the one the data was created with), LEDGER_ERR_UNKNOWN_CODE / _STATUS (script and code disagree).
+ * Calls the ledger refuses before touching Redis (bad input) and broken expectations. An AppError
+ * whose code is one of the ledger's, so a caller can tell what the ledger threw.
  */
-export class LedgerError extends Error {
-  constructor(readonly code: string, message: string) {
-    super(message);
-    this.name = 'LedgerError';
-  }
-}
+export class LedgerError extends AppError<LedgerErrorCode> {}
 
 /**
  * A hold's HoldArgs.guard failed: `which` is PRESENT (the key that had to be absent exists) or
@@ -115,6 +110,5 @@ export class LedgerError extends Error {
 export class PreconditionFailedError extends LedgerError {
   constructor(readonly which: 'PRESENT' | 'CHANGED') {
     super('LEDGER_ERR_PRECONDITION', which === 'PRESENT' ? 'hold guard: the key that had to be absent exists' : 'hold guard: the guarded hash changed');
-    this.name = 'PreconditionFailedError';
   }
 }

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
+import { AppError } from '../errors/index.js';
 
 export type AppendFsync = 'always' | 'everysec' | 'no' | 'off';
 
@@ -43,22 +44,12 @@ export interface ManagedRedis {
 /** How a redis-server process ended: its exit code, or the signal that ended it. */
 export interface RedisExit { code: number | null; signal: NodeJS.Signals | null }
 
-export class RedisNotInstalledError extends Error {
-  readonly code = 'SW_ERR_REDIS_NOT_INSTALLED';
-  constructor() {
-    super('redis-server is not installed: run `sudo apt-get install -y redis-server`, or set REDIS_URL to an existing Redis (redis://host:port)');
-  }
-}
-
 /**
  * The data directory is claimed by another live process (a switch, or `npm run ledger:check`):
  * its Redis is left alone, since two servers appending to one AOF corrupt it.
  */
-export class RedisDirInUseError extends Error {
-  readonly code = 'SW_ERR_REDIS_DIR_IN_USE';
-  constructor(readonly ownerPid: number, readonly dir: string) {
-    super(`another switch (pid ${ownerPid}) is running with data dir ${dir}: stop it first, or set REDIS_DIR to another directory`);
-  }
+function dirInUse(ownerPid: number, dir: string): AppError {
+  return new AppError('SW_ERR_REDIS_DIR_IN_USE', `another switch (pid ${ownerPid}) is running with data dir ${dir}: stop it first, or set REDIS_DIR to another directory`);
 }
 
 export function redisServerInstalled(): boolean {
@@ -146,7 +137,7 @@ function ownerAlive(o: Owner): boolean {
 }
 
 /**
- * Claims a data directory for this process, or throws RedisDirInUseError naming the live owner.
+ * Claims a data directory for this process, or throws AppError SW_ERR_REDIS_DIR_IN_USE naming the live owner.
  * The owner file is created exclusively, so of two starts racing for a free directory one wins;
  * a file left by an owner that has exited is stale and replaced.
  */
@@ -164,10 +155,10 @@ function claimDir(dir: string): void {
     }
     const held = readOwner(file);
     if (held !== null && held.pid === process.pid) { claimedDirs.add(dir); return; }
-    if (held !== null && ownerAlive(held)) throw new RedisDirInUseError(held.pid, dir);
+    if (held !== null && ownerAlive(held)) throw dirInUse(held.pid, dir);
     rmSync(file, { force: true });
   }
-  throw new RedisDirInUseError(readOwner(file)?.pid ?? 0, dir);
+  throw dirInUse(readOwner(file)?.pid ?? 0, dir);
 }
 
 function releaseDir(dir: string): void {
@@ -204,11 +195,11 @@ function isRedis(pid: number): boolean {
 /**
  * Starts a private redis-server on `opts.dir` (AOF per `opts.appendfsync`) and resolves once it
  * answers PING. The directory is claimed for this process first (see claimDir): a Redis whose
- * owner is alive is never stopped. Errors: RedisNotInstalledError (no redis-server on PATH),
- * RedisDirInUseError (another live process owns the directory), Error (did not start).
+ * owner is alive is never stopped. Errors: AppError SW_ERR_REDIS_NOT_INSTALLED (no redis-server on PATH),
+ * SW_ERR_REDIS_DIR_IN_USE (another live process owns the directory), Error (did not start).
  */
 export async function startManagedRedis(opts: ManagedRedisOptions): Promise<ManagedRedis> {
-  if (!redisServerInstalled()) throw new RedisNotInstalledError();
+  if (!redisServerInstalled()) throw new AppError('SW_ERR_REDIS_NOT_INSTALLED');
   const host = opts.host ?? '127.0.0.1';
   const dir = resolve(opts.dir);
   mkdirSync(dir, { recursive: true });

@@ -34,6 +34,7 @@ import { Outbox } from '../adapters/outbox.js';
 import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
+import { AppError, hasCode } from '../errors/index.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -295,22 +296,18 @@ function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
-export class RedisUnreachableError extends Error {
-  readonly code = 'SW_ERR_REDIS_UNREACHABLE';
-}
-
 const REDIS_CONNECT_TIMEOUT_MS = 5000;
 
 async function reachable(redis: Redis | Cluster, where: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new RedisUnreachableError(`cannot reach Redis at ${where} within ${REDIS_CONNECT_TIMEOUT_MS} ms: check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where} within ${REDIS_CONNECT_TIMEOUT_MS} ms: check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
   });
   try {
     await Promise.race([redis.ping(), timeout]);
   } catch (err) {
-    if (err instanceof RedisUnreachableError) throw err;
-    throw new RedisUnreachableError(`cannot reach Redis at ${where}: ${(err as Error).message.slice(0, 120)}; check REDIS_URL / REDIS_CLUSTER`);
+    if (hasCode(err, 'SW_ERR_REDIS_UNREACHABLE')) throw err;
+    throw new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: ${(err as Error).message.slice(0, 120)}; check REDIS_URL / REDIS_CLUSTER`);
   } finally {
     clearTimeout(timer);
   }

@@ -19,6 +19,7 @@ import type { Program } from './programs.js';
 import { maskPan } from './iso/mask.js';
 import { attachCard, type CustomerBlockSink } from './customers.js';
 import { defineSwitchScripts } from './lua.js';
+import { AppError, type CodeOf } from '../errors/index.js';
 
 export type CardStatus = 'ACTIVE' | 'INACTIVE';
 export type CardKind = 'VIRTUAL' | 'PHYSICAL';
@@ -67,26 +68,8 @@ const GCM_IV_BYTES = 12;
 const GCM_TAG_BYTES = 16;
 const CARD_ID_RANDOM_BYTES = 12;
 
-export type CardErrorCode =
-  | 'CARD_NOT_FOUND' | 'CARD_LOCK_IRREVERSIBLE' | 'CARD_INVALID_LOCK_CODE' | 'CARD_NOT_PHYSICAL'
-  | 'CARD_ALREADY_ACTIVE' | 'CARD_PAN_SPACE_EXHAUSTED' | 'CARD_INVALID_ARGUMENT'
-  | 'CARD_KEYS_UNAVAILABLE' | 'CARD_DATA_CORRUPT';
-
-/** HTTP status of each code, for the management API: the one place they are mapped. */
-export const CARD_ERROR_HTTP_STATUS: Readonly<Record<CardErrorCode, number>> = {
-  CARD_NOT_FOUND: 404, CARD_LOCK_IRREVERSIBLE: 409, CARD_INVALID_LOCK_CODE: 400, CARD_NOT_PHYSICAL: 409,
-  CARD_ALREADY_ACTIVE: 409, CARD_PAN_SPACE_EXHAUSTED: 503, CARD_INVALID_ARGUMENT: 400,
-  CARD_KEYS_UNAVAILABLE: 500, CARD_DATA_CORRUPT: 500,
-};
-
-/** A refused card operation. Messages name cards by id or masked PAN, never a PAN, CVV or PIN. */
-export class CardError extends Error {
-  readonly httpStatus: number;
-  constructor(readonly code: CardErrorCode, message: string) {
-    super(message);
-    this.httpStatus = CARD_ERROR_HTTP_STATUS[code];
-  }
-}
+/** The codes a card operation is refused with (rows of errors/table.ts). */
+export type CardErrorCode = CodeOf<'card'> | 'CARD_NOT_FOUND';
 
 /** Keys for the PAN at rest: version byte → AES-256 key; `current` encrypts, every version decrypts. */
 export interface PanKeyring { current: number; keys: ReadonlyMap<number, Buffer> }
@@ -228,10 +211,10 @@ export class CardStore implements CustomerBlockSink {
         throw e;
       });
       const card = await this.get(id);
-      if (card === null) throw new CardError('CARD_NOT_FOUND', `card ${id} vanished after issue`);
+      if (card === null) throw new AppError('CARD_NOT_FOUND', `card ${id} vanished after issue`);
       return { card, pan, cvv: this.cvv(pan, card.expiry) };
     }
-    throw new CardError('CARD_PAN_SPACE_EXHAUSTED', `no free PAN in BIN ${input.program.bin} after ${PAN_ATTEMPTS_MAX} attempts`);
+    throw new AppError('CARD_PAN_SPACE_EXHAUSTED', `no free PAN in BIN ${input.program.bin} after ${PAN_ATTEMPTS_MAX} attempts`);
   }
 
   /**
@@ -241,13 +224,13 @@ export class CardStore implements CustomerBlockSink {
   async put(pan: string, seed: CardSeed): Promise<CardRecord> {
     const keys = this.requireSensitive();
     if (!/^\d+$/.test(pan) || pan.length < PAN_LENGTH_MIN || pan.length > PAN_LENGTH_MAX) {
-      throw new CardError('CARD_INVALID_ARGUMENT', `PAN ${maskPan(pan)} must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} digits`);
+      throw new AppError('CARD_INVALID_ARGUMENT', `PAN ${maskPan(pan)} must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} digits`);
     }
     const rec = { kind: 'VIRTUAL' as CardKind, createdAtMs: Date.now(), ...seed };
     await this.create(pan, rec, keys, true);
     await this.attach(rec.id, rec.customerId, false);
     const card = await this.findByPan(pan);
-    if (card === null) throw new CardError('CARD_NOT_FOUND', `card ${rec.id} vanished after put`);
+    if (card === null) throw new AppError('CARD_NOT_FOUND', `card ${rec.id} vanished after put`);
     return card;
   }
 
@@ -282,16 +265,16 @@ export class CardStore implements CustomerBlockSink {
   /** Removes a reversible lock; unlocking an unlocked card is a no-op. */
   async unlock(cardId: string): Promise<void> {
     const r = await this.cmd.cardUnlock(await this.requireRecordKey(cardId), IRREVERSIBLE_ARG);
-    if (r === -1) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
-    if (r === -2) throw new CardError('CARD_LOCK_IRREVERSIBLE', `card ${cardId} is locked with an irreversible code (${IRREVERSIBLE_LOCK_CODES.join(', ')})`);
+    if (r === -1) throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    if (r === -2) throw new AppError('CARD_LOCK_IRREVERSIBLE', `card ${cardId} is locked with an irreversible code (${IRREVERSIBLE_LOCK_CODES.join(', ')})`);
   }
 
   /** A physical card is INACTIVE until the cardholder activates it once. */
   async activate(cardId: string): Promise<void> {
     const r = await this.cmd.cardActivate(await this.requireRecordKey(cardId));
-    if (r === -1) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
-    if (r === -3) throw new CardError('CARD_NOT_PHYSICAL', `card ${cardId} is virtual: only physical cards are activated`);
-    if (r === -4) throw new CardError('CARD_ALREADY_ACTIVE', `card ${cardId} is already active`);
+    if (r === -1) throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    if (r === -3) throw new AppError('CARD_NOT_PHYSICAL', `card ${cardId} is virtual: only physical cards are activated`);
+    if (r === -4) throw new AppError('CARD_ALREADY_ACTIVE', `card ${cardId} is already active`);
   }
 
   /**
@@ -313,7 +296,7 @@ export class CardStore implements CustomerBlockSink {
   /** Sets the card's own limits (null = none at card level); the next authorization sees them. */
   async setLimits(cardId: string, limits: CardLimits): Promise<void> {
     for (const v of Object.values(limits)) {
-      if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new CardError('CARD_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
+      if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new AppError('CARD_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
     }
     const key = await this.requireRecordKey(cardId);
     await this.redis.hset(key, F.limits, JSON.stringify(limits));
@@ -325,10 +308,10 @@ export class CardStore implements CustomerBlockSink {
   }
 
   private async lockRecord(key: string, code: number, what: string): Promise<void> {
-    if (!LOCK_CODES.includes(code)) throw new CardError('CARD_INVALID_LOCK_CODE', `lock code must be one of ${LOCK_CODES.join(', ')}`);
+    if (!LOCK_CODES.includes(code)) throw new AppError('CARD_INVALID_LOCK_CODE', `lock code must be one of ${LOCK_CODES.join(', ')}`);
     const r = await this.cmd.cardLock(key, code, IRREVERSIBLE_ARG);
-    if (r === -1) throw new CardError('CARD_NOT_FOUND', `${what} does not exist`);
-    if (r === -2) throw new CardError('CARD_LOCK_IRREVERSIBLE', `${what} is locked with an irreversible code`);
+    if (r === -1) throw new AppError('CARD_NOT_FOUND', `${what} does not exist`);
+    if (r === -2) throw new AppError('CARD_LOCK_IRREVERSIBLE', `${what} is locked with an irreversible code`);
   }
 
   /**
@@ -361,12 +344,12 @@ export class CardStore implements CustomerBlockSink {
 
   private async requireRecordKey(cardId: string): Promise<string> {
     const key = await this.recordKeyOf(cardId);
-    if (key === null) throw new CardError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    if (key === null) throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
     return key;
   }
 
   private requireSensitive(): SensitiveKeys {
-    if (this.sensitive === null) throw new CardError('CARD_KEYS_UNAVAILABLE', 'this card store holds only the lookup key');
+    if (this.sensitive === null) throw new AppError('CARD_KEYS_UNAVAILABLE', 'this card store holds only the lookup key');
     return this.sensitive;
   }
 }
@@ -401,7 +384,7 @@ function parseLimits(s: string | undefined): CardLimits {
 /** Sealed PAN: base64 of version (1 byte) | IV (12) | GCM tag (16) | ciphertext; the card id is the AAD. */
 function sealPan(ring: PanKeyring, pan: string, cardId: string): string {
   const key = ring.keys.get(ring.current);
-  if (key === undefined) throw new CardError('CARD_KEYS_UNAVAILABLE', `no PAN key of version ${ring.current}`);
+  if (key === undefined) throw new AppError('CARD_KEYS_UNAVAILABLE', `no PAN key of version ${ring.current}`);
   const iv = randomBytes(GCM_IV_BYTES);
   const c = createCipheriv('aes-256-gcm', key, iv);
   c.setAAD(Buffer.from(cardId));
@@ -413,7 +396,7 @@ function openPan(ring: PanKeyring, sealed: string, cardId: string): string {
   const b = Buffer.from(sealed, 'base64');
   const version = b[0] ?? -1;
   const key = ring.keys.get(version);
-  if (key === undefined) throw new CardError('CARD_KEYS_UNAVAILABLE', `card ${cardId}: no PAN key of version ${version}`);
+  if (key === undefined) throw new AppError('CARD_KEYS_UNAVAILABLE', `card ${cardId}: no PAN key of version ${version}`);
   const ivEnd = 1 + GCM_IV_BYTES;
   const tagEnd = ivEnd + GCM_TAG_BYTES;
   try {
@@ -422,14 +405,14 @@ function openPan(ring: PanKeyring, sealed: string, cardId: string): string {
     d.setAuthTag(b.subarray(ivEnd, tagEnd));
     return Buffer.concat([d.update(b.subarray(tagEnd)), d.final()]).toString('utf8');
   } catch {
-    throw new CardError('CARD_DATA_CORRUPT', `card ${cardId}: the stored PAN does not authenticate`);
+    throw new AppError('CARD_DATA_CORRUPT', `card ${cardId}: the stored PAN does not authenticate`);
   }
 }
 
 function checkPanShape(bin: string, panLength: number): void {
-  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new CardError('CARD_INVALID_ARGUMENT', 'BIN must be 6 or 8 digits');
+  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new AppError('CARD_INVALID_ARGUMENT', 'BIN must be 6 or 8 digits');
   if (!Number.isInteger(panLength) || panLength < PAN_LENGTH_MIN || panLength > PAN_LENGTH_MAX || panLength < bin.length + 2) {
-    throw new CardError('CARD_INVALID_ARGUMENT', `PAN length must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} and leave room after the BIN`);
+    throw new AppError('CARD_INVALID_ARGUMENT', `PAN length must be ${PAN_LENGTH_MIN}-${PAN_LENGTH_MAX} and leave room after the BIN`);
   }
 }
 

@@ -1,6 +1,7 @@
 // Process configuration from the environment (SPEC §1). Every option and its default is listed
 // once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
 import { availableParallelism } from 'node:os';
+import { AppError } from '../errors/index.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -51,29 +52,25 @@ export interface SwitchConfig {
 /** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
 export interface TlsPaths { cert: string; key: string; ca: string }
 
-export class ConfigError extends Error {
-  readonly code = 'SW_ERR_CONFIG';
-}
-
 type Env = Record<string, string | undefined>;
 
 function int(env: Env, name: string, dflt: number, min: number, max: number): number {
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name}=${v} is not an integer between ${min} and ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new AppError('SW_ERR_CONFIG', `${name}=${v} is not an integer between ${min} and ${max}`);
   return n;
 }
 
 function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
   const v = env[name];
   if (v === undefined || v === '') return dflt;
-  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(`${name}=${v} must be one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(v)) throw new AppError('SW_ERR_CONFIG', `${name}=${v} must be one of ${allowed.join(', ')}`);
   return v as T;
 }
 
 /**
- * `<prefix>_TLS_CERT`, `_KEY`, `_CA`: all three set or none (null). One or two set is a ConfigError
+ * `<prefix>_TLS_CERT`, `_KEY`, `_CA`: all three set or none (null). One or two set is an SW_ERR_CONFIG error
  * naming the missing ones; the files are read at start-up (switch/net/transport.ts), not here.
  */
 function tlsFiles(env: Env, prefix: 'HTTP' | 'ISO'): TlsPaths | null {
@@ -81,7 +78,7 @@ function tlsFiles(env: Env, prefix: 'HTTP' | 'ISO'): TlsPaths | null {
   const [cert, key, ca] = names.map((n) => env[n] || '') as [string, string, string];
   const missing = names.filter((n) => !env[n]);
   if (missing.length === 3) return null;
-  if (missing.length > 0) throw new ConfigError(`${names.join(', ').replace(/, ([^,]+)$/, ' and $1')} go together: set all three or none (missing: ${missing.join(', ')})`);
+  if (missing.length > 0) throw new AppError('SW_ERR_CONFIG', `${names.join(', ').replace(/, ([^,]+)$/, ' and $1')} go together: set all three or none (missing: ${missing.join(', ')})`);
   return { cert, key, ca };
 }
 
@@ -128,7 +125,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
 function outboxBackoff(env: Env): { outboxBackoffBaseMs: number; outboxBackoffCapMs: number } {
   const outboxBackoffBaseMs = int(env, 'OUTBOX_BACKOFF_BASE_MS', 1000, 1, 3_600_000);
   const outboxBackoffCapMs = int(env, 'OUTBOX_BACKOFF_CAP_MS', 300_000, 1, 86_400_000);
-  if (outboxBackoffCapMs < outboxBackoffBaseMs) throw new ConfigError(`OUTBOX_BACKOFF_CAP_MS=${outboxBackoffCapMs} must be at least OUTBOX_BACKOFF_BASE_MS=${outboxBackoffBaseMs}`);
+  if (outboxBackoffCapMs < outboxBackoffBaseMs) throw new AppError('SW_ERR_CONFIG', `OUTBOX_BACKOFF_CAP_MS=${outboxBackoffCapMs} must be at least OUTBOX_BACKOFF_BASE_MS=${outboxBackoffBaseMs}`);
   return { outboxBackoffBaseMs, outboxBackoffCapMs };
 }
 
@@ -140,7 +137,7 @@ function outboxBackoff(env: Env): { outboxBackoffBaseMs: number; outboxBackoffCa
 function sandboxOf(env: Env): boolean {
   const on = oneOf(env, 'SANDBOX', '0', ['0', '1'] as const) === '1';
   if (on && (env.ISO_TLS_CERT || env.ISO_TLS_KEY || env.ISO_TLS_CA)) {
-    throw new ConfigError('SANDBOX=1 needs the plain ISO link: unset ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA, or SANDBOX');
+    throw new AppError('SW_ERR_CONFIG', 'SANDBOX=1 needs the plain ISO link: unset ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA, or SANDBOX');
   }
   return on;
 }

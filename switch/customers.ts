@@ -24,6 +24,7 @@
 // `sync()` repairs any card whose flag a crash left behind.
 import type { Redis, Cluster } from 'ioredis';
 import { defineSwitchScripts } from './lua.js';
+import { AppError, type CodeOf } from '../errors/index.js';
 
 export type KycStatus = 'SUCCESS' | 'PENDING' | 'REJECTED';
 export const KYC_STATUSES: readonly KycStatus[] = ['SUCCESS', 'PENDING', 'REJECTED'];
@@ -39,23 +40,8 @@ export type TransactionalLockReason = typeof TRANSACTIONAL_LOCK_REASONS[number];
 /** A customer may hold at most this many cards; propagation of a lock touches each of them. */
 export const MAX_CARDS_PER_CUSTOMER = 1000;
 
-export type CustomerErrorCode =
-  | 'CUSTOMER_NOT_FOUND' | 'CUSTOMER_EXISTS' | 'KYC_REQUIRED' | 'CUSTOMER_INVALID_KYC'
-  | 'CUSTOMER_INVALID_LOCK_REASON' | 'CUSTOMER_TOO_MANY_CARDS' | 'CUSTOMER_INVALID_ARGUMENT';
-
-/** HTTP status of each code, for the management API: the one place they are mapped. */
-export const CUSTOMER_ERROR_HTTP_STATUS: Readonly<Record<CustomerErrorCode, number>> = {
-  CUSTOMER_NOT_FOUND: 404, CUSTOMER_EXISTS: 409, KYC_REQUIRED: 409, CUSTOMER_INVALID_KYC: 400,
-  CUSTOMER_INVALID_LOCK_REASON: 400, CUSTOMER_TOO_MANY_CARDS: 409, CUSTOMER_INVALID_ARGUMENT: 400,
-};
-
-export class CustomerError extends Error {
-  readonly httpStatus: number;
-  constructor(readonly code: CustomerErrorCode, message: string) {
-    super(message);
-    this.httpStatus = CUSTOMER_ERROR_HTTP_STATUS[code];
-  }
-}
+/** The codes a customer operation is refused with (rows of errors/table.ts). */
+export type CustomerErrorCode = CodeOf<'customer'> | 'CUSTOMER_NOT_FOUND';
 
 /** What the wallet call (POST /lifecycle/v1/wallet) stores about a person; validated by the API. */
 export interface CustomerProfile {
@@ -104,7 +90,7 @@ export interface CustomerBlockSink {
 const CUSTOMER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function customerKeys(customerId: string): { hash: string; locks: string; cards: string } {
-  if (!CUSTOMER_ID.test(customerId)) throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', 'customer id must be 1-64 characters of [A-Za-z0-9._-]');
+  if (!CUSTOMER_ID.test(customerId)) throw new AppError('CUSTOMER_INVALID_ARGUMENT', 'customer id must be 1-64 characters of [A-Za-z0-9._-]');
   const p = `customer:{${customerId}}`;
   return { hash: p, locks: p + ':locks', cards: p + ':cards' };
 }
@@ -131,9 +117,9 @@ export async function attachCard(redis: Redis | Cluster, customerId: string, car
   const k = customerKeys(customerId);
   const res = await commands(redis).customerAttachCard(k.hash, k.locks, k.cards, cardId, requireKyc ? '1' : '0', MAX_CARDS_PER_CUSTOMER);
   const first = Number(res[0]);
-  if (first === -1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
-  if (first === -2) throw new CustomerError('KYC_REQUIRED', `customer ${customerId} has not passed KYC`);
-  if (first === -3) throw new CustomerError('CUSTOMER_TOO_MANY_CARDS', `customer ${customerId} holds ${MAX_CARDS_PER_CUSTOMER} cards`);
+  if (first === -1) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+  if (first === -2) throw new AppError('KYC_REQUIRED', `customer ${customerId} has not passed KYC`);
+  if (first === -3) throw new AppError('CUSTOMER_TOO_MANY_CARDS', `customer ${customerId} holds ${MAX_CARDS_PER_CUSTOMER} cards`);
   return { lockVersion: first, blocked: Number(res[1]) > 0 };
 }
 
@@ -155,7 +141,7 @@ export class CustomerStore {
     const profile: string[] = [];
     if (input.profile !== undefined) for (const f of PROFILE_FIELDS) profile.push(PROFILE_PREFIX + f, input.profile[f]);
     const created = await this.cmd.customerCreate(customerKeys(id).hash, input.kyc, createdAtMs, ...profile);
-    if (created !== 1) throw new CustomerError('CUSTOMER_EXISTS', `customer ${id} already exists`);
+    if (created !== 1) throw new AppError('CUSTOMER_EXISTS', `customer ${id} already exists`);
     return { id, kyc: input.kyc, locks: [], debitsBlocked: false, createdAtMs };
   }
 
@@ -188,7 +174,7 @@ export class CustomerStore {
 
   /**
    * Writes the given profile fields and KYC status in one script and answers the customer after it.
-   * Throws CustomerError CUSTOMER_NOT_FOUND, CUSTOMER_INVALID_KYC, or CUSTOMER_INVALID_ARGUMENT for
+   * Throws AppError CUSTOMER_NOT_FOUND, CUSTOMER_INVALID_KYC, or CUSTOMER_INVALID_ARGUMENT for
    * an empty change or a value that is not a string (the API validates formats before this).
    */
   async update(customerId: string, change: CustomerUpdate): Promise<Wallet> {
@@ -197,13 +183,13 @@ export class CustomerStore {
     for (const f of PROFILE_FIELDS) {
       const v = change.profile?.[f];
       if (v === undefined) continue;
-      if (typeof v !== 'string') throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', `${f} must be a string`);
+      if (typeof v !== 'string') throw new AppError('CUSTOMER_INVALID_ARGUMENT', `${f} must be a string`);
       args.push(PROFILE_PREFIX + f, v);
     }
-    if (args.length === 0) throw new CustomerError('CUSTOMER_INVALID_ARGUMENT', `an update needs at least one of kyc, ${PROFILE_FIELDS.join(', ')}`);
+    if (args.length === 0) throw new AppError('CUSTOMER_INVALID_ARGUMENT', `an update needs at least one of kyc, ${PROFILE_FIELDS.join(', ')}`);
     const k = customerKeys(customerId);
     const res = await this.cmd.customerUpdate(k.hash, ...args);
-    if (!Array.isArray(res)) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    if (!Array.isArray(res)) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
     const h: Record<string, string> = {};
     for (let i = 0; i + 1 < res.length; i += 2) h[res[i] as string] = res[i + 1] as string;
     return walletOf(customerId, h, await this.redis.smembers(k.locks));
@@ -212,7 +198,7 @@ export class CustomerStore {
   async setKyc(customerId: string, kyc: KycStatus): Promise<void> {
     checkKyc(kyc);
     const r = await this.cmd.customerSetKyc(customerKeys(customerId).hash, kyc);
-    if (r !== 1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    if (r !== 1) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
   }
 
   /** Idempotent: adding a reason already set changes nothing (and re-applies the flag to the cards). */
@@ -234,12 +220,12 @@ export class CustomerStore {
     const k = customerKeys(customerId);
     const res = await this.cmd.customerChangeLock(k.hash, k.locks, k.cards, op, reason);
     const lockVersion = Number(res[0]);
-    if (lockVersion === -1) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    if (lockVersion === -1) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
     const blocked = Number(res[1]) > 0;
     // Issued in one tick, so auto-pipelining sends the card updates together.
     await Promise.all(res.slice(2).map((cardId) => this.cards.applyCustomerBlock(String(cardId), lockVersion, blocked)));
     const customer = await this.get(customerId);
-    if (customer === null) throw new CustomerError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+    if (customer === null) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
     return customer;
   }
 }
@@ -255,12 +241,12 @@ function walletOf(id: string, h: Record<string, string>, locks: string[]): Walle
 }
 
 function checkKyc(kyc: string): void {
-  if (!(KYC_STATUSES as readonly string[]).includes(kyc)) throw new CustomerError('CUSTOMER_INVALID_KYC', `kyc must be one of ${KYC_STATUSES.join(', ')}`);
+  if (!(KYC_STATUSES as readonly string[]).includes(kyc)) throw new AppError('CUSTOMER_INVALID_KYC', `kyc must be one of ${KYC_STATUSES.join(', ')}`);
 }
 
 function checkReason(reason: string): TransactionalLockReason {
   if (!(TRANSACTIONAL_LOCK_REASONS as readonly string[]).includes(reason)) {
-    throw new CustomerError('CUSTOMER_INVALID_LOCK_REASON', `lock reason must be one of ${TRANSACTIONAL_LOCK_REASONS.join(', ')}`);
+    throw new AppError('CUSTOMER_INVALID_LOCK_REASON', `lock reason must be one of ${TRANSACTIONAL_LOCK_REASONS.join(', ')}`);
   }
   return reason as TransactionalLockReason;
 }

@@ -1,15 +1,13 @@
 // `npm start`: the switch on the defaults of SPEC §1. Operator errors (bad configuration, no
 // redis-server, a data dir owned by another live switch) end the process with one line and a
 // non-zero exit, never a stack trace.
-import { loadConfig, ConfigError } from './config.js';
-import { startSwitch, jsonLog, RedisUnreachableError } from './app.js';
-import { RedisDirInUseError, RedisNotInstalledError } from '../ledger/redis-server.js';
-import { ProgramConfigError } from './programs.js';
-import { SecretError } from './secrets.js';
+import { loadConfig } from './config.js';
+import { startSwitch, jsonLog } from './app.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../ledger/scripts.js';
 import { parseCommandLine } from '../scripts/cli.js';
+import { isStartupError } from '../errors/index.js';
 
 /** How often the switch looks whether the `npm start` process that launched it is still there. */
 const PARENT_CHECK_INTERVAL_MS = 1000;
@@ -82,8 +80,7 @@ function watchParent(gone: (ppid: number) => void): void {
 }
 
 main().catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof RedisNotInstalledError || err instanceof RedisDirInUseError
-    || err instanceof ProgramConfigError || err instanceof SecretError || err instanceof RedisUnreachableError;
+  const known = isStartupError(err);
   const e = err as { message?: string; code?: string };
   if (known || e.code === 'EADDRINUSE' || e.code === 'EACCES') {
     process.stderr.write(`antaca-switch: ${e.message ?? String(err)}\n`);

@@ -1,6 +1,7 @@
 // Programs (card products), SPEC §4. Only configId, bin, currency and mode are required in
 // PROGRAMS_FILE; every other field gets the default written next to it here.
 import { readFileSync } from 'node:fs';
+import { AppError } from '../errors/index.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -31,10 +32,6 @@ export interface Program {
   lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
 }
 
-export class ProgramConfigError extends Error {
-  readonly code = 'SW_ERR_PROGRAM_CONFIG';
-}
-
 function defaultExpiryByMcc(): Record<string, number> {
   const m: Record<string, number> = { '7011': 30, '7512': 30 };
   for (let mcc = 3501; mcc <= 3999; mcc++) m[String(mcc)] = 30;
@@ -47,22 +44,22 @@ export const DEMO_PROGRAM_INPUT = {
 } as const;
 
 export function normalizeProgram(raw: unknown, where: string): Program {
-  if (typeof raw !== 'object' || raw === null) throw new ProgramConfigError(`${where}: a program must be a JSON object`);
+  if (typeof raw !== 'object' || raw === null) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: a program must be a JSON object`);
   const p = raw as Record<string, unknown>;
   const str = (k: string): string => {
     const v = p[k];
-    if (typeof v !== 'string' || v.length === 0) throw new ProgramConfigError(`${where}: "${k}" is required and must be a string`);
+    if (typeof v !== 'string' || v.length === 0) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "${k}" is required and must be a string`);
     return v;
   };
   const configId = str('configId');
   const bin = str('bin');
-  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new ProgramConfigError(`${where}: "bin" must be 6 or 8 digits`);
+  if (!/^\d{6}(\d{2})?$/.test(bin)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "bin" must be 6 or 8 digits`);
   const currency = str('currency');
-  if (!/^[A-Z]{3}$/.test(currency)) throw new ProgramConfigError(`${where}: "currency" must be an ISO 4217 alpha-3 code`);
+  if (!/^[A-Z]{3}$/.test(currency)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "currency" must be an ISO 4217 alpha-3 code`);
   const mode = str('mode') as ProgramMode;
-  if (!MODES.includes(mode)) throw new ProgramConfigError(`${where}: "mode" must be one of ${MODES.join(', ')}`);
+  if (!MODES.includes(mode)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "mode" must be one of ${MODES.join(', ')}`);
   const partner = (p.partner ?? null) as Program['partner'];
-  if (mode !== 'INTERNAL' && partner === null) throw new ProgramConfigError(`${where}: "partner" is required for mode ${mode}`);
+  if (mode !== 'INTERNAL' && partner === null) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "partner" is required for mode ${mode}`);
   const zeroFee = { fixed: 0, bps: 0 };
   const fees = (p.fees ?? {}) as Partial<Program['fees']>;
   const limits = (p.limits ?? {}) as Partial<Program['limits']>;
@@ -90,7 +87,7 @@ export function normalizeProgram(raw: unknown, where: string): Program {
 /** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */
 function lowBalanceOf(v: unknown, where: string): Program['lowBalanceMinor'] {
   if (v === undefined || v === null) return { DEPOSIT: null, CREDIT: null };
-  const bad = () => new ProgramConfigError(`${where}: "lowBalanceMinor" must be {"DEPOSIT": <minor units>, "CREDIT": <minor units>} (either may be left out or null)`);
+  const bad = () => new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "lowBalanceMinor" must be {"DEPOSIT": <minor units>, "CREDIT": <minor units>} (either may be left out or null)`);
   if (typeof v !== 'object' || Array.isArray(v)) throw bad();
   const o = v as Record<string, unknown>;
   if (Object.keys(o).some((k) => k !== 'DEPOSIT' && k !== 'CREDIT')) throw bad();
@@ -113,8 +110,8 @@ export class ProgramTable {
 
   constructor(readonly programs: readonly Program[]) {
     for (const p of programs) {
-      if (this.byConfigId.has(p.configId)) throw new ProgramConfigError(`programs: configId ${p.configId} appears twice`);
-      if (this.byBin.has(p.bin)) throw new ProgramConfigError(`programs: BIN ${p.bin} appears twice`);
+      if (this.byConfigId.has(p.configId)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `programs: configId ${p.configId} appears twice`);
+      if (this.byBin.has(p.bin)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `programs: BIN ${p.bin} appears twice`);
       this.byConfigId.set(p.configId, p);
       this.byBin.set(p.bin, p);
     }
@@ -137,8 +134,8 @@ export function loadPrograms(file: string | undefined): ProgramTable {
   if (file) {
     let raw: unknown;
     try { raw = JSON.parse(readFileSync(file, 'utf8')); }
-    catch (e) { throw new ProgramConfigError(`PROGRAMS_FILE ${file}: ${(e as Error).message}`); }
-    if (!Array.isArray(raw)) throw new ProgramConfigError(`PROGRAMS_FILE ${file}: must be a JSON array of programs`);
+    catch (e) { throw new AppError('SW_ERR_PROGRAM_CONFIG', `PROGRAMS_FILE ${file}: ${(e as Error).message}`); }
+    if (!Array.isArray(raw)) throw new AppError('SW_ERR_PROGRAM_CONFIG', `PROGRAMS_FILE ${file}: must be a JSON array of programs`);
     raw.forEach((p, i) => list.push(normalizeProgram(p, `PROGRAMS_FILE ${file} [${i}]`)));
   }
   if (!list.some((p) => p.configId === DEMO_PROGRAM_INPUT.configId)) list.push(normalizeProgram(DEMO_PROGRAM_INPUT, 'demo program'));

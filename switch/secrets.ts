@@ -5,10 +5,7 @@
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-export class SecretError extends Error {
-  readonly code = 'SW_ERR_SECRET';
-}
+import { AppError } from '../errors/index.js';
 
 export interface Secrets {
   source: 'env' | 'file';
@@ -22,7 +19,7 @@ export interface Secrets {
 
 function decode(v: string): Buffer {
   const hex = /^[0-9a-fA-F]+$/.test(v) ? Buffer.from(v, 'hex') : Buffer.from(v, 'base64');
-  if (hex.length < 32) throw new SecretError('SWITCH_SECRET must be at least 32 bytes, hex or base64');
+  if (hex.length < 32) throw new AppError('SW_ERR_SECRET', 'SWITCH_SECRET must be at least 32 bytes, hex or base64');
   return hex;
 }
 

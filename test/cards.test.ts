@@ -1,6 +1,7 @@
 // The card store against a real Redis: issue and look-up, data at rest (no PAN in clear anywhere,
 // no CVV stored), PAN generation, lock rules per seed code, activation, the switch's own lock after
 // wrong PINs; and over the switch: a lock answers with its code on the very next 0100.
+import { AppError } from '../errors/index.js';
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -8,7 +9,7 @@ import { startTestRedis } from './helpers/redis.js';
 import { startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import {
-  CardStore, CardError, IRREVERSIBLE_LOCK_CODES, LOCK_CODES, PIN_FAILURES_BEFORE_LOCK, PAN_ATTEMPTS_MAX,
+  CardStore, IRREVERSIBLE_LOCK_CODES, LOCK_CODES, PIN_FAILURES_BEFORE_LOCK, PAN_ATTEMPTS_MAX,
   isLuhnValid, luhnCheckDigit, expiryYymm, type IssueInput, type CardErrorCode,
 } from '../switch/cards.js';
 import { CustomerStore } from '../switch/customers.js';
@@ -30,7 +31,7 @@ function input(customerId: string, over: Partial<IssueInput> = {}): IssueInput {
 }
 
 async function codeOf(p: Promise<unknown>): Promise<CardErrorCode | string> {
-  try { await p; return 'resolved'; } catch (e) { return e instanceof CardError ? e.code : (e as { code?: string }).code ?? String(e); }
+  try { await p; return 'resolved'; } catch (e) { return e instanceof AppError ? e.code : (e as { code?: string }).code ?? String(e); }
 }
 
 /** Every key name and every value in the Redis, as text. */
@@ -100,7 +101,7 @@ t.test('a full PAN space ends in CARD_PAN_SPACE_EXHAUSTED after a bounded number
   const messages = new Set<string>();
   for (let i = 0; i < 1100; i++) {
     try { pans.add((await cards.issue(tiny)).pan); } catch (e) {
-      if (!(e instanceof CardError) || e.code !== 'CARD_PAN_SPACE_EXHAUSTED') throw e;
+      if (!(e instanceof AppError) || e.code !== 'CARD_PAN_SPACE_EXHAUSTED') throw e;
       messages.add(e.message);
       exhausted++;
     }
@@ -166,7 +167,7 @@ t.test('lock and unlock, per seed code', async (t) => {
     await cards.lock(card.id, code);
     t.equal((await cards.findByPan(pan))?.lock, code, `code ${code}: locking again is a no-op`);
     const irreversible = IRREVERSIBLE_LOCK_CODES.includes(code);
-    const err = await cards.unlock(card.id).then(() => null, (e: unknown) => e as CardError);
+    const err = await cards.unlock(card.id).then(() => null, (e: unknown) => e as AppError);
     if (irreversible) {
       t.equal(err?.code, 'CARD_LOCK_IRREVERSIBLE', `code ${code}: unlock refused`);
       t.equal(err?.httpStatus, 409);
@@ -192,7 +193,7 @@ t.test('lock and unlock, per seed code', async (t) => {
   t.equal((await cards.get(other.card.id))?.lock, 7, 'lock outside, by PAN');
   const unknownPan = '5557709999999999';
   const e = await cards.lockOutside(unknownPan, 7).then(() => null, (x: unknown) => x as Error);
-  t.equal((e as CardError | null)?.code, 'CARD_NOT_FOUND');
+  t.equal((e as AppError | null)?.code, 'CARD_NOT_FOUND');
   t.notOk(e?.message.includes(unknownPan), 'the error masks the PAN');
   t.match(e?.message, /555770\*+9999/);
 });

@@ -21,6 +21,7 @@ const COMMANDS: ReadonlyArray<readonly [script: string, entry: string]> = [
   ['bench:ledger', 'bench/ledger.ts'],
   ['bench:switch', 'bench/switch.ts'],
   ['docs:api', 'scripts/docs-api.ts'],
+  ['docs:errors', 'scripts/docs-errors.ts'],
 ];
 
 function run(entry: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

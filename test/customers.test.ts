@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { startTestRedis } from './helpers/redis.js';
 import { startTestCluster } from './helpers/cluster.js';
 import { CardStore, type IssueInput } from '../switch/cards.js';
-import { CustomerStore, CustomerError, TRANSACTIONAL_LOCK_REASONS } from '../switch/customers.js';
+import { CustomerStore, TRANSACTIONAL_LOCK_REASONS } from '../switch/customers.js';
+import { AppError } from '../errors/index.js';
 import { derive } from '../switch/secrets.js';
 
 const DEMO = { configId: '0019167984', bin: '555770', panLength: 16, cardValidityMonths: 36 };
@@ -43,8 +44,8 @@ t.test('create, read, KYC', async (t) => {
   t.equal(await codeOf(customers.setKyc(a.id, 'MAYBE' as 'SUCCESS')), 'CUSTOMER_INVALID_KYC');
   t.equal(await codeOf(customers.create({ kyc: 'SUCCESS', id: a.id })), 'CUSTOMER_EXISTS');
   t.equal(await codeOf(customers.create({ kyc: 'SUCCESS', id: 'a}b' })), 'CUSTOMER_INVALID_ARGUMENT', 'no hash-tag characters in ids');
-  const e = await customers.create({ kyc: 'SUCCESS', id: a.id }).catch((x: unknown) => x as CustomerError);
-  t.equal((e as CustomerError).httpStatus, 409);
+  const e = await customers.create({ kyc: 'SUCCESS', id: a.id }).catch((x: unknown) => x as AppError);
+  t.equal((e as AppError).httpStatus, 409);
 });
 
 t.test('update: profile fields and KYC in one step; KYC gates card attachment, not existing cards', async (t) => {

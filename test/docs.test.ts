@@ -1,10 +1,9 @@
 // The repository's own documents are the contract a user reads: they stand alone (no reference to
-// anything outside the repository), their links land on files and headings that exist, and the
-// response-code table of docs/messages.md is the one the switch runs on (switch/reasons.ts).
+// anything outside the repository) and their links land on files and headings that exist. The
+// response-code table, docs/errors.md, is checked against the code by test/errors.test.ts.
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { REASONS } from '../switch/reasons.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
@@ -36,11 +35,4 @@ t.test('every relative link lands on a file, and on a heading of it when it name
       t.ok(anchors.includes(hash), `${f}: #${hash} is a heading of ${path || f}`);
     }
   }
-});
-
-t.test('the response-code table of docs/messages.md is switch/reasons.ts', async (t) => {
-  const rows = ['| reason | 1987 | 2003 |', '|---|---|---|', ...Object.entries(REASONS).map(([k, v]) => `| \`${k}\` | ${v.iso1987} | ${v.iso2003} |`)];
-  const doc = read('docs/messages.md');
-  const block = /<!-- reasons:begin[^>]*-->\n([\s\S]*?)\n<!-- reasons:end -->/.exec(doc)?.[1];
-  t.equal(block, rows.join('\n'));
 });

@@ -11,7 +11,7 @@ import { frame } from '../switch/net/framer.js';
 const echo = (stan: string, code = '301') => ({ 0: '0800', 7: '1125093000', 11: stan, 70: code }) as unknown as Record<string, string>;
 
 t.test('switch over a real socket', async (t) => {
-  const { app } = await startTestSwitch(t);
+  const { app, logs } = await startTestSwitch(t);
   const port = app.isoPort;
 
   t.test('0800 echo, sign-on and sign-off are answered 00 echoing 7, 11, 70', async (t) => {
@@ -79,6 +79,7 @@ t.test('switch over a real socket', async (t) => {
     bad.writeRaw(Buffer.concat([head, Buffer.alloc(64)]));
     await bad.whenClosed();
     t.ok(bad.closed, 'offending connection closed');
+    t.ok(logs.some((l) => l.includes('"code":"SW_ERR_FRAME_TOO_LONG"')), 'the log line carries the code SW_ERR_FRAME_TOO_LONG');
     const r = await good.request(echo('000050'));
     t.equal(r['39'], '00', 'other connection unaffected');
   });

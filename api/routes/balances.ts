@@ -5,7 +5,8 @@ import type { UserBalance } from '../../ledger/index.js';
 import type { Route } from '../router.js';
 import { IDEMPOTENCY_HEADER } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json, noContent } from '../problem.js';
+import { json, noContent } from '../problem.js';
+import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
 import { customerKeys } from '../../switch/customers.js';
@@ -102,21 +103,21 @@ export const TRANSACTION: Schema = {
 async function atPartner(d: ApiDeps, b: UserBalance): Promise<UserBalance> {
   if (d.programs.byId(b.configId)?.mode !== 'EXTERNAL_BALANCE') return b;
   const client = d.partners?.get(b.configId);
-  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${b.configId} has no partner client in this process`);
+  if (client === undefined) throw new AppError('PARTNER_UNAVAILABLE', `program ${b.configId} has no partner client in this process`);
   const r = await client.getBalance(b.customerId, b.id);
   if (r.ok) return { ...b, availableMinor: r.body.amount };
-  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner answered ${r.title} for balance ${b.id}`);
-  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the balance read (${r.kind})`);
+  if (r.kind === 'DECLINED') throw new AppError(r.title, `the partner answered ${r.title} for balance ${b.id}`);
+  throw new AppError('PARTNER_UNAVAILABLE', `the partner did not answer the balance read (${r.kind})`);
 }
 
 /** Seed "Your APIs for us — External Balance": the partner links the balance before it exists here (SPEC §6). */
 async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, balanceId: string, currency: string): Promise<void> {
   const client = d.partners?.get(configId);
-  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
+  if (client === undefined) throw new AppError('PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
   const r = await client.linkBalance(customerId, { balanceId, currency }, `link-${balanceId}`);
   if (r.ok) return;
-  if (r.kind === 'DECLINED') throw new ApiError(r.status, r.title, `the partner refused to link balance ${balanceId}: ${r.title}`);
-  throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
+  if (r.kind === 'DECLINED') throw new AppError(r.title, `the partner refused to link balance ${balanceId}: ${r.title}`);
+  throw new AppError('PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
 }
 
 /** Card locks that can never be lifted (SPEC §6: unlock answers CARD_LOCK_IRREVERSIBLE): lost, stolen, inactive, replaced. */
@@ -134,7 +135,7 @@ export const BALANCE_ITEM: Schema = {
 /** The partner client of an EXTERNAL_BALANCE program, or a 503 when this process has none. */
 function partnerClient(d: ApiDeps, configId: string) {
   const client = d.partners?.get(configId);
-  if (client === undefined) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
+  if (client === undefined) throw new AppError('PARTNER_UNAVAILABLE', `program ${configId} has no partner client in this process`);
   return client;
 }
 
@@ -151,7 +152,7 @@ async function listBalances(d: ApiDeps, customerId: string): Promise<object[]> {
   const listed = new Map<string, number>();
   await Promise.all(external.map(async (configId) => {
     const r = await partnerClient(d, configId).listBalances(customerId);
-    if (!r.ok) throw new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner of program ${configId} did not list the balances (${r.kind})`);
+    if (!r.ok) throw new AppError('PARTNER_UNAVAILABLE', `the partner of program ${configId} did not list the balances (${r.kind})`);
     for (const item of r.body) listed.set(item.id, item.amount);
   }));
   return Promise.all(balances.map(async (b) => {
@@ -175,30 +176,30 @@ async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string):
   const b = await requireBalance(d, customerId, balanceId);
   const external = d.programs.byId(b.configId)?.mode === 'EXTERNAL_BALANCE';
   if (b.blockedMinor !== 0 || (!external && b.availableMinor !== 0)) {
-    throw new ApiError(409, 'BALANCE_NOT_EMPTY', `balance ${balanceId} holds ${b.availableMinor} available and ${b.blockedMinor} blocked; it can be deleted at zero only`);
+    throw new AppError('BALANCE_NOT_EMPTY', `balance ${balanceId} holds ${b.availableMinor} available and ${b.blockedMinor} blocked; it can be deleted at zero only`);
   }
   const ids = await d.redis.smembers(customerKeys(customerId).cards);
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   if (cards.some((c) => c !== null && c.balanceId === balanceId && !FINAL_LOCKS.has(c.lock))) {
-    throw new ApiError(409, 'BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
+    throw new AppError('BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
   }
   if (external) {
     const client = partnerClient(d, b.configId);
     const now = await client.getBalance(customerId, balanceId);
     if (!now.ok) throw partnerProblem(now, `read balance ${balanceId}`);
-    if (now.body.amount !== 0) throw new ApiError(409, 'BALANCE_NOT_EMPTY', `the partner holds ${now.body.amount} on balance ${balanceId}; it can be deleted at zero only`);
+    if (now.body.amount !== 0) throw new AppError('BALANCE_NOT_EMPTY', `the partner holds ${now.body.amount} on balance ${balanceId}; it can be deleted at zero only`);
     // A fresh key per request: a delete refused earlier may succeed once the balance is empty.
     const r = await client.deleteBalance(customerId, balanceId, `delete-${balanceId}-${randomUUID()}`);
-    if (!r.ok && r.kind === 'DECLINED' && r.title === 'CLIENT_ERROR') throw new ApiError(409, 'BALANCE_NOT_EMPTY', `the partner refused to delete balance ${balanceId} (CLIENT_ERROR): money on it`);
+    if (!r.ok && r.kind === 'DECLINED' && r.title === 'CLIENT_ERROR') throw new AppError('BALANCE_NOT_EMPTY', `the partner refused to delete balance ${balanceId} (CLIENT_ERROR): money on it`);
     if (!r.ok) throw partnerProblem(r, `delete balance ${balanceId}`);
   }
   await d.redis.hset(DELETED_BALANCES_KEY, balanceId, String(Date.now()));
 }
 
 /** A partner's refusal with its status and title; no answer: 503 PARTNER_UNAVAILABLE. */
-function partnerProblem(r: { kind: string; status?: number; title?: string }, what: string): ApiError {
-  if (r.kind === 'DECLINED' && r.title !== undefined && r.status !== undefined) return new ApiError(r.status, r.title, `the partner refused to ${what}: ${r.title}`);
-  return new ApiError(503, 'PARTNER_UNAVAILABLE', `the partner did not answer (${r.kind}) when asked to ${what}`);
+function partnerProblem(r: { kind: string; title?: string }, what: string): AppError {
+  if (r.kind === 'DECLINED' && r.title !== undefined && r.title in ERRORS) return new AppError(r.title as ErrorCode, `the partner refused to ${what}: ${r.title}`);
+  return new AppError('PARTNER_UNAVAILABLE', `the partner did not answer (${r.kind}) when asked to ${what}`);
 }
 
 export function balanceRoutes(d: ApiDeps): Route[] {
@@ -264,8 +265,8 @@ export function balanceRoutes(d: ApiDeps): Route[] {
         const customerId = req.params.customerId as string;
         const body = req.json as { currency: string; configId?: string };
         const customer = await requireCustomer(d, customerId);
-        if (customer.kyc !== 'SUCCESS') throw new ApiError(409, 'KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
-        if (!isKnownCurrency(body.currency)) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${body.currency} is not supported`);
+        if (customer.kyc !== 'SUCCESS') throw new AppError('KYC_REQUIRED', `customer ${customerId} has kyc ${customer.kyc}; a balance needs SUCCESS`);
+        if (!isKnownCurrency(body.currency)) throw new AppError('VALIDATION_ERROR', `currency ${body.currency} is not supported`);
         const program = defaultProgram(d, body.configId);
         // A retried creation (same X-Idempotency-Key) names the same balance, at the partner and here.
         const balanceId = d.ledger.balanceIdFor(customerId, req.idempotencyKey ?? undefined);
@@ -366,7 +367,7 @@ interface InternalBody { type: InternalType; amount: number; currency: string; d
 
 async function postInternal(d: ApiDeps, customerId: string, balanceId: string, body: InternalBody, key: string | null) {
   const balance = await requireBalance(d, customerId, balanceId);
-  if (body.currency !== balance.currency) throw new ApiError(409, 'CURRENCY_MISMATCH', `balance ${balanceId} is in ${balance.currency}, not ${body.currency}`);
+  if (body.currency !== balance.currency) throw new AppError('CURRENCY_MISMATCH', `balance ${balanceId} is in ${balance.currency}, not ${body.currency}`);
   const partnerId = await partnerFor(d, body.type, balance.configId, balance.currency);
   // The transaction id follows from the idempotency key, so a replay names the same transaction.
   const txId = key === null ? randomUUID() : uuidFrom(`api-tx|${balanceId}|${key}`);
@@ -395,7 +396,7 @@ async function partnerFor(d: ApiDeps, type: InternalType, configId: string, curr
   if (found !== null) return found.id;
   const creditRequired = d.programs.byId(configId)?.creditRequired ?? true;
   if (rule.partner === 'CREDIT' && creditRequired) {
-    throw new ApiError(404, 'COLLATERAL_BALANCE_NOT_FOUND', `program ${configId} has no CREDIT partner balance in ${currency}`);
+    throw new AppError('COLLATERAL_BALANCE_NOT_FOUND', `program ${configId} has no CREDIT partner balance in ${currency}`);
   }
   return null;
 }

@@ -4,7 +4,8 @@
 import { noticeCardLocked, noticeCardUnlocked } from '../partner-notices.js';
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json, noContent } from '../problem.js';
+import { json, noContent } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
 import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../switch/cards.js';
@@ -172,7 +173,7 @@ function issueRoute(d: ApiDeps, kind: CardKind): Route {
       await requireCustomer(d, customerId);
       const balance = await requireBalance(d, customerId, body.balanceId);
       if (body.configId !== undefined && body.configId !== balance.configId) {
-        throw new ApiError(409, 'PROGRAM_MISMATCH', `balance ${balance.id} belongs to program ${balance.configId}, not ${body.configId}`);
+        throw new AppError('PROGRAM_MISMATCH', `balance ${balance.id} belongs to program ${balance.configId}, not ${body.configId}`);
       }
       const program = requireProgram(d, balance.configId);
       const issued = await d.cards.issue({ customerId, balanceId: balance.id, currency: balance.currency, kind, program });
@@ -187,6 +188,6 @@ function issueRoute(d: ApiDeps, kind: CardKind): Route {
 
 async function fullData(d: ApiDeps, card: CardRecord): Promise<Record<string, string>> {
   const pan = await d.cards.revealPan(card.id);
-  if (pan === null) throw new ApiError(404, 'CARD_NOT_FOUND', `card ${card.id} has no stored PAN`);
+  if (pan === null) throw new AppError('CARD_NOT_FOUND', `card ${card.id} has no stored PAN`);
   return { ...cardView(card), cardNo: pan, cvv: d.cards.cvv(pan, card.expiry) };
 }

@@ -7,7 +7,7 @@ import type { Customer } from '../../switch/customers.js';
 import type { CardRecord } from '../../switch/cards.js';
 import type { UserBalance, PartnerBalance, LedgerReason } from '../../ledger/index.js';
 import type { Program } from '../../switch/programs.js';
-import { ApiError } from '../problem.js';
+import { AppError, type ErrorCode } from '../../errors/index.js';
 
 export const CUSTOMER_ID: RouteParam = { description: 'Customer id (the wallet id)', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } };
 export const BALANCE_ID: RouteParam = { description: 'User balance id', schema: { type: 'string', pattern: '^[A-Za-z0-9:_-]{1,100}$' } };
@@ -15,7 +15,8 @@ export const CARD_ID: RouteParam = { description: 'Card id', schema: { type: 'st
 export const CURRENCY: Schema = { type: 'string', pattern: '^[A-Z]{3}$', description: 'ISO 4217 alphabetic code' };
 
 export const PROBLEM: Schema = { $ref: '#/components/schemas/Problem' };
-export const problem = (description: string, ...problems: string[]): RouteResponse => ({ description, schema: PROBLEM, problems });
+/** A problem response of a route for the OpenAPI document: the codes it may answer with (rows of errors/table.ts). */
+export const problem = (description: string, ...problems: ErrorCode[]): RouteResponse => ({ description, schema: PROBLEM, problems });
 export const VALIDATION = problem('The request is malformed', 'VALIDATION_ERROR', 'MALFORMED_JSON');
 /** A money-moving call: also refused when the amount, or the balance after it, would pass 999,999,999,999 minor units (n12). */
 export const VALIDATION_MONEY = problem('The request is malformed, or the amount or the balance after it would pass 999,999,999,999 minor units',
@@ -23,7 +24,7 @@ export const VALIDATION_MONEY = problem('The request is malformed, or the amount
 
 export async function requireCustomer(d: ApiDeps, customerId: string): Promise<Customer> {
   const c = await d.customers.get(customerId);
-  if (c === null) throw new ApiError(404, 'CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
+  if (c === null) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${customerId} does not exist`);
   return c;
 }
 
@@ -37,19 +38,19 @@ export const DELETED_BALANCES_KEY = 'api:deleted-balances';
 /** The customer's balance; another customer's balance, or a deleted one, is as unknown as a missing one. */
 export async function requireBalance(d: ApiDeps, customerId: string, balanceId: string): Promise<UserBalance> {
   const [b, deleted] = await Promise.all([d.ledger.getUserBalance(balanceId), d.redis.hexists(DELETED_BALANCES_KEY, balanceId)]);
-  if (b === null || b.customerId !== customerId || deleted === 1) throw new ApiError(404, 'BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
+  if (b === null || b.customerId !== customerId || deleted === 1) throw new AppError('BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
   return b;
 }
 
 export async function requireCard(d: ApiDeps, customerId: string, cardId: string): Promise<CardRecord> {
   const c = await d.cards.get(cardId);
-  if (c === null || c.customerId !== customerId) throw new ApiError(404, 'CARD_NOT_FOUND', `customer ${customerId} has no card ${cardId}`);
+  if (c === null || c.customerId !== customerId) throw new AppError('CARD_NOT_FOUND', `customer ${customerId} has no card ${cardId}`);
   return c;
 }
 
 export function requireProgram(d: ApiDeps, configId: string): Program {
   const p = d.programs.byId(configId);
-  if (p === undefined) throw new ApiError(404, 'PROGRAM_NOT_FOUND', `no program with configId ${configId}`);
+  if (p === undefined) throw new AppError('PROGRAM_NOT_FOUND', `no program with configId ${configId}`);
   return p;
 }
 
@@ -78,10 +79,9 @@ export function balanceView(b: UserBalance, cards: readonly object[]): Record<st
   return { id: b.id, customerId: b.customerId, currency: b.currency, configId: b.configId, available: b.availableMinor, blocked: b.blockedMinor, cards };
 }
 
-/** HTTP status of a ledger refusal; the title is the reason itself. */
-export function ledgerRefusal(reason: LedgerReason, what: string): ApiError {
-  const status = reason.endsWith('_NOT_FOUND') ? 404 : reason === 'INVALID_AMOUNT' || reason === 'AMOUNT_TOO_LARGE' ? 400 : 409;
-  return new ApiError(status, reason, `${what}: ${reason}`);
+/** A ledger refusal as a problem: the title is the reason itself, the status its row's in errors/table.ts (APPROVED has none: a 500). */
+export function ledgerRefusal(reason: LedgerReason, what: string): AppError {
+  return new AppError(reason, `${what}: ${reason}`);
 }
 
 export const CARD_SUMMARY: Schema = {

@@ -3,7 +3,7 @@ import { noticeTransactionalLock } from '../partner-notices.js';
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
-import { ApiError } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { KYC_STATUSES, TRANSACTIONAL_LOCK_REASONS, type CustomerProfile, type KycStatus, type Wallet } from '../../switch/customers.js';
 import { CUSTOMER_ID, VALIDATION, problem, requireCustomer } from './common.js';
@@ -75,7 +75,7 @@ export function customerRoutes(d: ApiDeps): Route[] {
       async handle(req) {
         const id = req.params.customerId as string;
         const w = await d.customers.getWallet(id);
-        if (w === null) throw new ApiError(404, 'CUSTOMER_NOT_FOUND', `customer ${id} does not exist`);
+        if (w === null) throw new AppError('CUSTOMER_NOT_FOUND', `customer ${id} does not exist`);
         return json(200, walletView(w));
       },
     },
@@ -97,7 +97,7 @@ export function customerRoutes(d: ApiDeps): Route[] {
         const { kyc, ...rest } = req.json as Partial<CustomerProfile> & { kyc?: KycStatus };
         const profile: Partial<CustomerProfile> = {};
         for (const k of PROFILE_KEYS) if (rest[k] !== undefined) profile[k] = rest[k];
-        // An unknown customer is CustomerError CUSTOMER_NOT_FOUND (404) from the store.
+        // An unknown customer is AppError CUSTOMER_NOT_FOUND (404) from the store.
         const w = await d.customers.update(req.params.customerId as string, { ...(kyc === undefined ? {} : { kyc }), profile });
         return json(200, walletView(w));
       },

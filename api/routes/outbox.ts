@@ -4,7 +4,8 @@
 // refuses such a body when it is enqueued).
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { json } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { VALIDATION, problem } from './common.js';
 import { LIST_LIMIT_MAX, OUTBOX_KINDS, OutboxError, type OutboxAdmin } from '../../adapters/outbox.js';
@@ -44,7 +45,7 @@ const UNAVAILABLE = problem('This switch runs no outbox', 'OUTBOX_UNAVAILABLE');
 
 function outbox(d: ApiDeps): OutboxAdmin {
   const o = d.outbox ?? null;
-  if (o === null) throw new ApiError(503, 'OUTBOX_UNAVAILABLE', 'this switch runs no partner-call outbox');
+  if (o === null) throw new AppError('OUTBOX_UNAVAILABLE', 'this switch runs no partner-call outbox');
   return o;
 }
 
@@ -78,7 +79,7 @@ export function outboxRoutes(d: ApiDeps): Route[] {
           });
           return json(200, { items: page.items, next: page.next });
         } catch (err) {
-          if (err instanceof OutboxError && err.code === 'OUTBOX_ERR_INVALID_OPTIONS') throw new ApiError(400, 'VALIDATION_ERROR', err.message);
+          if (err instanceof OutboxError && err.code === 'OUTBOX_ERR_INVALID_OPTIONS') throw new AppError('VALIDATION_ERROR', err.message);
           throw err;
         }
       },
@@ -95,7 +96,7 @@ export function outboxRoutes(d: ApiDeps): Route[] {
       },
       async handle(req) {
         const e = await outbox(d).get(req.params.id as string);
-        if (e === null) throw new ApiError(404, 'OUTBOX_ENTRY_NOT_FOUND', `no outbox entry ${req.params.id}`);
+        if (e === null) throw new AppError('OUTBOX_ENTRY_NOT_FOUND', `no outbox entry ${req.params.id}`);
         return json(200, e);
       },
     },
@@ -113,8 +114,8 @@ export function outboxRoutes(d: ApiDeps): Route[] {
       async handle(req) {
         const id = req.params.id as string;
         const r = await outbox(d).retry(id);
-        if (r.result === 'NOT_FOUND') throw new ApiError(404, 'OUTBOX_ENTRY_NOT_FOUND', `no outbox entry ${id}`);
-        if (r.result === 'NOT_DEAD') throw new ApiError(409, 'OUTBOX_ENTRY_NOT_DEAD', `outbox entry ${id} is ${r.entry.state}, not dead`);
+        if (r.result === 'NOT_FOUND') throw new AppError('OUTBOX_ENTRY_NOT_FOUND', `no outbox entry ${id}`);
+        if (r.result === 'NOT_DEAD') throw new AppError('OUTBOX_ENTRY_NOT_DEAD', `outbox entry ${id} is ${r.entry.state}, not dead`);
         return json(200, r.entry);
       },
     },

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { Route } from '../router.js';
 import { IDEMPOTENCY_HEADER } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { json } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { isKnownCurrency } from '../../switch/currency.js';
 import { CURRENCY, VALIDATION, VALIDATION_MONEY, ledgerRefusal, partnerView, problem, requireProgram } from './common.js';
@@ -38,7 +39,7 @@ export function partnerBalanceRoutes(d: ApiDeps): Route[] {
       async handle(req) {
         const b = req.json as { type: typeof TYPES[number]; currency: string; configId: string };
         requireProgram(d, b.configId);
-        if (!isKnownCurrency(b.currency)) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${b.currency} is not supported`);
+        if (!isKnownCurrency(b.currency)) throw new AppError('VALIDATION_ERROR', `currency ${b.currency} is not supported`);
         const r = await d.ledger.createPartnerBalance(b);
         return json(r.created ? 201 : 200, partnerView(r.balance));
       },
@@ -58,7 +59,7 @@ export function partnerBalanceRoutes(d: ApiDeps): Route[] {
       },
       async handle(req) {
         const id = req.params.id as string;
-        if (await d.ledger.getPartnerBalance(id) === null) throw new ApiError(404, 'PARTNER_BALANCE_NOT_FOUND', `no partner balance ${id}`);
+        if (await d.ledger.getPartnerBalance(id) === null) throw new AppError('PARTNER_BALANCE_NOT_FOUND', `no partner balance ${id}`);
         const key = req.idempotencyKey === null ? `api-reload:${randomUUID()}` : `api-reload:${id}:${req.idempotencyKey}`;
         const r = await d.ledger.reloadPartnerBalance({ id, amountMinor: (req.json as { amount: number }).amount, idempotencyKey: key });
         if (!r.ok || r.balance === null) throw ledgerRefusal(r.reason, `reload of ${id}`);
@@ -72,7 +73,7 @@ export function partnerBalanceRoutes(d: ApiDeps): Route[] {
       responses: { 200: { description: 'The partner balance', schema: PARTNER_BALANCE }, 400: VALIDATION, 404: problem('No such partner balance', 'PARTNER_BALANCE_NOT_FOUND') },
       async handle(req) {
         const b = await d.ledger.getPartnerBalance(req.params.id as string);
-        if (b === null) throw new ApiError(404, 'PARTNER_BALANCE_NOT_FOUND', `no partner balance ${req.params.id}`);
+        if (b === null) throw new AppError('PARTNER_BALANCE_NOT_FOUND', `no partner balance ${req.params.id}`);
         return json(200, partnerView(b));
       },
     },

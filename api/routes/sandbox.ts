@@ -4,7 +4,8 @@
 // response code and reason, and the transaction record the switch wrote for the message.
 import type { Route } from '../router.js';
 import type { ApiDeps, SandboxTarget } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { json } from '../problem.js';
+import { AppError, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import type { HttpResponse } from '../http.js';
 import type { IsoFields, IsoMessage } from '../../switch/iso/codec.js';
@@ -80,7 +81,7 @@ export const SIMULATION: Schema = {
   },
 };
 
-const SIMULATION_RESPONSES = (notFound: string) => ({
+const SIMULATION_RESPONSES = (notFound: ErrorCode) => ({
   200: { description: 'The switch answered; its answer, whatever the response code, and its record', schema: SIMULATION },
   400: VALIDATION,
   403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
@@ -118,7 +119,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
       handle: async (req) => {
         const b = req.json as { transactionId: string; amount?: number };
         const o = await approvedOriginal(d, b.transactionId);
-        if (!o.rec.mti.startsWith('010')) throw new ApiError(409, 'SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${b.transactionId} is a ${o.rec.mti}, not an approved 0100`);
+        if (!o.rec.mti.startsWith('010')) throw new AppError('SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${b.transactionId} is a ${o.rec.mti}, not an approved 0100`);
         const l = linkOf();
         const fields = followUpFields(o, l.nextStan());
         if (b.amount !== undefined) fields.set(4, String(b.amount).padStart(12, '0'));
@@ -152,7 +153,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
 }
 
 function target(d: ApiDeps): SandboxTarget {
-  if (d.sandbox === undefined || d.sandbox === null) throw new ApiError(404, 'NOT_FOUND', 'the sandbox is off (SANDBOX=1 turns it on)');
+  if (d.sandbox === undefined || d.sandbox === null) throw new AppError('NOT_FOUND', 'the sandbox is off (SANDBOX=1 turns it on)');
   return d.sandbox;
 }
 
@@ -160,10 +161,10 @@ function target(d: ApiDeps): SandboxTarget {
 async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: string): Promise<HttpResponse> {
   const card = await d.cards.get(b.cardId);
   const pan = card === null ? null : await d.cards.revealPan(card.id);
-  if (card === null || pan === null) throw new ApiError(404, 'CARD_NOT_FOUND', `no card ${b.cardId}`);
+  if (card === null || pan === null) throw new AppError('CARD_NOT_FOUND', `no card ${b.cardId}`);
   const alpha = b.currency ?? card.currency;
   const numeric = currencyNumeric(alpha);
-  if (numeric === undefined) throw new ApiError(400, 'VALIDATION_ERROR', `currency ${alpha} is not a currency the switch knows`);
+  if (numeric === undefined) throw new AppError('VALIDATION_ERROR', `currency ${alpha} is not a currency the switch knows`);
   const fields = commonFields({
     now: new Date(), stan: link.nextStan(), numericCurrency: numeric, mcc: b.mcc,
     merchantName: b.merchantName, merchantCity: b.merchantCity, merchantCountry: b.merchantCountry,
@@ -186,7 +187,7 @@ interface Original {
  * switch/process/wire.ts transactionId); a record id leads to it through the record.
  */
 async function approvedOriginal(d: ApiDeps, id: string): Promise<Original> {
-  const notFound = (): ApiError => new ApiError(404, 'TRANSACTION_NOT_FOUND', `no card transaction ${id}`);
+  const notFound = (): AppError => new AppError('TRANSACTION_NOT_FOUND', `no card transaction ${id}`);
   if (d.records === null) throw notFound();
   let rec = /^[0-9a-f-]{36}$/.test(id) ? (await d.records.get(id)) as TransactionObject | null : null;
   const txId = rec?.externalTransactionId ?? id;
@@ -201,7 +202,7 @@ async function approvedOriginal(d: ApiDeps, id: string): Promise<Original> {
   }
   if (rec === null || rec.externalTransactionId !== txId) throw notFound();
   if (rec.processingStatus !== 'SUCCESS' || rec.referenceExternalTransactionId !== null || rec.mti.startsWith('04')) {
-    throw new ApiError(409, 'SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${id} is not an approved original (${rec.mti} ${rec.processingStatus})`);
+    throw new AppError('SANDBOX_NOT_AN_AUTHORIZATION', `transaction ${id} is not an approved original (${rec.mti} ${rec.processingStatus})`);
   }
   return { rec, card, pan, txId, ref: { mti: rec.mti, f7: parts.f7, stan: parts.stan, acquirer11: parts.acquirer11, terminal: parts.terminal } };
 }

@@ -65,7 +65,7 @@ export function systemRoutes(d: ApiDeps, openapi: () => unknown): Route[] {
         503: problem('Too many feed clients', 'FEED_FULL'),
       },
       async handle() {
-        return problemResponse(426, 'UPGRADE_REQUIRED', 'GET /feed is a WebSocket: send Connection: Upgrade, Upgrade: websocket', { upgrade: 'websocket' });
+        return problemResponse('UPGRADE_REQUIRED', 'GET /feed is a WebSocket: send Connection: Upgrade, Upgrade: websocket', { upgrade: 'websocket' });
       },
     },
   ];

@@ -2,7 +2,8 @@
 // Notifier, newest first, read from the switch's transaction records (switch/records.ts).
 import type { Route } from '../router.js';
 import type { ApiDeps, TransactionSource } from '../deps.js';
-import { ApiError, json } from '../problem.js';
+import { json } from '../problem.js';
+import { AppError } from '../../errors/index.js';
 import { CARD_ID, VALIDATION, problem } from './common.js';
 import { TRANSACTION } from './balances.js';
 
@@ -10,7 +11,7 @@ export const TRANSACTIONS_LIMIT_MAX = 100;
 const TRANSACTIONS_LIMIT_DEFAULT = 20;
 
 function records(d: ApiDeps): TransactionSource {
-  if (d.records === null) throw new ApiError(503, 'TRANSACTIONS_UNAVAILABLE', 'transaction records are not kept by this switch yet');
+  if (d.records === null) throw new AppError('TRANSACTIONS_UNAVAILABLE', 'transaction records are not kept by this switch yet');
   return d.records;
 }
 
@@ -36,7 +37,7 @@ export function transactionRoutes(d: ApiDeps): Route[] {
       },
       async handle(req) {
         const q = req.queryValues;
-        if (q.balanceId === undefined && q.cardId === undefined) throw new ApiError(400, 'VALIDATION_ERROR', 'balanceId or cardId is required');
+        if (q.balanceId === undefined && q.cardId === undefined) throw new AppError('VALIDATION_ERROR', 'balanceId or cardId is required');
         const page = await records(d).list({
           ...(q.balanceId === undefined ? {} : { balanceId: String(q.balanceId) }),
           ...(q.cardId === undefined ? {} : { cardId: String(q.cardId) }),
@@ -58,7 +59,7 @@ export function transactionRoutes(d: ApiDeps): Route[] {
       },
       async handle(req) {
         const tx = await records(d).get(req.params.id as string);
-        if (tx === null) throw new ApiError(404, 'TRANSACTION_NOT_FOUND', `no transaction ${req.params.id}`);
+        if (tx === null) throw new AppError('TRANSACTION_NOT_FOUND', `no transaction ${req.params.id}`);
         return json(200, tx);
       },
     },

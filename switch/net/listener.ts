@@ -7,7 +7,11 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import { Framer, MAX_FRAME_BYTES, type FrameSink } from './framer.js';
 import { plainTcp, type HandshakeFailure, type RefusedHandshake, type Transport, type TransportServer } from './transport.js';
 import type { Dispatcher, ReplyTarget } from '../pool/dispatcher.js';
+import type { ErrorCode } from '../../errors/index.js';
 
+
+/** The code of the log line for a frame over the limit (errors/table.ts). */
+const FRAME_TOO_LONG: ErrorCode = 'SW_ERR_FRAME_TOO_LONG';
 
 /** How long a stop waits for connections to close after ending them, before destroying them (ms). */
 const SHUTDOWN_CLOSE_GRACE_MS = 1000;
@@ -166,7 +170,7 @@ class Connection implements FrameSink, ReplyTarget {
 
   oversize(length: number): void {
     this.listener.events.oversize?.();
-    this.listener.events.log('warn', 'frame longer than the limit: closing connection', { conn: this.id, length, limit: this.listener.limits.maxFrameBytes ?? MAX_FRAME_BYTES });
+    this.listener.events.log('warn', 'frame longer than the limit: closing connection', { code: FRAME_TOO_LONG, conn: this.id, length, limit: this.listener.limits.maxFrameBytes ?? MAX_FRAME_BYTES });
     // Answers already owed on this connection are lost with it; the peer broke the framing.
     this.socket.destroy();
   }

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { ConfigError, type TlsPaths } from '../config.js';
+import type { TlsPaths } from '../config.js';
+import { AppError } from '../../errors/index.js';
 
 /** Why a TLS handshake failed, as a bounded set (the metric label of switch_iso_tls_handshake_failures_total). */
 export type HandshakeFailure = 'no_certificate' | 'untrusted_certificate' | 'not_tls' | 'timeout' | 'peer_closed' | 'other';
@@ -47,20 +48,20 @@ export interface TlsMaterial { cert: Buffer; key: Buffer; ca: Buffer }
 
 /**
  * Reads the three files named by ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA and checks that they form
- * a usable server context. Throws ConfigError with one line naming the variable and the file at
+ * a usable server context. Throws AppError SW_ERR_CONFIG with one line naming the variable and the file at
  * fault (unreadable, or not PEM that OpenSSL accepts); never quotes the files' contents.
  */
 export function readIsoTls(paths: TlsPaths): TlsMaterial {
   const read = (name: string, path: string): Buffer => {
     try { return readFileSync(path); }
-    catch (e) { throw new ConfigError(`${name}=${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+    catch (e) { throw new AppError('SW_ERR_CONFIG', `${name}=${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
   };
   const material = { cert: read('ISO_TLS_CERT', paths.cert), key: read('ISO_TLS_KEY', paths.key), ca: read('ISO_TLS_CA', paths.ca) };
   try {
     createSecureContext(material);
   } catch (e) {
     const reason = String((e as Error).message ?? e).split('\n')[0]?.slice(0, 120);
-    throw new ConfigError(`ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA do not form a usable TLS server (${paths.cert}, ${paths.key}, ${paths.ca}): ${reason}`);
+    throw new AppError('SW_ERR_CONFIG', `ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA do not form a usable TLS server (${paths.cert}, ${paths.key}, ${paths.ca}): ${reason}`);
   }
   return material;
 }

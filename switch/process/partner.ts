@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { decide, type Decision, type PartnerCallTiming, type Request } from './decision.js';
 import type { Checked } from './request.js';
 import type { Program } from '../programs.js';
-import type { Reason } from '../reasons.js';
+import { notifierDescription, type Reason } from '../reasons.js';
 import { buildPartnerTransaction } from '../../adapters/partner-transaction.js';
 import { partnerDeclineReason, type PartnerClient } from '../../adapters/partner-client.js';
 import type { PartnerTransaction, PartnerTransactionStatus, PartnerTransactionType } from '../../adapters/partner-types.js';
@@ -252,7 +252,8 @@ export async function reportToPartner(ctx: ProcessContext, req: Request, c: Part
 /**
  * The Legacy Transactions Notifier call of a recorded message (seed "Legacy Transactions
  * Notifier"), through the outbox, for a program with a partner block: `{status, date,
- * description, transaction}`, the transaction object as recorded (last four digits only).
+ * description, transaction}` (`description` is the notifier's value for the reason, errors/table.ts),
+ * the transaction object as recorded (last four digits only).
  */
 export async function notifyTransaction(ctx: ProcessContext, program: Program, rec: TransactionObject, d: Decision): Promise<void> {
   if (ctx.partners.get(program.configId) === undefined) return;
@@ -265,6 +266,6 @@ export async function notifyTransaction(ctx: ProcessContext, program: Program, r
   };
   await enqueueOnce(ctx, {
     kind: 'notification', configId: program.configId, method: 'POST', path: '/notifications/transaction',
-    body: { status: d.processing, date: rec.date, description: d.reason, transaction }, idempotencyKey: uuidOf(`notify|${rec.id}`),
+    body: { status: d.processing, date: rec.date, description: notifierDescription(d.reason), transaction }, idempotencyKey: uuidOf(`notify|${rec.id}`),
   });
 }
