@@ -1,6 +1,7 @@
 // Process configuration from the environment (SPEC §1). Every option and its default is listed
 // once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
 import { availableParallelism } from 'node:os';
+import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from './log.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -42,6 +43,8 @@ export interface SwitchConfig {
   sweepIntervalMs: number;     // SWEEP_INTERVAL_MS, default 30000: how often expired holds are released
   /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
   sandbox: boolean;
+  /** LOG_LEVEL, default info: fatal, error, warn, info, debug (adds a line per decided message), trace or silent. */
+  logLevel: LogLevel;
 }
 
 /** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
@@ -114,6 +117,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 64, 1, 4096),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
     sandbox: sandboxOf(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVEL_DEFAULT, LOG_LEVELS),
   };
 }
 
