@@ -154,7 +154,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
   };
   const undecodableLog = { lastMs: 0, suppressed: 0 };
-  // LOG_LEVEL=debug: one line per decided message. Read once here, so the hot path pays one
+  // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
+  // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
   // boolean test per batch when it is off (the default).
   const perMessageDebug = o.log === undefined && logger.isLevelEnabled('debug');
   const dispatcher = new Dispatcher(runner, cfg.batchMax, failedBatch, {
