@@ -28,9 +28,9 @@ change the routes and regenerate.
   \`CLIENT_CERTIFICATE_REQUIRED\`. \`/health\`, \`/metrics\` and \`/openapi.json\` stay open for probes.
 - **Errors** are \`application/problem+json\`: \`{"title": "CODE", "detail": "text"}\`. The detail
   names the field or id at fault, never a PAN or CVV. Common ones: 400 \`VALIDATION_ERROR\` (a field
-  outside its schema; unknown fields are refused too), 400 \`MALFORMED_JSON\`, 404 \`NOT_FOUND\` (no
-  route), 405 \`METHOD_NOT_ALLOWED\` (with \`Allow\`), 413 \`PAYLOAD_TOO_LARGE\` (body over 64 KiB),
-  415 \`UNSUPPORTED_MEDIA_TYPE\`, 500 \`INTERNAL_ERROR\`.
+  outside the JSON Schema this document shows, checked by Ajv; unknown fields are refused too),
+  400 \`MALFORMED_JSON\`, 404 \`NOT_FOUND\` (no route), 405 \`METHOD_NOT_ALLOWED\` (with \`Allow\`),
+  413 \`PAYLOAD_TOO_LARGE\` (body over 64 KiB), 415 \`UNSUPPORTED_MEDIA_TYPE\`, 500 \`INTERNAL_ERROR\`.
 - **Money** is an integer in minor units; currencies are ISO 4217 alphabetic codes.
 - **Idempotency.** Every POST that moves money (internal transactions, partner balance reload) and
   balance creation honour \`X-Idempotency-Key\`: a replay within 8 days answers the first answer byte
@@ -52,7 +52,8 @@ change the routes and regenerate.
 - **Live feed** (\`GET /feed\`, WebSocket): JSON text frames, \`{"type":"hello",...}\` then
   \`{"type":"transactions","events":[...]}\` per batch the switch answered; PANs masked
   (first 6, stars, last 4). At most 64 clients; a client more than 1 MiB behind is disconnected
-  (\`feed_clients_dropped_total\`).
+  (\`feed_clients_dropped_total\`). uWebSockets.js serves it on the uws server, the \`ws\` library
+  on node:http(s); a client frame over 4 KiB is closed with 1009, a malformed handshake answered 400.
 `;
 
 export function renderApiMarkdown(doc: { paths: Record<string, Record<string, Op>>; tags?: { name: string }[] }): string {

@@ -1,7 +1,10 @@
-// Request bodies and query parameters are described once, as JSON Schema, for both the OpenAPI
-// document and validation. The validator knows the subset the API uses (type, properties,
-// required, minProperties, additionalProperties, enum, pattern, minLength/maxLength, minimum/maximum, format
-// date and email) and is compiled once per route at start-up. An error names the field.
+// Request bodies and parameters are described once, as JSON Schema (2020-12, as OpenAPI 3.1
+// reads it), for both the OpenAPI document and validation. Ajv compiles each schema once, when
+// the router is built at start-up; a request only runs the compiled function. A failure becomes
+// one message naming the first field at fault (`birthDate must be a real date ...`), the detail
+// of a 400 VALIDATION_ERROR problem.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import ajvFormats from 'ajv-formats';
 
 export interface Schema {
   type?: 'object' | 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'null' | Array<'object' | 'string' | 'integer' | 'number' | 'array' | 'null' | 'boolean'>;
@@ -19,6 +22,10 @@ export interface Schema {
   minimum?: number;
   maximum?: number;
   format?: 'date' | 'email' | 'date-time' | 'uuid';
+  /** ajv-formats: the earliest value a `format: date` string may take (`1900-01-01`). */
+  formatMinimum?: string;
+  /** A `format: date` string must not be after today (UTC); an extension keyword of this API. */
+  'x-not-future'?: boolean;
   example?: unknown;
   $ref?: string;
   oneOf?: Schema[];
@@ -27,71 +34,110 @@ export interface Schema {
 /** Returns null when `value` is valid, else one message naming the first field at fault. */
 export type Validator = (value: unknown) => string | null;
 
-const EMAIL = /^[^\s@"<>]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$/;
+const NOT_FUTURE = 'x-not-future';
+const DATE_MESSAGE = 'must be a real date YYYY-MM-DD, not in the future';
 
+/** The one Ajv instance of the process: formats, the `example` annotation and the API's own keyword. */
+function createAjv(): Ajv2020 {
+  // verbose: an error carries its schema and data, from which the message below is written.
+  const ajv = new Ajv2020({ allErrors: false, verbose: true, allowUnionTypes: true, strictTypes: true, strictTuples: true });
+  (ajvFormats as unknown as (a: Ajv2020) => void)(ajv);
+  ajv.addVocabulary(['example']);
+  ajv.addKeyword({
+    keyword: NOT_FUTURE, type: 'string', schemaType: 'boolean',
+    // Today is read per call, so a process that runs for weeks does not keep its start day.
+    validate: (on: boolean, data: string) => !on || data <= new Date().toISOString().slice(0, 10),
+  });
+  return ajv;
+}
+
+let shared: Ajv2020 | null = null;
+
+/**
+ * Compiles `schema` into a validator. `at` names the value in messages: a query or path
+ * parameter's name, or '' for a request body ('body', and its fields by their own names).
+ * Integers are also held to the safe range of a JavaScript number, which a JSON number past
+ * 2^53 would leave silently.
+ */
 export function compile(schema: Schema, at = ''): Validator {
-  const name = at === '' ? 'body' : at;
-  const t = schema.type;
-  if (t === 'object') return compileObject(schema, at);
-  if (t === 'string') {
-    const re = schema.pattern === undefined ? null : new RegExp(schema.pattern);
-    const allowed = schema.enum;
-    const min = schema.minLength ?? 0;
-    const max = schema.maxLength ?? Infinity;
-    const format = schema.format;
-    return (v) => {
-      if (typeof v !== 'string') return `${name} must be a string`;
-      if (allowed !== undefined && !allowed.includes(v)) return `${name} must be one of ${allowed.join(', ')}`;
-      if (v.length < min || v.length > max) return `${name} must be ${min}..${max} characters long`;
-      if (re !== null && !re.test(v)) return `${name} must match ${schema.pattern}`;
-      if (format === 'date' && !isPastOrTodayDate(v)) return `${name} must be a real date YYYY-MM-DD, not in the future`;
-      if (format === 'email' && !EMAIL.test(v)) return `${name} must be an e-mail address`;
-      return null;
-    };
-  }
-  if (t === 'integer') {
-    const allowed = schema.enum;
-    const min = schema.minimum ?? Number.MIN_SAFE_INTEGER;
-    const max = schema.maximum ?? Number.MAX_SAFE_INTEGER;
-    return (v) => {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v)) return `${name} must be an integer`;
-      if (allowed !== undefined && !allowed.includes(v)) return `${name} must be one of ${allowed.join(', ')}`;
-      if (v < min || v > max) return `${name} must be between ${min} and ${max}`;
-      return null;
-    };
-  }
-  if (t === 'boolean') return (v) => (typeof v === 'boolean' ? null : `${name} must be true or false`);
-  throw new Error(`schema at ${name}: type ${JSON.stringify(t)} is not supported for validation`);
+  shared ??= createAjv();
+  const checked = withSafeIntegers(schema);
+  const validate = shared.compile(checked);
+  return (value) => (validate(value) ? null : describe(firstError(validate), at, checked));
 }
 
-function compileObject(schema: Schema, at: string): Validator {
-  const name = at === '' ? 'body' : at;
-  const props = Object.entries(schema.properties ?? {}).map(([k, s]) => [k, compile(s, at === '' ? k : `${at}.${k}`)] as const);
-  const known = new Set(Object.keys(schema.properties ?? {}));
-  const required = schema.required ?? [];
-  const closed = schema.additionalProperties === false;
-  const minProperties = schema.minProperties ?? 0;
-  return (v) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return `${name} must be a JSON object`;
-    const o = v as Record<string, unknown>;
-    if (Object.keys(o).length < minProperties) return `${name} must set at least ${minProperties} of ${[...known].join(', ')}`;
-    for (const k of required) if (o[k] === undefined || o[k] === null) return `${at === '' ? k : `${at}.${k}`} is required`;
-    if (closed) for (const k of Object.keys(o)) if (!known.has(k)) return `${at === '' ? k : `${at}.${k}`} is not a known field`;
-    for (const [k, check] of props) {
-      if (o[k] === undefined) continue;
-      const e = check(o[k]);
-      if (e !== null) return e;
+function firstError(v: ValidateFunction): ErrorObject {
+  const e = v.errors?.[0];
+  if (e === undefined) throw new Error('ajv reported failure without an error');
+  return e;
+}
+
+function withSafeIntegers(s: Schema): Schema {
+  const out: Schema = { ...s };
+  if (s.type === 'integer') {
+    out.minimum ??= Number.MIN_SAFE_INTEGER;
+    out.maximum ??= Number.MAX_SAFE_INTEGER;
+  }
+  if (s.properties !== undefined) out.properties = Object.fromEntries(Object.entries(s.properties).map(([k, p]) => [k, withSafeIntegers(p)]));
+  if (s.items !== undefined) out.items = withSafeIntegers(s.items);
+  if (typeof s.additionalProperties === 'object') out.additionalProperties = withSafeIntegers(s.additionalProperties);
+  if (s.oneOf !== undefined) out.oneOf = s.oneOf.map(withSafeIntegers);
+  return out;
+}
+
+/** `/deliveryAddress/city` under a body → `deliveryAddress.city`; the root is `body` or the parameter. */
+function nameOf(instancePath: string, at: string, child?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (child !== undefined) parts.push(child);
+  if (at !== '') parts.unshift(at);
+  return parts.length === 0 ? 'body' : parts.join('.');
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false', object: 'a JSON object', array: 'an array', null: 'null',
+};
+
+/** The message for Ajv's first error, in the words the API has always used. */
+function describe(e: ErrorObject, at: string, root: Schema): string {
+  const name = nameOf(e.instancePath, at);
+  const parent = (e.parentSchema ?? {}) as Schema;
+  switch (e.keyword) {
+    case 'required': return `${nameOf(e.instancePath, at, String(e.params.missingProperty))} is required`;
+    case 'additionalProperties': return `${nameOf(e.instancePath, at, String(e.params.additionalProperty))} is not a known field`;
+    case 'minProperties': return `${name} must set at least ${String(e.params.limit)} of ${Object.keys(parent.properties ?? {}).join(', ')}`;
+    case 'type': {
+      // A required field sent as null is as missing as one left out.
+      if (e.data === null && isRequiredHere(e, root)) return `${name} is required`;
+      const types = String(e.params.type).split(',');
+      return `${name} must be ${types.map((t) => TYPE_WORDS[t] ?? t).join(' or ')}`;
     }
-    return null;
-  };
+    case 'enum': return `${name} must be one of ${(e.schema as unknown[]).join(', ')}`;
+    case 'minLength': case 'maxLength': return `${name} must be ${parent.minLength ?? 0}..${parent.maxLength ?? Infinity} characters long`;
+    case 'pattern': return `${name} must match ${String(e.params.pattern)}`;
+    case 'minimum': case 'maximum': return `${name} must be between ${parent.minimum} and ${parent.maximum}`;
+    case 'formatMinimum': case NOT_FUTURE: return `${name} ${DATE_MESSAGE}`;
+    case 'format': return `${name} ${formatMessage(String(e.params.format))}`;
+    case 'oneOf': return `${name} must match exactly one of its allowed shapes`;
+    default: return `${name} ${e.message ?? 'is not valid'}`;
+  }
 }
 
-function isPastOrTodayDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (m === null) return false;
-  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const t = Date.UTC(y, mo - 1, d);
-  const back = new Date(t);
-  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d) return false;
-  return y >= 1900 && t <= Date.now();
+function formatMessage(format: string): string {
+  if (format === 'date') return DATE_MESSAGE;
+  if (format === 'email') return 'must be an e-mail address';
+  return `must be a ${format}`;
+}
+
+/**
+ * Whether the field of a type error is listed in its object's `required`. The error's schemaPath
+ * ends `.../properties/<field>/type`; the object's schema is where that path leaves off.
+ */
+function isRequiredHere(e: ErrorObject, root: Schema): boolean {
+  const path = e.schemaPath.split('/');
+  const field = path.at(-2);
+  if (path.length < 4 || path.at(-3) !== 'properties' || field === undefined) return false;
+  let node: unknown = root;
+  for (const step of path.slice(1, -3)) node = (node as Record<string, unknown> | undefined)?.[step.replace(/~1/g, '/').replace(/~0/g, '~')];
+  const required = (node as Schema | undefined)?.required;
+  return Array.isArray(required) && required.includes(field);
 }

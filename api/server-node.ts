@@ -1,13 +1,18 @@
 // node:http (or node:https with client certificates) carrying the HttpApp interface of api/http.ts.
+// Its WebSocket side (the live feed) is the `ws` library on the server's upgrade event.
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { OVERSIZE_DRAIN_BYTES_MAX, type HttpApp, type HttpRequest, type HttpResponse, type HttpServer, type TlsFiles } from './http.js';
-import { handshakeProblem, upgradeToWebSocket } from './websocket.js';
+import { OVERSIZE_DRAIN_BYTES_MAX, type HttpApp, type HttpRequest, type HttpResponse, type HttpServer, type TextSocket, type TlsFiles } from './http.js';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { problemResponse } from './problem.js';
+
+/** A client frame (the feed expects none but close and ping) may carry at most this much; ws closes with 1009 past it. */
+const MAX_CLIENT_PAYLOAD_BYTES = 4096;
+const CLOSE_GOING_AWAY = 1001;
 
 export function createNodeServer(app: HttpApp, tls: TlsFiles | null): HttpServer {
   const onRequest = (req: IncomingMessage, res: ServerResponse) => { void serve(app, tls !== null, req, res); };
@@ -21,10 +26,12 @@ export function createNodeServer(app: HttpApp, tls: TlsFiles | null): HttpServer
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
   const upgraded = new Set<Duplex>();
+  // noServer: ws neither listens nor answers upgrades by itself; upgrade() below admits first.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_PAYLOAD_BYTES, perMessageDeflate: false, clientTracking: false });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
-    upgrade(app, tls !== null, req, socket, head);
+    upgrade(app, wss, tls !== null, req, socket, head);
   });
   return {
     kind: 'node',
@@ -89,20 +96,37 @@ function tooLarge(app: HttpApp, res: ServerResponse): void {
   res.end(out.body);
 }
 
-function upgrade(app: HttpApp, secure: boolean, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+/**
+ * A WebSocket upgrade: the route and its admission (certificate, client limit) are decided here
+ * and refused as problem answers; the handshake itself (version, key, 101) is ws's, which
+ * answers a malformed one with 400.
+ */
+function upgrade(app: HttpApp, wss: WebSocketServer, secure: boolean, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const route = app.websocket;
   const request = toRequest(req, secure, Buffer.alloc(0));
   if (route === null || request.path !== route.path) return refuse(socket, problemResponse('NOT_FOUND', `no WebSocket at ${request.path}`));
-  const bad = handshakeProblem(req);
-  if (bad !== null) return refuse(socket, problemResponse('VALIDATION_ERROR', bad));
   const refused = route.admit(request);
   if (refused !== null) return refuse(socket, refused);
-  let onClose: (() => void) | null = null;
-  let closedEarly = false;
-  const ws = upgradeToWebSocket(req, socket, head, () => { if (onClose) onClose(); else closedEarly = true; });
-  onClose = route.open(ws);
-  if (closedEarly) onClose();
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    const onClose = route.open(textSocket(ws));
+    if (ws.readyState === ws.CLOSED) onClose();
+    else ws.once('close', onClose);
+  });
+}
+
+/** The feed's view of a ws socket: text out, its unsent bytes, and a close that never waits on a stalled reader. */
+function textSocket(ws: WebSocket): TextSocket {
+  ws.on('error', () => ws.terminate());
+  return {
+    send(text) { if (ws.readyState === ws.OPEN) ws.send(text); },
+    bufferedBytes() { return ws.bufferedAmount; },
+    close() {
+      // A client that is not reading would keep a graceful close waiting behind its backlog.
+      if (ws.bufferedAmount > 0) ws.terminate();
+      else ws.close(CLOSE_GOING_AWAY);
+    },
+  };
 }
 
 function refuse(socket: Duplex, r: HttpResponse): void {

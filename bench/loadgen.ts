@@ -63,10 +63,12 @@ export interface LoadReport {
 
 export type Histogram = hdr.Histogram;
 
+/** A latency histogram in µs: 1 µs to 600 s at 3 significant digits. */
 export function newHistogram(): Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HISTOGRAM_MAX_US, numberOfSignificantValueDigits: 3 });
 }
 
+/** The percentiles a report quotes, read from `h` (its unit: µs). */
 export function percentiles(h: Histogram): Percentiles {
   return {
     count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99),
@@ -74,7 +76,8 @@ export function percentiles(h: Histogram): Percentiles {
   };
 }
 
-function recordUs(h: Histogram, ms: number): void {
+/** Records a latency given in ms as whole µs, clamped to the histogram's range. */
+export function recordUs(h: Histogram, ms: number): void {
   const us = Math.round(ms * 1000);
   h.recordValue(us < 0 ? 0 : us > HISTOGRAM_MAX_US ? HISTOGRAM_MAX_US : us);
 }

@@ -20,7 +20,7 @@ import { createRouter, DASHBOARD_PATH } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from './cards.js';
-import { maskPansIn } from './iso/mask.js';
+import { log as processLog, logger, type LogFn } from './log.js';
 import { CustomerStore } from './customers.js';
 import { TransactionRecords, duplicateKey, recordIdOf } from './records.js';
 import { IsoCodec } from './iso/codec.js';
@@ -48,7 +48,8 @@ export interface AppOptions {
   placement?: Placement;
   atomics?: 'sync' | 'async' | 'disabled';
   secrets?: Secrets;
-  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /** Where log lines go; default: the process's pino logger (switch/log.ts). */
+  log?: LogFn;
   /**
    * Called after the switch stopped itself because it cannot go on (its managed Redis died and
    * could not be restarted; the reason is already logged). `npm start` exits 1 here.
@@ -75,16 +76,6 @@ export interface RunningSwitch {
   stop(): Promise<void>;
 }
 
-/**
- * The switch's log line. Text in it may come from outside (an API path, an error message quoting
- * input): every run of 13-19 digits in a string is masked as a PAN would be.
- */
-export function jsonLog(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-  const safe: Record<string, unknown> = {};
-  for (const k in fields) { const v = fields[k]; safe[k] = typeof v === 'string' ? maskPansIn(v) : v; }
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg: maskPansIn(msg), ...safe }) + '\n');
-}
-
 export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
   // What is already started is taken down again when a later step fails (a port in use, a bad
   // secret), so a failed start leaves no redis-server or worker behind.
@@ -99,7 +90,7 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
 
 async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<RunningSwitch> {
   const cfg = o.config;
-  const log = o.log ?? jsonLog;
+  const log = o.log ?? processLog;
   const programs = loadPrograms(cfg.programsFile ?? undefined);
   // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
@@ -170,6 +161,10 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
   };
   const undecodableLog = { lastMs: 0, suppressed: 0 };
+  // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
+  // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
+  // boolean test per batch when it is off (the default).
+  const perMessageDebug = o.log === undefined && logger.isLevelEnabled('debug');
   const dispatcher = new Dispatcher(runner, cfg.batchMax, failedBatch, {
     answered(request, code, seconds) {
       const mti = request.length >= 4 ? request.toString('latin1', 0, 4) : '????';
@@ -179,6 +174,11 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       }
     },
     processed(events) {
+      if (perMessageDebug) {
+        for (const e of events) {
+          logger.debug({ mti: e.mti, responseCode: e.responseCode, reason: e.reason, maskedPan: e.maskedPan, amountMinor: e.amountMinor, currency: e.currency, txId: e.txId }, 'message decided');
+        }
+      }
       for (const e of events) {
         metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
         if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);

@@ -2,6 +2,7 @@
 // once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
 import { availableParallelism } from 'node:os';
 import { AppError } from '../errors/index.js';
+import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from './log.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -47,6 +48,8 @@ export interface SwitchConfig {
   lowBalanceCheckMs: number;   // LOW_BALANCE_CHECK_MS, default 1000: how often partner balances are compared with their programs' lowBalanceMinor
   /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
   sandbox: boolean;
+  /** LOG_LEVEL, default info: fatal, error, warn, info, debug (adds a line per decided message), trace or silent. */
+  logLevel: LogLevel;
 }
 
 /** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
@@ -118,6 +121,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     ...outboxBackoff(env),
     lowBalanceCheckMs: int(env, 'LOW_BALANCE_CHECK_MS', 1000, 50, 3_600_000),
     sandbox: sandboxOf(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVEL_DEFAULT, LOG_LEVELS),
   };
 }
 

@@ -2,7 +2,8 @@
 // redis-server, a data dir owned by another live switch) end the process with one line and a
 // non-zero exit, never a stack trace.
 import { loadConfig } from './config.js';
-import { startSwitch, jsonLog } from './app.js';
+import { startSwitch } from './app.js';
+import { log, setLogLevel } from './log.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../ledger/scripts.js';
@@ -42,16 +43,17 @@ function firstClause(cell: string): string {
 async function main(): Promise<void> {
   parseCommandLine('antaca-switch', process.argv.slice(2), usage);
   const config = loadConfig(process.env);
+  setLogLevel(config.logLevel);
   const starting = startSwitch({ config, onFatal: () => process.exit(1) });
   let exiting = false;
   const shutdown = (why: string, fields: Record<string, unknown>) => {
-    if (exiting) { jsonLog('info', 'shutdown already in progress', fields); return; }
+    if (exiting) { log('info', 'shutdown already in progress', fields); return; }
     exiting = true;
-    jsonLog('info', why, fields);
+    log('info', why, fields);
     // A signal during start-up waits for the start to finish, then stops all of it; a start that
     // fails is reported by main's caller.
     starting.then(async (app) => { await app.stop(); process.exit(0); }, () => {}).catch((err: unknown) => {
-      jsonLog('error', 'shutdown failed', { error: String((err as Error).message ?? err) });
+      log('error', 'shutdown failed', { error: String((err as Error).message ?? err) });
       process.exit(1);
     });
   };

@@ -2,6 +2,7 @@
 // cluster (REDIS_CLUSTER seed list). Auto-pipelining sends the commands issued in one event-loop
 // turn as one write, which is how a batch of holds becomes one round trip.
 import { Redis, Cluster } from 'ioredis';
+import { logger } from './log.js';
 
 /**
  * Where Redis is: a URL (REDIS_URL), a cluster seed list (REDIS_CLUSTER), or the Unix socket of the
@@ -21,7 +22,7 @@ function quietErrors(client: Redis | Cluster): Redis | Cluster {
     const now = Date.now();
     if (now - last < ERROR_LOG_INTERVAL_MS) return;
     last = now;
-    process.stderr.write(JSON.stringify({ t: new Date(now).toISOString(), level: 'warn', msg: 'redis connection error', error: err.message.slice(0, 200) }) + '\n');
+    logger.warn({ error: err.message.slice(0, 200) }, 'redis connection error');
   });
   return client;
 }

@@ -15,7 +15,7 @@ const WALLET_FIELDS: Record<string, Schema> = {
   firstName: NAME, lastName: NAME,
   phone: { type: 'string', pattern: '^\\+?[0-9]{6,15}$', description: 'E.164 digits, optional leading +' },
   email: { type: 'string', format: 'email', maxLength: 254 },
-  birthDate: { type: 'string', format: 'date', description: 'YYYY-MM-DD, not in the future' },
+  birthDate: { type: 'string', format: 'date', formatMinimum: '1900-01-01', 'x-not-future': true, description: 'YYYY-MM-DD, not in the future' },
   state: { type: 'string', minLength: 1, maxLength: 64, description: 'State or region of residence' },
   kyc: { type: 'string', enum: KYC_STATUSES },
 };

@@ -10,6 +10,7 @@ import type { WorkerInit, WorkerResult } from './worker.js';
 import { createContext, type ProcessContext } from '../process/context.js';
 import { processBatch } from '../process/batch.js';
 import { ProgramTable } from '../programs.js';
+import { logger } from '../log.js';
 
 export interface PoolOptions {
   threads: number;
@@ -46,7 +47,7 @@ export class PoolRunner implements BatchRunner {
     // A worker that dies is replaced by piscina; its batch fails and is answered 96 by the
     // dispatcher. The error must not take the process down.
     this.pool.on('error', (err: Error) => {
-      process.stderr.write(JSON.stringify({ level: 'error', msg: 'worker thread failed', error: err.message.slice(0, 200) }) + '\n');
+      logger.error({ error: err.message.slice(0, 200) }, 'worker thread failed');
     });
   }
 
