@@ -1,6 +1,7 @@
 // One batch of frames: decode, route by the message-class table, decide (each handler returns a
 // Decision value), render (render.ts), encode. Every frame gets exactly one answer slot; the
 // ledger calls of a batch run concurrently, so ioredis sends them in one pipeline.
+import { log } from '../log.js';
 import type { IsoMessage, UnpackResult } from '../iso/codec.js';
 import type { ProcessContext } from './context.js';
 import { responseCode } from '../reasons.js';
@@ -251,5 +252,5 @@ function logError(err: unknown): void {
   if (now - lastErrorLogMs < 1000) return;
   lastErrorLogMs = now;
   const e = err as { code?: string; message?: string };
-  process.stderr.write(JSON.stringify({ level: 'error', msg: 'message processing failed', code: e.code ?? 'SW_ERR_PROCESSING', error: maskPansIn(String(e.message ?? err).slice(0, 200)) }) + '\n');
+  log('error', 'message processing failed', { code: e.code ?? 'SW_ERR_PROCESSING', error: maskPansIn(String(e.message ?? err).slice(0, 200)) });
 }

@@ -9,6 +9,7 @@
 // gives up is logged and left to the hold-expiry sweeper. The queue is in memory: a crash of the
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
 // carry compensations).
+import { log as processLog } from '../log.js';
 import type { Ledger } from '../../ledger/index.js';
 import type { CardStore } from '../cards.js';
 import type { IsoFields } from '../iso/codec.js';
@@ -71,5 +72,5 @@ export function compensate(step: () => Promise<unknown>, attempt = 0): void {
 }
 
 function log(msg: string): void {
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level: 'error', msg, code: 'SW_ERR_COMPENSATION' }) + '\n');
+  processLog('error', msg, { code: 'SW_ERR_COMPENSATION' });
 }
