@@ -117,6 +117,19 @@ t.test('snapshot: balances and transactions survive a restart', async (t) => {
   t.equal(b.sim.balance('b-s')?.amount, 900, 'a transaction from before the restart can be reversed');
 });
 
+t.test('out of order: a debit overtaken by its own reversal moves nothing', async (t) => {
+  const s = await startSim(t, null, {});
+  s.sim.setBalance({ balanceId: 'b-o', userId: '6', currency: 'EUR', amount: 900 });
+  const { client } = makeClient(t, s.url, null);
+  const d = tx({ balanceId: 'b-o', amountMinor: 300 });
+  t.equal(kindOf(await client.reversal({ ...d, id: tx().id }, key())), 'ok', 'a reversal of a transaction not seen yet: 204');
+  t.equal(kindOf(await client.debit(d, key())), 'ok', 'the late debit is acknowledged');
+  t.equal(s.sim.balance('b-o')?.amount, 900, 'and takes nothing');
+  const other = tx({ balanceId: 'b-o', amountMinor: 200 });
+  t.equal(kindOf(await client.debit(other, key())), 'ok');
+  t.equal(s.sim.balance('b-o')?.amount, 700, 'another transaction still moves money');
+});
+
 t.test('mTLS: a caller without a client certificate is refused', async (t) => {
   const pki = makePki(t);
   const s = await startSim(t, pki);

@@ -292,6 +292,12 @@ export class PartnerSimulator {
       record(0, 'SAME_TRANSACTION');
       return noContent();
     }
+    // Calls may arrive out of order: a debit whose reversal came first (the switch gave up waiting
+    // for it and reversed it, and the reversal overtook the slow debit) moves nothing.
+    if (endpoint === 'debit' && this.reversedBefore(t)) {
+      record(0, 'REVERSED_BEFORE');
+      return noContent();
+    }
     b.amount += sign * t.amount;
     record(sign * t.amount, null);
     return noContent();
@@ -300,6 +306,11 @@ export class PartnerSimulator {
   /** A not-reversed `other` call (debit or force-debit) of the same transactionId that moved money on this balance. */
   private tookDebit(t: WireTransaction, other: 'debit' | 'force-debit'): boolean {
     return this.txs.some((c) => c.endpoint === other && c.transactionId === t.transactionId && c.balanceId === t.balanceId && c.status !== 'REVERSED' && c.effect !== 0);
+  }
+
+  /** A reversal of this transactionId on this balance arrived before any call it could revert. */
+  private reversedBefore(t: WireTransaction): boolean {
+    return this.txs.some((c) => c.endpoint === 'reversal' && c.note === 'NOT_FOUND' && (c.referenceTransactionId ?? c.transactionId) === t.transactionId && c.balanceId === t.balanceId);
   }
 
   /** The first refusal rule matching the call, answered with the seed's status for its title. */
