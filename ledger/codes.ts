@@ -1,7 +1,10 @@
 // Result codes of the ledger's Lua scripts, mapped once to named reasons (SPEC §2.4 descriptions
 // where the ledger owns the decision), and the error type for calls the ledger refuses outright.
 
-/** Integer codes returned in position 1 of every mutating script's result (lua/includes/common.lua). */
+/**
+ * Integer codes returned in position 1 of every mutating script's result: the one definition, written
+ * into the scripts as `C_<name>` locals by the loader (luaConstants, ledger/scripts.ts).
+ */
 export const Code = {
   OK: 0,
   INSUFFICIENT_FUNDS: 1,
@@ -74,6 +77,7 @@ const REASONS: readonly LedgerReason[] = (() => {
   return r;
 })();
 
+/** The reason of a script's result code; LEDGER_ERR_UNKNOWN_CODE when the code has none. */
 export function reasonOf(code: number): LedgerReason {
   const r = REASONS[code];
   if (r === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_CODE', `script returned unknown code ${code}`);
@@ -81,9 +85,28 @@ export function reasonOf(code: number): LedgerReason {
 }
 
 export type TxStatus = 'NONE' | 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
-const STATUSES: readonly TxStatus[] = ['NONE', 'AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'];
+/** Transaction statuses by their integer in a script's result (position 3) and in a record's `s`; S_<name> in Lua. */
+export const TX_STATUSES: readonly TxStatus[] = ['NONE', 'AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'];
+
+/** What reverse-transaction did, by its integer in the result (position 4); E_<name> in Lua. */
+export const REVERSE_EFFECTS = ['NONE', 'RELEASED', 'CREDITED_BACK', 'DEBITED_BACK'] as const;
+
+/**
+ * The Lua locals of the tables above (`local C_OK = 0`, `local S_AUTHORIZED = 1`, ...), one per
+ * line: what the script loader writes at `--- @constants` in lua/includes/common.lua, so the
+ * scripts and the TypeScript side read the same numbers.
+ */
+export function luaConstants(): string {
+  const lines = ['-- Generated from ledger/codes.ts by the script loader.'];
+  for (const [name, n] of Object.entries(Code)) lines.push(`local C_${name} = ${n}`);
+  TX_STATUSES.forEach((name, n) => lines.push(`local S_${name} = ${n}`));
+  REVERSE_EFFECTS.forEach((name, n) => lines.push(`local E_${name} = ${n}`));
+  return lines.join('\n');
+}
+
+/** The status of a script result's or record's status integer; LEDGER_ERR_UNKNOWN_STATUS when it has none. */
 export function statusOf(n: number): TxStatus {
-  const s = STATUSES[n];
+  const s = TX_STATUSES[n];
   if (s === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_STATUS', `unknown transaction status ${n}`);
   return s;
 }

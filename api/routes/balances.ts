@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { ApiError, json } from '../problem.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
-import { customerKeys } from '../../switch/customers.js';
+import { StoreKeys } from '../../ledger/keys.js';
 import { isKnownCurrency } from '../../switch/currency.js';
 import type { Program } from '../../switch/programs.js';
 import {
@@ -229,7 +229,7 @@ function defaultProgram(d: ApiDeps, configId: string | undefined): Program {
 }
 
 async function cardsOf(d: ApiDeps, customerId: string, balanceId: string): Promise<object[]> {
-  const ids = await d.redis.smembers(customerKeys(customerId).cards);
+  const ids = await d.redis.smembers(StoreKeys.customerCards(customerId));
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   return cards
     .filter((c) => c !== null && c.balanceId === balanceId)
