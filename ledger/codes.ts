@@ -117,7 +117,11 @@ export function statusOf(n: number): TxStatus {
  * (above MAX_AMOUNT_MINOR, SPEC §2.2), LEDGER_ERR_INVALID_ID (empty,
  * too long, or containing a reserved character), LEDGER_ERR_INVALID_BALANCE_ID (no slot tag),
  * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_GROUPS_MISMATCH (open() with a group count different from
- * the one the data was created with), LEDGER_ERR_UNKNOWN_CODE / _STATUS (script and code disagree).
+ * the one the data was created with), LEDGER_ERR_CONTENTION (a transaction kept changing between
+ * the read of its partner ids and its script), LEDGER_ERR_TRANSFER, LEDGER_ERR_UNKNOWN_CODE /
+ * _STATUS (script and code disagree), LEDGER_ERR_SCRIPT_CONSTANT (a script names a constant this
+ * module does not define), LEDGER_ERR_SCRIPT_MISSING, LEDGER_ERR_INVARIANT. A script answer that
+ * breaks an invariant is LedgerAssertionError (ledger/assert.ts), not this class.
  */
 export class LedgerError extends Error {
   constructor(readonly code: string, message: string) {
