@@ -136,6 +136,8 @@ export const ERRORS = {
   LEDGER_ERR_CONTENTION: internal('ledger', 'A transaction kept changing while it was being reversed; the caller may retry.'),
   LEDGER_ERR_TRANSFER: internal('ledger', 'A transfer between partner-balance tranches could not land.'),
   LEDGER_ERR_PRECONDITION: internal('ledger', 'A hold\'s guard failed (the key that had to be absent exists, or the guarded hash changed): nothing was written; the caller decides again from fresh state.'),
+  LEDGER_ERR_SCRIPT_CONSTANT: internal('ledger', 'A Lua script names a C_/S_/E_ constant that ledger/codes.ts does not define: the script is refused at load.'),
+  LEDGER_ERR_ASSERTION: internal('ledger', 'A script\'s answer broke an invariant it must satisfy (ledger/assert.ts): a programmer error, loud in tests.'),
   LEDGER_ERR_SCRIPT_MISSING: internal('ledger', 'A Lua script the ledger needs is not in ledger/lua.'),
 
   // Management API: problems of the HTTP layer and the routes.

@@ -18,6 +18,7 @@ import { Cluster, Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Keyspace } from './keys.js';
 import { managedRedisUrl, startManagedRedis, type ManagedRedis } from './redis-server.js';
 import { parseCommandLine } from '../scripts/cli.js';
 
@@ -217,7 +218,7 @@ class Audit {
     const g = groupOfKey(key);
     this.heldByUser.set(u, (this.heldByUser.get(u) ?? 0) + held);
     if (dp) {
-      const dk = `{${g}}:pbt:${dp}`;
+      const dk = Keyspace.trancheInTag(g, dp);
       this.heldByTranche.set(dk, (this.heldByTranche.get(dk) ?? 0) + depHeld);
     }
     if (!expMembers.has(g + ' ' + u + '|' + txId)) this.fail(`${key}: open hold missing from the expiry index`);
@@ -287,7 +288,7 @@ class Audit {
     for (const k of this.keys.transfers) {
       const x = await this.redis.hgetall(k);
       const id = k.slice(k.indexOf(':xfer:') + 6);
-      const landed = (await this.redis.exists(`{${x.dst}}:xin:${id}`)) === 1;
+      const landed = (await this.redis.exists(Keyspace.transferReceiptInTag(x.dst ?? '', id))) === 1;
       const c = x.cur ?? '';
       const amount = landed ? 0n : this.int(x.amt, k);
       if (!landed) this.transfersInFlight++;

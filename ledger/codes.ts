@@ -2,7 +2,10 @@
 // where the ledger owns the decision), and the error type for calls the ledger refuses outright.
 import { AppError, type ErrorCode } from '../errors/index.js';
 
-/** Integer codes returned in position 1 of every mutating script's result (lua/includes/common.lua). */
+/**
+ * Integer codes returned in position 1 of every mutating script's result: the one definition, written
+ * into the scripts as `C_<name>` locals by the loader (luaConstants, ledger/scripts.ts).
+ */
 export const Code = {
   OK: 0,
   INSUFFICIENT_FUNDS: 1,
@@ -79,6 +82,7 @@ const REASONS: readonly LedgerReason[] = (() => {
   return r;
 })();
 
+/** The reason of a script's result code; LEDGER_ERR_UNKNOWN_CODE when the code has none. */
 export function reasonOf(code: number): LedgerReason {
   const r = REASONS[code];
   if (r === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_CODE', `script returned unknown code ${code}`);
@@ -86,9 +90,28 @@ export function reasonOf(code: number): LedgerReason {
 }
 
 export type TxStatus = 'NONE' | 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
-const STATUSES: readonly TxStatus[] = ['NONE', 'AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'];
+/** Transaction statuses by their integer in a script's result (position 3) and in a record's `s`; S_<name> in Lua. */
+export const TX_STATUSES: readonly TxStatus[] = ['NONE', 'AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'];
+
+/** What reverse-transaction did, by its integer in the result (position 4); E_<name> in Lua. */
+export const REVERSE_EFFECTS = ['NONE', 'RELEASED', 'CREDITED_BACK', 'DEBITED_BACK'] as const;
+
+/**
+ * The Lua locals of the tables above (`local C_OK = 0`, `local S_AUTHORIZED = 1`, ...), one per
+ * line: what the script loader writes at `--- @constants` in lua/includes/common.lua, so the
+ * scripts and the TypeScript side read the same numbers.
+ */
+export function luaConstants(): string {
+  const lines = ['-- Generated from ledger/codes.ts by the script loader.'];
+  for (const [name, n] of Object.entries(Code)) lines.push(`local C_${name} = ${n}`);
+  TX_STATUSES.forEach((name, n) => lines.push(`local S_${name} = ${n}`));
+  REVERSE_EFFECTS.forEach((name, n) => lines.push(`local E_${name} = ${n}`));
+  return lines.join('\n');
+}
+
+/** The status of a script result's or record's status integer; LEDGER_ERR_UNKNOWN_STATUS when it has none. */
 export function statusOf(n: number): TxStatus {
-  const s = STATUSES[n];
+  const s = TX_STATUSES[n];
   if (s === undefined) throw new LedgerError('LEDGER_ERR_UNKNOWN_STATUS', `unknown transaction status ${n}`);
   return s;
 }
@@ -97,8 +120,16 @@ export function statusOf(n: number): TxStatus {
 export type LedgerErrorCode = Extract<ErrorCode, `LEDGER_ERR_${string}`>;
 
 /**
- * Calls the ledger refuses before touching Redis (bad input) and broken expectations. An AppError
- * whose code is one of the ledger's, so a caller can tell what the ledger threw.
+ * Calls the ledger refuses before touching Redis (bad input) and broken expectations.
+ * Codes: LEDGER_ERR_INVALID_AMOUNT (not a positive safe integer), LEDGER_ERR_AMOUNT_TOO_LARGE
+ * (above MAX_AMOUNT_MINOR, SPEC §2.2), LEDGER_ERR_INVALID_ID (empty,
+ * too long, or containing a reserved character), LEDGER_ERR_INVALID_BALANCE_ID (no slot tag),
+ * LEDGER_ERR_INVALID_ARGUMENT, LEDGER_ERR_GROUPS_MISMATCH (open() with a group count different from
+ * the one the data was created with), LEDGER_ERR_CONTENTION (a transaction kept changing between
+ * the read of its partner ids and its script), LEDGER_ERR_TRANSFER, LEDGER_ERR_UNKNOWN_CODE /
+ * _STATUS (script and code disagree), LEDGER_ERR_SCRIPT_CONSTANT (a script names a constant this
+ * module does not define), LEDGER_ERR_SCRIPT_MISSING, LEDGER_ERR_INVARIANT. A script answer that
+ * breaks an invariant is LedgerAssertionError (ledger/assert.ts), not this class.
  */
 export class LedgerError extends AppError<LedgerErrorCode> {}
 

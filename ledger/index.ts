@@ -4,5 +4,6 @@ export * from './types.js';
 export type { LedgerReason, TxStatus } from './codes.js';
 export type { PartnerType } from './keys.js';
 export { LedgerError, PreconditionFailedError } from './codes.js';
+export { LedgerAssertionError } from './assert.js';
 export { holdExpiresAtMs, holdExpiryDays, type HoldExpiryProgram } from './expiry.js';
 export { checkLedger, formatReport, type Report, type CurrencyTotals } from './check.js';

@@ -97,10 +97,64 @@ export class Keyspace {
     return { type: m[1] as PartnerType, currency: m[2]!, configId: m[3]! };
   }
 
+  // Keys of slot group `g` (0 <= g < groups; the caller has found g from an id, e.g. with
+  // groupOfBalance). String concatenation on a precomputed prefix: these run on the hot path.
+
+  /** `{gNN}:idem:<key>`: the idempotency record of a mutating call (string with TTL). */
+  idempotency(g: number, key: string): string { return this.prefixes[g]! + 'idem:' + key; }
+  /** `{gNN}:ub:<balanceId>`: a user balance (hash). */
+  userBalance(g: number, balanceId: string): string { return this.prefixes[g]! + 'ub:' + balanceId; }
+  /** `{gNN}:tx:<balanceId>:<txId>`: a transaction of a user balance (hash). */
+  transaction(g: number, balanceId: string, txId: string): string { return this.prefixes[g]! + 'tx:' + balanceId + ':' + txId; }
+  /** `{gNN}:hist:<balanceId>`: the balance's transaction ids, newest first (list). */
+  history(g: number, balanceId: string): string { return this.prefixes[g]! + 'hist:' + balanceId; }
+  /** `{gNN}:cust:<customerId>`: the customer's balance ids (set), in the customer's group. */
+  customerBalances(g: number, customerId: string): string { return this.prefixes[g]! + 'cust:' + customerId; }
+  /** `{gNN}:pbt:<partnerId>`: the partner balance's tranche in group g (hash). */
+  tranche(g: number, partnerId: string): string { return this.prefixes[g]! + 'pbt:' + partnerId; }
+  /** Every tranche of a partner balance, index = group. */
+  tranches(partnerId: string): string[] { return this.prefixes.map((p) => p + 'pbt:' + partnerId); }
+  /** `{gNN}:use:<cardId>:<YYYYMMDD>`: a card's usage of one UTC day for its daily limits (hash with TTL). */
+  usage(g: number, cardId: string, day: string): string { return this.prefixes[g]! + 'use:' + cardId + ':' + day; }
+  /** `{gNN}:xfer:<transferId>`: a tranche transfer record on its source side (hash). */
+  transfer(g: number, transferId: string): string { return this.prefixes[g]! + 'xfer:' + transferId; }
+  /** `{gNN}:xfers`: the transfers of group g still in transit (set). */
+  openTransfers(g: number): string { return this.prefixes[g]! + 'xfers'; }
+  /** `{gNN}:xin:<transferId>`: the receipt of a transfer on its destination side (string). */
+  transferReceipt(g: number, transferId: string): string { return this.prefixes[g]! + 'xin:' + transferId; }
+
+  /** Group of a slot tag (`g07` -> 7), or -1 when it is not one of this ledger's groups. */
+  groupOfTag(tag: string): number {
+    return this.byTag.get(tag) ?? -1;
+  }
+
+  // Keys named by a slot tag read from storage (a transfer's destination, a key found by SCAN),
+  // for readers that hold no Keyspace (the checker).
+
+  /** `{<tag>}:pbt:<partnerId>`: a partner tranche in the group whose tag is `tag`. */
+  static trancheInTag(tag: string, partnerId: string): string { return '{' + tag + '}:pbt:' + partnerId; }
+  /** `{<tag>}:xin:<transferId>`: a transfer receipt in the group whose tag is `tag`. */
+  static transferReceiptInTag(tag: string, transferId: string): string { return '{' + tag + '}:xin:' + transferId; }
+
+  /** `{g00}:meta`: ledger settings (hash: groups). */
   static metaKey(): string { return '{g00}:meta'; }
+  /** `{g00}:pb:<partnerId>`: a partner balance's head (hash: type, cur, cfg, t). */
   static partnerHead(partnerId: string): string { return `{g00}:pb:${partnerId}`; }
+  /** `{g00}:pbs`: every partner balance id (set). */
   static partnerIndex(): string { return '{g00}:pbs'; }
 }
+
+/**
+ * Keys of the switch's stores that the management API reads or writes itself. The stores
+ * (switch/customers.ts, switch/cards.ts) still build their own keys; test/ledger-keys.test.ts
+ * checks that these agree with them until the stores build theirs here.
+ */
+export const StoreKeys = {
+  /** `customer:{<customerId>}:cards`: the ids of every card issued or seeded for the customer (set). */
+  customerCards(customerId: string): string { return 'customer:{' + customerId + '}:cards'; },
+  /** `card:delivery:<cardId>`: the delivery address of a physical card (hash of address fields). */
+  cardDelivery(cardId: string): string { return 'card:delivery:' + cardId; },
+} as const;
 
 const PARTNER_ID = /^pb-(DEPOSIT|CREDIT|COMPANY)-([A-Z]{3})-(.+)$/;
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

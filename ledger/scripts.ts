@@ -2,12 +2,16 @@
 // (Redis or Cluster) with defineCommand, which sends EVALSHA and falls back to EVAL on NOSCRIPT.
 // `--- @include name` lines are replaced by ledger/lua/includes/name.lua, so shared helpers are
 // written once and each script stays self-contained on the server; `__MAX_AMOUNT_MINOR__` is
-// replaced by MAX_AMOUNT_MINOR (ledger/types.ts), the one definition of the bound.
+// replaced by MAX_AMOUNT_MINOR (ledger/types.ts), the one definition of the bound, and the
+// `--- @constants` line by the result codes, statuses and reversal effects of ledger/codes.ts
+// (luaConstants), their one definition. A script naming a C_/S_/E_ constant that the tables lack
+// is refused at load time, not when Redis first runs that line.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Cluster, Redis } from 'ioredis';
+import { LedgerError, luaConstants } from './codes.js';
 import { MAX_AMOUNT_MINOR } from './types.js';
 
 /**
@@ -35,16 +39,28 @@ export interface LuaScript { name: string; numberOfKeys: number | null; lua: str
 const INCLUDE = /^--- @include ([a-z0-9-]+)\s*$/gm;
 /** Constants the TypeScript side owns, written into the scripts at load time. */
 const MAX_TOKEN = /__MAX_AMOUNT_MINOR__/g;
+const CONSTANTS = /^--- @constants\s*$/m;
+const CONSTANT_USE = /\b[CSE]_[A-Z][A-Z_]*\b/g;
 
-/** Every `<name>-<keys>.lua` (or `<name>-n.lua`: any number of keys) in ledger/lua, includes expanded. */
+/**
+ * Every `<name>-<keys>.lua` (or `<name>-n.lua`: any number of keys) in ledger/lua, includes
+ * expanded and constants written in. Throws LedgerError LEDGER_ERR_SCRIPT_CONSTANT when a script
+ * uses a C_/S_/E_ name that ledger/codes.ts does not define.
+ */
 export function loadScripts(dir: string = luaDir()): LuaScript[] {
+  const constants = luaConstants();
+  const defined = new Set(constants.match(CONSTANT_USE));
   const out: LuaScript[] = [];
   for (const file of readdirSync(dir).sort()) {
     const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
     if (m === null) continue;
     const src = readFileSync(join(dir, file), 'utf8');
     const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'))
-      .replace(MAX_TOKEN, String(MAX_AMOUNT_MINOR));
+      .replace(MAX_TOKEN, String(MAX_AMOUNT_MINOR))
+      .replace(CONSTANTS, constants);
+    for (const name of lua.replace(/--.*$/gm, '').match(CONSTANT_USE) ?? []) {
+      if (!defined.has(name)) throw new LedgerError('LEDGER_ERR_SCRIPT_CONSTANT', `${file} uses ${name}, which ledger/codes.ts does not define`);
+    }
     out.push({ name: m[1]!, numberOfKeys: m[2] === 'n' ? null : Number(m[2]), lua });
   }
   return out;

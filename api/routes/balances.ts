@@ -9,7 +9,7 @@ import { json, noContent } from '../problem.js';
 import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
-import { customerKeys } from '../../switch/customers.js';
+import { StoreKeys } from '../../ledger/keys.js';
 import { isKnownCurrency } from '../../switch/currency.js';
 import type { Program } from '../../switch/programs.js';
 import {
@@ -178,7 +178,7 @@ async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string):
   if (b.blockedMinor !== 0 || (!external && b.availableMinor !== 0)) {
     throw new AppError('BALANCE_NOT_EMPTY', `balance ${balanceId} holds ${b.availableMinor} available and ${b.blockedMinor} blocked; it can be deleted at zero only`);
   }
-  const ids = await d.redis.smembers(customerKeys(customerId).cards);
+  const ids = await d.redis.smembers(StoreKeys.customerCards(customerId));
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   if (cards.some((c) => c !== null && c.balanceId === balanceId && !FINAL_LOCKS.has(c.lock))) {
     throw new AppError('BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
@@ -351,7 +351,7 @@ function defaultProgram(d: ApiDeps, configId: string | undefined): Program {
 }
 
 async function cardsOf(d: ApiDeps, customerId: string, balanceId: string): Promise<object[]> {
-  const ids = await d.redis.smembers(customerKeys(customerId).cards);
+  const ids = await d.redis.smembers(StoreKeys.customerCards(customerId));
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   return cards
     .filter((c) => c !== null && c.balanceId === balanceId)

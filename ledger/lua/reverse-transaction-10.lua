@@ -1,6 +1,6 @@
 -- Reverses a transaction of a user balance, in full or down to a new final amount (field 95),
 -- whatever state its money is in (SPEC 2.3):
---   open hold (AUTHORIZED): released as release-hold-5 releases it (effect 1, RELEASED);
+--   open hold (AUTHORIZED): released as release-hold-6 releases it (effect 1, RELEASED);
 --   posted debit (type POST: 0200, forced post) or cleared authorization (CLEARED): the money
 --     posted is credited back to the user from W:scheme and the deposit it consumed is given back
 --     to the deposit tranche from W:deposit (effect 2, CREDITED_BACK). A full reversal also gives
@@ -34,7 +34,6 @@
 --   userMoved (fees included), userAvailable, userBlocked, amount after}
 --- @include common
 --- @include release-body
-local E_NONE, E_RELEASED, E_CREDITED, E_DEBITED = 0, 1, 2, 3
 local now = ARGV[2]
 local ttl = ARGV[3]
 local balance_id = ARGV[4]
@@ -66,8 +65,8 @@ local function answer(code) return finish(KEYS[1], ttl, op, ref, {code, 0, statu
 if ty == 'ORPHAN_REVERSAL' or t[11] == '1' or status == S_REVERSED or status == S_EXPIRED then return answer(C_ALREADY_REVERSED) end
 local effect
 if not ty and status == S_AUTHORIZED then effect = E_RELEASED
-elseif (not ty and status == S_CLEARED) or ty == 'POST' then effect = E_CREDITED
-elseif ty == 'REFUND' or ty == 'PAYMENT_CREDIT' then effect = E_DEBITED
+elseif (not ty and status == S_CLEARED) or ty == 'POST' then effect = E_CREDITED_BACK
+elseif ty == 'REFUND' or ty == 'PAYMENT_CREDIT' then effect = E_DEBITED_BACK
 else return answer(C_NOT_OPEN) end
 
 -- The base a new final amount is measured against: the authorized amount of an open hold, the
@@ -83,7 +82,7 @@ if not full then delta = base - new_amount end
 -- Fees go back with a full reversal of posted money only (a partial one returns the principal).
 local fee, fx = tonumber(t[13] or '0'), tonumber(t[14] or '0')
 local fees_back = 0
-if effect == E_CREDITED and full then
+if effect == E_CREDITED_BACK and full then
   if ty == 'POST' then fees_back = fee + fx else fees_back = tonumber(t[15] or '0') end
 end
 local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
@@ -96,7 +95,7 @@ if dep_id ~= '' then
   if not dv[1] then return answer(C_DEPOSIT_NOT_FOUND) end
   da, db = tonumber(dv[1]), tonumber(dv[2])
 end
-if effect == E_CREDITED then
+if effect == E_CREDITED_BACK then
   if over_max(ua + ub, delta + fees_back) then return answer(C_AMOUNT_TOO_LARGE) end
   if k_dep ~= '' and over_max(da + db, delta) then return answer(C_AMOUNT_TOO_LARGE) end
   if fees_back > 0 and company_id ~= '' and redis.call('EXISTS', KEYS[8]) == 0 then return answer(C_COMPANY_NOT_FOUND) end
@@ -132,7 +131,7 @@ if effect == E_RELEASED then
 else
   principal = delta
   local cur = t[7]
-  if effect == E_CREDITED then
+  if effect == E_CREDITED_BACK then
     moved = delta + fees_back
     ua = redis.call('HINCRBY', KEYS[3], 'a', d(moved))
     posting(p, 'W:scheme', uacct .. ':a', delta, 'REVERSE')
@@ -168,7 +167,7 @@ else
   end
   if full then status = S_REVERSED else amount = new_amount end
   local rk = 'C'
-  if effect == E_DEBITED then rk = 'D' end
+  if effect == E_DEBITED_BACK then rk = 'D' end
   redis.call('HSET', KEYS[2], 's', status, 'a', d(amount), 'r', '1', 'rk', rk, 'rv', d(principal))
 end
 

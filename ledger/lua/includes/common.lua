@@ -1,31 +1,12 @@
 -- Shared helpers, inlined into each script by the loader (`--- @include common`).
 -- Result vector of every mutating script (8 integers):
 --   [1] code (0 = ok, see ledger/codes.ts)  [2] replay (1 when read from the idempotency record)
---   [3] transaction status (0 none, 1 AUTHORIZED, 2 CLEARED, 3 REVERSED, 4 EXPIRED)
+--   [3] transaction status (S_*: 0 none, 1 AUTHORIZED, 2 CLEARED, 3 REVERSED, 4 EXPIRED)
 --   [4..8] operation-specific amounts in minor units.
-local C_OK = 0
-local C_INSUFFICIENT_FUNDS = 1
-local C_INSUFFICIENT_DEPOSIT = 2
-local C_BALANCE_NOT_FOUND = 3
-local C_DEPOSIT_NOT_FOUND = 4
-local C_TX_NOT_FOUND = 5
-local C_TX_EXISTS = 6
-local C_ALREADY_REVERSED = 7
-local C_IDEM_CONFLICT = 9
-local C_INSUFFICIENT_COLLATERAL = 10
-local C_COLLATERAL_NOT_FOUND = 11
-local C_CURRENCY_MISMATCH = 12
-local C_INVALID_AMOUNT = 13
-local C_NOT_DUE = 14
-local C_PARTNER_NOT_FOUND = 15
-local C_COMPANY_NOT_FOUND = 16
-local C_NOT_OPEN = 17
-local C_AMOUNT_LIMIT = 18
-local C_COUNT_LIMIT = 19
-local C_AMOUNT_TOO_LARGE = 20
-local C_STALE_KEYS = 21
-local C_GUARD_PRESENT = 22
-local C_GUARD_CHANGED = 23
+-- The result codes (C_*), transaction statuses (S_*) and reversal effects (E_*) as locals: the
+-- loader (ledger/scripts.ts) writes them here from the tables of ledger/codes.ts, so they are
+-- defined once, in TypeScript.
+--- @constants
 
 -- The largest amount and balance (n12, SPEC 2.2); the loader writes ledger/types.ts's
 -- MAX_AMOUNT_MINOR here, so the bound is defined once.
@@ -36,12 +17,6 @@ local MAX_AMOUNT = __MAX_AMOUNT_MINOR__
 local function over_max(held, amount)
   return held + amount > MAX_AMOUNT
 end
-
-local S_NONE = 0
-local S_AUTHORIZED = 1
-local S_CLEARED = 2
-local S_REVERSED = 3
-local S_EXPIRED = 4
 
 -- Lua numbers are doubles: exact up to 2^53, which the TypeScript side enforces for every amount.
 -- They are formatted with %d because Lua's default number formatting switches to exponents.

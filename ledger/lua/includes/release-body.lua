@@ -1,4 +1,4 @@
--- Writes of releasing an open hold, shared by release-hold-5 (reversal, expiry) and
+-- Writes of releasing an open hold, shared by release-hold-6 (reversal, expiry) and
 -- reverse-transaction-10 (reversal of an open hold). Every check is the caller's, before this.
 -- h: the hold as read {amount, held, fees_held, dep_held}. full: everything it still holds goes
 -- back (fees included), the record gets closed_status and leaves the expiry index; else the part

@@ -9,13 +9,17 @@
 -- (type ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
 -- Expiry checks the status and the due time inside the script, so several sweepers racing on
 -- one entry release it once.
--- The deposit tranche released is the one named in the transaction, in this slot: its key is
--- built from the slot's hash tag and the recorded deposit id.
+-- The deposit tranche released is the one named in the transaction, in this slot: the caller
+-- reads its id from the record and passes the tranche in KEYS (every key a script touches is in
+-- KEYS, as Redis Cluster requires); the script checks it against the record.
 -- KEYS[1] idempotency record (ignored when ARGV[7] = '0')  KEYS[2] transaction hash
 -- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
+-- KEYS[6] the deposit tranche the transaction names (dp), or KEYS[2]
 -- ARGV[1] mode R|P|E  ARGV[2] new final amount (mode P)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
 -- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] use idempotency record 1|0
 -- ARGV[8] remember a reversal of an unknown transaction 1|0
+-- ARGV[9] the deposit id behind KEYS[6] or '' (when it is not the one the transaction names,
+--   STALE_KEYS: nothing is written or recorded, the caller reads it again and retries)
 -- Returns {code, replay, status, userReleased, depositReleased, userAvailable, userBlocked, amount}
 --- @include common
 --- @include release-body
@@ -53,9 +57,9 @@ local dep_held = tonumber(t[5] or '0')
 local cleared = tonumber(t[6] or '0')
 local cur = t[7]
 local dep_id = t[8] or ''
-local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
+if dep_id ~= ARGV[9] then return {C_STALE_KEYS, 0, S_NONE, 0, 0, 0, 0, 0} end
 local k_dep = ''
-if dep_id ~= '' then k_dep = tag .. ':pbt:' .. dep_id end
+if dep_id ~= '' then k_dep = KEYS[6] end
 
 if mode == 'E' then
   if status ~= S_AUTHORIZED then
@@ -84,7 +88,7 @@ if full then
 end
 local code = 'RELEASE'
 if mode == 'E' then code = 'EXPIRE' end
-local dacct = 'P:' .. dep_id .. ':' .. string.sub(tag, 2, #tag - 1)
+local dacct = 'P:' .. dep_id .. ':' .. string.sub(KEYS[2], 2, string.find(KEYS[2], '}', 1, true) - 1)
 local p = {}
 local u_rel, d_rel, ua, ub
 u_rel, d_rel, ua, ub, amount = release_hold(KEYS[2], KEYS[3], KEYS[5], balance_id .. '|' .. tx_id, k_dep, dacct, 'U:' .. balance_id,

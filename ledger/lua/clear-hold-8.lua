@@ -5,12 +5,17 @@
 -- rest stays held for later clearings. The fees held with the transaction are posted to the
 -- company tranche (or W:income) at the first clearing. A clearing of a transaction no longer
 -- held (reversed, expired) force-posts its whole amount: the merchant is paid either way.
--- The deposit and company tranches are those named in the transaction, in this slot: their keys
--- are built from the slot's hash tag and the recorded partner ids.
+-- The deposit and company tranches are those named in the transaction, in this slot. The caller
+-- reads their ids from the record and passes the tranches in KEYS (every key a script touches is
+-- in KEYS, as Redis Cluster requires); the script checks them against the record.
 -- KEYS[1] idempotency record  KEYS[2] transaction hash  KEYS[3] user balance hash
 -- KEYS[4] journal stream  KEYS[5] expiry index (zset)  KEYS[6] world accounts hash
+-- KEYS[7] the deposit tranche the transaction names (dp), or KEYS[2]
+-- KEYS[8] the company tranche it names (kp), or KEYS[2]
 -- ARGV[1] amount  ARGV[2] final 1|0  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
--- ARGV[5] balanceId  ARGV[6] txId
+-- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] the deposit id behind KEYS[7] or ''
+-- ARGV[8] the company id behind KEYS[8] or '' (when they are not those the transaction names,
+--   STALE_KEYS: nothing is written or recorded, the caller reads them again and retries)
 -- Returns {code, replay, status, clearedFromHold, forcedExcess, released, feesPosted, userAvailable}
 --- @include common
 local amount = tonumber(ARGV[1])
@@ -37,17 +42,18 @@ local cleared = tonumber(t[7] or '0')
 local cur = t[8]
 local dep_id = t[9] or ''
 local company_id = t[10] or ''
-local tag = string.sub(KEYS[2], 1, string.find(KEYS[2], '}', 1, true))
+if dep_id ~= ARGV[7] or company_id ~= ARGV[8] then return {C_STALE_KEYS, 0, S_NONE, 0, 0, 0, 0, 0} end
 local k_dep = ''
-if dep_id ~= '' then k_dep = tag .. ':pbt:' .. dep_id end
+if dep_id ~= '' then k_dep = KEYS[7] end
 local k_company = ''
-if company_id ~= '' then k_company = tag .. ':pbt:' .. company_id end
+if company_id ~= '' then k_company = KEYS[8] end
 if redis.call('EXISTS', KEYS[3]) == 0 then
   return finish(KEYS[1], ttl, 'clear', ref, {C_BALANCE_NOT_FOUND, 0, status, 0, 0, 0, 0, 0})
 end
 
 -- Writes.
-local group = string.sub(tag, 2, #tag - 1)
+-- The group's tag names the partner tranches' journal accounts.
+local group = string.sub(KEYS[2], 2, string.find(KEYS[2], '}', 1, true) - 1)
 local uacct = 'U:' .. balance_id
 local p = {}
 local from_held = math.min(amount, held)

@@ -1,0 +1,180 @@
+// Card debits: authorization holds (0100/0120) and single-message debits (0200, forced posts),
+// deposit first then user, in one script per message. Holds asked for in one event-loop turn are
+// coalesced into one hold-many call per slot group. This is the switch's hot path: per message it
+// validates the arguments, builds thirteen keys and one packed argument, and checks the answer
+// with a few comparisons (ledger/assert.ts).
+import { assertHoldResult, type DebitAsked } from './assert.js';
+import { Code, LedgerError, PreconditionFailedError, reasonOf, statusOf } from './codes.js';
+import type { LedgerCore } from './core.js';
+import type { Tranches } from './tranches.js';
+import type { DailyLimits, HoldArgs, HoldGuard, HoldResult } from './types.js';
+import { checkAmount, checkFee, checkId, checkPartnerId } from './validate.js';
+
+/** At most this many holds in one hold-many call (a worker batch holds at most 64 messages). */
+const DEBITS_PER_CALL_MAX = 64;
+/** A card's usage hash for a day outlives the day by one more (time zones and late advices). */
+const USAGE_TTL_MS = 2 * 86_400_000;
+
+interface PendingDebit {
+  keys: string[];
+  packed: string;
+  hasDeposit: boolean;
+  meta: string[];
+  resolve(r: number[]): void;
+  reject(e: unknown): void;
+}
+
+export class Holds {
+  constructor(
+    private readonly core: LedgerCore,
+    private readonly tranches: Tranches,
+    /** Holds and debits of one tick go out as one hold-many call per slot group. */
+    private readonly coalesce: boolean,
+  ) {}
+
+  /**
+   * A hold (mode 'H') or a debit posted at once (mode 'P'). Throws LedgerError on bad input
+   * before Redis is touched, LedgerAssertionError when the script's answer breaks an invariant.
+   */
+  async debit(mode: 'H' | 'P', a: HoldArgs): Promise<HoldResult> {
+    checkAmount(a.amountMinor);
+    const fee = a.feeMinor ?? 0;
+    const fx = a.fxFeeMinor ?? 0;
+    checkFee(fee);
+    checkFee(fx);
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    checkId(a.balanceId, 'balanceId');
+    if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
+    if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
+    if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
+    if (a.limits !== undefined) checkLimits(a.limits);
+    if (a.orphanTxId !== undefined) checkId(a.orphanTxId, 'orphanTxId');
+    if (a.guard !== undefined) checkGuard(a.guard);
+    const g = this.core.groupOf(a.balanceId);
+    const forced = a.forced === true;
+    const retryable = a.depositId !== null && !forced && this.core.keys.groups > 1;
+    const asked: DebitAsked = {
+      mode, totalMinor: a.amountMinor + fee + fx, amountMinor: a.amountMinor, hasDeposit: a.depositId !== null,
+      userMayGoNegative: forced || a.userUnchecked === true, forced,
+    };
+    let r = await this.run(mode, a, g, fee, fx, forced, retryable);
+    // A failed guard did nothing (HoldArgs.guard): the caller decides again.
+    if (r[0] === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
+    if (r[0] === Code.GUARD_CHANGED) throw new PreconditionFailedError('CHANGED');
+    assertHoldResult(scriptOf(a), r, asked);
+    let rebalanced = false;
+    if (retryable && r[0] === Code.INSUFFICIENT_DEPOSIT) {
+      // The program's deposit is split per slot group: pull what this tranche lacks from the
+      // others, then decide again (recorded this time, whatever the outcome).
+      rebalanced = await this.tranches.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
+      r = await this.run(mode, a, g, fee, fx, forced, false);
+      assertHoldResult(scriptOf(a), r, asked);
+    }
+    const code = r[0]!;
+    return {
+      approved: code === Code.OK,
+      reason: reasonOf(code),
+      replay: r[1] === 1,
+      status: statusOf(r[2]!),
+      availableMinor: r[3]!,
+      blockedMinor: r[4]!,
+      depositAvailableMinor: r[5]!,
+      depositBlockedMinor: r[6]!,
+      rebalanced,
+    };
+  }
+
+  private run(mode: 'H' | 'P', a: HoldArgs, g: number, fee: number, fx: number, forced: boolean, retryable: boolean): Promise<number[]> {
+    const { keys } = this.core;
+    const txKey = keys.transaction(g, a.balanceId, a.txId);
+    const companyId = a.companyId ?? '';
+    const lim = a.limits;
+    const now = a.nowMs ?? this.core.now();
+    const gd = a.guard;
+    const limits = lim === undefined ? (gd === undefined ? '' : '|||||') : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
+    const guard = gd === undefined ? '' : `|${gd.fields.join(',')}|${gd.expected.join('\x1f')}`;
+    const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.core.idemTtl}|` +
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}${guard}`;
+    const meta: string[] = [];
+    if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
+    // hold-deposit-then-user-13's KEYS; absent ones are the transaction key (as the script expects).
+    const debitKeys = [
+      keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
+      a.depositId === null ? txKey : keys.tranche(g, a.depositId), companyId === '' ? txKey : keys.tranche(g, companyId),
+      keys.journals[g]!, keys.expiries[g]!, keys.history(g, a.balanceId), keys.worlds[g]!,
+      lim === undefined ? txKey : keys.usage(g, lim.cardId, lim.day),
+      a.orphanTxId === undefined ? txKey : keys.transaction(g, a.balanceId, a.orphanTxId),
+      gd === undefined ? txKey : gd.hashKey, gd === undefined || gd.absentKey === null ? txKey : gd.absentKey,
+    ];
+    return new Promise((resolve, reject) => {
+      let q = this.pending.get(g);
+      if (q === undefined) { q = []; this.pending.set(g, q); }
+      q.push({ keys: debitKeys, packed, hasDeposit: a.depositId !== null, meta, resolve, reject });
+      if (!this.coalesce) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(this.flush);
+      }
+    });
+  }
+
+  /**
+   * Holds and debits asked for in one tick (the authorizations of a batch) go to Redis as one
+   * `hold-many` call per slot group: the client builds and parses one command instead of one per
+   * message, and Redis starts one script. Each hold is still checked and written on its own.
+   */
+  private readonly pending = new Map<number, PendingDebit[]>();
+  private flushScheduled = false;
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    for (const [g, q] of this.pending) {
+      this.pending.delete(g);
+      for (let i = 0; i < q.length; i += DEBITS_PER_CALL_MAX) this.send(q.slice(i, i + DEBITS_PER_CALL_MAX));
+    }
+  };
+
+  private send(q: PendingDebit[]): void {
+    if (q.length === 1) {
+      const d = q[0]!;
+      // hold-user-12 takes the same keys without the deposit tranche (position 4).
+      const keys = d.hasDeposit ? d.keys : [d.keys[0]!, d.keys[1]!, d.keys[2]!, ...d.keys.slice(4)];
+      (this.core.fn(d.hasDeposit ? 'hold-deposit-then-user' : 'hold-user')(...keys, d.packed, ...d.meta) as Promise<number[]>).then(d.resolve, d.reject);
+      return;
+    }
+    const keys: string[] = [];
+    const args: string[] = [];
+    for (const d of q) {
+      keys.push(...d.keys);
+      args.push(d.packed, d.hasDeposit ? '1' : '0', String(d.meta.length), ...d.meta);
+    }
+    (this.core.fn('hold-many')(keys.length, ...keys, ...args) as Promise<number[][]>).then(
+      (rs) => q.forEach((d, i) => {
+        const r = rs[i];
+        if (r === undefined) d.reject(new LedgerError('LEDGER_ERR_UNKNOWN_CODE', 'hold-many returned fewer results than holds'));
+        else d.resolve(r);
+      }),
+      (err: unknown) => { for (const d of q) d.reject(err); },
+    );
+  }
+}
+
+/** The script a hold's answer came from, as named in an assertion (coalesced holds share hold-many). */
+function scriptOf(a: HoldArgs): string {
+  return a.depositId === null ? 'hold-user' : 'hold-deposit-then-user';
+}
+
+function checkLimits(l: DailyLimits): void {
+  checkId(l.cardId, 'limits.cardId');
+  if (!/^\d{8}$/.test(l.day)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'limits.day must be YYYYMMDD');
+  for (const v of [l.amountMinor, l.count, l.atmAmountMinor]) {
+    if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
+  }
+}
+
+/** HoldArgs.guard: names and values must survive the packed argument's separators. */
+function checkGuard(g: HoldGuard): void {
+  if (g.fields.length === 0 || g.fields.length !== g.expected.length) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: one expected value per field, at least one field');
+  for (const f of g.fields) if (f === '' || /[,|]/.test(f)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: a field name is empty or holds , or |');
+  for (const v of g.expected) if (/[|\x1f]/.test(v)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: an expected value holds | or \\x1f');
+}
