@@ -1,20 +1,6 @@
 -- Body shared by hold-deposit-then-user-13, hold-user-12 and hold-many (see their headers for
 -- KEYS/ARGV). The fixed arguments come packed as one "|"-separated string (ids never contain "|"):
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
-local function split(s)
-  local out = {}
-  local i = 1
-  while true do
-    local j = string.find(s, '|', i, true)
-    if not j then
-      out[#out + 1] = string.sub(s, i)
-      return out
-    end
-    out[#out + 1] = string.sub(s, i, j - 1)
-    i = j + 1
-  end
-end
-
 local function split_on(s, sep)
   local out = {}
   local i = 1
@@ -27,6 +13,10 @@ local function split_on(s, sep)
     out[#out + 1] = string.sub(s, i, j - 1)
     i = j + 1
   end
+end
+
+local function split(s)
+  return split_on(s, '|')
 end
 
 -- HoldArgs.guard: A[19] comma-separated field names of k_guard, A[20] the values the caller saw
