@@ -17,6 +17,7 @@
 // and the state is moved to n+1 only then (low-balance-mark-1.lua, which refuses when another
 // process moved it first). A crash between the two enqueues the same key again at the next look,
 // which the outbox takes as the entry it already holds.
+import { StoreKeys } from '../ledger/keys.js';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { loadScripts, projectRoot } from '../ledger/scripts.js';
@@ -47,7 +48,7 @@ type ScriptCall = (...args: (string | number)[]) => Promise<unknown>;
 
 /** The state key of a partner balance. */
 export function lowBalanceStateKey(partnerBalanceId: string): string {
-  return `lowbal:${partnerBalanceId}`;
+  return StoreKeys.lowBalance(partnerBalanceId);
 }
 
 /** X-Idempotency-Key of the notification of crossing `n` (1-based) of a partner balance: a UUID derived from both. */

@@ -27,7 +27,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { groupTag, MAX_GROUPS } from '../ledger/keys.js';
+import { MAX_GROUPS, StoreKeys } from '../ledger/keys.js';
 import { loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
 import { maskPansIn } from '../switch/iso/mask.js';
 import { cardDataKey, containsPan } from './card-data.js';
@@ -233,7 +233,7 @@ export function backoffCeilingMs(attempt: number, baseMs: number, capMs: number)
   return Math.min(capMs, baseMs * 2 ** exp);
 }
 
-const META_KEY = '{g00}:ob:meta';
+const META_KEY = StoreKeys.outboxMeta();
 const LUA_DIR = (): string => join(projectRoot(), 'adapters', 'lua');
 let scriptCache: LuaScript[] | null = null;
 
@@ -289,8 +289,7 @@ export class Outbox implements OutboxAdmin {
     this.log = opts.log ?? (() => {});
     this.observe = opts.observe;
     for (let g = 0; g < groups; g++) {
-      const prefix = `{${groupTag(g)}}:ob:`;
-      this.keys.push({ prefix, due: prefix + 'due', pend: prefix + 'pend', dead: prefix + 'dead', att: prefix + 'att' });
+      this.keys.push(StoreKeys.outbox(g));
     }
     if (opts.registry) this.registerMetrics(opts.registry);
   }
@@ -315,12 +314,12 @@ export class Outbox implements OutboxAdmin {
   }
 
   private entryKey(id: string): string {
-    return this.keys[this.groupOf(id)]!.prefix + 'e:' + id;
+    return StoreKeys.outboxEntry(this.groupOf(id), id);
   }
 
   private scriptKeys(id: string): string[] {
     const k = this.keys[this.groupOf(id)]!;
-    return [k.prefix + 'e:' + id, k.due, k.pend, k.dead, k.att];
+    return [StoreKeys.outboxEntry(this.groupOf(id), id), k.due, k.pend, k.dead, k.att];
   }
 
   /**

@@ -5,6 +5,7 @@
 // first requests both reach the ledger, one of them as a replay, and the first answer stored wins.
 // A key reused with another method, path or body is refused with 409 IDEMPOTENCY_KEY_REUSED.
 // Answers with status 5xx are not kept: the caller is meant to retry them with the same key.
+import { StoreKeys } from '../ledger/keys.js';
 import type { Redis, Cluster } from 'ioredis';
 import type { HttpResponse } from './http.js';
 import { AppError } from '../errors/index.js';
@@ -17,7 +18,7 @@ export class IdempotencyStore {
   constructor(private readonly redis: Redis | Cluster, private readonly ttlMs = IDEMPOTENCY_TTL_MS) {}
 
   async run(scope: string, fingerprint: string, fn: () => Promise<HttpResponse>): Promise<HttpResponse> {
-    const key = 'api:idem:' + scope;
+    const key = StoreKeys.apiIdempotency(scope);
     const first = await this.read(key);
     if (first !== null) return replay(first, fingerprint);
     const out = await fn();

@@ -14,6 +14,7 @@
 // Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
+import { ledgerKeyKind } from './keys.js';
 import { Cluster, Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -348,17 +349,15 @@ interface Classified {
 function classify(all: string[]): Classified {
   const out: Classified = { users: [], tranches: [], txs: [], transfers: [], journals: [], worlds: [], expiries: [] };
   for (const k of all) {
-    if (k.charCodeAt(0) !== 123 /* { */) continue;
-    const close = k.indexOf('}:');
-    if (close < 0) continue;
-    const rest = k.slice(close + 2);
-    if (rest.startsWith('ub:')) out.users.push(k);
-    else if (rest.startsWith('pbt:')) out.tranches.push(k);
-    else if (rest.startsWith('tx:')) out.txs.push(k);
-    else if (rest.startsWith('xfer:')) out.transfers.push(k);
-    else if (rest === 'jnl') out.journals.push(k);
-    else if (rest === 'world') out.worlds.push(k);
-    else if (rest === 'exp') out.expiries.push([k.slice(1, close), k]);
+    const c = ledgerKeyKind(k);
+    if (c === null) continue;
+    if (c.kind === 'user') out.users.push(k);
+    else if (c.kind === 'tranche') out.tranches.push(k);
+    else if (c.kind === 'transaction') out.txs.push(k);
+    else if (c.kind === 'transfer') out.transfers.push(k);
+    else if (c.kind === 'journal') out.journals.push(k);
+    else if (c.kind === 'world') out.worlds.push(k);
+    else out.expiries.push([c.tag, k]);
   }
   for (const l of [out.users, out.tranches, out.txs, out.transfers, out.journals, out.worlds]) l.sort();
   return out;

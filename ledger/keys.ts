@@ -145,15 +145,81 @@ export class Keyspace {
 }
 
 /**
- * Keys of the switch's stores that the management API reads or writes itself. The stores
- * (switch/customers.ts, switch/cards.ts) still build their own keys; test/ledger-keys.test.ts
- * checks that these agree with them until the stores build theirs here.
+ * What a key found by a scan is, for the invariant checker: one of the ledger's kinds and its
+ * group tag (`gNN`), or null for any other key.
+ */
+export function ledgerKeyKind(key: string): { kind: 'user' | 'tranche' | 'transaction' | 'transfer' | 'journal' | 'world' | 'expiry'; tag: string } | null {
+  if (key.charCodeAt(0) !== 123 /* { */) return null;
+  const close = key.indexOf('}:');
+  if (close < 0) return null;
+  const tag = key.slice(1, close);
+  const rest = key.slice(close + 2);
+  if (rest.startsWith('ub:')) return { kind: 'user', tag };
+  if (rest.startsWith('pbt:')) return { kind: 'tranche', tag };
+  if (rest.startsWith('tx:')) return { kind: 'transaction', tag };
+  if (rest.startsWith('xfer:')) return { kind: 'transfer', tag };
+  if (rest === 'jnl') return { kind: 'journal', tag };
+  if (rest === 'world') return { kind: 'world', tag };
+  if (rest === 'exp') return { kind: 'expiry', tag };
+  return null;
+}
+
+/** `{gNN}:` — the hash tag of a slot group, the prefix of every key that lives in that group. */
+function inGroup(g: number): string {
+  return `{${groupTag(g)}}:`;
+}
+
+/**
+ * Keys of the stores beside the ledger — cards, customers, transaction records, the partner-call
+ * outbox — built here with the ledger's, so that one module names every key the project writes.
+ * Card and customer keys carry their own hash tag (one key per operation, so they work unchanged
+ * on a Cluster); records and outbox entries live in slot groups like the ledger's.
  */
 export const StoreKeys = {
+  /** `customer:{<customerId>}`: the customer hash, and beside it `:locks` (set of lock reasons) and `:cards` (set of card ids). */
+  customer(customerId: string): { hash: string; locks: string; cards: string } {
+    const p = 'customer:{' + customerId + '}';
+    return { hash: p, locks: p + ':locks', cards: p + ':cards' };
+  },
   /** `customer:{<customerId>}:cards`: the ids of every card issued or seeded for the customer (set). */
   customerCards(customerId: string): string { return 'customer:{' + customerId + '}:cards'; },
+  /** `customer:seq`: the counter that numbers customers created without an id of their own. */
+  customerSequence(): string { return 'customer:seq'; },
+  /** `api:idem:<scope>`: the management API's idempotency record of one request scope (hash). */
+  apiIdempotency(scope: string): string { return 'api:idem:' + scope; },
+  /** `api:deleted-balances`: balances deleted through the API, balance id → when, ms (hash); the ledger keeps them. */
+  deletedBalances(): string { return 'api:deleted-balances'; },
+  /** `lowbal:<partnerBalanceId>`: whether a partner balance is below its program's low-balance level (adapters/low-balance.ts). */
+  lowBalance(partnerBalanceId: string): string { return 'lowbal:' + partnerBalanceId; },
+  /** `{g00}:ob:meta`: the outbox's group count (hash). */
+  outboxMeta(): string { return '{g00}:ob:meta'; },
+  /** `card:pan:<panIndex>`: the card record (hash), found by the PAN's keyed hash. */
+  cardRecord(panIndex: string): string { return 'card:pan:' + panIndex; },
+  /** `card:id:<cardId>`: the card's PAN index (string). */
+  cardIdIndex(cardId: string): string { return 'card:id:' + cardId; },
   /** `card:delivery:<cardId>`: the delivery address of a physical card (hash of address fields). */
   cardDelivery(cardId: string): string { return 'card:delivery:' + cardId; },
+  /** `{gNN}:rec:<recordId>`: a transaction record's JSON (string). */
+  record(g: number, recordId: string): string { return inGroup(g) + 'rec:' + recordId; },
+  /** `{gNN}:recs:bal:<balanceId>`: record ids of a balance, scored by time ms (zset). */
+  recordsOfBalance(g: number, balanceId: string): string { return inGroup(g) + 'recs:bal:' + balanceId; },
+  /** `{gNN}:recs:card:<cardId>`: record ids of a card (zset). */
+  recordsOfCard(g: number, cardId: string): string { return inGroup(g) + 'recs:card:' + cardId; },
+  /** `{gNN}:recs:unattributed`: records of messages for unknown cards (zset). */
+  recordsUnattributed(g: number): string { return inGroup(g) + 'recs:unattributed'; },
+  /** `{gNN}:dup:<key>`: the cached answer of a message, by its duplicate key (base64url), kept 48 h. */
+  duplicateAnswer(g: number, duplicateKey: string): string { return inGroup(g) + 'dup:' + duplicateKey; },
+  /** `{gNN}:rrn:<cardId>:<field 37>`: ledger transaction ids of the card's approved originals with that retrieval reference (set). */
+  originalsByRrn(g: number, cardId: string, rrn: string): string { return inGroup(g) + 'rrn:' + cardId + ':' + rrn; },
+  /** `{gNN}:oid:<identity>`: ledger transaction ids of the approved originals with that field-90 identity (set). */
+  originalsByIdentity(g: number, identity: string): string { return inGroup(g) + 'oid:' + identity; },
+  /** The partner-call outbox of a slot group: `{gNN}:ob:` + due, pend, dead, att (see adapters/outbox.ts). */
+  outbox(g: number): { prefix: string; due: string; pend: string; dead: string; att: string } {
+    const prefix = inGroup(g) + 'ob:';
+    return { prefix, due: prefix + 'due', pend: prefix + 'pend', dead: prefix + 'dead', att: prefix + 'att' };
+  },
+  /** `{gNN}:ob:e:<entryId>`: one outbox entry (hash). */
+  outboxEntry(g: number, entryId: string): string { return inGroup(g) + 'ob:e:' + entryId; },
 } as const;
 
 const PARTNER_ID = /^pb-(DEPOSIT|CREDIT|COMPANY)-([A-Z]{3})-(.+)$/;

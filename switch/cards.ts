@@ -12,6 +12,7 @@
 //   card:id:<cardId>      string: the card's panIndex (a card id is random, not derived from the PAN)
 //
 // docs/cards.md describes the rules (lock codes, activation, PIN-failure lock) and derivations.
+import { StoreKeys } from '../ledger/keys.js';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { Secrets } from './secrets.js';
@@ -355,11 +356,11 @@ export class CardStore implements CustomerBlockSink {
 }
 
 function recordKey(index: string): string {
-  return 'card:pan:' + index;
+  return StoreKeys.cardRecord(index);
 }
 
 function idKey(cardId: string): string {
-  return 'card:id:' + cardId;
+  return StoreKeys.cardIdIndex(cardId);
 }
 
 function toRecord(h: Record<string, string>): CardRecord | null {

@@ -22,6 +22,7 @@
 // The three keys share one hash tag, so each script below touches one slot. A card is created
 // blocked and only then attached (switch/cards.ts), so a crash between the two steps fails closed;
 // `sync()` repairs any card whose flag a crash left behind.
+import { StoreKeys } from '../ledger/keys.js';
 import type { Redis, Cluster } from 'ioredis';
 import { defineSwitchScripts } from './lua.js';
 import { AppError, type CodeOf } from '../errors/index.js';
@@ -91,8 +92,7 @@ const CUSTOMER_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function customerKeys(customerId: string): { hash: string; locks: string; cards: string } {
   if (!CUSTOMER_ID.test(customerId)) throw new AppError('CUSTOMER_INVALID_ARGUMENT', 'customer id must be 1-64 characters of [A-Za-z0-9._-]');
-  const p = `customer:{${customerId}}`;
-  return { hash: p, locks: p + ':locks', cards: p + ':cards' };
+  return StoreKeys.customer(customerId);
 }
 
 interface CustomerCommands {
@@ -136,7 +136,7 @@ export class CustomerStore {
    */
   async create(input: { kyc: KycStatus; id?: string; nowMs?: number; profile?: CustomerProfile }): Promise<Customer> {
     checkKyc(input.kyc);
-    const id = input.id ?? String(await this.redis.incr('customer:seq'));
+    const id = input.id ?? String(await this.redis.incr(StoreKeys.customerSequence()));
     const createdAtMs = input.nowMs ?? Date.now();
     const profile: string[] = [];
     if (input.profile !== undefined) for (const f of PROFILE_FIELDS) profile.push(PROFILE_PREFIX + f, input.profile[f]);

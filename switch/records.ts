@@ -24,7 +24,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { Ledger } from '../ledger/index.js';
-import { groupTag, uuidFromHash } from '../ledger/keys.js';
+import { StoreKeys, uuidFromHash } from '../ledger/keys.js';
 import { defineSwitchScripts } from './lua.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
@@ -120,7 +120,6 @@ export class TransactionRecords {
     this.groups = ledger.keys.groups;
   }
 
-  private prefix(g: number): string { return `{${groupTag(g)}}:`; }
 
   /** The Redis key of a message's duplicate-answer entry (a hold's guard checks it is absent). */
   duplicateAnswerKey(dk: Buffer): string {
@@ -129,7 +128,11 @@ export class TransactionRecords {
 
   /** Group of the duplicate cache entry of a key: computable from the wire alone, before the card is known. */
   private dupKey(dk: Buffer): string {
-    return this.prefix(this.groups === 1 ? 0 : dk[0]! % this.groups) + 'dup:' + dk.toString('base64url');
+    return StoreKeys.duplicateAnswer(this.dupGroup(dk), dk.toString('base64url'));
+  }
+
+  private dupGroup(dk: Buffer): number {
+    return this.groups === 1 ? 0 : dk[0]! % this.groups;
   }
 
   /**
@@ -195,7 +198,7 @@ export class TransactionRecords {
    * (Redis Cluster) is a separate SET.
    */
   async writeMany(items: readonly RecordWrite[]): Promise<void> {
-    const byGroup = new Map<string, { keys: string[]; args: (string | number | Buffer)[] }>();
+    const byGroup = new Map<number, { keys: string[]; args: (string | number | Buffer)[] }>();
     const calls: Promise<unknown>[] = [];
     for (const it of items) {
       const dupKey = this.dupKey(it.dk);
@@ -204,21 +207,21 @@ export class TransactionRecords {
         if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
         continue;
       }
-      const p = this.prefix(rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId)));
-      const recKey = p + 'rec:' + rec.id;
-      const sameSlot = dupKey.startsWith(p);
+      const gr = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
+      const recKey = StoreKeys.record(gr, rec.id);
+      const sameSlot = this.dupGroup(it.dk) === gr;
       const indexed = it.indexRrn && rec.cardId !== null && rec.externalTransactionId !== null;
       const rrn = indexed ? rec.transactionData.retrievalReferenceNumber : null;
       const identity = indexed ? originalIdentity(rec.externalTransactionId!) : null;
-      let g = byGroup.get(p);
-      if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(p, g); }
+      let g = byGroup.get(gr);
+      if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(gr, g); }
       g.keys.push(recKey,
-        rec.balanceId === null ? recKey : p + 'recs:bal:' + rec.balanceId,
-        rec.cardId === null ? recKey : p + 'recs:card:' + rec.cardId,
-        rec.balanceId === null ? p + 'recs:unattributed' : recKey,
+        rec.balanceId === null ? recKey : StoreKeys.recordsOfBalance(gr, rec.balanceId),
+        rec.cardId === null ? recKey : StoreKeys.recordsOfCard(gr, rec.cardId),
+        rec.balanceId === null ? StoreKeys.recordsUnattributed(gr) : recKey,
         sameSlot && it.answer !== null ? dupKey : recKey,
-        rrn !== null ? p + 'rrn:' + rec.cardId + ':' + rrn : recKey,
-        identity !== null ? p + 'oid:' + identity : recKey);
+        rrn !== null ? StoreKeys.originalsByRrn(gr, rec.cardId!, rrn) : recKey,
+        identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey);
       g.args.push(JSON.stringify(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
       if (!sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
     }
@@ -251,7 +254,7 @@ export class TransactionRecords {
   /** Ledger transaction ids of the card's approved originals with this field 37 (SPEC §2.3 fallback match). */
   async byRetrievalReference(balanceId: string, cardId: string, rrn: string): Promise<string[]> {
     const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
-    return this.redis.smembers(this.prefix(g) + 'rrn:' + cardId + ':' + rrn);
+    return this.redis.smembers(StoreKeys.originalsByRrn(g, cardId, rrn));
   }
 
   /**
@@ -261,13 +264,13 @@ export class TransactionRecords {
    */
   async byOriginalIdentity(balanceId: string, identity: string): Promise<string[]> {
     const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
-    return this.redis.smembers(this.prefix(g) + 'oid:' + identity);
+    return this.redis.smembers(StoreKeys.originalsByIdentity(g, identity));
   }
 
   async get(id: string): Promise<TransactionObject | null> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return null;
     for (let g = 0; g < this.groups; g++) {
-      const json = await this.redis.get(this.prefix(g) + 'rec:' + id);
+      const json = await this.redis.get(StoreKeys.record(g, id));
       if (json !== null) return this.withLedgerStatus(JSON.parse(json) as TransactionObject);
     }
     return null;
@@ -280,19 +283,19 @@ export class TransactionRecords {
   async list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: TransactionObject[]; next: string | null }> {
     const limit = Math.min(Math.max(1, Math.trunc(q.limit) || 1), RECORDS_PAGE_MAX);
     const after = parseCursor(q.cursor);
-    const index = q.balanceId !== undefined ? 'recs:bal:' + q.balanceId : q.cardId !== undefined ? 'recs:card:' + q.cardId : 'recs:unattributed';
+    const index = (g: number): string => (q.balanceId !== undefined ? StoreKeys.recordsOfBalance(g, q.balanceId) : q.cardId !== undefined ? StoreKeys.recordsOfCard(g, q.cardId) : StoreKeys.recordsUnattributed(g));
     const groups = q.balanceId !== undefined ? [Math.max(0, this.ledger.keys.groupOfBalance(q.balanceId))] : [...Array(this.groups).keys()];
     const max = after === null ? '+inf' : String(after.score);
     // Ties on the same millisecond are read past, then skipped up to the cursor's id.
     const pages = await Promise.all(groups.map((g) =>
-      this.redis.zrevrangebyscore(this.prefix(g) + index, max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64).then((r) => ({ g, r }))));
+      this.redis.zrevrangebyscore(index(g), max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64).then((r) => ({ g, r }))));
     const merged: { g: number; id: string; score: number }[] = [];
     for (const { g, r } of pages) for (let i = 0; i < r.length; i += 2) merged.push({ g, id: r[i]!, score: Number(r[i + 1]) });
     merged.sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     const start = after === null ? 0 : merged.findIndex((e) => e.score < after.score || (e.score === after.score && e.id < after.id));
     const slice = start < 0 ? [] : merged.slice(start, start + limit + 1);
     const page = slice.slice(0, limit);
-    const docs = await Promise.all(page.map((e) => this.redis.get(this.prefix(e.g) + 'rec:' + e.id)));
+    const docs = await Promise.all(page.map((e) => this.redis.get(StoreKeys.record(e.g, e.id))));
     const items: TransactionObject[] = [];
     for (const d of docs) if (d !== null) items.push(await this.withLedgerStatus(JSON.parse(d) as TransactionObject));
     const last = page[page.length - 1];

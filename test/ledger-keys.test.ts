@@ -4,14 +4,14 @@
 // API builds agree with the stores', and a script answer that breaks an invariant throws
 // LedgerAssertionError. Real redis-server per test.
 import t, { type Test } from 'tap';
-import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ledger, LedgerAssertionError } from '../ledger/index.js';
 import { assertHoldResult, assertVector } from '../ledger/assert.js';
 import { Code, REVERSE_EFFECTS, TX_STATUSES } from '../ledger/codes.js';
 import { Keyspace, StoreKeys } from '../ledger/keys.js';
-import { loadScripts, luaDir } from '../ledger/scripts.js';
+import { loadScripts, luaDir, projectRoot } from '../ledger/scripts.js';
 import { customerKeys } from '../switch/customers.js';
 import { startTestRedis } from './helpers/redis.js';
 import { ledgerScenarios } from './helpers/ledger.js';
@@ -58,6 +58,28 @@ t.test('no script builds a key: no key-kind literal in any Lua source', async (t
     const code = readFileSync(file, 'utf8').replace(/--.*$/gm, '');
     t.notMatch(code, kinds, `${file.slice(luaDir().length + 1)}: keys come in KEYS`);
   }
+});
+
+t.test('no Redis key is written outside the key-space module', async (t) => {
+  // A key-shaped string literal (a known key family and a colon, or a slot-group hash tag) in the
+  // product's code means a key built beside ledger/keys.ts instead of by it.
+  const KEY_LITERAL = /['`](?:card|customer|api|rec|recs|dup|rrn|oid|ob|idem|tx|ub|pbt|pb|use|hist|lowbal):|['`]\{g\d|['`]\{\$\{groupTag/;
+  const root = projectRoot();
+  const offenders: string[] = [];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const rel = join(dir, name.name);
+      if (name.isDirectory()) { walk(rel); continue; }
+      if (!rel.endsWith('.ts') || rel === join('ledger', 'keys.ts')) continue;
+      readFileSync(join(root, rel), 'utf8').split('\n').forEach((line, i) => {
+        if (!line.trim().startsWith('//') && !line.trim().startsWith('*') && KEY_LITERAL.test(line)) offenders.push(`${rel}:${i + 1}`);
+      });
+    }
+  };
+  for (const dir of ['switch', 'api', 'adapters', 'ledger', 'stores', 'app', 'iso', 'errors']) {
+    if (existsSync(join(root, dir))) walk(dir);
+  }
+  t.same(offenders, [], 'every key comes from ledger/keys.ts');
 });
 
 t.test('the store keys the API builds are the stores\' own', async (t) => {

@@ -1,5 +1,6 @@
 // Pieces the route modules share: parameter schemas, views of stored records, lookups that end
 // in a 404 problem, and the status of each ledger reason.
+import { StoreKeys } from '../../ledger/keys.js';
 import type { Schema } from '../schema.js';
 import type { RouteParam, RouteResponse } from '../router.js';
 import type { ApiDeps } from '../deps.js';
@@ -33,7 +34,7 @@ export async function requireCustomer(d: ApiDeps, customerId: string): Promise<C
  * hash, balance id → when (ms since the epoch). The ledger keeps such a balance (at zero, with its
  * history, so its postings still balance); the API treats it as gone.
  */
-export const DELETED_BALANCES_KEY = 'api:deleted-balances';
+export const DELETED_BALANCES_KEY = StoreKeys.deletedBalances();
 
 /** The customer's balance; another customer's balance, or a deleted one, is as unknown as a missing one. */
 export async function requireBalance(d: ApiDeps, customerId: string, balanceId: string): Promise<UserBalance> {
