@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { loadScripts, projectRoot } from '../ledger/scripts.js';
 import type { PartnerBalance } from '../ledger/index.js';
-import type { Program, ProgramTable } from '../switch/programs.js';
+import type { Program, ProgramTable } from '../stores/programs.js';
 import type { EnqueueInput } from './outbox.js';
 import type { LowBalanceNotification } from './partner-types.js';
 import { uuidFromHash } from '../ledger/keys.js';

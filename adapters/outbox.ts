@@ -29,7 +29,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MAX_GROUPS, StoreKeys } from '../ledger/keys.js';
 import { loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
-import { maskPansIn } from '../switch/iso/mask.js';
+import { maskPansIn } from '../iso/mask.js';
 import { cardDataKey, containsPan } from './card-data.js';
 import { AppError, type CodeOf } from '../errors/index.js';
 

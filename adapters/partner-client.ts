@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import type { Registry } from 'prom-client';
-import type { Reason } from '../switch/reasons.js';
+import type { Reason } from '../iso/reasons.js';
 import { BREAKER_STATE_VALUE, CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
 import { partnerMetrics, type PartnerMetrics } from './partner-metrics.js';
 import { PartnerBodyError } from './partner-transaction.js';
@@ -34,7 +34,7 @@ export const PARTNER_KEEPALIVE_MS_DEFAULT = 4000;
 /** A malformed answer is logged at most once per this many ms (the count of the others is kept). */
 const MALFORMED_LOG_INTERVAL_MS = 1000;
 
-/** The partner block of a program (switch/programs.ts `Program['partner']`). */
+/** The partner block of a program (stores/programs.ts `Program['partner']`). */
 export interface PartnerSettings {
   baseUrl: string;
   timeoutMs?: number;

@@ -4,7 +4,7 @@
 // thread (a worker, or the main thread in the inline placement) has its own set, so its pools and
 // breakers are its own; the outbox sender runs on the main thread only.
 import type { Registry } from 'prom-client';
-import type { ProgramTable } from '../switch/programs.js';
+import type { ProgramTable } from '../stores/programs.js';
 import { AppError } from '../errors/index.js';
 import { PartnerClient, type PartnerLog, type PartnerResult } from './partner-client.js';
 import type { NotificationKind, PartnerTransaction } from './partner-types.js';

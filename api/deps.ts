@@ -3,14 +3,14 @@
 import type { Redis, Cluster } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Ledger } from '../ledger/index.js';
-import type { ProgramTable } from '../switch/programs.js';
-import type { CardStore } from '../switch/cards.js';
-import type { CustomerStore } from '../switch/customers.js';
+import type { ProgramTable } from '../stores/programs.js';
+import type { CardStore } from '../stores/cards.js';
+import type { CustomerStore } from '../stores/customers.js';
 import type { TransactionFeed } from './feed.js';
 import type { OutboxAdmin } from '../adapters/outbox.js';
 import type { PartnerClients } from '../adapters/partners.js';
 
-/** Card and internal transactions as the Legacy Transactions Notifier describes them (switch/records.ts). */
+/** Card and internal transactions as the Legacy Transactions Notifier describes them (stores/records.ts). */
 export interface TransactionSource {
   list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: readonly object[]; next: string | null }>;
   get(id: string): Promise<object | null>;
@@ -27,7 +27,7 @@ export interface SandboxTarget {
   port: number;
   dialect: '1987' | '2003';
   /**
-   * The id of the record the switch writes for a message (switch/records.ts recordIdOf of its
+   * The id of the record the switch writes for a message (stores/records.ts recordIdOf of its
    * duplicate key): MTI class, PAN, STAN, field 7, acquirer (n11), terminal.
    */
   recordId(mtiClass: string, pan: string, stan: string, f7: string, acquirer11: string, terminal: string): string;

@@ -9,11 +9,11 @@
 // bytes would pass maxBufferedBytes is disconnected and counted (feed_clients_dropped_total), so
 // a slow dashboard costs the switch neither memory nor time. publish() with no client costs a
 // counter increment.
-import { maskPan } from '../switch/iso/mask.js';
+import { maskPan } from '../iso/mask.js';
 import type { HttpRequest, HttpResponse, TextSocket, WebSocketRoute } from './http.js';
 import { problemResponse } from './problem.js';
 import type { ApiMetrics } from './metrics.js';
-import type { ProcessedEvent } from '../switch/process/batch.js';
+import type { ProcessedEvent } from '../switch/events.js';
 
 /** One decided money message as dashboards see it: the switch's event without its internal timing. */
 export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds' | 'partnerCall'>;

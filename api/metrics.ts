@@ -1,5 +1,5 @@
 // Metrics of the HTTP side (SPEC §7 asks for base units), registered in the switch's registry
-// (switch/metrics.ts) so that GET /metrics shows them with the rest.
+// (app/metrics.ts) so that GET /metrics shows them with the rest.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export interface ApiMetrics {

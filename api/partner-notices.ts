@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { uuidFromHash } from '../ledger/keys.js';
 import type { ApiDeps } from './deps.js';
-import type { CardRecord } from '../switch/cards.js';
+import type { CardRecord } from '../stores/cards.js';
 import type { CardLockReason } from '../adapters/partner-types.js';
 
 /** Seed lock codes → the notifier's reasons (6 and 11 are both PIN tries). */

@@ -4,9 +4,9 @@
 // real one: framing, admission, workers, ledger, records. The connection is opened at the first
 // request and reused; the requests waiting on it are bounded and each waits a bounded time.
 import { randomInt } from 'node:crypto';
-import { IsoCodec, type IsoFields, type IsoMessage } from '../switch/iso/codec.js';
-import { dialectByName, type IsoDialect } from '../switch/iso/dialect.js';
-import { maskPan } from '../switch/iso/mask.js';
+import { IsoCodec, type IsoFields, type IsoMessage } from '../iso/codec.js';
+import { dialectByName, type IsoDialect } from '../iso/dialect.js';
+import { maskPan } from '../iso/mask.js';
 import { IsoLink } from '../simulators/lib/link.js';
 import { localTime, merchantNameLocation, transmissionTime } from '../simulators/lib/fields.js';
 import { AppError } from '../errors/index.js';

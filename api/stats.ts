@@ -1,5 +1,5 @@
 // What the dashboard's polled numbers are made of (GET /dashboard/stats.json), computed from the
-// switch's own prom-client registry (switch/metrics.ts) so that the page and a Prometheus scrape
+// switch's own prom-client registry (app/metrics.ts) so that the page and a Prometheus scrape
 // never disagree. Counters and the latency histogram are cumulative since start; rates and
 // latency quantiles are the difference between the registry now and a sample taken about a
 // second earlier, so every client of the page sees the same window whatever its polling pace.

@@ -8,8 +8,8 @@
 // benchCodec() returns the same figures as data (npm run bench collects them).
 
 import { createRequire } from 'node:module';
-import { DIALECT_1987, IsoCodec, type IsoMessage } from '../switch/iso/index.js';
-import { sample0100, sample0110, sample0400 } from '../switch/iso/samples.js';
+import { DIALECT_1987, IsoCodec, type IsoMessage } from '../iso/index.js';
+import { sample0100, sample0110, sample0400 } from '../iso/samples.js';
 import { envOptionLines, isMain, parseCommandLine, type EnvOptions } from '../scripts/cli.js';
 
 interface ReferenceMessage {

@@ -8,8 +8,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { Framer, frame } from '../switch/net/framer.js';
-import { IsoCodec } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { IsoCodec } from '../iso/codec.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
 
 export interface EchoServer { port: number; close(): Promise<void> }
 

@@ -15,7 +15,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import * as hdr from 'hdr-histogram-js';
 import { Framer } from '../switch/net/framer.js';
-import type { IsoDialect } from '../switch/iso/dialect.js';
+import type { IsoDialect } from '../iso/dialect.js';
 
 /** STANs are 6 digits: a request's STAN indexes its write time in one flat array. */
 export const STAN_LIMIT = 1_000_000;

@@ -4,9 +4,9 @@
 // of a benchmark run is distinct to the switch's duplicate check (PAN, STAN, field 7, acquirer,
 // terminal) and its STAN is unique among the requests in flight.
 import { frame } from '../switch/net/framer.js';
-import { IsoCodec } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
-import { luhnCheckDigit } from '../switch/cards.js';
+import { IsoCodec } from '../iso/codec.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
+import { luhnCheckDigit } from '../stores/cards.js';
 import { FieldScanner, STAN_LIMIT, writeDigits, type RequestPlan } from './loadgen.js';
 
 /** A benchmark card's PAN: BIN 555770 (the demo program), the index in 9 digits, a Luhn digit. */

@@ -47,9 +47,9 @@ import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-
 import { projectRoot } from '../ledger/scripts.js';
 import { checkLedger, formatReport as formatLedgerReport } from '../ledger/check.js';
 import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
-import { derive } from '../switch/secrets.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { CardStore } from '../stores/cards.js';
+import { derive } from '../stores/secrets.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
 import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.js';
 import { RequestFactory, benchPan } from './requests.js';
 import { startPartnerSimulator } from '../simulators/partner/server.js';
@@ -200,7 +200,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 async function startSwitchProcess(placement: string, redisUrl: string, secret: Buffer, extraEnv: Record<string, string> = {}): Promise<Target> {
   const isoPort = await freePort();
   const httpPort = await freePort();
-  const { child, stderr } = spawnChild([...NODE_ARGS, join(projectRoot(), 'dist', 'switch', 'main.js')], {
+  const { child, stderr } = spawnChild([...NODE_ARGS, join(projectRoot(), 'dist', 'app', 'main.js')], {
     PLACEMENT: placement, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex'), ...extraEnv,
   });
   child.stdout!.resume();
@@ -277,7 +277,7 @@ const SCRIPT_CALLS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall
  */
 function commandsInScripts(): Set<string> {
   const names = new Set<string>();
-  for (const dir of ['ledger/lua', 'ledger/lua/includes', 'switch/lua', 'adapters/lua']) {
+  for (const dir of ['ledger/lua', 'ledger/lua/includes', 'stores/lua', 'adapters/lua']) {
     let files: string[];
     try { files = readdirSync(join(projectRoot(), dir)).filter((f) => f.endsWith('.lua')); } catch { continue; }
     for (const f of files) {

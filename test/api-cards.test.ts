@@ -5,7 +5,7 @@ import t from 'tap';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { compactDecrypt, decodeProtectedHeader } from 'jose';
 import { serverKinds, startApiSwitch, walletWithBalance, type ApiClient } from './helpers/api.js';
-import { isLuhnValid } from '../switch/cards.js';
+import { isLuhnValid } from '../stores/cards.js';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PUBLIC = Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64');

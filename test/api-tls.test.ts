@@ -6,7 +6,7 @@ import { request } from 'node:https';
 import { startTestSwitch } from './helpers/switch.js';
 import { ApiClient } from './helpers/api.js';
 import { makePki } from './helpers/pki.js';
-import { loadConfig } from '../switch/config.js';
+import { loadConfig } from '../app/config.js';
 
 t.test('mTLS on /secure when certificates are configured', async (t) => {
   const pki = makePki(t);

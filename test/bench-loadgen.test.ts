@@ -2,8 +2,8 @@
 // every answer is matched by STAN and counted by code, and the histograms saw each one. Timing is
 // not asserted here (docs/benchmarks.md): the machine decides it, not the code.
 import t from 'tap';
-import { IsoCodec } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { IsoCodec } from '../iso/codec.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
 import { FieldScanner, readDigits, runOpenLoop, runBurst } from '../bench/loadgen.js';
 import { RequestFactory, benchPan } from '../bench/requests.js';
 import { startEchoServer } from '../bench/echo.js';

@@ -11,11 +11,11 @@ import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import {
   CardStore, IRREVERSIBLE_LOCK_CODES, LOCK_CODES, PIN_FAILURES_BEFORE_LOCK, PAN_ATTEMPTS_MAX,
   isLuhnValid, luhnCheckDigit, expiryYymm, type IssueInput, type CardErrorCode,
-} from '../switch/cards.js';
-import { CustomerStore } from '../switch/customers.js';
-import { derive } from '../switch/secrets.js';
+} from '../stores/cards.js';
+import { CustomerStore } from '../stores/customers.js';
+import { derive } from '../stores/secrets.js';
 import { Ledger } from '../ledger/index.js';
-import { LOCK_REASONS, responseCode } from '../switch/reasons.js';
+import { LOCK_REASONS, responseCode } from '../iso/reasons.js';
 
 const DEMO = { configId: '0019167984', bin: '555770', panLength: 16, cardValidityMonths: 36 };
 

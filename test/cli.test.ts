@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** npm script → its entry point in the source tree. */
 const COMMANDS: ReadonlyArray<readonly [script: string, entry: string]> = [
-  ['start', 'switch/main.ts'],
+  ['start', 'app/main.ts'],
   ['sim', 'simulators/processor.ts'],
   ['sim:partner', 'simulators/partner/main.ts'],
   ['sim:scheme', 'simulators/scheme/main.ts'],

@@ -5,10 +5,10 @@ import t from 'tap';
 import { startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore } from '../stores/cards.js';
 import { undoRequest } from '../switch/process/compensation.js';
 import { checkLedger } from '../ledger/check.js';
-import type { IsoFields } from '../switch/iso/codec.js';
+import type { IsoFields } from '../iso/codec.js';
 
 const F7 = '1125101500';
 const fieldsOf = (m: IsoJson): IsoFields => new Map(Object.entries(m).filter(([k]) => k !== '0').map(([k, v]) => [Number(k), String(v)]));

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { startTestRedis } from './helpers/redis.js';
 import { startTestCluster } from './helpers/cluster.js';
-import { CardStore, type IssueInput } from '../switch/cards.js';
-import { CustomerStore, TRANSACTIONAL_LOCK_REASONS } from '../switch/customers.js';
+import { CardStore, type IssueInput } from '../stores/cards.js';
+import { CustomerStore, TRANSACTIONAL_LOCK_REASONS } from '../stores/customers.js';
 import { AppError } from '../errors/index.js';
-import { derive } from '../switch/secrets.js';
+import { derive } from '../stores/secrets.js';
 
 const DEMO = { configId: '0019167984', bin: '555770', panLength: 16, cardValidityMonths: 36 };
 

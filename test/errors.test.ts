@@ -12,7 +12,7 @@ import { documentedRoutes } from '../api/index.js';
 import { problemOf } from '../api/problem.js';
 import { ledgerRefusal } from '../api/routes/common.js';
 import { LedgerError } from '../ledger/index.js';
-import { REASONS } from '../switch/reasons.js';
+import { REASONS } from '../iso/reasons.js';
 
 t.test('docs/errors.md is up to date (npm run docs:errors)', async (t) => {
   const have = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
@@ -43,7 +43,7 @@ t.test('every decline reason answers the contract\'s response code in both diale
   for (const [reason, iso1987, iso2003] of CONTRACT) {
     t.equal(responseCode(reason, '1987'), iso1987, `${reason} 1987`);
     t.equal(responseCode(reason, '2003'), iso2003, `${reason} 2003`);
-    t.same(REASONS[reason], { iso1987, iso2003 }, `${reason}: switch/reasons.ts is a view of the table`);
+    t.same(REASONS[reason], { iso1987, iso2003 }, `${reason}: iso/reasons.ts is a view of the table`);
   }
 });
 

@@ -14,7 +14,7 @@ import {
 } from './helpers/e2e.js';
 import { TRANSACTION } from '../api/routes/balances.js';
 import { FEED_EVENT } from '../api/routes/system.js';
-import { TransactionRecords, type TransactionObject } from '../switch/records.js';
+import { TransactionRecords, type TransactionObject } from '../stores/records.js';
 import type { FeedEvent } from '../api/feed.js';
 import { ApiClient } from './helpers/api.js';
 

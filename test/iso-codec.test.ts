@@ -8,9 +8,9 @@ import t from 'tap';
 import {
   DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, IsoPackError, dialectByName, loggableFields, maskPan, maskPansIn,
   type IsoDialect, type IsoFields, type IsoMessage, type UnpackResult,
-} from '../switch/iso/index.js';
-import { dialectDifferences, dialectTable } from '../switch/iso/dialect-doc.js';
-import { SeededRandom, randomMessage, sample0100, sample0110, sample0400 } from '../switch/iso/samples.js';
+} from '../iso/index.js';
+import { dialectDifferences, dialectTable } from '../iso/dialect-doc.js';
+import { SeededRandom, randomMessage, sample0100, sample0110, sample0400 } from '../iso/samples.js';
 
 interface ReferenceMessage {
   getBufferMessage(): Buffer | { error: string };
@@ -308,6 +308,6 @@ t.test('loggableFields masks the PAN and withholds track data and PIN blocks', a
 
 t.test('docs/wire-format.md carries the field tables the codec runs on', async (t) => {
   const doc = readFileSync(new URL('../docs/wire-format.md', import.meta.url), 'utf8');
-  t.ok(doc.includes(dialectTable(DIALECT_1987)), '1987 table is current (npx tsx switch/iso/dialect-doc.ts)');
+  t.ok(doc.includes(dialectTable(DIALECT_1987)), '1987 table is current (npx tsx iso/dialect-doc.ts)');
   t.ok(doc.includes(dialectDifferences(DIALECT_1987, DIALECT_2003)), '2003 differences are current');
 });

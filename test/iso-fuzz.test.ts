@@ -9,8 +9,8 @@
 //  - everything in `partial` is clean: it packs without error.
 
 import t from 'tap';
-import { DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, type IsoDialect, type IsoMessage, type UnpackResult } from '../switch/iso/index.js';
-import { SeededRandom, randomMessage, sample0100, sample0110, sample0400 } from '../switch/iso/samples.js';
+import { DIALECT_1987, DIALECT_2003, ISO_ERR, IsoCodec, type IsoDialect, type IsoMessage, type UnpackResult } from '../iso/index.js';
+import { SeededRandom, randomMessage, sample0100, sample0110, sample0400 } from '../iso/samples.js';
 
 const CASES = 100_000;
 const KNOWN_CODES = new Set<string>(Object.values(ISO_ERR));

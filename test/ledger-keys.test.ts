@@ -12,7 +12,7 @@ import { assertHoldResult, assertVector } from '../ledger/assert.js';
 import { Code, REVERSE_EFFECTS, TX_STATUSES } from '../ledger/codes.js';
 import { Keyspace, StoreKeys } from '../ledger/keys.js';
 import { loadScripts, luaDir, projectRoot } from '../ledger/scripts.js';
-import { customerKeys } from '../switch/customers.js';
+import { customerKeys } from '../stores/customers.js';
 import { startTestRedis } from './helpers/redis.js';
 import { ledgerScenarios } from './helpers/ledger.js';
 

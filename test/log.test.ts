@@ -1,10 +1,10 @@
-// The switch's log lines (switch/log.ts) as an operator reads them from stderr of a real process:
+// The switch's log lines (log/index.ts) as an operator reads them from stderr of a real process:
 // JSON with the level as a name, PANs masked wherever they appear, card secrets never written,
 // LOG_LEVEL deciding what is written, and worker threads writing the same lines.
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../switch/config.js';
+import { loadConfig } from '../app/config.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PAN = '5557701234561234';
@@ -20,7 +20,7 @@ function run(code: string, env: Record<string, string> = {}): Promise<Array<Reco
 }
 
 const LINES = `
-import { log, logger } from './switch/log.ts';
+import { log, logger } from './log/index.ts';
 log('error', 'card ${PAN} failed', { path: '/x/${PAN}', nested: { text: 'a ${PAN} b' }, cvv: '123', track2: '${PAN}=2512' });
 logger.warn({ pan: '${PAN}' }, 'pan field');
 logger.debug({ mti: '0100' }, 'message decided');
@@ -48,7 +48,7 @@ t.test('a worker thread writes the same lines', async (t) => {
   const lines = await run(`
 import { Worker } from 'node:worker_threads';
 // Loader hooks do not follow a worker thread: it registers tsx itself, as switch/pool does.
-const w = new Worker("import('tsx/esm/api').then((tsx) => { tsx.register(); return import('./switch/log.ts'); }).then((m) => m.log('warn', 'from a worker ${PAN}', { thread: 1 }))", { eval: true });
+const w = new Worker("import('tsx/esm/api').then((tsx) => { tsx.register(); return import('./log/index.ts'); }).then((m) => m.log('warn', 'from a worker ${PAN}', { thread: 1 }))", { eval: true });
 await new Promise((resolve) => w.once('exit', resolve));
 `);
   t.match(lines, [{ level: 'warn', msg: 'from a worker 555770******1234', thread: 1 }]);

@@ -4,9 +4,9 @@ import t from 'tap';
 import { Outbox, outboxId, type EnqueueInput } from '../adapters/outbox.js';
 import { createRouter } from '../api/index.js';
 import { createHttpServer } from '../api/http.js';
-import { CardStore } from '../switch/cards.js';
-import { CustomerStore } from '../switch/customers.js';
-import { TransactionRecords } from '../switch/records.js';
+import { CardStore } from '../stores/cards.js';
+import { CustomerStore } from '../stores/customers.js';
+import { TransactionRecords } from '../stores/records.js';
 import { startTestRedis } from './helpers/redis.js';
 import { ApiClient, serverKinds, startApiSwitch, type ApiSwitch, type ServerKind } from './helpers/api.js';
 

@@ -5,7 +5,7 @@ import t from 'tap';
 import { partnerDeclineReason, TITLE_REASON, type PartnerResult } from '../adapters/partner-client.js';
 import { buildPartnerTransaction } from '../adapters/partner-transaction.js';
 import type { PartnerTitle } from '../adapters/partner-types.js';
-import { responseCode } from '../switch/reasons.js';
+import { responseCode } from '../iso/reasons.js';
 import { makePki } from './helpers/pki.js';
 import { key, makeClient, startSim, tx, whenSeen } from './helpers/partner.js';
 

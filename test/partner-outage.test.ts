@@ -14,7 +14,7 @@ import { startTestRedis } from './helpers/redis.js';
 import { startPartnerSimulator, type RunningPartnerSim } from '../simulators/partner/server.js';
 import { Outbox, type OutboxEntry } from '../adapters/outbox.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
-import { ProgramTable, normalizeProgram } from '../switch/programs.js';
+import { ProgramTable, normalizeProgram } from '../stores/programs.js';
 import type { Pki } from './helpers/pki.js';
 
 /** The simulator `down` served again on the port it had, with its balances and idempotency cache. */

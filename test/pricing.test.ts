@@ -2,8 +2,8 @@
 // functions over the request's fields and the program; the end-to-end rows are in e2e-codes.
 import t from 'tap';
 import { channelOf, convert, price } from '../switch/process/pricing.js';
-import { normalizeProgram } from '../switch/programs.js';
-import type { IsoFields } from '../switch/iso/codec.js';
+import { normalizeProgram } from '../stores/programs.js';
+import type { IsoFields } from '../iso/codec.js';
 
 const program = normalizeProgram({
   configId: 'FX', bin: '555771', currency: 'EUR', mode: 'INTERNAL',

@@ -29,7 +29,7 @@ t.test('the managed redis-server also listens on a Unix socket in its data dir, 
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const { startManagedRedis, socketPathIn } = await import('../ledger/redis-server.js');
-  const { connectRedis } = await import('../switch/redis.js');
+  const { connectRedis } = await import('../stores/redis.js');
   const dir = mkdtempSync(join(tmpdir(), 'antaca-sock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const r = await startManagedRedis({ dir, appendfsync: 'always' });

@@ -3,7 +3,7 @@
 // sandbox off the routes are unknown paths and absent from /openapi.json. No answer shows a PAN.
 import t from 'tap';
 import { serverKinds, startApiSwitch, walletWithBalance, issueVirtualCard, type ApiClient, type ApiAnswer } from './helpers/api.js';
-import { loadConfig } from '../switch/config.js';
+import { loadConfig } from '../app/config.js';
 
 const PATHS = ['/sandbox/simulate/authorization', '/sandbox/simulate/clearing', '/sandbox/simulate/reversal', '/sandbox/simulate/advice'];
 

@@ -6,7 +6,7 @@ import t from 'tap';
 import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore } from '../stores/cards.js';
 import { checkLedger } from '../ledger/check.js';
 
 const PAN = '5557700000000026';

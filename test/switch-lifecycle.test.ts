@@ -6,7 +6,7 @@
 //
 // Each run gets its own temporary working directory (so var/redis and var/secret.key are its own)
 // and random ports. `npm start` is run for real with this repository's own start script; in the
-// temporary directory dist/switch/main.js is a shim that imports switch/main.ts through tsx.
+// temporary directory dist/app/main.js is a shim that imports app/main.ts through tsx.
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const MAIN = new URL('../switch/main.ts', import.meta.url).pathname;
+const MAIN = new URL('../app/main.ts', import.meta.url).pathname;
 const TSX = import.meta.resolve('tsx');
 const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
 
@@ -38,8 +38,8 @@ function watch(child: ChildProcess): Run {
 /** A working directory of its own: what `npm ci` would leave, minus the build (a tsx shim stands in). */
 function workdir(t: Tap): string {
   const cwd = mkdtempSync(join(tmpdir(), 'antaca-life-'));
-  mkdirSync(join(cwd, 'dist/switch'), { recursive: true });
-  writeFileSync(join(cwd, 'dist/switch/main.js'), `await import(${JSON.stringify(pathToFileURL(MAIN).href)});\n`);
+  mkdirSync(join(cwd, 'dist/app'), { recursive: true });
+  writeFileSync(join(cwd, 'dist/app/main.js'), `await import(${JSON.stringify(pathToFileURL(MAIN).href)});\n`);
   writeFileSync(join(cwd, 'package.json'), JSON.stringify({ name: 'antaca-life', private: true, type: 'module', scripts: { start: START_SCRIPT } }));
   t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
   return cwd;
@@ -60,7 +60,7 @@ function npmStart(t: Tap, cwd: string, extra: Record<string, string> = {}): Run 
   return r;
 }
 
-/** The switch alone, as `node dist/switch/main.js` would run it. */
+/** The switch alone, as `node dist/app/main.js` would run it. */
 function nodeStart(t: Tap, cwd: string, extra: Record<string, string> = {}): Run {
   const r = watch(spawn(process.execPath, [`--import=${TSX}`, MAIN], { cwd, env: env(extra), stdio: ['ignore', 'pipe', 'pipe'] }));
   t.teardown(() => { r.child.kill('SIGKILL'); });

@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore } from '../stores/cards.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
 
 const EXP = '3012';

@@ -1,4 +1,4 @@
-// Transaction records (switch/records.ts) as a user of the management API would read them, and
+// Transaction records (stores/records.ts) as a user of the management API would read them, and
 // the latency budget of SPEC §2.5: requests over a real socket, records read back from Redis.
 import t from 'tap';
 import type { Test } from 'tap';
@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
-import { TransactionRecords } from '../switch/records.js';
+import { CardStore } from '../stores/cards.js';
+import { TransactionRecords } from '../stores/records.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
 import { startTestCluster } from './helpers/cluster.js';
 import { randomBytes } from 'node:crypto';
@@ -183,9 +183,9 @@ t.test('latency budget: the deadline passes while the hold is in flight; the lat
 t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache and PAN + 37 matching', async (t) => {
   const cluster = await startTestCluster(t);
   const env = { REDIS_CLUSTER: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), REDIS_URL: '' };
-  const { startSwitch } = await import('../switch/app.js');
-  const { loadConfig } = await import('../switch/config.js');
-  const { derive } = await import('../switch/secrets.js');
+  const { startSwitch } = await import('../app/start.js');
+  const { loadConfig } = await import('../app/config.js');
+  const { derive } = await import('../stores/secrets.js');
   const secrets = derive(randomBytes(32), 'env');
   const app = await startSwitch({ config: loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', WORKERS: '2', ...env }), placement: 'workers', secrets, log: () => {} });
   t.teardown(() => app.stop());

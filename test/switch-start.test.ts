@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createConnection } from 'node:net';
 import { freePort } from '../ledger/redis-server.js';
 
-const MAIN = new URL('../switch/main.ts', import.meta.url).pathname;
+const MAIN = new URL('../app/main.ts', import.meta.url).pathname;
 // Absolute, because the child runs in a temporary directory with no node_modules.
 const TSX = import.meta.resolve('tsx');
 

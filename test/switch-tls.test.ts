@@ -8,7 +8,7 @@ import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { writeFileSync } from 'node:fs';
 import { frame } from '../switch/net/framer.js';
-import { loadConfig } from '../switch/config.js';
+import { loadConfig } from '../app/config.js';
 import { handshakeFailure } from '../switch/net/transport.js';
 import { startTestSwitch } from './helpers/switch.js';
 import { ApiClient, issueVirtualCard, walletWithBalance } from './helpers/api.js';

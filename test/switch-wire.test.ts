@@ -4,8 +4,8 @@ import t from 'tap';
 import { connect } from 'node:net';
 import { startTestSwitch } from './helpers/switch.js';
 import { IsoClient } from './helpers/iso-client.js';
-import { IsoCodec } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { IsoCodec } from '../iso/codec.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
 import { frame } from '../switch/net/framer.js';
 
 const echo = (stan: string, code = '301') => ({ 0: '0800', 7: '1125093000', 11: stan, 70: code }) as unknown as Record<string, string>;

@@ -9,12 +9,12 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestSwitch } from './helpers/switch.js';
-import { IsoCodec, type IsoMessage } from '../switch/iso/codec.js';
-import { DIALECT_1987 } from '../switch/iso/dialect.js';
+import { IsoCodec, type IsoMessage } from '../iso/codec.js';
+import { DIALECT_1987 } from '../iso/dialect.js';
 import { Framer, frame } from '../switch/net/framer.js';
-import { sample0100, sample0400 } from '../switch/iso/samples.js';
+import { sample0100, sample0400 } from '../iso/samples.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../switch/cards.js';
+import { CardStore } from '../stores/cards.js';
 
 const haveTshark = spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0;
 

@@ -10,8 +10,8 @@ import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
 import { StoreKeys } from '../../ledger/keys.js';
-import { isKnownCurrency } from '../../switch/currency.js';
-import type { Program } from '../../switch/programs.js';
+import { isKnownCurrency } from '../../iso/currency.js';
+import type { Program } from '../../stores/programs.js';
 import {
   BALANCE_ID, CURRENCY, CUSTOMER_ID, DELETED_BALANCES_KEY, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
   requireBalance, requireCustomer, requireProgram,

@@ -9,7 +9,7 @@ import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
 import { StoreKeys } from '../../ledger/keys.js';
-import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../switch/cards.js';
+import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../stores/cards.js';
 import {
   CARD_ID, CARD_SUMMARY, CUSTOMER_ID, VALIDATION, cardView, problem, requireBalance, requireCard, requireCustomer, requireProgram,
 } from './common.js';

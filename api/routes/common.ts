@@ -4,10 +4,10 @@ import { StoreKeys } from '../../ledger/keys.js';
 import type { Schema } from '../schema.js';
 import type { RouteParam, RouteResponse } from '../router.js';
 import type { ApiDeps } from '../deps.js';
-import type { Customer } from '../../switch/customers.js';
-import type { CardRecord } from '../../switch/cards.js';
+import type { Customer } from '../../stores/customers.js';
+import type { CardRecord } from '../../stores/cards.js';
 import type { UserBalance, PartnerBalance, LedgerReason } from '../../ledger/index.js';
-import type { Program } from '../../switch/programs.js';
+import type { Program } from '../../stores/programs.js';
 import { AppError, type ErrorCode } from '../../errors/index.js';
 
 export const CUSTOMER_ID: RouteParam = { description: 'Customer id (the wallet id)', schema: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } };

@@ -5,7 +5,7 @@ import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
 import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
-import { KYC_STATUSES, TRANSACTIONAL_LOCK_REASONS, type CustomerProfile, type KycStatus, type Wallet } from '../../switch/customers.js';
+import { KYC_STATUSES, TRANSACTIONAL_LOCK_REASONS, type CustomerProfile, type KycStatus, type Wallet } from '../../stores/customers.js';
 import { CUSTOMER_ID, VALIDATION, problem, requireCustomer } from './common.js';
 
 const NAME = { type: 'string', minLength: 1, maxLength: 100 } as const;

@@ -7,7 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import { json } from '../problem.js';
 import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
-import { isKnownCurrency } from '../../switch/currency.js';
+import { isKnownCurrency } from '../../iso/currency.js';
 import { CURRENCY, VALIDATION, VALIDATION_MONEY, ledgerRefusal, partnerView, problem, requireProgram } from './common.js';
 
 const TYPES = ['DEPOSIT', 'CREDIT', 'COMPANY'] as const;

@@ -9,7 +9,7 @@ import { json } from '../problem.js';
 import type { Schema } from '../schema.js';
 import type { PartnerBalance, PartnerType } from '../../ledger/index.js';
 import { Keyspace } from '../../ledger/keys.js';
-import type { Program } from '../../switch/programs.js';
+import type { Program } from '../../stores/programs.js';
 import { CURRENCY, problem, requireProgram } from './common.js';
 
 const PARTNER_TYPES: readonly PartnerType[] = ['DEPOSIT', 'CREDIT', 'COMPANY'];

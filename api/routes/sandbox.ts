@@ -8,12 +8,12 @@ import { json } from '../problem.js';
 import { AppError, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import type { HttpResponse } from '../http.js';
-import type { IsoFields, IsoMessage } from '../../switch/iso/codec.js';
-import type { CardRecord } from '../../switch/cards.js';
-import type { TransactionObject } from '../../switch/records.js';
-import { currencyNumeric } from '../../switch/currency.js';
-import { PROCESSING_CODES } from '../../switch/process/processing.js';
-import { acquirer11, authorizationId } from '../../switch/process/wire.js';
+import type { IsoFields, IsoMessage } from '../../iso/codec.js';
+import type { CardRecord } from '../../stores/cards.js';
+import type { TransactionObject } from '../../stores/records.js';
+import { currencyNumeric } from '../../iso/currency.js';
+import { PROCESSING_CODES } from '../../iso/processing.js';
+import { acquirer11, authorizationId } from '../../iso/wire.js';
 import { originalDataElements, reasonsFor, replacementAmounts } from '../../simulators/lib/fields.js';
 import { SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
 import { CARD_ID, CURRENCY, VALIDATION, problem } from './common.js';
@@ -184,7 +184,7 @@ interface Original {
 /**
  * The original a clearing or reversal names, by record id or ledger transaction id. The
  * transaction id holds what field 90 needs (card, MTI class, field 7, STAN, acquirer, terminal:
- * switch/process/wire.ts transactionId); a record id leads to it through the record.
+ * iso/wire.ts transactionId); a record id leads to it through the record.
  */
 async function approvedOriginal(d: ApiDeps, id: string): Promise<Original> {
   const notFound = (): AppError => new AppError('TRANSACTION_NOT_FOUND', `no card transaction ${id}`);
@@ -207,7 +207,7 @@ async function approvedOriginal(d: ApiDeps, id: string): Promise<Original> {
   return { rec, card, pan, txId, ref: { mti: rec.mti, f7: parts.f7, stan: parts.stan, acquirer11: parts.acquirer11, terminal: parts.terminal } };
 }
 
-/** `<cardId>.<MTI class>.<field 7>.<STAN>.<acquirer n11>.<terminal>`, the terminal as switch/process/wire.ts writes it. */
+/** `<cardId>.<MTI class>.<field 7>.<STAN>.<acquirer n11>.<terminal>`, the terminal as iso/wire.ts writes it. */
 function parseTransactionId(txId: string): { cardId: string; mtiClass: string; f7: string; stan: string; acquirer11: string; terminal: string | undefined } | null {
   const m = /^([A-Za-z0-9_-]{1,64})\.(\d{3})\.(\d{10})\.(\d{6})\.(\d{11})\.([A-Za-z0-9_]*)$/.exec(txId);
   if (m === null) return null;

@@ -1,5 +1,5 @@
 // Card and internal transactions as transaction objects of the seed's Legacy Transactions
-// Notifier, newest first, read from the switch's transaction records (switch/records.ts).
+// Notifier, newest first, read from the switch's transaction records (stores/records.ts).
 import type { Route } from '../router.js';
 import type { ApiDeps, TransactionSource } from '../deps.js';
 import { json } from '../problem.js';

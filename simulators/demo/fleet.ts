@@ -3,7 +3,7 @@
 // (field 54 of an approval says so) or that is declined 51 is topped up through the API, and the
 // program's DEPOSIT and CREDIT partner balances are reloaded before they could decline anything.
 // Without this the answers drift to all-51 within minutes, as they did with the old `npm run sim`.
-import { maskPan } from '../../switch/iso/mask.js';
+import { maskPan } from '../../iso/mask.js';
 import { ApiError, DEMO_CONFIG_ID, type ManagementApi, type ProvisionedCard } from '../lib/management-api.js';
 import { PARTNER_CONFIG_ID } from './target.js';
 

@@ -3,7 +3,7 @@
 // workload over ISO 8583 and shows throughput, latency and answers by response code until Ctrl-C
 // or --duration. Exit status: 0 after a clean stop, 1 with one line on bad arguments, 2 when the
 // switch cannot be reached, cannot be started, or goes away mid-run. docs/tools.md shows a run.
-import { maskPan } from '../../switch/iso/mask.js';
+import { maskPan } from '../../iso/mask.js';
 import { IsoLink } from '../lib/link.js';
 import { ManagementApi } from '../lib/management-api.js';
 import { FundingKeeper, major, provisionFleet, TOP_UP_MINOR, type Fleet } from './fleet.js';

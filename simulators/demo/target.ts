@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../switch/config.js';
-import { startSwitch, type RunningSwitch } from '../../switch/app.js';
-import { derive, loadSecrets } from '../../switch/secrets.js';
+import { loadConfig } from '../../app/config.js';
+import { startSwitch, type RunningSwitch } from '../../app/start.js';
+import { derive, loadSecrets } from '../../stores/secrets.js';
 import { startPartnerSimulator, type RunningPartnerSim } from '../partner/server.js';
 import type { DemoOptions } from './options.js';
 

@@ -4,9 +4,9 @@
 // STAN on their link; approvals feed the list of originals that reversals, clearings and repeats
 // name, and field 54 tells the funding keeper when a card runs low.
 import { performance } from 'node:perf_hooks';
-import { IsoCodec, type IsoFields } from '../../switch/iso/codec.js';
-import { DIALECT_1987 } from '../../switch/iso/dialect.js';
-import { responseCode, type Reason } from '../../switch/reasons.js';
+import { IsoCodec, type IsoFields } from '../../iso/codec.js';
+import { DIALECT_1987 } from '../../iso/dialect.js';
+import { responseCode, type Reason } from '../../iso/reasons.js';
 import { IsoLink } from '../lib/link.js';
 import { decodeAdditionalAmounts, merchantNameLocation, originalDataElements, reasonsFor, replacementAmounts, requestFields, transmissionTime, type Acceptor } from '../lib/fields.js';
 import { seededRandom } from '../scheme/mix.js';

@@ -19,7 +19,7 @@ import { checkLedger } from '../../ledger/check.js';
 import { Ledger } from '../../ledger/index.js';
 import { freePort, startManagedRedis, type ManagedRedis } from '../../ledger/redis-server.js';
 import { projectRoot } from '../../ledger/scripts.js';
-import { transactionId } from '../../switch/process/wire.js';
+import { transactionId } from '../../iso/wire.js';
 import { ManagementApi } from '../lib/management-api.js';
 import { startPartnerSimulator, type RunningPartnerSim } from '../partner/server.js';
 import { freshSeed } from '../partner/rng.js';
@@ -80,14 +80,14 @@ export function parseOptions(argv: string[]): Options | 'help' {
   };
 }
 
-/** The switch as a child process: `node --import=tsx switch/main.ts` with its environment. */
+/** The switch as a child process: `node --import=tsx app/main.ts` with its environment. */
 class SwitchChild {
   private child: ChildProcess | null = null;
   constructor(private readonly env: NodeJS.ProcessEnv, private readonly logFile: string, readonly httpUrl: string) {}
 
   async start(): Promise<void> {
     const fd = openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--import=tsx', 'switch/main.ts'], { cwd: projectRoot(), env: this.env, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, ['--import=tsx', 'app/main.ts'], { cwd: projectRoot(), env: this.env, stdio: ['ignore', fd, fd] });
     closeSync(fd);
     this.child = child;
     const exited = new Promise<string>((r) => child.once('exit', (code, sig) => r(`exited (${sig ?? code})`)));

@@ -3,8 +3,8 @@
 // is down is reconnected when the next message needs it; a message whose link cannot connect is
 // "not sent". Answers missing after ANSWER_WAIT_MS, or cut off by a closing connection, are
 // recorded as such.
-import { IsoCodec, type IsoFields } from '../../switch/iso/codec.js';
-import { DIALECT_1987 } from '../../switch/iso/dialect.js';
+import { IsoCodec, type IsoFields } from '../../iso/codec.js';
+import { DIALECT_1987 } from '../../iso/dialect.js';
 import { IsoLink } from '../lib/link.js';
 import { merchantNameLocation, originalDataElements, replacementAmounts, requestFields, type Acceptor } from '../lib/fields.js';
 import type { PlannedMessage } from './plan.js';

@@ -6,10 +6,10 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { IsoCodec, type IsoFields } from '../../switch/iso/codec.js';
-import { DIALECT_1987, DIALECT_2003, MAX_FIELD, type IsoDialect } from '../../switch/iso/dialect.js';
-import { maskPan } from '../../switch/iso/mask.js';
-import { currencyExponent, currencyNumeric, currencyAlpha } from '../../switch/currency.js';
+import { IsoCodec, type IsoFields } from '../../iso/codec.js';
+import { DIALECT_1987, DIALECT_2003, MAX_FIELD, type IsoDialect } from '../../iso/dialect.js';
+import { maskPan } from '../../iso/mask.js';
+import { currencyExponent, currencyNumeric, currencyAlpha } from '../../iso/currency.js';
 import { IsoLink, type LinkTls } from '../lib/link.js';
 import {
   describeFields, localTime, merchantNameLocation, minorUnits, originalDataElements, replacementAmounts, transmissionTime,

@@ -1,12 +1,12 @@
 // Field-level helpers shared by the one-message tool and the scheme simulator: the defaults a
 // processor fills in (times, field 43's layout, amounts from decimals), the fields that name an
 // original (90, 95), and how an answer is shown (field names from the dialect table, field 39 with
-// the reasons of switch/reasons.ts, field 54 decoded, the PAN masked).
-import { REASONS, type Reason } from '../../switch/reasons.js';
-import { currencyAlpha, currencyExponent } from '../../switch/currency.js';
-import { maskPan } from '../../switch/iso/mask.js';
-import type { IsoDialect } from '../../switch/iso/dialect.js';
-import type { IsoFields } from '../../switch/iso/codec.js';
+// the reasons of iso/reasons.ts, field 54 decoded, the PAN masked).
+import { REASONS, type Reason } from '../../iso/reasons.js';
+import { currencyAlpha, currencyExponent } from '../../iso/currency.js';
+import { maskPan } from '../../iso/mask.js';
+import type { IsoDialect } from '../../iso/dialect.js';
+import type { IsoFields } from '../../iso/codec.js';
 
 const p2 = (n: number): string => String(n).padStart(2, '0');
 
@@ -80,7 +80,7 @@ export function replacementAmounts(finalMinor: number): string {
   return String(finalMinor).padStart(12, '0') + '0'.repeat(30);
 }
 
-/** Every reason of switch/reasons.ts that field 39 `code` stands for in the dialect (several share 05). */
+/** Every reason of iso/reasons.ts that field 39 `code` stands for in the dialect (several share 05). */
 export function reasonsFor(code: string, dialect: '1987' | '2003'): Reason[] {
   return (Object.keys(REASONS) as Reason[]).filter((r) => (dialect === '2003' ? REASONS[r].iso2003 : REASONS[r].iso1987) === code);
 }

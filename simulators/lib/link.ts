@@ -1,10 +1,10 @@
 // One processor-side ISO 8583 connection to the switch, plain TCP or TLS with a client
-// certificate, speaking the link's framing (2-byte big-endian length, switch/iso/frame.ts). Used by
+// certificate, speaking the link's framing (2-byte big-endian length, iso/frame.ts). Used by
 // the one-message tool (simulators/iso) and the scheme simulator (simulators/scheme).
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Framer } from '../../switch/net/framer.js';
-import { frame } from '../../switch/iso/frame.js';
+import { frame } from '../../iso/frame.js';
 
 /** Client certificate, its key and the CA the switch's certificate chains to (PEM contents). */
 export interface LinkTls { cert: Buffer; key: Buffer; ca: Buffer }

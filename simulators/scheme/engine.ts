@@ -3,10 +3,10 @@
 // repeat, field 54 against the model's balance), and tallied for the summary. A request's
 // expected effect on the card's balance is applied only when field 39 is the expected one, so one
 // surprising answer is reported once and the model stays what the switch did.
-import { IsoCodec, type IsoFields } from '../../switch/iso/codec.js';
-import type { IsoDialect } from '../../switch/iso/dialect.js';
-import { maskPan } from '../../switch/iso/mask.js';
-import { responseCode, type Reason } from '../../switch/reasons.js';
+import { IsoCodec, type IsoFields } from '../../iso/codec.js';
+import type { IsoDialect } from '../../iso/dialect.js';
+import { maskPan } from '../../iso/mask.js';
+import { responseCode, type Reason } from '../../iso/reasons.js';
 import { IsoLink } from '../lib/link.js';
 import { decodeAdditionalAmounts, reasonsFor } from '../lib/fields.js';
 import type { ProvisionedCard } from '../lib/management-api.js';

@@ -2,8 +2,8 @@
 // originals it remembers, together with what the switch should answer and how the card's
 // available and blocked balances should move (docs/messages.md). Everything a scenario or the
 // random mix sends goes through one of these methods.
-import type { IsoFields } from '../../switch/iso/codec.js';
-import { LOCK_REASONS, type Reason } from '../../switch/reasons.js';
+import type { IsoFields } from '../../iso/codec.js';
+import { LOCK_REASONS, type Reason } from '../../iso/reasons.js';
 import { merchantNameLocation, originalDataElements, replacementAmounts, requestFields, type Acceptor } from '../lib/fields.js';
 import { echoRequest, type Answer, type Engine, type Expectation, type ModelCard, type Request } from './engine.js';
 

@@ -3,7 +3,7 @@
 // API against the model, and return the tallies. main.ts is the command line around it; the
 // test calls it in-process against a test switch.
 import { randomInt } from 'node:crypto';
-import { DIALECT_1987, DIALECT_2003 } from '../../switch/iso/dialect.js';
+import { DIALECT_1987, DIALECT_2003 } from '../../iso/dialect.js';
 import { IsoLink, type LinkTls } from '../lib/link.js';
 import { Engine, type Mismatch, type ModelCard } from './engine.js';
 import { Script, StanCounter } from './model.js';

@@ -2,7 +2,7 @@
 // field 39 and balance effect the model expects at every step (docs/messages.md). They run
 // concurrently, one link each in turn; within a scenario every message waits for the previous
 // answer, as a processor does for one card.
-import { frame } from '../../switch/iso/frame.js';
+import { frame } from '../../iso/frame.js';
 import { originalDataElements } from '../lib/fields.js';
 import { ACQUIRER, type Script } from './model.js';
 import type { ModelCard } from './engine.js';

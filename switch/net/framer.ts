@@ -93,4 +93,4 @@ export class Framer {
 }
 
 
-export { frame } from '../iso/frame.js';
+export { frame } from '../../iso/frame.js';

@@ -5,8 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import type { TlsPaths } from '../config.js';
 import { AppError } from '../../errors/index.js';
+
+/** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
+export interface TlsPaths { cert: string; key: string; ca: string }
 
 /** Why a TLS handshake failed, as a bounded set (the metric label of switch_iso_tls_handshake_failures_total). */
 export type HandshakeFailure = 'no_certificate' | 'untrusted_certificate' | 'not_tls' | 'timeout' | 'peer_closed' | 'other';

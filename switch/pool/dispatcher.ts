@@ -2,7 +2,7 @@
 // arrive in one event-loop turn go out as one batch (at most batchMax frames): one worker task
 // costs about as much as 64 items, so batching is where the throughput comes from.
 import { performance } from 'node:perf_hooks';
-import type { ProcessedEvent } from '../process/batch.js';
+import type { ProcessedEvent } from '../events.js';
 
 export interface RunResult {
   /** Complete framed answers (2-byte length included); null means "no answer" (dropped frame). */

@@ -9,8 +9,8 @@ import { packFrames, unpackFrames } from './packing.js';
 import type { WorkerInit, WorkerResult } from './worker.js';
 import { createContext, type ProcessContext } from '../process/context.js';
 import { processBatch } from '../process/batch.js';
-import { ProgramTable } from '../programs.js';
-import { logger } from '../log.js';
+import { ProgramTable } from '../../stores/programs.js';
+import { logger } from '../../log/index.js';
 
 export interface PoolOptions {
   threads: number;

@@ -1,10 +1,10 @@
 // A piscina worker: owns its own Redis connection and decides whole batches. A task is one batch
 // of frames packed into one byte array; the answer is one byte array of framed responses.
 import { workerData } from 'node:worker_threads';
-import { connectRedis } from '../redis.js';
+import { connectRedis } from '../../stores/redis.js';
 import { createContext } from '../process/context.js';
 import { processBatch, type BatchCounters, type ProcessedEvent } from '../process/batch.js';
-import { ProgramTable, type Program } from '../programs.js';
+import { ProgramTable, type Program } from '../../stores/programs.js';
 import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
 
 export interface WorkerInit {

@@ -16,10 +16,10 @@ import type { Decision, Request } from './decision.js';
 import { readAdvice, type Checked } from './request.js';
 import { creditArgs, debitArgs, holdArgs } from './holds.js';
 import { aboutChecked, refused } from './outcomes.js';
-import { originalData, text, transactionId } from './wire.js';
+import { originalData, text, transactionId } from '../../iso/wire.js';
 import { matchOriginal } from './originals.js';
 import { reportToPartner } from './partner.js';
-import { fromLedger } from '../reasons.js';
+import { fromLedger } from '../../iso/reasons.js';
 import type { PostResult } from '../../ledger/index.js';
 
 export async function authorizationAdvice(ctx: ProcessContext, req: Request): Promise<Decision> {

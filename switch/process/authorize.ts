@@ -5,12 +5,12 @@
 // moves nothing.
 import type { ProcessContext } from './context.js';
 import type { Decision, Request } from './decision.js';
-import { fromLedger } from '../reasons.js';
+import { fromLedger } from '../../iso/reasons.js';
 import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { holdArgs } from './holds.js';
 import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
-import { ACCOUNT_VERIFICATION_TYPE } from './processing.js';
+import { ACCOUNT_VERIFICATION_TYPE } from '../../iso/processing.js';
 import { partnerDebit } from './partner.js';
 
 export async function authorize(ctx: ProcessContext, req: Request): Promise<Decision> {

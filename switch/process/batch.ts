@@ -1,21 +1,21 @@
 // One batch of frames: decode, route by the message-class table, decide (each handler returns a
 // Decision value), render (render.ts), encode. Every frame gets exactly one answer slot; the
 // ledger calls of a batch run concurrently, so ioredis sends them in one pipeline.
-import { log } from '../log.js';
-import type { IsoMessage, UnpackResult } from '../iso/codec.js';
+import { log } from '../../log/index.js';
+import type { IsoMessage, UnpackResult } from '../../iso/codec.js';
 import type { ProcessContext } from './context.js';
-import { responseCode } from '../reasons.js';
-import { maskPansIn } from '../iso/mask.js';
+import { responseCode } from '../../iso/reasons.js';
+import { maskPansIn } from '../../iso/mask.js';
 import { decide, type Decision, type Request } from './decision.js';
 import { BatchDeadlines } from './deadline.js';
 import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
-import { processingCodeOf, type ProcessingCode } from './processing.js';
+import { processingCodeOf, type ProcessingCode } from '../../iso/processing.js';
 import { PreconditionFailedError } from '../../ledger/index.js';
-import type { SeenCard } from '../cards.js';
+import type { SeenCard } from '../../stores/cards.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
-import { duplicateKey, recordIdOf, type RecordWrite } from '../records.js';
-import { acquirer11, text } from './wire.js';
-import { frame } from '../iso/frame.js';
+import { duplicateKey, recordIdOf, type RecordWrite } from '../../stores/records.js';
+import { acquirer11, text } from '../../iso/wire.js';
+import { frame } from '../../iso/frame.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
 import { notifyTransaction } from './partner.js';
 

@@ -9,12 +9,12 @@
 // gives up is logged and left to the hold-expiry sweeper. The queue is in memory: a crash of the
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
 // carry compensations).
-import { log as processLog } from '../log.js';
+import { log as processLog } from '../../log/index.js';
 import type { Ledger } from '../../ledger/index.js';
-import type { CardStore } from '../cards.js';
-import type { IsoFields } from '../iso/codec.js';
-import { kindOf } from './processing.js';
-import { text, transactionId } from './wire.js';
+import type { CardStore } from '../../stores/cards.js';
+import type { IsoFields } from '../../iso/codec.js';
+import { kindOf } from '../../iso/processing.js';
+import { text, transactionId } from '../../iso/wire.js';
 
 export const COMPENSATION_ATTEMPTS_MAX = 60;
 export const COMPENSATION_PENDING_MAX = 10_000;

@@ -5,12 +5,12 @@ import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { Outbox } from '../../adapters/outbox.js';
 import { PartnerClients } from '../../adapters/partners.js';
-import { IsoCodec } from '../iso/codec.js';
-import { dialectByName } from '../iso/dialect.js';
+import { IsoCodec } from '../../iso/codec.js';
+import { dialectByName } from '../../iso/dialect.js';
 import { Ledger } from '../../ledger/index.js';
-import { CardStore } from '../cards.js';
-import type { ProgramTable } from '../programs.js';
-import { TransactionRecords } from '../records.js';
+import { CardStore } from '../../stores/cards.js';
+import type { ProgramTable } from '../../stores/programs.js';
+import { TransactionRecords } from '../../stores/records.js';
 
 export interface ProcessContext {
   dialect: '1987' | '2003';

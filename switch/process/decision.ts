@@ -4,14 +4,14 @@
 // the decoded message on its way through (jPOS participants return PREPARED/ABORTED the same way;
 // TigerBeetle returns one result per event of a batch).
 import type { HoldGuard } from '../../ledger/index.js';
-import type { IsoMessage } from '../iso/codec.js';
-import type { CardRecord } from '../cards.js';
-import type { Reason } from '../reasons.js';
+import type { IsoMessage } from '../../iso/codec.js';
+import type { CardRecord } from '../../stores/cards.js';
+import type { Reason } from '../../iso/reasons.js';
 import type { Priced } from './pricing.js';
 import type { BatchDeadlines } from './deadline.js';
 import type { MessageClass } from './messages.js';
-import type { ProcessingCode } from './processing.js';
-import { authorizationId } from './wire.js';
+import type { ProcessingCode } from '../../iso/processing.js';
+import { authorizationId } from '../../iso/wire.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */

@@ -3,7 +3,7 @@
 // or payment credit (28) posts at once; a balance inquiry (30) moves nothing.
 import type { ProcessContext } from './context.js';
 import type { Decision, Request } from './decision.js';
-import { fromLedger } from '../reasons.js';
+import { fromLedger } from '../../iso/reasons.js';
 import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { debitArgs } from './holds.js';

@@ -9,10 +9,10 @@
 // whether the ledger knew the transaction. Several candidates in step 2 or 3 are
 // AMBIGUOUS_REFERENCED_TRANSACTION.
 import type { ProcessContext } from './context.js';
-import type { CardRecord } from '../cards.js';
-import type { IsoFields } from '../iso/codec.js';
-import { originalIdentity } from '../records.js';
-import { authorizationId, originalData, text, transactionId } from './wire.js';
+import type { CardRecord } from '../../stores/cards.js';
+import type { IsoFields } from '../../iso/codec.js';
+import { originalIdentity } from '../../stores/records.js';
+import { authorizationId, originalData, text, transactionId } from '../../iso/wire.js';
 
 export type OriginalMatch =
   | { readonly found: true; readonly txId: string }

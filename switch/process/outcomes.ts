@@ -4,7 +4,7 @@
 import type { ProcessContext } from './context.js';
 import { decide, type Decision, type Request } from './decision.js';
 import type { Checked, Refused } from './request.js';
-import { fromLedger } from '../reasons.js';
+import { fromLedger } from '../../iso/reasons.js';
 import { creditArgs } from './holds.js';
 import { partnerCredit, partnerOf } from './partner.js';
 import { partnerDeclineReason } from '../../adapters/partner-client.js';

@@ -26,16 +26,16 @@ import type { ProcessContext } from './context.js';
 import { performance } from 'node:perf_hooks';
 import { decide, type Decision, type PartnerCallTiming, type Request } from './decision.js';
 import type { Checked } from './request.js';
-import type { Program } from '../programs.js';
-import { notifierDescription, type Reason } from '../reasons.js';
+import type { Program } from '../../stores/programs.js';
+import { notifierDescription, type Reason } from '../../iso/reasons.js';
 import { buildPartnerTransaction } from '../../adapters/partner-transaction.js';
 import { partnerDeclineReason, type PartnerClient } from '../../adapters/partner-client.js';
 import type { PartnerTransaction, PartnerTransactionStatus, PartnerTransactionType } from '../../adapters/partner-types.js';
 import type { EnqueueInput, OutboxKind } from '../../adapters/outbox.js';
 import { captureModeOf } from './pricing.js';
 import { merchantLocation } from './render.js';
-import { text } from './wire.js';
-import type { TransactionObject } from '../records.js';
+import { text } from '../../iso/wire.js';
+import type { TransactionObject } from '../../stores/records.js';
 
 /** A UUID v4 made from `seed` (sha-256): the same call about the same transaction gets the same one. */
 export function uuidOf(seed: string): string {

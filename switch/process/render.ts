@@ -2,36 +2,21 @@
 // event of one message all come from the request and its one Decision value, here and nowhere
 // else. No PAN leaves this module except in the wire answer's echoed field 2: the record keeps the
 // last four digits, the event the masked PAN.
-import type { IsoFields, IsoMessage } from '../iso/codec.js';
-import type { TransactionObject } from '../records.js';
-import { currencyAlpha } from '../currency.js';
-import { maskPan } from '../iso/mask.js';
-import { responseCode, type Dialect } from '../reasons.js';
-import type { Decision, PartnerCallTiming, Request } from './decision.js';
+import type { IsoFields, IsoMessage } from '../../iso/codec.js';
+import type { TransactionObject } from '../../stores/records.js';
+import { currencyAlpha } from '../../iso/currency.js';
+import { maskPan } from '../../iso/mask.js';
+import { responseCode, type Dialect } from '../../iso/reasons.js';
+import type { Decision, Request } from './decision.js';
 import { captureModeOf } from './pricing.js';
-import { balanceEntry, text } from './wire.js';
+import { balanceEntry, text } from '../../iso/wire.js';
+import type { ProcessedEvent } from '../events.js';
+export type { ProcessedEvent } from '../events.js';
 
 /** Fields every response echoes when the request had them (SPEC §2.2). */
 export const ECHO_FIELDS: readonly number[] = [2, 3, 4, 7, 11, 32, 37, 41, 42, 49];
 /** Network management answers echo only these (SPEC §2.2, 0800 row). */
 export const NETWORK_ECHO_FIELDS: readonly number[] = [7, 11, 70];
-
-/** One decided money message, for the live feed and the metrics (no PAN: masked first 6 / last 4). */
-export interface ProcessedEvent {
-  timeMs: number;
-  mti: string;
-  responseCode: string;
-  reason: string;
-  maskedPan: string | null;
-  /** The transaction's amount in the balance's currency (the record's `amount`). */
-  amountMinor: number;
-  currency: string | null;
-  txId: string | null;
-  /** Seconds the hold / debit script took as seen by the worker (null: no such call). */
-  scriptSeconds: number | null;
-  /** The partner call of the decision path (partner modes), for the main thread's partner metrics; not in the feed. */
-  partnerCall: PartnerCallTiming | null;
-}
 
 /** An answer echoing `echo` from the request, with field 39 = `code`. */
 export function answer(request: IsoFields, mti: string, echo: readonly number[], code: string): IsoMessage {
@@ -72,7 +57,7 @@ export function merchantLocation(f43: string | undefined): MerchantLocation {
   return { name: name === '' ? null : name, city: city === '' ? null : city, country: ALPHA3.test(country) ? country : null };
 }
 
-/** The transaction record of a decided message (switch/records.ts), shaped as the seed's transaction object. */
+/** The transaction record of a decided message (stores/records.ts), shaped as the seed's transaction object. */
 export function renderRecord(req: Request, d: Decision, recordId: string, rc: string, nowMs: number): TransactionObject {
   const f = req.msg.fields;
   const card = d.card;

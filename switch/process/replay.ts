@@ -3,8 +3,8 @@
 // back (a repeat has the same PAN by definition of a duplicate), packed again: byte for byte the
 // first answer, since packing is deterministic. The cost, one more pack per recorded answer and an
 // unpack + pack per repeat, buys a Redis (memory, AOF, RDB) that never holds a PAN in clear.
-import type { IsoCodec, IsoMessage } from '../iso/codec.js';
-import { frame } from '../iso/frame.js';
+import type { IsoCodec, IsoMessage } from '../../iso/codec.js';
+import { frame } from '../../iso/frame.js';
 
 /** The cached entry starts with field 39, space-padded to this many bytes (for the metrics of a repeat). */
 const CODE_PREFIX_BYTES = 4;

@@ -11,14 +11,14 @@
 // was learned on the way so that the record shows the card, the transaction id and the amount).
 import type { ProcessContext } from './context.js';
 import type { Request } from './decision.js';
-import type { CardRecord } from '../cards.js';
-import { IRREVERSIBLE_LOCK_CODES } from '../cards.js';
-import type { Program } from '../programs.js';
-import { LOCK_REASONS, type Reason } from '../reasons.js';
-import { currencyNumeric } from '../currency.js';
-import { amountMinor, MAX_AMOUNT_MINOR, text, transactionId } from './wire.js';
+import type { CardRecord } from '../../stores/cards.js';
+import { IRREVERSIBLE_LOCK_CODES } from '../../stores/cards.js';
+import type { Program } from '../../stores/programs.js';
+import { LOCK_REASONS, type Reason } from '../../iso/reasons.js';
+import { currencyNumeric } from '../../iso/currency.js';
+import { amountMinor, MAX_AMOUNT_MINOR, text, transactionId } from '../../iso/wire.js';
 import { dailyLimits, perTransactionLimit, price, type Priced } from './pricing.js';
-import { isCredit, type ProcessingCode, type TxKind } from './processing.js';
+import { isCredit, type ProcessingCode, type TxKind } from '../../iso/processing.js';
 import type { DailyLimits } from '../../ledger/index.js';
 
 /** A message that may go on to the ledger: what the ledger call needs. */
@@ -143,7 +143,7 @@ function checkCardFor(kind: TxKind, card: CardRecord, f14: string | undefined): 
   if (isCredit(kind)) return checkCardForCredit(card);
   const reason = checkCard(card, f14);
   if (reason !== null) return reason;
-  // The customer's transactional locks, denormalized onto the card (switch/customers.ts), stop
+  // The customer's transactional locks, denormalized onto the card (stores/customers.ts), stop
   // debits and account verifications; a balance inquiry still answers.
   return kind === 'DEBIT' && card.debitsBlocked ? 'AML_EXCEPTION' : null;
 }

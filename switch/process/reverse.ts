@@ -7,10 +7,10 @@
 // arriving later, is declined 05 (ALREADY_REVERSED) and holds nothing.
 import type { ProcessContext } from './context.js';
 import { decide, type Decision, type Request } from './decision.js';
-import type { CardRecord } from '../cards.js';
-import { fromLedger, type Reason } from '../reasons.js';
-import { amountMinor, text, transactionId } from './wire.js';
-import { REVERSAL_TYPE } from './processing.js';
+import type { CardRecord } from '../../stores/cards.js';
+import { fromLedger, type Reason } from '../../iso/reasons.js';
+import { amountMinor, text, transactionId } from '../../iso/wire.js';
+import { REVERSAL_TYPE } from '../../iso/processing.js';
 import { matchOriginal } from './originals.js';
 import { reportToPartner } from './partner.js';
 

@@ -12,10 +12,10 @@ import { startTestSwitch, type TestSwitch } from './switch.js';
 import { IsoClient, type IsoJson } from './iso-client.js';
 import { Ledger } from '../../ledger/index.js';
 import { checkLedger, formatReport } from '../../ledger/check.js';
-import { CardStore } from '../../switch/cards.js';
-import { CustomerStore } from '../../switch/customers.js';
-import { IsoCodec } from '../../switch/iso/codec.js';
-import { DIALECT_1987, DIALECT_2003 } from '../../switch/iso/dialect.js';
+import { CardStore } from '../../stores/cards.js';
+import { CustomerStore } from '../../stores/customers.js';
+import { IsoCodec } from '../../iso/codec.js';
+import { DIALECT_1987, DIALECT_2003 } from '../../iso/dialect.js';
 import { frame } from '../../switch/net/framer.js';
 
 export type { IsoJson } from './iso-client.js';

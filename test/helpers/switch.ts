@@ -1,8 +1,8 @@
 // A whole switch in this process on random ports, against a real redis-server of its own.
 import { randomBytes } from 'node:crypto';
-import { loadConfig } from '../../switch/config.js';
-import { startSwitch, type Placement, type RunningSwitch } from '../../switch/app.js';
-import { derive } from '../../switch/secrets.js';
+import { loadConfig } from '../../app/config.js';
+import { startSwitch, type Placement, type RunningSwitch } from '../../app/start.js';
+import { derive } from '../../stores/secrets.js';
 import { startTestRedis, type TestRedis } from './redis.js';
 
 interface Teardown { teardown(fn: () => unknown): void }

@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. ARGV: code, irreversible set ",1,2,5,8,".
 -- Returns 1 locked, 0 already locked with this code, -1 no card, -2 an irreversible lock is in place.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end

@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. ARGV: failure limit, lock code to set. Returns {-1} no card, else {failures, lock}.
 -- The lock is set only on an unlocked card: an existing lock (stolen, fraud...) says more.
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0} end

@@ -12,7 +12,7 @@
 // default because at thousands of messages a second it is most of the process's output.
 import { format } from 'node:util';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import { maskPan, maskPansIn } from './iso/mask.js';
+import { maskPan, maskPansIn } from '../iso/mask.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const satisfies readonly LevelWithSilent[];
 export type LogLevel = (typeof LOG_LEVELS)[number];

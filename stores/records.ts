@@ -92,7 +92,7 @@ export interface RecordWrite {
 
 
 /**
- * What a field 90 can name of a transaction id (switch/process/wire.ts transactionId: card, MTI
+ * What a field 90 can name of a transaction id (iso/wire.ts transactionId: card, MTI
  * class, field 7, STAN, acquirer, terminal): the id without its terminal part.
  */
 export function originalIdentity(txId: string): string {

@@ -1,5 +1,5 @@
 // Small, allocation-light readers for wire fields the deciding code needs.
-import type { IsoFields } from '../iso/codec.js';
+import type { IsoFields } from './codec.js';
 
 export function text(f: IsoFields, n: number): string | undefined {
   const v = f.get(n);

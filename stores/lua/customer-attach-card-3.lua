@@ -1,4 +1,4 @@
--- Customer store script (switch/customers.ts).
+-- Customer store script (stores/customers.ts).
 -- KEYS: hash, locks, cards. ARGV: cardId, requireKyc ('1' | '0'), maxCards.
 -- Returns {-1} no such customer, {-2} KYC not SUCCESS, {-3} too many cards, else {lockVersion, lockCount}.
 -- Without requireKyc (seeding) a customer that does not exist is attached to at lock version 0.

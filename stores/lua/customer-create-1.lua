@@ -1,4 +1,4 @@
--- Customer store script (switch/customers.ts).
+-- Customer store script (stores/customers.ts).
 -- KEYS: hash. ARGV: kyc, createdMs, then profile field name, value pairs (names already prefixed).
 -- Returns 1 created, 0 exists.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end

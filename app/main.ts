@@ -2,8 +2,8 @@
 // redis-server, a data dir owned by another live switch) end the process with one line and a
 // non-zero exit, never a stack trace.
 import { loadConfig } from './config.js';
-import { startSwitch } from './app.js';
-import { log, setLogLevel } from './log.js';
+import { startSwitch } from './start.js';
+import { log, setLogLevel } from '../log/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../ledger/scripts.js';
@@ -18,7 +18,7 @@ const PARENT_CHECK_INTERVAL_MS = 1000;
  * docs/configuration.md, where each option is documented once.
  */
 function usage(): string {
-  const head = 'usage: npm start   (node dist/switch/main.js)\n\nThe switch takes no arguments; it is configured by environment variables:\n';
+  const head = 'usage: npm start   (node dist/app/main.js)\n\nThe switch takes no arguments; it is configured by environment variables:\n';
   let rows: string[][];
   try {
     const doc = readFileSync(join(projectRoot(), 'docs', 'configuration.md'), 'utf8');
@@ -69,7 +69,7 @@ async function main(): Promise<void> {
  * Under `npm start` the switch is npm's child (the script execs node, so npm's forwarded SIGTERM
  * and SIGINT reach it directly). Should npm itself die without forwarding anything (SIGKILL, a
  * closed terminal), the switch is re-parented: it notices within PARENT_CHECK_INTERVAL_MS and shuts
- * down rather than live on as an orphan. Run directly (`node dist/switch/main.js`, under a
+ * down rather than live on as an orphan. Run directly (`node dist/app/main.js`, under a
  * process supervisor) nothing is watched: a parent that exits there means nothing.
  */
 function watchParent(gone: (ppid: number) => void): void {

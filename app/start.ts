@@ -3,31 +3,31 @@
 import { resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
-import { loadPrograms, type ProgramTable } from './programs.js';
-import { loadSecrets, type Secrets } from './secrets.js';
-import { connectRedis } from './redis.js';
+import { loadPrograms, type ProgramTable } from '../stores/programs.js';
+import { loadSecrets, type Secrets } from '../stores/secrets.js';
+import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
-import { IsoListener } from './net/listener.js';
-import { mutualTls, plainTcp, readIsoTls } from './net/transport.js';
-import { frame } from './iso/frame.js';
-import { Dispatcher, type BatchRunner, type RunResult } from './pool/dispatcher.js';
-import type { ProcessedEvent } from './process/batch.js';
-import { compensate, undoRequest } from './process/compensation.js';
-import { InlineRunner, PoolRunner } from './pool/runners.js';
+import { IsoListener } from '../switch/net/listener.js';
+import { mutualTls, plainTcp, readIsoTls } from '../switch/net/transport.js';
+import { frame } from '../iso/frame.js';
+import { Dispatcher, type BatchRunner, type RunResult } from '../switch/pool/dispatcher.js';
+import type { ProcessedEvent } from '../switch/events.js';
+import { compensate, undoRequest } from '../switch/process/compensation.js';
+import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
 import { createRouter, DASHBOARD_PATH } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
-import { CardStore } from './cards.js';
-import { log as processLog, logger, type LogFn } from './log.js';
-import { CustomerStore } from './customers.js';
-import { TransactionRecords, duplicateKey, recordIdOf } from './records.js';
-import { IsoCodec } from './iso/codec.js';
-import { dialectByName } from './iso/dialect.js';
-import { answer, ECHO_FIELDS } from './process/render.js';
-import { responseMti } from './process/messages.js';
-import { responseCode } from './reasons.js';
+import { CardStore } from '../stores/cards.js';
+import { log as processLog, logger, type LogFn } from '../log/index.js';
+import { CustomerStore } from '../stores/customers.js';
+import { TransactionRecords, duplicateKey, recordIdOf } from '../stores/records.js';
+import { IsoCodec } from '../iso/codec.js';
+import { dialectByName } from '../iso/dialect.js';
+import { answer, ECHO_FIELDS } from '../switch/process/render.js';
+import { responseMti } from '../switch/process/messages.js';
+import { responseCode } from '../iso/reasons.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
 import { Outbox } from '../adapters/outbox.js';
@@ -48,7 +48,7 @@ export interface AppOptions {
   placement?: Placement;
   atomics?: 'sync' | 'async' | 'disabled';
   secrets?: Secrets;
-  /** Where log lines go; default: the process's pino logger (switch/log.ts). */
+  /** Where log lines go; default: the process's pino logger (log/index.ts). */
   log?: LogFn;
   /**
    * Called after the switch stopped itself because it cannot go on (its managed Redis died and
@@ -195,7 +195,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     },
     undecodable(reason, target) {
       // Rate-limited: a peer sending garbage must not flood the log. The reason names fields and
-      // offsets, never content (switch/iso/errors.ts).
+      // offsets, never content (iso/errors.ts).
       const now = Date.now();
       if (now - undecodableLog.lastMs < 1000) { undecodableLog.suppressed++; return; }
       log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: undecodableLog.suppressed });

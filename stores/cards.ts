@@ -17,7 +17,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } 
 import type { Redis, Cluster } from 'ioredis';
 import type { Secrets } from './secrets.js';
 import type { Program } from './programs.js';
-import { maskPan } from './iso/mask.js';
+import { maskPan } from '../iso/mask.js';
 import { attachCard, type CustomerBlockSink } from './customers.js';
 import { defineSwitchScripts } from './lua.js';
 import { AppError, type CodeOf } from '../errors/index.js';
@@ -39,7 +39,7 @@ export interface CardRecord {
   createdAtMs: number;
   /** Consecutive PIN failures since the last success or unlock. */
   pinFailures: number;
-  /** The customer has a transactional lock (switch/customers.ts): debits decline AML_EXCEPTION. */
+  /** The customer has a transactional lock (stores/customers.ts): debits decline AML_EXCEPTION. */
   debitsBlocked: boolean;
   /** Limits set on this card; each applies together with the program's (the lower wins). */
   limits: CardLimits;
@@ -124,7 +124,7 @@ interface CardCommands {
   cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
 }
 
-/** The scripts of switch/lua/card-*.lua (KEYS, ARGV and returns in each file's header). */
+/** The scripts of stores/lua/card-*.lua (KEYS, ARGV and returns in each file's header). */
 function commands(redis: Redis | Cluster): CardCommands {
   defineSwitchScripts(redis, 'card-');
   return redis as unknown as CardCommands;
@@ -293,7 +293,7 @@ export class CardStore implements CustomerBlockSink {
     await this.cmd.cardPinSuccess(recordKey(this.panIndex(pan)));
   }
 
-  /** Part of lock propagation from switch/customers.ts; a card that does not exist is skipped. */
+  /** Part of lock propagation from stores/customers.ts; a card that does not exist is skipped. */
   /** Sets the card's own limits (null = none at card level); the next authorization sees them. */
   async setLimits(cardId: string, limits: CardLimits): Promise<void> {
     for (const v of Object.values(limits)) {

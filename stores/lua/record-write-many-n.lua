@@ -1,4 +1,4 @@
--- Writes the transaction records of one batch (switch/records.ts) that share a slot group, with
+-- Writes the transaction records of one batch (stores/records.ts) that share a slot group, with
 -- their indexes and duplicate answers: one script call per batch instead of one per message.
 -- Called with a variable number of keys: seven per record, in order,
 --   record (string), balance index (zset), card index (zset), index of unattributed records (zset),

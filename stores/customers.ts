@@ -20,7 +20,7 @@
 // working until a transactional lock is set (docs/cards.md).
 //
 // The three keys share one hash tag, so each script below touches one slot. A card is created
-// blocked and only then attached (switch/cards.ts), so a crash between the two steps fails closed;
+// blocked and only then attached (stores/cards.ts), so a crash between the two steps fails closed;
 // `sync()` repairs any card whose flag a crash left behind.
 import { StoreKeys } from '../ledger/keys.js';
 import type { Redis, Cluster } from 'ioredis';
@@ -103,7 +103,7 @@ interface CustomerCommands {
   customerAttachCard(hash: string, locks: string, cards: string, cardId: string, requireKyc: string, maxCards: number): Promise<number[]>;
 }
 
-/** The scripts of switch/lua/customer-*.lua (KEYS, ARGV and returns in each file's header). */
+/** The scripts of stores/lua/customer-*.lua (KEYS, ARGV and returns in each file's header). */
 function commands(redis: Redis | Cluster): CustomerCommands {
   defineSwitchScripts(redis, 'customer-');
   return redis as unknown as CustomerCommands;

@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. Returns 1 activated, -1 no card, -3 not a physical card, -4 already active.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'kd') ~= 'PHYSICAL' then return -3 end

@@ -1,7 +1,7 @@
 // Renders the dialect tables as Markdown for docs/wire-format.md, so the document is generated
 // from the same data the codec runs on (a test checks that the two agree).
 //
-// Print: npx tsx switch/iso/dialect-doc.ts
+// Print: npx tsx iso/dialect-doc.ts
 
 import { pathToFileURL } from 'node:url';
 import { DIALECT_1987, DIALECT_2003, MAX_FIELD, type FieldSpec, type IsoDialect } from './dialect.js';

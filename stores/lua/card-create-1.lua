@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. ARGV: replace ('1' | '0'), field, value, ... Returns 1 written, 0 the PAN exists
 -- and replace is '0' (a PAN collision when issuing).
 if redis.call('EXISTS', KEYS[1]) == 1 then

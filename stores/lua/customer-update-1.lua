@@ -1,4 +1,4 @@
--- Customer store script (switch/customers.ts).
+-- Customer store script (stores/customers.ts).
 -- KEYS: hash. ARGV: field name, value pairs (kyc and/or prefixed profile fields, validated by the caller).
 -- Returns -1 no such customer, else the whole hash as a flat name, value list (the customer after the update).
 -- KYC is not denormalized onto cards (only the lock flag is), so nothing else needs writing.

@@ -6,7 +6,7 @@
 // Reasons name lengths and offsets, never the bytes themselves: they end up in logs, and a field
 // may be a PAN or track data.
 
-import { AppError, type ErrorCode } from '../../errors/index.js';
+import { AppError, type ErrorCode } from '../errors/index.js';
 
 /** Short names of the codec's codes; each is documented in errors/table.ts (structural or content, and when). */
 export const ISO_ERR = {

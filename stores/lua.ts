@@ -1,4 +1,4 @@
-// The switch's own Lua scripts (card and customer stores) live one per file in switch/lua/, named
+// The switch's own Lua scripts (card and customer stores) live one per file in stores/lua/, named
 // `<name>-<keys>.lua` like the ledger's, and are registered on a client under camelCase names
 // (`card-lock` → `cardLock`). They are read once per process, from the project root, so the same
 // code runs from the sources and from dist/.
@@ -9,7 +9,7 @@ import { dynamicScript, loadScripts, projectRoot, type LuaScript } from '../ledg
 let cache: Map<string, LuaScript> | null = null;
 
 function scripts(): Map<string, LuaScript> {
-  cache ??= new Map(loadScripts(join(projectRoot(), 'switch', 'lua')).map((s) => [s.name, s]));
+  cache ??= new Map(loadScripts(join(projectRoot(), 'stores', 'lua')).map((s) => [s.name, s]));
   return cache;
 }
 

@@ -1,4 +1,4 @@
--- Customer store script (switch/customers.ts).
+-- Customer store script (stores/customers.ts).
 -- KEYS: hash, locks, cards. ARGV: 'add' | 'remove' | 'read', reason.
 -- Returns {-1} for no such customer, else {lockVersion, lockCount, cardId...}. The version grows
 -- only when the set changed, so a repeated add or remove is a no-op that still re-propagates.

@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. ARGV: irreversible set. Returns 1 unlocked, 0 was not locked, -1 no card, -2 irreversible.
 -- Unlocking also forgets PIN failures, so the cardholder gets fresh tries.
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end

@@ -1,8 +1,9 @@
 // Process configuration from the environment (SPEC §1). Every option and its default is listed
 // once here and in docs/configuration.md; a bad value stops start-up with one line, no stack trace.
+import type { TlsPaths } from '../switch/net/transport.js';
 import { availableParallelism } from 'node:os';
 import { AppError } from '../errors/index.js';
-import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from './log.js';
+import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from '../log/index.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -52,8 +53,7 @@ export interface SwitchConfig {
   logLevel: LogLevel;
 }
 
-/** Paths of a PEM server certificate, its private key and the CA bundle client certificates must chain to. */
-export interface TlsPaths { cert: string; key: string; ca: string }
+export type { TlsPaths };
 
 type Env = Record<string, string | undefined>;
 

@@ -1,4 +1,4 @@
--- Card store script (switch/cards.ts). KEYS[1] is the card record hash.
+-- Card store script (stores/cards.ts). KEYS[1] is the card record hash.
 -- KEYS: record. ARGV: lock version, blocked (0/1). Returns 1 written, 0 no card or a newer version is there.
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local dv = tonumber(redis.call('HGET', KEYS[1], 'dv') or '-1')

@@ -2,7 +2,7 @@
 // cluster (REDIS_CLUSTER seed list). Auto-pipelining sends the commands issued in one event-loop
 // turn as one write, which is how a batch of holds becomes one round trip.
 import { Redis, Cluster } from 'ioredis';
-import { logger } from './log.js';
+import { logger } from '../log/index.js';
 
 /**
  * Where Redis is: a URL (REDIS_URL), a cluster seed list (REDIS_CLUSTER), or the Unix socket of the
