@@ -86,6 +86,10 @@ export class Balances {
    * Partner balances in id order, at most `max` of them (read-only: one SMEMBERS of the index, then
    * each balance's tranches). For views over all of them, such as the dashboard.
    */
+  async partnerBalanceIds(): Promise<string[]> {
+    return (await this.core.redis.smembers(Keyspace.partnerIndex())).sort();
+  }
+
   async listPartnerBalances(max: number): Promise<PartnerBalance[]> {
     const ids = (await this.core.redis.smembers(Keyspace.partnerIndex())).sort().slice(0, max);
     const found = await Promise.all(ids.map((id) => this.getPartnerBalance(id)));

@@ -120,6 +120,11 @@ export class Ledger {
    * Partner balances in id order, at most `max` of them (read-only: one SMEMBERS of the index, then
    * each balance's tranches). For views over all of them, such as the dashboard.
    */
+  /** Every partner balance id (`pb-<TYPE>-<CUR>-<configId>`), in id order: one SMEMBERS of the index. */
+  partnerBalanceIds(): Promise<string[]> {
+    return this.balances.partnerBalanceIds();
+  }
+
   listPartnerBalances(max: number): Promise<PartnerBalance[]> {
     return this.balances.listPartnerBalances(max);
   }

@@ -254,6 +254,12 @@ export class CardStore implements CustomerBlockSink {
     return String(mac.readUIntBE(0, 6) % 1000).padStart(3, '0');
   }
 
+  /** Keeps a physical card's delivery address (address field → value), replacing what was kept. */
+  async setDeliveryAddress(cardId: string, address: Record<string, string>): Promise<void> {
+    const key = StoreKeys.cardDelivery(cardId);
+    await this.redis.multi().del(key).hset(key, address).exec();
+  }
+
   async lock(cardId: string, code: number): Promise<void> {
     await this.lockRecord(await this.requireRecordKey(cardId), code, `card ${cardId}`);
   }

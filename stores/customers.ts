@@ -130,6 +130,11 @@ export class CustomerStore {
     this.cmd = commands(redis);
   }
 
+  /** Ids of every card issued or seeded for the customer (one SMEMBERS; unordered). Throws CUSTOMER_INVALID_ARGUMENT for a malformed id. */
+  cardIds(customerId: string): Promise<string[]> {
+    return this.redis.smembers(customerKeys(customerId).cards);
+  }
+
   /**
    * Creates a customer, with the wallet profile when given (stored with it in one step); the id
    * defaults to the next integer (SPEC §6 answers `{"id": <int>}`).

@@ -9,11 +9,11 @@ import { json, noContent } from '../problem.js';
 import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
-import { StoreKeys } from '../../ledger/keys.js';
+import { DeletedBalances } from '../../stores/deleted-balances.js';
 import { isKnownCurrency } from '../../iso/currency.js';
 import type { Program } from '../../stores/programs.js';
 import {
-  BALANCE_ID, CURRENCY, CUSTOMER_ID, DELETED_BALANCES_KEY, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
+  BALANCE_ID, CURRENCY, CUSTOMER_ID, VALIDATION, VALIDATION_MONEY, balanceView, cardStatus, expDate, ledgerRefusal, problem,
   requireBalance, requireCustomer, requireProgram,
 } from './common.js';
 
@@ -145,8 +145,8 @@ function partnerClient(d: ApiDeps, configId: string) {
  */
 async function listBalances(d: ApiDeps, customerId: string): Promise<object[]> {
   const ids = await d.ledger.listUserBalances(customerId);
-  const deleted = ids.length === 0 ? [] : await d.redis.hmget(DELETED_BALANCES_KEY, ...ids);
-  const found = await Promise.all(ids.filter((_, i) => deleted[i] === null).map((id) => d.ledger.getUserBalance(id)));
+  const deleted = await new DeletedBalances(d.redis).which(ids);
+  const found = await Promise.all(ids.filter((_, i) => !deleted[i]).map((id) => d.ledger.getUserBalance(id)));
   const balances = found.filter((b): b is UserBalance => b !== null && b.customerId === customerId);
   const external = [...new Set(balances.filter((b) => d.programs.byId(b.configId)?.mode === 'EXTERNAL_BALANCE').map((b) => b.configId))];
   const listed = new Map<string, number>();
@@ -178,7 +178,7 @@ async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string):
   if (b.blockedMinor !== 0 || (!external && b.availableMinor !== 0)) {
     throw new AppError('BALANCE_NOT_EMPTY', `balance ${balanceId} holds ${b.availableMinor} available and ${b.blockedMinor} blocked; it can be deleted at zero only`);
   }
-  const ids = await d.redis.smembers(StoreKeys.customerCards(customerId));
+  const ids = await d.customers.cardIds(customerId);
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   if (cards.some((c) => c !== null && c.balanceId === balanceId && !FINAL_LOCKS.has(c.lock))) {
     throw new AppError('BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
@@ -193,7 +193,7 @@ async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string):
     if (!r.ok && r.kind === 'DECLINED' && r.title === 'CLIENT_ERROR') throw new AppError('BALANCE_NOT_EMPTY', `the partner refused to delete balance ${balanceId} (CLIENT_ERROR): money on it`);
     if (!r.ok) throw partnerProblem(r, `delete balance ${balanceId}`);
   }
-  await d.redis.hset(DELETED_BALANCES_KEY, balanceId, String(Date.now()));
+  await new DeletedBalances(d.redis).mark(balanceId, Date.now());
 }
 
 /** A partner's refusal with its status and title; no answer: 503 PARTNER_UNAVAILABLE. */
@@ -351,7 +351,7 @@ function defaultProgram(d: ApiDeps, configId: string | undefined): Program {
 }
 
 async function cardsOf(d: ApiDeps, customerId: string, balanceId: string): Promise<object[]> {
-  const ids = await d.redis.smembers(StoreKeys.customerCards(customerId));
+  const ids = await d.customers.cardIds(customerId);
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
   return cards
     .filter((c) => c !== null && c.balanceId === balanceId)

@@ -8,7 +8,6 @@ import { json, noContent } from '../problem.js';
 import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
-import { StoreKeys } from '../../ledger/keys.js';
 import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../stores/cards.js';
 import {
   CARD_ID, CARD_SUMMARY, CUSTOMER_ID, VALIDATION, cardView, problem, requireBalance, requireCard, requireCustomer, requireProgram,
@@ -179,7 +178,7 @@ function issueRoute(d: ApiDeps, kind: CardKind): Route {
       const program = requireProgram(d, balance.configId);
       const issued = await d.cards.issue({ customerId, balanceId: balance.id, currency: balance.currency, kind, program });
       if (physical && body.deliveryAddress !== undefined) {
-        await d.redis.hset(StoreKeys.cardDelivery(issued.card.id), body.deliveryAddress);
+        await d.cards.setDeliveryAddress(issued.card.id, body.deliveryAddress);
       }
       if (key === null) return json(201, cardView(issued.card));
       return json(201, await encryptJson({ ...cardView(issued.card), cardNo: issued.pan, cvv: issued.cvv }, key));

@@ -1,6 +1,6 @@
 // Pieces the route modules share: parameter schemas, views of stored records, lookups that end
 // in a 404 problem, and the status of each ledger reason.
-import { StoreKeys } from '../../ledger/keys.js';
+import { DeletedBalances } from '../../stores/deleted-balances.js';
 import type { Schema } from '../schema.js';
 import type { RouteParam, RouteResponse } from '../router.js';
 import type { ApiDeps } from '../deps.js';
@@ -29,17 +29,11 @@ export async function requireCustomer(d: ApiDeps, customerId: string): Promise<C
   return c;
 }
 
-/**
- * Balances deleted through `DELETE /secure/customers/{customerId}/balances/{balanceId}`: a Redis
- * hash, balance id → when (ms since the epoch). The ledger keeps such a balance (at zero, with its
- * history, so its postings still balance); the API treats it as gone.
- */
-export const DELETED_BALANCES_KEY = StoreKeys.deletedBalances();
 
 /** The customer's balance; another customer's balance, or a deleted one, is as unknown as a missing one. */
 export async function requireBalance(d: ApiDeps, customerId: string, balanceId: string): Promise<UserBalance> {
-  const [b, deleted] = await Promise.all([d.ledger.getUserBalance(balanceId), d.redis.hexists(DELETED_BALANCES_KEY, balanceId)]);
-  if (b === null || b.customerId !== customerId || deleted === 1) throw new AppError('BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
+  const [b, deleted] = await Promise.all([d.ledger.getUserBalance(balanceId), new DeletedBalances(d.redis).has(balanceId)]);
+  if (b === null || b.customerId !== customerId || deleted) throw new AppError('BALANCE_NOT_FOUND', `customer ${customerId} has no balance ${balanceId}`);
   return b;
 }
 

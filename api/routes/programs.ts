@@ -97,7 +97,7 @@ export function programRoutes(d: ApiDeps): Route[] {
 
 /** Ids of every partner balance (the ledger's index of them), parsed: one SMEMBERS. */
 async function partnerIndex(d: ApiDeps): Promise<Array<{ id: string; type: PartnerType; currency: string; configId: string }>> {
-  const ids = await d.redis.smembers(Keyspace.partnerIndex());
+  const ids = await d.ledger.partnerBalanceIds();
   const out: Array<{ id: string; type: PartnerType; currency: string; configId: string }> = [];
   for (const id of ids) { const p = Keyspace.parsePartnerId(id); if (p !== null) out.push({ id, ...p }); }
   return out;
