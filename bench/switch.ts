@@ -31,6 +31,7 @@
 //   BENCH_BURST           requests of the burst                                         default 20000
 //   BENCH_CEILING_REQUESTS requests per redis-benchmark run                             default 100000
 //   BENCH_NODE_ARGS       extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+//   BENCH_SWITCH_STDOUT   file the switch process's stdout is appended to (e.g. with --trace-gc); unset: discarded
 //   BENCH_PARTNER         1: the rates again with an EXTERNAL_BALANCE program against the partner
 //                         simulator (2 ms latency), on the first placement              default 0
 // Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through the
@@ -39,7 +40,7 @@
 // returns them as data (npm run bench collects them).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -185,6 +186,10 @@ function spawnChild(args: string[], env: Record<string, string>): { child: Child
   // The switch's log lines are kept (the last few KiB) and shown only if it fails.
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
+  // Its stdout (e.g. --trace-gc from BENCH_NODE_ARGS) goes to BENCH_SWITCH_STDOUT, or is drained.
+  const out = process.env.BENCH_SWITCH_STDOUT;
+  if (out) child.stdout!.pipe(createWriteStream(out, { flags: 'a' }));
+  else child.stdout!.resume();
   return { child, stderr: () => tail };
 }
 
