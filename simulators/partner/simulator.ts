@@ -93,6 +93,21 @@ export class PartnerSimulator {
   private rng: SeededRandom;
   private readonly balances = new Map<string, SimBalance>();
   private readonly txs: SimTransaction[] = [];
+  /** The same transactions by transactionId (a reversal also under the id it names): every lookup is per transaction, never a scan of all. */
+  private readonly byTxId = new Map<string, SimTransaction[]>();
+
+  private addTx(c: SimTransaction): void {
+    this.txs.push(c);
+    const ids = c.referenceTransactionId !== null && c.referenceTransactionId !== c.transactionId ? [c.transactionId, c.referenceTransactionId] : [c.transactionId];
+    for (const id of ids) {
+      const list = this.byTxId.get(id);
+      if (list === undefined) this.byTxId.set(id, [c]); else list.push(c);
+    }
+  }
+
+  private txsOf(transactionId: string): readonly SimTransaction[] {
+    return this.byTxId.get(transactionId) ?? [];
+  }
   private readonly idempotency = new Map<string, CachedAnswer>();
   private readonly callLog: SimCall[] = [];
   private dropped = 0;
@@ -158,7 +173,7 @@ export class PartnerSimulator {
   private loadSnapshot(file: string): void {
     const s = JSON.parse(readFileSync(file, 'utf8')) as { balances?: SimBalance[]; transactions?: SimTransaction[] };
     for (const b of s.balances ?? []) this.balances.set(b.balanceId, b);
-    this.txs.push(...(s.transactions ?? []));
+    for (const c of s.transactions ?? []) this.addTx(c);
   }
 
   /** Answers every hung request with 503, so that nothing is left pending when the server stops. */
@@ -271,7 +286,7 @@ export class PartnerSimulator {
     if (endpoint === 'reversal') return this.reverse(t);
     const sign = endpoint === 'debit' || endpoint === 'force-debit' ? -1 : 1;
     const record = (effect: number, note: string | null): void => {
-      this.txs.push({
+      this.addTx({
         id: t.id, endpoint, transactionId: t.transactionId, referenceTransactionId: t.referenceTransactionId ?? null, balanceId: t.balanceId,
         type: t.type, amount: t.amount, currency: t.currency, status: t.status, effect, note,
       });
@@ -305,12 +320,12 @@ export class PartnerSimulator {
 
   /** A not-reversed `other` call (debit or force-debit) of the same transactionId that moved money on this balance. */
   private tookDebit(t: WireTransaction, other: 'debit' | 'force-debit'): boolean {
-    return this.txs.some((c) => c.endpoint === other && c.transactionId === t.transactionId && c.balanceId === t.balanceId && c.status !== 'REVERSED' && c.effect !== 0);
+    return this.txsOf(t.transactionId).some((c) => c.endpoint === other && c.transactionId === t.transactionId && c.balanceId === t.balanceId && c.status !== 'REVERSED' && c.effect !== 0);
   }
 
   /** A reversal of this transactionId on this balance arrived before any call it could revert. */
   private reversedBefore(t: WireTransaction): boolean {
-    return this.txs.some((c) => c.endpoint === 'reversal' && c.note === 'NOT_FOUND' && (c.referenceTransactionId ?? c.transactionId) === t.transactionId && c.balanceId === t.balanceId);
+    return this.txsOf(t.transactionId).some((c) => c.endpoint === 'reversal' && c.note === 'NOT_FOUND' && (c.referenceTransactionId ?? c.transactionId) === t.transactionId && c.balanceId === t.balanceId);
   }
 
   /** The first refusal rule matching the call, answered with the seed's status for its title. */
@@ -334,8 +349,9 @@ export class PartnerSimulator {
   private reverse(t: WireTransaction): HttpResponse {
     const target = t.referenceTransactionId ?? t.transactionId;
     let original: SimTransaction | undefined;
-    for (let i = this.txs.length - 1; i >= 0 && original === undefined; i--) {
-      const c = this.txs[i]!;
+    const candidates = this.txsOf(target);
+    for (let i = candidates.length - 1; i >= 0 && original === undefined; i--) {
+      const c = candidates[i]!;
       if (c.endpoint !== 'reversal' && c.note !== 'SAME_TRANSACTION' && c.transactionId === target && c.balanceId === t.balanceId && c.status !== 'REVERSED') original = c;
     }
     const b = original === undefined ? undefined : this.balances.get(original.balanceId);
@@ -344,7 +360,7 @@ export class PartnerSimulator {
       original.status = 'REVERSED';
       if (b !== undefined && this.cfg.mode === 'EXTERNAL_BALANCE') { effect = -original.effect; b.amount += effect; }
     }
-    this.txs.push({
+    this.addTx({
       id: t.id, endpoint: 'reversal', transactionId: t.transactionId, referenceTransactionId: t.referenceTransactionId ?? null,
       balanceId: t.balanceId, type: t.type, amount: t.amount, currency: t.currency, status: t.status, effect,
       note: original === undefined ? 'NOT_FOUND' : null,
@@ -357,7 +373,7 @@ export class PartnerSimulator {
     const tx = parse(raw);
     const bad = invalidTransaction(tx);
     if (bad !== null) return problem(400, 'CLIENT_ERROR', bad);
-    const found = this.txs.filter((c) => c.endpoint !== 'reversal' && c.transactionId === transactionId);
+    const found = this.txsOf(transactionId).filter((c) => c.endpoint !== 'reversal' && c.transactionId === transactionId);
     if (found.length === 0) return problem(404, 'TRANSACTION_NOT_FOUND', 'cannot find requested transaction');
     for (const c of found) if (c.status === 'AUTHORIZED') c.status = 'CLEARED';
     return noContent();
