@@ -3,6 +3,7 @@
 // "— Notifications" and "Legacy Transactions Notifier", as types and as one table of endpoints.
 // The client (adapters/partner-client.ts) and the partner simulator (simulators/partner/) both
 // read the table below, so the two cannot drift apart.
+import type { SeedTransactionObject } from '../stores/records.js';
 
 /** Transaction types the partner transaction object may carry (seed: "Transaction object", `type`). */
 export type PartnerTransactionType =
@@ -84,28 +85,8 @@ export interface PartnerBalanceItem extends PartnerBalance {
   id: string;
 }
 
-/** The transaction object of the Legacy Transactions Notifier (seed: "Transaction object" of that chapter). */
-export interface NotifiedTransaction {
-  id: string;
-  balanceId: string | null;
-  resourceId: string | null;
-  resource: string;
-  cardId: string | null;
-  externalTransactionId: string | null;
-  referenceExternalTransactionId: string | null;
-  type: string;
-  category: 'DEBIT' | 'CREDIT';
-  amount: number | null;
-  currency: string | null;
-  originalAmount: number | null;
-  originalCurrency: string | null;
-  status: string;
-  description: string;
-  date: string;
-  referenceExternalTransactionDate: string | null;
-  /** Always present, may be empty. */
-  transactionData: Record<string, unknown>;
-}
+/** The transaction object of the Legacy Transactions Notifier: one definition, beside the records it is made from. */
+export type NotifiedTransaction = SeedTransactionObject;
 
 /** Body of `POST /notifications/transaction` (seed: "Legacy Transactions Notifier"). */
 export interface TransactionNotification {

@@ -47,8 +47,11 @@ export interface TransactionData {
   retrievalReferenceNumber: string | null;
 }
 
-/** The seed's transaction object, with the processing status, reason and wire facts added. */
-export interface TransactionObject {
+/**
+ * The transaction object of the seed's Legacy Transactions Notifier ("Transaction object"): what a
+ * partner is told of every processed message (adapters/partner-types.ts, `transaction`).
+ */
+export interface SeedTransactionObject {
   id: string;
   balanceId: string | null;
   resourceId: string | null;
@@ -63,12 +66,17 @@ export interface TransactionObject {
   originalAmount: number | null;
   originalCurrency: string | null;
   status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
-  /** An approved original reversed in part: minor units given back so far (absent otherwise). */
-  reversedAmount?: number;
   description: string;
   date: string;
   referenceExternalTransactionDate: string | null;
+  /** Always present; its fields may be null. */
   transactionData: TransactionData;
+}
+
+/** The seed's transaction object, with the processing status, reason and wire facts added: a transaction record. */
+export interface TransactionObject extends SeedTransactionObject {
+  /** An approved original reversed in part: minor units given back so far (absent otherwise). */
+  reversedAmount?: number;
   processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';
   reason: string;
   responseCode: string;

@@ -77,7 +77,10 @@ t.test('External Balance: every endpoint and every error title', async (t) => {
         id: purchase.id, balanceId: B1, resourceId: 'card-1', resource: 'card', cardId: '357970', externalTransactionId: purchase.transactionId,
         referenceExternalTransactionId: null, type: 'POS', category: 'DEBIT', amount: 2500, currency: 'EUR', originalAmount: null,
         originalCurrency: null, status: 'AUTHORIZED', description: 'Book store', date: now, referenceExternalTransactionDate: null,
-        transactionData: { mcc: '5942', lastFourDigits: '1234' },
+        transactionData: {
+          mcc: '5942', lastFourDigits: '1234', merchantIdentifier: null, merchantName: null, merchantCity: null, captureMode: null,
+          acquirerCountry: null, retrievalReferenceNumber: null,
+        },
       },
     }, key()),
   ];
