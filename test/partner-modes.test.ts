@@ -4,17 +4,11 @@
 // deposit-then-user hold). What a user would notice: field 39, the partner's balance, the calls the
 // partner receives (through the outbox for those it cannot refuse), and the ledger check.
 import t, { type Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { makePki } from './helpers/pki.js';
-import { startSim } from './helpers/partner.js';
 import { assertLedgerSound, balance, EXP, f90, field54, msg, send, startWorld, txIdOf, type Card, type World } from './helpers/e2e.js';
 import { ApiClient } from './helpers/api.js';
+import { EXT, SHA, partnerWorld } from './helpers/partner-world.js';
 import type { RunningPartnerSim } from '../simulators/partner/server.js';
 
-const EXT = { configId: '0000000031', bin: '55577031' };
-const SHA = { configId: '0000000032', bin: '55577032' };
 const LATER = { 7: '1126101500' };
 
 /** Waits (bounded) until the simulator has received a call matching `match` on `path`. */
@@ -27,23 +21,9 @@ async function received(sim: RunningPartnerSim, path: string, match: (body: Reco
   return undefined;
 }
 
+/** Both partner-mode programs against their simulators (test/helpers/partner-world.ts). */
 async function world(t: Test): Promise<{ w: World; ext: RunningPartnerSim; sha: RunningPartnerSim }> {
-  const pki = makePki(t);
-  const ext = await startSim(t, pki, { mode: 'EXTERNAL_BALANCE' });
-  const sha = await startSim(t, pki, { mode: 'SHARED_AUTHORIZATION' });
-  const dir = mkdtempSync(join(tmpdir(), 'antaca-partner-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const partner = (url: string) => ({ baseUrl: url, timeoutMs: 400, cert: pki.path('client.pem'), key: pki.path('client.key'), ca: pki.path('ca.pem') });
-  const file = join(dir, 'programs.json');
-  writeFileSync(file, JSON.stringify([
-    { ...EXT, currency: 'EUR', mode: 'EXTERNAL_BALANCE', budgetMs: 1000, partner: partner(ext.url) },
-    { ...SHA, currency: 'EUR', mode: 'SHARED_AUTHORIZATION', budgetMs: 1000, partner: partner(sha.url) },
-  ]));
-  const w = await startWorld(t, '1987', { PROGRAMS_FILE: file });
-  for (const p of [EXT, SHA]) {
-    const dep = await w.ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: p.configId });
-    await w.ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1_000_000, idempotencyKey: 'dep-' + p.configId });
-  }
+  const { w, ext, sha } = await partnerWorld(t);
   return { w, ext, sha };
 }
 
@@ -150,7 +130,7 @@ t.test('SHARED_AUTHORIZATION: the partner decides first, then the switch holds; 
   const answers = [await w.c.nextFrame(10_000), await w.c.nextFrame(10_000)].map((f) => w.c.unpack(f) as Record<string, string>);
   t.same(answers.map((a) => a['39']), ['51', '51'], 'a racing repeat gets the same answer, not a system error');
   const metrics = await new ApiClient(w.s.app.httpPort).get('/metrics');
-  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="ok"\} [3-4]/, "the decision path's partner calls are in /metrics (from the worker threads)");
-  t.match(metrics.text, /partner_call_seconds_count\{partner="0000000032",endpoint="debit",outcome="DECLINED"\} 1/);
+  t.match(metrics.text, new RegExp(`partner_call_seconds_count\\{partner="${SHA.configId}",endpoint="debit",outcome="ok"\\} [3-4]`), "the decision path's partner calls are in /metrics (from the worker threads)");
+  t.match(metrics.text, new RegExp(`partner_call_seconds_count\\{partner="${SHA.configId}",endpoint="debit",outcome="DECLINED"\\} 1`));
   await assertLedgerSound(t, w);
 });
