@@ -1,6 +1,7 @@
 // `npm start`: the switch on the defaults of SPEC §1. Operator errors (bad configuration, no
 // redis-server, a data dir owned by another live switch) end the process with one line and a
 // non-zero exit, never a stack trace.
+import { maskPansIn } from '../iso/mask.js';
 import { loadConfig } from './config.js';
 import { startSwitch } from './start.js';
 import { log, setLogLevel } from '../log/index.js';
@@ -85,9 +86,9 @@ main().catch((err: unknown) => {
   const known = isStartupError(err);
   const e = err as { message?: string; code?: string };
   if (known || e.code === 'EADDRINUSE' || e.code === 'EACCES') {
-    process.stderr.write(`antaca-switch: ${e.message ?? String(err)}\n`);
+    process.stderr.write(`antaca-switch: ${maskPansIn(e.message ?? String(err))}\n`);
   } else {
-    process.stderr.write(`antaca-switch: failed to start: ${e.message ?? String(err)}\n`);
+    process.stderr.write(`antaca-switch: failed to start: ${maskPansIn(e.message ?? String(err))}\n`);
   }
   process.exit(1);
 });

@@ -15,11 +15,16 @@ export function maskPan(pan: string): string {
   return pan.slice(0, SHOWN_HEAD) + '*'.repeat(pan.length - SHOWN_HEAD - SHOWN_TAIL) + pan.slice(-SHOWN_TAIL);
 }
 
-/** Free text (a URL path, an error message) with every run of 13-19 digits, which may be a PAN, masked. */
+/**
+ * Free text (a URL path, an error message) with every run of 13 or more digits, which may be or
+ * hold a PAN, masked to its first 6 and last 4 digits; also when the digits are grouped by single
+ * spaces or dashes (`5557 7012 3456 1234` → `555770******1234`). Shorter numbers stay.
+ */
 export function maskPansIn(text: string): string {
-  return text.replace(PAN_LIKE, maskPan);
+  return text.replace(PAN_LIKE, (run) => maskPan(run.replace(/[ -]/g, '')));
 }
-const PAN_LIKE = /\d{13,19}/g;
+/** 13 or more digits, possibly grouped by single spaces or dashes. */
+const PAN_LIKE = /\d(?:[ -]?\d){12,}/g;
 
 /**
  * A plain object of the fields that is safe to log: PAN fields masked, secret fields (track data,

@@ -14,6 +14,7 @@
 // Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
+import { maskPansIn } from '../iso/mask.js';
 import { ledgerKeyKind } from './keys.js';
 import { Cluster, Redis } from 'ioredis';
 import { existsSync } from 'node:fs';
@@ -459,7 +460,7 @@ async function main(): Promise<number> {
       await client.connect();
     }
   } catch (e) {
-    process.stderr.write(`ledger check: cannot reach Redis: ${(e as Error).message}\n`);
+    process.stderr.write(`ledger check: cannot reach Redis: ${maskPansIn((e as Error).message)}\n`);
     await managed?.stop();
     return 2;
   }
@@ -469,7 +470,7 @@ async function main(): Promise<number> {
     process.stdout.write(`checked ${where}\n` + formatReport(report) + '\n');
     return report.ok ? 0 : 1;
   } catch (e) {
-    process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${(e as Error).message}\n`);
+    process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${maskPansIn((e as Error).message)}\n`);
     return 2;
   } finally {
     client.disconnect();

@@ -5,7 +5,8 @@
 // A line reads {"level":"warn","msg":"...",<fields>,"time":"2025-01-31T12:00:00.000Z"}: the level
 // as its name, the message first, the time last. Every string in it, the message included, has
 // each run of 13-19 digits masked as a PAN (first 6, last 4), since text may come from outside
-// (a URL path, an error quoting input); fields named for card secrets are never written at all.
+// (a URL path, an error quoting input), and so has every 13-19 digit number; fields named for a card
+// number show it masked and fields named for card secrets are never written, at any depth.
 //
 // LOG_LEVEL (default info) is one of fatal, error, warn, info, debug, trace, silent. `debug` adds
 // one line per decided message (MTI, response code, reason, masked PAN, amount); it is off by
@@ -27,19 +28,36 @@ export function logLevelFrom(env: Record<string, string | undefined>): LogLevel 
   return (LOG_LEVELS as readonly string[]).includes(v ?? '') ? (v as LogLevel) : LOG_LEVEL_DEFAULT;
 }
 
-/** Field names whose values are card secrets: written as `[redacted]`, at the top level or one object down. */
-const SECRET_KEYS = ['cvv', 'cvv2', 'track2', 'pinBlock', 'cardNo', 'pan'];
+/** Field names (compared in lower case) whose values are card secrets: written as `[redacted]`, at any depth. */
+const SECRET_KEYS: ReadonlySet<string> = new Set(['cvv', 'cvv2', 'cvc', 'track1', 'track2', 'pinblock', 'pin']);
+/** Field names (compared in lower case) whose values are card numbers: shown masked (first 6, last 4), at any depth. */
+const PAN_KEYS: ReadonlySet<string> = new Set(['pan', 'cardno', 'cardnumber', 'primaryaccountnumber']);
 /** Nested objects are masked this deep; below it a value is written as `[object]`. */
 const MASK_DEPTH_MAX = 4;
 
+/**
+ * A value as it may be written: strings with every PAN-like digit run masked, numbers too (a PAN
+ * passed as a number), card-number fields masked and card-secret fields withheld whatever their
+ * depth, errors as their masked message only. The one place log output is made safe.
+ */
 function masked(v: unknown, depth: number): unknown {
   if (typeof v === 'string') return maskPansIn(v);
+  if (typeof v === 'number' || typeof v === 'bigint') {
+    const digits = v.toString();
+    return /^\d{13,19}$/.test(digits) ? maskPan(digits) : v;
+  }
   if (v instanceof Error) return maskPansIn(String(v.message).slice(0, 200));
   if (typeof v !== 'object' || v === null) return v;
   if (depth >= MASK_DEPTH_MAX) return '[object]';
   if (Array.isArray(v)) return v.map((x) => masked(x, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const k in v) out[k] = masked((v as Record<string, unknown>)[k], depth + 1);
+  for (const k in v) {
+    const value = (v as Record<string, unknown>)[k];
+    const key = k.toLowerCase();
+    if (SECRET_KEYS.has(key)) out[k] = '[redacted]';
+    else if (PAN_KEYS.has(key) && (typeof value === 'string' || typeof value === 'number')) out[k] = maskPan(String(value).replace(/\D/g, ''));
+    else out[k] = masked(value, depth + 1);
+  }
   return out;
 }
 
@@ -67,11 +85,6 @@ export function createLogger(level: LogLevel, fd = 2): Logger {
     formatters: {
       level: (label) => ({ level: label }),
       log: (object) => ({ ...(masked(object, 0) as Record<string, unknown>), time: new Date().toISOString() }),
-    },
-    redact: {
-      paths: [...SECRET_KEYS, ...SECRET_KEYS.map((k) => `*.${k}`)],
-      // A PAN keeps what PCI DSS lets a log show; anything else secret shows nothing.
-      censor: (value, path) => (path.at(-1) === 'pan' && typeof value === 'string' ? maskPan(value) : '[redacted]'),
     },
   }, pino.destination({ dest: fd, sync: true }));
 }

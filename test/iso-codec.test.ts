@@ -295,6 +295,9 @@ t.test('maskPansIn masks every PAN-long digit run in free text, and nothing shor
   t.equal(maskPansIn('/secure/customers/12/cards/5557701234561234/lock'), '/secure/customers/12/cards/555770******1234/lock');
   t.equal(maskPansIn('card 5557701234567890123 and 4111111111111111'), 'card 555770*********0123 and 411111******1111');
   t.equal(maskPansIn('stan 000123, id 123456789012'), 'stan 000123, id 123456789012', 'twelve digits or fewer stay');
+  t.equal(maskPansIn('card 5557 7012 3456 1234 or 4111-1111-1111-1111'), 'card 555770******1234 or 411111******1111', 'grouped digits are masked too');
+  t.equal(maskPansIn('field 90: 0100000001112510150000000123456'), 'field 90: 010000' + '*'.repeat(21) + '3456', 'a longer run is masked whole');
+  t.equal(maskPansIn('at 2026-11-29 12:00, stan 000123 000124'), 'at 2026-11-29 12:00, stan 000123 000124', 'dates and short numbers side by side stay');
 });
 
 t.test('loggableFields masks the PAN and withholds track data and PIN blocks', async (t) => {

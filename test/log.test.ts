@@ -23,6 +23,7 @@ const LINES = `
 import { log, logger } from './log/index.ts';
 log('error', 'card ${PAN} failed', { path: '/x/${PAN}', nested: { text: 'a ${PAN} b' }, cvv: '123', track2: '${PAN}=2512' });
 logger.warn({ pan: '${PAN}' }, 'pan field');
+logger.warn({ deep: { deeper: { cardNumber: ${PAN}, PAN: '5557 7012 3456 1234', pinBlock: 'A1B2' } }, amount: ${PAN}, spaced: 'card 5557-7012-3456-1234' }, 'anywhere');
 logger.debug({ mti: '0100' }, 'message decided');
 `;
 
@@ -32,12 +33,18 @@ t.test('a line: level name, message first, PANs masked, secrets withheld', async
   t.match(String(first?.time), /^\d{4}-\d\d-\d\dT/, 'an ISO time');
   t.equal(Object.keys(first ?? {})[1], 'msg', 'the message right after the level');
   t.match(second, { level: 'warn', msg: 'pan field', pan: '555770******1234' });
-  t.same(rest, [], 'debug is off by default');
+  const [third, ...after] = rest;
+  t.match(third, {
+    msg: 'anywhere', amount: '555770******1234', spaced: 'card 555770******1234',
+    deep: { deeper: { cardNumber: '555770******1234', PAN: '555770******1234', pinBlock: '[redacted]' } },
+  }, 'a card number as a number, grouped, or under any card-number name at any depth is masked; secrets at any depth withheld');
+  t.notMatch(JSON.stringify(third), /5557701234561234|5557 7012|5557-7012/, 'no full PAN in the line');
+  t.same(after, [], 'debug is off by default');
 });
 
 t.test('LOG_LEVEL decides what is written', async (t) => {
   const debug = await run(LINES, { LOG_LEVEL: 'debug' });
-  t.same(debug.map((l) => l.level), ['error', 'warn', 'debug']);
+  t.same(debug.map((l) => l.level), ['error', 'warn', 'warn', 'debug']);
   t.same((await run(LINES, { LOG_LEVEL: 'error' })).map((l) => l.level), ['error']);
   t.same(await run(LINES, { LOG_LEVEL: 'silent' }), []);
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL=loud must be one of fatal, error, warn, info, debug, trace, silent/);

@@ -5,7 +5,6 @@ import { log } from '../../log/index.js';
 import type { IsoMessage, UnpackResult } from '../../iso/codec.js';
 import type { ProcessContext } from './context.js';
 import { responseCode } from '../../iso/reasons.js';
-import { maskPansIn } from '../../iso/mask.js';
 import { decide, type Decision, type Request } from './decision.js';
 import { BatchDeadlines } from './deadline.js';
 import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
@@ -252,5 +251,5 @@ function logError(err: unknown): void {
   if (now - lastErrorLogMs < 1000) return;
   lastErrorLogMs = now;
   const e = err as { code?: string; message?: string };
-  log('error', 'message processing failed', { code: e.code ?? 'SW_ERR_PROCESSING', error: maskPansIn(String(e.message ?? err).slice(0, 200)) });
+  log('error', 'message processing failed', { code: e.code ?? 'SW_ERR_PROCESSING', error: String(e.message ?? err).slice(0, 200) });
 }
