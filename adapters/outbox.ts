@@ -73,17 +73,22 @@ export type OutboxErrorCode = CodeOf<'outbox'>;
 /** An error of the outbox, with a stable code (OutboxErrorCode); the message never quotes card data. */
 export class OutboxError extends AppError<OutboxErrorCode> {}
 
-/** One call to record. The body is any JSON value; it must hold last-four digits only, never a PAN or CVV. */
-export interface EnqueueInput {
+/** What a partner call is: whose, where, what, under which key (EnqueueInput and OutboxEntry share it). */
+interface OutboxCall {
   kind: OutboxKind;
   /** The program whose partner receives the call (its baseUrl, or notificationsUrl for notifications). */
   configId: string;
   method: 'POST' | 'PUT';
   /** Path below the partner's base URL, e.g. `/transactions/force-credit`. */
   path: string;
+  /** Any JSON value; it must hold last-four digits only, never a PAN or CVV. */
   body: unknown;
   /** X-Idempotency-Key of every attempt; the entry id is derived from it. */
   idempotencyKey: string;
+}
+
+/** One call to record. */
+export interface EnqueueInput extends OutboxCall {
   /** Attempts at most; null: until 2xx. Default: NOTIFICATION_MAX_ATTEMPTS for notifications, else null. */
   maxAttempts?: number | null;
   /** Default: now. */
@@ -93,14 +98,8 @@ export interface EnqueueInput {
 export type OutboxState = 'pending' | 'dead' | 'sent';
 
 /** An entry as stored. `body` is the parsed JSON body. */
-export interface OutboxEntry {
+export interface OutboxEntry extends OutboxCall {
   id: string;
-  kind: OutboxKind;
-  configId: string;
-  method: 'POST' | 'PUT';
-  path: string;
-  body: unknown;
-  idempotencyKey: string;
   /** null: unbounded. */
   maxAttempts: number | null;
   createdAtMs: number;

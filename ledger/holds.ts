@@ -93,7 +93,7 @@ export class Holds {
     const now = a.nowMs ?? this.core.now();
     const gd = a.guard;
     const limits = lim === undefined ? (gd === undefined ? '' : '|||||') : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
-    const guard = gd === undefined ? '' : `|${gd.fields.join(',')}|${gd.expected.join('\x1f')}`;
+    const guard = gd === undefined ? '' : `|${joinedOnce(gd.fields, ',')}|${joinedOnce(gd.expected, '\x1f')}`;
     const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.core.idemTtl}|` +
       `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}${guard}`;
     const meta: string[] = [];
@@ -172,9 +172,26 @@ function checkLimits(l: DailyLimits): void {
   }
 }
 
-/** HoldArgs.guard: names and values must survive the packed argument's separators. */
+/**
+ * A guard's arrays are the caller's, the same for every hold decided with one remembered card
+ * (CardStore.seen): each is checked and joined once, not per message.
+ */
+const guardJoined = new WeakMap<readonly string[], string>();
+
+function joinedOnce(a: readonly string[], sep: string): string {
+  let s = guardJoined.get(a);
+  if (s === undefined) { s = a.join(sep); guardJoined.set(a, s); }
+  return s;
+}
+
+/** HoldArgs.guard: names and values must survive the packed argument's separators (checked once per array pair). */
+const guardChecked = new WeakSet<readonly string[]>();
+
 function checkGuard(g: HoldGuard): void {
   if (g.fields.length === 0 || g.fields.length !== g.expected.length) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: one expected value per field, at least one field');
+  if (guardChecked.has(g.expected) && guardChecked.has(g.fields)) return;
   for (const f of g.fields) if (f === '' || /[,|]/.test(f)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: a field name is empty or holds , or |');
   for (const v of g.expected) if (/[|\x1f]/.test(v)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: an expected value holds | or \\x1f');
+  guardChecked.add(g.fields);
+  guardChecked.add(g.expected);
 }

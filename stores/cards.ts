@@ -149,9 +149,11 @@ export class CardStore implements CustomerBlockSink {
     return createHmac('sha256', this.indexKey).update(pan).digest('base64url');
   }
 
-  /** Hot path: one HGETALL. Returns the record as stored now, and remembers it for `seen`. */
-  async findByPan(pan: string): Promise<CardRecord | null> {
-    const index = this.panIndex(pan);
+  /**
+   * Hot path: one HGETALL. Returns the record as stored now, and remembers it for `seen`. `index`:
+   * the PAN's panIndex when the caller has computed it already (it is an HMAC: computed once).
+   */
+  async findByPan(pan: string, index: string = this.panIndex(pan)): Promise<CardRecord | null> {
     const h = await this.redis.hgetall(recordKey(index));
     const card = toRecord(h);
     if (card !== null) this.remember(index, card, h);
@@ -167,7 +169,11 @@ export class CardStore implements CustomerBlockSink {
    * oldest read forgotten first. No PAN is kept: entries are keyed by the PAN's keyed hash.
    */
   seen(pan: string): SeenCard | undefined {
-    const index = this.panIndex(pan);
+    return this.seenByIndex(this.panIndex(pan));
+  }
+
+  /** `seen` by the PAN's panIndex. */
+  seenByIndex(index: string): SeenCard | undefined {
     return this.cache.get(index);
   }
 

@@ -5,6 +5,7 @@
 import t from 'tap';
 import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { msg } from './helpers/e2e.js';
 import { Ledger } from '../ledger/index.js';
 import { CardStore } from '../stores/cards.js';
 import { checkLedger } from '../ledger/check.js';
@@ -24,12 +25,9 @@ async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string;
   return { ledger, balanceId: bal.id, cards };
 }
 
-function auth(stan: string, amountMinor: number, mti = '0100'): IsoJson {
-  return {
-    0: mti, 2: PAN, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
-    12: '101500', 13: '1125', 14: EXP, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978',
-  } as IsoJson;
+/** An 0100 purchase for the card (the shared builder of test/helpers/e2e.ts). */
+function auth(stan: string, amountMinor: number): IsoJson {
+  return msg('0100', { pan: PAN, expiry: EXP, cardId: 'card-guard', balanceId: '', customerId: 'cust-guard' }, stan, '00', amountMinor);
 }
 
 async function commandCalls(s: TestSwitch, cmd: string): Promise<number> {

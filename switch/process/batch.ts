@@ -69,7 +69,9 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
     const pc = processingCodeOf(text(msg.fields, 3));
     const dk = cls.recorded ? dedupKey(ctx, msg) : null;
-    const seen = pan === undefined || dk === null ? undefined : guardable(ctx, cls, pc, pan);
+    // The PAN's index (an HMAC) once, for the remembered card and the card read alike.
+    const index = pan === undefined || dk === null || !guardedKind(ctx, cls, pc) ? undefined : ctx.cards.panIndex(pan);
+    const seen = index === undefined ? undefined : guardable(ctx, index);
     if (seen !== undefined) {
       // One round trip: the card as this thread last read it, re-checked with the duplicate
       // lookup inside the hold's own script (Request.guard).
@@ -77,7 +79,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       work.push({ req: { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard }, i, dk });
       continue;
     }
-    work.push({ req: { msg, cls, pc, takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan) }, i, dk });
+    work.push({ req: { msg, cls, pc, takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan, index) }, i, dk });
   }
   if (work.length === 0) return { frames: st.out, codes: st.codes, dropped, events: st.events };
 
@@ -193,17 +195,20 @@ async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Prom
 const REPLAYED = Symbol('replayed');
 
 /**
- * The card to decide an 0100/0200 debit with in one round trip (Request.guard), or undefined: the
- * card was not read on this thread yet, Redis is a cluster (the card's key is in another slot than
- * the balance's), or the card's program has a partner (whose calls come before the hold, and must
- * not be repeated on a second decision).
+ * The remembered card to decide an 0100/0200 debit with in one round trip (Request.guard), or
+ * undefined: the card was not read on this thread yet, or its program has a partner (whose calls
+ * come before the hold, and must not be repeated on a second decision).
  */
-function guardable(ctx: ProcessContext, cls: MessageClass, pc: ProcessingCode | undefined, pan: string): SeenCard | undefined {
-  if (!ctx.guardedHolds || pc === undefined || pc.kind !== 'DEBIT' || (cls.kind !== 'AUTHORIZATION' && cls.kind !== 'FINANCIAL')) return undefined;
-  const seen = ctx.cards.seen(pan);
+function guardable(ctx: ProcessContext, panIndex: string): SeenCard | undefined {
+  const seen = ctx.cards.seenByIndex(panIndex);
   if (seen === undefined) return undefined;
   const program = ctx.programs.byId(seen.card.configId);
   return program === undefined || program.partner !== null ? undefined : seen;
+}
+
+/** An 0100/0200 debit, on a Redis where guarded holds are used (ProcessContext.guardedHolds). */
+function guardedKind(ctx: ProcessContext, cls: MessageClass, pc: ProcessingCode | undefined): boolean {
+  return ctx.guardedHolds && pc !== undefined && pc.kind === 'DEBIT' && (cls.kind === 'AUTHORIZATION' || cls.kind === 'FINANCIAL');
 }
 
 /** The duplicate key of a money message (network management is never a duplicate), or null when its fields cannot form one. */
