@@ -20,7 +20,7 @@
 import { StoreKeys } from '../ledger/keys.js';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { loadScripts, projectRoot } from '../ledger/scripts.js';
+import { loadScripts, projectRoot, scriptCall } from '../ledger/scripts.js';
 import type { PartnerBalance } from '../ledger/index.js';
 import type { Program, ProgramTable } from '../stores/programs.js';
 import type { EnqueueInput } from './outbox.js';
@@ -75,9 +75,7 @@ export class LowBalanceWatcher {
     this.log = d.log ?? (() => {});
     const script = loadScripts(join(projectRoot(), 'adapters', 'lua')).find((s) => s.name === 'low-balance-mark');
     if (script === undefined) throw new Error('adapters/lua: no low-balance-mark-1.lua');
-    const r = d.redis as unknown as Record<string, ScriptCall>;
-    if (typeof r.lowBalanceMark !== 'function') d.redis.defineCommand('lowBalanceMark', { numberOfKeys: 1, lua: script.lua });
-    this.mark = r.lowBalanceMark!.bind(d.redis);
+    this.mark = scriptCall(d.redis, script);
   }
 
   /** True when some program watches a partner balance (a watcher is worth starting). */

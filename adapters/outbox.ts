@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { MAX_GROUPS, StoreKeys } from '../ledger/keys.js';
-import { loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
+import { loadScripts, projectRoot, scriptCall, type LuaScript } from '../ledger/scripts.js';
 import { maskPansIn } from '../iso/mask.js';
 import { cardDataKey, containsPan } from './card-data.js';
 import { AppError, type CodeOf } from '../errors/index.js';
@@ -241,13 +241,10 @@ interface Scripts { enqueue: ScriptCall; claim: ScriptCall; settle: ScriptCall; 
 
 function defineScripts(redis: Redis | Cluster): Scripts {
   scriptCache ??= loadScripts(LUA_DIR());
-  const r = redis as unknown as Record<string, ScriptCall>;
   const fn = (name: string): ScriptCall => {
     const s = scriptCache!.find((x) => x.name === `outbox-${name}`);
     if (s === undefined || s.numberOfKeys === null) throw new Error(`adapters/lua: no outbox-${name}-<keys>.lua`);
-    const cmd = `outbox_${name}`;
-    if (typeof r[cmd] !== 'function') redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
-    return r[cmd]!.bind(redis);
+    return scriptCall(redis, s);
   };
   return { enqueue: fn('enqueue'), claim: fn('claim'), settle: fn('settle'), retry: fn('retry') };
 }

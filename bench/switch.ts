@@ -5,6 +5,10 @@
 //            once unpipelined and once with -P 16: the approvals/s Redis alone allows here.
 //   rates    end-to-end latency at each offered rate, open-loop, against a switch running as its
 //            own process (its own event loop) with a managed Redis (AOF always), per placement.
+//            The placement `floor` is not the switch: it is bench/echo.ts answering each request
+//            after one EVALSHA of the ceiling's minimal hold script against its own managed Redis
+//            (AOF always) — what one durable Redis round trip per message costs on this machine,
+//            with next to nothing around it. The first placement is the ratios' baseline.
 //   search   the highest offered rate whose p99 stays within the budget, stepping upward; printed
 //            as a ratio to the ceiling's unpipelined rate.
 //   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals.
@@ -13,7 +17,7 @@
 //
 // Options (environment variables; `--help` prints them):
 //   BENCH_TARGET          switch | echo (a trivial echo peer: checks the generator)   default switch
-//   BENCH_PLACEMENTS      comma-separated placements of the switch: workers, main       default workers
+//   BENCH_PLACEMENTS      comma-separated: floor, workers, main (first = ratios' base)  default floor,workers
 //   BENCH_PARTS           comma-separated parts to run                                  default ceiling,rates,search,burst
 //   BENCH_RATES           offered rates of the rates part, per second                   default 1000,2500,5000
 //   BENCH_SECONDS         seconds per offered rate                                      default 5
@@ -58,7 +62,7 @@ import { envOptionLines, isMain, parseCommandLine } from '../scripts/cli.js';
 
 const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
   ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
-  ['BENCH_PLACEMENTS', 'workers', 'comma-separated placements of the switch (workers, main); the first is the ratios\' baseline'],
+  ['BENCH_PLACEMENTS', 'floor,workers', 'comma-separated placements: floor (one EVALSHA per message, no switch), workers, main; the first is the ratios\' baseline'],
   ['BENCH_PARTS', 'ceiling,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
   ['BENCH_RATES', '1000,2500,5000', 'offered rates of the rates part, per second'],
   ['BENCH_SECONDS', '5', 'seconds per offered rate'],
@@ -94,6 +98,8 @@ function list(name: string): string[] {
 }
 
 const TARGET = opt('BENCH_TARGET');
+/** The placement that is not the switch: the echo peer with one EVALSHA per message (bench/echo.ts). */
+const FLOOR = 'floor';
 const PLACEMENTS = list('BENCH_PLACEMENTS');
 const PARTS = new Set(list('BENCH_PARTS'));
 const RATES = list('BENCH_RATES').map(Number);
@@ -218,8 +224,14 @@ async function startSwitchProcess(placement: string, redisUrl: string, secret: B
   throw new Error(`switch (${placement}) did not become healthy:\n${stderr()}`);
 }
 
-async function startEchoProcess(): Promise<Target> {
-  const { child, stderr } = spawnChild([join(projectRoot(), 'dist', 'bench', 'echo.js')], { ECHO_PORT: '0' });
+/** The echo peer; with `redis`, the floor (each answer after one EVALSHA of the ceiling script there). */
+async function startEchoProcess(redis: ManagedRedis | null = null): Promise<Target> {
+  const env: Record<string, string> = { ECHO_PORT: '0' };
+  if (redis !== null) {
+    if (redis.socketPath !== null) env.ECHO_REDIS_SOCKET = redis.socketPath;
+    else env.ECHO_REDIS_URL = redis.url;
+  }
+  const { child, stderr } = spawnChild([join(projectRoot(), 'dist', 'bench', 'echo.js')], env);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -229,7 +241,7 @@ async function startEchoProcess(): Promise<Target> {
     });
     child.once('exit', () => reject(new Error(`echo server exited:\n${stderr()}`)));
   });
-  return { name: 'echo', pid: child.pid!, isoPort: port, httpPort: null, stop: stopper(child) };
+  return { name: redis === null ? 'echo' : 'floor', pid: child.pid!, isoPort: port, httpPort: null, stop: stopper(child) };
 }
 
 // ---------------------------------------------------------------- RSS of the switch process
@@ -450,6 +462,10 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
   if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-switch-'));
   const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+  if (placement === FLOOR) {
+    const target = await startEchoProcess(redis).catch(async (err: unknown) => { await redis.stop(); rmSync(dir, { recursive: true, force: true }); throw err; });
+    return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: FLOOR }, redis, dir, balances: [] };
+  }
   const secret = randomBytes(32);
   const balances = await seed(redis.url, secret, pans, fundsMinor, variant?.configId);
   variant?.funded(balances, fundsMinor);
@@ -501,7 +517,7 @@ async function benchPlacement(placement: string, variant: Variant | null = null)
     result.rss = rss.stop();
     await closeSession(session);
   }
-  console.log(`  switch RSS: start ${mib(result.rss.startKiB)}, end ${mib(result.rss.endKiB)}, max ${mib(result.rss.maxKiB)} MiB`);
+  console.log(`  process RSS: start ${mib(result.rss.startKiB)}, end ${mib(result.rss.endKiB)}, max ${mib(result.rss.maxKiB)} MiB`);
   return result;
 }
 
@@ -582,7 +598,7 @@ function printSummary(r: Results): void {
       console.log(`  ${p.placement}: highest rate with p99 ≤ ${p.search.budgetP99Us / 1000} ms: ${p.search.sustainablePerSecond}/s` +
         (ratio === null || ratio === undefined ? '' : `; sustainable / ceiling = ${ratio.toFixed(2)}`));
     }
-    console.log(`  ${p.placement}: switch RSS start ${mib(p.rss.startKiB)} MiB, end ${mib(p.rss.endKiB)} MiB, max ${mib(p.rss.maxKiB)} MiB`);
+    console.log(`  ${p.placement}: process RSS start ${mib(p.rss.startKiB)} MiB, end ${mib(p.rss.endKiB)} MiB, max ${mib(p.rss.maxKiB)} MiB`);
     if (p.soak.length > 0) {
       const p99s = p.soak.map((x) => x.report.latencyUs.p99);
       console.log(`  ${p.placement}: soak ${p.soak[p.soak.length - 1]!.atSeconds} s at ${opt('BENCH_SOAK_RATE')}/s: RSS ${p.soak.map((x) => mib(x.rssKiB)).join(' → ')} MiB; ` +
@@ -617,7 +633,9 @@ function usage(): string {
 /** Runs the parts BENCH_PARTS names, printing progress; returns every figure. */
 export async function benchSwitch(): Promise<Results> {
   if (TARGET !== 'switch' && TARGET !== 'echo') throw new Error(`BENCH_TARGET=${TARGET} must be switch or echo`);
-  for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main') throw new Error(`BENCH_PLACEMENTS: ${p} is not workers or main`);
+  for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && p !== FLOOR) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, workers or main`);
+  // The partner variant and the burst need the switch: they run on its first placement.
+  const switchPlacement = PLACEMENTS.find((p) => p !== FLOOR) ?? 'workers';
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,
@@ -636,12 +654,12 @@ export async function benchSwitch(): Promise<Results> {
   }
   if (opt('BENCH_PARTNER') === '1' && TARGET === 'switch' && PARTS.has('rates')) {
     const variant = await partnerVariant();
-    try { r.partner = await benchPlacement(placements[0]!, variant); } finally { await variant.close(); }
+    try { r.partner = await benchPlacement(switchPlacement, variant); } finally { await variant.close(); }
   } else {
     console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
   }
   if (PARTS.has('burst')) {
-    r.burst = await burst(placements[0]!);
+    r.burst = await burst(TARGET === 'echo' ? placements[0]! : switchPlacement);
     if (r.burst.ledgerReport !== null) console.log('\n' + r.burst.ledgerReport);
   }
   return r;

@@ -4,7 +4,7 @@
 // code runs from the sources and from dist/.
 import { join } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
-import { dynamicScript, loadScripts, projectRoot, type LuaScript } from '../ledger/scripts.js';
+import { loadScripts, projectRoot, scriptCall, type LuaScript } from '../ledger/scripts.js';
 
 let cache: Map<string, LuaScript> | null = null;
 
@@ -15,14 +15,13 @@ function scripts(): Map<string, LuaScript> {
 
 const camel = (name: string): string => name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
 
-/** Defines every script whose name starts with `prefix` on the client (once per client). */
+/** Puts every script whose name starts with `prefix` on the client as a plain function property (scriptCall; once per client). */
 export function defineSwitchScripts(redis: Redis | Cluster, prefix: string): void {
   const r = redis as unknown as Record<string, unknown>;
   for (const s of scripts().values()) {
     if (!s.name.startsWith(prefix)) continue;
     const cmd = camel(s.name);
     if (typeof r[cmd] === 'function') continue;
-    if (s.numberOfKeys === null) r[cmd] = dynamicScript(redis, s.lua);
-    else redis.defineCommand(cmd, { numberOfKeys: s.numberOfKeys, lua: s.lua });
+    r[cmd] = scriptCall(redis, s);
   }
 }

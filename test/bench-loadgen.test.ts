@@ -1,12 +1,18 @@
 // The switch benchmark's load generator against the echo peer: every request leaves on schedule,
 // every answer is matched by STAN and counted by code, and the histograms saw each one. Timing is
-// not asserted here (docs/benchmarks.md): the machine decides it, not the code.
+// not asserted here (docs/benchmarks.md): the machine decides it, not the code. The floor peer
+// (the echo with one hold script per message) runs against a real redis-server.
 import t from 'tap';
 import { IsoCodec } from '../iso/codec.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
 import { FieldScanner, readDigits, runOpenLoop, runBurst } from '../bench/loadgen.js';
 import { RequestFactory, benchPan } from '../bench/requests.js';
 import { startEchoServer } from '../bench/echo.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { startManagedRedis } from '../ledger/redis-server.js';
 
 const pans = Array.from({ length: 4 }, (_, i) => benchPan(i));
 
@@ -54,4 +60,18 @@ t.test('a burst over 8 connections is answered in full', async (t) => {
   const r = await runBurst({ port: echo.port, connections: 8, plan, dialect: DIALECT_1987 });
   t.equal(r.answered, 2000);
   t.same(r.codes, { '00': 2000 });
+});
+
+t.test('the floor peer answers each request after one durable hold in its Redis', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-floor-'));
+  const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+  const echo = await startEchoServer(0, '127.0.0.1', redis.socketPath === null ? { url: redis.url } : { socketPath: redis.socketPath });
+  const probe = new Redis(redis.url);
+  t.teardown(async () => { probe.disconnect(); await echo.close(); await redis.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const plan = new RequestFactory(pans).plan(100);
+  const r = await runOpenLoop({ port: echo.port, connections: 4, ratePerSecond: 200, plan, dialect: DIALECT_1987 });
+  t.equal(r.answered, 100);
+  t.same(r.codes, { '00': 100 });
+  t.equal(await probe.xlen('{g00}:jnl'), 100, 'one journal entry per answer');
+  t.equal(Number(await probe.hget('{g00}:ub:floor', 'b')), 100 * 100, 'each answer held 100 minor units');
 });
