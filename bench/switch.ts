@@ -11,7 +11,8 @@
 //            with next to nothing around it. The first placement is the ratios' baseline.
 //   search   the highest offered rate whose p99 stays within the budget, stepping upward; printed
 //            as a ratio to the ceiling's unpipelined rate.
-//   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals.
+//   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals
+//            (the first switch placement only).
 //   burst    20,000 funded 0100s for one card, pipelined over the connections as fast as the
 //            sockets take them, on a fresh Redis; then the ledger invariant check.
 //
@@ -101,6 +102,8 @@ const TARGET = opt('BENCH_TARGET');
 /** The placement that is not the switch: the echo peer with one EVALSHA per message (bench/echo.ts). */
 const FLOOR = 'floor';
 const PLACEMENTS = list('BENCH_PLACEMENTS');
+/** The switch's first placement: the partner variant, the soak and the burst run on it alone. */
+const SWITCH_PLACEMENT = PLACEMENTS.find((p) => p !== FLOOR) ?? 'workers';
 const PARTS = new Set(list('BENCH_PARTS'));
 const RATES = list('BENCH_RATES').map(Number);
 const SECONDS = num('BENCH_SECONDS');
@@ -512,7 +515,7 @@ async function benchPlacement(placement: string, variant: Variant | null = null)
       }
     }
     if (PARTS.has('search') && variant === null) result.search = await search(s);
-    if (num('BENCH_SOAK_S') > 0 && variant === null) result.soak = await soak(s, rss);
+    if (num('BENCH_SOAK_S') > 0 && variant === null && (placement === SWITCH_PLACEMENT || TARGET === 'echo')) result.soak = await soak(s, rss);
   } finally {
     result.rss = rss.stop();
     await closeSession(session);
@@ -634,8 +637,6 @@ function usage(): string {
 export async function benchSwitch(): Promise<Results> {
   if (TARGET !== 'switch' && TARGET !== 'echo') throw new Error(`BENCH_TARGET=${TARGET} must be switch or echo`);
   for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && p !== FLOOR) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, workers or main`);
-  // The partner variant and the burst need the switch: they run on its first placement.
-  const switchPlacement = PLACEMENTS.find((p) => p !== FLOOR) ?? 'workers';
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,
@@ -654,12 +655,12 @@ export async function benchSwitch(): Promise<Results> {
   }
   if (opt('BENCH_PARTNER') === '1' && TARGET === 'switch' && PARTS.has('rates')) {
     const variant = await partnerVariant();
-    try { r.partner = await benchPlacement(switchPlacement, variant); } finally { await variant.close(); }
+    try { r.partner = await benchPlacement(SWITCH_PLACEMENT, variant); } finally { await variant.close(); }
   } else {
     console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
   }
   if (PARTS.has('burst')) {
-    r.burst = await burst(TARGET === 'echo' ? placements[0]! : switchPlacement);
+    r.burst = await burst(TARGET === 'echo' ? placements[0]! : SWITCH_PLACEMENT);
     if (r.burst.ledgerReport !== null) console.log('\n' + r.burst.ledgerReport);
   }
   return r;
