@@ -59,6 +59,9 @@ export interface LoadReport {
   codes: Record<string, number>;
   /** CPU time of the generator's process (user + system) per request sent: its own cost, whatever the machine's load. */
   generatorCpuUsPerRequest: number;
+  /** Answers whose latency passed 3 ms, and 5 ms. */
+  over3ms: number;
+  over5ms: number;
 }
 
 export type Histogram = hdr.Histogram;
@@ -157,6 +160,9 @@ class RunState {
   /** Write time (performance.now() ms) of the request in flight with that STAN, 0 when none. */
   readonly writtenAt = new Float64Array(STAN_LIMIT);
   readonly latency = newHistogram();
+  /** Answers slower than 3 ms and than 5 ms (the latency targets' bounds), counted exactly. */
+  over3ms = 0;
+  over5ms = 0;
   readonly lateness = newHistogram();
   /** Response code as two bytes (b0 * 256 + b1), or -1 for an answer without field 39. */
   readonly codes = new Map<number, number>();
@@ -178,6 +184,7 @@ class RunState {
     if (t0 === 0) { this.unmatched++; return; }
     this.writtenAt[stan] = 0;
     recordUs(this.latency, readAt - t0);
+    if (readAt - t0 > 3) { this.over3ms++; if (readAt - t0 > 5) this.over5ms++; }
     const at39 = s.find(body, 39);
     const code = at39 < 0 || s.length < 2 ? -1 : body[at39]! * 256 + body[at39 + 1]!;
     this.codes.set(code, (this.codes.get(code) ?? 0) + 1);
@@ -234,6 +241,7 @@ function report(state: RunState, sent: number, start: number, lastWrite: number,
     sendSeconds: (lastWrite - start) / 1000, seconds: (end - start) / 1000,
     answersPerSecond: state.answered / Math.max(1e-9, (end - start) / 1000),
     latencyUs: percentiles(state.latency), latenessUs: percentiles(state.lateness), codes: state.codeCounts(),
+    over3ms: state.over3ms, over5ms: state.over5ms,
   };
 }
 
@@ -319,11 +327,13 @@ export async function runBurst(o: BurstOptions): Promise<LoadReport> {
   return report(state, frames.length, start, lastWrite, end, 0, process.cpuUsage(cpu0));
 }
 
-/** One line: latency and lateness percentiles in ms, answered/sent, codes. */
+/** One line: latency and lateness percentiles in ms, the shares over 3 and 5 ms, answered/sent, codes. */
 export function formatReport(name: string, r: LoadReport): string {
   const ms = (us: number) => (us / 1000).toFixed(us < 10_000 ? 2 : 0);
   const l = r.latencyUs;
   const late = r.latenessUs;
+  const share = (n: number) => `${((100 * n) / Math.max(1, r.answered)).toFixed(2)}%`;
   return `${name.padEnd(24)} answered ${r.answered}/${r.sent}  latency p50 ${ms(l.p50)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)} ms` +
+    ` (over 3 ms ${share(r.over3ms)}, over 5 ms ${share(r.over5ms)})` +
     `  | lateness p50 ${ms(late.p50)} p99 ${ms(late.p99)} max ${ms(late.max)} ms  | generator ${r.generatorCpuUsPerRequest.toFixed(0)} µs CPU/request  codes ${JSON.stringify(r.codes)}`;
 }

@@ -20,7 +20,7 @@ const OPTIONS: EnvOptions = [
   ['BENCH_CODEC_ROUND_MS', '400', 'codec: milliseconds per round'],
   ['BENCH_LEDGER_HOLDS', '20000', 'ledger: holds per measurement'],
   ['BENCH_LEDGER_ROUNDS', '2', 'ledger: API / redis-benchmark pairs per AOF mode'],
-  ['BENCH_PLACEMENTS', 'workers,main', 'end to end: placements of the switch'],
+  ['BENCH_PLACEMENTS', 'floor,workers,main', 'end to end: placements (floor: one EVALSHA per message, no switch; workers; main)'],
   ['BENCH_RATES', '500,1000,2000,3000', 'end to end: offered loads, authorizations per second'],
   ['BENCH_SECONDS', '4', 'end to end: seconds per offered load'],
   ['BENCH_CEILING_REQUESTS', '30000', 'end to end: requests per redis-benchmark run of the ceiling'],

@@ -284,6 +284,8 @@ interface RedisCost {
   /** Of usPerAnswer, the time inside script calls (their nested commands included). */
   scriptUsPerAnswer: number;
   byCommand: Record<string, { usPerAnswer: number; callsPerAnswer: number; nested: boolean }>;
+  /** Bytes appended to the AOF per answer (INFO persistence aof_current_size; NaN across a rewrite). */
+  aofBytesPerAnswer: number;
 }
 
 /** Script calls: their usec already includes every command they run (Redis counts those a second time under their own names). */
@@ -321,13 +323,17 @@ function redisCost(info: string, answered: number, approved: number): RedisCost 
     if (SCRIPT_CALLS.has(name)) scripts += usec;
     byCommand[name] = { usPerAnswer: usec / Math.max(1, answered), callsPerAnswer: Number(m[2]) / Math.max(1, answered), nested };
   }
-  return { usPerAnswer: total / Math.max(1, answered), usPerApproved: total / Math.max(1, approved), scriptUsPerAnswer: scripts / Math.max(1, answered), byCommand };
+  return { usPerAnswer: total / Math.max(1, answered), usPerApproved: total / Math.max(1, approved), scriptUsPerAnswer: scripts / Math.max(1, answered), byCommand, aofBytesPerAnswer: NaN };
+}
+
+function aofSize(info: string): number {
+  return Number(/^aof_current_size:(\d+)/m.exec(info)?.[1] ?? NaN);
 }
 
 function formatCost(c: RedisCost): string {
   const show = (nested: boolean) => Object.entries(c.byCommand).filter(([, v]) => v.nested === nested && v.usPerAnswer >= 1).sort((a, b) => b[1].usPerAnswer - a[1].usPerAnswer)
     .map(([k, v]) => `${k} ${v.usPerAnswer.toFixed(1)} µs (${v.callsPerAnswer.toFixed(2)} calls)`).join(', ');
-  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs — ${show(false)}; inside the scripts: ${show(true)}`;
+  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, AOF ${c.aofBytesPerAnswer.toFixed(0)} bytes — ${show(false)}; inside the scripts: ${show(true)}`;
 }
 
 /** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
@@ -351,6 +357,58 @@ interface RateRun {
   placement: string; offeredPerSecond: number; report: LoadReport; redis: RedisCost | null;
   /** CPU time (user + system, from /proc, 10 ms ticks) per answer of the target process and of redis-server. */
   targetCpuUsPerAnswer: number; redisCpuUsPerAnswer: number | null;
+  /** Where the slow answers were slow, by the switch's own clocks (null for the echo and the floor). */
+  clocks: ClockShares | null;
+}
+
+/**
+ * Shares of a run's answers slower than 3 ms and 5 ms by three clocks: end to end (the generator,
+ * from its HDR histogram), inside the switch (switch_message_latency_seconds: frame read off the
+ * socket → answer handed to the socket) and the ledger script call (switch_redis_script_seconds:
+ * queueing, round trip, Redis execution and fsync). Both switch histograms are Prometheus ones,
+ * read before and after the run; 3 ms and 5 ms are bucket bounds, so those shares are exact.
+ * An answer slow end to end but not inside the switch waited outside its clock: in the socket
+ * before the switch read it (an event loop busy or paused), or in the kernel and the generator.
+ */
+export interface ClockShares {
+  over3ms: { endToEnd: number; inSwitch: number; script: number };
+  over5ms: { endToEnd: number; inSwitch: number; script: number };
+}
+
+/** Sums the cumulative bucket counts of one histogram across its label sets: le → count. */
+export function histogramBuckets(metricsText: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, 'gm');
+  for (const m of metricsText.matchAll(re)) out.set(m[1]!, (out.get(m[1]!) ?? 0) + Number(m[2]));
+  return out;
+}
+
+/** Share of observations above bucket bound `le` between two scrapes (NaN with none). */
+export function shareAbove(before: Map<string, number>, after: Map<string, number>, le: string): number {
+  const total = (after.get('+Inf') ?? 0) - (before.get('+Inf') ?? 0);
+  const within = (after.get(le) ?? 0) - (before.get(le) ?? 0);
+  return total > 0 ? (total - within) / total : NaN;
+}
+
+async function scrape(httpPort: number | null): Promise<string | null> {
+  if (httpPort === null) return null;
+  try { return await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(); } catch { return null; }
+}
+
+function clockShares(before: string | null, after: string | null, report: LoadReport, overUs: (us: number) => number): ClockShares | null {
+  if (before === null || after === null) return null;
+  const lat = ['switch_message_latency_seconds', 'switch_redis_script_seconds'].map((n) => [histogramBuckets(before, n), histogramBuckets(after, n)] as const);
+  const at = (le: string, ms: number) => ({ endToEnd: overUs(ms * 1000) / Math.max(1, report.answered), inSwitch: shareAbove(lat[0]![0], lat[0]![1], le), script: shareAbove(lat[1]![0], lat[1]![1], le) });
+  return { over3ms: at('0.003', 3), over5ms: at('0.005', 5) };
+}
+
+function pct(x: number): string {
+  return Number.isNaN(x) ? '-' : `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+}
+
+function formatClocks(c: ClockShares): string {
+  const one = (k: 'over3ms' | 'over5ms') => `${pct(c[k].endToEnd)} end to end, ${pct(c[k].inSwitch)} inside the switch, ${pct(c[k].script)} in the ledger call`;
+  return `answers over 3 ms: ${one('over3ms')}; over 5 ms: ${one('over5ms')}`;
 }
 interface SearchStep { offeredPerSecond: number; p99Us: number; answered: number; sent: number; pass: boolean }
 interface SearchResult { budgetP99Us: number; steps: SearchStep[]; sustainablePerSecond: number }
@@ -386,11 +444,18 @@ async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun
   const plan = s.factory.plan(Math.max(1, Math.round(rate * seconds)));
   if (s.probe !== null) await s.probe.config('RESETSTAT');
   const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid)];
+  const metrics0 = await scrape(s.target.httpPort);
+  const aof0 = s.probe === null ? NaN : aofSize(await s.probe.info('persistence'));
   const report = await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: rate, plan, dialect: DIALECT_1987 });
+  const clocks = clockShares(metrics0, await scrape(s.target.httpPort), report, (us) => (us === 3000 ? report.over3ms : report.over5ms));
   const targetCpuUsPerAnswer = (cpuUs(s.target.pid) - cpu0[0]!) / Math.max(1, report.answered);
   const redisCpuUsPerAnswer = s.redisPid === null ? null : (cpuUs(s.redisPid) - cpu0[1]!) / Math.max(1, report.answered);
   const redis = s.probe === null ? null : redisCost(await s.probe.info('commandstats'), report.answered, report.codes['00'] ?? 0);
-  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer };
+  if (redis !== null) {
+    const grown = aofSize(await s.probe!.info('persistence')) - aof0;
+    redis.aofBytesPerAnswer = grown >= 0 ? grown / Math.max(1, report.answered) : NaN;
+  }
+  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer, clocks };
 }
 
 function passes(r: LoadReport): boolean {
@@ -512,6 +577,7 @@ async function benchPlacement(placement: string, variant: Variant | null = null)
         console.log(formatReport(`  ${rate}/s`, run.report));
         console.log(`    CPU per answer: ${s.placement} ${run.targetCpuUsPerAnswer.toFixed(0)} µs` + (run.redisCpuUsPerAnswer === null ? '' : `, redis-server ${run.redisCpuUsPerAnswer.toFixed(0)} µs`));
         if (run.redis !== null) console.log('    ' + formatCost(run.redis));
+        if (run.clocks !== null) console.log('    ' + formatClocks(run.clocks));
       }
     }
     if (PARTS.has('search') && variant === null) result.search = await search(s);

@@ -13,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startManagedRedis } from '../ledger/redis-server.js';
+import { Histogram, Registry } from 'prom-client';
+import { histogramBuckets, shareAbove } from '../bench/switch.js';
 
 const pans = Array.from({ length: 4 }, (_, i) => benchPan(i));
 
@@ -51,6 +53,21 @@ t.test('open loop at 200/s for 1 s against the echo peer: every request answered
   t.equal(r.latenessUs.count, 200, 'lateness histogram counted every write');
   t.same(r.codes, { '00': 200 });
   t.ok(r.latencyUs.max >= r.latencyUs.p99 && r.latencyUs.p99 >= r.latencyUs.p50);
+  t.ok(r.over5ms <= r.over3ms && r.over3ms <= r.answered, 'answers over 5 ms are among those over 3 ms');
+});
+
+t.test('the share of answers over a bound, read from two scrapes of a Prometheus histogram', async (t) => {
+  const registry = new Registry();
+  const h = new Histogram({ name: 'x_seconds', help: 'x', labelNames: ['code'] as const, buckets: [0.001, 0.003, 0.005], registers: [registry] });
+  h.labels('00').observe(0.002);
+  const before = histogramBuckets(await registry.metrics(), 'x_seconds');
+  // Between the scrapes: 6 observations over two label sets, 2 of them above 3 ms, 1 above 5 ms.
+  for (const v of [0.0005, 0.002, 0.0025, 0.004]) h.labels('00').observe(v);
+  for (const v of [0.001, 0.009]) h.labels('51').observe(v);
+  const after = histogramBuckets(await registry.metrics(), 'x_seconds');
+  t.equal(shareAbove(before, after, '0.003'), 2 / 6);
+  t.equal(shareAbove(before, after, '0.005'), 1 / 6);
+  t.ok(Number.isNaN(shareAbove(after, after, '0.003')), 'no observations: no share');
 });
 
 t.test('a burst over 8 connections is answered in full', async (t) => {
