@@ -284,7 +284,7 @@ interface RedisCost {
   /** Of usPerAnswer, the time inside script calls (their nested commands included). */
   scriptUsPerAnswer: number;
   byCommand: Record<string, { usPerAnswer: number; callsPerAnswer: number; nested: boolean }>;
-  /** Bytes appended to the AOF per answer (INFO persistence aof_current_size; NaN across a rewrite). */
+  /** Bytes appended to the AOF per answer (INFO persistence aof_current_size; NaN when the AOF was rewritten during the run). */
   aofBytesPerAnswer: number;
 }
 
@@ -326,14 +326,15 @@ function redisCost(info: string, answered: number, approved: number): RedisCost 
   return { usPerAnswer: total / Math.max(1, answered), usPerApproved: total / Math.max(1, approved), scriptUsPerAnswer: scripts / Math.max(1, answered), byCommand, aofBytesPerAnswer: NaN };
 }
 
-function aofSize(info: string): number {
-  return Number(/^aof_current_size:(\d+)/m.exec(info)?.[1] ?? NaN);
+function aofState(info: string): { bytes: number; rewrites: number; rewriting: boolean } {
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+  return { bytes: field('aof_current_size'), rewrites: field('aof_rewrites'), rewriting: field('aof_rewrite_in_progress') === 1 };
 }
 
 function formatCost(c: RedisCost): string {
   const show = (nested: boolean) => Object.entries(c.byCommand).filter(([, v]) => v.nested === nested && v.usPerAnswer >= 1).sort((a, b) => b[1].usPerAnswer - a[1].usPerAnswer)
     .map(([k, v]) => `${k} ${v.usPerAnswer.toFixed(1)} µs (${v.callsPerAnswer.toFixed(2)} calls)`).join(', ');
-  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, AOF ${c.aofBytesPerAnswer.toFixed(0)} bytes — ${show(false)}; inside the scripts: ${show(true)}`;
+  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, AOF ${Number.isNaN(c.aofBytesPerAnswer) ? '- (rewritten during the run)' : c.aofBytesPerAnswer.toFixed(0)} bytes — ${show(false)}; inside the scripts: ${show(true)}`;
 }
 
 /** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
@@ -445,15 +446,17 @@ async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun
   if (s.probe !== null) await s.probe.config('RESETSTAT');
   const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid)];
   const metrics0 = await scrape(s.target.httpPort);
-  const aof0 = s.probe === null ? NaN : aofSize(await s.probe.info('persistence'));
+  const aof0 = s.probe === null ? null : aofState(await s.probe.info('persistence'));
   const report = await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: rate, plan, dialect: DIALECT_1987 });
   const clocks = clockShares(metrics0, await scrape(s.target.httpPort), report, (us) => (us === 3000 ? report.over3ms : report.over5ms));
   const targetCpuUsPerAnswer = (cpuUs(s.target.pid) - cpu0[0]!) / Math.max(1, report.answered);
   const redisCpuUsPerAnswer = s.redisPid === null ? null : (cpuUs(s.redisPid) - cpu0[1]!) / Math.max(1, report.answered);
   const redis = s.probe === null ? null : redisCost(await s.probe.info('commandstats'), report.answered, report.codes['00'] ?? 0);
   if (redis !== null) {
-    const grown = aofSize(await s.probe!.info('persistence')) - aof0;
-    redis.aofBytesPerAnswer = grown >= 0 ? grown / Math.max(1, report.answered) : NaN;
+    const aof1 = aofState(await s.probe!.info('persistence'));
+    // A rewrite during the run starts the file over: no figure then.
+    const clean = aof0 !== null && aof1.rewrites === aof0.rewrites && !aof0.rewriting && !aof1.rewriting && aof1.bytes >= aof0.bytes;
+    redis.aofBytesPerAnswer = clean ? (aof1.bytes - aof0!.bytes) / Math.max(1, report.answered) : NaN;
   }
   return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer, clocks };
 }
