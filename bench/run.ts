@@ -111,7 +111,8 @@ async function runSuite(suite: string, i: number, step: (i: number, what: string
         BENCH_PARTS: process.env.BENCH_PARTS || 'ceiling,rates', BENCH_PLACEMENTS: opt('BENCH_PLACEMENTS'), BENCH_RATES: opt('BENCH_RATES'),
         BENCH_SECONDS: opt('BENCH_SECONDS'), BENCH_CEILING_REQUESTS: opt('BENCH_CEILING_REQUESTS'), BENCH_PARTNER: opt('BENCH_PARTNER'),
       });
-      const { benchSwitch } = await import('./switch.js');
+      const { benchSwitch, installInterruptCleanup } = await import('./switch.js');
+      installInterruptCleanup();
       report.switch = switchFigures(await benchSwitch());
     }
   }

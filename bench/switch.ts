@@ -125,8 +125,8 @@ const SETTLE_MAX_MS = 60_000;
 interface Ceiling { requests: number; unpipelinedPerSecond: number; pipelined16PerSecond: number; held: number }
 
 async function measureCeiling(): Promise<Ceiling> {
-  const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-ceiling-'));
-  const server = await startManagedRedis({ dir, appendfsync: 'always' });
+  const dir = tempDir('antaca-bench-ceiling-');
+  const server = await managedRedis(dir);
   const admin = new Redis(server.url);
   try {
     const lua = readFileSync(join(projectRoot(), 'bench', 'lua', 'ceiling-hold-6.lua'), 'utf8');
@@ -148,14 +148,14 @@ async function measureCeiling(): Promise<Ceiling> {
   } finally {
     admin.disconnect();
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   }
 }
 
 /** Requests per second of the last EVALSHA line of redis-benchmark's CSV output. */
 async function redisBenchmark(args: string[]): Promise<number> {
   const out = await new Promise<string>((res, rej) => {
-    const child = spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = tracked(spawn('redis-benchmark', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     let text = '';
     child.stdout.on('data', (d: Buffer) => { text += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { text += d.toString(); });
@@ -190,8 +190,51 @@ async function seed(url: string, secret: Buffer, pans: readonly string[], fundsM
   return ids;
 }
 
+/**
+ * What a run interrupted by Ctrl-C or a SIGTERM would leave behind: the processes it started
+ * (switches, echo peers, redis-servers, redis-benchmark) and their data directories, which after
+ * a soak hold gigabytes. installInterruptCleanup() kills and removes them on the way out.
+ */
+const leftovers = { pids: new Set<number>(), dirs: new Set<string>() };
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  leftovers.dirs.add(dir);
+  return dir;
+}
+
+function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  leftovers.dirs.delete(dir);
+}
+
+function tracked<T extends { pid?: number | undefined; once(event: 'exit', fn: () => void): unknown }>(child: T): T {
+  const pid = child.pid;
+  if (pid !== undefined) { leftovers.pids.add(pid); child.once('exit', () => leftovers.pids.delete(pid)); }
+  return child;
+}
+
+async function managedRedis(dir: string): Promise<ManagedRedis> {
+  const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+  leftovers.pids.add(redis.pid);
+  void redis.exited.then(() => leftovers.pids.delete(redis.pid), () => leftovers.pids.delete(redis.pid));
+  return redis;
+}
+
+/** On SIGINT / SIGTERM: SIGKILL every process the run started, remove their directories, exit 130 / 143. */
+export function installInterruptCleanup(): void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const pid of leftovers.pids) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ } }
+    for (const dir of leftovers.dirs) { try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } }
+    process.stderr.write(`\nbench:switch: interrupted (${signal}); its processes were stopped and their directories removed\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+}
+
 function spawnChild(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = tracked(spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   // The switch's log lines are kept (the last few KiB) and shown only if it fails.
   let tail = '';
   child.stderr!.on('data', (d: Buffer) => { tail = (tail + d.toString()).slice(-4096); });
@@ -516,7 +559,7 @@ interface Variant { name: string; configId: string; env: Record<string, string>;
 /** The partner simulator (EXTERNAL_BALANCE, 2 ms per answer) and a programs file naming it. */
 async function partnerVariant(): Promise<Variant> {
   const sim = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE', latencyMs: PARTNER_LATENCY_MS } });
-  const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-partner-'));
+  const dir = tempDir('antaca-bench-partner-');
   const file = join(dir, 'programs.json');
   writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555779', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 } }]));
   return {
@@ -524,17 +567,17 @@ async function partnerVariant(): Promise<Variant> {
     funded(balanceIds, fundsMinor) {
       balanceIds.forEach((balanceId, i) => sim.sim.setBalance({ balanceId, userId: 'bench-' + i, currency: 'EUR', amount: fundsMinor }));
     },
-    async close() { await sim.close(); rmSync(dir, { recursive: true, force: true }); },
+    async close() { await sim.close(); removeDir(dir); },
   };
 }
 
 /** Starts a fresh Redis (switch target) and the target process, seeded with `pans` each holding fundsMinor. */
 async function openSession(placement: string, pans: string[], fundsMinor: number, variant: Variant | null = null): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
   if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
-  const dir = mkdtempSync(join(tmpdir(), 'antaca-bench-switch-'));
-  const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+  const dir = tempDir('antaca-bench-switch-');
+  const redis = await managedRedis(dir);
   if (placement === FLOOR) {
-    const target = await startEchoProcess(redis).catch(async (err: unknown) => { await redis.stop(); rmSync(dir, { recursive: true, force: true }); throw err; });
+    const target = await startEchoProcess(redis).catch(async (err: unknown) => { await redis.stop(); removeDir(dir); throw err; });
     return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: FLOOR }, redis, dir, balances: [] };
   }
   const secret = randomBytes(32);
@@ -546,7 +589,7 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
   } catch (err) {
     // Nothing of a session that did not start may keep the bench from ending.
     await redis.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
     throw err;
   }
   const name = variant === null ? placement : `${placement}+${variant.name}`;
@@ -557,7 +600,7 @@ async function closeSession(o: { s: Session; redis: ManagedRedis | null; dir: st
   o.s.probe?.disconnect();
   await o.s.target.stop();
   await o.redis?.stop();
-  if (o.dir !== null) rmSync(o.dir, { recursive: true, force: true });
+  if (o.dir !== null) removeDir(o.dir);
 }
 
 async function warmUp(s: Session): Promise<void> {
@@ -737,6 +780,7 @@ export async function benchSwitch(): Promise<Results> {
 
 async function main(): Promise<void> {
   parseCommandLine('bench:switch', process.argv.slice(2), usage);
+  installInterruptCleanup();
   const r = await benchSwitch();
   printSummary(r);
   console.log(`\nresults: ${writeResults(r)}`);
