@@ -8,6 +8,9 @@
 // minimal hold script (bench/lua/ceiling-hold-6.lua) against that Redis, so it shows the latency
 // that one durable Redis round trip per message costs on this machine, with next to no work of
 // its own around it. Field 39 is `00` when the script held (or replayed) and `51` when it declined.
+// With ECHO_REDIS_SCRIPT=prototype the script is bench/lua/prototype-approval-9.lua instead: an
+// approval written the way the planned redesign would write it (transaction hash = record +
+// idempotency record + cached answer), with a record and a cached answer of the switch's sizes.
 //
 // `node dist/bench/echo.js` listens on ECHO_PORT (default: a free port) and prints
 // `echo listening <port>` on stdout; startEchoServer() runs it inside the calling process.
@@ -79,11 +82,50 @@ async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
   return { hold, close: () => redis.disconnect() };
 }
 
-export async function startEchoServer(port = 0, host = '127.0.0.1', redisTarget: { url?: string; socketPath?: string } = {}): Promise<EchoServer> {
+/** A record of the switch's shape and size (about 900 bytes of JSON, as stores/records.ts writes). */
+function prototypeRecord(id: string, balanceId: string, txId: string, nowMs: number): string {
+  return JSON.stringify({
+    id, balanceId, resourceId: 'bc1', resource: 'card', cardId: 'bc1', externalTransactionId: txId, referenceExternalTransactionId: null,
+    type: 'DEBIT', category: 'PURCHASE', amount: FLOOR_AMOUNT_MINOR, currency: 'EUR', originalAmount: null, originalCurrency: null,
+    status: 'AUTHORIZED', description: 'MERCHANT 0001', date: new Date(nowMs).toISOString(), referenceExternalTransactionDate: null,
+    transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'MERCHANT 0001', merchantCity: 'WARSAW', captureMode: 'CHIP',
+      lastFourDigits: '0001', acquirerCountry: 'POL', retrievalReferenceNumber: '000000001234' },
+    processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100', feeMinor: 0, fxFeeMinor: 0,
+  });
+}
+
+/** bench/lua/prototype-approval-9.lua with the switch's key and argument sizes. */
+async function prototypeHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
+  const lua = readFileSync(join(projectRoot(), 'bench', 'lua', 'prototype-approval-9.lua'), 'utf8');
+  const sha = await redis.script('LOAD', lua) as string;
+  const p = '{g00}:';
+  const balanceId = 'f6b3a4c2-6a93-4235-9135-1452f8016426';
+  await redis.hset(p + 'ub:' + balanceId, 'a', FLOOR_FUNDS_MINOR, 'b', 0);
+  await redis.hset(p + 'pbt:pb-DEPOSIT-EUR-0019167984', 'a', FLOOR_FUNDS_MINOR, 'b', 0);
+  await redis.hset(p + 'card:bc1', 'v', '1');
+  // A cached answer of the switch's size: the framed 0110 without field 2, with its code prefix.
+  const answer = Buffer.alloc(240, 0x30);
+  let n = 0;
+  const hold: Hold = async () => {
+    const k = ++n;
+    const now = Date.now();
+    const stan = String(k % 1_000_000).padStart(6, '0');
+    const txId = `bc1.010.1130010612.${stan}.${String(process.pid).padStart(11, '0')}.TERM${String(k).padStart(8, '0')}`;
+    const recordId = `e44d176c-7234-4adb-beb7-${String(k).padStart(12, '0')}`;
+    const r = await redis.evalsha(sha, 9,
+      `${p}tx:${balanceId}:${txId}`, p + 'ub:' + balanceId, p + 'pbt:pb-DEPOSIT-EUR-0019167984', p + 'jnl', p + 'exp', p + 'card:bc1',
+      `${p}dup:${recordId.slice(-24)}`, `${p}rrn:bc1:${String(k).padStart(12, '0')}`, `${p}oid:${txId.slice(0, txId.lastIndexOf('.'))}`,
+      FLOOR_AMOUNT_MINOR, balanceId, txId, now + 86_400_000, now, prototypeRecord(recordId, balanceId, txId, now), answer, '1', 172_800_000, 3_888_000_000);
+    return r === 0 ? '51' : '00';
+  };
+  return { hold, close: () => redis.disconnect() };
+}
+
+export async function startEchoServer(port = 0, host = '127.0.0.1', redisTarget: { url?: string; socketPath?: string; script?: 'ceiling' | 'prototype' } = {}): Promise<EchoServer> {
   const codec = new IsoCodec(DIALECT_1987);
   const redis = redisTarget.socketPath !== undefined ? new Redis({ path: redisTarget.socketPath, enableAutoPipelining: true })
     : redisTarget.url !== undefined ? new Redis(redisTarget.url, { enableAutoPipelining: true }) : null;
-  const floor = redis === null ? null : await floorHold(redis);
+  const floor = redis === null ? null : redisTarget.script === 'prototype' ? await prototypeHold(redis) : await floorHold(redis);
   const sockets = new Set<Socket>();
   const server: Server = createServer((s) => { sockets.add(s); s.once('close', () => sockets.delete(s)); serve(s, codec, floor?.hold ?? null); });
   return new Promise((resolve, reject) => {
@@ -99,7 +141,8 @@ export async function startEchoServer(port = 0, host = '127.0.0.1', redisTarget:
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const redisTarget = process.env.ECHO_REDIS_SOCKET ? { socketPath: process.env.ECHO_REDIS_SOCKET } : process.env.ECHO_REDIS_URL ? { url: process.env.ECHO_REDIS_URL } : {};
+  const script = process.env.ECHO_REDIS_SCRIPT === 'prototype' ? 'prototype' as const : 'ceiling' as const;
+  const redisTarget = process.env.ECHO_REDIS_SOCKET ? { socketPath: process.env.ECHO_REDIS_SOCKET, script } : process.env.ECHO_REDIS_URL ? { url: process.env.ECHO_REDIS_URL, script } : {};
   startEchoServer(Number(process.env.ECHO_PORT ?? 0), '127.0.0.1', redisTarget).then((s) => {
     process.stdout.write(`echo listening ${s.port}\n`);
     process.on('SIGTERM', () => { void s.close().then(() => process.exit(0)); });

@@ -8,7 +8,11 @@
 //            The placement `floor` is not the switch: it is bench/echo.ts answering each request
 //            after one EVALSHA of the ceiling's minimal hold script against its own managed Redis
 //            (AOF always) — what one durable Redis round trip per message costs on this machine,
-//            with next to nothing around it. The first placement is the ratios' baseline.
+//            with next to nothing around it. The placement `prototype` is the same peer writing
+//            each approval as the planned redesign would (bench/lua/prototype-approval-9.lua: the
+//            transaction hash as record, idempotency record and cached answer), to measure that
+//            layout's Redis time and AOF bytes before building it. The first placement is the
+//            ratios' baseline.
 //   search   the highest offered rate whose p99 stays within the budget, stepping upward; printed
 //            as a ratio to the ceiling's unpipelined rate.
 //   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals
@@ -18,7 +22,7 @@
 //
 // Options (environment variables; `--help` prints them):
 //   BENCH_TARGET          switch | echo (a trivial echo peer: checks the generator)   default switch
-//   BENCH_PLACEMENTS      comma-separated: floor, workers, main (first = ratios' base)  default floor,workers
+//   BENCH_PLACEMENTS      comma-separated: floor, prototype, workers, main (first = base) default floor,workers
 //   BENCH_PARTS           comma-separated parts to run                                  default ceiling,rates,search,burst
 //   BENCH_RATES           offered rates of the rates part, per second                   default 1000,2500,5000
 //   BENCH_SECONDS         seconds per offered rate                                      default 5
@@ -63,7 +67,7 @@ import { envOptionLines, isMain, parseCommandLine } from '../scripts/cli.js';
 
 const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
   ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
-  ['BENCH_PLACEMENTS', 'floor,workers', 'comma-separated placements: floor (one EVALSHA per message, no switch), workers, main; the first is the ratios\' baseline'],
+  ['BENCH_PLACEMENTS', 'floor,workers', 'comma-separated placements: floor (one EVALSHA per message, no switch), prototype (the redesigned approval\'s writes, no switch), workers, main; the first is the ratios\' baseline'],
   ['BENCH_PARTS', 'ceiling,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
   ['BENCH_RATES', '1000,2500,5000', 'offered rates of the rates part, per second'],
   ['BENCH_SECONDS', '5', 'seconds per offered rate'],
@@ -101,9 +105,12 @@ function list(name: string): string[] {
 const TARGET = opt('BENCH_TARGET');
 /** The placement that is not the switch: the echo peer with one EVALSHA per message (bench/echo.ts). */
 const FLOOR = 'floor';
+/** Not the switch either: the echo peer writing each approval as the planned redesign would (bench/lua/prototype-approval-9.lua). */
+const PROTOTYPE = 'prototype';
+const PEERS = new Set([FLOOR, PROTOTYPE]);
 const PLACEMENTS = list('BENCH_PLACEMENTS');
 /** The switch's first placement: the partner variant, the soak and the burst run on it alone. */
-const SWITCH_PLACEMENT = PLACEMENTS.find((p) => p !== FLOOR) ?? 'workers';
+const SWITCH_PLACEMENT = PLACEMENTS.find((p) => !PEERS.has(p)) ?? 'workers';
 const PARTS = new Set(list('BENCH_PARTS'));
 const RATES = list('BENCH_RATES').map(Number);
 const SECONDS = num('BENCH_SECONDS');
@@ -271,8 +278,8 @@ async function startSwitchProcess(placement: string, redisUrl: string, secret: B
 }
 
 /** The echo peer; with `redis`, the floor (each answer after one EVALSHA of the ceiling script there). */
-async function startEchoProcess(redis: ManagedRedis | null = null): Promise<Target> {
-  const env: Record<string, string> = { ECHO_PORT: '0' };
+async function startEchoProcess(redis: ManagedRedis | null = null, name = FLOOR): Promise<Target> {
+  const env: Record<string, string> = { ECHO_PORT: '0', ECHO_REDIS_SCRIPT: name === PROTOTYPE ? 'prototype' : 'ceiling' };
   if (redis !== null) {
     if (redis.socketPath !== null) env.ECHO_REDIS_SOCKET = redis.socketPath;
     else env.ECHO_REDIS_URL = redis.url;
@@ -287,7 +294,7 @@ async function startEchoProcess(redis: ManagedRedis | null = null): Promise<Targ
     });
     child.once('exit', () => reject(new Error(`echo server exited:\n${stderr()}`)));
   });
-  return { name: redis === null ? 'echo' : 'floor', pid: child.pid!, isoPort: port, httpPort: null, stop: stopper(child) };
+  return { name: redis === null ? 'echo' : name, pid: child.pid!, isoPort: port, httpPort: null, stop: stopper(child) };
 }
 
 // ---------------------------------------------------------------- RSS of the switch process
@@ -576,9 +583,9 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
   if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = tempDir('antaca-bench-switch-');
   const redis = await managedRedis(dir);
-  if (placement === FLOOR) {
-    const target = await startEchoProcess(redis).catch(async (err: unknown) => { await redis.stop(); removeDir(dir); throw err; });
-    return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: FLOOR }, redis, dir, balances: [] };
+  if (PEERS.has(placement)) {
+    const target = await startEchoProcess(redis, placement).catch(async (err: unknown) => { await redis.stop(); removeDir(dir); throw err; });
+    return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances: [] };
   }
   const secret = randomBytes(32);
   const balances = await seed(redis.url, secret, pans, fundsMinor, variant?.configId);
@@ -748,7 +755,7 @@ function usage(): string {
 /** Runs the parts BENCH_PARTS names, printing progress; returns every figure. */
 export async function benchSwitch(): Promise<Results> {
   if (TARGET !== 'switch' && TARGET !== 'echo') throw new Error(`BENCH_TARGET=${TARGET} must be switch or echo`);
-  for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && p !== FLOOR) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, workers or main`);
+  for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && !PEERS.has(p)) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, prototype, workers or main`);
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,

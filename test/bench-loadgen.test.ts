@@ -92,3 +92,22 @@ t.test('the floor peer answers each request after one durable hold in its Redis'
   t.equal(await probe.xlen('{g00}:jnl'), 100, 'one journal entry per answer');
   t.equal(Number(await probe.hget('{g00}:ub:floor', 'b')), 100 * 100, 'each answer held 100 minor units');
 });
+
+t.test('the prototype peer writes each approval as one transaction hash holding the record and the cached answer', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-prototype-'));
+  const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+  const target = redis.socketPath === null ? { url: redis.url } : { socketPath: redis.socketPath };
+  const echo = await startEchoServer(0, '127.0.0.1', { ...target, script: 'prototype' });
+  const probe = new Redis(redis.url);
+  t.teardown(async () => { probe.disconnect(); await echo.close(); await redis.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const plan = new RequestFactory(pans).plan(50);
+  const r = await runOpenLoop({ port: echo.port, connections: 4, ratePerSecond: 200, plan, dialect: DIALECT_1987 });
+  t.same(r.codes, { '00': 50 });
+  t.equal(await probe.xlen('{g00}:jnl'), 50, 'one journal entry per answer');
+  const txKeys = await probe.keys('{g00}:tx:*');
+  t.equal(txKeys.length, 50, 'one transaction hash per answer');
+  const [rec, ans] = await probe.hmgetBuffer(txKeys[0]!, 'rec', 'ans');
+  t.equal(JSON.parse(rec!.toString()).status, 'AUTHORIZED', 'the hash holds the record');
+  t.equal(ans!.length, 240, 'and the cached answer');
+  t.equal((await probe.keys('{g00}:idem:*')).length, 0, 'no separate idempotency record');
+});
