@@ -240,6 +240,15 @@ export function installInterruptCleanup(): void {
   process.once('SIGTERM', onSignal);
 }
 
+/**
+ * Node arguments that run one of the project's modules (`app/main`, `bench/echo`) as this
+ * benchmark runs: from dist/ when built (`npm run bench:switch`), from the sources under tsx when
+ * the benchmark itself runs from them (tests).
+ */
+function moduleArgs(path: string): string[] {
+  return import.meta.url.endsWith('.ts') ? ['--import=tsx', join(projectRoot(), path + '.ts')] : [join(projectRoot(), 'dist', path + '.js')];
+}
+
 function spawnChild(args: string[], env: Record<string, string>): { child: ChildProcess; stderr: () => string } {
   const child = tracked(spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
   // The switch's log lines are kept (the last few KiB) and shown only if it fails.
@@ -264,7 +273,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 async function startSwitchProcess(placement: string, redisUrl: string, secret: Buffer, extraEnv: Record<string, string> = {}): Promise<Target> {
   const isoPort = await freePort();
   const httpPort = await freePort();
-  const { child, stderr } = spawnChild([...NODE_ARGS, join(projectRoot(), 'dist', 'app', 'main.js')], {
+  const { child, stderr } = spawnChild([...NODE_ARGS, ...moduleArgs('app/main')], {
     PLACEMENT: placement, REDIS_URL: redisUrl, ISO_PORT: String(isoPort), HTTP_PORT: String(httpPort), SWITCH_SECRET: secret.toString('hex'), ...extraEnv,
   });
   child.stdout!.resume();
@@ -284,7 +293,7 @@ async function startEchoProcess(redis: ManagedRedis | null = null, name = FLOOR)
     if (redis.socketPath !== null) env.ECHO_REDIS_SOCKET = redis.socketPath;
     else env.ECHO_REDIS_URL = redis.url;
   }
-  const { child, stderr } = spawnChild([join(projectRoot(), 'dist', 'bench', 'echo.js')], env);
+  const { child, stderr } = spawnChild(moduleArgs('bench/echo'), env);
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
