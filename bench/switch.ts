@@ -29,7 +29,7 @@
 //   BENCH_WARMUP_S        seconds at 1,000/s after a switch starts, not reported        default 1
 //   BENCH_CONNECTIONS     TCP connections of the generator                              default 8
 //   BENCH_CARDS           funded cards the requests go round                           default 40
-//   BENCH_P99_BUDGET_MS   the search's p99 limit (SPEC §2.5)                            default 5
+//   BENCH_P99_BUDGET_MS   the search's p99 limit (docs/benchmarks.md, latency target)   default 5
 //   BENCH_SEARCH_FROM     first rate of the search (stepped down by halves if it fails) default 1000
 //   BENCH_SEARCH_STEP     step of the search, per second                                default 500
 //   BENCH_SEARCH_MAX      highest rate the search tries                                 default 10000
@@ -50,7 +50,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-server.js';
@@ -74,7 +74,7 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_WARMUP_S', '1', 'seconds at 1,000/s after each switch start, not reported'],
   ['BENCH_CONNECTIONS', '8', 'TCP connections of the load generator'],
   ['BENCH_CARDS', '40', 'funded cards the requests go round'],
-  ['BENCH_P99_BUDGET_MS', '5', 'p99 limit of the sustainable-rate search (SPEC §2.5)'],
+  ['BENCH_P99_BUDGET_MS', '5', 'p99 limit of the sustainable-rate search (docs/benchmarks.md, latency target)'],
   ['BENCH_SEARCH_FROM', '1000', 'first rate of the search; if it fails, the search halves downward'],
   ['BENCH_SEARCH_STEP', '500', 'upward step of the search, per second'],
   ['BENCH_SEARCH_MAX', '10000', 'highest rate the search tries'],
@@ -85,6 +85,7 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_BURST', '20000', 'requests of the one-card burst'],
   ['BENCH_CEILING_REQUESTS', '100000', 'requests per redis-benchmark run of the ceiling'],
   ['BENCH_NODE_ARGS', '', 'extra node options for the switch process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof'],
+  ['BENCH_SWITCH_STDOUT', '', 'file the switch process\'s stdout is appended to (--trace-gc, bench/alloc-profile.ts); unset: discarded'],
   ['BENCH_PARTNER', '0', '1: the rates again with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
 ];
 export const SWITCH_OPTIONS = OPTIONS;
@@ -393,7 +394,8 @@ function aofState(info: string): { bytes: number; rewrites: number; rewriting: b
 function formatCost(c: RedisCost): string {
   const show = (nested: boolean) => Object.entries(c.byCommand).filter(([, v]) => v.nested === nested && v.usPerAnswer >= 1).sort((a, b) => b[1].usPerAnswer - a[1].usPerAnswer)
     .map(([k, v]) => `${k} ${v.usPerAnswer.toFixed(1)} µs (${v.callsPerAnswer.toFixed(2)} calls)`).join(', ');
-  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, AOF ${Number.isNaN(c.aofBytesPerAnswer) ? '- (rewritten during the run)' : c.aofBytesPerAnswer.toFixed(0)} bytes — ${show(false)}; inside the scripts: ${show(true)}`;
+  const aof = Number.isNaN(c.aofBytesPerAnswer) ? 'AOF per answer: no figure (Redis rewrote its AOF during the run)' : `AOF ${c.aofBytesPerAnswer.toFixed(0)} bytes per answer`;
+  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, ${aof} — by command, µs and calls per answer: ${show(false)}; inside the scripts: ${show(true)}`;
 }
 
 /** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
@@ -706,13 +708,13 @@ function printSummary(r: Results): void {
   if (r.ceiling !== null) {
     console.log(`  redis ceiling (redis-benchmark -c 50, minimal hold script, AOF always): ${Math.round(r.ceiling.unpipelinedPerSecond)}/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)}/s with -P 16`);
   }
-  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  CPU µs/answer (target/redis/gen)  codes');
+  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  µs/approved  CPU µs/answer (target/redis/gen)  codes');
   for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner])]) {
     for (const run of p.rates) {
       const l = run.report.latencyUs;
       console.log(`  ${p.placement.padEnd(9)} ${String(run.offeredPerSecond).padStart(10)}  ${`${run.report.answered}/${run.report.sent}`.padStart(13)}  ` +
         `${ms(l.p50).padStart(8)} ${ms(l.p99).padStart(8)} ${ms(l.p999).padStart(9)} ${ms(l.max).padStart(8)} ${ms(run.report.latenessUs.p99).padStart(12)}  ` +
-        `${(run.redis === null ? '-' : run.redis.usPerAnswer.toFixed(0)).padStart(15)}  ` +
+        `${(run.redis === null ? '-' : run.redis.usPerAnswer.toFixed(0)).padStart(15)}  ${(run.redis === null ? '-' : run.redis.usPerApproved.toFixed(0)).padStart(11)}  ` +
         `${`${run.targetCpuUsPerAnswer.toFixed(0)}/${run.redisCpuUsPerAnswer === null ? '-' : run.redisCpuUsPerAnswer.toFixed(0)}/${run.report.generatorCpuUsPerRequest.toFixed(0)}`.padStart(32)}  ${JSON.stringify(run.report.codes)}`);
     }
   }
@@ -720,7 +722,11 @@ function printSummary(r: Results): void {
   for (const p of r.placements.slice(1)) {
     for (const run of p.rates) {
       const b = base?.rates.find((x) => x.offeredPerSecond === run.offeredPerSecond);
-      if (b !== undefined) console.log(`  p99 ratio ${p.placement} / ${base!.placement} at ${run.offeredPerSecond}/s: ${(run.report.latencyUs.p99 / Math.max(1, b.report.latencyUs.p99)).toFixed(2)}x`);
+      if (b === undefined) continue;
+      const ratio = run.report.latencyUs.p99 / Math.max(1, b.report.latencyUs.p99);
+      // The floor does a subset of the switch's work: a ratio below 1 means the floor's run was disturbed.
+      const doubt = PEERS.has(base!.placement) && !PEERS.has(p.placement) && ratio < 1 ? `  (below 1: the ${base!.placement}'s run at this rate was disturbed by the machine; run again)` : '';
+      console.log(`  p99 ratio ${p.placement} / ${base!.placement} at ${run.offeredPerSecond}/s: ${ratio.toFixed(2)}x${doubt}`);
     }
   }
   for (const p of r.placements) {
@@ -769,7 +775,8 @@ export async function benchSwitch(): Promise<Results> {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
     options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,
   };
-  console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always`);
+  console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always, ` +
+    `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} before the run (figures from a machine busy with other work are its, not the switch's)`);
   if (PARTS.has('ceiling') && TARGET === 'switch') {
     r.ceiling = await measureCeiling();
     console.log(`redis ceiling: ${Math.round(r.ceiling.unpipelinedPerSecond)} holds/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)} holds/s with -P 16 (${r.ceiling.requests} requests each)`);
@@ -789,7 +796,7 @@ export async function benchSwitch(): Promise<Results> {
   }
   if (PARTS.has('burst')) {
     r.burst = await burst(TARGET === 'echo' ? placements[0]! : SWITCH_PLACEMENT);
-    if (r.burst.ledgerReport !== null) console.log('\n' + r.burst.ledgerReport);
+    if (r.burst.ledgerReport !== null) console.log(`\nledger check of the burst's Redis (ledger/check.ts, as npm run ledger:check):\n${r.burst.ledgerReport}`);
   }
   return r;
 }
