@@ -491,11 +491,9 @@ async function settle(s: Session): Promise<void> {
   const deadline = Date.now() + SETTLE_MAX_MS;
   let inflight = NaN;
   while (Date.now() < deadline) {
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${s.target.httpPort}/metrics`)).text();
-      inflight = Number(/^switch_inflight_requests (\S+)$/m.exec(text)?.[1]);
-      if (inflight === 0) return;
-    } catch { /* the switch is busy; try again */ }
+    // A scrape that fails (the switch busy) reads as unknown and is tried again.
+    inflight = Number(/^switch_inflight_requests (\S+)$/m.exec(await scrape(s.target.httpPort) ?? '')?.[1]);
+    if (inflight === 0) return;
     await sleep(200);
   }
   console.log(`  (the switch still had ${inflight} requests in flight ${SETTLE_MAX_MS / 1000} s after the run: the next run starts on a backlog)`);

@@ -93,13 +93,12 @@ export function scriptCall(redis: Redis | Cluster, script: Pick<LuaScript, 'lua'
   const sha = createHash('sha1').update(lua).digest('hex');
   const fixed = script.numberOfKeys;
   const r = redis as Redis;
-  const run = async (args: (string | number)[]): Promise<unknown> => {
-    try {
-      return await r.evalsha(sha, ...(args as [number, ...(string | number)[]]));
-    } catch (err) {
-      if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
-      return r.eval(lua, ...(args as [number, ...(string | number)[]]));
-    }
+  type Args = [number, ...(string | number)[]];
+  // The EVAL fallback builds its arguments again only when the server does not know the script.
+  const orEval = (err: unknown, args: Args): Promise<unknown> => {
+    if (!String((err as Error).message).startsWith('NOSCRIPT')) throw err;
+    return r.eval(lua, ...args);
   };
-  return fixed === null ? (...args) => run(args) : (...args) => run([fixed, ...args]);
+  if (fixed === null) return (...args) => r.evalsha(sha, ...(args as Args)).catch((err: unknown) => orEval(err, args as Args));
+  return (...args) => r.evalsha(sha, fixed, ...args).catch((err: unknown) => orEval(err, [fixed, ...args]));
 }

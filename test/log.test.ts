@@ -24,7 +24,7 @@ import { log, logger } from './log/index.ts';
 log('error', 'card ${PAN} failed', { path: '/x/${PAN}', nested: { text: 'a ${PAN} b' }, cvv: '123', track2: '${PAN}=2512' });
 logger.warn({ pan: '${PAN}' }, 'pan field');
 logger.warn({ deep: { deeper: { cardNumber: ${PAN}, PAN: '5557 7012 3456 1234', pinBlock: 'A1B2' } }, amount: ${PAN}, spaced: 'card 5557-7012-3456-1234' }, 'anywhere');
-logger.debug({ mti: '0100' }, 'message decided');
+logger.debug({ mti: '0100', maskedPan: '${PAN}' }, 'message decided');
 `;
 
 t.test('a line: level name, message first, PANs masked, secrets withheld', async (t) => {
@@ -45,6 +45,10 @@ t.test('a line: level name, message first, PANs masked, secrets withheld', async
 t.test('LOG_LEVEL decides what is written', async (t) => {
   const debug = await run(LINES, { LOG_LEVEL: 'debug' });
   t.same(debug.map((l) => l.level), ['error', 'warn', 'warn', 'debug']);
+  // The switch's per-message debug line (app/start.ts) names its field maskedPan: even a full PAN
+  // put there by mistake leaves masked.
+  t.match(debug[3], { msg: 'message decided', maskedPan: '555770******1234' });
+  t.notMatch(JSON.stringify(debug[3]), /5557701234561234/);
   t.same((await run(LINES, { LOG_LEVEL: 'error' })).map((l) => l.level), ['error']);
   t.same(await run(LINES, { LOG_LEVEL: 'silent' }), []);
   t.throws(() => loadConfig({ LOG_LEVEL: 'loud' }), /LOG_LEVEL=loud must be one of fatal, error, warn, info, debug, trace, silent/);
