@@ -4,8 +4,11 @@
 // stored (Secrets.cvvKey). The authorization path reads the record, status, lock and the
 // customer's "debits blocked" flag included, in one HGETALL; a card already read on a deciding
 // thread is remembered there (`seen`), and a hold decided with the remembered card re-checks the
-// fields it was decided on inside the hold's own script (ledger HoldArgs.guard), so a lock still
-// takes effect on the very next authorization. Every operation touches one key, so the layout
+// record's version inside the hold's own script (ledger HoldArgs.guard), so a lock still takes
+// effect on the very next authorization. Every write to a card record goes through this store and
+// counts up its version field `v` in the same script or transaction (create, lock, unlock,
+// activation, a PIN-failure lock, a customer block, limits); a record without `v` (written before
+// versions existed) is never remembered, only read. Every operation touches one key, so the layout
 // works unchanged on Redis Cluster (where nothing is remembered):
 //
 //   card:pan:<panIndex>   hash: the card record (fields in F below); panIndex = base64url HMAC
@@ -106,11 +109,16 @@ export interface SeenCard {
 const F = {
   id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
   lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
-  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm',
+  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm', version: 'v',
 } as const;
 
-/** Every field an authorization is decided on: a hold decided with a remembered card re-checks them all. */
-const GUARDED_FIELDS: readonly string[] = [F.id, F.balanceId, F.configId, F.currency, F.expiry, F.status, F.lock, F.debitsBlocked, F.limits];
+/**
+ * What a hold decided with a remembered card re-checks: the record's id and version. Every write
+ * that can change a decision (status, lock, customer block, limits, a replaced record) counts the
+ * version up, so two fields stand for all nine an authorization reads; the id catches a record
+ * deleted and issued again under the same PAN.
+ */
+const GUARDED_FIELDS: readonly string[] = [F.id, F.version];
 
 const IRREVERSIBLE_ARG = ',' + IRREVERSIBLE_LOCK_CODES.join(',') + ',';
 
@@ -185,6 +193,8 @@ export class CardStore implements CustomerBlockSink {
   private readonly cache = new Map<string, SeenCard>();
 
   private remember(index: string, card: CardRecord, h: Record<string, string>): void {
+    // A record from before versions existed cannot be guarded by its version: read it every time.
+    if (h[F.version] === undefined) return;
     const expected = GUARDED_FIELDS.map((f) => h[f] ?? '');
     // A value the guard cannot carry (never in practice: ids, codes, a JSON of numbers) is simply not cached.
     if (expected.some((v) => v.includes('|') || v.includes('\x1f'))) return;
@@ -312,7 +322,10 @@ export class CardStore implements CustomerBlockSink {
       if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new AppError('CARD_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
     }
     const key = await this.requireRecordKey(cardId);
-    await this.redis.hset(key, F.limits, JSON.stringify(limits));
+    // The version counts up with the write: a card remembered by a deciding thread is read again.
+    const replies = await this.redis.multi().hset(key, F.limits, JSON.stringify(limits)).hincrby(key, F.version, 1).exec();
+    const failed = replies?.find(([err]) => err !== null)?.[0];
+    if (failed) throw failed;
   }
 
   async applyCustomerBlock(cardId: string, lockVersion: number, blocked: boolean): Promise<void> {

@@ -66,17 +66,43 @@ for (const placement of ['main', 'workers'] as const) {
     t.equal((await c.request(auth('000006', 1_000)))['39'], '61', 'a per-transaction limit set meanwhile applies');
     t.equal((await c.request(auth('000007', 400)))['39'], '00', 'under it: approved');
     t.equal(await held(), 3_400);
+    await cards.setLimits('card-guard', { perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null });
+
+    // The other writers of a card record count its version up too.
+    await cards.recordPinFailure(PAN, 'ONLINE', 1);
+    t.not((await c.request(auth('000011', 100)))['39'], '00', 'a lock set by too many PIN failures declines the next authorization');
+    await cards.unlock('card-guard');
+    const seedAgain = { id: 'card-guard', customerId: 'cust-guard', balanceId, configId: DEMO, currency: 'EUR', expiry: EXP, lock: 0 };
+    await cards.put(PAN, { ...seedAgain, status: 'INACTIVE' });
+    t.not((await c.request(auth('000012', 100)))['39'], '00', 'a record replaced under the same PAN and id (now inactive) is not decided from memory');
+    await cards.put(PAN, { ...seedAgain, status: 'ACTIVE' });
+    t.equal((await c.request(auth('000013', 100)))['39'], '00', 'replaced again (active): approved');
+    t.equal(await held(), 3_500);
 
     // A repeat of an answered message: the script finds its duplicate entry, the first answer is sent.
     const first = await c.request(auth('000008', 300));
     t.equal(first['39'], '00');
     const again = await c.request(auth('000008', 300));
     t.same(again, first, 'a repeat gets the first answer');
-    t.equal(await held(), 3_700, 'and holds nothing twice');
+    t.equal(await held(), 3_800, 'and holds nothing twice');
     const report = await checkLedger(s.redis.client);
     t.ok(report.ok, 'ledger check passes');
   });
 }
+
+t.test('a card record without a version (stored before versions existed) is read for every authorization', async (t) => {
+  const s = await startTestSwitch(t, { placement: 'main' });
+  const { cards } = await seed(s);
+  await s.redis.client.hdel('card:pan:' + cards.panIndex(PAN), 'v');
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+  t.equal((await c.request(auth('000001', 100)))['39'], '00');
+  const reads = await commandCalls(s, 'hgetall');
+  t.equal((await c.request(auth('000002', 100)))['39'], '00');
+  t.equal(await commandCalls(s, 'hgetall'), reads + 1, 'one HGETALL for the second: nothing was remembered that no version could guard');
+  await cards.lock('card-guard', 3);
+  t.not((await c.request(auth('000003', 100)))['39'], '00', 'its first write gives it a version, and a lock still applies at once');
+});
 
 t.test('CARD_CACHE=off reads the card for every authorization', async (t) => {
   const s = await startTestSwitch(t, { placement: 'main', env: { CARD_CACHE: 'off' } });

@@ -4,4 +4,5 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('HGET', KEYS[1], 'kd') ~= 'PHYSICAL' then return -3 end
 if redis.call('HGET', KEYS[1], 'st') == 'ACTIVE' then return -4 end
 redis.call('HSET', KEYS[1], 'st', 'ACTIVE')
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1

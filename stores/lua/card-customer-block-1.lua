@@ -4,4 +4,5 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local dv = tonumber(redis.call('HGET', KEYS[1], 'dv') or '-1')
 if tonumber(ARGV[1]) < dv then return 0 end
 redis.call('HSET', KEYS[1], 'db', ARGV[2], 'dv', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1

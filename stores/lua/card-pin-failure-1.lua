@@ -6,6 +6,7 @@ local n = redis.call('HINCRBY', KEYS[1], 'pf', 1)
 local lk = redis.call('HGET', KEYS[1], 'lk') or '0'
 if n >= tonumber(ARGV[1]) and lk == '0' then
   redis.call('HSET', KEYS[1], 'lk', ARGV[2])
+  redis.call('HINCRBY', KEYS[1], 'v', 1)
   lk = ARGV[2]
 end
 return {n, tonumber(lk)}

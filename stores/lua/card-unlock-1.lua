@@ -6,4 +6,5 @@ local cur = redis.call('HGET', KEYS[1], 'lk') or '0'
 if cur == '0' then return 0 end
 if string.find(ARGV[1], ',' .. cur .. ',', 1, true) then return -2 end
 redis.call('HSET', KEYS[1], 'lk', 0, 'pf', 0)
+redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
