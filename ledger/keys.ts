@@ -199,7 +199,7 @@ export const StoreKeys = {
   cardIdIndex(cardId: string): string { return 'card:id:' + cardId; },
   /** `card:delivery:<cardId>`: the delivery address of a physical card (hash of address fields). */
   cardDelivery(cardId: string): string { return 'card:delivery:' + cardId; },
-  /** `{gNN}:rec:<recordId>`: a transaction record's JSON (string). */
+  /** `{gNN}:rec:<recordId>`: a transaction record (string; stores/record-codec.ts gives its layout). */
   record(g: number, recordId: string): string { return inGroup(g) + 'rec:' + recordId; },
   /** `{gNN}:recs:bal:<balanceId>`: record ids of a balance, scored by time ms (zset). */
   recordsOfBalance(g: number, balanceId: string): string { return inGroup(g) + 'recs:bal:' + balanceId; },

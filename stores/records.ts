@@ -3,7 +3,7 @@
 //
 // Keys (each record lives in the slot group of its balance, like the ledger; a message for an
 // unknown card in group 0):
-//   {gNN}:rec:<recordId>          string  the record's JSON
+//   {gNN}:rec:<recordId>          string  the record (stores/record-codec.ts: a JSON array of its values)
 //   {gNN}:recs:bal:<balanceId>    zset    record ids of a balance, scored by time ms
 //   {gNN}:recs:card:<cardId>      zset    record ids of a card
 //   {g00}:recs:unattributed       zset    records of messages for unknown cards (no balance or card index)
@@ -26,6 +26,7 @@ import type { Redis, Cluster } from 'ioredis';
 import type { Ledger } from '../ledger/index.js';
 import { StoreKeys, uuidFromHash } from '../ledger/keys.js';
 import { defineSwitchScripts } from './lua.js';
+import { decodeRecord, encodeRecord } from './record-codec.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
 export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
@@ -230,7 +231,7 @@ export class TransactionRecords {
         sameSlot && it.answer !== null ? dupKey : recKey,
         rrn !== null ? StoreKeys.originalsByRrn(gr, rec.cardId!, rrn) : recKey,
         identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey);
-      g.args.push(JSON.stringify(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
+      g.args.push(encodeRecord(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
       if (!sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
     }
     for (const g of byGroup.values()) calls.push(this.cmd.recordWriteMany(g.keys.length, ...g.keys, ...g.args));
@@ -279,7 +280,7 @@ export class TransactionRecords {
     if (!/^[0-9a-f-]{36}$/.test(id)) return null;
     for (let g = 0; g < this.groups; g++) {
       const json = await this.redis.get(StoreKeys.record(g, id));
-      if (json !== null) return this.withLedgerStatus(JSON.parse(json) as TransactionObject);
+      if (json !== null) return this.withLedgerStatus(decodeRecord(id, json));
     }
     return null;
   }
@@ -305,7 +306,10 @@ export class TransactionRecords {
     const page = slice.slice(0, limit);
     const docs = await Promise.all(page.map((e) => this.redis.get(StoreKeys.record(e.g, e.id))));
     const items: TransactionObject[] = [];
-    for (const d of docs) if (d !== null) items.push(await this.withLedgerStatus(JSON.parse(d) as TransactionObject));
+    for (let k = 0; k < docs.length; k++) {
+      const d = docs[k];
+      if (d !== null && d !== undefined) items.push(await this.withLedgerStatus(decodeRecord(page[k]!.id, d)));
+    }
     const last = page[page.length - 1];
     return { items, next: slice.length > limit && last !== undefined ? `${last.score}.${last.id}` : null };
   }
