@@ -75,7 +75,8 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     if (seen !== undefined) {
       // One round trip: the card as this thread last read it, re-checked with the duplicate
       // lookup inside the hold's own script (Request.guard).
-      const guard = { ...seen.guard, absentKey: ctx.records.duplicateAnswerKey(dk!) };
+      const g = seen.guard;
+      const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
       work.push({ req: { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard }, i, dk });
       continue;
     }

@@ -13,23 +13,35 @@ export interface DebitOptions {
   readonly txId?: string;
   /** The request's guard (Request.guard): only the first ledger call of an 0100/0200 debit carries it. */
   readonly guard?: HoldGuard | undefined;
+  /** The user's funds are the partner's to decide (EXTERNAL_BALANCE, HoldArgs.userUnchecked). */
+  readonly userUnchecked?: boolean;
 }
 
 /** Arguments of `ledger.hold()` for a checked debit (an authorization hold, expiring by the program's per-MCC rule). */
 export function holdArgs(c: Checked, o: DebitOptions): HoldArgs {
-  return { ...debitArgs(c, o), expiresAtMs: holdExpiresAtMs(c.program, c.mcc, c.nowMs) };
+  return debitArgsOf(c, o, holdExpiresAtMs(c.program, c.mcc, c.nowMs));
 }
 
 /** Arguments of `ledger.debit()` for a checked debit (posted at once: 0200, or a forced post from 0220). */
 export function debitArgs(c: Checked, o: DebitOptions): Omit<HoldArgs, 'expiresAtMs'> {
+  return debitArgsOf(c, o, 0);
+}
+
+/**
+ * One object literal of one shape for every debit, absent options as undefined (the ledger reads
+ * them so): built per message on the hot path, where object spreads cost an allocation each.
+ * `expiresAtMs` is ignored by `ledger.debit()`.
+ */
+function debitArgsOf(c: Checked, o: DebitOptions, expiresAtMs: number): HoldArgs {
   return {
     idempotencyKey: o.idempotencyKey, txId: o.txId ?? c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
     amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
-    nowMs: c.nowMs,
-    ...(o.forced === true ? { forced: true } : {}),
-    ...(c.limits === undefined ? {} : { limits: c.limits }),
-    ...(c.orphanTxId === undefined ? {} : { orphanTxId: c.orphanTxId }),
-    ...(o.guard === undefined ? {} : { guard: o.guard }),
+    nowMs: c.nowMs, expiresAtMs,
+    forced: o.forced === true ? true : undefined,
+    userUnchecked: o.userUnchecked === true ? true : undefined,
+    limits: c.limits,
+    orphanTxId: c.orphanTxId,
+    guard: o.guard,
   };
 }
 
