@@ -209,9 +209,9 @@ export const StoreKeys = {
   recordsUnattributed(g: number): string { return inGroup(g) + 'recs:unattributed'; },
   /** `{gNN}:dup:<key>`: the cached answer of a message, by its duplicate key (base64url), kept 48 h. */
   duplicateAnswer(g: number, duplicateKey: string): string { return inGroup(g) + 'dup:' + duplicateKey; },
-  /** `{gNN}:rrn:<cardId>:<field 37>`: ledger transaction ids of the card's approved originals with that retrieval reference (set). */
+  /** `{gNN}:rrn:<cardId>:<field 37>`: ledger transaction ids of the card's approved originals with that retrieval reference (newline-separated string; a set if written before 2026-11-30). */
   originalsByRrn(g: number, cardId: string, rrn: string): string { return inGroup(g) + 'rrn:' + cardId + ':' + rrn; },
-  /** `{gNN}:oid:<identity>`: ledger transaction ids of the approved originals with that field-90 identity (set). */
+  /** `{gNN}:oid:<identity>`: ledger transaction ids of the approved originals with that field-90 identity (as originalsByRrn). */
   originalsByIdentity(g: number, identity: string): string { return inGroup(g) + 'oid:' + identity; },
   /** The partner-call outbox of a slot group: `{gNN}:ob:` + due, pend, dead, att (see adapters/outbox.ts). */
   outbox(g: number): { prefix: string; due: string; pend: string; dead: string; att: string } {

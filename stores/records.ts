@@ -8,12 +8,13 @@
 //   {gNN}:recs:card:<cardId>      zset    record ids of a card
 //   {g00}:recs:unattributed       zset    records of messages for unknown cards (no balance or card index)
 //   {gNN}:dup:<key>               string  the framed answer of a message, kept 48 h (SPEC §2.3)
-//   {gNN}:rrn:<cardId>:<field 37> set     ledger transaction ids of the card's approved originals
-//                                         with that retrieval reference (reversal/clearing fallback)
-//   {gNN}:oid:<identity>          set     ledger transaction ids of the card's approved originals
+//   {gNN}:rrn:<cardId>:<field 37> string  ledger transaction ids of the card's approved originals
+//                                         with that retrieval reference (reversal/clearing fallback),
+//                                         newline-separated (a set when written before 2026-11-30)
+//   {gNN}:oid:<identity>          string  ledger transaction ids of the card's approved originals
 //                                         with that identity: what a field 90 names (card, MTI class,
 //                                         field 7, STAN, acquirer) without field 41, for a reversal
-//                                         or clearing that carries no field 41 (SPEC §2.3)
+//                                         or clearing that carries no field 41 (SPEC §2.3); as above
 //
 // A record id is a UUID-shaped HMAC of the message's duplicate key (MTI class, fields 2, 11, 7,
 // 32, 41), so a repeat of a message names the same record and writes nothing twice, and the id
@@ -263,7 +264,7 @@ export class TransactionRecords {
   /** Ledger transaction ids of the card's approved originals with this field 37 (SPEC §2.3 fallback match). */
   async byRetrievalReference(balanceId: string, cardId: string, rrn: string): Promise<string[]> {
     const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
-    return this.redis.smembers(StoreKeys.originalsByRrn(g, cardId, rrn));
+    return this.referenced(StoreKeys.originalsByRrn(g, cardId, rrn));
   }
 
   /**
@@ -273,7 +274,21 @@ export class TransactionRecords {
    */
   async byOriginalIdentity(balanceId: string, identity: string): Promise<string[]> {
     const g = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
-    return this.redis.smembers(StoreKeys.originalsByIdentity(g, identity));
+    return this.referenced(StoreKeys.originalsByIdentity(g, identity));
+  }
+
+  /**
+   * The ids a reference index names (record-write-many-n.lua): a newline-separated string, or a
+   * set when the index was written before that layout. Not on the approval path.
+   */
+  private async referenced(key: string): Promise<string[]> {
+    try {
+      const ids = await this.redis.get(key);
+      return ids === null ? [] : ids.split('\n');
+    } catch (err) {
+      if (!String((err as Error).message).startsWith('WRONGTYPE')) throw err;
+      return this.redis.smembers(key);
+    }
   }
 
   async get(id: string): Promise<TransactionObject | null> {

@@ -80,3 +80,36 @@ t.test('records written through the store are arrays in Redis; old objects besid
   t.same(page.items.map((x) => x.id), [internal.id, old.id], 'both listed, newest first');
   t.same(page.items[1], old, 'the old object read as it was stored');
 });
+
+t.test('reference indexes: one string per reference, a second original appended, sets written before still read', async (t) => {
+  const r = await startTestRedis(t);
+  const ledger = await Ledger.open(r.client);
+  const records = new TransactionRecords(r.client, ledger);
+  const bal = await ledger.createUserBalance({ customerId: 'cust-ref', currency: 'EUR', configId: '0019167984' });
+  const g = ledger.keys.groupOfBalance(bal.id);
+  const original = (n: number, rrn: string): TransactionObject => {
+    const rec = cardRecord();
+    return {
+      ...rec, id: `${n}0000000-7b4d-4c6e-9a0b-1d2e3f4a5b6c`, balanceId: bal.id, externalTransactionId: `card-ref.010.1130022642.00000${n}.00000654321.T${n}`,
+      resourceId: 'card-ref', cardId: 'card-ref', transactionData: { ...rec.transactionData, retrievalReferenceNumber: rrn },
+    };
+  };
+  const write = (rec: TransactionObject, n: number) => records.writeMany([{ dk: Buffer.alloc(18, n), rec, answer: null, nowMs: Date.now(), indexRrn: true }]);
+  await write(original(1, 'RRN000000001'), 1);
+  const rrnKey = StoreKeys.originalsByRrn(g, 'card-ref', 'RRN000000001');
+  t.equal(await r.client.type(rrnKey), 'string', 'the index of one original is a string');
+  t.ok(await r.client.pttl(rrnKey) > 0, 'with an expiry');
+  t.same(await records.byRetrievalReference(bal.id, 'card-ref', 'RRN000000001'), [original(1, 'x').externalTransactionId]);
+  await write(original(2, 'RRN000000001'), 2);
+  t.same(await records.byRetrievalReference(bal.id, 'card-ref', 'RRN000000001'), [1, 2].map((n) => original(n, 'x').externalTransactionId), 'a second original under the same reference is appended');
+  t.same(await records.byOriginalIdentity(bal.id, 'card-ref.010.1130022642.000002.00000654321'), [original(2, 'x').externalTransactionId], 'the field-90 identity index likewise');
+
+  // An index stored as a set by an earlier version: read as before, and added to as a set.
+  const oldKey = StoreKeys.originalsByRrn(g, 'card-ref', 'RRN000000003');
+  await r.client.sadd(oldKey, 'tx-before');
+  await write(original(3, 'RRN000000003'), 3);
+  t.equal(await r.client.type(oldKey), 'set');
+  t.same((await records.byRetrievalReference(bal.id, 'card-ref', 'RRN000000003')).sort(), ['tx-before', original(3, 'x').externalTransactionId].sort(), 'both ids');
+  t.ok(await r.client.pttl(oldKey) > 0, 'and the set now expires like the strings');
+  t.same(await records.byRetrievalReference(bal.id, 'card-ref', 'RRN-NONE'), [], 'an absent reference names nothing');
+});
