@@ -43,7 +43,7 @@ export class Holds {
     checkFee(fee);
     checkFee(fx);
     checkId(a.txId, 'txId');
-    checkId(a.idempotencyKey, 'idempotencyKey');
+    if (a.idempotencyKey !== null) checkId(a.idempotencyKey, 'idempotencyKey');
     checkId(a.balanceId, 'balanceId');
     if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
     if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
@@ -100,7 +100,7 @@ export class Holds {
     if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
     // hold-deposit-then-user-13's KEYS; absent ones are the transaction key (as the script expects).
     const debitKeys = [
-      keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
+      a.idempotencyKey === null ? txKey : keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
       a.depositId === null ? txKey : keys.tranche(g, a.depositId), companyId === '' ? txKey : keys.tranche(g, companyId),
       keys.journals[g]!, keys.expiries[g]!, keys.history(g, a.balanceId), keys.worlds[g]!,
       lim === undefined ? txKey : keys.usage(g, lim.cardId, lim.day),

@@ -38,7 +38,16 @@ export interface PartnerBalance {
 }
 
 export interface HoldArgs {
-  idempotencyKey: string;
+  /**
+   * The call's idempotency key: a repeat with the same key gets the first result and moves
+   * nothing (a different call under the key: IDEMPOTENCY_CONFLICT). null: the transaction id is
+   * the key, and the transaction hash the record: an approval keeps its result in the hash (no
+   * separate key, one write less per approval), the same hold or debit asked again for the
+   * transaction gets it back as a replay, and a decline, which moved nothing, is not remembered
+   * (asked again, it is decided again). The switch's authorizations use null: a repeated message
+   * is answered from the duplicate-answer cache before the ledger is asked.
+   */
+  idempotencyKey: string | null;
   txId: string;
   balanceId: string;
   /** The program's DEPOSIT partner balance, or null for a program without one. */

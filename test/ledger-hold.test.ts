@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { startTestRedis } from './helpers/redis.js';
 import { ledgerScenarios } from './helpers/ledger.js';
+import { checkLedger } from '../ledger/check.js';
 
 const { scenario, opened } = ledgerScenarios(t);
 
@@ -85,6 +86,35 @@ scenario('deposit-then-user hold: approve, replay, declines in order', async (t)
   t.match(await ledger.hold(hold('t4', ubId, depId, 600)), { approved: true, availableMinor: 0 });
   t.match(await ledger.hold(hold('t1', ubId, depId, 5, { idempotencyKey: 'other' })), { approved: false, reason: 'TRANSACTION_EXISTS' });
   t.match(await ledger.hold(hold('t9', ubId, depId, 5, { idempotencyKey: 'h-t1' })), { approved: false, reason: 'IDEMPOTENCY_CONFLICT' });
+});
+
+scenario('idempotency by transaction (idempotencyKey null): the transaction hash is the record', async (t) => {
+  const { ledger, depId, ubId, r } = await setup(t, { user: 1000, deposit: 10_000 });
+  const byTx = (id: string, amount: number, extra: Record<string, unknown> = {}) => hold(id, ubId, depId, amount, { idempotencyKey: null, ...extra });
+  const idemKeys = async () => (await r.client.keys('*idem:*')).sort();
+  const before = await idemKeys();
+  await r.client.config('RESETSTAT');
+  t.match(await ledger.hold(byTx('k1', 300)), { approved: true, replay: false, availableMinor: 700, blockedMinor: 300, depositAvailableMinor: 9_700 });
+  t.same(await idemKeys(), before, 'no idempotency key is written');
+  t.notMatch(await r.client.info('commandstats'), /cmdstat_set:/, 'no SET at all: one write less per approval');
+  t.match(await ledger.hold(byTx('k1', 300)), { approved: true, replay: true, availableMinor: 700, blockedMinor: 300, depositAvailableMinor: 9_700 }, 'asked again: the first result, as a replay');
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 700, blockedMinor: 300 }, 'held once');
+  t.match(await ledger.getTransaction(ubId, 'k1'), { status: 'AUTHORIZED', heldMinor: 300, meta: {} }, 'the transaction reads as any other');
+
+  const [first, repeat] = await Promise.all([ledger.hold(byTx('k2', 100)), ledger.hold(byTx('k2', 100))]);
+  t.match(first, { approved: true, replay: false });
+  t.match(repeat, { approved: true, replay: true, availableMinor: 600 }, 'a repeat in the same call is a replay too');
+
+  t.match(await ledger.hold(byTx('k3', 5_000)), { approved: false, reason: 'INSUFFICIENT_FUNDS', replay: false });
+  t.match(await ledger.hold(byTx('k3', 5_000)), { approved: false, reason: 'INSUFFICIENT_FUNDS', replay: false }, 'a decline is not remembered: decided again');
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'more', txId: 'more', balanceId: ubId, amountMinor: 5_000, partnerId: null });
+  t.match(await ledger.hold(byTx('k3', 5_000)), { approved: true, replay: false }, 'and approved once the funds are there');
+
+  t.match(await ledger.debit({ ...byTx('k1', 300) }), { approved: false, reason: 'TRANSACTION_EXISTS' }, 'another operation on the transaction is no replay');
+  t.match(await ledger.hold(byTx('k1', 300, { idempotencyKey: 'h-k1' })), { approved: false, reason: 'TRANSACTION_EXISTS' }, 'nor is the same hold under a key');
+  t.match(await ledger.debit(byTx('p1', 50)), { approved: true, status: 'CLEARED', replay: false });
+  t.match(await ledger.debit(byTx('p1', 50)), { approved: true, status: 'CLEARED', replay: true }, 'a single-message debit likewise');
+  t.ok((await checkLedger(r.client)).ok, 'ledger check passes');
 });
 
 scenario('hold: not-found, currency and amount checks', async (t) => {

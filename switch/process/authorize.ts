@@ -31,7 +31,7 @@ async function holdFunds(ctx: ProcessContext, req: Request, c: Checked): Promise
 
 /** The deposit-then-user hold of an authorization, within its budget (deadline.ts). */
 async function localHold(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: `auth:${c.txId}`, guard: req.guard, userUnchecked })));
+  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked })));
   if (b.kind === 'standInDeclined') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'HOLD', forced: false, standIn: true, approved: false } });
   }

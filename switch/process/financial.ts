@@ -27,7 +27,7 @@ async function debitFunds(ctx: ProcessContext, req: Request, c: Checked): Promis
 
 /** The deposit-then-user debit of a financial request, posted at once, within its budget (deadline.ts). */
 async function localDebit(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit(debitArgs(c, { idempotencyKey: `fin:${c.txId}`, guard: req.guard, userUnchecked })));
+  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit(debitArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked })));
   if (b.kind !== 'decided') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'POST', forced: false, standIn: true, approved: false } });
   }

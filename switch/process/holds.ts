@@ -5,8 +5,13 @@ import { holdExpiresAtMs, type HoldArgs, type HoldGuard } from '../../ledger/ind
 import type { Checked } from './request.js';
 
 export interface DebitOptions {
-  /** The ledger operation's idempotency key: one per message and purpose (`auth:`, `fin:`, `advice:`, `standin:` …). */
-  readonly idempotencyKey: string;
+  /**
+   * The ledger operation's idempotency key: one per message and purpose (`advice:`, `standin:` …),
+   * or null for the message's own authorization or single-message debit (0100, 0200): the
+   * transaction hash is then the idempotency record (HoldArgs.idempotencyKey), one write less per
+   * approval.
+   */
+  readonly idempotencyKey: string | null;
   /** Skip the funds checks (advices, stand-in approvals): the balance may go below zero. */
   readonly forced?: boolean;
   /** Transaction id to post under, when not the message's own (never for a hold). */

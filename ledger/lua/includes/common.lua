@@ -38,11 +38,16 @@ local function replayed(idem, op, ref)
   return out
 end
 
+-- A result vector as stored: its integers comma-separated.
+local function result_csv(res)
+  local parts = {}
+  for k = 1, #res do parts[k] = d(res[k]) end
+  return table.concat(parts, ',')
+end
+
 local function finish(idem, ttl_ms, op, ref, res)
   if idem ~= '' then
-    local parts = {}
-    for k = 1, #res do parts[k] = d(res[k]) end
-    redis.call('SET', idem, op .. '\n' .. ref .. '\n' .. table.concat(parts, ','), 'PX', ttl_ms)
+    redis.call('SET', idem, op .. '\n' .. ref .. '\n' .. result_csv(res), 'PX', ttl_ms)
   end
   return res
 end

@@ -51,7 +51,22 @@ local function count_usage(k_use, A, amount)
   redis.call('PEXPIRE', k_use, A[18])
 end
 
+-- HoldArgs.idempotencyKey null: the transaction hash is the idempotency record. An approved
+-- hold or debit keeps its operation (field io) and its result vector (field ir, as finish()
+-- stores it) in the transaction hash it writes; the same operation asked again for the same
+-- transaction is answered from there. Returns that result marked as a replay, or nil.
+local function replayed_tx(k_tx, op)
+  local v = redis.call('HMGET', k_tx, 'io', 'ir')
+  if v[1] ~= op then return nil end
+  local out = {}
+  for n in string.gmatch(v[2], '[^,]+') do out[#out + 1] = tonumber(n) end
+  out[2] = 1
+  return out
+end
+
 -- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
+-- k_idem: the idempotency record, or k_tx itself when the transaction hash is the record
+-- (HoldArgs.idempotencyKey null: nothing is remembered of a decline, which moved nothing).
 -- k_guard / k_absent: HoldArgs.guard's keys, or k_tx when there is no guard (A[19] empty).
 local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, k_orphan, k_guard, k_absent, packed, meta, m0, m1)
   local A = split(packed)
@@ -75,10 +90,14 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local company_id = A[12]
   local op = 'hold' .. mode
 
-  local prior = replayed(k_idem, op, balance_id .. '/' .. tx_id)
+  local by_tx = k_idem == k_tx
+  local prior
+  if by_tx then prior = replayed_tx(k_tx, op) else prior = replayed(k_idem, op, balance_id .. '/' .. tx_id) end
   if prior then return prior end
   local ttl = A[8]
   local ref = balance_id .. '/' .. tx_id
+  -- finish() writes no separate record when the transaction hash is the record.
+  if by_tx then k_idem = '' end
 
   -- Every check comes before the first write: Redis does not roll a script back.
   local u = redis.call('HMGET', k_user, 'a', 'b', 'cur')
@@ -210,8 +229,13 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     fields[#fields + 1] = 'm:' .. meta[i]
     fields[#fields + 1] = meta[i + 1]
   end
+  local res = {C_OK, 0, status, ua, ub, da, db, 0}
+  if by_tx then
+    fields[#fields + 1] = 'io'; fields[#fields + 1] = op
+    fields[#fields + 1] = 'ir'; fields[#fields + 1] = result_csv(res)
+  end
   redis.call('HSET', k_tx, unpack(fields))
   redis.call('LPUSH', k_hist, tx_id)
   journal(k_jnl, op, balance_id, tx_id, cur, now, p)
-  return finish(k_idem, ttl, op, ref, {C_OK, 0, status, ua, ub, da, db, 0})
+  return finish(k_idem, ttl, op, ref, res)
 end
