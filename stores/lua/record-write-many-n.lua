@@ -12,13 +12,13 @@
 --
 -- A reference index holds the ledger transaction ids of the originals it names, newline-separated,
 -- in a string with an expiry: nearly every index names one original, and then it costs a single
--- SET ... PX ... NX. A second original under the same reference is appended and the expiry
--- renewed. An index written before this layout is a set, and keeps being one (SADD).
+-- SET ... PX ... NX. A second original under the same reference (an acquirer that repeats its
+-- field 37) is appended and the expiry renewed: a constant cost however many there are. An id is
+-- never appended twice: it comes with its record, and a record is written once (its SET ... NX
+-- guards the rest). An index written before this layout is a set, and keeps being one (SADD).
 local function add_reference(k, tx_id, ttl_ms)
   if redis.call('SET', k, tx_id, 'PX', ttl_ms, 'NX') then return end
   if redis.call('TYPE', k)['ok'] == 'string' then
-    local ids = redis.call('GET', k)
-    if ('\n' .. ids .. '\n'):find('\n' .. tx_id .. '\n', 1, true) then return end
     redis.call('APPEND', k, '\n' .. tx_id)
   else
     redis.call('SADD', k, tx_id)
