@@ -23,11 +23,13 @@ import { projectRoot } from '../ledger/scripts.js';
 import { Framer, frame } from '../switch/net/framer.js';
 import { IsoCodec } from '../iso/codec.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
+import { encodeRecord } from '../stores/record-codec.js';
 
 export interface EchoServer { port: number; close(): Promise<void> }
 
 /** One hold per call, resolving to field 39 of the answer. */
-type Hold = () => Promise<string>;
+/** One approval against the peer's Redis: '00' held, '51' declined. */
+export type Hold = () => Promise<string>;
 
 function serve(socket: Socket, codec: IsoCodec, hold: Hold | null): void {
   socket.setNoDelay(true);
@@ -65,7 +67,7 @@ const FLOOR_IDEMPOTENCY_TTL_MS = 691_200_000;
  * The floor's hold: the ceiling script with the switch's shapes (one hash tag, fresh transaction
  * and idempotency ids per call, enableAutoPipelining like the switch's client).
  */
-async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
+export async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
   const lua = readFileSync(join(projectRoot(), 'bench', 'lua', 'ceiling-hold-6.lua'), 'utf8');
   const sha = await redis.script('LOAD', lua) as string;
   const p = '{g00}:';
@@ -82,11 +84,11 @@ async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
   return { hold, close: () => redis.disconnect() };
 }
 
-/** A record of the switch's shape and size (about 900 bytes of JSON, as stores/records.ts writes). */
+/** A record of the switch's shape and size, stored as stores/records.ts stores it (stores/record-codec.ts). */
 function prototypeRecord(id: string, balanceId: string, txId: string, nowMs: number): string {
-  return JSON.stringify({
+  return encodeRecord({
     id, balanceId, resourceId: 'bc1', resource: 'card', cardId: 'bc1', externalTransactionId: txId, referenceExternalTransactionId: null,
-    type: 'DEBIT', category: 'PURCHASE', amount: FLOOR_AMOUNT_MINOR, currency: 'EUR', originalAmount: null, originalCurrency: null,
+    type: 'POS', category: 'DEBIT', amount: FLOOR_AMOUNT_MINOR, currency: 'EUR', originalAmount: null, originalCurrency: null,
     status: 'AUTHORIZED', description: 'MERCHANT 0001', date: new Date(nowMs).toISOString(), referenceExternalTransactionDate: null,
     transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'MERCHANT 0001', merchantCity: 'WARSAW', captureMode: 'CHIP',
       lastFourDigits: '0001', acquirerCountry: 'POL', retrievalReferenceNumber: '000000001234' },
@@ -95,7 +97,7 @@ function prototypeRecord(id: string, balanceId: string, txId: string, nowMs: num
 }
 
 /** bench/lua/prototype-approval-9.lua with the switch's key and argument sizes. */
-async function prototypeHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
+export async function prototypeHold(redis: Redis): Promise<{ hold: Hold; close(): void }> {
   const lua = readFileSync(join(projectRoot(), 'bench', 'lua', 'prototype-approval-9.lua'), 'utf8');
   const sha = await redis.script('LOAD', lua) as string;
   const p = '{g00}:';

@@ -21,6 +21,8 @@ export interface SwitchFigures {
   placements: PlacementFigures[];
   /** BENCH_PARTNER=1: an EXTERNAL_BALANCE program against the partner simulator; null: skipped. */
   partner: PlacementFigures | null;
+  /** Redis per approved 0100, one at a time (bench/approval-cost.ts); null: not run. */
+  cost: Array<{ variant: string; redisUs: number; writes: number; scriptCalls: number; aofBytes: number }> | null;
 }
 
 export interface BenchReport {
@@ -217,6 +219,12 @@ export function summaryMarkdown(r: BenchReport, plots: ReadonlyArray<{ file: str
     const s = r.switch;
     out.push('## End to end', '');
     if (s.ceiling !== null) out.push(`Redis ceiling (\`redis-benchmark -c 50\`, minimal hold script, AOF always): ${n0(s.ceiling.unpipelinedPerSecond)}/s unpipelined, ${n0(s.ceiling.pipelined16PerSecond)}/s with \`-P 16\`.`, '');
+    if (s.cost !== null) {
+      const floor = s.cost.find((c) => c.variant === 'floor');
+      out.push('Redis per approved 0100, one at a time (medians of interleaved rounds, AOF always):', '', '| variant | Redis µs | vs floor | write commands | script calls | AOF bytes |', '|---|---|---|---|---|---|');
+      for (const c of s.cost) out.push(`| ${c.variant} | ${c.redisUs.toFixed(1)} | ${floor === undefined ? '' : (c.redisUs / floor.redisUs).toFixed(2) + 'x'} | ${c.writes.toFixed(1)} | ${c.scriptCalls.toFixed(1)} | ${n0(c.aofBytes)} |`);
+      out.push('');
+    }
     out.push('| run | offered/s | answered/s | answered / sent | p50 ms | p99 ms | p99.9 ms | max ms |', '|---|---|---|---|---|---|---|---|');
     for (const p of runsOf(r)) {
       for (const x of p.rates) out.push(`| ${p.placement} | ${n0(x.offeredPerSecond)} | ${n0(x.answeredPerSecond)} | ${x.answered}/${x.sent} | ${ms(x.p50Ms)} | ${ms(x.p99Ms)} | ${ms(x.p999Ms)} | ${ms(x.maxMs)} |`);

@@ -61,6 +61,7 @@ export function switchFigures(r: Results): SwitchFigures {
     ceiling: r.ceiling === null ? null : { unpipelinedPerSecond: r.ceiling.unpipelinedPerSecond, pipelined16PerSecond: r.ceiling.pipelined16PerSecond },
     placements: r.placements.map(reduce),
     partner: r.partner === null ? null : reduce(r.partner),
+    cost: r.cost === null ? null : r.cost.map((c) => ({ variant: c.variant, redisUs: c.redisUs, writes: c.writes, scriptCalls: c.scriptCalls, aofBytes: c.aofBytes })),
   };
 }
 
@@ -108,7 +109,7 @@ async function runSuite(suite: string, i: number, step: (i: number, what: string
       step(i + 1, 'switch end to end at fixed offered loads');
       // bench/switch.ts reads its options from the environment when it is loaded.
       Object.assign(process.env, {
-        BENCH_PARTS: process.env.BENCH_PARTS || 'ceiling,rates', BENCH_PLACEMENTS: opt('BENCH_PLACEMENTS'), BENCH_RATES: opt('BENCH_RATES'),
+        BENCH_PARTS: process.env.BENCH_PARTS || 'ceiling,cost,rates', BENCH_PLACEMENTS: opt('BENCH_PLACEMENTS'), BENCH_RATES: opt('BENCH_RATES'),
         BENCH_SECONDS: opt('BENCH_SECONDS'), BENCH_CEILING_REQUESTS: opt('BENCH_CEILING_REQUESTS'), BENCH_PARTNER: opt('BENCH_PARTNER'),
       });
       const { benchSwitch, installInterruptCleanup } = await import('./switch.js');

@@ -3,6 +3,9 @@
 //   ceiling  redis-benchmark running a minimal deposit-then-user hold (bench/lua/ceiling-hold-6.lua)
 //            with EVALSHA against a private redis-server (AOF appendfsync always), 50 clients,
 //            once unpipelined and once with -P 16: the approvals/s Redis alone allows here.
+//   cost     Redis's cost of one approved 0100, one at a time with no load around it, for the floor's
+//            script, the prototype's and the switch's own code (bench/approval-cost.ts): command
+//            time, write commands and AOF bytes per approval, the medians of interleaved rounds.
 //   rates    end-to-end latency at each offered rate, open-loop, against a switch running as its
 //            own process (its own event loop) with a managed Redis (AOF always), per placement.
 //            The placement `floor` is not the switch: it is bench/echo.ts answering each request
@@ -23,7 +26,7 @@
 // Options (environment variables; `--help` prints them):
 //   BENCH_TARGET          switch | echo (a trivial echo peer: checks the generator)   default switch
 //   BENCH_PLACEMENTS      comma-separated: floor, prototype, workers, main (first = base) default floor,workers
-//   BENCH_PARTS           comma-separated parts to run                                  default ceiling,rates,search,burst
+//   BENCH_PARTS           comma-separated parts to run                                  default ceiling,cost,rates,search,burst
 //   BENCH_RATES           offered rates of the rates part, per second                   default 1000,2500,5000
 //   BENCH_SECONDS         seconds per offered rate                                      default 5
 //   BENCH_WARMUP_S        seconds at 1,000/s after a switch starts, not reported        default 1
@@ -39,6 +42,8 @@
 //   BENCH_SOAK_REPORT_S   seconds between soak reports (RSS, latency)                   default 60
 //   BENCH_BURST           requests of the burst                                         default 20000
 //   BENCH_CEILING_REQUESTS requests per redis-benchmark run                             default 100000
+//   BENCH_COST_APPROVALS  approvals per variant and round of the cost part               default 2000
+//   BENCH_COST_ROUNDS     interleaved rounds of the cost part (medians)                  default 3
 //   BENCH_NODE_ARGS       extra node options for the switch process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
 //   BENCH_SWITCH_STDOUT   file the switch process's stdout is appended to (e.g. with --trace-gc); unset: discarded
 //   BENCH_PARTNER         1: the rates again with an EXTERNAL_BALANCE program against the partner
@@ -64,11 +69,13 @@ import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.
 import { RequestFactory, benchPan } from './requests.js';
 import { startPartnerSimulator } from '../simulators/partner/server.js';
 import { envOptionLines, isMain, parseCommandLine } from '../scripts/cli.js';
+import { aofState, formatCost, redisCost, type RedisCost } from './redis-cost.js';
+import { formatApprovalCost, measureApprovalCost, type ApprovalCost } from './approval-cost.js';
 
 const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
   ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
   ['BENCH_PLACEMENTS', 'floor,workers', 'comma-separated placements: floor (one EVALSHA per message, no switch), prototype (the redesigned approval\'s writes, no switch), workers, main; the first is the ratios\' baseline'],
-  ['BENCH_PARTS', 'ceiling,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
+  ['BENCH_PARTS', 'ceiling,cost,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
   ['BENCH_RATES', '1000,2500,5000', 'offered rates of the rates part, per second'],
   ['BENCH_SECONDS', '5', 'seconds per offered rate'],
   ['BENCH_WARMUP_S', '1', 'seconds at 1,000/s after each switch start, not reported'],
@@ -84,6 +91,8 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_SOAK_REPORT_S', '60', 'seconds between soak reports (RSS, latency)'],
   ['BENCH_BURST', '20000', 'requests of the one-card burst'],
   ['BENCH_CEILING_REQUESTS', '100000', 'requests per redis-benchmark run of the ceiling'],
+  ['BENCH_COST_APPROVALS', '2000', 'approvals per variant and round of the cost part (Redis per approval, one at a time)'],
+  ['BENCH_COST_ROUNDS', '3', 'interleaved rounds of the cost part; each figure is their median'],
   ['BENCH_NODE_ARGS', '', 'extra node options for the switch process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof'],
   ['BENCH_SWITCH_STDOUT', '', 'file the switch process\'s stdout is appended to (--trace-gc, bench/alloc-profile.ts); unset: discarded'],
   ['BENCH_PARTNER', '0', '1: the rates again with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
@@ -229,6 +238,13 @@ async function managedRedis(dir: string): Promise<ManagedRedis> {
   return redis;
 }
 
+/** A fresh managed Redis (appendfsync always) in its own directory, for one variant of the cost part. */
+async function costRedis(): Promise<{ redis: ManagedRedis; close(): Promise<void> }> {
+  const dir = tempDir('bench-cost-');
+  const redis = await managedRedis(dir);
+  return { redis, close: async () => { await redis.stop(); removeDir(dir); } };
+}
+
 /** On SIGINT / SIGTERM: SIGKILL every process the run started, remove their directories, exit 130 / 143. */
 export function installInterruptCleanup(): void {
   const onSignal = (signal: NodeJS.Signals) => {
@@ -337,66 +353,6 @@ class RssSampler {
   }
 }
 
-// ---------------------------------------------------------------- Redis time per answer
-
-interface RedisCost {
-  usPerAnswer: number; usPerApproved: number;
-  /** Of usPerAnswer, the time inside script calls (their nested commands included). */
-  scriptUsPerAnswer: number;
-  byCommand: Record<string, { usPerAnswer: number; callsPerAnswer: number; nested: boolean }>;
-  /** Bytes appended to the AOF per answer (INFO persistence aof_current_size; NaN when the AOF was rewritten during the run). */
-  aofBytesPerAnswer: number;
-}
-
-/** Script calls: their usec already includes every command they run (Redis counts those a second time under their own names). */
-const SCRIPT_CALLS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro', 'fcall', 'fcall_ro']);
-
-/**
- * Names of the commands the project's Lua scripts run: INFO commandstats counts them under their
- * own names as well as inside the script call's time, so they are left out of the sum. (A
- * top-level call of such a command, e.g. a card HGETALL when the card is not remembered, is then
- * left out too: the figure is a lower bound by those calls' few µs.)
- */
-function commandsInScripts(): Set<string> {
-  const names = new Set<string>();
-  for (const dir of ['ledger/lua', 'ledger/lua/includes', 'stores/lua', 'adapters/lua']) {
-    let files: string[];
-    try { files = readdirSync(join(projectRoot(), dir)).filter((f) => f.endsWith('.lua')); } catch { continue; }
-    for (const f of files) {
-      for (const m of readFileSync(join(projectRoot(), dir, f), 'utf8').matchAll(/redis\.p?call\('([A-Za-z]+)'/g)) names.add(m[1]!.toLowerCase());
-    }
-  }
-  return names;
-}
-
-/** Redis time per answered request from INFO commandstats (reset before the run): script calls plus the commands sent on their own. */
-function redisCost(info: string, answered: number, approved: number): RedisCost {
-  const nestedNames = commandsInScripts();
-  const byCommand: RedisCost['byCommand'] = {};
-  let total = 0;
-  let scripts = 0;
-  for (const m of info.matchAll(/^cmdstat_(\S+):calls=(\d+),usec=(\d+)/gm)) {
-    const name = m[1]!;
-    const usec = Number(m[3]);
-    const nested = nestedNames.has(name) && !SCRIPT_CALLS.has(name);
-    if (!nested) total += usec;
-    if (SCRIPT_CALLS.has(name)) scripts += usec;
-    byCommand[name] = { usPerAnswer: usec / Math.max(1, answered), callsPerAnswer: Number(m[2]) / Math.max(1, answered), nested };
-  }
-  return { usPerAnswer: total / Math.max(1, answered), usPerApproved: total / Math.max(1, approved), scriptUsPerAnswer: scripts / Math.max(1, answered), byCommand, aofBytesPerAnswer: NaN };
-}
-
-function aofState(info: string): { bytes: number; rewrites: number; rewriting: boolean } {
-  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-  return { bytes: field('aof_current_size'), rewrites: field('aof_rewrites'), rewriting: field('aof_rewrite_in_progress') === 1 };
-}
-
-function formatCost(c: RedisCost): string {
-  const show = (nested: boolean) => Object.entries(c.byCommand).filter(([, v]) => v.nested === nested && v.usPerAnswer >= 1).sort((a, b) => b[1].usPerAnswer - a[1].usPerAnswer)
-    .map(([k, v]) => `${k} ${v.usPerAnswer.toFixed(1)} µs (${v.callsPerAnswer.toFixed(2)} calls)`).join(', ');
-  const aof = Number.isNaN(c.aofBytesPerAnswer) ? 'AOF per answer: no figure (Redis rewrote its AOF during the run)' : `AOF ${c.aofBytesPerAnswer.toFixed(0)} bytes per answer`;
-  return `redis per answer ${c.usPerAnswer.toFixed(1)} µs, per approved 0100 ${c.usPerApproved.toFixed(1)} µs, ${aof} — by command, µs and calls per answer: ${show(false)}; inside the scripts: ${show(true)}`;
-}
 
 /** User + system CPU time of a process so far, in µs, from /proc/<pid>/stat (clock ticks of 10 ms). */
 function cpuUs(pid: number): number {
@@ -696,6 +652,8 @@ function ms(us: number): string {
 export interface Results {
   startedAt: string; machine: { cpus: number; node: string }; options: Record<string, string>;
   ceiling: Ceiling | null; placements: PlacementResult[]; burst: BurstResult | null;
+  /** The cost part: Redis per approved 0100, one at a time (bench/approval-cost.ts); null when not run. */
+  cost: ApprovalCost[] | null;
   /** BENCH_PARTNER=1: the rates with an EXTERNAL_BALANCE program against the partner simulator; null when skipped. */
   partner: PlacementResult | null;
   sustainableToCeiling: Record<string, number | null>;
@@ -705,6 +663,10 @@ function printSummary(r: Results): void {
   console.log('\nsummary (latency: write → answer read; late: scheduled → write; both µs-resolution HDR histograms)');
   if (r.ceiling !== null) {
     console.log(`  redis ceiling (redis-benchmark -c 50, minimal hold script, AOF always): ${Math.round(r.ceiling.unpipelinedPerSecond)}/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)}/s with -P 16`);
+  }
+  if (r.cost !== null) {
+    console.log('  Redis per approved 0100, one at a time (medians):');
+    for (const line of formatApprovalCost(r.cost).slice(0, 1 + r.cost.length)) console.log('  ' + line);
   }
   console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  µs/approved  CPU µs/answer (target/redis/gen)  codes');
   for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner])]) {
@@ -771,13 +733,18 @@ export async function benchSwitch(): Promise<Results> {
   for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && !PEERS.has(p)) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, prototype, workers or main`);
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
-    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null,
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null, cost: null,
   };
   console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always, ` +
     `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} before the run (figures from a machine busy with other work are its, not the switch's)`);
   if (PARTS.has('ceiling') && TARGET === 'switch') {
     r.ceiling = await measureCeiling();
     console.log(`redis ceiling: ${Math.round(r.ceiling.unpipelinedPerSecond)} holds/s unpipelined, ${Math.round(r.ceiling.pipelined16PerSecond)} holds/s with -P 16 (${r.ceiling.requests} requests each)`);
+  }
+  if (PARTS.has('cost') && TARGET === 'switch') {
+    console.log(`\nRedis per approved 0100, one at a time (${num('BENCH_COST_APPROVALS')} approvals per variant and round, ${num('BENCH_COST_ROUNDS')} interleaved rounds, medians; appendfsync always):`);
+    r.cost = await measureApprovalCost({ approvals: num('BENCH_COST_APPROVALS'), warmup: 200, rounds: Math.max(1, num('BENCH_COST_ROUNDS')) }, costRedis, (l) => console.log(l));
+    for (const line of formatApprovalCost(r.cost)) console.log(line);
   }
   const placements = TARGET === 'echo' ? ['echo'] : PLACEMENTS;
   if (PARTS.has('rates') || PARTS.has('search') || num('BENCH_SOAK_S') > 0) {

@@ -15,6 +15,8 @@ import { Redis } from 'ioredis';
 import { startManagedRedis } from '../ledger/redis-server.js';
 import { Histogram, Registry } from 'prom-client';
 import { histogramBuckets, shareAbove } from '../bench/switch.js';
+import { measureApprovalCost } from '../bench/approval-cost.js';
+import { decodeRecord } from '../stores/record-codec.js';
 
 const pans = Array.from({ length: 4 }, (_, i) => benchPan(i));
 
@@ -107,7 +109,29 @@ t.test('the prototype peer writes each approval as one transaction hash holding 
   const txKeys = await probe.keys('{g00}:tx:*');
   t.equal(txKeys.length, 50, 'one transaction hash per answer');
   const [rec, ans] = await probe.hmgetBuffer(txKeys[0]!, 'rec', 'ans');
-  t.equal(JSON.parse(rec!.toString()).status, 'AUTHORIZED', 'the hash holds the record');
+  t.equal(decodeRecord('x', rec!.toString()).status, 'AUTHORIZED', 'the hash holds the record, stored as the switch stores records');
   t.equal(ans!.length, 240, 'and the cached answer');
   t.equal((await probe.keys('{g00}:idem:*')).length, 0, 'no separate idempotency record');
+});
+
+t.test("the cost part: each variant's write commands, script calls and AOF bytes per approval, and the switch's approvals hold money", async (t) => {
+  const dirs: string[] = [];
+  t.teardown(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+  const startRedis = async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'antaca-cost-'));
+    dirs.push(dir);
+    const redis = await startManagedRedis({ dir, appendfsync: 'always' });
+    return { redis, close: () => redis.stop() };
+  };
+  const lines: string[] = [];
+  const rows = await measureApprovalCost({ approvals: 30, warmup: 5, rounds: 1 }, startRedis, (l) => lines.push(l));
+  t.same(rows.map((r) => r.variant), ['floor', 'prototype', 'switch']);
+  const by = Object.fromEntries(rows.map((r) => [r.variant, r]));
+  t.equal(by.floor!.writes, 6, 'the floor: both balances, the transaction, the journal, the expiry index, the idempotency record');
+  t.equal(by.prototype!.writes, 10);
+  t.equal(by.switch!.writes, 12, "the switch: the hold's six writes and the record's six");
+  t.equal(by.switch!.scriptCalls, 2, 'the hold and the record, one call each');
+  for (const r of rows) t.ok(r.aofBytes > 0 && r.redisUs > 0, `${r.variant}: AOF bytes and Redis time measured`);
+  t.ok(by.switch!.aofBytes > by.floor!.aofBytes, 'the switch writes more to the AOF than the floor');
+  t.equal(lines.length, 3, 'a line per variant and round');
 });

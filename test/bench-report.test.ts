@@ -28,6 +28,10 @@ const FIGURES: BenchReport = {
       { placement: 'main', rates: [point(500, 0.9), point(1000, 1.8)] },
     ],
     partner: { placement: 'workers+partner', rates: [point(500, 4.1)] },
+    cost: [
+      { variant: 'floor', redisUs: 50, writes: 6, scriptCalls: 1, aofBytes: 600 },
+      { variant: 'switch', redisUs: 150, writes: 12, scriptCalls: 2, aofBytes: 2_500 },
+    ],
   },
 };
 
@@ -91,6 +95,7 @@ t.test('the report writer: JSON, well-formed SVG plots with their series, a summ
   t.match(md, '**25.0x**', 'codec ratio');
   t.match(md, '| always | 8,000 | 8,800 | 0.90 |', 'ledger row');
   t.match(md, '| workers | 1,000 | 990 | 4000/4000 | 2.50 | 10.00 | 22.50 | 50.00 |', 'end-to-end row');
+  t.match(md, '| switch | 150.0 | 3.00x | 12.0 | 2.0 | 2,500 |', 'the one-at-a-time Redis cost, against the floor');
 });
 
 t.test('a report without the partner variant says it was skipped, and escapes text', async (t) => {
