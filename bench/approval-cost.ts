@@ -23,8 +23,8 @@ import { Redis } from 'ioredis';
 import type { ManagedRedis } from '../ledger/redis-server.js';
 import { Ledger } from '../ledger/index.js';
 import { StoreKeys } from '../ledger/keys.js';
-import { TransactionRecords, recordIdOf, type TransactionObject } from '../stores/records.js';
-import { floorHold, prototypeHold, type Hold } from './echo.js';
+import { TransactionRecords, recordIdOf } from '../stores/records.js';
+import { benchRecord, benchTxId, floorHold, prototypeHold, type Hold } from './echo.js';
 import { aofState, commandsInScripts, redisCost } from './redis-cost.js';
 
 /** What one measurement runs. */
@@ -151,8 +151,7 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
   const hold: Hold = async () => {
     const k = ++n;
     const nowMs = Date.now();
-    const stan = String(k % 1_000_000).padStart(6, '0');
-    const txId = `bc1.010.1130010612.${stan}.00000654321.TERM${String(k).padStart(8, '0')}`;
+    const txId = benchTxId(k, '00000654321');
     const dk = Buffer.alloc(18);
     dk.writeUInt32BE(k, 0);
     dk.writeUInt32BE(process.pid, 4);
@@ -162,7 +161,7 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
       guard: { hashKey: cardKey, fields: guardFields, expected: guardExpected, absentKey: records.duplicateAnswerKey(dk) },
     });
     if (!r.approved) return '51';
-    await records.writeMany([{ dk, rec: approvedRecord(recordIdOf(dk), bal.id, txId, nowMs), answer, nowMs, indexRrn: true }]);
+    await records.writeMany([{ dk, rec: benchRecord(recordIdOf(dk), bal.id, txId, AMOUNT_MINOR, nowMs), answer, nowMs, indexRrn: true }]);
     return '00';
   };
   return {
@@ -171,20 +170,6 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
       const b = await ledger.getUserBalance(bal.id);
       if (b?.blockedMinor !== approvals * AMOUNT_MINOR) throw new Error(`approval cost: ${String(b?.blockedMinor)} minor units held, ${approvals * AMOUNT_MINOR} expected`);
     },
-  };
-}
-
-/** An approved 0100's record, as switch/process/render.ts renders it for a purchase at a shop. */
-function approvedRecord(id: string, balanceId: string, txId: string, nowMs: number): TransactionObject {
-  return {
-    id, balanceId, resourceId: 'bc1', resource: 'card', cardId: 'bc1', externalTransactionId: txId, referenceExternalTransactionId: null,
-    type: 'POS', category: 'DEBIT', amount: AMOUNT_MINOR, currency: 'EUR', originalAmount: null, originalCurrency: null,
-    status: 'AUTHORIZED', description: 'MERCHANT 0001', date: new Date(nowMs).toISOString(), referenceExternalTransactionDate: null,
-    transactionData: {
-      mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'MERCHANT 0001', merchantCity: 'WARSAW', captureMode: 'CHIP',
-      lastFourDigits: '0001', acquirerCountry: 'POL', retrievalReferenceNumber: `RRN${txId.slice(-9)}`,
-    },
-    processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100', feeMinor: 0, fxFeeMinor: 0,
   };
 }
 

@@ -24,6 +24,7 @@ import { Framer, frame } from '../switch/net/framer.js';
 import { IsoCodec } from '../iso/codec.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
 import { encodeRecord } from '../stores/record-codec.js';
+import type { TransactionObject } from '../stores/records.js';
 
 export interface EchoServer { port: number; close(): Promise<void> }
 
@@ -84,16 +85,26 @@ export async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): vo
   return { hold, close: () => redis.disconnect() };
 }
 
-/** A record of the switch's shape and size, stored as stores/records.ts stores it (stores/record-codec.ts). */
-function prototypeRecord(id: string, balanceId: string, txId: string, nowMs: number): string {
-  return encodeRecord({
+/**
+ * The k-th approval's transaction id, as switch/process/request.ts names an 0100's (card, MTI
+ * class, field 7, STAN, acquirer, terminal) for card `bc1`: the sizes the switch writes.
+ */
+export function benchTxId(k: number, acquirer: string): string {
+  return `bc1.010.1130010612.${String(k % 1_000_000).padStart(6, '0')}.${acquirer}.TERM${String(k).padStart(8, '0')}`;
+}
+
+/** An approved 0100's record for card `bc1`, of the shape and size switch/process/render.ts renders. */
+export function benchRecord(id: string, balanceId: string, txId: string, amountMinor: number, nowMs: number): TransactionObject {
+  return {
     id, balanceId, resourceId: 'bc1', resource: 'card', cardId: 'bc1', externalTransactionId: txId, referenceExternalTransactionId: null,
-    type: 'POS', category: 'DEBIT', amount: FLOOR_AMOUNT_MINOR, currency: 'EUR', originalAmount: null, originalCurrency: null,
+    type: 'POS', category: 'DEBIT', amount: amountMinor, currency: 'EUR', originalAmount: null, originalCurrency: null,
     status: 'AUTHORIZED', description: 'MERCHANT 0001', date: new Date(nowMs).toISOString(), referenceExternalTransactionDate: null,
-    transactionData: { mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'MERCHANT 0001', merchantCity: 'WARSAW', captureMode: 'CHIP',
-      lastFourDigits: '0001', acquirerCountry: 'POL', retrievalReferenceNumber: '000000001234' },
+    transactionData: {
+      mcc: '5411', merchantIdentifier: 'MERCHANT0000001', merchantName: 'MERCHANT 0001', merchantCity: 'WARSAW', captureMode: 'CHIP',
+      lastFourDigits: '0001', acquirerCountry: 'POL', retrievalReferenceNumber: `RRN${txId.slice(-9)}`,
+    },
     processingStatus: 'SUCCESS', reason: 'APPROVED', responseCode: '00', mti: '0100', feeMinor: 0, fxFeeMinor: 0,
-  });
+  };
 }
 
 /** bench/lua/prototype-approval-9.lua with the switch's key and argument sizes. */
@@ -111,13 +122,12 @@ export async function prototypeHold(redis: Redis): Promise<{ hold: Hold; close()
   const hold: Hold = async () => {
     const k = ++n;
     const now = Date.now();
-    const stan = String(k % 1_000_000).padStart(6, '0');
-    const txId = `bc1.010.1130010612.${stan}.${String(process.pid).padStart(11, '0')}.TERM${String(k).padStart(8, '0')}`;
+    const txId = benchTxId(k, String(process.pid).padStart(11, '0'));
     const recordId = `e44d176c-7234-4adb-beb7-${String(k).padStart(12, '0')}`;
     const r = await redis.evalsha(sha, 9,
       `${p}tx:${balanceId}:${txId}`, p + 'ub:' + balanceId, p + 'pbt:pb-DEPOSIT-EUR-0019167984', p + 'jnl', p + 'exp', p + 'card:bc1',
       `${p}dup:${recordId.slice(-24)}`, `${p}rrn:bc1:${String(k).padStart(12, '0')}`, `${p}oid:${txId.slice(0, txId.lastIndexOf('.'))}`,
-      FLOOR_AMOUNT_MINOR, balanceId, txId, now + 86_400_000, now, prototypeRecord(recordId, balanceId, txId, now), answer, '1', 172_800_000, 3_888_000_000);
+      FLOOR_AMOUNT_MINOR, balanceId, txId, now + 86_400_000, now, encodeRecord(benchRecord(recordId, balanceId, txId, FLOOR_AMOUNT_MINOR, now)), answer, '1', 172_800_000, 3_888_000_000);
     return r === 0 ? '51' : '00';
   };
   return { hold, close: () => redis.disconnect() };
