@@ -18,7 +18,9 @@
 //            ratios' baseline.
 //   search   the highest offered rate whose p99 stays within the budget, stepping upward; printed
 //            as a ratio to the ceiling's unpipelined rate.
-//   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals
+//   soak     (BENCH_SOAK_S > 0) a long run at one rate, printing the switch's RSS at intervals, on
+//            a switch of its own started after every placement's rates (so that the soak's Redis
+//            of several GB, written out and removed, disturbs none of them)
 //            (the first switch placement only).
 //   burst    20,000 funded 0100s for one card, pipelined over the connections as fast as the
 //            sockets take them, on a fresh Redis; then the ledger invariant check.
@@ -579,16 +581,20 @@ async function warmUp(s: Session): Promise<void> {
   if (WARMUP_S > 0) await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: 1000, plan: s.factory.plan(Math.round(1000 * WARMUP_S)), dialect: DIALECT_1987 });
 }
 
-async function benchPlacement(placement: string, variant: Variant | null = null): Promise<PlacementResult> {
+/**
+ * One placement's rates and search on a fresh switch and Redis; with `soakOnly`, the soak alone
+ * (after the warm-up) on a fresh switch of its own.
+ */
+async function benchPlacement(placement: string, variant: Variant | null = null, soakOnly = false): Promise<PlacementResult> {
   const pans = Array.from({ length: CARDS }, (_, i) => benchPan(i));
   const session = await openSession(placement, pans, 1e11, variant);
   const s = session.s;
   const rss = new RssSampler(s.target.pid);
   const result: PlacementResult = { placement: s.placement, rates: [], search: null, soak: [], rss: { startKiB: NaN, endKiB: NaN, maxKiB: NaN, samples: [] } };
   try {
-    console.log(`\n${s.placement}: pid ${s.target.pid}, ${CONNECTIONS} connections, ${CARDS} cards`);
+    console.log(`\n${s.placement}${soakOnly ? ' (soak, on a switch and Redis of its own)' : ''}: pid ${s.target.pid}, ${CONNECTIONS} connections, ${CARDS} cards`);
     await warmUp(s);
-    if (PARTS.has('rates')) {
+    if (PARTS.has('rates') && !soakOnly) {
       for (const rate of RATES) {
         const run = await runAt(s, rate, SECONDS);
         result.rates.push(run);
@@ -598,8 +604,8 @@ async function benchPlacement(placement: string, variant: Variant | null = null)
         if (run.clocks !== null) console.log('    ' + formatClocks(run.clocks));
       }
     }
-    if (PARTS.has('search') && variant === null) result.search = await search(s);
-    if (num('BENCH_SOAK_S') > 0 && variant === null && (placement === SWITCH_PLACEMENT || TARGET === 'echo')) result.soak = await soak(s, rss);
+    if (PARTS.has('search') && variant === null && !soakOnly) result.search = await search(s);
+    if (soakOnly) result.soak = await soak(s, rss);
   } finally {
     result.rss = rss.stop();
     await closeSession(session);
@@ -747,7 +753,7 @@ export async function benchSwitch(): Promise<Results> {
     for (const line of formatApprovalCost(r.cost)) console.log(line);
   }
   const placements = TARGET === 'echo' ? ['echo'] : PLACEMENTS;
-  if (PARTS.has('rates') || PARTS.has('search') || num('BENCH_SOAK_S') > 0) {
+  if (PARTS.has('rates') || PARTS.has('search')) {
     for (const p of placements) r.placements.push(await benchPlacement(p));
   }
   for (const p of r.placements) {
@@ -758,6 +764,13 @@ export async function benchSwitch(): Promise<Results> {
     try { r.partner = await benchPlacement(SWITCH_PLACEMENT, variant); } finally { await variant.close(); }
   } else {
     console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
+  }
+  if (num('BENCH_SOAK_S') > 0) {
+    // After every placement's rates: the soak leaves a Redis of several GB to write out and remove.
+    const on = TARGET === 'echo' ? placements[0]! : SWITCH_PLACEMENT;
+    const soaked = await benchPlacement(on, null, true);
+    const p = r.placements.find((x) => x.placement === soaked.placement);
+    if (p === undefined) r.placements.push(soaked); else p.soak = soaked.soak;
   }
   if (PARTS.has('burst')) {
     r.burst = await burst(TARGET === 'echo' ? placements[0]! : SWITCH_PLACEMENT);
