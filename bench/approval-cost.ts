@@ -17,8 +17,10 @@
 //              and TransactionRecords.writeMany with a record, a cached answer and the reference
 //              indexes of an approved original, sizes as the switch writes them.
 //
-// Busy-machine noise still reaches the µs (a core taken away mid-script), far less than at rate;
-// the write commands and AOF bytes are exact.
+// The µs are Redis's command time (INFO commandstats): neither the AOF write, nor the fsync, nor
+// the network. On a quiet machine they move by about a tenth between rounds; on a busy one they
+// follow its load (all three variants alike, so the ratios move less). The write commands and
+// AOF bytes do not depend on the machine.
 import { Redis } from 'ioredis';
 import type { ManagedRedis } from '../ledger/redis-server.js';
 import { Ledger } from '../ledger/index.js';
@@ -52,8 +54,8 @@ export interface ApprovalCost {
   byCommand: Record<string, { us: number; calls: number }>;
 }
 
-/** Redis's commands that write (those the project's scripts and stores send). */
-const WRITE_COMMANDS = new Set(['set', 'hset', 'hincrby', 'zadd', 'xadd', 'lpush', 'sadd', 'pexpire', 'expire', 'append', 'del', 'hdel', 'incr', 'incrby', 'zrem', 'srem', 'persist']);
+/** Redis's write commands that an approval of any variant may send (counted in `writes`). */
+const WRITE_COMMANDS = new Set(['set', 'hset', 'hsetnx', 'hincrby', 'zadd', 'xadd', 'lpush', 'sadd', 'pexpire', 'expire', 'append', 'del', 'hdel', 'incr', 'incrby', 'zrem', 'srem', 'persist']);
 
 const AMOUNT_MINOR = 100;
 const FUNDS_MINOR = 900_000_000_000;
@@ -130,8 +132,10 @@ function median(xs: number[]): number {
 interface SwitchPeer { hold: Hold; check(approvals: number): Promise<void> }
 
 /**
- * The switch's approval of an 0100 for a card its thread remembers, through its own modules: the
- * hold as switch/process/holds.ts builds it, then the batch's record write as batch.ts queues it.
+ * The switch's approval of an 0100 for a card its thread remembers, through its own modules:
+ * Ledger.hold with the arguments switch/process/holds.ts gives a demo card's purchase (no fees, no
+ * daily limits: a card with limits adds their usage writes), then the batch's record write as
+ * batch.ts queues it.
  */
 async function switchApproval(client: Redis): Promise<SwitchPeer> {
   const ledger = await Ledger.open(client);

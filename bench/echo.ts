@@ -80,7 +80,8 @@ export async function floorHold(redis: Redis): Promise<{ hold: Hold; close(): vo
     const now = Date.now();
     const r = await redis.evalsha(sha, 6, p + 'idem:' + id, p + 'tx:floor:' + id, p + 'ub:floor', p + 'pbt:floor', p + 'jnl', p + 'exp',
       FLOOR_AMOUNT_MINOR, id, now + 86_400_000, now, FLOOR_IDEMPOTENCY_TTL_MS);
-    return r === 0 ? '51' : '00';
+    // 1 held; 0 declined for funds; anything else (a repeat, a changed card) is no approval either.
+    return r === 1 ? '00' : '51';
   };
   return { hold, close: () => redis.disconnect() };
 }
@@ -128,7 +129,8 @@ export async function prototypeHold(redis: Redis): Promise<{ hold: Hold; close()
       `${p}tx:${balanceId}:${txId}`, p + 'ub:' + balanceId, p + 'pbt:pb-DEPOSIT-EUR-0019167984', p + 'jnl', p + 'exp', p + 'card:bc1',
       `${p}dup:${recordId.slice(-24)}`, `${p}rrn:bc1:${String(k).padStart(12, '0')}`, `${p}oid:${txId.slice(0, txId.lastIndexOf('.'))}`,
       FLOOR_AMOUNT_MINOR, balanceId, txId, now + 86_400_000, now, encodeRecord(benchRecord(recordId, balanceId, txId, FLOOR_AMOUNT_MINOR, now)), answer, '1', 172_800_000, 3_888_000_000);
-    return r === 0 ? '51' : '00';
+    // 1 held; 0 declined for funds; anything else (a repeat, a changed card) is no approval either.
+    return r === 1 ? '00' : '51';
   };
   return { hold, close: () => redis.disconnect() };
 }

@@ -26,7 +26,7 @@ export const SCRIPT_CALLS = new Set(['eval', 'evalsha', 'eval_ro', 'evalsha_ro',
  */
 export function commandsInScripts(): Set<string> {
   const names = new Set<string>();
-  for (const dir of ['ledger/lua', 'ledger/lua/includes', 'stores/lua', 'adapters/lua']) {
+  for (const dir of ['ledger/lua', 'ledger/lua/includes', 'stores/lua', 'adapters/lua', 'bench/lua']) {
     let files: string[];
     try { files = readdirSync(join(projectRoot(), dir)).filter((f) => f.endsWith('.lua')); } catch { continue; }
     for (const f of files) {

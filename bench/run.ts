@@ -3,7 +3,7 @@
 // (bench/ledger.ts), the switch end to end at fixed offered loads per placement with the Redis
 // ceiling (bench/switch.ts), and, unless BENCH_PARTNER=0, the same against the partner simulator.
 // The report goes to bench/results/<date>.json with SVG plots and a Markdown summary (bench/report.ts).
-// The defaults keep the whole run to about three minutes on the 2-core reference machine.
+// The defaults keep the whole run to about three and a half minutes on the 2-core reference machine.
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

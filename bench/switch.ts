@@ -674,7 +674,9 @@ function printSummary(r: Results): void {
     console.log('  Redis per approved 0100, one at a time (medians):');
     for (const line of formatApprovalCost(r.cost).slice(0, 1 + r.cost.length)) console.log('  ' + line);
   }
-  console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  µs/approved  CPU µs/answer (target/redis/gen)  codes');
+  if (r.placements.some((p) => p.rates.length > 0) || r.partner !== null) {
+    console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  µs/approved  CPU µs/answer (target/redis/gen)  codes');
+  }
   for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner])]) {
     for (const run of p.rates) {
       const l = run.report.latencyUs;
@@ -727,7 +729,7 @@ function writeResults(r: Results): string {
 
 function usage(): string {
   return ['usage: npm run bench:switch', '',
-    'Open-loop latency of the switch, the Redis ceiling, the sustainable rate, a one-card burst.', '',
+    'The Redis ceiling, Redis per approval one at a time, open-loop latency of the switch, the sustainable rate, a one-card burst.', '',
     'Options (environment variables):', ...envOptionLines(OPTIONS), '',
     'Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through to the switch process.',
     'Results: printed, and written to var/bench/switch-<ISO time>.json.'].join('\n');

@@ -7,11 +7,12 @@
 --   * the history list and the records' balance index are left to the journal stream;
 --   * the card is guarded on one version field instead of nine;
 --   * a repeat's lookup by its duplicate key finds the transaction through a small pointer.
--- The reference indexes (field 37, field 90) are kept: one SADD each with its expiry.
+-- The reference indexes (field 37, field 90) are kept, as the switch writes them: one
+-- SET … PX … NX each (stores/lua/record-write-many-n.lua).
 -- KEYS[1] transaction hash   KEYS[2] user balance hash   KEYS[3] deposit tranche hash
 -- KEYS[4] journal stream     KEYS[5] expiry index (zset) KEYS[6] card hash (version field v)
--- KEYS[7] duplicate-key pointer (string)  KEYS[8] retrieval-reference index (set)
--- KEYS[9] original-identity index (set)   (every key shares one hash tag)
+-- KEYS[7] duplicate-key pointer (string)  KEYS[8] retrieval-reference index (string)
+-- KEYS[9] original-identity index (string)   (every key shares one hash tag)
 -- ARGV[1] amount  ARGV[2] balanceId  ARGV[3] txId  ARGV[4] expiresAtMs  ARGV[5] nowMs
 -- ARGV[6] record JSON  ARGV[7] cached answer bytes  ARGV[8] card version expected
 -- ARGV[9] duplicate window ms  ARGV[10] reference index TTL ms
@@ -34,8 +35,6 @@ redis.call('XADD', KEYS[4], '*', 'o', 'holdH', 'b', ARGV[2], 'x', ARGV[3], 'c', 
   'p', u .. ':a>' .. u .. ':b>' .. ARGV[1] .. '>HOLD;P:dep:g00:a>P:dep:g00:b>' .. ARGV[1] .. '>HOLD')
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2] .. '|' .. ARGV[3])
 redis.call('SET', KEYS[7], KEYS[1], 'PX', ARGV[9])
-redis.call('SADD', KEYS[8], ARGV[3])
-redis.call('PEXPIRE', KEYS[8], ARGV[10])
-redis.call('SADD', KEYS[9], ARGV[3])
-redis.call('PEXPIRE', KEYS[9], ARGV[10])
+redis.call('SET', KEYS[8], ARGV[3], 'PX', ARGV[10], 'NX')
+redis.call('SET', KEYS[9], ARGV[3], 'PX', ARGV[10], 'NX')
 return 1
