@@ -9,6 +9,5 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
   v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0') or 0
   redis.call('DEL', KEYS[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
-redis.call('HSET', KEYS[1], 'v', v + 1)
+redis.call('HSET', KEYS[1], 'v', v + 1, unpack(ARGV, 2))
 return 1

@@ -22,6 +22,14 @@ end
 -- They are formatted with %d because Lua's default number formatting switches to exponents.
 local function d(n) return string.format('%d', n) end
 
+-- A result vector stored as result_csv() gives it, read back as a replay (field 2 = 1).
+local function replay_of(csv)
+  local out = {}
+  for n in string.gmatch(csv, '[^,]+') do out[#out + 1] = tonumber(n) end
+  out[2] = 1
+  return out
+end
+
 -- An idempotency record is "op\nref\ncsv of the result vector". A key reused for a different
 -- operation or transaction answers IDEMPOTENCY_CONFLICT and moves nothing.
 local function replayed(idem, op, ref)
@@ -32,10 +40,7 @@ local function replayed(idem, op, ref)
   if string.sub(v, 1, i - 1) ~= op or string.sub(v, i + 1, j - 1) ~= ref then
     return {C_IDEM_CONFLICT, 0, 0, 0, 0, 0, 0, 0}
   end
-  local out = {}
-  for n in string.gmatch(string.sub(v, j + 1), '[^,]+') do out[#out + 1] = tonumber(n) end
-  out[2] = 1
-  return out
+  return replay_of(string.sub(v, j + 1))
 end
 
 -- A result vector as stored: its integers comma-separated.

@@ -51,19 +51,6 @@ local function count_usage(k_use, A, amount)
   redis.call('PEXPIRE', k_use, A[18])
 end
 
--- HoldArgs.idempotencyKey null: the transaction hash is the idempotency record. An approved
--- hold or debit keeps its operation (field io) and its result vector (field ir, as finish()
--- stores it) in the transaction hash it writes; the same operation asked again for the same
--- transaction is answered from there. Returns that result marked as a replay, or nil.
-local function replayed_tx(k_tx, op)
-  local v = redis.call('HMGET', k_tx, 'io', 'ir')
-  if v[1] ~= op then return nil end
-  local out = {}
-  for n in string.gmatch(v[2], '[^,]+') do out[#out + 1] = tonumber(n) end
-  out[2] = 1
-  return out
-end
-
 -- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
 -- k_idem: the idempotency record, or k_tx itself when the transaction hash is the record
 -- (HoldArgs.idempotencyKey null: nothing is remembered of a decline, which moved nothing).
@@ -90,10 +77,19 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local company_id = A[12]
   local op = 'hold' .. mode
 
+  -- HoldArgs.idempotencyKey null (k_idem is k_tx): the transaction hash is the idempotency record.
+  -- An approved hold or debit keeps its operation (io) and result vector (ir) in the hash it
+  -- writes; the same operation asked again for the transaction is answered from there. The one
+  -- read of the hash also gives its status and type, for the checks below.
   local by_tx = k_idem == k_tx
-  local prior
-  if by_tx then prior = replayed_tx(k_tx, op) else prior = replayed(k_idem, op, balance_id .. '/' .. tx_id) end
-  if prior then return prior end
+  local existing
+  if by_tx then
+    existing = redis.call('HMGET', k_tx, 's', 'ty', 'io', 'ir')
+    if existing[3] == op then return replay_of(existing[4]) end
+  else
+    local prior = replayed(k_idem, op, balance_id .. '/' .. tx_id)
+    if prior then return prior end
+  end
   local ttl = A[8]
   local ref = balance_id .. '/' .. tx_id
   -- finish() writes no separate record when the transaction hash is the record.
@@ -105,7 +101,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local ua = tonumber(u[1])
   local ub = tonumber(u[2])
   local cur = u[3]
-  local existing = redis.call('HMGET', k_tx, 's', 'ty')
+  if not by_tx then existing = redis.call('HMGET', k_tx, 's', 'ty') end
   if existing[1] then
     if existing[2] == 'ORPHAN_REVERSAL' then
       -- Reversed before it was authorized: declined, nothing held.
