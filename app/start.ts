@@ -153,10 +153,11 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // A batch that failed as a whole is answered 96; the debits it may have held or posted are
   // undone (compensation.ts), so those answers and the ledger agree.
   const mainCards = new CardStore(redis, secrets.panIndexKey);
+  const answerCache = { store: new TransactionRecords(redis, ledger), duplicateKeyHmac: secrets.panIndexKey };
   const failedBatch = (frames: readonly Buffer[]): RunResult => {
     for (const f of frames) {
       const d = fallbackCodec.unpack(f);
-      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields));
+      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields, answerCache));
     }
     return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
   };

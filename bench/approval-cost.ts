@@ -14,8 +14,9 @@
 //   prototype  the redesigned approval (bench/lua/prototype-approval-9.lua), as bench/echo.ts runs it;
 //   switch     the switch's own code: Ledger.hold with the arguments an 0100 for a remembered card
 //              gets (transaction-keyed idempotency, the card's id-and-version guard, the orphan id)
-//              and TransactionRecords.writeMany with a record, a cached answer and the reference
-//              indexes of an approved original, sizes as the switch writes them.
+//              and the approval's record, which the hold's script writes (HoldArgs.record: the
+//              record, a cached answer whose field 54 the script fills in, and the reference
+//              indexes of an approved original, sizes as the switch writes them).
 //
 // The µs are Redis's command time (INFO commandstats): neither the AOF write, nor the fsync, nor
 // the network. On a quiet machine they move by about a tenth between rounds; on a busy one they
@@ -134,8 +135,8 @@ interface SwitchPeer { hold: Hold; check(approvals: number): Promise<void> }
 /**
  * The switch's approval of an 0100 for a card its thread remembers, through its own modules:
  * Ledger.hold with the arguments switch/process/holds.ts gives a demo card's purchase (no fees, no
- * daily limits: a card with limits adds their usage writes), then the batch's record write as
- * batch.ts queues it.
+ * daily limits: a card with limits adds their usage writes), carrying the record that batch.ts
+ * renders for it (TransactionRecords.approvalRecord), written by the hold's own script.
  */
 async function switchApproval(client: Redis): Promise<SwitchPeer> {
   const ledger = await Ledger.open(client);
@@ -159,13 +160,15 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
     const dk = Buffer.alloc(18);
     dk.writeUInt32BE(k, 0);
     dk.writeUInt32BE(process.pid, 4);
+    const rec = benchRecord(recordIdOf(dk), bal.id, txId, AMOUNT_MINOR, nowMs);
     const r = await ledger.hold({
       idempotencyKey: null, txId, balanceId: bal.id, depositId: dep.balance.id, amountMinor: AMOUNT_MINOR, feeMinor: 0, fxFeeMinor: 0,
       companyId: null, nowMs, expiresAtMs: nowMs + 7 * 86_400_000, orphanTxId: txId.slice(0, txId.lastIndexOf('.')),
       guard: { hashKey: cardKey, fields: guardFields, expected: guardExpected, absentKey: records.duplicateAnswerKey(dk) },
+      record: records.approvalRecord(dk, rec, answer, nowMs, '978') ?? undefined,
     });
     if (!r.approved) return '51';
-    await records.writeMany([{ dk, rec: benchRecord(recordIdOf(dk), bal.id, txId, AMOUNT_MINOR, nowMs), answer, nowMs, indexRrn: true }]);
+    if (!r.recorded) throw new Error('approval cost: the hold approved without writing its record');
     return '00';
   };
   return {

@@ -7,7 +7,7 @@ import { assertHoldResult, type DebitAsked } from './assert.js';
 import { Code, LedgerError, PreconditionFailedError, reasonOf, statusOf } from './codes.js';
 import type { LedgerCore } from './core.js';
 import type { Tranches } from './tranches.js';
-import type { DailyLimits, HoldArgs, HoldGuard, HoldResult } from './types.js';
+import type { ApprovalRecord, DailyLimits, HoldArgs, HoldGuard, HoldResult } from './types.js';
 import { checkAmount, checkFee, checkId, checkPartnerId } from './validate.js';
 
 /** At most this many holds in one hold-many call (a worker batch holds at most 64 messages). */
@@ -20,6 +20,7 @@ interface PendingDebit {
   packed: string;
   hasDeposit: boolean;
   meta: string[];
+  record: ApprovalRecord | undefined;
   resolve(r: number[]): void;
   reject(e: unknown): void;
 }
@@ -51,6 +52,7 @@ export class Holds {
     if (a.limits !== undefined) checkLimits(a.limits);
     if (a.orphanTxId !== undefined) checkId(a.orphanTxId, 'orphanTxId');
     if (a.guard !== undefined) checkGuard(a.guard);
+    if (a.record !== undefined) checkRecord(a.record);
     const g = this.core.groupOf(a.balanceId);
     const forced = a.forced === true;
     const retryable = a.depositId !== null && !forced && this.core.keys.groups > 1;
@@ -59,6 +61,8 @@ export class Holds {
       userMayGoNegative: forced || a.userUnchecked === true, forced,
     };
     let r = await this.run(mode, a, g, fee, fx, forced, retryable);
+    // A hold that carried its record answers one value more: whether the record was written.
+    let recorded = a.record !== undefined && r.length === 9 && r.pop() === 1;
     // A failed guard did nothing (HoldArgs.guard): the caller decides again.
     if (r[0] === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
     if (r[0] === Code.GUARD_CHANGED) throw new PreconditionFailedError('CHANGED');
@@ -69,6 +73,7 @@ export class Holds {
       // others, then decide again (recorded this time, whatever the outcome).
       rebalanced = await this.tranches.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
       r = await this.run(mode, a, g, fee, fx, forced, false);
+      recorded = a.record !== undefined && r.length === 9 && r.pop() === 1;
       assertHoldResult(scriptOf(a), r, asked);
     }
     const code = r[0]!;
@@ -82,6 +87,7 @@ export class Holds {
       depositAvailableMinor: r[5]!,
       depositBlockedMinor: r[6]!,
       rebalanced,
+      recorded,
     };
   }
 
@@ -110,7 +116,7 @@ export class Holds {
     return new Promise((resolve, reject) => {
       let q = this.pending.get(g);
       if (q === undefined) { q = []; this.pending.set(g, q); }
-      q.push({ keys: debitKeys, packed, hasDeposit: a.depositId !== null, meta, resolve, reject });
+      q.push({ keys: debitKeys, packed, hasDeposit: a.depositId !== null, meta, record: a.record, resolve, reject });
       if (!this.coalesce) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -135,7 +141,7 @@ export class Holds {
   };
 
   private send(q: PendingDebit[]): void {
-    if (q.length === 1) {
+    if (q.length === 1 && q[0]!.record === undefined) {
       const d = q[0]!;
       // hold-user-12 takes the same keys without the deposit tranche (position 4).
       const keys = d.hasDeposit ? d.keys : [d.keys[0]!, d.keys[1]!, d.keys[2]!, ...d.keys.slice(4)];
@@ -143,12 +149,16 @@ export class Holds {
       return;
     }
     const keys: string[] = [];
-    const args: string[] = [];
+    const args: (string | number | Buffer)[] = [];
     for (const d of q) {
       keys.push(...d.keys);
       args.push(d.packed, d.hasDeposit ? '1' : '0', String(d.meta.length), ...d.meta);
+      const rec = d.record;
+      if (rec === undefined) { args.push('0'); continue; }
+      keys.push(...rec.keys);
+      args.push(rec.balanceCurrencyN3 === null ? '=' : 'B' + rec.balanceCurrencyN3, ...rec.args);
     }
-    (this.core.fn('hold-many')(keys.length, ...keys, ...args) as Promise<number[][]>).then(
+    (this.core.fn('hold-many')(keys.length, ...keys, ...(args as string[])) as Promise<number[][]>).then(
       (rs) => q.forEach((d, i) => {
         const r = rs[i];
         if (r === undefined) d.reject(new LedgerError('LEDGER_ERR_UNKNOWN_CODE', 'hold-many returned fewer results than holds'));
@@ -182,6 +192,12 @@ function joinedOnce(a: readonly string[], sep: string): string {
   let s = guardJoined.get(a);
   if (s === undefined) { s = a.join(sep); guardJoined.set(a, s); }
   return s;
+}
+
+/** HoldArgs.record: seven keys, seven values, a currency of three digits (it is written into field 54). */
+function checkRecord(r: ApprovalRecord): void {
+  if (r.keys.length !== 7 || r.args.length !== 7) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: seven keys and seven values');
+  if (r.balanceCurrencyN3 !== null && !/^\d{3}$/.test(r.balanceCurrencyN3)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: balanceCurrencyN3 must be three digits');
 }
 
 /** HoldArgs.guard: names and values must survive the packed argument's separators (checked once per array pair). */

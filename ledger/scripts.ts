@@ -3,7 +3,8 @@
 // with commands defined on it (defineCommand) copies every one of them onto each pipeline it
 // builds, and auto-pipelining builds one per event-loop turn, which cost the switch about a tenth
 // of its CPU at 1,000 messages/s.
-// `--- @include name` lines are replaced by ledger/lua/includes/name.lua, so shared helpers are
+// `--- @include name` lines are replaced by includes/name.lua beside the script, or else by
+// ledger/lua/includes/name.lua (the stores' record write is shared with the hold), so shared helpers are
 // written once and each script stays self-contained on the server; `__MAX_AMOUNT_MINOR__` is
 // replaced by MAX_AMOUNT_MINOR (ledger/types.ts), the one definition of the bound, and the
 // `--- @constants` line by the result codes, statuses and reversal effects of ledger/codes.ts
@@ -58,7 +59,7 @@ export function loadScripts(dir: string = luaDir()): LuaScript[] {
     const m = /^(.+)-(\d+|n)\.lua$/.exec(file);
     if (m === null) continue;
     const src = readFileSync(join(dir, file), 'utf8');
-    const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(join(dir, 'includes', `${inc}.lua`), 'utf8'))
+    const lua = src.replace(INCLUDE, (_all, inc: string) => readFileSync(includePath(dir, inc), 'utf8'))
       .replace(MAX_TOKEN, String(MAX_AMOUNT_MINOR))
       .replace(CONSTANTS, constants);
     for (const name of lua.replace(/--.*$/gm, '').match(CONSTANT_USE) ?? []) {
@@ -67,6 +68,12 @@ export function loadScripts(dir: string = luaDir()): LuaScript[] {
     out.push({ name: m[1]!, numberOfKeys: m[2] === 'n' ? null : Number(m[2]), lua });
   }
   return out;
+}
+
+/** An included file: beside the script (`<dir>/includes`), else the ledger's. */
+function includePath(dir: string, name: string): string {
+  const own = join(dir, 'includes', `${name}.lua`);
+  return existsSync(own) ? own : join(luaDir(), 'includes', `${name}.lua`);
 }
 
 /** Command name under which a script is registered on the client. */

@@ -85,6 +85,30 @@ export interface HoldArgs {
    * one round trip: the card it decided with must be unchanged and the message not a repeat.
    */
   guard?: HoldGuard;
+  /**
+   * The caller's record of this message, written by the hold's own script when, and only when, it
+   * approves (not on a replay or a decline): one script call per approval instead of two. Its keys
+   * must be in the hold's slot group (or the Redis a single node).
+   */
+  record?: ApprovalRecord;
+}
+
+/**
+ * HoldArgs.record: one transaction record with its indexes and cached answer, as the switch's
+ * record store writes it (stores/records.ts TransactionRecords.approvalRecord builds it; the
+ * writes are ledger/lua/includes/record-write.lua's, shared with that store's own script).
+ */
+export interface ApprovalRecord {
+  /** Seven keys: record, balance index, card index, unattributed index, cached answer, two reference indexes (the record's own key = none). */
+  readonly keys: readonly string[];
+  /** Seven values: record bytes, time ms, record id, cached answer bytes, its TTL ms, ledger transaction id, reference TTL ms. */
+  readonly args: readonly (string | number | Buffer)[];
+  /**
+   * ISO 4217 numeric currency when the cached answer ends with ISO 8583 field 54's two balance
+   * entries (SPEC §2.2: ledger balance, available balance; 40 bytes) for the script to fill with
+   * the user balance after the hold; null: the answer is stored as given.
+   */
+  readonly balanceCurrencyN3: string | null;
 }
 
 /** HoldArgs.guard: the state a caller decided with, re-checked atomically with the hold. */
@@ -125,6 +149,8 @@ export interface HoldResult {
   depositBlockedMinor: number;
   /** True when the deposit tranche was refilled from other tranches before this answer. */
   rebalanced: boolean;
+  /** True when HoldArgs.record was written with this approval (false without one, on a decline or a replay). */
+  recorded: boolean;
 }
 
 export interface ReleaseArgs {

@@ -24,7 +24,7 @@
 // between loses the record of a decline (money is the ledger's, and is never lost with it).
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
-import type { Ledger } from '../ledger/index.js';
+import type { ApprovalRecord, Ledger } from '../ledger/index.js';
 import { StoreKeys, uuidFromHash } from '../ledger/keys.js';
 import { defineSwitchScripts } from './lua.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
@@ -98,6 +98,12 @@ export interface RecordWrite {
   answer: Buffer | null;
   nowMs: number;
   indexRrn: boolean;
+  /**
+   * The record and answer replace those an earlier write left for the same message: a stand-in
+   * answer after the message's hold, which carried its approval's record (approvalRecord), may
+   * have landed after the deadline. Its indexes stand. Default false: a record is written once.
+   */
+  overwrite?: boolean;
 }
 
 
@@ -213,30 +219,64 @@ export class TransactionRecords {
     for (const it of items) {
       const dupKey = this.dupKey(it.dk);
       const rec = it.rec;
+      const overwrite = it.overwrite === true;
       if (rec === null) {
-        if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+        if (it.answer !== null) calls.push(overwrite ? this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS) : this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
         continue;
       }
-      const gr = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
-      const recKey = StoreKeys.record(gr, rec.id);
-      const sameSlot = this.dupGroup(it.dk) === gr;
-      const indexed = it.indexRrn && rec.cardId !== null && rec.externalTransactionId !== null;
-      const rrn = indexed ? rec.transactionData.retrievalReferenceNumber : null;
-      const identity = indexed ? originalIdentity(rec.externalTransactionId!) : null;
-      let g = byGroup.get(gr);
-      if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(gr, g); }
-      g.keys.push(recKey,
-        rec.balanceId === null ? recKey : StoreKeys.recordsOfBalance(gr, rec.balanceId),
-        rec.cardId === null ? recKey : StoreKeys.recordsOfCard(gr, rec.cardId),
-        rec.balanceId === null ? StoreKeys.recordsUnattributed(gr) : recKey,
-        sameSlot && it.answer !== null ? dupKey : recKey,
-        rrn !== null ? StoreKeys.originalsByRrn(gr, rec.cardId!, rrn) : recKey,
-        identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey);
-      g.args.push(encodeRecord(rec), it.nowMs, rec.id, it.answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS);
-      if (!sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+      const w = this.slots(it.dk, rec, it.answer, it.nowMs, it.indexRrn);
+      let g = byGroup.get(w.group);
+      if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(w.group, g); }
+      g.keys.push(...w.keys);
+      g.args.push(...w.args, overwrite ? '1' : '0');
+      if (!w.sameSlot && it.answer !== null) {
+        calls.push(overwrite ? this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS) : this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+      }
     }
     for (const g of byGroup.values()) calls.push(this.cmd.recordWriteMany(g.keys.length, ...g.keys, ...g.args));
     await Promise.all(calls);
+  }
+
+  /**
+   * An approval's record for the hold that approves it to write (HoldArgs.record): the keys and
+   * values writeMany would write, in the record's slot group. `balanceCurrencyN3`: the answer
+   * ends with field 54's two balance entries, placeholders the hold fills in. Null when the
+   * cached answer lives in another slot group than the record (Redis Cluster): then the record
+   * is written after the answer, by writeMany.
+   */
+  approvalRecord(dk: Buffer, rec: TransactionObject, answer: Buffer, nowMs: number, balanceCurrencyN3: string | null): ApprovalRecord | null {
+    const w = this.slots(dk, rec, answer, nowMs, true);
+    return w.sameSlot ? { keys: w.keys, args: w.args, balanceCurrencyN3 } : null;
+  }
+
+  /**
+   * Forgets the record and cached answer of a message whose hold carried them (approvalRecord)
+   * when its answer was not that approval (a 96: the hold's call failed, or its batch did, and the
+   * hold is undone): a repeat is then decided again, as for any 96. The record's index entries
+   * stay; a listing skips a record that is gone. Compare-free: call it only for such a message.
+   */
+  async forgetApproval(dk: Buffer, balanceId: string, recordId: string): Promise<void> {
+    const gr = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
+    await Promise.all([this.redis.del(StoreKeys.record(gr, recordId)), this.redis.del(this.dupKey(dk))]);
+  }
+
+  /** record-write.lua's seven keys and values for one record (a key equal to the record's own = none). */
+  private slots(dk: Buffer, rec: TransactionObject, answer: Buffer | null, nowMs: number, indexRrn: boolean) {
+    const gr = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
+    const recKey = StoreKeys.record(gr, rec.id);
+    const sameSlot = this.dupGroup(dk) === gr;
+    const indexed = indexRrn && rec.cardId !== null && rec.externalTransactionId !== null;
+    const rrn = indexed ? rec.transactionData.retrievalReferenceNumber : null;
+    const identity = indexed ? originalIdentity(rec.externalTransactionId!) : null;
+    const keys = [recKey,
+      rec.balanceId === null ? recKey : StoreKeys.recordsOfBalance(gr, rec.balanceId),
+      rec.cardId === null ? recKey : StoreKeys.recordsOfCard(gr, rec.cardId),
+      rec.balanceId === null ? StoreKeys.recordsUnattributed(gr) : recKey,
+      sameSlot && answer !== null ? this.dupKey(dk) : recKey,
+      rrn !== null ? StoreKeys.originalsByRrn(gr, rec.cardId!, rrn) : recKey,
+      identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey];
+    const args: (string | number | Buffer)[] = [encodeRecord(rec), nowMs, rec.id, answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS];
+    return { group: gr, sameSlot, keys, args };
   }
 
   /**

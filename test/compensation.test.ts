@@ -8,6 +8,7 @@ import { Ledger } from '../ledger/index.js';
 import { CardStore } from '../stores/cards.js';
 import { undoRequest } from '../switch/process/compensation.js';
 import { checkLedger } from '../ledger/check.js';
+import { TransactionRecords } from '../stores/records.js';
 import type { IsoFields } from '../iso/codec.js';
 
 const F7 = '1125101500';
@@ -53,5 +54,35 @@ t.test('undoRequest: a held 0100 released, a posted 0200 credited back, an unsee
 
   t.equal(await undoRequest(ledger, cards, '0400', fieldsOf(msg('0400', pan, '000004', 1))), false, 'not a debit request');
   t.equal(await undoRequest(ledger, cards, '0100', fieldsOf({ ...msg('0100', pan, '000005', 1), 3: '280000' } as IsoJson)), false, 'a credit is left');
+  t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
+});
+
+t.test('undoRequest with the answer cache: an approval its hold recorded is forgotten, so a repeat of the 96 is decided again', async (t) => {
+  // One worker: the second message meets the card the first one read, and its hold writes the
+  // approval's record and cached answer itself (HoldArgs.record).
+  const s = await startTestSwitch(t, { env: { WORKERS: '1' } });
+  const ledger = await Ledger.open(s.redis.client);
+  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
+  const records = new TransactionRecords(s.redis.client, ledger);
+  const bal = await ledger.createUserBalance({ customerId: 'comp-2', currency: 'EUR', configId: '0019167984' });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: 'comp-top-2', txId: 'comp-top-2', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
+  const pan = '5557700000077785';
+  await cards.put(pan, { id: 'comp-card-2', customerId: 'comp-2', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  const c = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => c.close());
+
+  t.equal((await c.request(msg('0100', pan, '000011', 1_000)))['39'], '00', 'the card is read and remembered');
+  const auth = msg('0100', pan, '000012', 2_000);
+  t.equal((await c.request(auth))['39'], '00', 'approved, recorded by the hold');
+  const listed = async () => (await records.list({ balanceId: bal.id, limit: 10 })).items.map((r) => r.transactionData.retrievalReferenceNumber);
+  t.ok((await listed()).includes('RRN000012000'), 'its record is there');
+
+  // As if its batch had failed as a whole after the hold: answered 96, undone from the wire.
+  await undoRequest(ledger, cards, '0100', fieldsOf(auth), { store: records, duplicateKeyHmac: s.app.secrets.panIndexKey });
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 9_000, blockedMinor: 1_000 }, 'the hold is released');
+  t.notOk((await listed()).includes('RRN000012000'), 'its record is forgotten');
+  const again = await c.request(auth);
+  t.not(again['39'], '00', 'a repeat is decided again, not answered 00 from the cache');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 9_000, blockedMinor: 1_000 }, 'and holds nothing');
   t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
 });

@@ -114,6 +114,14 @@ scenario('idempotency by transaction (idempotencyKey null): the transaction hash
   t.match(await ledger.hold(byTx('k1', 300, { idempotencyKey: 'h-k1' })), { approved: false, reason: 'TRANSACTION_EXISTS' }, 'nor is the same hold under a key');
   t.match(await ledger.debit(byTx('p1', 50)), { approved: true, status: 'CLEARED', replay: false });
   t.match(await ledger.debit(byTx('p1', 50)), { approved: true, status: 'CLEARED', replay: true }, 'a single-message debit likewise');
+
+  // Undone since (a message answered 96 after its hold landed): asked again, not approved again.
+  await ledger.reverse({ idempotencyKey: 'undo:k2', txId: 'k2', balanceId: ubId, rememberOrphan: true });
+  const held = (await ledger.getUserBalance(ubId))?.blockedMinor;
+  t.match(await ledger.hold(byTx('k2', 100)), { approved: false, reason: 'ALREADY_REVERSED', replay: false, status: 'REVERSED' }, 'a reversed transaction is not replayed as approved');
+  t.equal((await ledger.getUserBalance(ubId))?.blockedMinor, held, 'and nothing is held for it');
+  await ledger.reverse({ idempotencyKey: 'undo:p1', txId: 'p1', balanceId: ubId, rememberOrphan: true });
+  t.match(await ledger.debit(byTx('p1', 50)), { approved: false, reason: 'ALREADY_REVERSED' }, 'nor a posted debit credited back');
   t.ok((await checkLedger(r.client)).ok, 'ledger check passes');
 });
 

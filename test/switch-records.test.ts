@@ -13,14 +13,15 @@ import { TransactionRecords } from '../stores/records.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
 import { startTestCluster } from './helpers/cluster.js';
 import { randomBytes } from 'node:crypto';
+import { loadScripts } from '../ledger/scripts.js';
 
 const EXP = '3012';
 const F7 = '1125101500';
 
 interface World { s: TestSwitch; c: IsoClient; ledger: Ledger; cards: CardStore; records: TransactionRecords }
 
-async function startWorld(t: Test, programs?: unknown[]): Promise<World> {
-  const env: Record<string, string> = {};
+async function startWorld(t: Test, programs?: unknown[], extraEnv: Record<string, string> = {}): Promise<World> {
+  const env: Record<string, string> = { ...extraEnv };
   if (programs !== undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'records-'));
     writeFileSync(join(dir, 'programs.json'), JSON.stringify(programs));
@@ -112,14 +113,14 @@ t.test('records: approved, declined and invalid messages, with the seed transact
  * A switch with two 50 ms-budget programs, one declining at the deadline, one approving up to
  * 5,000: a card of each (numbers n, n + 1), the approving one topped up with `approveTopUpMinor`.
  */
-async function budgetWorld(t: Test, n: number, approveTopUpMinor: number) {
+async function budgetWorld(t: Test, n: number, approveTopUpMinor: number, env: Record<string, string> = {}) {
   const w = await startWorld(t, [
     { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
     {
       configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 },
       holdExpiryDays: 7, holdExpiryDaysByMcc: { '7011': 30 },
     },
-  ]);
+  ], env);
   const dCard = await newCard(w, n, 10_000, 'P-DECLINE', '55577101');
   const aCard = await newCard(w, n + 1, approveTopUpMinor, 'P-APPROVE', '55577102');
   return { w, dCard, aCard };
@@ -179,6 +180,48 @@ t.test('latency budget: the deadline passes while the hold is in flight; the lat
   t.match(await w.ledger.getUserBalance(aCard.balanceId), { availableMinor: 7_000, blockedMinor: 3_000 }, 'held once, not twice');
   await ledgerSound(t, w);
 });
+
+// A hold that carried its approval's record (remembered cards) and the stand-in answer's own
+// record write can reach Redis in either order: in the order sent (the hold, its undo, the
+// stand-in's record, which then replaces the hold's), or with the hold behind (a Redis that does
+// not know the script yet gets it again as EVAL after a NOSCRIPT reply, behind what was sent
+// meanwhile: the hold's guard then finds the stand-in's cached answer and does nothing).
+for (const scripts of ['loaded', 'flushed'] as const) {
+  t.test(`latency budget, remembered cards, scripts ${scripts}: a hold that carried its record lands after the stand-in answer; the stand-in answer stands`, async (t) => {
+    // One worker: the warm-up's card reads are remembered, so the holds below carry their
+    // approval's record (HoldArgs.record) and land after the deadline.
+    const { w, dCard, aCard } = await budgetWorld(t, 41, 10_000, { WORKERS: '1' });
+    t.equal((await w.c.request(msg('0100', dCard.pan, '000040', 100)))['39'], '00');
+    t.equal((await w.c.request(msg('0100', aCard.pan, '000041', 100)))['39'], '00');
+    const redis = w.s.redis.client;
+    if (scripts === 'loaded') {
+      // The two holds below go out together, as one hold-many call: make sure Redis knows it.
+      await redis.script('LOAD', loadScripts().find((x) => x.name === 'hold-many')!.lua);
+    } else {
+      await redis.script('FLUSH');
+    }
+    await redis.call('CLIENT', 'PAUSE', '400', 'WRITE');
+    const dMsg = msg('0100', dCard.pan, '000042', 3_000);
+    const aMsg = msg('0100', aCard.pan, '000043', 3_000);
+    const [declined, approved] = await Promise.all([w.c.request(dMsg), w.c.request(aMsg)]);
+    t.equal(declined['39'], '91', 'DECLINE stand-in: 91 at the deadline');
+    t.equal(approved['39'], '00', 'APPROVE_UP_TO: 00 at the deadline');
+    t.notOk(approved['54'], "the stand-in's approval carries no balance");
+    await new Promise((r) => setTimeout(r, 800)); // the pause ends; the holds land, the compensation and the stand-in's records
+    t.same(await w.c.request(dMsg), declined, 'a repeat of the 91 gets the 91, not an approval its late hold may have recorded');
+    t.same(await w.c.request(aMsg), approved, "a repeat of the stand-in approval gets the stand-in's answer");
+    const recordOf = async (balanceId: string, stan: string) =>
+      (await w.records.list({ balanceId, limit: 10 })).items.find((r) => r.transactionData.retrievalReferenceNumber === `RRN${stan}000`);
+    t.match(await recordOf(dCard.balanceId, '000042'), { processingStatus: 'DECLINED', responseCode: '91', reason: 'BUDGET_DEADLINE_PASSED' }, 'the record says what was answered');
+    t.match(await recordOf(aCard.balanceId, '000043'), { processingStatus: 'SUCCESS', responseCode: '00', reason: 'APPROVED' });
+    t.equal((await w.records.list({ balanceId: dCard.balanceId, limit: 10 })).items.length, 2, 'one record per message, not two');
+    const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000042.00000123456.TERM0001`);
+    t.equal(dTx?.status, 'REVERSED', 'the 91 holds nothing: its late hold released, or refused');
+    t.match(await w.ledger.getUserBalance(dCard.balanceId), { availableMinor: 9_900, blockedMinor: 100 }, 'only the warm-up is held');
+    t.match(await w.ledger.getUserBalance(aCard.balanceId), { availableMinor: 6_900, blockedMinor: 3_100 }, 'the stand-in approval held once');
+    await ledgerSound(t, w);
+  });
+}
 
 t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache and PAN + 37 matching', async (t) => {
   const cluster = await startTestCluster(t);

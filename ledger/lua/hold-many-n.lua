@@ -1,24 +1,55 @@
 -- Several holds / single-message debits of one slot group in one call (a batch of authorizations
 -- decided together): each is exactly hold-deposit-then-user-13 (or hold-user-12 without a deposit),
 -- checked and written on its own, in order; one's decline does not affect the others.
--- Called with a variable number of keys: thirteen per hold, as hold-deposit-then-user-13's KEYS; a
--- hold without a deposit passes its transaction key in place of the deposit tranche.
+-- Called with a variable number of keys: thirteen per hold, as hold-deposit-then-user-13's KEYS (a
+-- hold without a deposit passes its transaction key in place of the deposit tranche), then seven
+-- more for a hold that carries its record (HoldArgs.record: write_record's K, includes/record-write.lua).
 -- ARGV per hold, in the same order: the packed fixed arguments (as hold-deposit-then-user-13's
--- ARGV[1]), '1' when it has a deposit else '0', the number of meta values n, then n meta values
--- (name, value pairs).
--- Returns one result vector per hold, as hold-deposit-then-user-13 returns.
+-- ARGV[1]), '1' when it has a deposit else '0', the number of meta values n, n meta values (name,
+-- value pairs), then the record: '0' for none; else '=' (its cached answer stored as given) or
+-- 'B' followed by a currency (ISO 4217 n3: the cached answer's last 40 bytes are ISO 8583 field
+-- 54, filled here with the balances after the hold), then write_record's seven A values.
+-- Returns one result vector per hold, as hold-deposit-then-user-13 returns; a hold that carries a
+-- record has a ninth value: 1 when the record was written (an approval, not a replay), else 0.
 --- @include common
 --- @include hold-body
+--- @include record-write
+
+-- One additional-amounts entry of field 54 (iso/wire.ts balanceEntry): account type 00, amount
+-- type, currency n3, C or D, twelve digits.
+local function balance_entry(amount_type, n3, amount)
+  local sign = 'C'
+  if amount < 0 then sign = 'D'; amount = -amount end
+  return '00' .. amount_type .. n3 .. sign .. string.format('%012d', amount)
+end
+
 local out = {}
 local a = 1
-for h = 0, #KEYS / 13 - 1 do
-  local k = h * 13
+local k = 0
+while a <= #ARGV do
   local packed = ARGV[a]
   local dep = nil
   if ARGV[a + 1] == '1' then dep = KEYS[k + 4] end
   local n = tonumber(ARGV[a + 2])
-  out[#out + 1] = hold(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], dep, KEYS[k + 5], KEYS[k + 6], KEYS[k + 7], KEYS[k + 8], KEYS[k + 9], KEYS[k + 10], KEYS[k + 11], KEYS[k + 12], KEYS[k + 13],
+  local r = hold(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], dep, KEYS[k + 5], KEYS[k + 6], KEYS[k + 7], KEYS[k + 8], KEYS[k + 9], KEYS[k + 10], KEYS[k + 11], KEYS[k + 12], KEYS[k + 13],
     packed, ARGV, a + 3, a + 2 + n)
-  a = a + 3 + n
+  local spec = ARGV[a + 3 + n]
+  a = a + 4 + n
+  k = k + 13
+  if spec ~= '0' then
+    r[9] = 0
+    if r[1] == C_OK and r[2] == 0 then
+      local answer = ARGV[a + 3]
+      if string.sub(spec, 1, 1) == 'B' then
+        -- Field 54: the ledger balance (available + blocked), then the available balance.
+        local n3 = string.sub(spec, 2)
+        answer = string.sub(answer, 1, #answer - 40) .. balance_entry('01', n3, r[4] + r[5]) .. balance_entry('02', n3, r[4])
+      end
+      r[9] = write_record(KEYS, k, ARGV, a - 1, answer, false)
+    end
+    k = k + 7
+    a = a + 7
+  end
+  out[#out + 1] = r
 end
 return out

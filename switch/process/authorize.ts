@@ -9,7 +9,7 @@ import { fromLedger } from '../../iso/reasons.js';
 import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { holdArgs } from './holds.js';
-import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
+import { aboutChecked, approvalRecord, approveWithBalance, postCredit, refused } from './outcomes.js';
 import { ACCOUNT_VERIFICATION_TYPE } from '../../iso/processing.js';
 import { partnerDebit } from './partner.js';
 
@@ -31,7 +31,7 @@ async function holdFunds(ctx: ProcessContext, req: Request, c: Checked): Promise
 
 /** The deposit-then-user hold of an authorization, within its budget (deadline.ts). */
 async function localHold(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked })));
+  const b = await withinBudget(ctx, c, 'H', req.deadlines, () => ctx.ledger.hold(holdArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked, record: approvalRecord(req, c, 'HOLD') })));
   if (b.kind === 'standInDeclined') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'HOLD', forced: false, standIn: true, approved: false } });
   }
@@ -42,6 +42,6 @@ async function localHold(ctx: ProcessContext, req: Request, c: Checked, userUnch
   return aboutChecked(req, c, {
     reason: held.approved ? 'APPROVED' : fromLedger(held.reason),
     balance: { currencyN3: c.currencyN3, availableMinor: held.availableMinor, blockedMinor: held.blockedMinor },
-    ledger: { op: 'HOLD', forced: false, standIn: false, approved: held.approved }, scriptSeconds: b.scriptSeconds, original: held.approved,
+    ledger: { op: 'HOLD', forced: false, standIn: false, approved: held.approved, recorded: held.recorded }, scriptSeconds: b.scriptSeconds, original: held.approved,
   });
 }

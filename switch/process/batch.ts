@@ -12,8 +12,10 @@ import { processingCodeOf, type ProcessingCode } from '../../iso/processing.js';
 import { PreconditionFailedError } from '../../ledger/index.js';
 import type { SeenCard } from '../../stores/cards.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
-import { duplicateKey, recordIdOf, type RecordWrite } from '../../stores/records.js';
-import { acquirer11, text } from '../../iso/wire.js';
+import { duplicateKey, recordIdOf, type RecordWrite, type TransactionObject } from '../../stores/records.js';
+import { acquirer11, balanceEntry, text } from '../../iso/wire.js';
+import type { ApprovalRecord } from '../../ledger/index.js';
+import { compensate } from './compensation.js';
 import { frame } from '../../iso/frame.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
 import { notifyTransaction } from './partner.js';
@@ -35,8 +37,11 @@ export interface BatchOutput {
   events: ProcessedEvent[];
 }
 
-/** A routed message waiting for its decision. */
-interface Work { req: Request; i: number; dk: Buffer | null }
+/**
+ * A routed message waiting for its decision. `approval`: the record its hold carried
+ * (Request.recordApproval), as rendered then; set once the hold's arguments were built.
+ */
+interface Work { req: Request; i: number; dk: Buffer | null; approval?: { rec: TransactionObject; nowMs: number } }
 
 /** What one batch collects while it decides: answers, codes, feed events, records to write. */
 interface BatchState { out: Array<Buffer | null>; codes: string[]; events: ProcessedEvent[]; writes: RecordWrite[] }
@@ -77,7 +82,9 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       // lookup inside the hold's own script (Request.guard).
       const g = seen.guard;
       const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
-      work.push({ req: { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard }, i, dk });
+      const w: Work = { req: undefined as unknown as Request, i, dk };
+      w.req = { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard, recordApproval: (d) => recordApproval(ctx, w, d) };
+      work.push(w);
       continue;
     }
     work.push({ req: { msg, cls, pc, takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan, index) }, i, dk });
@@ -141,8 +148,14 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   } catch (err) {
     // Redis unreachable or a script error: the processor gets a system error, never silence, and
     // nothing is cached or recorded (the ledger's idempotency key lets a repeat find what was, or
-    // was not, done).
+    // was not, done). A hold that carried its approval's record may have landed with it: the
+    // hold is undone (deadline.ts), and the record and cached answer are forgotten.
     logError(err);
+    const a = w.approval;
+    if (a !== undefined && dk !== null && a.rec.balanceId !== null) {
+      const balanceId = a.rec.balanceId;
+      compensate(() => ctx.records.forgetApproval(dk, balanceId, a.rec.id));
+    }
     const res = renderAnswer(ctx.dialect, req, decide(req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
     st.out[i] = encode(ctx, res);
     st.codes[i] = code(res);
@@ -154,15 +167,47 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   st.out[i] = framed;
   st.codes[i] = rc;
   if (dk === null || framed === null) return;
-  const nowMs = ctx.now();
-  const rec = renderRecord(req, d, recordIdOf(dk), rc, nowMs);
+  // Written by the hold with the approval (Request.recordApproval): the record as rendered then.
+  const l = d.ledger;
+  const held = l.op === 'HOLD' || l.op === 'POST' ? l : null;
+  const recorded = held !== null && held.recorded === true ? w.approval : undefined;
+  const nowMs = recorded?.nowMs ?? ctx.now();
+  const rec = recorded?.rec ?? renderRecord(req, d, recordIdOf(dk), rc, nowMs);
   const program = d.card === null ? undefined : ctx.programs.byId(d.card.configId);
   if (program !== undefined && program.partner !== null) {
     // A program with a partner is told of every message, through the outbox, before the answer leaves.
     try { await notifyTransaction(ctx, program, rec, d); } catch (err) { logError(err); }
   }
-  st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original });
+  if (recorded === undefined) {
+    // A stand-in answer replaces what a hold that carried its approval's record may have written
+    // on landing after the deadline (its call went out first on this connection, so lands first).
+    const overwrite = w.approval !== undefined && held !== null && held.standIn;
+    st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, overwrite });
+  }
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
+}
+
+/**
+ * Request.recordApproval of a message decided with a remembered card: its answer and record as
+ * the approval `d` (field 54 with zero balances), for the hold to write with the approval. The
+ * hold fills field 54 in, so it must end the cached answer (it is the highest field an answer
+ * carries); otherwise, or when the cached answer lives in another slot group, undefined: the
+ * record is then written after the answer, as for any message.
+ */
+function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalRecord | undefined {
+  const b = d.balance;
+  if (w.dk === null || b === null) return undefined;
+  const res = renderAnswer(ctx.dialect, w.req, d);
+  const rc = code(res);
+  const answer = cacheableAnswer(ctx.codec, res, rc);
+  const balances = balanceEntry('01', b.currencyN3, 0) + balanceEntry('02', b.currencyN3, 0);
+  if (answer.length <= balances.length || answer.toString('latin1', answer.length - balances.length) !== balances) return undefined;
+  const nowMs = ctx.now();
+  const rec = renderRecord(w.req, d, recordIdOf(w.dk), rc, nowMs);
+  const record = ctx.records.approvalRecord(w.dk, rec, answer, nowMs, b.currencyN3);
+  if (record === null) return undefined;
+  w.approval = { rec, nowMs };
+  return record;
 }
 
 /**
@@ -189,7 +234,7 @@ async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Prom
     return REPLAYED;
   }
   ctx.cards.forget(pan);
-  const { guard: _, ...unguarded } = req;
+  const { guard: _, recordApproval: _r, ...unguarded } = req;
   return req.cls.handler(ctx, { ...unguarded, card: ctx.cards.findByPan(pan) });
 }
 

@@ -4,7 +4,8 @@
 // it 96 and calls undoRequest). The undo is one ledger reversal that remembers the transaction as
 // reversed (so a hold landing later is refused), releases a hold that landed, and credits back a
 // debit that was posted at once (0200); it has one idempotency key, so running it twice changes
-// nothing. Steps are retried with backoff while Redis is unreachable, at
+// nothing; a 96 also forgets the record and cached answer a hold may have written with its
+// approval (stores/records.ts forgetApproval). Steps are retried with backoff while Redis is unreachable, at
 // most COMPENSATION_ATTEMPTS_MAX times and COMPENSATION_PENDING_MAX at once per thread; one that
 // gives up is logged and left to the hold-expiry sweeper. The queue is in memory: a crash of the
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
@@ -14,7 +15,8 @@ import type { Ledger } from '../../ledger/index.js';
 import type { CardStore } from '../../stores/cards.js';
 import type { IsoFields } from '../../iso/codec.js';
 import { kindOf } from '../../iso/processing.js';
-import { text, transactionId } from '../../iso/wire.js';
+import { acquirer11, text, transactionId } from '../../iso/wire.js';
+import { duplicateKey, recordIdOf, type TransactionRecords } from '../../stores/records.js';
 
 export const COMPENSATION_ATTEMPTS_MAX = 60;
 export const COMPENSATION_PENDING_MAX = 10_000;
@@ -35,7 +37,7 @@ export async function undoTransaction(ledger: Ledger, balanceId: string, txId: s
  * requests of a batch that failed as a whole. Anything else (credits, advices, reversals) is left
  * as it is: credits and advices are not declined by a failure of the switch's own.
  */
-export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string, f: IsoFields): Promise<boolean> {
+export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string, f: IsoFields, records?: AnswerCache): Promise<boolean> {
   const cls = mti.slice(0, 3);
   if ((cls !== '010' && cls !== '020') || kindOf(text(f, 3)) !== 'DEBIT') return false;
   const pan = text(f, 2);
@@ -46,8 +48,17 @@ export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string,
   if (card === null) return false;
   const txId = transactionId(card.id, mti, f7, stan, text(f, 32) ?? '', text(f, 41));
   await undoTransaction(ledger, card.balanceId, txId, card.id);
+  if (records !== undefined) {
+    // Its hold may have written the approval's record and cached answer (HoldArgs.record): the
+    // answer was 96, so a repeat must be decided again, not answered 00 from the cache.
+    const dk = duplicateKey(records.duplicateKeyHmac, cls, pan, stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
+    await records.store.forgetApproval(dk, card.balanceId, recordIdOf(dk));
+  }
   return true;
 }
+
+/** Where undoRequest forgets a cached answer: the record store and the key its duplicate keys are HMACs under. */
+export interface AnswerCache { store: TransactionRecords; duplicateKeyHmac: Buffer }
 
 let pending = 0;
 

@@ -3,7 +3,7 @@
 // wire answer, the transaction record, the live-feed event and the metrics. Nothing writes into
 // the decoded message on its way through (jPOS participants return PREPARED/ABORTED the same way;
 // TigerBeetle returns one result per event of a batch).
-import type { HoldGuard } from '../../ledger/index.js';
+import type { ApprovalRecord, HoldGuard } from '../../ledger/index.js';
 import type { IsoMessage } from '../../iso/codec.js';
 import type { CardRecord } from '../../stores/cards.js';
 import type { Reason } from '../../iso/reasons.js';
@@ -37,12 +37,24 @@ export interface Request {
    * fails nothing was done and the batch decides the message again the usual way (batch.ts).
    */
   readonly guard?: HoldGuard;
+  /**
+   * Set with `guard` (batch.ts): renders `approved`, the decision the message gets if its debit is
+   * approved (field 54 with zero balances), into its record and cached answer, for the hold to
+   * write in its own script when it approves (HoldArgs.record: the approval costs one script
+   * call, not two). Undefined when the answer cannot carry the balances the hold fills in, or
+   * the cached answer lives in another slot group.
+   */
+  readonly recordApproval?: (approved: Decision) => ApprovalRecord | undefined;
 }
 
 /** What the ledger was asked to do for the message, and what came of it. */
 export type LedgerEffect =
   | { readonly op: 'NONE' }
-  | { readonly op: 'HOLD' | 'POST'; readonly forced: boolean; readonly standIn: boolean; readonly approved: boolean }
+  | {
+    readonly op: 'HOLD' | 'POST'; readonly forced: boolean; readonly standIn: boolean; readonly approved: boolean;
+    /** The hold wrote the message's record and cached answer with the approval (Request.recordApproval). */
+    readonly recorded?: boolean;
+  }
   | { readonly op: 'CREDIT'; readonly approved: boolean }
   | { readonly op: 'CLEAR' | 'REVERSE'; readonly originalTxId: string };
 

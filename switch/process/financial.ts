@@ -7,7 +7,7 @@ import { fromLedger } from '../../iso/reasons.js';
 import { withinBudget } from './deadline.js';
 import { checkRequest, type Checked } from './request.js';
 import { debitArgs } from './holds.js';
-import { aboutChecked, approveWithBalance, postCredit, refused } from './outcomes.js';
+import { aboutChecked, approvalRecord, approveWithBalance, postCredit, refused } from './outcomes.js';
 import { partnerDebit } from './partner.js';
 
 export async function financial(ctx: ProcessContext, req: Request): Promise<Decision> {
@@ -27,7 +27,7 @@ async function debitFunds(ctx: ProcessContext, req: Request, c: Checked): Promis
 
 /** The deposit-then-user debit of a financial request, posted at once, within its budget (deadline.ts). */
 async function localDebit(ctx: ProcessContext, req: Request, c: Checked, userUnchecked: boolean): Promise<Decision> {
-  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit(debitArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked })));
+  const b = await withinBudget(ctx, c, 'P', req.deadlines, () => ctx.ledger.debit(debitArgs(c, { idempotencyKey: null, guard: req.guard, userUnchecked, record: approvalRecord(req, c, 'POST') })));
   if (b.kind !== 'decided') {
     return aboutChecked(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: 'POST', forced: false, standIn: true, approved: false } });
   }
@@ -35,6 +35,6 @@ async function localDebit(ctx: ProcessContext, req: Request, c: Checked, userUnc
   return aboutChecked(req, c, {
     reason: r.approved ? 'APPROVED' : fromLedger(r.reason),
     balance: { currencyN3: c.currencyN3, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor },
-    ledger: { op: 'POST', forced: false, standIn: false, approved: r.approved }, scriptSeconds: b.scriptSeconds, original: r.approved,
+    ledger: { op: 'POST', forced: false, standIn: false, approved: r.approved, recorded: r.recorded }, scriptSeconds: b.scriptSeconds, original: r.approved,
   });
 }

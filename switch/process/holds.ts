@@ -1,7 +1,7 @@
 // The one place the arguments of a card debit (hold or post) are built from a checked message:
 // every hold — an 0100's, an 0120's forced one, a stand-in approval's at the deadline — gets the
 // same fees, per-MCC expiry (SPEC §2.3), limits and orphan key, so no path can drift from the others.
-import { holdExpiresAtMs, type HoldArgs, type HoldGuard } from '../../ledger/index.js';
+import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard } from '../../ledger/index.js';
 import type { Checked } from './request.js';
 
 export interface DebitOptions {
@@ -20,6 +20,8 @@ export interface DebitOptions {
   readonly guard?: HoldGuard | undefined;
   /** The user's funds are the partner's to decide (EXTERNAL_BALANCE, HoldArgs.userUnchecked). */
   readonly userUnchecked?: boolean;
+  /** The message's record and cached answer, written by the hold when it approves (HoldArgs.record, Request.recordApproval). */
+  readonly record?: ApprovalRecord | undefined;
 }
 
 /** Arguments of `ledger.hold()` for a checked debit (an authorization hold, expiring by the program's per-MCC rule). */
@@ -47,6 +49,7 @@ function debitArgsOf(c: Checked, o: DebitOptions, expiresAtMs: number): HoldArgs
     limits: c.limits,
     orphanTxId: c.orphanTxId,
     guard: o.guard,
+    record: o.record,
   };
 }
 

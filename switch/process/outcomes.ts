@@ -5,6 +5,7 @@ import type { ProcessContext } from './context.js';
 import { decide, type Decision, type Request } from './decision.js';
 import type { Checked, Refused } from './request.js';
 import { fromLedger } from '../../iso/reasons.js';
+import type { ApprovalRecord } from '../../ledger/index.js';
 import { creditArgs } from './holds.js';
 import { partnerCredit, partnerOf } from './partner.js';
 import { partnerDeclineReason } from '../../adapters/partner-client.js';
@@ -17,6 +18,20 @@ export function refused(req: Request, r: Refused): Decision {
 /** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
 export function aboutChecked(req: Request, c: Checked, d: Partial<Decision> & { readonly reason: Decision['reason'] }): Decision {
   return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
+}
+
+/**
+ * The record and cached answer of the approval a debit would get (Request.recordApproval), for
+ * its hold to write when it approves; undefined when the request carries no such renderer. The
+ * decision rendered is the one localHold / localDebit return on approval, field 54 with zero
+ * balances (the hold writes the real ones in).
+ */
+export function approvalRecord(req: Request, c: Checked, op: 'HOLD' | 'POST'): ApprovalRecord | undefined {
+  if (req.recordApproval === undefined) return undefined;
+  return req.recordApproval(aboutChecked(req, c, {
+    reason: 'APPROVED', balance: { currencyN3: c.currencyN3, availableMinor: 0, blockedMinor: 0 },
+    ledger: { op, forced: false, standIn: false, approved: true }, original: true,
+  }));
 }
 
 /**

@@ -85,7 +85,9 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local existing
   if by_tx then
     existing = redis.call('HMGET', k_tx, 's', 'ty', 'io', 'ir')
-    if existing[3] == op then return replay_of(existing[4]) end
+    -- Replayed while the transaction stands. One reversed since (the undo of a message answered
+    -- 96 after its hold landed, compensation.ts) is not approved again: declined below.
+    if existing[3] == op and tonumber(existing[1]) ~= S_REVERSED then return replay_of(existing[4]) end
   else
     local prior = replayed(k_idem, op, balance_id .. '/' .. tx_id)
     if prior then return prior end
@@ -103,7 +105,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local cur = u[3]
   if not by_tx then existing = redis.call('HMGET', k_tx, 's', 'ty') end
   if existing[1] then
-    if existing[2] == 'ORPHAN_REVERSAL' then
+    if existing[2] == 'ORPHAN_REVERSAL' or (by_tx and existing[3] == op) then
       -- Reversed before it was authorized: declined, nothing held.
       return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
     end
