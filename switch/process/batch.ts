@@ -225,6 +225,9 @@ async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Prom
   } catch (err) {
     if (!(err instanceof PreconditionFailedError)) throw err;
   }
+  // The guarded hold did nothing (its guard failed) or never went out: no record of its to forget
+  // or replace, whatever comes of deciding again.
+  w.approval = undefined;
   const pan = text(req.msg.fields, 2)!;
   const [hit] = await ctx.records.cachedAnswers([w.dk]);
   if (hit !== null && hit !== undefined) {
