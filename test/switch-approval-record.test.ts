@@ -21,6 +21,8 @@ const EXP = '3012';
 const DEMO = '0019167984';
 const CARD = { pan: PAN, expiry: EXP, cardId: 'card-rec', balanceId: '', customerId: 'cust-rec' };
 
+interface Teardown { teardown(fn: () => unknown): void }
+
 const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
 const HOLD_MANY = sha(loadScripts().find((s) => s.name === 'hold-many')!.lua);
 const RECORD_WRITE = sha(loadScripts(join(projectRoot(), 'stores', 'lua')).find((s) => s.name === 'record-write-many')!.lua);
@@ -37,56 +39,70 @@ async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string 
 }
 
 /** The script calls (EVALSHA digests) Redis runs while `fn` is answered, and a little after. */
-async function scriptCallsDuring(s: TestSwitch, fn: () => Promise<IsoJson>): Promise<{ res: IsoJson; shas: string[] }> {
-  const monitor: Redis = await s.redis.client.monitor();
+async function scriptCallsDuring(t: Teardown, s: TestSwitch, fn: () => Promise<IsoJson>): Promise<{ res: IsoJson; shas: string[] }> {
+  // A connection of its own that never reconnects: once the test's Redis stops, nothing is left
+  // trying to reach it.
+  const base = new Redis(s.redis.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  base.on('error', () => undefined);
+  const monitor: Redis = await base.monitor();
+  monitor.on('error', () => undefined);
+  t.teardown(() => { monitor.disconnect(); base.disconnect(); });
   const shas: string[] = [];
   monitor.on('monitor', (_time: string, args: string[]) => { if (String(args[0]).toLowerCase() === 'evalsha') shas.push(String(args[1])); });
   try {
     const res = await fn();
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 400));
     return { res, shas };
   } finally {
     monitor.disconnect();
+    base.disconnect();
   }
 }
 
-for (const placement of ['main', 'workers'] as const) {
-  t.test(`${placement}: a remembered card's approval is recorded by its hold, in one script call`, async (t) => {
-    const s = await startTestSwitch(t, { placement, env: { WORKERS: '1' } });
+// The 2003 dialect's field 39 has four digits; field 54 still ends the answer.
+const RUNS = [
+  { placement: 'main', dialect: '1987' }, { placement: 'workers', dialect: '1987' }, { placement: 'main', dialect: '2003' },
+] as const;
+
+for (const { placement, dialect } of RUNS) {
+  t.test(`${placement}, ${dialect}: a remembered card's approval is recorded by its hold, in one script call`, async (t) => {
+    const s = await startTestSwitch(t, { placement, env: { WORKERS: '1', ...(dialect === '2003' ? { ISO_DIALECT: '2003' } : {}) } });
     const { ledger, balanceId } = await seed(s);
     const records = new TransactionRecords(s.redis.client, ledger);
-    const c = await IsoClient.connect(s.app.isoPort);
+    const n4 = { 39: { ContentType: 'n', Label: 'Response code', LenType: 'fixed', MaxLen: 4 } };
+    const c = await IsoClient.connect(s.app.isoPort, dialect === '2003' ? n4 : undefined);
+    const ok = dialect === '2003' ? '0000' : '00';
     t.teardown(() => c.close());
 
     const first = await c.request(msg('0100', CARD, '000001', '00', 1_000));
-    t.equal(first['39'], '00', 'the first authorization reads the card');
+    t.equal(first['39'], ok, 'the first authorization reads the card');
 
     const auth = msg('0100', CARD, '000002', '00', 2_000);
-    const { res, shas } = await scriptCallsDuring(s, () => c.request(auth));
-    t.equal(res['39'], '00', 'the second is decided with the remembered card');
+    const { res, shas } = await scriptCallsDuring(t, s, () => c.request(auth));
+    t.equal(res['39'], ok, 'the second is decided with the remembered card');
     t.equal(res['54'], field54(10_000, 7_000), 'field 54: ledger 10,000 and available 7,000 after both holds');
     t.equal(shas.filter((x) => x === HOLD_MANY).length, 1, 'one hold call');
     t.equal(shas.filter((x) => x === RECORD_WRITE).length, 0, 'and no record write after the answer');
 
     const listed = (await records.list({ balanceId, limit: 10 })).items.find((r) => r.transactionData.retrievalReferenceNumber === 'RRN000002000');
-    t.match(listed, { processingStatus: 'SUCCESS', responseCode: '00', reason: 'APPROVED', amount: 2_000, status: 'AUTHORIZED', cardId: 'card-rec', mti: '0100' }, 'its record, as the hold wrote it');
+    t.match(listed, { processingStatus: 'SUCCESS', responseCode: ok, reason: 'APPROVED', amount: 2_000, status: 'AUTHORIZED', cardId: 'card-rec', mti: '0100' }, 'its record, as the hold wrote it');
     t.same(await c.request(auth), res, 'a repeat gets the first answer, field 54 as the hold filled it in');
     t.equal((await ledger.getUserBalance(balanceId))?.blockedMinor, 3_000, 'and holds nothing twice');
 
     const debit = msg('0200', CARD, '000003', '00', 500);
-    const posted = await scriptCallsDuring(s, () => c.request(debit));
-    t.equal(posted.res['39'], '00', 'an 0200 debit of the remembered card');
+    const posted = await scriptCallsDuring(t, s, () => c.request(debit));
+    t.equal(posted.res['39'], ok, 'an 0200 debit of the remembered card');
     t.equal(posted.res['54'], field54(9_500, 6_500), 'field 54 after the post: ledger 9,500, available 6,500');
     t.equal(posted.shas.filter((x) => x === RECORD_WRITE).length, 0, 'recorded by its own script call too');
     t.same(await c.request(debit), posted.res, 'its repeat gets the first answer');
 
     const tooMuch = msg('0100', CARD, '000004', '00', 50_000);
-    const declined = await scriptCallsDuring(s, () => c.request(tooMuch));
-    t.equal(declined.res['39'], '51', 'a decline for insufficient funds');
+    const declined = await scriptCallsDuring(t, s, () => c.request(tooMuch));
+    t.equal(declined.res['39'], dialect === '2003' ? '1016' : '51', 'a decline for insufficient funds');
     t.equal(declined.shas.filter((x) => x === RECORD_WRITE).length, 1, 'is recorded after the answer, as before');
-    t.same(await c.request(tooMuch), declined.res, 'and its repeat gets the 51');
+    t.same(await c.request(tooMuch), declined.res, 'and its repeat gets the decline');
     const rec = (await records.list({ balanceId, limit: 10 })).items.find((r) => r.transactionData.retrievalReferenceNumber === 'RRN000004000');
-    t.match(rec, { processingStatus: 'DECLINED', responseCode: '51' });
+    t.match(rec, { processingStatus: 'DECLINED', responseCode: declined.res['39'] });
 
     const report = await checkLedger(s.redis.client);
     t.ok(report.ok, 'ledger check passes');
