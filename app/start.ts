@@ -113,7 +113,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket });
   undo.push(() => redis.disconnect());
   await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
-  const ledger = await Ledger.open(redis);
+  // The switch's records index every message of a balance: the ledger keeps no history list of its own.
+  const ledger = await Ledger.open(redis, { balanceHistory: false });
   const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
   await maintenance.start();
   undo.push(() => maintenance.stop());

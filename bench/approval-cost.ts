@@ -139,7 +139,7 @@ interface SwitchPeer { hold: Hold; check(approvals: number): Promise<void> }
  * renders for it (TransactionRecords.approvalRecord), written by the hold's own script.
  */
 async function switchApproval(client: Redis): Promise<SwitchPeer> {
-  const ledger = await Ledger.open(client);
+  const ledger = await Ledger.open(client, { balanceHistory: false });
   const records = new TransactionRecords(client, ledger);
   const bal = await ledger.createUserBalance({ customerId: 'cost-customer', currency: 'EUR', configId: CONFIG_ID });
   await ledger.post({ type: 'TOPUP', idempotencyKey: 'cost-topup', txId: 'cost-topup', balanceId: bal.id, amountMinor: FUNDS_MINOR, partnerId: null });

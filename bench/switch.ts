@@ -194,7 +194,7 @@ interface Target { name: string; pid: number; isoPort: number; httpPort: number 
 /** Seeds `cards` cards with `fundsMinor` each, and the demo program's deposit, into a fresh ledger. */
 async function seed(url: string, secret: Buffer, pans: readonly string[], fundsMinor: number, configId = DEMO): Promise<string[]> {
   const redis = new Redis(url);
-  const ledger = await Ledger.open(redis);
+  const ledger = await Ledger.open(redis, { balanceHistory: false }); // as the switch opens it
   const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
   const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId });
   await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-deposit' });

@@ -17,6 +17,8 @@ export class LedgerCore {
     idempotencyTtlMs: number,
     /** The clock of nowMs defaults, epoch ms. */
     readonly now: () => number,
+    /** LedgerOptions.balanceHistory: holds and posts add their transaction id to the balance's history list. */
+    readonly balanceHistory: boolean = true,
   ) {
     this.idemTtl = String(idempotencyTtlMs);
   }
@@ -26,6 +28,11 @@ export class LedgerCore {
     const f = this.fns.get(name);
     if (f === undefined) throw new LedgerError('LEDGER_ERR_SCRIPT_MISSING', `ledger/lua has no script ${name}`);
     return f;
+  }
+
+  /** The balance's history list, or `none` (a key the scripts take as "no list": the transaction's own) when balanceHistory is off. */
+  historyKey(g: number, balanceId: string, none: string): string {
+    return this.balanceHistory ? this.keys.history(g, balanceId) : none;
   }
 
   /** Slot group of a user balance id; LEDGER_ERR_INVALID_BALANCE_ID when it names none of this ledger's groups. */

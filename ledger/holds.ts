@@ -108,7 +108,7 @@ export class Holds {
     const debitKeys = [
       a.idempotencyKey === null ? txKey : keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
       a.depositId === null ? txKey : keys.tranche(g, a.depositId), companyId === '' ? txKey : keys.tranche(g, companyId),
-      keys.journals[g]!, keys.expiries[g]!, keys.history(g, a.balanceId), keys.worlds[g]!,
+      keys.journals[g]!, keys.expiries[g]!, this.core.historyKey(g, a.balanceId, txKey), keys.worlds[g]!,
       lim === undefined ? txKey : keys.usage(g, lim.cardId, lim.day),
       a.orphanTxId === undefined ? txKey : keys.transaction(g, a.balanceId, a.orphanTxId),
       gd === undefined ? txKey : gd.hashKey, gd === undefined || gd.absentKey === null ? txKey : gd.absentKey,

@@ -68,7 +68,7 @@ export class Ledger {
     if (opts.groups !== undefined && stored !== opts.groups) {
       throw new LedgerError('LEDGER_ERR_GROUPS_MISMATCH', `ledger data uses ${stored} slot groups, open() asked for ${opts.groups}`);
     }
-    const core = new LedgerCore(redis, new Keyspace(stored), fns, opts.idempotencyTtlMs ?? DEFAULT_IDEM_TTL_MS, opts.now ?? Date.now);
+    const core = new LedgerCore(redis, new Keyspace(stored), fns, opts.idempotencyTtlMs ?? DEFAULT_IDEM_TTL_MS, opts.now ?? Date.now, opts.balanceHistory !== false);
     return new Ledger(redis, core, opts.coalesceDebits !== false);
   }
 
@@ -243,7 +243,10 @@ export class Ledger {
     return this.reads.getTransaction(balanceId, txId);
   }
 
-  /** Transactions of a balance, newest first; `cursor` is the offset returned as `next`. */
+  /**
+   * Transactions of a balance, newest first; `cursor` is the offset returned as `next`. Throws
+   * LEDGER_ERR_INVALID_ARGUMENT when the ledger was opened with `balanceHistory: false`.
+   */
   history(balanceId: string, opts: { limit?: number; cursor?: number } = {}): Promise<{ items: Transaction[]; next: number | null }> {
     return this.reads.history(balanceId, opts);
   }

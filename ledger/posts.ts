@@ -67,7 +67,7 @@ export class Posts {
     const { keys } = this.core;
     const txKey = keys.transaction(g, a.balanceId, a.txId);
     const args: (string | number)[] = [keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
-      partnerId === null ? txKey : keys.tranche(g, partnerId), keys.journals[g]!, keys.history(g, a.balanceId), keys.worlds[g]!,
+      partnerId === null ? txKey : keys.tranche(g, partnerId), keys.journals[g]!, this.core.historyKey(g, a.balanceId, txKey), keys.worlds[g]!,
       a.type, dir, a.amountMinor, forced ? '1' : '0', a.nowMs ?? this.core.now(), this.core.idemTtl, a.balanceId, a.txId,
       partnerId ?? '', role, world, retryable ? '1' : '0'];
     if (a.meta !== undefined) for (const k in a.meta) args.push(k, a.meta[k]!);

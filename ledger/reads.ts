@@ -18,6 +18,7 @@ export class Reads {
 
   /** Transactions of a balance, newest first; `cursor` is the offset returned as `next`. Throws LEDGER_ERR_INVALID_BALANCE_ID. */
   async history(balanceId: string, opts: { limit?: number; cursor?: number }): Promise<{ items: Transaction[]; next: number | null }> {
+    if (!this.core.balanceHistory) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'this ledger keeps no balance history (opened with balanceHistory: false)');
     const g = this.core.groupOf(balanceId);
     const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
     const start = opts.cursor ?? 0;

@@ -23,6 +23,15 @@ export interface LedgerOptions {
   now?: () => number;
   /** Holds and debits asked for in one tick go out as one hold-many call per slot group (default true). */
   coalesceDebits?: boolean;
+  /**
+   * Keep each user balance's list of its transaction ids (`{gNN}:hist:<balanceId>`, read by
+   * history()); default true. The switch passes false: its transaction records index every
+   * message of a balance (GET /secure/transactions), and no query of it reads the list, so each
+   * approval writes one command less. Every process writing one ledger should pass the same; a
+   * list written before stays as it was. history() of a ledger opened without it throws
+   * LEDGER_ERR_INVALID_ARGUMENT.
+   */
+  balanceHistory?: boolean;
 }
 
 export interface UserBalance {

@@ -33,7 +33,7 @@ async function seedCards(): Promise<SimCard[]> {
   const redis = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
     const secrets = loadSecrets(process.env, resolve('var/secret.key'));
-    const ledger = await Ledger.open(redis);
+    const ledger = await Ledger.open(redis, { balanceHistory: false }); // as the switch opens it
     const cards = CardStore.fromSecrets(redis, secrets);
     const out: SimCard[] = [];
     for (let i = 0; i < CARDS; i++) {

@@ -269,3 +269,19 @@ scenario('decline reasons owned by the ledger, one row each, nothing moves', asy
   t.match(await ledger.getPartnerBalance(e.creditId), { availableMinor: 10 });
   await t.rejects(ledger.post({ type: 'TOPUP', idempotencyKey: 'r9', txId: 'r9', balanceId: ubId, amountMinor: 0, partnerId: null }), { code: 'LEDGER_ERR_INVALID_AMOUNT' });
 });
+
+t.test('balanceHistory false (as the switch opens its ledger): holds and posts write no history list, history() says so', async (t) => {
+  const r = await startTestRedis(t);
+  const ledger = await Ledger.open(r.client, { balanceHistory: false });
+  const bal = await ledger.createUserBalance({ customerId: 'no-hist', currency: 'EUR', configId: 'cfg' });
+  await r.client.config('RESETSTAT');
+  t.match(await ledger.post({ type: 'TOPUP', idempotencyKey: 'nh-top', txId: 'nh-top', balanceId: bal.id, amountMinor: 1_000, partnerId: null }), { ok: true });
+  const now = Date.now();
+  t.match(await ledger.hold({ idempotencyKey: null, txId: 'nh-h1', balanceId: bal.id, depositId: null, amountMinor: 100, nowMs: now, expiresAtMs: now + 60_000 }), { approved: true });
+  t.match(await ledger.debit({ idempotencyKey: null, txId: 'nh-p1', balanceId: bal.id, depositId: null, amountMinor: 50, nowMs: now }), { approved: true });
+  t.same(await r.client.keys('*hist:*'), [], 'no history list');
+  t.notMatch(await r.client.info('commandstats'), /cmdstat_lpush:/, 'no LPUSH at all');
+  t.match(await ledger.getUserBalance(bal.id), { availableMinor: 850, blockedMinor: 100 }, 'the money moved as ever');
+  await t.rejects(ledger.history(bal.id), { code: 'LEDGER_ERR_INVALID_ARGUMENT' }, 'history() of such a ledger is an error, not an empty page');
+  t.ok((await checkLedger(r.client)).ok, 'ledger check passes');
+});

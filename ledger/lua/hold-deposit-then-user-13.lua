@@ -3,7 +3,7 @@
 -- mode P posts at once (single message 0200, or a forced post without an authorization).
 -- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
 -- KEYS[4] deposit tranche hash    KEYS[5] company tranche hash (or KEYS[2] without a company)
--- KEYS[6] journal stream          KEYS[7] expiry index (zset)    KEYS[8] balance history list
+-- KEYS[6] journal stream          KEYS[7] expiry index (zset)    KEYS[8] balance history list (or KEYS[2]: none kept)
 -- KEYS[9] world accounts hash        KEYS[10] the card's usage hash for the day (or KEYS[2] without limits)
 -- KEYS[11] the transaction hash of the same original named without field 41 (HoldArgs.orphanTxId),
 --   or KEYS[2]: an ORPHAN_REVERSAL record there declines the hold as one under KEYS[2] does

@@ -8,7 +8,7 @@
 --   role N: the user's counterpart is the world account ARGV[11].
 -- KEYS[1] idempotency record  KEYS[2] transaction hash  KEYS[3] user balance hash
 -- KEYS[4] partner tranche hash (or KEYS[2] for role N)  KEYS[5] journal stream
--- KEYS[6] balance history list  KEYS[7] world accounts hash
+-- KEYS[6] balance history list (or KEYS[2]: none kept)  KEYS[7] world accounts hash
 -- ARGV[1] type  ARGV[2] direction + (credit the user) or - (debit the user)  ARGV[3] amount
 -- ARGV[4] forced 0|1  ARGV[5] nowMs  ARGV[6] idempotency TTL ms  ARGV[7] balanceId  ARGV[8] txId
 -- ARGV[9] partnerId or ''  ARGV[10] role C|D|N  ARGV[11] world account (W:...)
@@ -96,6 +96,6 @@ for i = 13, #ARGV, 2 do
   fields[#fields + 1] = ARGV[i + 1]
 end
 redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('LPUSH', KEYS[6], tx_id)
+if KEYS[6] ~= KEYS[2] then redis.call('LPUSH', KEYS[6], tx_id) end
 journal(KEYS[5], op, balance_id, tx_id, cur, now, p)
 return finish(KEYS[1], ttl, op, ref, {C_OK, 0, S_CLEARED, ua, ub, pa, 0, 0})

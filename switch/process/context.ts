@@ -44,7 +44,7 @@ export async function createContext(a: {
   /** CARD_CACHE: decide debits of known cards in one round trip (default true; never on a cluster). */
   cardCache?: boolean;
 }): Promise<ProcessContext> {
-  const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false });
+  const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false, balanceHistory: false });
   const outbox = await Outbox.open(a.redis);
   return {
     dialect: a.dialect,

@@ -233,7 +233,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     fields[#fields + 1] = 'ir'; fields[#fields + 1] = result_csv(res)
   end
   redis.call('HSET', k_tx, unpack(fields))
-  redis.call('LPUSH', k_hist, tx_id)
+  if k_hist ~= k_tx then redis.call('LPUSH', k_hist, tx_id) end
   journal(k_jnl, op, balance_id, tx_id, cur, now, p)
   return finish(k_idem, ttl, op, ref, res)
 end
