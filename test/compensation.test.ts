@@ -2,10 +2,8 @@
 // failed as a whole takes (the main thread answers it 96 and undoes its debits from the wire).
 // Real switch, real Redis; the ledger checker runs at the end.
 import t from 'tap';
-import { startTestSwitch } from './helpers/switch.js';
+import { seedDemoCard, startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
-import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../stores/cards.js';
 import { undoRequest } from '../switch/process/compensation.js';
 import { checkLedger } from '../ledger/check.js';
 import { TransactionRecords } from '../stores/records.js';
@@ -23,12 +21,9 @@ function msg(mti: string, pan: string, stan: string, amountMinor: number): IsoJs
 
 t.test('undoRequest: a held 0100 released, a posted 0200 credited back, an unseen 0100 refused later', async (t) => {
   const s = await startTestSwitch(t);
-  const ledger = await Ledger.open(s.redis.client);
-  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
-  const bal = await ledger.createUserBalance({ customerId: 'comp-1', currency: 'EUR', configId: '0019167984' });
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'comp-top', txId: 'comp-top', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
   const pan = '5557700000077777';
-  await cards.put(pan, { id: 'comp-card', customerId: 'comp-1', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  const { ledger, cards, balanceId } = await seedDemoCard(s, { pan, cardId: 'comp-card', customerId: 'comp-1', topUpMinor: 10_000 });
+  const bal = { id: balanceId };
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());
 
@@ -61,13 +56,10 @@ t.test('undoRequest with the answer cache: an approval its hold recorded is forg
   // One worker: the second message meets the card the first one read, and its hold writes the
   // approval's record and cached answer itself (HoldArgs.record).
   const s = await startTestSwitch(t, { env: { WORKERS: '1' } });
-  const ledger = await Ledger.open(s.redis.client);
-  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
-  const records = new TransactionRecords(s.redis.client, ledger);
-  const bal = await ledger.createUserBalance({ customerId: 'comp-2', currency: 'EUR', configId: '0019167984' });
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'comp-top-2', txId: 'comp-top-2', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
   const pan = '5557700000077785';
-  await cards.put(pan, { id: 'comp-card-2', customerId: 'comp-2', balanceId: bal.id, configId: '0019167984', currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  const { ledger, cards, balanceId } = await seedDemoCard(s, { pan, cardId: 'comp-card-2', customerId: 'comp-2', topUpMinor: 10_000 });
+  const bal = { id: balanceId };
+  const records = new TransactionRecords(s.redis.client, ledger);
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());
 

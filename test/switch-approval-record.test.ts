@@ -7,11 +7,10 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
+import { seedDemoCard, startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { field54, msg } from './helpers/e2e.js';
 import { Ledger } from '../ledger/index.js';
-import { CardStore } from '../stores/cards.js';
 import { TransactionRecords } from '../stores/records.js';
 import { checkLedger } from '../ledger/check.js';
 import { loadScripts, projectRoot } from '../ledger/scripts.js';
@@ -28,14 +27,7 @@ const HOLD_MANY = sha(loadScripts().find((s) => s.name === 'hold-many')!.lua);
 const RECORD_WRITE = sha(loadScripts(join(projectRoot(), 'stores', 'lua')).find((s) => s.name === 'record-write-many')!.lua);
 
 async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string }> {
-  const ledger = await Ledger.open(s.redis.client);
-  const bal = await ledger.createUserBalance({ customerId: 'cust-rec', currency: 'EUR', configId: DEMO });
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'seed-rec', txId: 'seed-rec', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
-  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
-  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1_000_000, idempotencyKey: 'dep-rec' });
-  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
-  await cards.put(PAN, { id: 'card-rec', customerId: 'cust-rec', balanceId: bal.id, configId: DEMO, currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0 });
-  return { ledger, balanceId: bal.id };
+  return seedDemoCard(s, { pan: PAN, cardId: 'card-rec', customerId: 'cust-rec', topUpMinor: 10_000, depositMinor: 1_000_000 });
 }
 
 /** The script calls (EVALSHA digests) Redis runs while `fn` is answered, and a little after. */

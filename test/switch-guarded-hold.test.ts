@@ -3,7 +3,7 @@
 // What a user must never notice: a lock, an unlock, a customer block or new limits apply to the
 // very next authorization, and a repeat still gets the first answer and moves nothing twice.
 import t from 'tap';
-import { startTestSwitch, type TestSwitch } from './helpers/switch.js';
+import { seedDemoCard, startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { msg } from './helpers/e2e.js';
 import { Ledger } from '../ledger/index.js';
@@ -14,15 +14,8 @@ const PAN = '5557700000000026';
 const EXP = '3012';
 const DEMO = '0019167984';
 
-async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string; cards: CardStore }> {
-  const ledger = await Ledger.open(s.redis.client);
-  const bal = await ledger.createUserBalance({ customerId: 'cust-guard', currency: 'EUR', configId: DEMO });
-  await ledger.post({ type: 'TOPUP', idempotencyKey: 'seed-guard', txId: 'seed-guard', balanceId: bal.id, amountMinor: 10_000, partnerId: null });
-  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
-  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: 1_000_000, idempotencyKey: 'dep-guard' });
-  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
-  await cards.put(PAN, { id: 'card-guard', customerId: 'cust-guard', balanceId: bal.id, configId: DEMO, currency: 'EUR', expiry: EXP, status: 'ACTIVE', lock: 0 });
-  return { ledger, balanceId: bal.id, cards };
+function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string; cards: CardStore }> {
+  return seedDemoCard(s, { pan: PAN, cardId: 'card-guard', customerId: 'cust-guard', topUpMinor: 10_000, depositMinor: 1_000_000 });
 }
 
 /** An 0100 purchase for the card (the shared builder of test/helpers/e2e.ts). */

@@ -4,6 +4,8 @@ import { loadConfig } from '../../app/config.js';
 import { startSwitch, type Placement, type RunningSwitch } from '../../app/start.js';
 import { derive } from '../../stores/secrets.js';
 import { startTestRedis, type TestRedis } from './redis.js';
+import { Ledger } from '../../ledger/index.js';
+import { CardStore } from '../../stores/cards.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
@@ -22,3 +24,22 @@ export async function startTestSwitch(t: Teardown, o: { env?: Record<string, str
   t.teardown(() => app.stop());
   return { app, redis, logs };
 }
+
+/**
+ * A card of the demo program on the switch's Redis: a user balance topped up with `topUpMinor`,
+ * and when `depositMinor` is given the program's deposit balance reloaded with it (once per Redis).
+ */
+export async function seedDemoCard(s: TestSwitch, o: { pan: string; cardId: string; customerId: string; topUpMinor: number; depositMinor?: number }): Promise<{ ledger: Ledger; balanceId: string; cards: CardStore }> {
+  const ledger = await Ledger.open(s.redis.client);
+  const bal = await ledger.createUserBalance({ customerId: o.customerId, currency: 'EUR', configId: DEMO_CONFIG_ID });
+  await ledger.post({ type: 'TOPUP', idempotencyKey: `seed-${o.cardId}`, txId: `seed-${o.cardId}`, balanceId: bal.id, amountMinor: o.topUpMinor, partnerId: null });
+  if (o.depositMinor !== undefined) {
+    const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO_CONFIG_ID });
+    await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: o.depositMinor, idempotencyKey: `dep-${o.cardId}` });
+  }
+  const cards = CardStore.fromSecrets(s.redis.client, s.app.secrets);
+  await cards.put(o.pan, { id: o.cardId, customerId: o.customerId, balanceId: bal.id, configId: DEMO_CONFIG_ID, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  return { ledger, balanceId: bal.id, cards };
+}
+
+const DEMO_CONFIG_ID = '0019167984';
