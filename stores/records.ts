@@ -99,11 +99,12 @@ export interface RecordWrite {
   nowMs: number;
   indexRrn: boolean;
   /**
-   * The record and answer replace those an earlier write left for the same message: a stand-in
-   * answer after the message's hold, which carried its approval's record (approvalRecord), may
-   * have landed after the deadline. Its indexes stand. Default false: a record is written once.
+   * The record bytes the message's hold carried (approvalRecord's first value), which this write
+   * replaces, with its cached answer, if they are what is stored: a stand-in answer after the hold
+   * may have landed, approved, after the deadline. A record stored by anything else (the first
+   * answer to a repeated message) is left as it is. Absent: a record is written once.
    */
-  overwrite?: boolean;
+  replaces?: string;
 }
 
 
@@ -219,19 +220,16 @@ export class TransactionRecords {
     for (const it of items) {
       const dupKey = this.dupKey(it.dk);
       const rec = it.rec;
-      const overwrite = it.overwrite === true;
       if (rec === null) {
-        if (it.answer !== null) calls.push(overwrite ? this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS) : this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+        if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
         continue;
       }
       const w = this.slots(it.dk, rec, it.answer, it.nowMs, it.indexRrn);
       let g = byGroup.get(w.group);
       if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(w.group, g); }
       g.keys.push(...w.keys);
-      g.args.push(...w.args, overwrite ? '1' : '0');
-      if (!w.sameSlot && it.answer !== null) {
-        calls.push(overwrite ? this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS) : this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
-      }
+      g.args.push(...w.args, it.replaces ?? '');
+      if (!w.sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
     }
     for (const g of byGroup.values()) calls.push(this.cmd.recordWriteMany(g.keys.length, ...g.keys, ...g.args));
     await Promise.all(calls);

@@ -223,6 +223,27 @@ for (const scripts of ['loaded', 'flushed'] as const) {
   });
 }
 
+t.test('latency budget, remembered card: a repeat that meets the deadline leaves the first answer, its record and its hold as they were', async (t) => {
+  const { w, dCard } = await budgetWorld(t, 51, 10_000, { WORKERS: '1' });
+  t.equal((await w.c.request(msg('0100', dCard.pan, '000050', 100)))['39'], '00', 'the card is read and remembered');
+  const first = msg('0100', dCard.pan, '000051', 1_000);
+  const answered = await w.c.request(first);
+  t.equal(answered['39'], '00', 'approved; its hold wrote its record and cached answer');
+  // The repeat is decided with the remembered card: its hold (whose guard finds the first answer)
+  // meets stalled writes, and the DECLINE stand-in answers it at the deadline.
+  await w.s.redis.client.call('CLIENT', 'PAUSE', '400', 'WRITE');
+  const repeat = await w.c.request(first);
+  t.equal(repeat['39'], '91', 'the repeat met the deadline');
+  await new Promise((r) => setTimeout(r, 800));
+  t.same(await w.c.request(first), answered, 'a later repeat gets the first answer');
+  const rec = (await w.records.list({ balanceId: dCard.balanceId, limit: 10 })).items.find((r) => r.transactionData.retrievalReferenceNumber === 'RRN000051000');
+  t.match(rec, { processingStatus: 'SUCCESS', responseCode: '00' }, 'the first answer\'s record stands');
+  const tx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000051.00000123456.TERM0001`);
+  t.equal(tx?.status, 'AUTHORIZED', "the repeat's stand-in decline did not undo the first answer's hold");
+  t.match(await w.ledger.getUserBalance(dCard.balanceId), { availableMinor: 8_900, blockedMinor: 1_100 }, 'both approvals held, once each');
+  await ledgerSound(t, w);
+});
+
 t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache and PAN + 37 matching', async (t) => {
   const cluster = await startTestCluster(t);
   const env = { REDIS_CLUSTER: cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), REDIS_URL: '' };

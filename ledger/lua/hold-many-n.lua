@@ -45,7 +45,7 @@ while a <= #ARGV do
         local n3 = string.sub(spec, 2)
         answer = string.sub(answer, 1, #answer - 40) .. balance_entry('01', n3, r[4] + r[5]) .. balance_entry('02', n3, r[4])
       end
-      r[9] = write_record(KEYS, k, ARGV, a - 1, answer, false)
+      r[9] = write_record(KEYS, k, ARGV, a - 1, answer, nil)
     end
     k = k + 7
     a = a + 7

@@ -2,14 +2,16 @@
 -- their indexes and cached answers: one script call per batch instead of one per message.
 -- Called with a variable number of keys: seven per record, in order, as write_record's K
 -- (ledger/lua/includes/record-write.lua).
--- ARGV: eight per record, in the same order: write_record's seven A values, then '1' when the
--- record and cached answer replace an earlier write for the same message (else '0').
+-- ARGV: eight per record, in the same order: write_record's seven A values, then the record bytes
+-- it is to replace (write_record's `replaces`), or '' for none.
 -- Returns the number of records written (a record that exists already, a repeat, is skipped).
 --- @include record-write
 
 local written = 0
 local n = #KEYS / 7
 for r = 0, n - 1 do
-  written = written + write_record(KEYS, r * 7, ARGV, r * 8, ARGV[r * 8 + 4], ARGV[r * 8 + 8] == '1')
+  local replaces = ARGV[r * 8 + 8]
+  if replaces == '' then replaces = nil end
+  written = written + write_record(KEYS, r * 7, ARGV, r * 8, ARGV[r * 8 + 4], replaces)
 end
 return written

@@ -41,7 +41,7 @@ export interface BatchOutput {
  * A routed message waiting for its decision. `approval`: the record its hold carried
  * (Request.recordApproval), as rendered then; set once the hold's arguments were built.
  */
-interface Work { req: Request; i: number; dk: Buffer | null; approval?: { rec: TransactionObject; nowMs: number } }
+interface Work { req: Request; i: number; dk: Buffer | null; approval?: { rec: TransactionObject; nowMs: number; bytes: string } }
 
 /** What one batch collects while it decides: answers, codes, feed events, records to write. */
 interface BatchState { out: Array<Buffer | null>; codes: string[]; events: ProcessedEvent[]; writes: RecordWrite[] }
@@ -180,9 +180,10 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
   }
   if (recorded === undefined) {
     // A stand-in answer replaces what a hold that carried its approval's record may have written
-    // on landing after the deadline (its call went out first on this connection, so lands first).
-    const overwrite = w.approval !== undefined && held !== null && held.standIn;
-    st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, overwrite });
+    // on landing after the deadline (its call went out first on this connection, so lands first),
+    // and only that: the record of an earlier answer to the same message stands.
+    const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
+    st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces });
   }
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
 }
@@ -206,7 +207,7 @@ function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalReco
   const rec = renderRecord(w.req, d, recordIdOf(w.dk), rc, nowMs);
   const record = ctx.records.approvalRecord(w.dk, rec, answer, nowMs, b.currencyN3);
   if (record === null) return undefined;
-  w.approval = { rec, nowMs };
+  w.approval = { rec, nowMs, bytes: record.args[0] as string };
   return record;
 }
 

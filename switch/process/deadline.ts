@@ -4,9 +4,11 @@
 // call may still do in the ledger is settled to match it (when the call fails instead, Redis
 // unreachable or a command timeout, it is answered 96 and undone), so the wire answer and the
 // ledger agree:
-// - DECLINE (default): answered 91; the hold is released (or, if it never happened, the
-//   transaction is remembered as reversed so that a late or resent hold holds nothing); a posted
-//   0200 debit is credited back.
+// - DECLINE (default): answered 91; once the call has settled, a hold it made is released and a
+//   debit it posted (0200) credited back; a call that failed as a whole is undone all the same
+//   (the transaction is remembered as reversed, so a hold landing later holds nothing). A call
+//   that moved nothing of this message's (a decline, or a repeat: a replayed approval, or a
+//   failed guard) leaves the transaction, which may be the first answer's, as it is.
 // - APPROVE_UP_TO: at or under `standIn.limit`, answered 00 and the hold is forced (an advice-like
 //   stand-in approval: it may take the balance below zero; if the first call approved, the forced
 //   one finds the transaction and moves nothing more). Above the limit: as DECLINE.
@@ -55,7 +57,7 @@ export type BudgetOutcome<T> = { kind: 'decided'; result: T; scriptSeconds: numb
  */
 export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', deadlines: BatchDeadlines, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
   // Spent already (the card lookup waited): the ledger is not asked at all.
-  if (ctx.now() - c.startedMs >= c.program.budgetMs) return standIn(ctx, c, mode, false);
+  if (ctx.now() - c.startedMs >= c.program.budgetMs) return standIn(ctx, c, mode, null);
   const t0 = performance.now();
   const call = start();
   let r: T | 'DEADLINE';
@@ -68,18 +70,35 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
   }
   if (r !== 'DEADLINE') return { kind: 'decided', result: r, scriptSeconds: (performance.now() - t0) / 1000 };
   call.catch(() => { /* the stand-in answer stands; compensation below settles the ledger */ });
-  return standIn(ctx, c, mode, true);
+  return standIn(ctx, c, mode, call);
 }
 
-/** `called`: the ledger call went out and may still land, so a decline must undo it. */
-async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', called: boolean): Promise<BudgetOutcome<never>> {
+/** `call`: the ledger call that went out and may still land (null: none did), which a decline must undo. */
+async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', call: Promise<unknown> | null): Promise<BudgetOutcome<never>> {
   const s = c.program.standIn;
   if (mode === 'H' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit) {
     compensate(() => forceHold(ctx, c));
     return { kind: 'standInApproved' };
   }
-  if (called) compensate(() => undo(ctx, c));
+  if (call !== null) compensate(() => undoWhatLanded(ctx, c, call));
   return { kind: 'standInDeclined' };
+}
+
+/**
+ * Undoes the debit of a call answered by the stand-in decline, once the call has settled: when it
+ * approved (not as a replay), or failed in a way that may have landed. A call that declined, that
+ * replayed an approval given to an earlier answer of the same message (a repeat), or whose guard
+ * failed (a repeat decided with a remembered card: nothing was done) moved nothing of this
+ * message's, and the transaction, which may be the first answer's, is left as it is.
+ */
+async function undoWhatLanded(ctx: ProcessContext, c: Checked, call: Promise<unknown>): Promise<void> {
+  try {
+    const r = await call as { approved?: boolean; replay?: boolean };
+    if (r.approved !== true || r.replay === true) return;
+  } catch (err) {
+    if (err instanceof PreconditionFailedError) return;
+  }
+  await undo(ctx, c);
 }
 
 /** A stand-in approval's hold: forced, and built like every other hold (per-MCC expiry, fees, limits counted). */

@@ -25,26 +25,27 @@ local function add_reference(k, tx_id, ttl_ms)
 end
 
 -- Writes the record unless it exists (a repeat names the same record): 1 when written, else 0.
--- `overwrite`: the record and cached answer replace those written before for the same message
--- (the stand-in answer of a message whose hold wrote its approval's record and landed after the
--- deadline, switch/process/deadline.ts); the indexes an earlier write made stand.
-local function write_record(K, ko, A, ao, answer, overwrite)
+-- `replaces`: nil, or the record bytes a hold carried for this same message (HoldArgs.record)
+-- that this write is to replace: a stand-in answer's record after the message's hold may have
+-- landed, approved, after the deadline (switch/process/deadline.ts). Only a record equal to those
+-- bytes is replaced (with its cached answer; its indexes stand): the record of an earlier answer
+-- to the same message (the first of a repeat) is never touched.
+local function write_record(K, ko, A, ao, answer, replaces)
   local rec = K[ko + 1]
-  if overwrite then
-    if redis.call('SET', rec, A[ao + 1], 'GET') then
+  if replaces then
+    local cur = redis.call('GET', rec)
+    if cur == replaces then
+      redis.call('SET', rec, A[ao + 1])
       if K[ko + 5] ~= rec then redis.call('SET', K[ko + 5], answer, 'PX', A[ao + 5]) end
       return 1
     end
-  elseif not redis.call('SET', rec, A[ao + 1], 'NX') then
-    return 0
+    if cur then return 0 end
   end
+  if not redis.call('SET', rec, A[ao + 1], 'NX') then return 0 end
   for i = 2, 4 do
     if K[ko + i] ~= rec then redis.call('ZADD', K[ko + i], A[ao + 2], A[ao + 3]) end
   end
-  if K[ko + 5] ~= rec then
-    if overwrite then redis.call('SET', K[ko + 5], answer, 'PX', A[ao + 5])
-    else redis.call('SET', K[ko + 5], answer, 'PX', A[ao + 5], 'NX') end
-  end
+  if K[ko + 5] ~= rec then redis.call('SET', K[ko + 5], answer, 'PX', A[ao + 5], 'NX') end
   for i = 6, 7 do
     if K[ko + i] ~= rec then add_reference(K[ko + i], A[ao + 6], A[ao + 7]) end
   end
