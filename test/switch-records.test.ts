@@ -216,7 +216,9 @@ for (const scripts of ['loaded', 'flushed'] as const) {
     t.match(await recordOf(aCard.balanceId, '000043'), { processingStatus: 'SUCCESS', responseCode: '00', reason: 'APPROVED' });
     t.equal((await w.records.list({ balanceId: dCard.balanceId, limit: 10 })).items.length, 2, 'one record per message, not two');
     const dTx = await w.ledger.getTransaction(dCard.balanceId, `${dCard.cardId}.010.${F7}.000042.00000123456.TERM0001`);
-    t.equal(dTx?.status, 'REVERSED', 'the 91 holds nothing: its late hold released, or refused');
+    // Landed first: released (REVERSED). Landed behind the stand-in's record: its guard found the
+    // cached 91 and it did nothing, so there is no transaction to undo.
+    t.ok(dTx === null || (dTx.status === 'REVERSED' && dTx.heldMinor === 0), 'the 91 holds nothing: its late hold released, or it did nothing');
     t.match(await w.ledger.getUserBalance(dCard.balanceId), { availableMinor: 9_900, blockedMinor: 100 }, 'only the warm-up is held');
     t.match(await w.ledger.getUserBalance(aCard.balanceId), { availableMinor: 6_900, blockedMinor: 3_100 }, 'the stand-in approval held once');
     await ledgerSound(t, w);
