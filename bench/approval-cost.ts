@@ -150,8 +150,9 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
   await client.hset(cardKey, 'id', 'bc1', 'v', '1');
   const guardFields = ['id', 'v'];
   const guardExpected = ['bc1', '1'];
-  // A cached answer of the switch's size: the framed 0110 without field 2, with its code prefix.
-  const answer = Buffer.alloc(240, 0x30);
+  // A cached answer of the switch's size: the framed 0110 without field 2, with its code prefix,
+  // ending with field 54 at zero balances (the hold's script writes the balances in).
+  const answer = Buffer.concat([Buffer.alloc(200, 0x30), Buffer.from('0001978C0000000000000002978C000000000000', 'latin1')]);
   let n = 0;
   const hold: Hold = async () => {
     const k = ++n;

@@ -194,10 +194,19 @@ function joinedOnce(a: readonly string[], sep: string): string {
   return s;
 }
 
-/** HoldArgs.record: seven keys, seven values, a currency of three digits (it is written into field 54). */
+/**
+ * HoldArgs.record: seven keys, seven values; with a currency, three digits, and a cached answer
+ * (the fourth value) that ends with field 54's two entries at zero, which the script overwrites.
+ */
 function checkRecord(r: ApprovalRecord): void {
   if (r.keys.length !== 7 || r.args.length !== 7) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: seven keys and seven values');
-  if (r.balanceCurrencyN3 !== null && !/^\d{3}$/.test(r.balanceCurrencyN3)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: balanceCurrencyN3 must be three digits');
+  const n3 = r.balanceCurrencyN3;
+  if (n3 === null) return;
+  if (!/^\d{3}$/.test(n3)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: balanceCurrencyN3 must be three digits');
+  const answer = r.args[3];
+  const zeros = `0001${n3}C0000000000000002${n3}C000000000000`;
+  const tail = Buffer.isBuffer(answer) ? answer.toString('latin1', Math.max(0, answer.length - zeros.length)) : String(answer).slice(-zeros.length);
+  if (tail !== zeros) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: the cached answer must end with field 54 at zero balances in that currency');
 }
 
 /** HoldArgs.guard: names and values must survive the packed argument's separators (checked once per array pair). */

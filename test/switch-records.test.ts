@@ -110,14 +110,14 @@ t.test('records: approved, declined and invalid messages, with the seed transact
 });
 
 /**
- * A switch with two 50 ms-budget programs, one declining at the deadline, one approving up to
+ * A switch with two 150 ms-budget programs, one declining at the deadline, one approving up to
  * 5,000: a card of each (numbers n, n + 1), the approving one topped up with `approveTopUpMinor`.
  */
 async function budgetWorld(t: Test, n: number, approveTopUpMinor: number, env: Record<string, string> = {}) {
   const w = await startWorld(t, [
-    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50 },
+    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150 },
     {
-      configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 50, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 },
+      configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 },
       holdExpiryDays: 7, holdExpiryDaysByMcc: { '7011': 30 },
     },
   ], env);
@@ -133,7 +133,7 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
   t.equal((await w.c.request(msg('0100', aCard.pan, '000011', 100)))['39'], '00');
 
   // Stall Redis for 400 ms with a busy script on another connection, then send: the holds (the
-  // cards are remembered) wait behind it, and the 50 ms budget is spent before they answer.
+  // cards are remembered) wait behind it, and the 150 ms budget is spent before they answer.
   const stalled = w.s.redis.client.eval("local t0 = redis.call('TIME') local s = tonumber(t0[1]) * 1000 + tonumber(t0[2]) / 1000 while true do local t1 = redis.call('TIME') if tonumber(t1[1]) * 1000 + tonumber(t1[2]) / 1000 - s > 400 then break end end return 1", 0);
   await new Promise((r) => setTimeout(r, 30));
   const [declined, approved] = await Promise.all([
@@ -163,7 +163,7 @@ t.test('latency budget: at the deadline the stand-in rule answers and the ledger
 t.test('latency budget: the deadline passes while the hold is in flight; the late hold is undone', async (t) => {
   const { w, dCard, aCard } = await budgetWorld(t, 21, 10_000);
   // CLIENT PAUSE WRITE lets the reads through (duplicate cache, card) and holds every script that
-  // writes: the holds wait 400 ms, the 50 ms budget runs out while they are in flight.
+  // writes: the holds wait 400 ms, the 150 ms budget runs out while they are in flight.
   await w.s.redis.client.call('CLIENT', 'PAUSE', '400', 'WRITE');
   const [declined, approved] = await Promise.all([
     w.c.request(msg('0100', dCard.pan, '000030', 3_000)),

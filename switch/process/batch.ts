@@ -183,7 +183,11 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
     // on landing after the deadline (its call went out first on this connection, so lands first),
     // and only that: the record of an earlier answer to the same message stands.
     const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
-    st.writes.push({ dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces });
+    const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces };
+    // That replacement is retried like the undo it goes with (compensation.ts): a record written
+    // after the answer may be lost to a failure, a cached 00 for a hold that was undone may not.
+    if (replaces === undefined) st.writes.push(write);
+    else compensate(() => ctx.records.writeMany([write]));
   }
   st.events.push(renderEvent(req, d, rec, rc, nowMs));
 }

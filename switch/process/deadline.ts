@@ -19,7 +19,7 @@ import type { Checked } from './request.js';
 import { performance } from 'node:perf_hooks';
 import { compensate, undoTransaction } from './compensation.js';
 import { holdArgs } from './holds.js';
-import { PreconditionFailedError } from '../../ledger/index.js';
+import { PreconditionFailedError, type HoldResult } from '../../ledger/index.js';
 
 
 /**
@@ -93,8 +93,8 @@ async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', call: P
  */
 async function undoWhatLanded(ctx: ProcessContext, c: Checked, call: Promise<unknown>): Promise<void> {
   try {
-    const r = await call as { approved?: boolean; replay?: boolean };
-    if (r.approved !== true || r.replay === true) return;
+    const r = await (call as Promise<HoldResult>);
+    if (!r.approved || r.replay) return;
   } catch (err) {
     if (err instanceof PreconditionFailedError) return;
   }
