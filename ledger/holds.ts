@@ -61,8 +61,7 @@ export class Holds {
       userMayGoNegative: forced || a.userUnchecked === true, forced,
     };
     let r = await this.run(mode, a, g, fee, fx, forced, retryable);
-    // A hold that carried its record answers one value more: whether the record was written.
-    let recorded = a.record !== undefined && r.length === 9 && r.pop() === 1;
+    let recorded = takeRecorded(r);
     // A failed guard did nothing (HoldArgs.guard): the caller decides again.
     if (r[0] === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
     if (r[0] === Code.GUARD_CHANGED) throw new PreconditionFailedError('CHANGED');
@@ -73,7 +72,7 @@ export class Holds {
       // others, then decide again (recorded this time, whatever the outcome).
       rebalanced = await this.tranches.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
       r = await this.run(mode, a, g, fee, fx, forced, false);
-      recorded = a.record !== undefined && r.length === 9 && r.pop() === 1;
+      recorded = takeRecorded(r);
       assertHoldResult(scriptOf(a), r, asked);
     }
     const code = r[0]!;
@@ -167,6 +166,14 @@ export class Holds {
       (err: unknown) => { for (const d of q) d.reject(err); },
     );
   }
+}
+
+/**
+ * A hold that carried its record (HoldArgs.record) answers a ninth value, 1 when the record was
+ * written: taken off here, so the vector is the usual eight for the checks.
+ */
+function takeRecorded(r: number[]): boolean {
+  return r.length === 9 && r.pop() === 1;
 }
 
 /** The script a hold's answer came from, as named in an assertion (coalesced holds share hold-many). */

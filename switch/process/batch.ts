@@ -13,7 +13,7 @@ import { PreconditionFailedError } from '../../ledger/index.js';
 import type { SeenCard } from '../../stores/cards.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { duplicateKey, recordIdOf, type RecordWrite, type TransactionObject } from '../../stores/records.js';
-import { acquirer11, balanceEntry, text } from '../../iso/wire.js';
+import { acquirer11, text } from '../../iso/wire.js';
 import type { ApprovalRecord } from '../../ledger/index.js';
 import { compensate } from './compensation.js';
 import { frame } from '../../iso/frame.js';
@@ -195,9 +195,9 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
 /**
  * Request.recordApproval of a message decided with a remembered card: its answer and record as
  * the approval `d` (field 54 with zero balances), for the hold to write with the approval. The
- * hold fills field 54 in, so it must end the cached answer (it is the highest field an answer
- * carries); otherwise, or when the cached answer lives in another slot group, undefined: the
- * record is then written after the answer, as for any message.
+ * hold fills field 54 in: it ends the cached answer, being the highest field an answer carries
+ * (the ledger refuses an answer that does not end so). When the cached answer lives in another
+ * slot group, undefined: the record is then written after the answer, as for any message.
  */
 function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalRecord | undefined {
   const b = d.balance;
@@ -205,8 +205,6 @@ function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalReco
   const res = renderAnswer(ctx.dialect, w.req, d);
   const rc = code(res);
   const answer = cacheableAnswer(ctx.codec, res, rc);
-  const balances = balanceEntry('01', b.currencyN3, 0) + balanceEntry('02', b.currencyN3, 0);
-  if (answer.length <= balances.length || answer.toString('latin1', answer.length - balances.length) !== balances) return undefined;
   const nowMs = ctx.now();
   const rec = renderRecord(w.req, d, recordIdOf(w.dk), rc, nowMs);
   const record = ctx.records.approvalRecord(w.dk, rec, answer, nowMs, b.currencyN3);
