@@ -6,7 +6,6 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { seedDemoCard, startTestSwitch, type TestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { field54, msg } from './helpers/e2e.js';
@@ -20,8 +19,6 @@ const EXP = '3012';
 const DEMO = '0019167984';
 const CARD = { pan: PAN, expiry: EXP, cardId: 'card-rec', balanceId: '', customerId: 'cust-rec' };
 
-interface Teardown { teardown(fn: () => unknown): void }
-
 const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
 const HOLD_MANY = sha(loadScripts().find((s) => s.name === 'hold-many')!.lua);
 const RECORD_WRITE = sha(loadScripts(join(projectRoot(), 'stores', 'lua')).find((s) => s.name === 'record-write-many')!.lua);
@@ -30,24 +27,24 @@ async function seed(s: TestSwitch): Promise<{ ledger: Ledger; balanceId: string 
   return seedDemoCard(s, { pan: PAN, cardId: 'card-rec', customerId: 'cust-rec', topUpMinor: 10_000, depositMinor: 1_000_000 });
 }
 
-/** The script calls (EVALSHA digests) Redis runs while `fn` is answered, and a little after. */
-async function scriptCallsDuring(t: Teardown, s: TestSwitch, fn: () => Promise<IsoJson>): Promise<{ res: IsoJson; shas: string[] }> {
-  // A connection of its own that never reconnects: once the test's Redis stops, nothing is left
-  // trying to reach it.
-  const base = new Redis(s.redis.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  base.on('error', () => undefined);
-  const monitor: Redis = await base.monitor();
-  monitor.on('error', () => undefined);
-  t.teardown(() => { monitor.disconnect(); base.disconnect(); });
-  const shas: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => { if (String(args[0]).toLowerCase() === 'evalsha') shas.push(String(args[1])); });
+/**
+ * The script calls (EVALSHA digests) Redis runs while `fn` is answered, and a little after, read
+ * from the slow log with every command logged (top-level commands only: a script's own commands
+ * are not listed). No MONITOR connection, whose stream can race the client's command queue.
+ */
+async function scriptCallsDuring(s: TestSwitch, fn: () => Promise<IsoJson>): Promise<{ res: IsoJson; shas: string[] }> {
+  const redis = s.redis.client;
+  await redis.config('SET', 'slowlog-max-len', '100000');
+  await redis.config('SET', 'slowlog-log-slower-than', '0');
+  await redis.slowlog('RESET');
   try {
     const res = await fn();
     await new Promise((r) => setTimeout(r, 400));
+    const entries = await redis.slowlog('GET', 100000) as Array<[number, number, number, Array<string | Buffer>]>;
+    const shas = entries.filter((e) => String(e[3][0]).toLowerCase() === 'evalsha').map((e) => String(e[3][1]));
     return { res, shas };
   } finally {
-    monitor.disconnect();
-    base.disconnect();
+    await redis.config('SET', 'slowlog-log-slower-than', '10000');
   }
 }
 
@@ -70,7 +67,7 @@ for (const { placement, dialect } of RUNS) {
     t.equal(first['39'], ok, 'the first authorization reads the card');
 
     const auth = msg('0100', CARD, '000002', '00', 2_000);
-    const { res, shas } = await scriptCallsDuring(t, s, () => c.request(auth));
+    const { res, shas } = await scriptCallsDuring(s, () => c.request(auth));
     t.equal(res['39'], ok, 'the second is decided with the remembered card');
     t.equal(res['54'], field54(10_000, 7_000), 'field 54: ledger 10,000 and available 7,000 after both holds');
     t.equal(shas.filter((x) => x === HOLD_MANY).length, 1, 'one hold call');
@@ -82,14 +79,14 @@ for (const { placement, dialect } of RUNS) {
     t.equal((await ledger.getUserBalance(balanceId))?.blockedMinor, 3_000, 'and holds nothing twice');
 
     const debit = msg('0200', CARD, '000003', '00', 500);
-    const posted = await scriptCallsDuring(t, s, () => c.request(debit));
+    const posted = await scriptCallsDuring(s, () => c.request(debit));
     t.equal(posted.res['39'], ok, 'an 0200 debit of the remembered card');
     t.equal(posted.res['54'], field54(9_500, 6_500), 'field 54 after the post: ledger 9,500, available 6,500');
     t.equal(posted.shas.filter((x) => x === RECORD_WRITE).length, 0, 'recorded by its own script call too');
     t.same(await c.request(debit), posted.res, 'its repeat gets the first answer');
 
     const tooMuch = msg('0100', CARD, '000004', '00', 50_000);
-    const declined = await scriptCallsDuring(t, s, () => c.request(tooMuch));
+    const declined = await scriptCallsDuring(s, () => c.request(tooMuch));
     t.equal(declined.res['39'], dialect === '2003' ? '1016' : '51', 'a decline for insufficient funds');
     t.equal(declined.shas.filter((x) => x === RECORD_WRITE).length, 1, 'is recorded after the answer, as before');
     t.same(await c.request(tooMuch), declined.res, 'and its repeat gets the decline');
