@@ -33,7 +33,9 @@ t.test('APPROVE_UP_TO: a slow EXTERNAL_BALANCE partner; at or under the limit ap
   // An 0200 (posted at once) is not approved in stand-in, as the ledger's own stand-in does not.
   t.equal((await send(pw.w, msg('0200', card, '000003', '00', 500))).res['39'], '91', 'an 0200 under the limit: 91');
   pw.ext.sim.configure({ hangRate: 0 });
-  t.ok(await eventually(() => pw.ext.sim.calls('/transactions/reversal').some((c) => (c.body as { transactionId?: string }).transactionId === txIdOf(card, over) && c.status === 204)), 'a reversal sent for the 91');
+  // The outbox retries with full-jitter backoff (1 s doubling): after the attempts that met the
+  // hanging partner, the next one may be well over 20 s away on a loaded machine.
+  t.ok(await eventually(() => pw.ext.sim.calls('/transactions/reversal').some((c) => (c.body as { transactionId?: string }).transactionId === txIdOf(card, over) && c.status === 204), 90_000), 'a reversal sent for the 91');
   t.equal(pw.ext.sim.balance(card.balanceId)?.amount, 8_000, 'the partner holds what the wire approved, no more');
   await assertLedgerSound(t, pw.w);
 });
