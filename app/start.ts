@@ -3,16 +3,14 @@
 import { resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
-import { loadPrograms, type ProgramTable } from '../stores/programs.js';
+import { loadPrograms, ProgramTable } from '../stores/programs.js';
 import { loadSecrets, type Secrets } from '../stores/secrets.js';
 import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from '../switch/net/listener.js';
 import { mutualTls, plainTcp, readIsoTls } from '../switch/net/transport.js';
-import { frame } from '../iso/frame.js';
 import { Dispatcher, type BatchRunner, type RunResult } from '../switch/pool/dispatcher.js';
 import type { ProcessedEvent } from '../switch/events.js';
-import { compensate, undoRequest } from '../switch/process/compensation.js';
 import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
@@ -23,11 +21,8 @@ import { CardStore } from '../stores/cards.js';
 import { log as processLog, logger, type LogFn } from '../log/index.js';
 import { CustomerStore } from '../stores/customers.js';
 import { TransactionRecords, duplicateKey, recordIdOf } from '../stores/records.js';
-import { IsoCodec } from '../iso/codec.js';
-import { dialectByName } from '../iso/dialect.js';
-import { answer, ECHO_FIELDS } from '../switch/process/render.js';
-import { responseMti } from '../switch/process/messages.js';
-import { responseCode } from '../iso/reasons.js';
+import { answerFailedBatch } from '../switch/process/batch.js';
+import { createContext, type ProcessContext } from '../switch/process/run/context.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
 import { Outbox } from '../adapters/outbox.js';
@@ -138,30 +133,27 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
+  // The main thread's deciding context: it decides in the inline placement, and answers a batch
+  // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
+  const mainCtx: ProcessContext = await createContext({
+    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
+    ...(placement === 'workers' ? {} : { registry: metrics.registry }),
+  });
+  undo.push(() => mainCtx.partners.close());
   if (placement === 'workers') {
     const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, concurrentTasksPerWorker: cfg.workerConcurrency, init });
     runner = pool;
     undo.push(() => pool.close());
     await pool.ready();
   } else {
-    runner = await InlineRunner.create(init, redis, metrics.registry);
+    runner = new InlineRunner(mainCtx);
   }
   undo.push(() => runner.close());
 
   // The live feed (api/feed.ts) subscribes once the HTTP side is up.
   let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
-  const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
-  // A batch that failed as a whole is answered 96; the debits it may have held or posted are
-  // undone (compensation.ts), so those answers and the ledger agree.
-  const mainCards = new CardStore(redis, secrets.panIndexKey);
-  const answerCache = { store: new TransactionRecords(redis, ledger), duplicateKeyHmac: secrets.panIndexKey };
-  const failedBatch = (frames: readonly Buffer[]): RunResult => {
-    for (const f of frames) {
-      const d = fallbackCodec.unpack(f);
-      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields, answerCache));
-    }
-    return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
-  };
+  // A batch that failed as a whole is answered 96; the debits it may have held or posted are undone.
+  const failedBatch = (frames: readonly Buffer[]): RunResult => answerFailedBatch(mainCtx, frames);
   const undecodableLog = { lastMs: 0, suppressed: 0 };
   // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
   // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
@@ -313,22 +305,4 @@ async function reachable(redis: Redis | Cluster, where: string): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** When a whole batch fails (a worker died), each request that names its MTI and STAN gets 96. */
-function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: readonly Buffer[]): RunResult {
-  const out: Array<Buffer | null> = [];
-  const codes: string[] = [];
-  const code = responseCode('UNKNOWN_ERROR', dialect);
-  for (const f of frames) {
-    const r = codec.unpack(f);
-    const fields = r.ok ? r.msg.fields : r.partial.fields;
-    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti);
-    if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
-    let body: Buffer;
-    try { body = codec.pack(answer(fields, mti, ECHO_FIELDS, code)); } catch { out.push(null); codes.push(''); continue; }
-    out.push(frame(body));
-    codes.push(code);
-  }
-  return { frames: out, codes };
 }

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { seedDemoCard, startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
-import { undoRequest } from '../switch/process/compensation.js';
+import { undoRequest } from '../switch/process/run/compensation.js';
 import { checkLedger } from '../ledger/check.js';
 import { TransactionRecords } from '../stores/records.js';
 import type { IsoFields } from '../iso/codec.js';

@@ -2,7 +2,7 @@
 // of frames packed into one byte array; the answer is one byte array of framed responses.
 import { workerData } from 'node:worker_threads';
 import { connectRedis } from '../../stores/redis.js';
-import { createContext } from '../process/context.js';
+import { createContext } from '../process/run/context.js';
 import { processBatch, type BatchCounters, type ProcessedEvent } from '../process/batch.js';
 import { ProgramTable, type Program } from '../../stores/programs.js';
 import { packFrames, unpackFrames, type PackedFrames } from './packing.js';

@@ -3,14 +3,14 @@
 // partner-mode programs and the outbox the calls a partner cannot refuse are written to.
 import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { Outbox } from '../../adapters/outbox.js';
-import { PartnerClients } from '../../adapters/partners.js';
-import { IsoCodec } from '../../iso/codec.js';
-import { dialectByName } from '../../iso/dialect.js';
-import { Ledger } from '../../ledger/index.js';
-import { CardStore } from '../../stores/cards.js';
-import type { ProgramTable } from '../../stores/programs.js';
-import { TransactionRecords } from '../../stores/records.js';
+import { Outbox } from '../../../adapters/outbox.js';
+import { PartnerClients } from '../../../adapters/partners.js';
+import { IsoCodec } from '../../../iso/codec.js';
+import { dialectByName } from '../../../iso/dialect.js';
+import { Ledger } from '../../../ledger/index.js';
+import { CardStore } from '../../../stores/cards.js';
+import type { ProgramTable } from '../../../stores/programs.js';
+import { TransactionRecords } from '../../../stores/records.js';
 
 export interface ProcessContext {
   dialect: '1987' | '2003';
