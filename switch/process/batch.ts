@@ -19,7 +19,7 @@ import { cacheableAnswer, replayAnswer } from './replay.js';
 import { BatchDeadlines } from './run/budget.js';
 import { compensate, undoRequest, undoTransaction } from './run/compensation.js';
 import { enqueueAll } from './run/partner.js';
-import { decide, type Work } from './run/run.js';
+import { decide, partnerUndo, type Work } from './run/run.js';
 import { transactionNotification } from './plan/partner-calls.js';
 
 export type { ProcessedEvent } from './render.js';
@@ -111,9 +111,9 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
     if (seen !== undefined) {
       const g = seen.guard;
       const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
-      work.push({ req, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined });
+      work.push({ req, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined });
     } else {
-      work.push({ req, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined });
+      work.push({ req, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined });
     }
   }
   return work;
@@ -218,6 +218,9 @@ function failed(ctx: ProcessContext, w: Work, b: BatchAnswers, err: unknown): vo
     compensate(() => ctx.records.forgetApproval(dk, balanceId, a.rec.id));
   }
   if (w.req.cls.advice) { b.drop(w.i, 'not posted: the store failed; the network sends the advice again'); return; }
+  // A partner that may have taken the debit or credit is sent a reversal (the ledger's own undo is budget.ts's).
+  const undo = partnerUndo(w);
+  if (undo.length > 0) compensate(() => enqueueAll(ctx, undo));
   const res = renderAnswer(ctx.dialect, w.req, decideDefaults(w.req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
   b.answer(w.i, encode(ctx, res), code(res));
 }
@@ -244,6 +247,8 @@ async function persist(ctx: ProcessContext, b: BatchAnswers): Promise<void> {
         const txId = d.txId;
         compensate(() => undoTransaction(ctx.ledger, card.balanceId, txId, card.id));
       }
+      const undo = partnerUndo(w);
+      if (undo.length > 0) compensate(() => enqueueAll(ctx, undo));
       const res = renderAnswer(ctx.dialect, w.req, decideDefaults(w.req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
       b.answer(w.i, encode(ctx, res), code(res));
     }

@@ -17,6 +17,7 @@ import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { partnerDeclineReason } from '../../../adapters/partner-client.js';
 import { text } from '../../../iso/wire.js';
 import type { TransactionObject } from '../../../stores/records.js';
+import type { EnqueueInput } from '../../../adapters/outbox.js';
 import { recordIdOf } from '../../../stores/records.js';
 import {
   approvalOf, concludeAdviceCredit, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
@@ -48,6 +49,8 @@ export interface Work {
   guard: HoldGuard | undefined;
   /** The record the hold carried, set once the hold's arguments were built. */
   approval: CarriedApproval | undefined;
+  /** The plan being run (set once planned), for the undo of a message that cannot be answered as decided. */
+  plan: Plan | undefined;
 }
 
 /** A message answered from the duplicate cache while being decided again (its guard failed). */
@@ -82,7 +85,22 @@ export async function decide(ctx: ProcessContext, w: Work, deadlines: BatchDeadl
 async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines): Promise<Decision> {
   const card = w.card === null ? null : await w.card;
   const plan = w.req.cls.plan(w.req, await factsOf(ctx, card));
+  w.plan = plan;
   return run(ctx, w, plan, deadlines);
+}
+
+/**
+ * The partner calls that undo what a debit or credit plan may have had a partner take, when its
+ * message is answered 96 after all (its ledger call failed, or its record could not be written):
+ * a `reversal` of the partner's `debit` / `credit` of the transaction (the seed: a reversal of
+ * something the partner never took is answered 2xx all the same). None for INTERNAL programs.
+ */
+export function partnerUndo(w: Work): EnqueueInput[] {
+  const p = w.plan;
+  if (p === undefined || (p.op !== 'DEBIT' && p.op !== 'CREDIT') || p.c.program.mode === 'INTERNAL') return [];
+  const call = p.op === 'DEBIT' ? 'debit' : 'credit';
+  const status = p.op === 'DEBIT' && p.posting === 'HOLD' ? 'AUTHORIZED' : 'CLEARED';
+  return [outboxCall(p.c.program, 'reversal', partnerTransaction(w.req, p.c, call, { status }))];
 }
 
 /** Performs a plan's intents and concludes. */
