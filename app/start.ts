@@ -129,14 +129,14 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
   // The main thread's deciding context: it decides in the inline placement, and answers a batch
   // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
   const mainCtx: ProcessContext = await createContext({
-    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
+    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
     ...(placement === 'workers' ? {} : { registry: metrics.registry }),
   });
   undo.push(() => mainCtx.partners.close());

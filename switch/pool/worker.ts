@@ -14,7 +14,7 @@ export interface WorkerInit {
   redisCluster: string | null;
   dialect: '1987' | '2003';
   programs: Program[];
-  cardIndexKey: Uint8Array;
+  panIndexKey: Uint8Array;
   holdCoalescing: boolean;
   /** CARD_CACHE (ProcessContext.guardedHolds). */
   cardCache: boolean;
@@ -25,7 +25,7 @@ export interface WorkerResult extends PackedFrames { codes: string[]; dropped: A
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
 const ctx = await createContext({
-  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: Buffer.from(init.panIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
 });
 
 export default async function run(task: PackedFrames): Promise<WorkerResult> {

@@ -103,7 +103,7 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
     }
     const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
     const pc = processingCodeOf(text(msg.fields, 3));
-    const dk = cls.recorded ? messageDuplicateKey(ctx.duplicateKeyHmac, msg.mti, msg.fields) : null;
+    const dk = cls.recorded ? messageDuplicateKey(ctx.panIndexKey, msg.mti, msg.fields) : null;
     // The PAN's index (an HMAC) once, for the remembered card and the card read alike.
     const index = pan === undefined || dk === null || !guardedKind(ctx, cls, pc) ? undefined : ctx.cards.panIndex(pan);
     const seen = index === undefined ? undefined : guardable(ctx, index);
@@ -256,7 +256,7 @@ async function persist(ctx: ProcessContext, b: BatchAnswers): Promise<void> {
 }
 
 /** What answering a failed batch needs (a worker died: the main thread answers for it). */
-export type RecoveryContext = Pick<ProcessContext, 'codec' | 'dialect' | 'ledger' | 'cards' | 'records' | 'duplicateKeyHmac'>;
+export type RecoveryContext = Pick<ProcessContext, 'codec' | 'dialect' | 'ledger' | 'cards' | 'records' | 'panIndexKey'>;
 
 /**
  * The answers of a batch that failed as a whole (its worker died): each request that names its MTI
@@ -269,7 +269,7 @@ export function answerFailedBatch(ctx: RecoveryContext, frames: readonly Buffer[
   const rc = responseCode('UNKNOWN_ERROR', ctx.dialect);
   for (const f of frames) {
     const r = ctx.codec.unpack(f);
-    if (r.ok) compensate(() => undoRequest(ctx.ledger, ctx.cards, r.msg.mti, r.msg.fields, { store: ctx.records, duplicateKeyHmac: ctx.duplicateKeyHmac }));
+    if (r.ok) compensate(() => undoRequest(ctx.ledger, ctx.cards, r.msg.mti, r.msg.fields, { store: ctx.records, panIndexKey: ctx.panIndexKey }));
     const fields = r.ok ? r.msg.fields : r.partial.fields;
     const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti);
     let framed: Buffer | null = null;

@@ -45,7 +45,7 @@ export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string,
   const card = await cards.findByPan(pan);
   if (card === null) return false;
   await undoTransaction(ledger, card.balanceId, ownTransactionId(card.id, mti, f)!, card.id);
-  const dk = records === undefined ? null : messageDuplicateKey(records.duplicateKeyHmac, mti, f);
+  const dk = records === undefined ? null : messageDuplicateKey(records.panIndexKey, mti, f);
   if (records !== undefined && dk !== null) {
     // Its hold may have written the approval's record and cached answer (HoldArgs.record): the
     // answer was 96, so a repeat must be decided again, not answered 00 from the cache.
@@ -55,7 +55,7 @@ export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string,
 }
 
 /** Where undoRequest forgets a cached answer: the record store and the key its duplicate keys are HMACs under. */
-export interface AnswerCache { store: TransactionRecords; duplicateKeyHmac: Buffer }
+export interface AnswerCache { store: TransactionRecords; panIndexKey: Buffer }
 
 let pending = 0;
 
