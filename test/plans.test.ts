@@ -79,7 +79,7 @@ t.test('every message class plans the intent its processing code asks for', asyn
     ['0800 key change is not acknowledged', request('0800', { 7: '1207120000', 11: '000001', 70: '161' }), facts({ card: null }), 'ANSWER UNKNOWN_TRANSACTION_TYPE'],
     ['0800 without field 70', request('0800', { 7: '1207120000', 11: '000001' }), facts({ card: null }), 'ANSWER UNKNOWN_TRANSACTION_TYPE'],
   ];
-  for (const [name, req, f, want] of rows) t.equal(shape(req.cls.plan(req, f)), want, name);
+  for (const [name, req, f, want] of rows) t.equal(shape(MESSAGE_CLASSES.get(req.msg.mti)!.plan(req, f)), want, name);
 });
 
 t.test('every refusal before an effect, in the order the checks run', async (t) => {
@@ -109,15 +109,15 @@ t.test('every refusal before an effect, in the order the checks run', async (t) 
     ['a reversal for an unknown card', msg('0400', '000000', 1_000), facts({ card: null }), 'CARD_NOT_FOUND'],
   ];
   for (const [name, req, f, want] of rows) {
-    const p = req.cls.plan(req, f);
+    const p = MESSAGE_CLASSES.get(req.msg.mti)!.plan(req, f);
     t.equal(shape(p), `ANSWER ${want}`, name);
   }
   const lockedCredit = msg('0200', '200000', 1_000);
-  t.equal(shape(lockedCredit.cls.plan(lockedCredit, facts({ card: card({ lock: 3 }) }))), 'CREDIT', 'a reversible lock does not stop a credit');
+  t.equal(shape(MESSAGE_CLASSES.get('0200')!.plan(lockedCredit, facts({ card: card({ lock: 3 }) }))), 'CREDIT', 'a reversible lock does not stop a credit');
   const advice = msg('0120', '000000', 1_000, { 14: '2912' });
-  t.equal(shape(advice.cls.plan(advice, facts())), 'FORCE_HOLD', 'an advice is posted whatever its field 14 says: the network approved it');
+  t.equal(shape(MESSAGE_CLASSES.get('0120')!.plan(advice, facts())), 'FORCE_HOLD', 'an advice is posted whatever its field 14 says: the network approved it');
   const advUnknown = msg('0220', '000000', 1_000);
-  const p = advUnknown.cls.plan(advUnknown, facts({ card: null }));
+  const p = MESSAGE_CLASSES.get('0220')!.plan(advUnknown, facts({ card: null }));
   t.equal(shape(p), 'ANSWER CARD_NOT_FOUND');
   if (p.op === 'ANSWER') {
     t.equal(p.decision.processing, 'INVALID', 'an advice that cannot be posted is recorded INVALID');
@@ -127,7 +127,7 @@ t.test('every refusal before an effect, in the order the checks run', async (t) 
 
 /** The checked message of a planned debit, for the conclusion rows. */
 function checked(req: Request, f: Facts): Checked {
-  const p = req.cls.plan(req, f);
+  const p = MESSAGE_CLASSES.get(req.msg.mti)!.plan(req, f);
   if (p.op !== 'DEBIT' && p.op !== 'CREDIT' && p.op !== 'BALANCE' && p.op !== 'CLEAR') throw new Error(`not a checked plan: ${shape(p)}`);
   return p.c;
 }
@@ -198,7 +198,7 @@ t.test('credits, balances, clearings and reversals concluded', async (t) => {
   t.equal(renderAnswer('1987', clearing, orphan).fields.get(39), '00', 'an advice is answered 00');
 
   const reversal = msg('0400', '000000', 1_000);
-  const rp = reversal.cls.plan(reversal, facts());
+  const rp = MESSAGE_CLASSES.get('0400')!.plan(reversal, facts());
   if (rp.op !== 'REVERSE') throw new Error('not a reversal plan');
   t.match(concludeReverse(reversal, rp.r, { found: true, originalTxId: 'tx-1', movedMinor: 1_000, refusal: null, debitedBack: false }),
     { reason: 'APPROVED', status: 'REVERSED', amountMinor: 1_000, referenceTxId: 'tx-1' });
@@ -211,8 +211,8 @@ t.test('credits, balances, clearings and reversals concluded', async (t) => {
 t.test('planning is pure: the same request and facts give the same plan, and nothing is read', async (t) => {
   const req = msg('0100', '000000', 1_000);
   const f = facts();
-  t.same(req.cls.plan(req, f), req.cls.plan(req, f));
+  t.same(MESSAGE_CLASSES.get('0100')!.plan(req, f), MESSAGE_CLASSES.get('0100')!.plan(req, f));
   const frozen = Object.freeze({ ...f, card: Object.freeze(card()) }) as Facts;
-  t.doesNotThrow(() => req.cls.plan(req, frozen), 'facts are only read');
+  t.doesNotThrow(() => MESSAGE_CLASSES.get('0100')!.plan(req, frozen), 'facts are only read');
 });
 

@@ -12,8 +12,8 @@ import { text } from '../../iso/wire.js';
 import type { SeenCard } from '../../stores/cards.js';
 import { messageDuplicateKey, recordIdOf, type RecordWrite } from '../../stores/records.js';
 import type { ProcessContext } from './run/context.js';
-import { decide as decideDefaults, type Decision } from './decision.js';
-import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
+import { decide as decideDefaults, type Decision, type MessageClass } from './decision.js';
+import { MESSAGE_CLASSES, responseMti } from './messages.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
 import { BatchDeadlines } from './run/budget.js';
@@ -111,9 +111,9 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
     if (seen !== undefined) {
       const g = seen.guard;
       const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
-      work.push({ req, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined });
+      work.push({ req, planner: cls.plan, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined });
     } else {
-      work.push({ req, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined });
+      work.push({ req, planner: cls.plan, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined });
     }
   }
   return work;

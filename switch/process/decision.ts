@@ -7,13 +7,29 @@ import type { IsoMessage } from '../../iso/codec.js';
 import type { CardRecord } from '../../stores/cards.js';
 import type { Reason } from '../../iso/reasons.js';
 import type { Priced } from './plan/pricing.js';
-import type { MessageClass } from './messages.js';
 import type { ProcessingCode } from '../../iso/processing.js';
 import { authorizationId } from '../../iso/wire.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */
 export type RecordStatus = 'AUTHORIZED' | 'CLEARED' | 'REVERSED';
+
+export type MessageKind = 'AUTHORIZATION' | 'AUTHORIZATION_ADVICE' | 'FINANCIAL' | 'FINANCIAL_ADVICE' | 'REVERSAL' | 'REVERSAL_ADVICE' | 'NETWORK';
+
+/** A message class (a row of the table in messages.ts, without its planner). */
+export interface MessageClass {
+  readonly requestMti: string;
+  readonly responseMti: string;
+  /** The MTI this one repeats (0101 → 0100), or null for an original. */
+  readonly repeatOf: string | null;
+  readonly kind: MessageKind;
+  /** Reports what already happened: answered 00 whatever the outcome. */
+  readonly advice: boolean;
+  /** Gets a transaction record and a duplicate-answer entry (network management does not). */
+  readonly recorded: boolean;
+  /** Status of the transaction an accepted message of this class leaves (before the processing code says otherwise). */
+  readonly status: RecordStatus;
+}
 
 /** One decoded request as the planners see it: read-only data, nothing to call. */
 export interface Request {

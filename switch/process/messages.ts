@@ -3,7 +3,7 @@
 // transaction record, the status of the transaction it leaves, and its planner (plan/): a pure
 // function of the request and the facts read for it to the message's Plan. batch.ts routes by
 // it; an MTI that is not here is answered 12.
-import type { RecordStatus, Request } from './decision.js';
+import type { MessageClass, MessageKind, RecordStatus, Request } from './decision.js';
 import type { Facts, Plan } from './plan/types.js';
 import { planAuthorization, planFinancial } from './plan/requests.js';
 import { planAuthorizationAdvice, planFinancialAdvice } from './plan/advices.js';
@@ -11,27 +11,15 @@ import { planReversal } from './plan/reversals.js';
 import { planNetworkManagement } from './plan/network.js';
 import { mtiClass } from '../../iso/wire.js';
 
-export type MessageKind = 'AUTHORIZATION' | 'AUTHORIZATION_ADVICE' | 'FINANCIAL' | 'FINANCIAL_ADVICE' | 'REVERSAL' | 'REVERSAL_ADVICE' | 'NETWORK';
-
 /** A message class's planner: pure, (request, facts) → plan. */
 export type Planner = (req: Request, facts: Facts) => Plan;
 
-export interface MessageClass {
-  readonly requestMti: string;
-  readonly responseMti: string;
-  /** The MTI this one repeats (0101 → 0100), or null for an original. */
-  readonly repeatOf: string | null;
-  readonly kind: MessageKind;
-  /** Reports what already happened: answered 00 whatever the outcome (SPEC §2.4). */
-  readonly advice: boolean;
-  /** Gets a transaction record and a duplicate-answer entry (network management does not). */
-  readonly recorded: boolean;
-  /** Status of the transaction an accepted message of this class leaves (before the processing code says otherwise). */
-  readonly status: RecordStatus;
+/** A row of the table: the message class and its planner. */
+export interface MessageRoute extends MessageClass {
   readonly plan: Planner;
 }
 
-const classes: MessageClass[] = [];
+const classes: MessageRoute[] = [];
 function add(mti: string, kind: MessageKind, advice: boolean, status: RecordStatus, plan: Planner, repeat: boolean): void {
   const responseMti = mti.slice(0, 2) + String(Number(mti[2]) + 1) + '0';
   const recorded = kind !== 'NETWORK';
@@ -47,7 +35,7 @@ add('0420', 'REVERSAL_ADVICE', true, 'REVERSED', planReversal, true);
 add('0800', 'NETWORK', false, 'CLEARED', planNetworkManagement, true);
 
 /** Request MTI (repeats included) → its class. */
-export const MESSAGE_CLASSES: ReadonlyMap<string, MessageClass> = new Map(classes.map((c) => [c.requestMti, c]));
+export const MESSAGE_CLASSES: ReadonlyMap<string, MessageRoute> = new Map(classes.map((c) => [c.requestMti, c]));
 
 /**
  * The response MTI of any request MTI, known or not (third digit + 1, last digit 0: 0100 → 0110,

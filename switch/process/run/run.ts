@@ -11,6 +11,7 @@
 // without asking the ledger, nothing was done and the message is decided again the usual way.
 import type { ProcessContext } from './context.js';
 import type { Decision, Request } from '../decision.js';
+import type { Planner } from '../messages.js';
 import type { CardRecord } from '../../../stores/cards.js';
 import { PreconditionFailedError, type ApprovalRecord, type HoldGuard, type PostResult } from '../../../ledger/index.js';
 import { fromLedger, type Reason } from '../../../iso/reasons.js';
@@ -39,6 +40,8 @@ export interface CarriedApproval { readonly rec: TransactionObject; readonly now
 /** A routed message on its way through the executor (one per frame that reaches a planner). */
 export interface Work {
   readonly req: Request;
+  /** Its class's planner (messages.ts). */
+  readonly planner: Planner;
   /** Its frame's index in the batch. */
   readonly i: number;
   /** Its duplicate key (null: network management, or fields 7/11 absent). */
@@ -84,7 +87,7 @@ export async function decide(ctx: ProcessContext, w: Work, deadlines: BatchDeadl
 
 async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines): Promise<Decision> {
   const card = w.card === null ? null : await w.card;
-  const plan = w.req.cls.plan(w.req, await factsOf(ctx, card));
+  const plan = w.planner(w.req, await factsOf(ctx, card));
   w.plan = plan;
   return run(ctx, w, plan, deadlines);
 }
