@@ -154,7 +154,9 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
   // A batch that failed as a whole is answered 96; the debits it may have held or posted are undone.
   const failedBatch = (frames: readonly Buffer[]): RunResult => answerFailedBatch(mainCtx, frames);
-  const undecodableLog = { lastMs: 0, suppressed: 0 };
+  // Format errors and undecodable frames are logged at most once a minute per connection and kind
+  // (a peer sending garbage must not flood the log); every one is counted.
+  const perConnection = new RateLimitedLog(ISO_FAULT_LOG_INTERVAL_MS);
   // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
   // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
   // boolean test per batch when it is off (the default).
@@ -188,13 +190,12 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       processedSink(events);
     },
     undecodable(reason, target) {
-      // Rate-limited: a peer sending garbage must not flood the log. The reason names fields and
-      // offsets, never content (iso/errors.ts).
-      const now = Date.now();
-      if (now - undecodableLog.lastMs < 1000) { undecodableLog.suppressed++; return; }
-      log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: undecodableLog.suppressed });
-      undecodableLog.lastMs = now;
-      undecodableLog.suppressed = 0;
+      // The reason names fields and offsets, never content (iso/errors.ts).
+      perConnection.log(`${target.peer}|undecodable`, (suppressed) => log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: suppressed }));
+    },
+    formatError(fault, target) {
+      metrics.formatErrors.labels(String(fault.field)).inc();
+      perConnection.log(`${target.peer}|${fault.field}`, (suppressed) => log('warn', 'answered 30: format error', { conn: target.peer, field: fault.field, problem: fault.problem, suppressedSinceLastLine: suppressed }));
     },
     batchFailed(err) {
       metrics.batchFailures.inc();
@@ -278,6 +279,25 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/** Format errors and undecodable frames: one log line per connection and kind per this many ms. */
+const ISO_FAULT_LOG_INTERVAL_MS = 60_000;
+/** Connections × kinds remembered by the rate limiter before it starts afresh. */
+const RATE_LIMITED_KEYS_MAX = 10_000;
+
+/** At most one line per key and interval; the lines held back are counted into the next one. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { atMs: number; suppressed: number }>();
+  constructor(private readonly intervalMs: number) {}
+  log(key: string, write: (suppressed: number) => void): void {
+    const now = Date.now();
+    const e = this.last.get(key);
+    if (e !== undefined && now - e.atMs < this.intervalMs) { e.suppressed++; return; }
+    if (e === undefined && this.last.size >= RATE_LIMITED_KEYS_MAX) this.last.clear();
+    write(e?.suppressed ?? 0);
+    this.last.set(key, { atMs: now, suppressed: 0 });
+  }
 }
 
 /** The listener's own address as a client reaches it: a wildcard address means loopback. */

@@ -61,7 +61,7 @@ export class PoolRunner implements BatchRunner {
     const packed = packFrames(frames);
     const r = (await this.pool.run(packed, { transferList: [packed.data.buffer as ArrayBuffer] })) as WorkerResult;
     this.malformedDropped += r.malformedDropped;
-    return { frames: unpackFrames(r), codes: r.codes, dropped: r.dropped, events: r.events };
+    return { frames: unpackFrames(r), codes: r.codes, dropped: r.dropped, events: r.events, faults: r.faults };
   }
 
   get queueSize(): number { return this.pool.queueSize; }

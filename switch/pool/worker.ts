@@ -3,7 +3,7 @@
 import { workerData } from 'node:worker_threads';
 import { connectRedis } from '../../stores/redis.js';
 import { createContext } from '../process/run/context.js';
-import { processBatch, type BatchCounters, type ProcessedEvent } from '../process/batch.js';
+import { processBatch, type BatchCounters, type BatchOutput, type ProcessedEvent } from '../process/batch.js';
 import { ProgramTable, type Program } from '../../stores/programs.js';
 import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
 
@@ -20,7 +20,7 @@ export interface WorkerInit {
   cardCache: boolean;
 }
 
-export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; malformedDropped: number }
+export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; faults: BatchOutput['faults']; malformedDropped: number }
 
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
@@ -32,5 +32,5 @@ export default async function run(task: PackedFrames): Promise<WorkerResult> {
   const counters: BatchCounters = { malformedDropped: 0 };
   const out = await processBatch(ctx, unpackFrames(task) as Buffer[], counters);
   const packed = packFrames(out.frames);
-  return { data: packed.data, offsets: packed.offsets, codes: out.codes, dropped: out.dropped, events: out.events, malformedDropped: counters.malformedDropped };
+  return { data: packed.data, offsets: packed.offsets, codes: out.codes, dropped: out.dropped, events: out.events, faults: out.faults, malformedDropped: counters.malformedDropped };
 }

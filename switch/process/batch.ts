@@ -12,7 +12,7 @@ import { text } from '../../iso/wire.js';
 import type { SeenCard } from '../../stores/cards.js';
 import { messageDuplicateKey, recordIdOf, type RecordWrite } from '../../stores/records.js';
 import type { ProcessContext } from './run/context.js';
-import { decide as decideDefaults, type Decision, type MessageClass } from './decision.js';
+import { decide as decideDefaults, type Decision, type FieldFault, type MessageClass } from './decision.js';
 import { MESSAGE_CLASSES, responseMti } from './messages.js';
 import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
@@ -37,6 +37,8 @@ export interface BatchOutput {
   dropped: Array<string | null>;
   /** The money messages decided in this batch (duplicates answered from the cache are not repeated). */
   events: ProcessedEvent[];
+  /** Where a frame was answered 30 (format error): the field at fault and the problem, else null. */
+  faults: Array<FieldFault | null>;
 }
 
 /** Decides one batch of frames (message bodies, length prefix stripped): one answer slot per frame. */
@@ -67,14 +69,16 @@ class BatchAnswers {
   readonly dropped: Array<string | null>;
   readonly events: ProcessedEvent[] = [];
   readonly records: PendingRecord[] = [];
+  readonly faults: Array<FieldFault | null>;
   constructor(n: number) {
     this.frames = new Array<Buffer | null>(n).fill(null);
     this.codes = new Array<string>(n).fill('');
     this.dropped = new Array<string | null>(n).fill(null);
+    this.faults = new Array<FieldFault | null>(n).fill(null);
   }
   answer(i: number, framed: Buffer | null, code: string): void { this.frames[i] = framed; this.codes[i] = code; }
   drop(i: number, why: string): void { this.frames[i] = null; this.codes[i] = ''; this.dropped[i] = why; }
-  output(): BatchOutput { return { frames: this.frames, codes: this.codes, dropped: this.dropped, events: this.events }; }
+  output(): BatchOutput { return { frames: this.frames, codes: this.codes, dropped: this.dropped, events: this.events, faults: this.faults }; }
 }
 
 /**
@@ -89,7 +93,10 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
     const decoded = ctx.codec.unpack(frames[i] as Buffer);
     if (!decoded.ok) {
       const res = formatError(ctx, decoded);
-      if (res === null) { counters.malformedDropped++; b.drop(i, dropReason(decoded)); } else b.answer(i, encode(ctx, res), code(res));
+      if (res === null) { counters.malformedDropped++; b.drop(i, dropReason(decoded)); continue; }
+      b.answer(i, encode(ctx, res), code(res));
+      const e = decoded.errors[0];
+      b.faults[i] = e === undefined ? null : { field: e.field, problem: `${e.code}: ${e.reason}` };
       continue;
     }
     const msg = decoded.msg;
@@ -177,6 +184,7 @@ async function settle(ctx: ProcessContext, w: Work, b: BatchAnswers, deadlines: 
   const framed = encode(ctx, res);
   const rc = code(res);
   b.answer(w.i, framed, rc);
+  b.faults[w.i] = d.fault;
   const dk = w.dk;
   if (dk === null || framed === null) return;
   // Written by the hold with the approval (HoldArgs.record): the record as rendered then.

@@ -87,7 +87,12 @@ export interface Decision {
   readonly original: boolean;
   /** The partner call made within the budget (partner modes), for the main thread's partner metrics; null when none. */
   readonly partnerCall: PartnerCallTiming | null;
+  /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
+  readonly fault: FieldFault | null;
 }
+
+/** The field a format error (30) is about, and the problem, safe to log (it never quotes content). */
+export interface FieldFault { readonly field: number; readonly problem: string }
 
 /** One partner call of the decision path: which program, endpoint, its outcome (ok, DECLINED, TIMEOUT …) and its seconds. */
 export interface PartnerCallTiming { readonly partner: string; readonly endpoint: 'debit' | 'credit'; readonly outcome: string; readonly seconds: number }
@@ -129,6 +134,7 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     scriptSeconds: null,
     original: false,
     partnerCall: null,
+    fault: null,
     ...d,
   };
 }

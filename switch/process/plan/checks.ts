@@ -32,9 +32,10 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
   const txId = card === null ? null : ownTransactionId(card.id, req.msg.mti, f);
   let priced: Refused['priced'] = null;
   let learnedAmount = wireAmount > 0 ? wireAmount : 0;
-  const refuse = (reason: Reason): Refused => ({ reason, card, txId, amountMinor: learnedAmount, priced });
+  const refuse = (reason: Reason, fault: Refused['fault'] = null): Refused => ({ reason, fault, card, txId, amountMinor: learnedAmount, priced });
 
-  if (text(f, 2) === undefined || text(f, 11) === undefined || text(f, 7) === undefined || (isRequest && text(f, 3) === undefined)) return refuse('FORMAT_ERROR');
+  const absent = REQUIRED_FIELDS.find((n) => text(f, n) === undefined && (n !== 3 || isRequest));
+  if (absent !== undefined) return refuse('FORMAT_ERROR', { field: absent, problem: 'required and absent' });
   const pc = req.pc;
   if (pc === undefined) return refuse('UNKNOWN_TRANSACTION_TYPE');
   const kind = pc.kind;
@@ -83,6 +84,9 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
     limits: isRequest ? dailyLimits(card, program, p.channel, facts.nowMs) : undefined,
   };
 }
+
+/** Fields every money message carries (field 3 only in a request: an advice without it is posted as it can be). */
+const REQUIRED_FIELDS: readonly number[] = [2, 3, 7, 11];
 
 /** A Checked or a Refused: which one. */
 export function isRefused(c: Checked | Refused): c is Refused {

@@ -1,7 +1,7 @@
 // Conclusions: what a plan and its outcome decide. Each is a pure function of the request, the
 // plan's checked message and what the executor reports (plan/types.ts outcomes), so every answer
 // can be read, and tested, from a table: no Redis, no partner, no clock.
-import { decide, type Decision, type Request } from '../decision.js';
+import { decide, type Decision, type FieldFault, type Request } from '../decision.js';
 import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { REVERSAL_TYPE } from '../../../iso/processing.js';
 import type {
@@ -10,7 +10,7 @@ import type {
 
 /** The decision of a message refused before any effect: the record still names its card, transaction and amount. */
 export function refusedDecision(req: Request, r: Refused): Decision {
-  return decide(req, { reason: r.reason, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+  return decide(req, { reason: r.reason, fault: r.fault, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
 }
 
 /** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
@@ -131,8 +131,8 @@ export function concludeClear(req: Request, c: Checked, o: ClearOutcome): Decisi
 const REVERSAL = { type: REVERSAL_TYPE, category: 'CREDIT' as const, status: 'REVERSED' as const };
 
 /** A reversal refused before any effect (no field 2, a malformed field 95, an unknown card). */
-export function refusedReversal(req: Request, r: { card: ReversalSubject['card'] | null; txId: string | null }, reason: Reason): Decision {
-  return decide(req, { reason, ...REVERSAL, card: r.card, txId: r.txId });
+export function refusedReversal(req: Request, r: { card: ReversalSubject['card'] | null; txId: string | null }, reason: Reason, fault: FieldFault | null = null): Decision {
+  return decide(req, { reason, fault, ...REVERSAL, card: r.card, txId: r.txId });
 }
 
 /**

@@ -17,7 +17,8 @@ export function planReversal(req: Request, facts: Facts): Plan {
   const newAmountMinor = f95 === undefined ? 0 : amountMinor(f95.slice(0, 12));
   const card = facts.card;
   const txId = card === null ? null : transactionId(card.id, req.msg.mti, text(f, 7) ?? '', text(f, 11) ?? '', text(f, 32) ?? '', text(f, 41));
-  if (text(f, 2) === undefined || !(newAmountMinor >= 0)) return { op: 'ANSWER', decision: refusedReversal(req, { card, txId }, 'FORMAT_ERROR') };
+  if (text(f, 2) === undefined) return { op: 'ANSWER', decision: refusedReversal(req, { card, txId }, 'FORMAT_ERROR', { field: 2, problem: 'required and absent' }) };
+  if (!(newAmountMinor >= 0)) return { op: 'ANSWER', decision: refusedReversal(req, { card, txId }, 'FORMAT_ERROR', { field: 95, problem: 'positions 1-12 are not an amount' }) };
   if (card === null) return { op: 'ANSWER', decision: refusedReversal(req, { card, txId }, 'CARD_NOT_FOUND') };
   return { op: 'REVERSE', r: { card, program: facts.program, txId, newAmountMinor, nowMs: facts.nowMs, startedMs: req.takenMs } };
 }

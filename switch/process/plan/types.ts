@@ -11,7 +11,7 @@ import type { Program } from '../../../stores/programs.js';
 import type { DailyLimits, LedgerReason } from '../../../ledger/index.js';
 import type { ProcessingCode, TxKind } from '../../../iso/processing.js';
 import type { Reason } from '../../../iso/reasons.js';
-import type { Decision, PartnerCallTiming } from '../decision.js';
+import type { Decision, FieldFault, PartnerCallTiming } from '../decision.js';
 import type { Priced } from './pricing.js';
 
 /**
@@ -67,6 +67,8 @@ export interface Checked {
 /** A message refused before any effect, with what was learned on the way (for its record). */
 export interface Refused {
   readonly reason: Reason;
+  /** For FORMAT_ERROR: the field at fault and the problem. */
+  readonly fault: FieldFault | null;
   readonly card: CardRecord | null;
   readonly txId: string | null;
   readonly amountMinor: number;
