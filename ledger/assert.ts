@@ -79,18 +79,21 @@ export interface DebitAsked {
   /** forced or userUnchecked: the user's available may go below zero. */
   userMayGoNegative: boolean;
   forced: boolean;
+  /** Velocity counters passed to the script (ledger/counters.ts PackedCounters.flat). */
+  counters: number;
 }
 
 /**
- * hold-deposit-then-user-11 / hold-user-10 / hold-many-n, one hold's vector
- * {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, 0}:
+ * hold-deposit-then-user-12 / hold-user-11 / hold-many-n / increment-hold-n, one hold's vector
+ * {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, wouldDecline}:
+ * wouldDecline 0 or a counter passed (2 × its number, + 1 for its count limit);
  * balances in bounds; an approval has the status of its mode and, unless forced, left the user
  * (unless unchecked) and the deposit non-negative with the hold inside blocked; a decline holds
  * nothing (status NONE, or REVERSED for an orphan) and an insufficient-funds decline was short.
  */
 export function assertHoldResult(script: string, r: unknown, a: DebitAsked): asserts r is number[] {
   assertVector(script, r);
-  if (r[7] !== 0) fail(script, 'position 8 is 0', r);
+  if (r[7] !== 0 && !(r[7]! >= 2 && r[7]! <= 2 * a.counters + 1)) fail(script, 'position 8 is 0 or names a counter passed', r);
   if (!balanceOk(r[3]!, r[4]!)) fail(script, 'user blocked within 0..max and available + blocked at most max', r);
   if (!amountOk(r[6]!)) fail(script, 'deposit blocked within 0..max', r);
   const code = r[CODE]!;
@@ -163,6 +166,23 @@ export function assertReverseResult(script: string, r: unknown): asserts r is nu
     if (r[3] === E_NONE) fail(script, 'a reversal that succeeded names its effect', r);
   } else if (r[3] !== E_NONE || r[4] !== 0) {
     fail(script, 'a refused reversal moves nothing', r);
+  }
+}
+
+/**
+ * replace-hold-n {code, replay, status, released, forced, userAvailable, userBlocked, amount}:
+ * amounts in bounds; a fresh replacement leaves the transaction AUTHORIZED and either releases or
+ * holds more, not both; a refusal moves nothing. STALE_KEYS is the caller's to retry.
+ */
+export function assertReplaceResult(script: string, r: unknown): asserts r is number[] {
+  assertVector(script, r);
+  if (!amountOk(r[3]!) || !amountOk(r[4]!) || !amountOk(r[7]!)) fail(script, 'released, forced and the amount within 0..max', r);
+  if (r[CODE] === Code.OK) {
+    if (!amountOk(r[6]!)) fail(script, 'user blocked within 0..max', r);
+    if (r[REPLAY] === 0 && r[STATUS] !== S_AUTHORIZED) fail(script, 'a replaced hold stays AUTHORIZED', r);
+    if (r[3]! > 0 && r[4]! > 0) fail(script, 'a replacement releases or holds more, not both', r);
+  } else if (r[3] !== 0 || r[4] !== 0) {
+    fail(script, 'a refused replacement moves nothing', r);
   }
 }
 

@@ -10,7 +10,10 @@
 //   4. no user balance went below zero except through a forced post, and nothing blocked is negative;
 //   5. every transaction marked reversed moved what it reverses: its principal postings on the user
 //      balance net to what stays posted (0 after a full reversal, the final amount after a partial
-//      one; see reversalFaults).
+//      one; see reversalFaults);
+//   6. every incremental authorization (type INCREMENT) holds nothing itself (its money is held
+//      under its original, and counted in 3. there) and names an original of its balance that is
+//      a card authorization.
 // Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
@@ -45,6 +48,8 @@ export interface Report {
   counts: {
     userBalances: number; partnerTranches: number; transactions: number; openHolds: number;
     journalEntries: number; postings: number; transfersInFlight: number;
+    /** Incremental authorizations (type INCREMENT): records of their own, their money held under their originals. */
+    increments: number;
   };
 }
 
@@ -59,6 +64,7 @@ export async function checkLedger(redis: Client): Promise<Report> {
   await a.collectHolds();
   await a.sumJournals();
   a.checkReversals();
+  a.checkIncrements();
   await a.checkUsers();
   await a.checkTranches();
   await a.checkWorld();
@@ -83,6 +89,9 @@ class Audit {
   private postings = 0;
   private openHolds = 0;
   private transfersInFlight = 0;
+  /** Every transaction key's type ('' for a card authorization), and each increment's original key. */
+  private readonly typeOf = new Map<string, string>();
+  private readonly increments = new Map<string, string>();
 
   constructor(private readonly redis: Client, private readonly keys: Classified) {}
 
@@ -188,10 +197,13 @@ class Audit {
       for (const m of await this.redis.zrange(expKey, 0, -1)) expMembers.add(g + ' ' + m);
     }
     for (const chunk of chunks(this.keys.txs)) {
-      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 's', 'h', 'fh', 'db', 'dp', 'r', 'rk', 'rv', 'c', 'ty')));
+      const rows = await Promise.all(chunk.map((k) => this.redis.hmget(k, 's', 'h', 'fh', 'db', 'dp', 'r', 'rk', 'rv', 'c', 'ty', 'o')));
       rows.forEach((v, i) => {
-        this.addHold(chunk[i]!, v, expMembers);
-        this.addReversal(chunk[i]!, v);
+        const key = chunk[i]!;
+        this.typeOf.set(key, v[9] ?? '');
+        if (v[9] === 'INCREMENT') this.addIncrement(key, v);
+        else this.addHold(key, v, expMembers);
+        this.addReversal(key, v);
       });
     }
   }
@@ -204,6 +216,24 @@ class Audit {
       status: s ?? '', kind: rk ?? 'R', posted: ty === 'POST' || ty === 'REFUND' || ty === 'PAYMENT_CREDIT',
       postedMinor: this.int(c, key), reversedMinor: this.int(rv, key), netMinor: 0n,
     });
+  }
+
+  /** An increment holds nothing of its own: its amount is in its original's hold (checked with the original). */
+  private addIncrement(key: string, v: (string | null)[]): void {
+    const [s, h, fh, db, , , , , , , o] = v;
+    if (Number(h ?? 0) !== 0 || Number(fh ?? 0) !== 0 || Number(db ?? 0) !== 0) this.fail(`${key}: an increment holds money of its own (its original holds it)`);
+    if (s !== '1' && s !== '3') this.fail(`${key}: an increment with status ${s} (AUTHORIZED or REVERSED only)`);
+    if (!o) this.fail(`${key}: an increment naming no original`);
+    else this.increments.set(key, key.slice(0, key.indexOf(':tx:') + 4) + splitTxKey(key).balanceId + ':' + o);
+  }
+
+  /** Invariant 6: every increment's original exists in its balance and is a card authorization. */
+  checkIncrements(): void {
+    for (const [key, original] of this.increments) {
+      const ty = this.typeOf.get(original);
+      if (ty === undefined) this.fail(`${key}: its original ${original} does not exist`);
+      else if (ty !== '') this.fail(`${key}: its original ${original} is not a card authorization (type ${ty})`);
+    }
   }
 
   private addHold(key: string, v: (string | null)[], expMembers: Set<string>): void {
@@ -319,6 +349,7 @@ class Audit {
       counts: {
         userBalances: this.keys.users.length, partnerTranches: this.keys.tranches.length, transactions: this.keys.txs.length,
         openHolds: this.openHolds, journalEntries: this.journalEntries, postings: this.postings, transfersInFlight: this.transfersInFlight,
+        increments: this.increments.size,
       },
     };
   }
@@ -328,7 +359,7 @@ export function formatReport(r: Report): string {
   const lines: string[] = [];
   lines.push(`ledger check: ${r.ok ? 'OK' : 'FAILED'}`);
   const c = r.counts;
-  lines.push(`  ${c.userBalances} user balances, ${c.partnerTranches} partner tranches, ${c.transactions} transactions (${c.openHolds} open holds), ` +
+  lines.push(`  ${c.userBalances} user balances, ${c.partnerTranches} partner tranches, ${c.transactions} transactions (${c.openHolds} open holds, ${c.increments} increments), ` +
     `${c.journalEntries} journal entries with ${c.postings} postings, ${c.transfersInFlight} tranche transfers in flight`);
   lines.push('  currency      users avail    users blocked  partners avail  partners blocked          world    in transit   total');
   for (const [cc, t] of Object.entries(r.currencies)) {

@@ -1,22 +1,27 @@
 // Card debits: authorization holds (0100/0120) and single-message debits (0200, forced posts),
 // deposit first then user, in one script per message. Holds asked for in one event-loop turn are
 // coalesced into one hold-many call per slot group. This is the switch's hot path: per message it
-// validates the arguments, builds thirteen keys and one packed argument, and checks the answer
-// with a few comparisons (ledger/assert.ts).
-import { assertHoldResult, type DebitAsked } from './assert.js';
+// validates the arguments, builds twelve keys and one packed argument (and, for a card with
+// velocity counters, its usage hashes and their blocks: ledger/counters.ts), and checks the answer
+// with a few comparisons (ledger/assert.ts). Incremental authorizations (incrementHold) are
+// checked like holds and added to their original's hold.
+import { assertHoldResult, assertVector, type DebitAsked } from './assert.js';
 import { Code, LedgerError, PreconditionFailedError, reasonOf, statusOf } from './codes.js';
 import type { LedgerCore } from './core.js';
+import { packCounters, wouldDeclineOf, type PackedCounters } from './counters.js';
 import type { Tranches } from './tranches.js';
-import type { ApprovalRecord, DailyLimits, HoldArgs, HoldGuard, HoldResult } from './types.js';
+import type { ApprovalRecord, HoldArgs, HoldGuard, HoldResult, IncrementArgs } from './types.js';
 import { checkAmount, checkFee, checkId, checkPartnerId } from './validate.js';
 
 /** At most this many holds in one hold-many call (a worker batch holds at most 64 messages). */
 const DEBITS_PER_CALL_MAX = 64;
-/** A card's usage hash for a day outlives the day by one more (time zones and late advices). */
-const USAGE_TTL_MS = 2 * 86_400_000;
+/** Attempts when an original's partner ids change between their read and the increment's script. */
+const STALE_ATTEMPTS_MAX = 3;
 
 interface PendingDebit {
   keys: string[];
+  /** The card's usage hashes (HoldArgs.counters), passed after the twelve keys. */
+  useKeys: string[];
   packed: string;
   hasDeposit: boolean;
   meta: string[];
@@ -49,18 +54,18 @@ export class Holds {
     if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
     if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
     if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
-    if (a.limits !== undefined) checkLimits(a.limits);
     if (a.orphanTxId !== undefined) checkId(a.orphanTxId, 'orphanTxId');
     if (a.guard !== undefined) checkGuard(a.guard);
     if (a.record !== undefined) checkRecord(a.record);
     const g = this.core.groupOf(a.balanceId);
+    const counters = packCounters(this.core.keys, g, a.counters);
     const forced = a.forced === true;
     const retryable = a.depositId !== null && !forced && this.core.keys.groups > 1;
     const asked: DebitAsked = {
       mode, totalMinor: a.amountMinor + fee + fx, amountMinor: a.amountMinor, hasDeposit: a.depositId !== null,
-      userMayGoNegative: forced || a.userUnchecked === true, forced,
+      userMayGoNegative: forced || a.userUnchecked === true, forced, counters: counters.flat.length,
     };
-    let r = await this.run(mode, a, g, fee, fx, forced, retryable);
+    let r = await this.run(mode, a, g, fee, fx, forced, retryable, counters);
     let recorded = takeRecorded(r);
     // A failed guard did nothing (HoldArgs.guard): the caller decides again.
     if (r[0] === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
@@ -71,51 +76,103 @@ export class Holds {
       // The program's deposit is split per slot group: pull what this tranche lacks from the
       // others, then decide again (recorded this time, whatever the outcome).
       rebalanced = await this.tranches.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
-      r = await this.run(mode, a, g, fee, fx, forced, false);
+      r = await this.run(mode, a, g, fee, fx, forced, false, counters);
       recorded = takeRecorded(r);
       assertHoldResult(scriptOf(a), r, asked);
     }
-    const code = r[0]!;
-    return {
-      approved: code === Code.OK,
-      reason: reasonOf(code),
-      replay: r[1] === 1,
-      status: statusOf(r[2]!),
-      availableMinor: r[3]!,
-      blockedMinor: r[4]!,
-      depositAvailableMinor: r[5]!,
-      depositBlockedMinor: r[6]!,
-      rebalanced,
-      recorded,
-    };
+    return holdResult(r, rebalanced, recorded, counters);
   }
 
-  private run(mode: 'H' | 'P', a: HoldArgs, g: number, fee: number, fx: number, forced: boolean, retryable: boolean): Promise<number[]> {
+  /**
+   * An incremental authorization (see Ledger.incrementHold). Throws LedgerError on bad input
+   * before Redis is touched, LEDGER_ERR_INVALID_ARGUMENT when the original was held against
+   * another deposit than `depositId`, LEDGER_ERR_CONTENTION when the original kept changing.
+   */
+  async increment(a: IncrementArgs): Promise<HoldResult> {
+    checkAmount(a.amountMinor);
+    const fee = a.feeMinor ?? 0;
+    const fx = a.fxFeeMinor ?? 0;
+    checkFee(fee);
+    checkFee(fx);
+    checkId(a.originalTxId, 'originalTxId');
+    checkId(a.incrementTxId, 'incrementTxId');
+    if (a.idempotencyKey !== null) checkId(a.idempotencyKey, 'idempotencyKey');
+    checkId(a.balanceId, 'balanceId');
+    if (a.depositId !== null) checkPartnerId(a.depositId, 'DEPOSIT', 'depositId');
+    if (a.companyId !== undefined && a.companyId !== null) checkPartnerId(a.companyId, 'COMPANY', 'companyId');
+    if (!Number.isSafeInteger(a.expiresAtMs)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'expiresAtMs must be an integer');
+    if (a.originalTxId === a.incrementTxId) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'an increment needs an id of its own');
+    const g = this.core.groupOf(a.balanceId);
+    const counters = packCounters(this.core.keys, g, a.counters);
+    const asked: DebitAsked = {
+      mode: 'H', totalMinor: a.amountMinor + fee + fx, amountMinor: a.amountMinor, hasDeposit: a.depositId !== null,
+      userMayGoNegative: a.userUnchecked === true, forced: false, counters: counters.flat.length,
+    };
+    let rebalanced = false;
+    let retryable = a.depositId !== null && this.core.keys.groups > 1;
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.runIncrement(a, g, fee, fx, retryable, counters);
+      assertVector('increment-hold', r);
+      if (r[0] === Code.STALE_KEYS) {
+        if (attempt >= STALE_ATTEMPTS_MAX) throw new LedgerError('LEDGER_ERR_CONTENTION', `transaction ${a.originalTxId} kept changing during an increment`);
+        continue;
+      }
+      assertHoldResult('increment-hold', r, asked);
+      if (retryable && r[0] === Code.INSUFFICIENT_DEPOSIT) {
+        // As for a hold: pull what this tranche lacks from the others, then decide once more.
+        rebalanced = await this.tranches.refillTranche(a.depositId!, g, a.amountMinor - r[5]!, a.amountMinor);
+        retryable = false;
+        continue;
+      }
+      return holdResult(r, rebalanced, false, counters);
+    }
+  }
+
+  /** increment-hold-n with the tranches the original names (read first: the script checks them). */
+  private async runIncrement(a: IncrementArgs, g: number, fee: number, fx: number, retryable: boolean, counters: PackedCounters): Promise<unknown> {
+    const { keys, redis } = this.core;
+    const incKey = keys.transaction(g, a.balanceId, a.incrementTxId);
+    const origKey = keys.transaction(g, a.balanceId, a.originalTxId);
+    const [s, dp, kp] = await redis.hmget(origKey, 's', 'dp', 'kp');
+    const depositId = dp || '';
+    if (s !== null && depositId !== (a.depositId ?? '')) {
+      throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `transaction ${a.originalTxId} was held against ${depositId || 'no deposit'}, not ${a.depositId ?? 'no deposit'}`);
+    }
+    const companyId = kp || a.companyId || '';
+    const packed = `${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${a.nowMs ?? this.core.now()}|${this.core.idemTtl}|${a.balanceId}|` +
+      `${a.incrementTxId}|${a.originalTxId}|${depositId}|${companyId}|${retryable ? '1' : '0'}|${a.userUnchecked === true ? '1' : '0'}${counters.packed}`;
+    const meta: string[] = [];
+    if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
+    return this.core.fn('increment-hold')(9 + counters.keys.length,
+      a.idempotencyKey === null ? incKey : keys.idempotency(g, a.idempotencyKey), incKey, keys.userBalance(g, a.balanceId),
+      depositId === '' ? incKey : keys.tranche(g, depositId), companyId === '' ? incKey : keys.tranche(g, companyId),
+      keys.journals[g]!, keys.expiries[g]!, this.core.historyKey(g, a.balanceId, incKey), origKey, ...counters.keys, packed, ...meta);
+  }
+
+  private run(mode: 'H' | 'P', a: HoldArgs, g: number, fee: number, fx: number, forced: boolean, retryable: boolean, counters: PackedCounters): Promise<number[]> {
     const { keys } = this.core;
     const txKey = keys.transaction(g, a.balanceId, a.txId);
     const companyId = a.companyId ?? '';
-    const lim = a.limits;
     const now = a.nowMs ?? this.core.now();
     const gd = a.guard;
-    const limits = lim === undefined ? (gd === undefined ? '' : '|||||') : `|${lim.amountMinor ?? ''}|${lim.count ?? ''}|${lim.atmAmountMinor ?? ''}|${lim.atm ? '1' : '0'}|${USAGE_TTL_MS}`;
-    const guard = gd === undefined ? '' : `|${joinedOnce(gd.fields, ',')}|${joinedOnce(gd.expected, '\x1f')}`;
+    // Fields 14-15 the guard, 16.. the counter blocks; both absent in the common approval.
+    const guard = gd === undefined ? (counters.packed === '' ? '' : '||') : `|${joinedOnce(gd.fields, ',')}|${joinedOnce(gd.expected, '\x1f')}`;
     const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.core.idemTtl}|` +
-      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${limits}${guard}`;
+      `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${guard}${counters.packed}`;
     const meta: string[] = [];
     if (a.meta !== undefined) for (const k in a.meta) meta.push(k, a.meta[k]!);
-    // hold-deposit-then-user-13's KEYS; absent ones are the transaction key (as the script expects).
+    // hold-deposit-then-user-12's KEYS; absent ones are the transaction key (as the script expects).
     const debitKeys = [
       a.idempotencyKey === null ? txKey : keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
       a.depositId === null ? txKey : keys.tranche(g, a.depositId), companyId === '' ? txKey : keys.tranche(g, companyId),
       keys.journals[g]!, keys.expiries[g]!, this.core.historyKey(g, a.balanceId, txKey), keys.worlds[g]!,
-      lim === undefined ? txKey : keys.usage(g, lim.cardId, lim.day),
       a.orphanTxId === undefined ? txKey : keys.transaction(g, a.balanceId, a.orphanTxId),
       gd === undefined ? txKey : gd.hashKey, gd === undefined || gd.absentKey === null ? txKey : gd.absentKey,
     ];
     return new Promise((resolve, reject) => {
       let q = this.pending.get(g);
       if (q === undefined) { q = []; this.pending.set(g, q); }
-      q.push({ keys: debitKeys, packed, hasDeposit: a.depositId !== null, meta, record: a.record, resolve, reject });
+      q.push({ keys: debitKeys, useKeys: counters.keys, packed, hasDeposit: a.depositId !== null, meta, record: a.record, resolve, reject });
       if (!this.coalesce) this.flush();
       else if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -140,9 +197,9 @@ export class Holds {
   };
 
   private send(q: PendingDebit[]): void {
-    if (q.length === 1 && q[0]!.record === undefined) {
+    if (q.length === 1 && q[0]!.record === undefined && q[0]!.useKeys.length === 0) {
       const d = q[0]!;
-      // hold-user-12 takes the same keys without the deposit tranche (position 4).
+      // hold-user-11 takes the same keys without the deposit tranche (position 4).
       const keys = d.hasDeposit ? d.keys : [d.keys[0]!, d.keys[1]!, d.keys[2]!, ...d.keys.slice(4)];
       (this.core.fn(d.hasDeposit ? 'hold-deposit-then-user' : 'hold-user')(...keys, d.packed, ...d.meta) as Promise<number[]>).then(d.resolve, d.reject);
       return;
@@ -150,8 +207,8 @@ export class Holds {
     const keys: string[] = [];
     const args: (string | number | Buffer)[] = [];
     for (const d of q) {
-      keys.push(...d.keys);
-      args.push(d.packed, d.hasDeposit ? '1' : '0', String(d.meta.length), ...d.meta);
+      keys.push(...d.keys, ...d.useKeys);
+      args.push(d.packed, d.hasDeposit ? '1' : '0', String(d.useKeys.length), String(d.meta.length), ...d.meta);
       const rec = d.record;
       if (rec === undefined) { args.push('0'); continue; }
       keys.push(...rec.keys);
@@ -181,12 +238,22 @@ function scriptOf(a: HoldArgs): string {
   return a.depositId === null ? 'hold-user' : 'hold-deposit-then-user';
 }
 
-function checkLimits(l: DailyLimits): void {
-  checkId(l.cardId, 'limits.cardId');
-  if (!/^\d{8}$/.test(l.day)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'limits.day must be YYYYMMDD');
-  for (const v of [l.amountMinor, l.count, l.atmAmountMinor]) {
-    if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
-  }
+/** A hold script's checked answer as a HoldResult. */
+function holdResult(r: number[], rebalanced: boolean, recorded: boolean, counters: PackedCounters): HoldResult {
+  const code = r[0]!;
+  return {
+    approved: code === Code.OK,
+    reason: reasonOf(code),
+    replay: r[1] === 1,
+    status: statusOf(r[2]!),
+    availableMinor: r[3]!,
+    blockedMinor: r[4]!,
+    depositAvailableMinor: r[5]!,
+    depositBlockedMinor: r[6]!,
+    rebalanced,
+    recorded,
+    wouldDecline: wouldDeclineOf(r[7]!, counters.flat),
+  };
 }
 
 /**

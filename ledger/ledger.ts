@@ -20,8 +20,8 @@ import { loadScripts, registerScripts } from './scripts.js';
 import { Settlement } from './settlement.js';
 import { Tranches } from './tranches.js';
 import type {
-  ClearArgs, ClearResult, CreditArgs, HoldArgs, HoldResult, JournalEntry, LedgerOptions, PartnerBalance, PostArgs, PostResult,
-  ReleaseArgs, ReleaseResult, ReloadResult, ReverseArgs, ReverseResult, SummaryRow, Transaction, UserBalance,
+  ClearArgs, ClearResult, CreditArgs, HoldArgs, HoldResult, IncrementArgs, JournalEntry, LedgerOptions, PartnerBalance, PostArgs, PostResult,
+  ReleaseArgs, ReleaseResult, ReloadResult, ReplaceArgs, ReplaceResult, ReverseArgs, ReverseResult, SummaryRow, Transaction, UserBalance,
 } from './types.js';
 
 export type { LedgerReason, TxStatus } from './codes.js';
@@ -157,7 +157,38 @@ export class Ledger {
     return this.holds.debit('P', { ...a, expiresAtMs: a.expiresAtMs ?? 0 });
   }
 
+  /**
+   * Incremental authorization (an 0100 naming an open authorization by field 90): checked like a
+   * hold — deposit then user funds, the counters' amount limits (an increment is the same
+   * transaction: it counts its amount, not a transaction) — and, approved, added to the
+   * original's hold: one transaction, one expiry (the later of the original's and `expiresAtMs`),
+   * fees held with it and posted with it at clearing. The increment keeps a record of its own
+   * under `incrementTxId` (type INCREMENT): `reverse({txId: incrementTxId})` gives back the
+   * increment only (bounded by what the original still holds); a full reversal of the original
+   * gives back everything still held, a partial one sets the whole transaction's final amount, a
+   * clearing of the original may be for the total. The original must be an open authorization
+   * (a hold() still AUTHORIZED) of this balance: TRANSACTION_NOT_FOUND / TRANSACTION_NOT_OPEN
+   * otherwise, and nothing moves; a declined increment leaves the original exactly as it was. A
+   * repeat (same key, or the same id with `idempotencyKey: null`) moves nothing twice.
+   * Answers as hold() does (status AUTHORIZED when approved; `recorded` always false).
+   */
+  incrementHold(a: IncrementArgs): Promise<HoldResult> {
+    return this.holds.increment(a);
+  }
+
   // ---------------------------------------------------------------- after the authorization (settlement.ts)
+
+  /**
+   * Completion advice (an 0120 naming an open authorization by field 90): the authorization's
+   * amount becomes `amountMinor` and its hold with it — down, the difference released (deposit
+   * too); up, the excess held forced (an advice is never declined: available may go below zero).
+   * One hold, never two. The fees held stay as they are; the status stays AUTHORIZED (a clearing
+   * comes later); the velocity usage it counted follows the amount. Not an open authorization:
+   * TRANSACTION_NOT_FOUND / TRANSACTION_NOT_OPEN, nothing moves. Idempotent under its key.
+   */
+  replaceHold(a: ReplaceArgs): Promise<ReplaceResult> {
+    return this.settlement.replaceHold(a);
+  }
 
   /** Full reversal, or partial with the new final amount. A second reversal moves nothing. */
   release(a: ReleaseArgs): Promise<ReleaseResult> {
@@ -180,9 +211,13 @@ export class Ledger {
    * A transaction is reversed at most once: a second call answers ALREADY_REVERSED (ok) and moves
    * nothing, whether the first was full or partial. A full reversal of posted money sets REVERSED,
    * a partial one keeps CLEARED; the record gains `r` = 1 and `rv` (reversedMinor).
-   * With `cardId`, the daily-limit usage the original counted is given back (the amount given
-   * back; a full reversal also the count) on the usage hash of the day it was counted, if that
-   * is today or yesterday (UTC of nowMs); older usage has expired anyway.
+   * The velocity usage the original counted (daily limits and velocity controls) is given back on
+   * the usage hashes its record names: the amount given back (the latest countings first), and on
+   * a full reversal everything and the transaction's count (`cardId` is no longer needed).
+   * An incremental authorization (incrementHold's `incrementTxId`) is reversed alone: its amount
+   * (or down to `newAmountMinor`, its own new final amount) goes back out of its original's hold,
+   * bounded by what that still holds, with the usage it counted; effect RELEASED. Once the
+   * original is reversed or expired: ALREADY_REVERSED; once cleared: TRANSACTION_NOT_OPEN.
    * Unknown transaction: TRANSACTION_NOT_FOUND, nothing moves; with `rememberOrphan` an
    * ORPHAN_REVERSAL record is left so that a late original holds nothing.
    * Internal types (TOPUP & co) are not card transactions: TRANSACTION_NOT_OPEN, nothing moves.

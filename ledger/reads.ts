@@ -103,6 +103,7 @@ function toTransaction(balanceId: string, txId: string, h: Record<string, string
     forced: h.fc === '1',
     reversed: h.r === '1',
     reversedMinor: Number(h.rv ?? 0),
+    originalTxId: h.o ? h.o : null,
     meta,
   };
 }

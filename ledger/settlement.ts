@@ -1,15 +1,17 @@
 // What happens to a transaction after its authorization: clearing (0220 with an original),
-// reversal (0400/0420, any state), release of an open hold, and expiry of holds past their due
-// time. Each is one script in the balance's slot; the partner tranches a transaction names are
-// read from its record first so that every key is passed in KEYS, and the script refuses
-// (STALE_KEYS) when the record names others by then: the call reads again and retries.
-import { assertClearResult, assertReleaseResult, assertReverseResult, assertVector } from './assert.js';
+// reversal (0400/0420, any state; of an incremental authorization: the increment only),
+// completion advice (the hold replaced), release of an open hold, and expiry of holds past their
+// due time. Each is one script in the balance's slot; the partner tranches and the velocity usage
+// hashes a transaction names are read from its record first so that every key is passed in KEYS,
+// and the script refuses (STALE_KEYS) when the record names others by then: the call reads again
+// and retries.
+import { assertClearResult, assertReleaseResult, assertReplaceResult, assertReverseResult, assertVector } from './assert.js';
 import { Code, LedgerError, REVERSE_EFFECTS, reasonOf, statusOf } from './codes.js';
 import type { LedgerCore } from './core.js';
-import type { ClearArgs, ClearResult, ReleaseArgs, ReleaseResult, ReverseArgs, ReverseResult } from './types.js';
+import type { ClearArgs, ClearResult, ReleaseArgs, ReleaseResult, ReplaceArgs, ReplaceResult, ReverseArgs, ReverseResult } from './types.js';
 import { checkAmount, checkFinalAmount, checkId } from './validate.js';
+import { counterPeriod } from './counters.js';
 
-const DAY_MS = 86_400_000;
 /** Attempts when a transaction appears or changes between the read of its partner ids and the script. */
 const STALE_ATTEMPTS_MAX = 3;
 
@@ -31,7 +33,10 @@ export class Settlement {
     return releaseResult(r);
   }
 
-  /** Any transaction reversed in one script call, in full or down to `newAmountMinor` (see Ledger.reverse). */
+  /**
+   * Any transaction reversed in one script call, in full or down to `newAmountMinor` (see
+   * Ledger.reverse); an incremental authorization by reverse-increment-n (the increment only).
+   */
   async reverse(a: ReverseArgs): Promise<ReverseResult> {
     checkId(a.txId, 'txId');
     checkId(a.idempotencyKey, 'idempotencyKey');
@@ -41,22 +46,67 @@ export class Settlement {
     const { keys, redis } = this.core;
     const txKey = keys.transaction(g, a.balanceId, a.txId);
     const now = a.nowMs ?? this.core.now();
-    const use0 = a.cardId === undefined ? txKey : keys.usage(g, a.cardId, utcDay(now));
-    const use1 = a.cardId === undefined ? txKey : keys.usage(g, a.cardId, utcDay(now - DAY_MS));
     for (let attempt = 1; ; attempt++) {
-      const ids = await redis.hmget(txKey, 'dp', 'pp', 'kp');
-      const depositId = ids[0] || ids[1] || '';
-      const companyId = ids[2] || '';
-      const r = await this.core.fn('reverse-transaction')(keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
-        keys.journals[g]!, keys.expiries[g]!, keys.worlds[g]!,
-        depositId === '' ? txKey : keys.tranche(g, depositId), companyId === '' ? txKey : keys.tranche(g, companyId), use0, use1,
-        a.newAmountMinor ?? '', now, this.core.idemTtl, a.balanceId, a.txId, a.rememberOrphan === true ? '1' : '0', depositId, companyId);
+      const [dp, pp, kp, uk, vu, ty, o] = await redis.hmget(txKey, 'dp', 'pp', 'kp', 'uk', 'vu', 'ty', 'o');
+      let r: unknown;
+      if (ty === 'INCREMENT' && o) {
+        r = await this.reverseIncrement(a, g, txKey, o, now);
+      } else {
+        const depositId = dp || pp || '';
+        const companyId = kp || '';
+        const use = usageKeys(vu);
+        r = await this.core.fn('reverse-transaction')(9 + use.length, keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
+          keys.journals[g]!, keys.expiries[g]!, keys.worlds[g]!,
+          depositId === '' ? txKey : keys.tranche(g, depositId), companyId === '' ? txKey : keys.tranche(g, companyId), uk || txKey, ...use,
+          a.newAmountMinor ?? '', now, this.core.idemTtl, a.balanceId, a.txId, a.rememberOrphan === true ? '1' : '0', depositId, companyId);
+      }
       assertVector('reverse-transaction', r);
       if (r[0] !== Code.STALE_KEYS) {
         assertReverseResult('reverse-transaction', r);
         return reverseResult(r);
       }
       if (attempt >= STALE_ATTEMPTS_MAX) throw contention(a.txId, 'reversal');
+    }
+  }
+
+  /** reverse-increment-n with the tranche and usage hashes the increment's original names. */
+  private async reverseIncrement(a: ReverseArgs, g: number, incKey: string, originalTxId: string, now: number): Promise<unknown> {
+    const { keys, redis } = this.core;
+    const origKey = keys.transaction(g, a.balanceId, originalTxId);
+    const [dp, vu] = await redis.hmget(origKey, 'dp', 'vu');
+    const depositId = dp || '';
+    const use = usageKeys(vu);
+    return this.core.fn('reverse-increment')(6 + use.length, keys.idempotency(g, a.idempotencyKey), incKey, keys.userBalance(g, a.balanceId),
+      keys.journals[g]!, origKey, depositId === '' ? incKey : keys.tranche(g, depositId), ...use,
+      a.newAmountMinor ?? '', now, this.core.idemTtl, a.balanceId, a.txId, originalTxId, depositId);
+  }
+
+  /** A completion advice: an open authorization's hold replaced by its final amount (see Ledger.replaceHold). */
+  async replaceHold(a: ReplaceArgs): Promise<ReplaceResult> {
+    checkAmount(a.amountMinor);
+    checkId(a.txId, 'txId');
+    checkId(a.idempotencyKey, 'idempotencyKey');
+    const g = this.core.groupOf(a.balanceId);
+    const { keys, redis } = this.core;
+    const txKey = keys.transaction(g, a.balanceId, a.txId);
+    const now = a.nowMs ?? this.core.now();
+    for (let attempt = 1; ; attempt++) {
+      const [dp, vu] = await redis.hmget(txKey, 'dp', 'vu');
+      const depositId = dp || '';
+      const use = usageKeys(vu);
+      const r = await this.core.fn('replace-hold')(5 + use.length, keys.idempotency(g, a.idempotencyKey), txKey, keys.userBalance(g, a.balanceId),
+        keys.journals[g]!, depositId === '' ? txKey : keys.tranche(g, depositId), ...use,
+        a.amountMinor, now, this.core.idemTtl, a.balanceId, a.txId, depositId);
+      assertVector('replace-hold', r);
+      if (r[0] !== Code.STALE_KEYS) {
+        assertReplaceResult('replace-hold', r);
+        const code = r[0]!;
+        return {
+          ok: code === Code.OK, reason: reasonOf(code), replay: r[1] === 1, status: statusOf(r[2]!),
+          releasedMinor: r[3]!, forcedMinor: r[4]!, availableMinor: r[5]!, blockedMinor: r[6]!, amountMinor: r[7]!,
+        };
+      }
+      if (attempt >= STALE_ATTEMPTS_MAX) throw contention(a.txId, 'completion');
     }
   }
 
@@ -108,21 +158,37 @@ export class Settlement {
     return { expired, examined };
   }
 
-  /** release-hold-6 with the deposit tranche the transaction names (read first; retried when stale). */
+  /** release-hold-n with the deposit tranche and usage hashes the transaction names (read first; retried when stale). */
   private async runRelease(mode: 'R' | 'N' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number,
     rememberOrphan = false): Promise<number[]> {
     const { keys, redis } = this.core;
     const txKey = keys.transaction(g, balanceId, txId);
     for (let attempt = 1; ; attempt++) {
-      const depositId = (await redis.hget(txKey, 'dp')) || '';
-      const r = await this.core.fn('release-hold')(idem === null ? txKey : keys.idempotency(g, idem), txKey, keys.userBalance(g, balanceId),
-        keys.journals[g]!, keys.expiries[g]!, depositId === '' ? txKey : keys.tranche(g, depositId),
+      const [dp, vu] = await redis.hmget(txKey, 'dp', 'vu');
+      const depositId = dp || '';
+      const use = usageKeys(vu);
+      const r = await this.core.fn('release-hold')(6 + use.length, idem === null ? txKey : keys.idempotency(g, idem), txKey, keys.userBalance(g, balanceId),
+        keys.journals[g]!, keys.expiries[g]!, depositId === '' ? txKey : keys.tranche(g, depositId), ...use,
         mode, newAmount, now, this.core.idemTtl, balanceId, txId, idem === null ? '0' : '1', rememberOrphan ? '1' : '0', depositId);
       assertVector('release-hold', r);
       if (r[0] !== Code.STALE_KEYS) return r;
       if (attempt >= STALE_ATTEMPTS_MAX) throw contention(txId, 'release');
     }
   }
+}
+
+/**
+ * The usage hashes a transaction's `vu` names (ledger/lua/includes/counters.lua: lines
+ * "<key>|<tag>|<amount>|<ids>" separated by ';'), each once, in order.
+ */
+function usageKeys(vu: string | null | undefined): string[] {
+  if (!vu) return [];
+  const out: string[] = [];
+  for (const line of vu.split(';')) {
+    const key = line.slice(0, line.indexOf('|'));
+    if (key !== '' && !out.includes(key)) out.push(key);
+  }
+  return out;
 }
 
 function contention(txId: string, what: string): LedgerError {
@@ -174,8 +240,7 @@ function reverseResult(r: number[]): ReverseResult {
   };
 }
 
-/** UTC day of an epoch ms, YYYYMMDD (the day of a card's usage hash, as the switch names it). */
+/** UTC day of an epoch ms, YYYYMMDD (the period of a card's DAY usage hash: counterPeriod('DAY', ms)). */
 export function utcDay(ms: number): string {
-  const d = new Date(ms);
-  return String(d.getUTCFullYear()) + String(d.getUTCMonth() + 1).padStart(2, '0') + String(d.getUTCDate()).padStart(2, '0');
+  return counterPeriod('DAY', ms);
 }

@@ -79,8 +79,12 @@ export interface HoldArgs {
   expiresAtMs: number;
   nowMs?: number;
   meta?: Record<string, string>;
-  /** The card's daily limits, checked before the funds and counted on approval (forced: counted only). */
-  limits?: DailyLimits;
+  /**
+   * The card's velocity counters (its daily limits and its controls' velocity limits), checked
+   * before the funds inside the hold's own script and counted on approval (forced: counted only,
+   * never declined). See VelocityCounters.
+   */
+  counters?: VelocityCounters;
   /**
    * Another id under which an earlier reversal of this same transaction may be remembered (the
    * original named without field 41): when an ORPHAN_REVERSAL record exists there, the
@@ -132,17 +136,57 @@ export interface HoldGuard {
   absentKey: string | null;
 }
 
-/** Daily limits of a card (SPEC §4 `limits`), counted per card and UTC day in the balance's slot group. */
-export interface DailyLimits {
-  /** Card id whose usage is counted. */
-  cardId: string;
-  /** UTC day, YYYYMMDD. */
-  day: string;
-  amountMinor: number | null;
-  count: number | null;
-  atmAmountMinor: number | null;
-  /** This debit is an ATM withdrawal (counts toward atmAmountMinor). */
-  atm: boolean;
+/** A counter's window: the UTC day, the ISO week, the month, or the card's whole life. */
+export type CounterWindow = 'DAY' | 'WEEK' | 'MONTH' | 'LIFETIME';
+
+/** What a counter counts: purchases (processing codes 00, 09), cash (01), or both. */
+export type CounterScope = 'PURCHASE' | 'CASH' | 'ALL';
+
+/**
+ * One velocity counter of a card: a limit on what the card may spend in one period of a window
+ * (docs/ledger.md, "Velocity counters"). The program's and card's daily limits are counters
+ * (`limits.daily`, `limits.atmDaily`), and so is every VELOCITY spend control over a window.
+ */
+export interface VelocityCounter {
+  /** Names the counter's usage: 1-80 characters of A-Z a-z 0-9 . _ : - ; unique within a call. */
+  readonly controlId: string;
+  readonly window: CounterWindow;
+  /** The period of the window the message falls in: counterPeriod(window, nowMs) (`20261207`, `2026W49`, `202612`, `L`). */
+  readonly period: string;
+  /** Which messages it counts; a counter of another scope than the message's is left out of the call. */
+  readonly scope: CounterScope;
+  /** At most this many minor units in the period (the amount, fees apart), or null. */
+  readonly amountMinor: number | null;
+  /** At most this many transactions in the period, or null. */
+  readonly count: number | null;
+  /** true: over its limit, the hold is declined; false (SHADOW): nothing is declined, the answer names it (wouldDecline). */
+  readonly enforced: boolean;
+}
+
+/** HoldArgs.counters: a card's velocity counters and the message's own scope. */
+export interface VelocityCounters {
+  /** The card whose usage is counted, in the balance's slot group. */
+  readonly cardId: string;
+  /** The message's scope: PURCHASE (processing codes 00, 09) or CASH (01). */
+  readonly scope: 'PURCHASE' | 'CASH';
+  /**
+   * Checked in this order: every amount limit first, then every count limit. An ENFORCED one
+   * over its limit declines (amount: EXCEEDS_AMOUNT_LIMIT, count: LIMIT_EXCEED); on approval
+   * every counter of the message's scope counts the amount and 1.
+   */
+  readonly counters: readonly VelocityCounter[];
+}
+
+/**
+ * The former name of VelocityCounters, from when a card had daily limits only.
+ * @deprecated use VelocityCounters.
+ */
+export type DailyLimits = VelocityCounters;
+
+/** A SHADOW counter over its limit: the counter and the reason it would have declined with. */
+export interface WouldDecline {
+  readonly controlId: string;
+  readonly reason: 'EXCEEDS_AMOUNT_LIMIT' | 'LIMIT_EXCEED';
 }
 
 export interface HoldResult {
@@ -158,8 +202,76 @@ export interface HoldResult {
   depositBlockedMinor: number;
   /** True when the deposit tranche was refilled from other tranches before this answer. */
   rebalanced: boolean;
-  /** True when HoldArgs.record was written with this approval (false without one, on a decline or a replay). */
+  /**
+   * True when HoldArgs.record was written with this approval (false without one, on a decline or
+   * a replay, and when a SHADOW counter would have declined: the caller then writes the record
+   * itself, with wouldDecline).
+   */
   recorded: boolean;
+  /**
+   * The first SHADOW counter (in check order) that was over its limit, whatever the outcome; null
+   * when none was (or the hold was forced: an advice is never checked). A replay answers null.
+   */
+  wouldDecline: WouldDecline | null;
+}
+
+/**
+ * An incremental authorization (ledger.incrementHold): more money held under an open
+ * authorization of the same balance (one transaction, one expiry).
+ */
+export interface IncrementArgs {
+  /** As HoldArgs.idempotencyKey; null: the increment's own transaction hash is the record. */
+  idempotencyKey: string | null;
+  /** The open authorization (a hold() of this balance) the increment adds to. */
+  originalTxId: string;
+  /** The increment's own id: a reversal naming it gives back the increment only. */
+  incrementTxId: string;
+  balanceId: string;
+  /** The deposit the original was held against (the increment is held against the same), or null. */
+  depositId: string | null;
+  amountMinor: number;
+  /** Fees of the increment, held with the original and posted with it at clearing. */
+  feeMinor?: number;
+  fxFeeMinor?: number;
+  /** Receives the fees when the original names no company balance yet. */
+  companyId?: string | null;
+  /** The increment's expiry: the transaction's becomes the later of its own and this. */
+  expiresAtMs: number;
+  nowMs?: number;
+  /** Checked on the increment's amount (amount limits only: an increment is no new transaction) and counted with it. */
+  counters?: VelocityCounters;
+  /** As HoldArgs.userUnchecked (EXTERNAL_BALANCE). */
+  userUnchecked?: boolean;
+  meta?: Record<string, string>;
+}
+
+/** A completion advice (ledger.replaceHold): an open authorization's hold replaced by a final amount. */
+export interface ReplaceArgs {
+  idempotencyKey: string;
+  txId: string;
+  balanceId: string;
+  /** The transaction's new amount (> 0): its hold becomes this (less what a partial clearing posted). */
+  amountMinor: number;
+  nowMs?: number;
+}
+
+/** What ledger.replaceHold did. */
+export interface ReplaceResult {
+  /** APPROVED (replaced now, or a replay). */
+  ok: boolean;
+  /** APPROVED | TRANSACTION_NOT_FOUND | TRANSACTION_NOT_OPEN | BALANCE_NOT_FOUND | IDEMPOTENCY_CONFLICT. */
+  reason: LedgerReason;
+  replay: boolean;
+  /** The transaction's status after the call (AUTHORIZED when replaced). */
+  status: TxStatus;
+  /** Held amount released (the new amount below the hold), user side = deposit side, minor units. */
+  releasedMinor: number;
+  /** Held beyond the hold, forced (the new amount above it; available may go below zero). */
+  forcedMinor: number;
+  availableMinor: number;
+  blockedMinor: number;
+  /** The transaction's amount after the call. */
+  amountMinor: number;
 }
 
 export interface ReleaseArgs {
@@ -207,10 +319,10 @@ export interface ReverseArgs {
    */
   rememberOrphan?: boolean;
   /**
-   * The card whose daily-limit usage the original counted: the reversal gives that usage back
-   * (the amount it releases or credits back; a full reversal also the count). The usage keys of
-   * the UTC day of nowMs and of the day before are passed to the script, which decrements the one
-   * the original recorded.
+   * Not needed any more (kept so that existing callers compile): the transaction records the
+   * usage hashes its counters counted in, and the reversal gives back there whether or not a
+   * card is named.
+   * @deprecated
    */
   cardId?: string;
   nowMs?: number;
@@ -359,6 +471,8 @@ export interface Transaction {
   reversed: boolean;
   /** Minor units given back by reversals (released, credited back or debited back; fees apart). */
   reversedMinor: number;
+  /** Type INCREMENT: the authorization it added to (its money is held and reported there); else null. */
+  originalTxId: string | null;
   meta: Record<string, string>;
 }
 

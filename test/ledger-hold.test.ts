@@ -185,7 +185,7 @@ scenario('scripts survive SCRIPT FLUSH (NOSCRIPT recovery) and are found from di
   t.match(await ledger.release({ idempotencyKey: 'rs2', txId: 's2', balanceId: ubId }), { ok: true, releasedMinor: 10 });
   const root = projectRoot();
   t.equal(projectRoot(pathToFileURL(join(root, 'dist', 'ledger', 'scripts.js')).href), root);
-  t.ok(loadScripts().some((s) => s.name === 'hold-deposit-then-user' && s.numberOfKeys === 13 && !/^--- @include/m.test(s.lua)));
+  t.ok(loadScripts().some((s) => s.name === 'hold-deposit-then-user' && s.numberOfKeys === 12 && !/^--- @include/m.test(s.lua)));
 });
 
 scenario('a reversal before its authorization is remembered: the late original holds nothing', async (t) => {

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ledger, LedgerAssertionError } from '../ledger/index.js';
+import { Ledger, LedgerAssertionError, counterPeriod, type VelocityCounters } from '../ledger/index.js';
 import { assertHoldResult, assertVector } from '../ledger/assert.js';
 import { Code, REVERSE_EFFECTS, TX_STATUSES } from '../ledger/codes.js';
 import { Keyspace, StoreKeys } from '../ledger/keys.js';
@@ -127,19 +127,34 @@ scenario('every key a script touches was passed in its KEYS (MONITOR over a whol
   const ub = (await ledger.createUserBalance({ customerId: 'c1', currency: 'EUR', configId: 'cfg', idempotencyKey: 'cb' })).id;
   t.ok((await ledger.post({ type: 'TOPUP', idempotencyKey: 'top', txId: 'top', balanceId: ub, amountMinor: 20_000, partnerId: credit })).ok);
   const now = Date.now();
-  const limits = { cardId: 'card1', day: new Date(now).toISOString().slice(0, 10).replace(/-/g, ''), amountMinor: 100_000, count: 50, atmAmountMinor: null, atm: false };
+  // Velocity counters over every window: one usage hash per period, all in the hold's slot.
+  const counters: VelocityCounters = {
+    cardId: 'card1', scope: 'PURCHASE', counters: (['DAY', 'WEEK', 'MONTH', 'LIFETIME'] as const).map((w) => ({
+      controlId: 'v-' + w, window: w, period: counterPeriod(w, now), scope: 'ALL' as const, amountMinor: 100_000, count: 50, enforced: w !== 'MONTH',
+    })),
+  };
   const hold = (id: string, amount: number, extra: object = {}) => ledger.hold({
     idempotencyKey: 'h-' + id, txId: id, balanceId: ub, depositId: dep, companyId: company, amountMinor: amount, feeMinor: 10, fxFeeMinor: 5,
-    expiresAtMs: now + 7 * DAY, nowMs: now, limits, meta: { mcc: '5411' }, ...extra,
+    expiresAtMs: now + 7 * DAY, nowMs: now, counters, meta: { mcc: '5411' }, ...extra,
   });
   // Several in one tick (hold-many), then one alone (hold-deposit-then-user), one without a deposit (hold-user).
   const held = await Promise.all([hold('a', 1000), hold('b', 2000), hold('c', 3000), hold('d', 400), hold('e', 500, { orphanTxId: 'e-alt' })]);
   t.ok(held.every((h) => h.approved), 'holds approved');
   t.ok((await hold('f', 600)).approved);
+  // An incremental authorization of f, reversed alone; one of e, left to expire with it.
+  const inc = (id: string, of: string, amount: number) => ledger.incrementHold({
+    idempotencyKey: 'i-' + id, originalTxId: of, incrementTxId: id, balanceId: ub, depositId: dep, companyId: company, amountMinor: amount,
+    feeMinor: 1, expiresAtMs: now + 8 * DAY, nowMs: now, counters,
+  });
+  t.match(await inc('f-inc', 'f', 200), { approved: true });
+  t.match(await inc('e-inc', 'e', 50), { approved: true });
+  t.match(await ledger.reverse({ idempotencyKey: 'rev-f-inc', txId: 'f-inc', balanceId: ub, nowMs: now }), { ok: true, effect: 'RELEASED', movedMinor: 201 });
+  // A completion advice replacing b's hold before its clearing.
+  t.match(await ledger.replaceHold({ idempotencyKey: 'rp-b', txId: 'b', balanceId: ub, amountMinor: 1500, nowMs: now }), { ok: true, releasedMinor: 500 });
   t.ok((await ledger.hold({ idempotencyKey: 'h-nodep', txId: 'nodep', balanceId: ub, depositId: null, amountMinor: 100, expiresAtMs: now + 7 * DAY })).approved);
   t.ok((await ledger.debit({ idempotencyKey: 'd-1', txId: 'd1', balanceId: ub, depositId: dep, companyId: company, amountMinor: 300, feeMinor: 3 })).approved);
   t.match(await ledger.clear({ idempotencyKey: 'cl-a', txId: 'a', balanceId: ub, amountMinor: 900 }), { ok: true, releasedMinor: 100 });
-  t.match(await ledger.clear({ idempotencyKey: 'cl-b', txId: 'b', balanceId: ub, amountMinor: 2500 }), { ok: true, forcedMinor: 500 });
+  t.match(await ledger.clear({ idempotencyKey: 'cl-b', txId: 'b', balanceId: ub, amountMinor: 2500 }), { ok: true, forcedMinor: 1000 });
   t.match(await ledger.release({ idempotencyKey: 'rel-c', txId: 'c', balanceId: ub, newAmountMinor: 1000 }), { ok: true, amountMinor: 1000 });
   t.match(await ledger.release({ idempotencyKey: 'rel-c2', txId: 'c', balanceId: ub }), { ok: true, reason: 'ALREADY_REVERSED', status: 'AUTHORIZED' },
     'reversed at most once: the rest of c stays held until it expires');
@@ -172,7 +187,7 @@ scenario('a script answer that breaks an invariant throws LedgerAssertionError',
 });
 
 t.test('assertions on result vectors (pure checks)', async (t) => {
-  const asked = { mode: 'H' as const, totalMinor: 100, amountMinor: 100, hasDeposit: true, userMayGoNegative: false, forced: false };
+  const asked = { mode: 'H' as const, totalMinor: 100, amountMinor: 100, hasDeposit: true, userMayGoNegative: false, forced: false, counters: 2 };
   t.doesNotThrow(() => assertHoldResult('hold', [Code.OK, 0, 1, 900, 100, 4900, 100, 0], asked), 'an approved hold');
   t.doesNotThrow(() => assertHoldResult('hold', [Code.INSUFFICIENT_FUNDS, 0, 0, 50, 0, 5000, 0, 0], asked), 'a decline');
   const bad: [string, unknown[]][] = [
@@ -187,7 +202,9 @@ t.test('assertions on result vectors (pure checks)', async (t) => {
     ['balance past the maximum', [Code.OK, 0, 1, 999_999_999_999, 100, 4900, 100, 0]],
     ['insufficient funds with enough', [Code.INSUFFICIENT_FUNDS, 0, 0, 100, 0, 5000, 0, 0]],
     ['decline leaving a transaction', [Code.INSUFFICIENT_FUNDS, 0, 1, 50, 0, 5000, 0, 0]],
+    ['a would-decline naming no counter passed', [Code.OK, 0, 1, 900, 100, 4900, 100, 6]],
   ];
+  t.doesNotThrow(() => assertHoldResult('hold', [Code.OK, 0, 1, 900, 100, 4900, 100, 5], asked), 'an approval naming counter 2\'s count limit');
   for (const [what, v] of bad) t.throws(() => assertHoldResult('hold', v, asked), LedgerAssertionError, what);
   t.throws(() => assertVector('x', 'not a vector'), { code: 'LEDGER_ERR_ASSERTION' });
 });

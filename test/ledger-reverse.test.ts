@@ -3,7 +3,7 @@
 // orphan reversals (own id and orphanTxId); the n12 bounds at every entrance; the checker's
 // reversal invariant. Real redis-server per scenario, each ending with the invariant checker.
 import t, { type Test } from 'tap';
-import { Ledger, MAX_AMOUNT_MINOR, type DailyLimits } from '../ledger/index.js';
+import { Ledger, MAX_AMOUNT_MINOR, type VelocityCounters } from '../ledger/index.js';
 import { checkLedger } from '../ledger/check.js';
 import { startTestRedis } from './helpers/redis.js';
 import { ledgerScenarios } from './helpers/ledger.js';
@@ -192,31 +192,54 @@ scenario('orphanTxId: a reversal remembered under the wildcard id stops a later 
   t.match(b, { approved: true });
 });
 
-const atmLimits = (day: string): DailyLimits => ({ cardId: 'card1', day, amountMinor: 500, count: 2, atmAmountMinor: 300, atm: true });
+/** A card's daily limits as the switch passes them (switch/process/plan/pricing.ts dailyLimits): an ATM withdrawal. */
+const atmLimits = (day: string): VelocityCounters => ({
+  cardId: 'card1', scope: 'CASH', counters: [
+    { controlId: 'limits.daily', window: 'DAY', period: day, scope: 'ALL', amountMinor: 500, count: 2, enforced: true },
+    { controlId: 'limits.atmDaily', window: 'DAY', period: day, scope: 'CASH', amountMinor: 300, count: null, enforced: true },
+  ],
+});
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10).replace(/-/g, '');
+const usage = (amt: number, cnt: number, atm: number, atmCnt = cnt) => ({
+  'a:limits.daily': String(amt), 'n:limits.daily': String(cnt), 'a:limits.atmDaily': String(atm), 'n:limits.atmDaily': String(atmCnt),
+});
 
 scenario('daily-limit usage is given back: a failed ATM withdrawal reversed in full or in part can be retried', async (t) => {
   const e = await setup(t, { user: 5000, deposit: 5000 });
   const { ledger, ubId } = e;
   const today = utcDay(NOW);
   const use = `{g00}:use:card1:${today}`;
-  t.match(await ledger.debit(debitArgs(e, 'atm1', 300, { limits: atmLimits(today) })), { approved: true });
-  t.match(await ledger.debit(debitArgs(e, 'atm1b', 300, { limits: atmLimits(today) })), { approved: false, reason: 'EXCEEDS_AMOUNT_LIMIT' }, 'the ATM limit is used up');
-  t.match(await ledger.reverse({ idempotencyKey: 'r1', txId: 'atm1', balanceId: ubId, cardId: 'card1' }), { ok: true, movedMinor: 300 });
-  t.same(await ledger.redis.hgetall(use), { amt: '0', cnt: '0', atm: '0' }, 'amount, ATM amount and count given back');
-  t.match(await ledger.debit(debitArgs(e, 'atm2', 300, { limits: atmLimits(today) })), { approved: true }, 'the same withdrawal is approved again');
-  t.match(await ledger.reverse({ idempotencyKey: 'r2', txId: 'atm2', balanceId: ubId, cardId: 'card1', newAmountMinor: 100 }), { ok: true, movedMinor: 200 });
-  t.same(await ledger.redis.hgetall(use), { amt: '100', cnt: '1', atm: '100' }, 'a partial reversal gives back the amount, not the count');
-  t.match(await ledger.debit(debitArgs(e, 'atm3', 200, { limits: atmLimits(today) })), { approved: true }, 'what was given back can be withdrawn');
-  // A hold counted yesterday, reversed today: yesterday's usage is given back.
+  t.match(await ledger.debit(debitArgs(e, 'atm1', 300, { counters: atmLimits(today) })), { approved: true });
+  t.match(await ledger.debit(debitArgs(e, 'atm1b', 300, { counters: atmLimits(today) })), { approved: false, reason: 'EXCEEDS_AMOUNT_LIMIT' }, 'the ATM limit is used up');
+  t.match(await ledger.reverse({ idempotencyKey: 'r1', txId: 'atm1', balanceId: ubId }), { ok: true, movedMinor: 300 });
+  t.same(await ledger.redis.hgetall(use), usage(0, 0, 0), 'amount, ATM amount and count given back');
+  t.match(await ledger.debit(debitArgs(e, 'atm2', 300, { counters: atmLimits(today) })), { approved: true }, 'the same withdrawal is approved again');
+  t.match(await ledger.reverse({ idempotencyKey: 'r2', txId: 'atm2', balanceId: ubId, newAmountMinor: 100 }), { ok: true, movedMinor: 200 });
+  t.same(await ledger.redis.hgetall(use), usage(100, 1, 100), 'a partial reversal gives back the amount, not the count');
+  t.match(await ledger.debit(debitArgs(e, 'atm3', 200, { counters: atmLimits(today) })), { approved: true }, 'what was given back can be withdrawn');
+  // A hold counted yesterday, reversed today: yesterday's usage is given back (the record names its usage hash).
   const yesterday = utcDay(NOW - DAY);
-  t.match(await ledger.hold(debitArgs(e, 'h-y', 250, { idempotencyKey: 'h-y', limits: atmLimits(yesterday) })), { approved: true });
-  t.match(await ledger.reverse({ idempotencyKey: 'r3', txId: 'h-y', balanceId: ubId, cardId: 'card1' }), { ok: true, effect: 'RELEASED', movedMinor: 250 });
-  t.same(await ledger.redis.hgetall(`{g00}:use:card1:${yesterday}`), { amt: '0', cnt: '0', atm: '0' });
-  // Without cardId nothing is given back; usage of another day is not touched.
-  t.match(await ledger.debit(debitArgs(e, 'atm4', 100, { limits: atmLimits(today) })), { approved: false, reason: 'EXCEEDS_AMOUNT_LIMIT' }, 'the ATM amount is used up again');
-  t.match(await ledger.reverse({ idempotencyKey: 'r4', txId: 'atm3', balanceId: ubId }), { ok: true });
-  t.same(await ledger.redis.hgetall(use), { amt: '300', cnt: '2', atm: '300' });
+  t.match(await ledger.hold(debitArgs(e, 'h-y', 250, { idempotencyKey: 'h-y', counters: atmLimits(yesterday) })), { approved: true });
+  t.match(await ledger.reverse({ idempotencyKey: 'r3', txId: 'h-y', balanceId: ubId }), { ok: true, effect: 'RELEASED', movedMinor: 250 });
+  t.same(await ledger.redis.hgetall(`{g00}:use:card1:${yesterday}`), usage(0, 0, 0));
+  t.same(await ledger.redis.hgetall(use), usage(300, 2, 300), 'usage of another day is not touched');
+  t.match(await ledger.debit(debitArgs(e, 'atm4', 100, { counters: atmLimits(today) })), { approved: false, reason: 'EXCEEDS_AMOUNT_LIMIT' }, 'the ATM amount is used up again');
+  // A usage hash gone (its period over) is not recreated by a reversal.
+  await ledger.redis.del(use);
+  t.match(await ledger.reverse({ idempotencyKey: 'r4', txId: 'atm3', balanceId: ubId }), { ok: true, movedMinor: 200 });
+  t.equal(await ledger.redis.exists(use), 0, 'not recreated');
+});
+
+scenario('a transaction counted before the counters (daily usage hash uk/um/uq) still gets its usage back', async (t) => {
+  const e = await setup(t, { user: 5000, deposit: 5000 });
+  const { ledger, ubId } = e;
+  const use = `{g00}:use:card1:${utcDay(NOW - 3 * DAY)}`;
+  t.match(await ledger.hold(debitArgs(e, 'old', 300)), { approved: true });
+  // What the hold script wrote before velocity counters: the usage hash and the record's uk/um/uq.
+  await ledger.redis.hset(use, 'amt', '700', 'cnt', '3', 'atm', '300');
+  await ledger.redis.hset(`{g00}:tx:${ubId}:old`, 'uk', use, 'um', '300', 'uq', '1');
+  t.match(await ledger.reverse({ idempotencyKey: 'r-old', txId: 'old', balanceId: ubId }), { ok: true, effect: 'RELEASED', movedMinor: 300 });
+  t.same(await ledger.redis.hgetall(use), { amt: '400', cnt: '2', atm: '0' }, 'given back on the day it was counted, however long ago');
 });
 
 scenario('n12 bounds at every entrance: amounts above the maximum are refused, balances never pass it', async (t) => {

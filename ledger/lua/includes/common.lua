@@ -66,6 +66,25 @@ local function journal(jnl, op, balance_id, tx_id, cur, now, postings)
   redis.call('XADD', jnl, '*', 'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 'p', table.concat(postings, ';'))
 end
 
+-- A "|"-separated argument (ids never contain "|") as a list of strings; split_on any separator.
+local function split_on(s, sep)
+  local out = {}
+  local i = 1
+  while true do
+    local j = string.find(s, sep, i, true)
+    if not j then
+      out[#out + 1] = string.sub(s, i)
+      return out
+    end
+    out[#out + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+
+local function split(s)
+  return split_on(s, '|')
+end
+
 local function posting(list, from, to, amount, code)
   if amount > 0 then list[#list + 1] = from .. '>' .. to .. '>' .. d(amount) .. '>' .. code end
 end

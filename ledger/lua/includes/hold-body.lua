@@ -1,63 +1,29 @@
--- Body shared by hold-deposit-then-user-13, hold-user-12 and hold-many (see their headers for
+-- Body shared by hold-deposit-then-user-12, hold-user-11 and hold-many (see their headers for
 -- KEYS/ARGV). The fixed arguments come packed as one "|"-separated string (ids never contain "|"):
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
-local function split_on(s, sep)
-  local out = {}
-  local i = 1
-  while true do
-    local j = string.find(s, sep, i, true)
-    if not j then
-      out[#out + 1] = string.sub(s, i)
-      return out
-    end
-    out[#out + 1] = string.sub(s, i, j - 1)
-    i = j + 1
-  end
-end
-
-local function split(s)
-  return split_on(s, '|')
-end
-
--- HoldArgs.guard: A[19] comma-separated field names of k_guard, A[20] the values the caller saw
+-- Needs includes/common.lua and includes/counters.lua before it.
+-- HoldArgs.guard: A[14] comma-separated field names of k_guard, A[15] the values the caller saw
 -- (\31-separated); k_absent must not exist. Returns a result vector when the guard fails, else nil.
 local function guard_failed(k_guard, k_absent, A)
   if k_absent and redis.call('EXISTS', k_absent) == 1 then return {C_GUARD_PRESENT, 0, S_NONE, 0, 0, 0, 0, 0} end
-  local names = split_on(A[19], ',')
+  local names = split_on(A[14], ',')
   local seen = redis.call('HMGET', k_guard, unpack(names))
-  local expected = split_on(A[20], '\31')
+  local expected = split_on(A[15], '\31')
   for i = 1, #names do
     if (seen[i] or '') ~= (expected[i] or '') then return {C_GUARD_CHANGED, 0, S_NONE, 0, 0, 0, 0, 0} end
   end
   return nil
 end
 
--- Daily limits of the card (SPEC §4 `limits`), checked against its usage hash for the day
--- (fields amt, cnt, atm). '' = no such limit. Returns a decline code or nil.
-local function over_limit(k_use, A, amount)
-  local lim_amt, lim_cnt, lim_atm = tonumber(A[14]), tonumber(A[15]), tonumber(A[16])
-  local u = redis.call('HMGET', k_use, 'amt', 'cnt', 'atm')
-  local amt, cnt, atm = tonumber(u[1]) or 0, tonumber(u[2]) or 0, tonumber(u[3]) or 0
-  if lim_amt and amt + amount > lim_amt then return C_AMOUNT_LIMIT end
-  if A[17] == '1' and lim_atm and atm + amount > lim_atm then return C_AMOUNT_LIMIT end
-  if lim_cnt and cnt + 1 > lim_cnt then return C_COUNT_LIMIT end
-  return nil
-end
-
-local function count_usage(k_use, A, amount)
-  redis.call('HINCRBY', k_use, 'amt', d(amount))
-  redis.call('HINCRBY', k_use, 'cnt', 1)
-  if A[17] == '1' then redis.call('HINCRBY', k_use, 'atm', d(amount)) end
-  redis.call('PEXPIRE', k_use, A[18])
-end
-
 -- `packed`: the fixed arguments; `meta`: ARGV-like list of name, value pairs from index `m0`.
 -- k_idem: the idempotency record, or k_tx itself when the transaction hash is the record
 -- (HoldArgs.idempotencyKey null: nothing is remembered of a decline, which moved nothing).
--- k_guard / k_absent: HoldArgs.guard's keys, or k_tx when there is no guard (A[19] empty).
-local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, k_use, k_orphan, k_guard, k_absent, packed, meta, m0, m1)
+-- k_guard / k_absent: HoldArgs.guard's keys, or k_tx when there is no guard (A[14] empty).
+-- use_keys: the card's usage hashes of HoldArgs.counters (their blocks from A[16]), or nil.
+-- The answer's position 8 names the first SHADOW counter over its limit (check_counters), or 0.
+local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, use_keys, k_orphan, k_guard, k_absent, packed, meta, m0, m1)
   local A = split(packed)
-  if A[19] ~= nil and A[19] ~= '' then
+  if A[14] ~= nil and A[14] ~= '' then
     local failed = guard_failed(k_guard, k_absent ~= k_tx and k_absent or nil, A)
     if failed then return failed end
   end
@@ -135,10 +101,15 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
       return finish(k_idem, ttl, op, ref, {C_AMOUNT_TOO_LARGE, 0, S_NONE, ua, ub, da, db, 0})
     end
   end
-  local limited = k_use ~= k_tx
-  if limited and not forced then
-    local over = over_limit(k_use, A, amount)
-    if over then return finish(k_idem, ttl, op, ref, {over, 0, S_NONE, ua, ub, da, db, 0}) end
+  local counters = nil
+  local would = 0
+  if use_keys then
+    counters = parse_counters(use_keys, A, 16)
+    if not forced then
+      local over
+      over, would = check_counters(counters, amount, true)
+      if over then return finish(k_idem, ttl, op, ref, {over, 0, S_NONE, ua, ub, da, db, would}) end
+    end
   end
   if not forced then
     -- Deposit first, then user: the reason names the first balance that falls short. The amounts
@@ -146,17 +117,18 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
     if k_dep and da < amount then
       -- With field 13 = '1' the caller will move deposit funds into this tranche and try again
       -- with the same idempotency key, so this answer is not recorded.
-      local res = {C_INSUFFICIENT_DEPOSIT, 0, S_NONE, ua, ub, da, db, 0}
+      local res = {C_INSUFFICIENT_DEPOSIT, 0, S_NONE, ua, ub, da, db, would}
       if A[13] == '1' then return res end
       return finish(k_idem, ttl, op, ref, res)
     end
     if ua < total and not user_unchecked then
-      return finish(k_idem, ttl, op, ref, {C_INSUFFICIENT_FUNDS, 0, S_NONE, ua, ub, da, db, 0})
+      return finish(k_idem, ttl, op, ref, {C_INSUFFICIENT_FUNDS, 0, S_NONE, ua, ub, da, db, would})
     end
   end
 
   -- Writes.
-  if limited then count_usage(k_use, A, amount) end
+  local vu = nil
+  if counters then vu = count_counters(counters, amount, true, '') end
   local p = {}
   local uacct = 'U:' .. balance_id
   local dacct = 'P:' .. deposit_id .. ':' .. string.sub(k_user, 2, string.find(k_user, '}', 1, true) - 1)
@@ -217,17 +189,13 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   if k_dep then fields[#fields + 1] = 'dp'; fields[#fields + 1] = deposit_id end
   if company_id ~= '' then fields[#fields + 1] = 'kp'; fields[#fields + 1] = company_id end
   if forced then fields[#fields + 1] = 'fc'; fields[#fields + 1] = '1' end
-  if limited then
-    -- What was counted, for a reversal to give back (uk: the usage hash, um: amount, uq: ATM).
-    fields[#fields + 1] = 'uk'; fields[#fields + 1] = k_use
-    fields[#fields + 1] = 'um'; fields[#fields + 1] = d(amount)
-    if A[17] == '1' then fields[#fields + 1] = 'uq'; fields[#fields + 1] = '1' end
-  end
+  -- What the counters counted, for a reversal to give back (includes/counters.lua, `vu`).
+  if vu then fields[#fields + 1] = 'vu'; fields[#fields + 1] = vu end
   for i = m0, m1, 2 do
     fields[#fields + 1] = 'm:' .. meta[i]
     fields[#fields + 1] = meta[i + 1]
   end
-  local res = {C_OK, 0, status, ua, ub, da, db, 0}
+  local res = {C_OK, 0, status, ua, ub, da, db, would}
   if by_tx then
     fields[#fields + 1] = 'io'; fields[#fields + 1] = op
     fields[#fields + 1] = 'ir'; fields[#fields + 1] = result_csv(res)

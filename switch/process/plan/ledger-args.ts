@@ -1,6 +1,7 @@
 // The one place the arguments of a card debit (hold or post) are built from a checked message:
 // every hold — an 0100's, an 0120's forced one, a stand-in approval's at the deadline — gets the
-// same fees, per-MCC expiry (SPEC §2.3), limits and orphan key, so no path can drift from the others.
+// same fees, per-MCC expiry (SPEC §2.3), velocity counters (daily limits) and orphan key, so no path
+// can drift from the others.
 import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard } from '../../../ledger/index.js';
 import type { Checked } from './types.js';
 
@@ -46,7 +47,7 @@ function debitArgsOf(c: Checked, o: DebitOptions, expiresAtMs: number): HoldArgs
     nowMs: c.nowMs, expiresAtMs,
     forced: o.forced === true ? true : undefined,
     userUnchecked: o.userUnchecked === true ? true : undefined,
-    limits: c.limits,
+    counters: c.limits,
     orphanTxId: c.orphanTxId,
     guard: o.guard,
     record: o.record,

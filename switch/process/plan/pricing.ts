@@ -4,7 +4,7 @@
 import type { IsoFields } from '../../../iso/codec.js';
 import type { CardRecord } from '../../../stores/cards.js';
 import type { Program } from '../../../stores/programs.js';
-import type { DailyLimits } from '../../../ledger/index.js';
+import { counterPeriod, type VelocityCounter, type VelocityCounters } from '../../../ledger/index.js';
 import type { Reason } from '../../../iso/reasons.js';
 import { currencyAlpha, currencyExponent } from '../../../iso/currency.js';
 import { amountMinor, text } from '../../../iso/wire.js';
@@ -115,14 +115,33 @@ export function perTransactionLimit(card: CardRecord, program: Program): number 
   return lower(card.limits.perTransaction, program.limits.perTransaction);
 }
 
-/** The daily limits of this debit for the ledger to check and count, or undefined when none apply. */
-export function dailyLimits(card: CardRecord, program: Program, channel: Channel, nowMs: number): DailyLimits | undefined {
+/**
+ * The daily limits of this debit (card and program, the lower wins) as velocity counters for the
+ * ledger to check and count inside the hold, or undefined when none are set: `limits.daily`
+ * (dailyAmount and dailyCount, every debit) and `limits.atmDaily` (atmDailyAmount, cash only), DAY
+ * counters of the UTC day of nowMs, always enforced. The message's scope is CASH for an ATM
+ * withdrawal (processing code 01), else PURCHASE. A spend control's VELOCITY limits join the
+ * same list (the ledger checks amount limits first, then count limits).
+ */
+export function dailyLimits(card: CardRecord, program: Program, channel: Channel, nowMs: number): VelocityCounters | undefined {
   const amountMinor = lower(card.limits.dailyAmount, program.limits.dailyAmount);
   const count = lower(card.limits.dailyCount, program.limits.dailyCount);
   const atmAmountMinor = lower(card.limits.atmDailyAmount, program.limits.atmDailyAmount);
   if (amountMinor === null && count === null && atmAmountMinor === null) return undefined;
-  return { cardId: card.id, day: utcDay(nowMs), amountMinor, count, atmAmountMinor, atm: channel === 'ATM' };
+  const period = utcDay(nowMs);
+  const counters: VelocityCounter[] = [];
+  if (amountMinor !== null || count !== null) {
+    counters.push({ controlId: DAILY_LIMIT_ID, window: 'DAY', period, scope: 'ALL', amountMinor, count, enforced: true });
+  }
+  if (atmAmountMinor !== null) {
+    counters.push({ controlId: ATM_DAILY_LIMIT_ID, window: 'DAY', period, scope: 'CASH', amountMinor: atmAmountMinor, count: null, enforced: true });
+  }
+  return { cardId: card.id, scope: channel === 'ATM' ? 'CASH' : 'PURCHASE', counters };
 }
+
+/** The counter ids of the daily limits (their usage fields a:<id>, n:<id> in the card's DAY usage hash). */
+export const DAILY_LIMIT_ID = 'limits.daily';
+export const ATM_DAILY_LIMIT_ID = 'limits.atmDaily';
 
 function lower(a: number | null, b: number | null): number | null {
   if (a === null) return b;
@@ -131,11 +150,12 @@ function lower(a: number | null, b: number | null): number | null {
 
 let dayCacheMs = -1;
 let dayCache = '';
+/** counterPeriod('DAY', nowMs), computed once per day. */
 function utcDay(nowMs: number): string {
   const dayMs = nowMs - (nowMs % 86_400_000);
   if (dayMs !== dayCacheMs) {
     dayCacheMs = dayMs;
-    dayCache = new Date(dayMs).toISOString().slice(0, 10).replace(/-/g, '');
+    dayCache = counterPeriod('DAY', dayMs);
   }
   return dayCache;
 }

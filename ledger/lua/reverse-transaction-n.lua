@@ -12,9 +12,13 @@
 -- answers ALREADY_REVERSED, as for a transaction already REVERSED or EXPIRED. The record gets
 -- r = 1, rk = R|C|D (how), rv = the principal given back; a full reversal of posted money sets
 -- REVERSED, a partial one keeps CLEARED and sets the amount to the new final amount.
--- The card's daily-limit usage the original counted (recorded as uk/um/uq by the hold scripts) is
--- given back on KEYS[9] or KEYS[10], whichever is the recorded usage hash: the amount given back
--- (at most what was counted), and on a full reversal the count. Usage older than both has expired.
+-- The velocity usage the original counted (its `vu`, includes/counters.lua) is given back on the
+-- usage hashes it names, passed from KEYS[10] on: the amount given back (at most what was counted,
+-- the increments' countings first), and on a full reversal everything and the 1 transaction.
+-- Usage hashes gone (their period long over) are not recreated. A transaction counted before the
+-- counters existed names one daily usage hash (`uk`, fields amt, cnt, atm), passed as KEYS[9].
+-- An incremental authorization (type INCREMENT) is reversed by reverse-increment-n: here it is
+-- STALE_KEYS (the caller read the record before it existed, and reads again).
 -- An unknown transaction moves nothing (TRANSACTION_NOT_FOUND); with ARGV[6] = '1' a REVERSED
 -- record of type ORPHAN_REVERSAL is left so that the original, arriving later, holds nothing.
 -- Internal types (TOPUP & co) are not reversed here: TRANSACTION_NOT_OPEN.
@@ -24,15 +28,17 @@
 -- KEYS[4] journal stream  KEYS[5] expiry index (zset)  KEYS[6] world accounts hash
 -- KEYS[7] the deposit tranche the transaction names (dp, or pp of a card credit), or KEYS[2]
 -- KEYS[8] the company tranche it names (kp), or KEYS[2]
--- KEYS[9] the card's usage hash of today, KEYS[10] of yesterday (or KEYS[2] without a card)
+-- KEYS[9] the daily usage hash the transaction names as `uk` (or KEYS[2])
+-- KEYS[10..] the usage hashes its `vu` names
 -- ARGV[1] new final amount, '' = full  ARGV[2] nowMs  ARGV[3] idempotency TTL ms
 -- ARGV[4] balanceId  ARGV[5] txId  ARGV[6] remember a reversal of an unknown transaction 1|0
 -- ARGV[7] the deposit id behind KEYS[7] or ''  ARGV[8] the company id behind KEYS[8] or ''
---   (when they are not those the transaction names, STALE_KEYS: nothing is written or recorded,
---   the caller reads them again and retries)
+--   (when they are not those the transaction names, or it names usage hashes not passed,
+--   STALE_KEYS: nothing is written or recorded, the caller reads them again and retries)
 -- Returns {code, replay, status, effect (0 none, 1 released, 2 credited back, 3 debited back),
 --   userMoved (fees included), userAvailable, userBlocked, amount after}
 --- @include common
+--- @include counters
 --- @include release-body
 local now = ARGV[2]
 local ttl = ARGV[3]
@@ -47,7 +53,7 @@ local u = redis.call('HMGET', KEYS[3], 'a', 'b', 'cur')
 if not u[1] then return finish(KEYS[1], ttl, op, ref, {C_BALANCE_NOT_FOUND, 0, S_NONE, E_NONE, 0, 0, 0, 0}) end
 local ua = tonumber(u[1])
 local ub = tonumber(u[2])
-local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'pp', 'kp', 'r', 'ty', 'f', 'x', 'fp', 'uk', 'um', 'uq')
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'pp', 'kp', 'r', 'ty', 'f', 'x', 'fp', 'uk', 'um', 'uq', 'vu')
 if not t[1] then
   if ARGV[6] == '1' then
     redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', u[3], 't', now, 'ty', 'ORPHAN_REVERSAL')
@@ -56,7 +62,11 @@ if not t[1] then
 end
 local dep_id = t[8] or t[9] or ''
 local company_id = t[10] or ''
-if dep_id ~= ARGV[7] or company_id ~= ARGV[8] then return {C_STALE_KEYS, 0, S_NONE, E_NONE, 0, ua, ub, 0} end
+if dep_id ~= ARGV[7] or company_id ~= ARGV[8] or t[12] == 'INCREMENT' or (t[16] and t[16] ~= KEYS[9]) then
+  return {C_STALE_KEYS, 0, S_NONE, E_NONE, 0, ua, ub, 0}
+end
+local lines = usage_lines(t[19])
+if not usage_keys_passed(lines, key_set(KEYS, 10)) then return {C_STALE_KEYS, 0, S_NONE, E_NONE, 0, ua, ub, 0} end
 
 local status = tonumber(t[1])
 local amount = tonumber(t[2])
@@ -101,11 +111,11 @@ if effect == E_CREDITED_BACK then
   if fees_back > 0 and company_id ~= '' and redis.call('EXISTS', KEYS[8]) == 0 then return answer(C_COMPANY_NOT_FOUND) end
 end
 
--- The usage to give back: on the recorded usage hash if it is one of the two passed and still there.
+-- Daily usage counted before the counters existed: on the recorded usage hash if it is still there.
 local k_use = nil
 local use_amt, use_cnt, use_atm = 0, 0, 0
 local counted = tonumber(t[17] or '0')
-if t[16] and (t[16] == KEYS[9] or t[16] == KEYS[10]) then
+if t[16] then
   local uv = redis.call('HMGET', t[16], 'amt', 'cnt', 'atm')
   if uv[1] then
     k_use = t[16]
@@ -171,6 +181,16 @@ else
   redis.call('HSET', KEYS[2], 's', status, 'a', d(amount), 'r', '1', 'rk', rk, 'rv', d(principal))
 end
 
+if #lines > 0 then
+  -- Everything goes back with a full reversal, except the release of a hold partly cleared (a
+  -- purchase that did happen): then what is released now, not the transaction.
+  if full and not (effect == E_RELEASED and tonumber(t[6] or '0') > 0) then
+    give_back(lines, nil, nil, true)
+  else
+    give_back(lines, principal, nil, false)
+  end
+  redis.call('HSET', KEYS[2], 'vu', usage_text(lines))
+end
 if counted > 0 then
   -- Usage given back: what this call gave back of what was counted (the whole count on a full one).
   local back = counted

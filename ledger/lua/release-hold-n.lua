@@ -2,8 +2,11 @@
 -- amount (mode N), or the expiry of a hold past its due time (mode E, used by the sweeper).
 -- Only open holds: reverse-transaction-10 reverses any transaction (posted money included) and is
 -- what the switch's reversals use; this script stays for the expiry sweeper and release().
--- Expiry does not give back the card's daily-limit usage: the usage hash of the hold's day has
--- expired by the time a hold does (holds live 7 days or more, usage 2 days).
+-- Every mode gives back the velocity usage the hold counted (its `vu`, includes/counters.lua): what
+-- it releases, and on a full release (expiry included) everything and the 1 transaction, so that a
+-- hold that never became a purchase does not stay counted in a week, month or lifetime counter.
+-- (Daily usage counted before the counters existed, `uk`, is given back by reverse-transaction-n only.)
+-- An incremental authorization is not a hold of its own: TRANSACTION_NOT_OPEN (reverse it).
 -- A transaction is reversed at most once: a second reversal moves nothing (ALREADY_REVERSED).
 -- With ARGV[8] = '1', a reversal of an unknown transaction leaves a REVERSED record without money
 -- (type ORPHAN_REVERSAL) so that the original, if it arrives later, is refused by the hold script.
@@ -15,13 +18,16 @@
 -- KEYS[1] idempotency record (ignored when ARGV[7] = '0')  KEYS[2] transaction hash
 -- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
 -- KEYS[6] the deposit tranche the transaction names (dp), or KEYS[2]
+-- KEYS[7..] the usage hashes the transaction's `vu` names
 -- ARGV[1] mode R|N|E  ARGV[2] new final amount (mode N)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
 -- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] use idempotency record 1|0
 -- ARGV[8] remember a reversal of an unknown transaction 1|0
--- ARGV[9] the deposit id behind KEYS[6] or '' (when it is not the one the transaction names,
---   STALE_KEYS: nothing is written or recorded, the caller reads it again and retries)
+-- ARGV[9] the deposit id behind KEYS[6] or '' (when it is not the one the transaction names, or
+--   the transaction names usage hashes not passed, STALE_KEYS: nothing is written or recorded, the
+--   caller reads them again and retries)
 -- Returns {code, replay, status, userReleased, depositReleased, userAvailable, userBlocked, amount}
 --- @include common
+--- @include counters
 --- @include release-body
 local mode = ARGV[1]
 local now = ARGV[3]
@@ -37,7 +43,7 @@ if k_idem ~= '' then
   if prior then return prior end
 end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e')
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e', 'ty', 'vu')
 if not t[1] then
   -- A reversal whose original is unknown is remembered on request (SPEC 2.3): an authorization
   -- arriving later under this txId finds the record and holds nothing.
@@ -58,6 +64,8 @@ local cleared = tonumber(t[6] or '0')
 local cur = t[7]
 local dep_id = t[8] or ''
 if dep_id ~= ARGV[9] then return {C_STALE_KEYS, 0, S_NONE, 0, 0, 0, 0, 0} end
+local lines = usage_lines(t[12])
+if not usage_keys_passed(lines, key_set(KEYS, 7)) then return {C_STALE_KEYS, 0, S_NONE, 0, 0, 0, 0, 0} end
 local k_dep = ''
 if dep_id ~= '' then k_dep = KEYS[6] end
 
@@ -67,6 +75,8 @@ if mode == 'E' then
     return {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount}
   end
   if tonumber(t[10]) > tonumber(now) then return {C_NOT_DUE, 0, status, 0, 0, 0, 0, amount} end
+elseif t[11] == 'INCREMENT' then
+  return finish(k_idem, ttl, op, ref, {C_NOT_OPEN, 0, status, 0, 0, 0, 0, amount})
 elseif t[9] == '1' or status == S_REVERSED or status == S_EXPIRED then
   return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, status, 0, 0, 0, 0, amount})
 elseif status ~= S_AUTHORIZED then
@@ -93,5 +103,16 @@ local p = {}
 local u_rel, d_rel, ua, ub
 u_rel, d_rel, ua, ub, amount = release_hold(KEYS[2], KEYS[3], KEYS[5], balance_id .. '|' .. tx_id, k_dep, dacct, 'U:' .. balance_id,
   {amount = amount, held = held, fees_held = fees_held, dep_held = dep_held}, full, new_amount, status, code, mode ~= 'E', p)
+if #lines > 0 then
+  -- A hold partly cleared was a purchase: only what is released now goes back, not the transaction.
+  if full and cleared == 0 then
+    give_back(lines, nil, nil, true)
+  elseif full then
+    give_back(lines, held, nil, false)
+  else
+    give_back(lines, math.min(tonumber(t[2]) - new_amount, held), nil, false)
+  end
+  redis.call('HSET', KEYS[2], 'vu', usage_text(lines))
+end
 journal(KEYS[4], op, balance_id, tx_id, cur, now, p)
 return finish(k_idem, ttl, op, ref, {C_OK, 0, status, u_rel, d_rel, ua, ub, amount})

@@ -1,0 +1,27 @@
+-- Debit authorization against a partner deposit tranche and a user balance, checked together:
+-- both must cover it (unless forced) before either is written. Mode H holds (dual message),
+-- mode P posts at once (single message 0200, or a forced post without an authorization).
+-- A hold with velocity counters (HoldArgs.counters) goes through hold-many-n, which passes their
+-- usage hashes; this script is the common approval without them.
+-- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
+-- KEYS[4] deposit tranche hash    KEYS[5] company tranche hash (or KEYS[2] without a company)
+-- KEYS[6] journal stream          KEYS[7] expiry index (zset)    KEYS[8] balance history list (or KEYS[2]: none kept)
+-- KEYS[9] world accounts hash
+-- KEYS[10] the transaction hash of the same original named without field 41 (HoldArgs.orphanTxId),
+--   or KEYS[2]: an ORPHAN_REVERSAL record there declines the hold as one under KEYS[2] does
+-- KEYS[11] HoldArgs.guard's hash (or KEYS[2])  KEYS[12] HoldArgs.guard's absent key (or KEYS[2])
+-- ARGV[1] "|"-separated: 1 mode H|P, 2 forced 0|1 (2: user funds unchecked), 3 amount, 4 fee, 5 FX fee,
+--   6 expiresAtMs, 7 nowMs, 8 idempotency TTL ms, 9 balanceId, 10 txId, 11 depositId, 12 companyId or '',
+--   13 '1' = do not record a deposit shortfall (the caller rebalances tranches and retries),
+--   14 guard field names (comma-separated; '' or absent = no guard), 15 the values expected (\31-separated),
+--   16.. the counter blocks (hold-many-n only; includes/counters.lua parse_counters)
+-- ARGV[2..] meta name, value pairs
+-- A write that would take a partner tranche credited here (the company tranche's fees of a mode P
+-- debit) past the maximum amount is refused with AMOUNT_TOO_LARGE, except when forced.
+-- A failed guard returns {GUARD_PRESENT or GUARD_CHANGED, 0, ...} having read and written nothing else.
+-- Returns {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, wouldDecline}
+--   (wouldDecline: 0 here; see includes/counters.lua check_counters)
+--- @include common
+--- @include counters
+--- @include hold-body
+return hold(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], nil, KEYS[10], KEYS[11], KEYS[12], ARGV[1], ARGV, 2, #ARGV)

@@ -1,0 +1,14 @@
+-- Debit authorization of a user balance for a program without a deposit balance.
+-- Same as hold-deposit-then-user-12 without the deposit tranche.
+-- KEYS[1] idempotency record      KEYS[2] transaction hash       KEYS[3] user balance hash
+-- KEYS[4] company tranche hash (or KEYS[2] without a company)
+-- KEYS[5] journal stream          KEYS[6] expiry index (zset)    KEYS[7] balance history list
+-- KEYS[8] world accounts hash
+-- KEYS[9] the transaction hash under HoldArgs.orphanTxId (or KEYS[2])
+-- KEYS[10] HoldArgs.guard's hash (or KEYS[2])  KEYS[11] HoldArgs.guard's absent key (or KEYS[2])
+-- ARGV as hold-deposit-then-user-12 (field 11, depositId, = '').
+-- Returns {code, replay, status, userAvailable, userBlocked, 0, 0, 0}
+--- @include common
+--- @include counters
+--- @include hold-body
+return hold(KEYS[1], KEYS[2], KEYS[3], nil, KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], nil, KEYS[9], KEYS[10], KEYS[11], ARGV[1], ARGV, 2, #ARGV)
