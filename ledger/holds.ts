@@ -133,12 +133,14 @@ export class Holds {
     const { keys, redis } = this.core;
     const incKey = keys.transaction(g, a.balanceId, a.incrementTxId);
     const origKey = keys.transaction(g, a.balanceId, a.originalTxId);
-    const [s, dp, kp] = await redis.hmget(origKey, 's', 'dp', 'kp');
-    const depositId = dp || '';
-    if (s !== null && depositId !== (a.depositId ?? '')) {
+    const [s, dp, kp, ty] = await redis.hmget(origKey, 's', 'dp', 'kp', 'ty');
+    // Only a card authorization's tranches matter: anything else is declined by the script.
+    const authorization = s !== null && ty === null;
+    const depositId = authorization ? dp || '' : a.depositId ?? '';
+    if (authorization && depositId !== (a.depositId ?? '')) {
       throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', `transaction ${a.originalTxId} was held against ${depositId || 'no deposit'}, not ${a.depositId ?? 'no deposit'}`);
     }
-    const companyId = kp || a.companyId || '';
+    const companyId = (authorization ? kp : null) || a.companyId || '';
     const packed = `${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${a.nowMs ?? this.core.now()}|${this.core.idemTtl}|${a.balanceId}|` +
       `${a.incrementTxId}|${a.originalTxId}|${depositId}|${companyId}|${retryable ? '1' : '0'}|${a.userUnchecked === true ? '1' : '0'}${counters.packed}`;
     const meta: string[] = [];

@@ -1,7 +1,7 @@
 // The ledger on a real 3-master Redis Cluster: every script in one slot, the deposit split into
 // per-group tranches, rebalancing under skewed load, transfers interrupted mid-way.
 import t from 'tap';
-import { Ledger } from '../ledger/index.js';
+import { Ledger, counterPeriod, type VelocityCounters } from '../ledger/index.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
 import { startTestCluster } from './helpers/cluster.js';
 
@@ -34,6 +34,26 @@ t.test('ledger on a 3-master cluster', async (t) => {
       t.match(await ledger.credit({ idempotencyKey: 'rf' + g, txId: 'rf', balanceId: ub, amountMinor: 5, depositId: dep }), { ok: true });
     }
     t.match(await ledger.sweepExpired(Date.now()), { expired: 16 });
+    // Counters over every window, an increment with its reversal, a completion advice, in groups
+    // on every master: every script stays in its balance's slot (a CROSSSLOT error would reject).
+    for (const g of [0, 6, 13]) {
+      const ub = (await ledger.createUserBalance({ customerId: customerInGroup(ledger, g, 'vel'), currency: 'EUR', configId: 'cfg' })).id;
+      await ledger.post({ type: 'TOPUP', idempotencyKey: 'vel-top' + g, txId: 'top', balanceId: ub, amountMinor: 900, partnerId: credit });
+      const now = Date.now();
+      const counters: VelocityCounters = {
+        cardId: 'card-' + g, scope: 'PURCHASE', counters: (['DAY', 'WEEK', 'MONTH', 'LIFETIME'] as const).map((w) => ({
+          controlId: 'v-' + w, window: w, period: counterPeriod(w, now), scope: 'ALL' as const, amountMinor: 800, count: 5, enforced: w !== 'LIFETIME',
+        })),
+      };
+      t.match(await ledger.hold({ idempotencyKey: 'vh' + g, txId: 'vh', balanceId: ub, depositId: dep, amountMinor: 100, expiresAtMs: now + DAY, counters }), { approved: true });
+      t.match(await ledger.incrementHold({ idempotencyKey: 'vi' + g, originalTxId: 'vh', incrementTxId: 'vi', balanceId: ub, depositId: dep, amountMinor: 50, expiresAtMs: now + 2 * DAY, counters }),
+        { approved: true });
+      t.match(await ledger.incrementHold({ idempotencyKey: 'vi2' + g, originalTxId: 'vh', incrementTxId: 'vi2', balanceId: ub, depositId: dep, amountMinor: 700, expiresAtMs: now + 2 * DAY, counters }),
+        { approved: false, reason: 'EXCEEDS_AMOUNT_LIMIT' });
+      t.match(await ledger.reverse({ idempotencyKey: 'vr' + g, txId: 'vi', balanceId: ub }), { ok: true, movedMinor: 50 });
+      t.match(await ledger.replaceHold({ idempotencyKey: 'vp' + g, txId: 'vh', balanceId: ub, amountMinor: 80 }), { ok: true, releasedMinor: 20 });
+      t.match(await ledger.reverse({ idempotencyKey: 'vr2' + g, txId: 'vh', balanceId: ub }), { ok: true, movedMinor: 80 });
+    }
     // A top-up larger than the group's credit tranche (100,000) pulls credit from the others.
     const big = (await ledger.createUserBalance({ customerId: customerInGroup(ledger, 7, 'big'), currency: 'EUR', configId: 'cfg' })).id;
     t.match(await ledger.post({ type: 'LOAN', idempotencyKey: 'loan', txId: 'loan', balanceId: big, amountMinor: 250_000, partnerId: credit }),

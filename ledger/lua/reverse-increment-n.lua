@@ -74,7 +74,10 @@ if full then
   orig_fields[#orig_fields + 1] = 'x'; orig_fields[#orig_fields + 1] = d(math.max(tonumber(o[9] or '0') - fx, 0))
 end
 if #lines > 0 then
-  give_back(lines, principal, inc_id, false)
+  -- The increment's own counting first; what a partial reversal of the original already took
+  -- from it comes off the other countings, so usage keeps following the transaction's amount.
+  local got = give_back(lines, principal, inc_id, false)
+  if got < principal then give_back(lines, principal - got, nil, false) end
   orig_fields[#orig_fields + 1] = 'vu'; orig_fields[#orig_fields + 1] = usage_text(lines)
 end
 redis.call('HSET', KEYS[5], unpack(orig_fields))

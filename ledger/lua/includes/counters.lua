@@ -148,7 +148,7 @@ end
 -- tagged `tag` (nil: any), the most recent counting first (the increments, latest first, then
 -- the transaction's own); each counting gives back the same part on every usage hash it counted
 -- in (each of its counters counted the whole amount). With `count_back`, also the 1 transaction
--- the transaction's own counting counted.
+-- the transaction's own counting counted. Returns the amount given back (summed over countings).
 local function give_back(lines, amount, tag, count_back)
   local order, by_tag = {}, {}
   for _, l in ipairs(lines) do
@@ -160,6 +160,7 @@ local function give_back(lines, amount, tag, count_back)
     g[#g + 1] = l
   end
   local left = amount
+  local total = 0
   for i = #order, 1, -1 do
     local t = order[i]
     if tag == nil or t == tag then
@@ -171,8 +172,10 @@ local function give_back(lines, amount, tag, count_back)
         left = left - back
       end
       for _, l in ipairs(by_tag[t]) do give_back_line(l, back, count_back and t == '') end
+      total = total + back
     end
   end
+  return total
 end
 
 -- Counts `amount` more on the untagged lines (a completion advice above the hold), on usage hashes
