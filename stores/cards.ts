@@ -7,7 +7,7 @@
 // record's version inside the hold's own script (ledger HoldArgs.guard), so a lock still takes
 // effect on the very next authorization. Every write to a card record goes through this store and
 // counts up its version field `v` in the same script or transaction (create, lock, unlock,
-// activation, a PIN-failure lock, a customer block, limits); a record without `v` (written before
+// activation, a PIN-failure lock, a customer block, limits, spend controls); a record without `v` (written before
 // versions existed) is never remembered, only read. Every operation touches one key, so the layout
 // works unchanged on Redis Cluster (where nothing is remembered):
 //
@@ -24,6 +24,7 @@ import { maskPan } from '../iso/mask.js';
 import { attachCard, type CustomerBlockSink } from './customers.js';
 import { defineSwitchScripts } from './lua.js';
 import { AppError, type CodeOf } from '../errors/index.js';
+import { controlView, parseControls, type SpendControl } from './controls.js';
 
 export type CardStatus = 'ACTIVE' | 'INACTIVE';
 export type CardKind = 'VIRTUAL' | 'PHYSICAL';
@@ -46,6 +47,11 @@ export interface CardRecord {
   debitsBlocked: boolean;
   /** Limits set on this card; each applies together with the program's (the lower wins). */
   limits: CardLimits;
+  /**
+   * The card's own spend controls (stores/controls.ts), in the order they were set; the program's
+   * apply besides them. Empty when none are set.
+   */
+  controls: readonly SpendControl[];
 }
 
 /** SPEC §4 `limits`, per card: null = no card-level limit. Amounts in minor units of the balance currency. */
@@ -114,8 +120,11 @@ export interface SeenCard {
 const F = {
   id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
   lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
-  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm', version: 'v',
+  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm', controls: 'sc', version: 'v',
 } as const;
+
+/** A card without controls of its own (shared, frozen: the common case costs no allocation). */
+export const NO_CARD_CONTROLS: readonly SpendControl[] = Object.freeze([]);
 
 /**
  * What a hold decided with a remembered card re-checks: the record's id and version. Every write
@@ -135,6 +144,7 @@ interface CardCommands {
   cardPinFailure(record: string, limit: number, code: number): Promise<[number, number]>;
   cardPinSuccess(record: string): Promise<number>;
   cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
+  cardSetField(record: string, field: string, value: string): Promise<number>;
 }
 
 /** The scripts of stores/lua/card-*.lua (KEYS, ARGV and returns in each file's header). */
@@ -320,19 +330,35 @@ export class CardStore implements CustomerBlockSink {
     await this.cmd.cardPinSuccess(recordKey(this.panIndex(pan)));
   }
 
-  /** Part of lock propagation from stores/customers.ts; a card that does not exist is skipped. */
   /** Sets the card's own limits (null = none at card level); the next authorization sees them. */
   async setLimits(cardId: string, limits: CardLimits): Promise<void> {
     for (const v of Object.values(limits)) {
       if (v !== null && !(Number.isSafeInteger(v) && v >= 0)) throw new AppError('CARD_INVALID_ARGUMENT', 'a limit must be null or a non-negative integer');
     }
-    const key = await this.requireRecordKey(cardId);
-    // The version counts up with the write: a card remembered by a deciding thread is read again.
-    const replies = await this.redis.multi().hset(key, F.limits, JSON.stringify(limits)).hincrby(key, F.version, 1).exec();
-    const failed = replies?.find(([err]) => err !== null)?.[0];
-    if (failed) throw failed;
+    await this.setField(cardId, F.limits, JSON.stringify(limits));
   }
 
+  /**
+   * Replaces the card's own spend controls (an empty list removes them). `controls` is validated
+   * (stores/controls.ts parseControls): CARD_INVALID_ARGUMENT names the first problem;
+   * CARD_NOT_FOUND for an unknown card. The record's version counts up in the same write, so the
+   * next authorization decides with them (a SHADOW control promoted to ENFORCED declines from the
+   * very next message on).
+   */
+  async setControls(cardId: string, controls: readonly SpendControl[]): Promise<void> {
+    const parsed = parseControls(controls.map((c) => controlView(c)), 'controls');
+    if (!parsed.ok) throw new AppError('CARD_INVALID_ARGUMENT', parsed.problem);
+    await this.setField(cardId, F.controls, parsed.controls.length === 0 ? '' : JSON.stringify(parsed.controls.map((c) => controlView(c))));
+  }
+
+  /** One field of the record written and its version counted up in one script (card-set-field-1); a missing card is not created. */
+  private async setField(cardId: string, field: string, value: string): Promise<void> {
+    if (await this.cmd.cardSetField(await this.requireRecordKey(cardId), field, value) !== 1) {
+      throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    }
+  }
+
+  /** Part of lock propagation from stores/customers.ts; a card that does not exist is skipped. */
   async applyCustomerBlock(cardId: string, lockVersion: number, blocked: boolean): Promise<void> {
     const key = await this.recordKeyOf(cardId);
     if (key !== null) await this.cmd.cardCustomerBlock(key, lockVersion, blocked ? 1 : 0);
@@ -403,8 +429,38 @@ function toRecord(h: Record<string, string>): CardRecord | null {
     createdAtMs: Number(h[F.createdAtMs] ?? 0), pinFailures: Number(h[F.pinFailures] ?? 0),
     debitsBlocked: h[F.debitsBlocked] !== '0',
     limits: parseLimits(h[F.limits]),
+    controls: parseStoredControls(h[F.controls]),
   };
 }
+
+/**
+ * The controls field as stored (JSON of the controls, written by setControls after validation).
+ * A value that no longer validates (edited by hand, or written by a newer version) is not
+ * dropped silently: it fails closed, as one ENFORCED control that blocks every merchant category,
+ * so the card declines until its controls are set again.
+ */
+function parseStoredControls(s: string | undefined): readonly SpendControl[] {
+  if (s === undefined || s === '') return NO_CARD_CONTROLS;
+  // Records are read on the authorization path and many cards carry the same controls: a value
+  // parsed once is shared (frozen) by every card that stores the same text.
+  let controls = storedControls.get(s);
+  if (controls !== undefined) return controls;
+  let raw: unknown;
+  try { raw = JSON.parse(s); } catch { raw = null; }
+  const parsed = parseControls(raw, 'controls');
+  controls = parsed.ok ? Object.freeze(parsed.controls.map((c) => Object.freeze(c))) : UNREADABLE_CONTROLS;
+  if (storedControls.size >= STORED_CONTROLS_MAX) storedControls.clear();
+  storedControls.set(s, controls);
+  return controls;
+}
+
+/** Parsed controls by their stored text; at most STORED_CONTROLS_MAX, emptied when full. */
+const storedControls = new Map<string, readonly SpendControl[]>();
+const STORED_CONTROLS_MAX = 1_024;
+
+const UNREADABLE_CONTROLS: readonly SpendControl[] = Object.freeze([
+  Object.freeze({ id: 'unreadable-stored-controls', mode: 'ENFORCED' as const, type: 'MCC_BLOCK' as const, values: Object.freeze(['0000-9999']) }),
+]);
 
 function parseLimits(s: string | undefined): CardLimits {
   if (s === undefined || s === '') return NO_CARD_LIMITS;

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { AppError } from '../errors/index.js';
 import { DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC } from '../ledger/expiry.js';
+import { parseControls, type SpendControl } from './controls.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -31,6 +32,12 @@ export interface Program {
    * (adapters/low-balance.ts); default null each: no notification. Needs a `partner` block.
    */
   lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
+  /**
+   * Spend controls every card of the program carries besides its own (stores/controls.ts; the
+   * card's come first); default none. Validated at start-up: a bad one stops the switch with a
+   * one-line message naming it.
+   */
+  controls: readonly SpendControl[];
 }
 
 
@@ -77,7 +84,16 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     holdExpiryDays: num(p.holdExpiryDays, 7),
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? { ...DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC },
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
+    controls: controlsOf(p.controls, where),
   };
+}
+
+/** `controls`: absent, or an array of spend controls (stores/controls.ts parseControls). */
+function controlsOf(v: unknown, where: string): readonly SpendControl[] {
+  if (v === undefined || v === null) return [];
+  const parsed = parseControls(v, 'controls');
+  if (!parsed.ok) throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: ${parsed.problem}`);
+  return Object.freeze(parsed.controls);
 }
 
 /** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */

@@ -11,6 +11,11 @@
 //    captureMode, lastFourDigits, acquirerCountry, retrievalReferenceNumber, processingStatus,
 //    reason, responseCode, mti, feeMinor, fxFeeMinor]
 //
+// Layout 2 is layout 1 with one more value at the end, `wouldDecline` (null, or the object
+// {controlId, reason} of the SHADOW spend control that would have declined the transaction), and
+// the tag 2. A record that does not carry the field at all is written in layout 1, byte for byte as
+// before, so the common record pays nothing for it; both layouts are read.
+//
 // Left out because they are known when the record is read: `id` (the key names it), `resourceId`
 // (the card's id for a card record, the balance's for a balance record), and the date's text (kept
 // as epoch ms). A record whose values do not fit that shape (a resourceId that is neither, a date
@@ -23,6 +28,9 @@ import type { TransactionObject } from './transaction-object.js';
 const LAYOUT_V1 = 1;
 /** Elements of a v1 array, the tag included. */
 const V1_LENGTH = 30;
+/** Layout 2: layout 1's values, then wouldDecline. */
+const LAYOUT_V2 = 2;
+const V2_LENGTH = 31;
 
 /**
  * The stored form of a record: the compact array when the record fits it, else its JSON object.
@@ -35,13 +43,16 @@ export function encodeRecord(rec: TransactionObject): string {
     return JSON.stringify(rec);
   }
   const d = rec.transactionData;
-  return JSON.stringify([
-    LAYOUT_V1, rec.balanceId, rec.cardId, rec.resource, rec.externalTransactionId, rec.referenceExternalTransactionId, rec.type,
+  const v2 = rec.wouldDecline !== undefined;
+  const values: unknown[] = [
+    v2 ? LAYOUT_V2 : LAYOUT_V1, rec.balanceId, rec.cardId, rec.resource, rec.externalTransactionId, rec.referenceExternalTransactionId, rec.type,
     rec.category, rec.amount, rec.currency, rec.originalAmount, rec.originalCurrency, rec.status, rec.description, ms,
     rec.referenceExternalTransactionDate, d.mcc, d.merchantIdentifier, d.merchantName, d.merchantCity,
     d.captureMode, d.lastFourDigits, d.acquirerCountry, d.retrievalReferenceNumber, rec.processingStatus,
     rec.reason, rec.responseCode, rec.mti, rec.feeMinor, rec.fxFeeMinor,
-  ]);
+  ];
+  if (v2) values.push(rec.wouldDecline);
+  return JSON.stringify(values);
 }
 
 /**
@@ -52,12 +63,13 @@ export function encodeRecord(rec: TransactionObject): string {
 export function decodeRecord(id: string, stored: string): TransactionObject {
   const v = JSON.parse(stored) as unknown;
   if (!Array.isArray(v)) return v as TransactionObject;
-  if (v[0] !== LAYOUT_V1 || v.length !== V1_LENGTH) throw new Error(`record ${id}: unknown stored layout ${String(v[0])} of ${v.length} values`);
+  const v2 = v[0] === LAYOUT_V2 && v.length === V2_LENGTH;
+  if (!v2 && (v[0] !== LAYOUT_V1 || v.length !== V1_LENGTH)) throw new Error(`record ${id}: unknown stored layout ${String(v[0])} of ${v.length} values`);
   const a = v as unknown[];
   const resource = a[3] as TransactionObject['resource'];
   const balanceId = a[1] as string | null;
   const cardId = a[2] as string | null;
-  return {
+  const rec: TransactionObject = {
     id, balanceId, resourceId: resource === 'card' ? cardId : balanceId, resource, cardId,
     externalTransactionId: a[4] as string | null, referenceExternalTransactionId: a[5] as string | null,
     type: a[6] as string, category: a[7] as TransactionObject['category'], amount: a[8] as number | null,
@@ -72,4 +84,6 @@ export function decodeRecord(id: string, stored: string): TransactionObject {
     processingStatus: a[24] as TransactionObject['processingStatus'], reason: a[25] as string, responseCode: a[26] as string,
     mti: a[27] as string, feeMinor: a[28] as number, fxFeeMinor: a[29] as number,
   };
+  if (v2) rec.wouldDecline = a[30] as TransactionObject['wouldDecline'];
+  return rec;
 }

@@ -40,8 +40,23 @@ export interface SeedTransactionObject {
   transactionData: TransactionData;
 }
 
+/**
+ * A spend control in SHADOW mode that would have declined the transaction (stores/controls.ts):
+ * its id and the decline reason it would have given (TRANSACTION_NOT_PERMITTED,
+ * EXCEEDS_AMOUNT_LIMIT, LIMIT_EXCEED). The first such control, in the order they are evaluated.
+ */
+export interface WouldDecline {
+  controlId: string;
+  reason: string;
+}
+
 /** The seed's transaction object, with the processing status, reason and wire facts added: a transaction record. */
 export interface TransactionObject extends SeedTransactionObject {
+  /**
+   * A SHADOW spend control would have declined this transaction (it declined nothing). Absent
+   * (or null) when none would have; records written before spend controls never carry it.
+   */
+  wouldDecline?: WouldDecline | null;
   /** An approved original reversed in part: minor units given back so far (absent otherwise). */
   reversedAmount?: number;
   processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';

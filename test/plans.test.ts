@@ -24,7 +24,7 @@ function card(over: Partial<CardRecord> = {}): CardRecord {
   return {
     id: 'card-1', customerId: 'cust-1', balanceId: 'bal-1', configId: DEMO.configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE',
     lock: 0, kind: 'VIRTUAL', panLast4: '0001', createdAtMs: NOW, pinFailures: 0, debitsBlocked: false,
-    limits: { perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null }, ...over,
+    limits: { perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null }, controls: [], ...over,
   };
 }
 

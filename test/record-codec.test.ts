@@ -47,6 +47,23 @@ t.test('a record goes through the array layout unchanged, in fewer bytes', async
   }
 });
 
+t.test('wouldDecline: layout 2 carries it (null or the control and reason); a record without it stays layout 1, byte for byte', async (t) => {
+  const plain = cardRecord();
+  t.ok(encodeRecord(plain).startsWith('[1,'), 'no wouldDecline: layout 1');
+  t.notOk('wouldDecline' in decodeRecord(ID, encodeRecord(plain)), 'and read back without one');
+  const shadow: TransactionObject = { ...cardRecord(), wouldDecline: { controlId: 'card:atm-week', reason: 'EXCEEDS_AMOUNT_LIMIT' } };
+  const stored = encodeRecord(shadow);
+  t.ok(stored.startsWith('[2,'), 'layout 2');
+  t.ok(stored.endsWith(',{"controlId":"card:atm-week","reason":"EXCEEDS_AMOUNT_LIMIT"}]'), 'the control and reason last');
+  t.same(decodeRecord(ID, stored), shadow, 'read back field for field');
+  t.same(Object.keys(decodeRecord(ID, stored)), Object.keys(shadow), 'in the same key order');
+  const none: TransactionObject = { ...cardRecord(), wouldDecline: null };
+  t.same(decodeRecord(ID, encodeRecord(none)), none, 'an explicit null is kept');
+  const object = { ...shadow, reversedAmount: 100 };
+  t.same(decodeRecord(ID, encodeRecord(object)), object, 'the JSON-object form carries it too');
+  t.throws(() => decodeRecord(ID, '[2,"x"]'), /unknown stored layout 2 of 2 values/, 'a layout 2 of the wrong length is an error');
+});
+
 t.test('a record the array cannot carry keeps the JSON object, and an old object is read as it was', async (t) => {
   const odd = { ...cardRecord(), resourceId: 'something-else' };
   t.equal(encodeRecord(odd), JSON.stringify(odd), 'a resourceId that is neither the card nor the balance');
@@ -55,7 +72,7 @@ t.test('a record the array cannot carry keeps the JSON object, and an old object
   const reversed = { ...cardRecord(), reversedAmount: 100 };
   t.same(decodeRecord(ID, encodeRecord(reversed)), reversed, 'a reversedAmount is kept');
   t.same(decodeRecord(ID, JSON.stringify(cardRecord())), cardRecord(), 'a record stored as an object before this layout');
-  t.throws(() => decodeRecord(ID, '[2,"x"]'), /unknown stored layout 2/, 'a layout this version does not know is an error, not a wrong record');
+  t.throws(() => decodeRecord(ID, '[3,"x"]'), /unknown stored layout 3/, 'a layout this version does not know is an error, not a wrong record');
 });
 
 t.test('records written through the store are arrays in Redis; old objects beside them are still listed', async (t) => {

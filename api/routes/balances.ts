@@ -94,6 +94,12 @@ export const TRANSACTION: Schema = {
     mti: { type: 'string', description: 'request MTI (empty for internal transactions)' },
     feeMinor: { type: 'integer', description: 'channel fee held or posted with it' },
     fxFeeMinor: { type: 'integer', description: 'FX fee held or posted with it' },
+    wouldDecline: {
+      type: ['object', 'null'], additionalProperties: false, required: ['controlId', 'reason'],
+      description: 'a spend control in SHADOW mode would have declined this transaction (it declined nothing): the first such control '
+        + 'and the reason it would have given (TRANSACTION_NOT_PERMITTED, EXCEEDS_AMOUNT_LIMIT, LIMIT_EXCEED); absent or null otherwise',
+      properties: { controlId: { type: 'string' }, reason: { type: 'string' } },
+    },
   },
 };
 

@@ -10,6 +10,9 @@ import type { Schema } from '../schema.js';
 import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
 import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../stores/cards.js';
 import {
+  CONTROL_MODES, CONTROL_SCOPES, CONTROL_TYPES, CONTROLS_MAX, VELOCITY_WINDOWS, controlView, parseControls,
+} from '../../stores/controls.js';
+import {
   CARD_ID, CARD_SUMMARY, CUSTOMER_ID, VALIDATION, cardView, problem, requireBalance, requireCard, requireCustomer, requireProgram,
 } from './common.js';
 
@@ -58,6 +61,36 @@ function limitsView(d: ApiDeps, card: CardLimits, configId: string): { card: Rec
   };
 }
 const NOT_FOUND = problem('No such customer or card', 'CUSTOMER_NOT_FOUND', 'CARD_NOT_FOUND');
+
+/** A spend control (stores/controls.ts): list fields for the list types, velocity fields for VELOCITY. */
+export const CONTROL: Schema = {
+  type: 'object', additionalProperties: false, required: ['id', 'type'],
+  description: 'A spend control. MCC_ALLOW / MCC_BLOCK: `values` are merchant category codes ("5411") or inclusive ranges ("5811-5814"); '
+    + 'COUNTRY_ALLOW / COUNTRY_BLOCK: ISO 3166-1 alpha-3 merchant countries; MERCHANT_BLOCK: card acceptor ids (field 42); '
+    + 'VELOCITY: at most `amount` minor units and/or `count` transactions per `window`, counting `scope` (default ALL). '
+    + 'A SHADOW control declines nothing: the transactions it would have declined carry `wouldDecline`.',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'unique within the card\'s (or the program\'s) list' },
+    mode: { type: 'string', enum: CONTROL_MODES, description: 'default ENFORCED' },
+    type: { type: 'string', enum: CONTROL_TYPES },
+    values: { type: 'array', items: { type: 'string' }, description: 'list types only' },
+    window: { type: 'string', enum: VELOCITY_WINDOWS, description: 'VELOCITY only: TRANSACTION (each transaction\'s amount), or the UTC day, ISO week, month, or the card\'s life' },
+    amount: { type: 'integer', minimum: 0, description: 'VELOCITY only: minor units of the balance currency' },
+    count: { type: 'integer', minimum: 0, description: 'VELOCITY only: approved transactions in the window (not with TRANSACTION)' },
+    scope: { type: 'string', enum: CONTROL_SCOPES, description: 'VELOCITY only: PURCHASE (processing codes 00, 09), CASH (01) or ALL (default)' },
+    source: { type: 'string', enum: ['CARD', 'PROGRAM'], description: 'in answers: the card\'s own control or its program\'s; a PUT may carry CARD (ignored)' },
+  },
+};
+const CONTROLS_VIEW: Schema = {
+  type: 'object', required: ['controls'],
+  properties: { controls: { type: 'array', items: CONTROL, description: 'the card\'s own controls (source CARD), then its program\'s (source PROGRAM)' } },
+};
+
+/** The card's controls, then its program's, each with its source: the answer of GET and PUT .../controls. */
+function controlsView(d: ApiDeps, card: CardRecord): { controls: Record<string, unknown>[] } {
+  const program = d.programs.byId(card.configId)?.controls ?? [];
+  return { controls: [...card.controls.map((c) => controlView(c, 'CARD')), ...program.map((c) => controlView(c, 'PROGRAM'))] };
+}
 
 export function cardRoutes(d: ApiDeps): Route[] {
   return [
@@ -131,6 +164,36 @@ export function cardRoutes(d: ApiDeps): Route[] {
         };
         await d.cards.setLimits(card.id, limits);
         return json(200, limitsView(d, limits, card.configId));
+      },
+    },
+    {
+      method: 'GET', path: '/secure/customers/{customerId}/cards/{cardId}/controls', operationId: 'getCardControls', tag: 'cards',
+      summary: 'The card\'s spend controls: its own (source CARD), then its program\'s (source PROGRAM)',
+      params: CARD_PATH,
+      responses: { 200: { description: 'The controls in force for the card', schema: CONTROLS_VIEW }, 400: VALIDATION, 404: NOT_FOUND },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        return json(200, controlsView(d, card));
+      },
+    },
+    {
+      method: 'PUT', path: '/secure/customers/{customerId}/cards/{cardId}/controls', operationId: 'setCardControls', tag: 'cards',
+      summary: 'Replaces the card\'s own spend controls (an empty list removes them); the next authorization applies them',
+      description: `At most ${CONTROLS_MAX} controls, ids unique. Promoting a SHADOW control is one PUT with its mode ENFORCED. `
+        + 'A blocked merchant category, country or merchant declines 57 (TRANSACTION_NOT_PERMITTED); a velocity amount limit 61 '
+        + '(EXCEEDS_AMOUNT_LIMIT), a count limit 65 (LIMIT_EXCEED). The program\'s controls apply besides the card\'s and are set in PROGRAMS_FILE.',
+      params: CARD_PATH,
+      body: {
+        type: 'object', additionalProperties: false, required: ['controls'],
+        properties: { controls: { type: 'array', items: CONTROL, description: 'the card\'s own controls, replacing those it had' } },
+      },
+      responses: { 200: { description: 'The controls now in force (as the GET answers)', schema: CONTROLS_VIEW }, 400: VALIDATION, 404: NOT_FOUND },
+      async handle(req) {
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        const parsed = parseControls((req.json as { controls: unknown }).controls, 'controls', 'CARD');
+        if (!parsed.ok) throw new AppError('VALIDATION_ERROR', parsed.problem);
+        await d.cards.setControls(card.id, parsed.controls);
+        return json(200, controlsView(d, { ...card, controls: parsed.controls }));
       },
     },
     {

@@ -10,6 +10,8 @@ import type { Schema } from '../schema.js';
 import type { PartnerBalance, PartnerType } from '../../ledger/index.js';
 import { Keyspace } from '../../ledger/keys.js';
 import type { Program } from '../../stores/programs.js';
+import { controlView } from '../../stores/controls.js';
+import { CONTROL } from './cards.js';
 import { CURRENCY, problem, requireProgram } from './common.js';
 
 const PARTNER_TYPES: readonly PartnerType[] = ['DEPOSIT', 'CREDIT', 'COMPANY'];
@@ -56,6 +58,7 @@ export const PROGRAM: Schema = {
       type: 'object', description: 'default {"DEPOSIT": null, "CREDIT": null}: minor units below which the partner balance of that type sends one lowBalance notification per crossing (null: none)',
       properties: { DEPOSIT: { type: ['integer', 'null'] }, CREDIT: { type: ['integer', 'null'] } },
     },
+    controls: { type: 'array', items: CONTROL, description: 'default []: spend controls every card of the program carries besides its own (GET .../cards/{cardId}/controls)' },
     partnerBalances: {
       type: 'object', description: 'per currency (the program\'s own and every currency the program has a partner balance in): each type, or null when it does not exist',
       additionalProperties: { type: 'object', properties: { DEPOSIT: PRESENT, CREDIT: PRESENT, COMPANY: PRESENT } },
@@ -122,7 +125,7 @@ async function programView(d: ApiDeps, p: Program, index: Awaited<ReturnType<typ
       timeoutMs: p.partner.timeoutMs, certConfigured: Boolean(p.partner.cert), keyConfigured: Boolean(p.partner.key), caConfigured: Boolean(p.partner.ca),
     },
     fees: p.fees, limits: p.limits, fxRates: p.fxRates, holdExpiryDays: p.holdExpiryDays, holdExpiryDaysByMcc: p.holdExpiryDaysByMcc,
-    lowBalanceMinor: p.lowBalanceMinor, partnerBalances, notes,
+    lowBalanceMinor: p.lowBalanceMinor, controls: p.controls.map((c) => controlView(c)), partnerBalances, notes,
   };
 }
 
