@@ -5,7 +5,8 @@
 //   {gNN}:ub:<balanceId>            user balance hash  a (available), b (blocked), cur, cust, cfg, t, neg
 //   {gNN}:tx:<balanceId>:<txId>     transaction hash   s (status), a (amount), h (held), fh (fees held), db (deposit
 //                                   held), c (cleared), f (fee), x (FX fee), cur, dp/kp/pp (deposit/company/partner
-//                                   id), e (expires ms), t (created ms), r (reversed), fc (forced), ty (type), m:<meta>;
+//                                   id), e (expires ms), t (created ms), r (reversed), fc (forced), ty (type; INCREMENT with o,
+//                                   its original's txId), vu (velocity usage counted), m:<meta>;
 //                                   an absent field reads as 0 / '' (fewer fields, cheaper scripts)
 //   {gNN}:hist:<balanceId>          list of txIds of the balance, newest first
 //   {gNN}:cust:<customerId>         set of the customer's balance ids (in the customer's group)
@@ -13,7 +14,8 @@
 //   {g00}:pb:<partnerId>            partner balance head hash     type, cur, cfg, t
 //   {g00}:pbs                       set of all partner balance ids
 //   {gNN}:idem:<idempotencyKey>     idempotency record (string, with TTL)
-//   {gNN}:use:<cardId>:<YYYYMMDD>   a card's usage of the day (amt, cnt, atm) for its daily limits, in its balance's group, TTL 2 days
+//   {gNN}:use:<cardId>:<period>     a card's usage of one period of a velocity counter's window (a:<id>, n:<id> per counter;
+//                                   20261207 day, 2026W50 week, 202612 month, L lifetime), in its balance's group, TTL 2/8/32 days or none
 //   {gNN}:jnl                       journal stream of the group
 //   {gNN}:exp                       expiry index: zset of "balanceId|txId" scored by expiresAtMs
 //   {gNN}:world                     world accounts of the group: "<currency>:W:<name>" -> balance
@@ -114,8 +116,8 @@ export class Keyspace {
   tranche(g: number, partnerId: string): string { return this.prefixes[g]! + 'pbt:' + partnerId; }
   /** Every tranche of a partner balance, index = group. */
   tranches(partnerId: string): string[] { return this.prefixes.map((p) => p + 'pbt:' + partnerId); }
-  /** `{gNN}:use:<cardId>:<YYYYMMDD>`: a card's usage of one UTC day for its daily limits (hash with TTL). */
-  usage(g: number, cardId: string, day: string): string { return this.prefixes[g]! + 'use:' + cardId + ':' + day; }
+  /** `{gNN}:use:<cardId>:<period>`: a card's usage of one period of its velocity counters (hash; ledger/counters.ts). */
+  usage(g: number, cardId: string, period: string): string { return this.prefixes[g]! + 'use:' + cardId + ':' + period; }
   /** `{gNN}:xfer:<transferId>`: a tranche transfer record on its source side (hash). */
   transfer(g: number, transferId: string): string { return this.prefixes[g]! + 'xfer:' + transferId; }
   /** `{gNN}:xfers`: the transfers of group g still in transit (set). */
