@@ -210,7 +210,8 @@ export interface HoldResult {
   recorded: boolean;
   /**
    * The first SHADOW counter (in check order) that was over its limit, whatever the outcome; null
-   * when none was (or the hold was forced: an advice is never checked). A replay answers null.
+   * when none was (or the hold was forced: an advice is never checked). A replay answers as the
+   * first answer did.
    */
   wouldDecline: WouldDecline | null;
 }

@@ -13,6 +13,8 @@
 //   {"id": "atm-week", "mode": "SHADOW", "type": "VELOCITY", "window": "WEEK", "amount": 50000, "count": 5, "scope": "CASH"}
 // docs/cards.md ("Spend controls") describes storage and rules; docs/configuration.md the program defaults.
 import { isCountryAlpha3 } from '../iso/countries.js';
+import { counterPeriod } from '../ledger/counters.js';
+import type { VelocityCounter } from '../ledger/types.js';
 
 /** ENFORCED controls decline; SHADOW ones are evaluated and recorded (wouldDecline) but decline nothing. */
 export type ControlMode = 'ENFORCED' | 'SHADOW';
@@ -223,4 +225,18 @@ export function isListControl(c: SpendControl): c is ListControl {
  */
 export function velocityCounterId(source: ControlSource, controlId: string): string {
   return `${source.toLowerCase()}:${controlId}`;
+}
+
+/**
+ * The ledger counter of a VELOCITY control over a window (DAY, WEEK, MONTH, LIFETIME) for a
+ * message at nowMs: its usage id (velocityCounterId), the period nowMs falls in, its limits, and
+ * whether it declines (ENFORCED) or only reports (SHADOW). null for a list control or the
+ * TRANSACTION window, which are pure checks of the message, not counters.
+ */
+export function velocityCounterOf(c: SpendControl, source: ControlSource, nowMs: number): VelocityCounter | null {
+  if (c.type !== 'VELOCITY' || c.window === 'TRANSACTION') return null;
+  return {
+    controlId: velocityCounterId(source, c.id), window: c.window, period: counterPeriod(c.window, nowMs), scope: c.scope,
+    amountMinor: c.amount, count: c.count, enforced: c.mode === 'ENFORCED',
+  };
 }

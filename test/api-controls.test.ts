@@ -13,7 +13,7 @@ import { CardStore } from '../stores/cards.js';
 import { CustomerStore } from '../stores/customers.js';
 import { derive } from '../stores/secrets.js';
 import { loadPrograms, normalizeProgram } from '../stores/programs.js';
-import { parseControls, type SpendControl } from '../stores/controls.js';
+import { mccRange, parseControls, velocityCounterOf, type SpendControl } from '../stores/controls.js';
 import { Ledger, PreconditionFailedError } from '../ledger/index.js';
 
 const DEMO = { configId: '0019167984', bin: '555770', currency: 'EUR', mode: 'INTERNAL', depositRequired: false, creditRequired: false };
@@ -117,6 +117,20 @@ t.test('PROGRAMS_FILE controls: normalized, and a bad one stops the start with o
   t.throws(() => loadPrograms(file), { message: /\[0\]: controls must be an array of controls$/ });
   writeFileSync(file, JSON.stringify([{ ...DEMO, controls: [{ id: 'x', type: 'MCC_BLOCK', values: ['7995'], source: 'PROGRAM' }] }]));
   t.throws(() => loadPrograms(file), { message: /controls\[0\]\.source is not accepted here/ });
+});
+
+t.test('what the deciding code reads from a control: MCC ranges, and the ledger counter of a VELOCITY control', async (t) => {
+  t.same(mccRange('5411'), [5411, 5411]);
+  t.same(mccRange('5811-5814'), [5811, 5814]);
+  t.equal(mccRange('5814-5811'), null);
+  const nowMs = Date.UTC(2026, 11, 7, 10);
+  const week: SpendControl = { id: 'atm-week', mode: 'SHADOW', type: 'VELOCITY', window: 'WEEK', amount: 50_000, count: 5, scope: 'CASH' };
+  t.same(velocityCounterOf(week, 'CARD', nowMs), {
+    controlId: 'card:atm-week', window: 'WEEK', period: '2026W50', scope: 'CASH', amountMinor: 50_000, count: 5, enforced: false,
+  });
+  t.match(velocityCounterOf({ ...week, mode: 'ENFORCED', window: 'LIFETIME' }, 'PROGRAM', nowMs), { controlId: 'program:atm-week', period: 'L', enforced: true });
+  t.equal(velocityCounterOf({ ...week, window: 'TRANSACTION', count: null }, 'CARD', nowMs), null, 'a per-transaction limit is no counter');
+  t.equal(velocityCounterOf({ id: 'm', mode: 'ENFORCED', type: 'MCC_BLOCK', values: ['7995'] }, 'CARD', nowMs), null);
 });
 
 t.test('setControls counts the record\'s version up: a card remembered by a deciding thread is read again', async (t) => {
