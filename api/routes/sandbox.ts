@@ -14,7 +14,7 @@ import type { TransactionObject } from '../../stores/records.js';
 import { currencyNumeric } from '../../iso/currency.js';
 import { PROCESSING_CODES } from '../../iso/processing.js';
 import { acquirer11, authorizationId } from '../../iso/wire.js';
-import { originalDataElements, reasonsFor, replacementAmounts } from '../../simulators/lib/fields.js';
+import { originalDataElements, reasonsFor, replacementAmounts } from '../../iso/acquirer.js';
 import { SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
 import { CARD_ID, CURRENCY, VALIDATION, problem } from './common.js';
 import { TRANSACTION } from './balances.js';

@@ -10,7 +10,7 @@ import { IsoCodec, type IsoFields } from '../../iso/codec.js';
 import { DIALECT_1987, DIALECT_2003, MAX_FIELD, type IsoDialect } from '../../iso/dialect.js';
 import { maskPan } from '../../iso/mask.js';
 import { currencyExponent, currencyNumeric, currencyAlpha } from '../../iso/currency.js';
-import { IsoLink, type LinkTls } from '../lib/link.js';
+import { IsoLink, type LinkTls } from '../../iso/link.js';
 import {
   describeFields, localTime, merchantNameLocation, minorUnits, originalDataElements, replacementAmounts, transmissionTime,
   type OriginalRef,

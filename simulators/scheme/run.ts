@@ -4,7 +4,7 @@
 // test calls it in-process against a test switch.
 import { randomInt } from 'node:crypto';
 import { DIALECT_1987, DIALECT_2003 } from '../../iso/dialect.js';
-import { IsoLink, type LinkTls } from '../lib/link.js';
+import { IsoLink, type LinkTls } from '../../iso/link.js';
 import { Engine, type Mismatch, type ModelCard } from './engine.js';
 import { Script, StanCounter } from './model.js';
 import { ManagementApi } from '../lib/management-api.js';
