@@ -16,7 +16,7 @@ import { compensate, undoRequest } from '../switch/process/compensation.js';
 import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
-import { createRouter, DASHBOARD_PATH } from '../api/index.js';
+import { ApiKeys, createRouter, DASHBOARD_PATH } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from '../stores/cards.js';
@@ -92,8 +92,9 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const cfg = o.config;
   const log = o.log ?? processLog;
   const programs = loadPrograms(cfg.programsFile ?? undefined);
-  // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
+  // Read before anything is started, so an unreadable ISO_TLS_* file or API_KEYS_FILE stops start-up with one line at once.
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
+  const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
   let managed: SupervisedRedis | null = null;
   let redisUrl = cfg.redisUrl;
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
@@ -217,7 +218,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     handshakeRefused: (reason) => metrics.isoTlsRefused.labels(reason).inc(),
   }, transport);
   if (transport.kind === 'tls') log('info', 'ISO 8583 link speaks TLS and requires a client certificate from ISO_TLS_CA', { ca: cfg.isoTls?.ca });
-  const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
+  const isoAddr = await portOf(listener.listen(cfg.isoPort, cfg.isoHost), 'ISO_PORT', cfg.isoHost, cfg.isoPort);
   undo.push(() => listener.shutdown(0));
 
   const cards = CardStore.fromSecrets(redis, secrets);
@@ -252,13 +253,16 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
       recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
     } : null,
-  }, { metrics: apiMetrics, log });
+  }, { metrics: apiMetrics, log, auth: apiKeys });
   const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
   processedSink = (events) => feed.publish(events);
-  const httpAddr = await http.listen(cfg.httpPort, cfg.httpHost);
+  const httpAddr = await portOf(http.listen(cfg.httpPort, cfg.httpHost), 'HTTP_PORT', cfg.httpHost, cfg.httpPort);
   undo.push(() => http.close());
   const httpUrl = `${http.tls ? 'https' : 'http'}://${urlHost(cfg.httpHost)}:${httpAddr.port}`;
-  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
+  log('info', 'switch listening', {
+    iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement,
+    workers: placement === 'workers' ? cfg.workers : 0, apiAuth: apiAuthOf(cfg, apiKeys), sandbox: cfg.sandboxWhy.startsWith('SANDBOX=') ? `${cfg.sandbox ? 'on' : 'off'} (${cfg.sandboxWhy})` : cfg.sandboxWhy,
+  });
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -288,6 +292,12 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
 }
 
+/** How the management API authenticates, for the start-up line (never a key). */
+function apiAuthOf(cfg: SwitchConfig, keys: ApiKeys | null): string {
+  const ways = [...(keys === null ? [] : [`API keys (${keys.size})`]), ...(cfg.httpTls === null ? [] : ['client certificates'])];
+  return ways.length === 0 ? 'none (loopback only)' : ways.join(' and ');
+}
+
 /** The listener's own address as a client reaches it: a wildcard address means loopback. */
 function connectableHost(host: string): string {
   return host === '0.0.0.0' ? '127.0.0.1' : host === '::' || host === '[::]' ? '::1' : host;
@@ -298,21 +308,51 @@ function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** A port already taken becomes one line naming the variable to change (a second switch beside a first one needs its own ports). */
+async function portOf<T>(listening: Promise<T>, variable: 'ISO_PORT' | 'HTTP_PORT', host: string, port: number): Promise<T> {
+  try {
+    return await listening;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+    const why = code === 'EADDRINUSE' ? 'is in use (another switch, or another program)' : 'may not be opened by this user';
+    throw new AppError('SW_ERR_PORT_IN_USE', `${variable}=${port} on ${host} ${why}: set ${variable} to a free port${variable === 'ISO_PORT' ? ' (and HTTP_PORT, which a second switch needs too)' : ''}`);
+  }
+}
+
 const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
+/** What a failed Redis connection means, in words an operator can act on (the client library's own text is not shown). */
+const REDIS_CONNECT_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing listens there (connection refused)', ENOTFOUND: 'the host name does not resolve', EAI_AGAIN: 'the host name does not resolve',
+  ETIMEDOUT: 'the connection timed out', EHOSTUNREACH: 'the host is unreachable', ECONNRESET: 'the connection was reset',
+};
 
 async function reachable(redis: Redis | Cluster, where: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let last: { code?: string; message?: string } | null = null;
+  const remember = (e: { code?: string; message?: string }) => { last = e; };
+  redis.on('error', remember);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where} within ${REDIS_CONNECT_TIMEOUT_MS} ms: check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms; check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
   });
   try {
     await Promise.race([redis.ping(), timeout]);
   } catch (err) {
     if (hasCode(err, 'SW_ERR_REDIS_UNREACHABLE')) throw err;
-    throw new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: ${(err as Error).message.slice(0, 120)}; check REDIS_URL / REDIS_CLUSTER`);
+    throw new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: ${redisFailure(last ?? (err as { code?: string; message?: string }))}; check REDIS_URL / REDIS_CLUSTER`);
   } finally {
     clearTimeout(timer);
+    redis.off('error', remember);
   }
+}
+
+/** A connection error as a few words: the known codes spelled out, Redis's own replies (NOAUTH, WRONGPASS) kept, anything else by its code. */
+function redisFailure(e: { code?: string; message?: string }): string {
+  if (e.code !== undefined && REDIS_CONNECT_ERRORS[e.code] !== undefined) return REDIS_CONNECT_ERRORS[e.code] as string;
+  const reply = /^(NOAUTH|WRONGPASS|ERR)\b.*/.exec(e.message ?? '');
+  if (reply !== null) return `Redis answered: ${reply[0].slice(0, 120)}`;
+  return e.code !== undefined ? `connection error ${e.code}` : 'it does not answer';
 }
 
 /** When a whole batch fails (a worker died), each request that names its MTI and STAN gets 96. */

@@ -145,6 +145,8 @@ export const ERRORS = {
   MALFORMED_JSON: answered('api', 400, 'The body is not valid JSON.'),
   ENCRYPTION_REQUIRED: answered('api', 400, 'The answer holds card data: send Encrypt-Response: true and Public-Key.'),
   INVALID_PUBLIC_KEY: answered('api', 400, 'Public-Key is missing, or not base64 of a PEM SPKI RSA key of an accepted size.'),
+  UNAUTHORIZED: answered('api', 401, 'API keys are configured (API_KEYS_FILE) and the request has no `Authorization: Bearer` key, or one that is not among them.'),
+  API_KEY_READ_ONLY: answered('api', 403, 'The request\'s API key has the `read` scope and the call changes something: it needs a `write` key.', 'FORBIDDEN'),
   CLIENT_CERTIFICATE_REQUIRED: answered('api', 403, 'TLS is configured and the request has no verified client certificate.'),
   NOT_FOUND: answered('api', 404, 'No route (or no installed page) at this path.'),
   PROGRAM_NOT_FOUND: answered('api', 404, 'No program has this configId.'),
@@ -222,6 +224,9 @@ export const ERRORS = {
   // Start-up: the process exits non-zero with the error's message as its one line.
   SW_ERR_CONFIG: internal('startup', 'An environment variable is malformed or out of range, or the TLS files it names are unusable.'),
   SW_ERR_PROGRAM_CONFIG: internal('startup', 'PROGRAMS_FILE (or a partner block in it) is not a valid program list.'),
+  SW_ERR_PORT_IN_USE: internal('startup', 'ISO_PORT or HTTP_PORT is taken on its address (another switch, or another program): the line names the variable to change.'),
+  SW_ERR_API_UNPROTECTED: internal('startup', 'HTTP_HOST is not a loopback address and the management API would answer anyone: set API_KEYS_FILE (API keys) or HTTP_TLS_CERT, HTTP_TLS_KEY and HTTP_TLS_CA (client certificates).'),
+  SW_ERR_API_KEYS: internal('startup', 'API_KEYS_FILE cannot be read, or is not a valid list of named keys with a read or write scope.'),
   SW_ERR_SECRET: internal('startup', 'SWITCH_SECRET is shorter than 32 bytes, or the development secret cannot be read or written.'),
   SW_ERR_REDIS_UNREACHABLE: internal('startup', 'The Redis named by REDIS_URL or REDIS_CLUSTER does not answer.'),
   SW_ERR_REDIS_NOT_INSTALLED: internal('startup', 'redis-server is not installed: run `sudo apt-get install -y redis-server`, or set REDIS_URL to an existing Redis (redis://host:port)'),

@@ -10,5 +10,5 @@ import { parseCommandLine } from './cli.js';
 parseCommandLine('docs:api', process.argv.slice(2), () => 'usage: npm run docs:api\n\nRegenerates docs/api.md from the OpenAPI document of the route table (sandbox routes included).');
 
 const file = join(projectRoot(), 'docs', 'api.md');
-writeFileSync(file, renderApiMarkdown(openApiDocument(documentedRoutes({ sandbox: true })) as Parameters<typeof renderApiMarkdown>[0]));
+writeFileSync(file, renderApiMarkdown(openApiDocument(documentedRoutes()) as Parameters<typeof renderApiMarkdown>[0]));
 process.stdout.write(`wrote ${file}\n`);

@@ -6,15 +6,16 @@
 // no console error, no failed request, never the full PAN; a screenshot under var/test-artifacts/.
 // Last, the switch goes away and comes back on the same port: the page's feed reconnects.
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { issueVirtualCard, serverKinds, startApiSwitch, walletWithBalance, type ApiClient, type ApiSwitch, type ServerKind } from './helpers/api.js';
+import { ApiClient, issueVirtualCard, serverKinds, startApiSwitch, walletWithBalance, type ApiSwitch, type ServerKind } from './helpers/api.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { DASHBOARD_STATS } from '../api/routes/dashboard.js';
-import { quantile, subtractBuckets } from '../api/stats.js';
+import { quantile, RegistrySampler, subtractBuckets } from '../api/stats.js';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { projectRoot } from '../ledger/scripts.js';
 
 const DEMO = '0019167984';
@@ -186,6 +187,30 @@ async function pageInBrowser(t: Test, s: ApiSwitch, kind: ServerKind): Promise<v
   if (kind === 'node') await reconnects(t, s, kind, page);
 }
 
+t.test('with API keys the page asks for a read key, then shows the feed and the numbers', async (t) => {
+  if (!existsSync(CHROMIUM)) { t.fail(`chromium is not installed at ${CHROMIUM}`); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'antaca-keys-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'keys.json');
+  const key = 'antaca_dashboard-read-key-0123456789';
+  writeFileSync(file, JSON.stringify({ keys: [{ name: 'wall', scope: 'read', key }, { name: 'ops', scope: 'write', key: `${key}-w` }] }), { mode: 0o600 });
+  const s = await startApiSwitch(t, 'node', { API_KEYS_FILE: file });
+  const api = new ApiClient(s.app.httpPort, null, `${key}-w`);
+  const card = await fundedCard(api);
+  const browser = await launch(t);
+  const { page } = await openDashboard(browser, s.app.httpPort);
+  await until(page, `!document.getElementById('key-form').hidden && ${text('stats-status')}.includes('an API key is needed')`);
+  await page.type('#key-input', key);
+  await page.click('#key-form button');
+  await until(page, `document.getElementById('key-form').hidden && ${text('stats-status')}.startsWith('stats: ') && !${text('stats-status')}.includes('unavailable')`);
+  await feedLive(page);
+  const iso = await IsoClient.connect(s.app.isoPort);
+  t.teardown(() => iso.close());
+  t.equal((await iso.request(auth(card.pan, card.expiry, '000007', 1_000)))['39'], '00');
+  await rowShown(page, card.masked, '00');
+  t.pass('a read key entered in the page opens the feed and the numbers');
+});
+
 /** The switch stops and another starts on the same HTTP port: the page's feed comes back by itself. */
 async function reconnects(t: Test, s: ApiSwitch, kind: ServerKind, page: Page): Promise<void> {
   const port = s.app.httpPort;
@@ -200,6 +225,27 @@ async function reconnects(t: Test, s: ApiSwitch, kind: ServerKind, page: Page): 
   await rowShown(page, card.masked, '00');
   t.pass('after the feed dropped, the page reconnected and shows the next authorization');
 }
+
+t.test('the first reading after a quiet spell shows no rate: only a baseline of the last 5 s makes one', async (t) => {
+  const registry = new Registry();
+  const answers = new Counter({ name: 'switch_messages_total', help: 'h', labelNames: ['mti', 'code'], registers: [registry] });
+  const latency = new Histogram({ name: 'switch_message_latency_seconds', help: 'h', labelNames: ['mti', 'code'], buckets: [0.001, 0.01], registers: [registry] });
+  let nowMs = 1_000_000;
+  const sampler = new RegistrySampler(async () => registry, nowMs, () => nowMs);
+  answers.labels('0100', '00').inc(2000);
+  latency.labels('0100', '00').observe(0.0005);
+  nowMs += 60_000;
+  const first = await sampler.stats();
+  t.equal(first.answersTotal, 2000);
+  t.equal(first.answersPerSecond, null, 'a minute since the last reading: no rate (not 2000/60)');
+  t.equal(first.latencySecondsP50, null);
+  nowMs += 1000;
+  answers.labels('0100', '00').inc(10);
+  const next = await sampler.stats();
+  t.equal(next.answersPerSecond, 10, 'a second later: the rate of that second');
+  nowMs += 1000;
+  t.equal((await sampler.stats()).answersPerSecond, 0, 'an idle second: 0');
+});
 
 t.test('latency quantiles from histogram buckets, as histogram_quantile estimates them', async (t) => {
   const le = [0.001, 0.002, 0.005, Infinity];

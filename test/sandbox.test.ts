@@ -1,6 +1,7 @@
-// Sandbox simulation routes (SANDBOX=1) on both HTTP servers: each simulated message goes through
-// the switch's real ISO listener, and the answer carries the record the switch wrote. With the
-// sandbox off the routes are unknown paths and absent from /openapi.json. No answer shows a PAN.
+// Sandbox simulation routes on both HTTP servers: each simulated message goes through the switch's
+// real ISO listener, and the answer carries the record the switch wrote. With the sandbox off the
+// routes answer 404 (before looking at the body) and stay in /openapi.json, which is the same
+// document in every configuration. On by default only for development. No answer shows a PAN.
 import t from 'tap';
 import { serverKinds, startApiSwitch, walletWithBalance, issueVirtualCard, type ApiClient, type ApiAnswer } from './helpers/api.js';
 import { loadConfig } from '../app/config.js';
@@ -132,20 +133,37 @@ for (const { kind, skip } of serverKinds()) {
   });
 
   t.test(`sandbox off (${kind})`, { skip }, async (t) => {
-    const s = await startApiSwitch(t, kind);
+    const s = await startApiSwitch(t, kind, { SANDBOX: '0' });
     for (const p of PATHS) {
-      const r = await s.api.post(p, { cardId: 'x', amount: 1 });
-      t.equal(r.status, 404, p);
-      t.equal(r.json.title, 'NOT_FOUND');
+      for (const body of [{ cardId: 'x', amount: 1 }, { nonsense: true }]) {
+        const r = await s.api.post(p, body);
+        t.equal(r.status, 404, p);
+        t.equal(r.json.title, 'NOT_FOUND');
+        t.match(r.json.detail, /the sandbox is off in this switch: SANDBOX=1 turns it on/);
+      }
     }
     const doc = (await s.api.get('/openapi.json')).json;
-    t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/sandbox')), 'absent from /openapi.json');
-    t.notOk(doc.tags.some((x: { name: string }) => x.name === 'sandbox'), 'no sandbox tag');
+    for (const p of PATHS) t.ok(doc.paths[p]?.post, `${p} still in /openapi.json`);
+    t.match(s.logs.find((l) => l.includes('switch listening')), /"sandbox":"off \(SANDBOX=0\)"/);
   });
 }
 
 t.test('SANDBOX=1 with ISO_TLS_* stops start-up with one line', async (t) => {
   t.throws(() => loadConfig({ SANDBOX: '1', ISO_TLS_CERT: 'a', ISO_TLS_KEY: 'b', ISO_TLS_CA: 'c' }), /SANDBOX=1 needs the plain ISO link/);
-  t.throws(() => loadConfig({ SANDBOX: 'yes' }), /SANDBOX=yes must be one of 0, 1/);
-  t.equal(loadConfig({}).sandbox, false);
+  t.throws(() => loadConfig({ SANDBOX: 'yes' }), /SANDBOX=yes must be 0 or 1/);
+});
+
+t.test('the sandbox is on by default for development only', async (t) => {
+  const on = loadConfig({});
+  t.equal(on.sandbox, true, 'loopback HTTP, no SWITCH_SECRET');
+  t.match(on.sandboxWhy, /on by default for development/);
+  t.equal(loadConfig({ HTTP_HOST: '::1' }).sandbox, true);
+  const secret = 'ab'.repeat(32);
+  t.equal(loadConfig({ SWITCH_SECRET: secret }).sandbox, false, 'SWITCH_SECRET set: off');
+  t.match(loadConfig({ SWITCH_SECRET: secret }).sandboxWhy, /off by default/);
+  t.equal(loadConfig({ HTTP_HOST: '0.0.0.0', API_KEYS_FILE: '/x' }).sandbox, false, 'a non-loopback address: off');
+  t.equal(loadConfig({ HTTP_TLS_CERT: 'a', HTTP_TLS_KEY: 'b', HTTP_TLS_CA: 'c' }).sandbox, false, 'HTTPS: off');
+  t.equal(loadConfig({ ISO_TLS_CERT: 'a', ISO_TLS_KEY: 'b', ISO_TLS_CA: 'c' }).sandbox, false, 'TLS on the ISO link: off');
+  t.equal(loadConfig({ SWITCH_SECRET: secret, SANDBOX: '1' }).sandbox, true, 'SANDBOX=1 wins');
+  t.equal(loadConfig({ SANDBOX: '0' }).sandbox, false, 'SANDBOX=0 wins');
 });

@@ -1,4 +1,4 @@
-// Sandbox simulation routes (SANDBOX=1): an authorization, clearing, reversal or advice for a card
+// Sandbox simulation routes (docs/configuration.md, SANDBOX): an authorization, clearing, reversal or advice for a card
 // of this switch, built as an acquirer would build it and sent through the switch's own ISO 8583
 // listener (api/sandbox.ts). The answer shows both messages field by field (PAN masked), the
 // response code and reason, and the transaction record the switch wrote for the message.
@@ -85,14 +85,18 @@ const SIMULATION_RESPONSES = (notFound: ErrorCode) => ({
   200: { description: 'The switch answered; its answer, whatever the response code, and its record', schema: SIMULATION },
   400: VALIDATION,
   403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
-  404: problem('No such card or transaction', notFound),
+  404: problem('No such card or transaction; or the sandbox is off', notFound, 'NOT_FOUND'),
   502: problem('The switch\'s ISO listener cannot be reached, or its answer does not decode', 'SANDBOX_LINK_DOWN', 'SANDBOX_BAD_ANSWER'),
   503: problem('Too many simulated messages waiting for the switch', 'SANDBOX_BUSY'),
   504: problem('The switch did not answer in time', 'SANDBOX_TIMEOUT'),
 });
 
-const DESCRIPTION = 'Only when the switch runs with SANDBOX=1 (otherwise 404, and absent from /openapi.json). The message goes through '
-  + 'the switch\'s own ISO 8583 listener over one reused TCP connection, as an acquirer\'s would.';
+const DESCRIPTION = 'Only when the sandbox is on: by default in the development setup (HTTP on a loopback address, no SWITCH_SECRET), '
+  + 'or with SANDBOX=1; otherwise 404 NOT_FOUND. The message goes through the switch\'s own ISO 8583 listener over one reused TCP '
+  + 'connection, as an acquirer\'s would, and moves real money on the ledger.';
+
+/** The detail of the 404 a sandbox route answers when the sandbox is off. */
+const SANDBOX_OFF = 'the sandbox is off in this switch: SANDBOX=1 turns it on (it is on by default only with HTTP on a loopback address and no SWITCH_SECRET)';
 
 interface MessageBody {
   cardId: string; amount: number; currency?: string; processingCode?: string; mti?: string;
@@ -102,11 +106,12 @@ interface MessageBody {
 export function sandboxRoutes(d: ApiDeps): Route[] {
   let link: SandboxLink | null = null;
   const linkOf = (): SandboxLink => (link ??= new SandboxLink(target(d)));
+  const disabled = (): string | null => (d.sandbox === undefined || d.sandbox === null ? SANDBOX_OFF : null);
   return [
     {
       method: 'POST', path: '/sandbox/simulate/authorization', operationId: 'simulateAuthorization', tag: 'sandbox',
       summary: 'Send an 0100 authorization (or 0200 financial request) for a card through the ISO listener',
-      description: DESCRIPTION, body: AUTHORIZATION_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      description: DESCRIPTION, disabled, body: AUTHORIZATION_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
       handle: async (req) => {
         const b = req.json as MessageBody;
         return simulateNew(d, linkOf(), b, b.mti ?? '0100');
@@ -115,7 +120,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/sandbox/simulate/clearing', operationId: 'simulateClearing', tag: 'sandbox',
       summary: 'Send an 0220 clearing of an approved authorization',
-      description: DESCRIPTION, body: CLEARING_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved authorization', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      description: DESCRIPTION, disabled, body: CLEARING_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved authorization', 'SANDBOX_NOT_AN_AUTHORIZATION') },
       handle: async (req) => {
         const b = req.json as { transactionId: string; amount?: number };
         const o = await approvedOriginal(d, b.transactionId);
@@ -130,7 +135,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/sandbox/simulate/reversal', operationId: 'simulateReversal', tag: 'sandbox',
       summary: 'Send an 0400 reversal (or 0420 advice) of an approved original, in full or in part',
-      description: DESCRIPTION, body: REVERSAL_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved original', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      description: DESCRIPTION, disabled, body: REVERSAL_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved original', 'SANDBOX_NOT_AN_AUTHORIZATION') },
       handle: async (req) => {
         const b = req.json as { transactionId: string; finalAmount?: number; advice?: boolean };
         const o = await approvedOriginal(d, b.transactionId);
@@ -143,7 +148,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/sandbox/simulate/advice', operationId: 'simulateAdvice', tag: 'sandbox',
       summary: 'Send an 0120 authorization advice or 0220 financial advice (stand-in) for a card',
-      description: DESCRIPTION, body: ADVICE_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      description: DESCRIPTION, disabled, body: ADVICE_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
       handle: async (req) => {
         const b = req.json as MessageBody;
         return simulateNew(d, linkOf(), b, b.mti as string);
@@ -153,7 +158,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
 }
 
 function target(d: ApiDeps): SandboxTarget {
-  if (d.sandbox === undefined || d.sandbox === null) throw new AppError('NOT_FOUND', 'the sandbox is off (SANDBOX=1 turns it on)');
+  if (d.sandbox === undefined || d.sandbox === null) throw new AppError('NOT_FOUND', SANDBOX_OFF);
   return d.sandbox;
 }
 
