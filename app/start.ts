@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
-import { loadPrograms, type ProgramTable } from '../stores/programs.js';
+import { loadPrograms, type Program, type ProgramTable } from '../stores/programs.js';
 import { loadSecrets, type Secrets } from '../stores/secrets.js';
 import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
@@ -121,13 +121,15 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const startedMs = Date.now();
-  // The outbox's sender: the partner calls that cannot be refused, written by the deciding threads
-  // before their answers, are delivered from here with their own keys until the partner takes them.
+  // The outbox's sender: the partner calls that cannot be refused and the notifications, written by
+  // the deciding threads before their answers, are delivered from here with their own keys until the
+  // partner (or the webhook receiver) takes them.
   const partners = new PartnerClients(programs, metrics.registry, log);
   const partnerCallMetrics = partnerMetrics(metrics.registry);
   undo.push(() => partners.close());
   const outbox = await Outbox.open(redis, { registry: metrics.registry, log, backoffBaseMs: cfg.outboxBackoffBaseMs, backoffCapMs: cfg.outboxBackoffCapMs });
-  outbox.start(partnerSender(partners));
+  // Notifications of programs with webhooks are also written as webhook deliveries, each retried on its own.
+  outbox.start(partnerSender(partners, programs, (e) => outbox.enqueue(e)));
   undo.push(() => outbox.stop());
   // Programs with lowBalanceMinor: their DEPOSIT / CREDIT partner balances are watched from here.
   const watcher = LowBalanceWatcher.wanted(programs) ? new LowBalanceWatcher({ redis, ledger, programs, outbox, intervalMs: cfg.lowBalanceCheckMs, log }) : null;
@@ -135,7 +137,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
@@ -290,6 +292,20 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
   return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/**
+ * A program as the deciding threads get it. The deciding code tells a program's notifications to
+ * the outbox when the program has a `partner` block (switch/process/batch.ts); a program with
+ * webhooks and no partner must be told of them too, so for the deciding threads its webhook URL
+ * stands in as a partner block that only receives notifications. Such a program is INTERNAL (the
+ * partner modes need a real partner block), so no partner call is ever made with it; the outbox's
+ * sender, on the main thread, reads the real program table and sends its notifications to the
+ * webhook only. To be removed once the deciding code asks stores/programs.ts receivesNotifications().
+ */
+function asDecidingThreadsSeeIt(p: Program): Program {
+  if (p.partner !== null || p.webhooks === null) return p;
+  return { ...p, partner: { baseUrl: p.webhooks.url, timeoutMs: p.webhooks.timeoutMs } };
 }
 
 /** How the management API authenticates, for the start-up line (never a key). */

@@ -30,6 +30,42 @@ export interface Program {
    * (adapters/low-balance.ts); default null each: no notification. Needs a `partner` block.
    */
   lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
+  /**
+   * Signed webhooks (docs/partners.md, "Webhooks"): the program's notifications, the same bodies a
+   * partner's notifications URL receives, POSTed to `url` through the outbox with an
+   * `Antaca-Signature` header. Default null: none. Any mode, with or without a `partner` block.
+   */
+  webhooks: ProgramWebhooks | null;
+}
+
+/** The notifications a webhook may subscribe to (the `events` of `webhooks`). */
+export const WEBHOOK_EVENTS = ['transaction', 'cardLocked', 'cardUnlocked', 'transactionalLockReasonAdded', 'transactionalLockReasonRemoved', 'lowBalance'] as const;
+export type WebhookEvent = typeof WEBHOOK_EVENTS[number];
+
+/** Longest time of one webhook delivery, ms: below the outbox's 10 s attempt limit. */
+export const WEBHOOK_TIMEOUT_MS_MAX = 9000;
+/** Default time of one webhook delivery, ms. */
+export const WEBHOOK_TIMEOUT_MS_DEFAULT = 5000;
+
+export interface ProgramWebhooks {
+  /** Where every delivery is POSTed, as it is (http:// or https://). */
+  url: string;
+  /**
+   * The signing secrets, 1 or 2: each delivery carries one `v1=` signature per secret (two during
+   * a rotation: the new one first). The secret's UTF-8 bytes are the HMAC-SHA256 key.
+   */
+  secrets: readonly string[];
+  /** The events delivered; every one of WEBHOOK_EVENTS by default. */
+  events: readonly WebhookEvent[];
+  /** Time of one delivery, ms (default 5000, at most 9000). */
+  timeoutMs: number;
+  /** PEM path of the CA that signed an https:// receiver's certificate; absent: the system's CAs. */
+  ca?: string;
+}
+
+/** True for a program whose notifications go somewhere: a partner's notifications URL, webhooks, or both. */
+export function receivesNotifications(p: Program): boolean {
+  return p.partner !== null || p.webhooks !== null;
 }
 
 function defaultExpiryByMcc(): Record<string, number> {
@@ -81,7 +117,47 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     holdExpiryDays: num(p.holdExpiryDays, 7),
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? defaultExpiryByMcc(),
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
+    webhooks: webhooksOf(p.webhooks, where),
   };
+}
+
+/**
+ * `webhooks`: absent or null, or `{"url", "secret" | "secrets", "events", "timeoutMs", "ca"}`.
+ * `secret` is one secret; `secrets` an array of one or two (a rotation: both signatures are sent).
+ * Errors name the field, never a secret.
+ */
+function webhooksOf(v: unknown, where: string): ProgramWebhooks | null {
+  if (v === undefined || v === null) return null;
+  const at = `${where}: "webhooks"`;
+  const bad = (what: string) => new AppError('SW_ERR_PROGRAM_CONFIG', `${at} ${what}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('must be {"url", "secret" (or "secrets": [new, old]), "events"}');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).find((k) => !['url', 'secret', 'secrets', 'events', 'timeoutMs', 'ca'].includes(k));
+  if (unknown !== undefined) throw bad(`has an unknown field "${unknown.slice(0, 40)}"`);
+  let url: URL;
+  try { url = new URL(String(o.url)); } catch { throw bad('"url" must be an http:// or https:// URL'); }
+  if (typeof o.url !== 'string' || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw bad('"url" must be an http:// or https:// URL');
+  if ((o.secret === undefined) === (o.secrets === undefined)) throw bad('needs "secret", or "secrets" with one or two secrets during a rotation (not both)');
+  const secrets = o.secret !== undefined ? [o.secret] : o.secrets;
+  if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) throw bad('"secrets" must hold one or two secrets (the new one first during a rotation)');
+  for (const s of secrets) {
+    if (typeof s !== 'string' || s.length === 0 || s.length > 512) throw bad('each secret must be a non-empty string of at most 512 characters');
+  }
+  if (secrets.length === 2 && secrets[0] === secrets[1]) throw bad('the two secrets of a rotation must differ');
+  let events: readonly WebhookEvent[] = WEBHOOK_EVENTS;
+  if (o.events !== undefined) {
+    if (!Array.isArray(o.events) || o.events.length === 0) throw bad(`"events" must be a non-empty array of ${WEBHOOK_EVENTS.join(', ')}`);
+    const wrong = o.events.find((e) => !(WEBHOOK_EVENTS as readonly unknown[]).includes(e));
+    if (wrong !== undefined) throw bad(`"events": ${JSON.stringify(wrong).slice(0, 60)} is not one of ${WEBHOOK_EVENTS.join(', ')}`);
+    events = [...new Set(o.events as WebhookEvent[])];
+  }
+  let timeoutMs = WEBHOOK_TIMEOUT_MS_DEFAULT;
+  if (o.timeoutMs !== undefined) {
+    if (typeof o.timeoutMs !== 'number' || !Number.isInteger(o.timeoutMs) || o.timeoutMs < 1 || o.timeoutMs > WEBHOOK_TIMEOUT_MS_MAX) throw bad(`"timeoutMs" must be an integer from 1 to ${WEBHOOK_TIMEOUT_MS_MAX}`);
+    timeoutMs = o.timeoutMs;
+  }
+  if (o.ca !== undefined && (typeof o.ca !== 'string' || o.ca === '')) throw bad('"ca" must be the path of a PEM file');
+  return { url: o.url, secrets: secrets as string[], events, timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca as string }) };
 }
 
 /** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */
