@@ -12,6 +12,7 @@ import { customerRoutes } from './routes/customers.js';
 import { balanceRoutes } from './routes/balances.js';
 import { partnerBalanceRoutes } from './routes/partner-balances.js';
 import { cardRoutes } from './routes/cards.js';
+import { cardLookupRoutes } from './routes/card-lookup.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { programRoutes } from './routes/programs.js';
 import { dashboardFiles, dashboardRoutes } from './routes/dashboard.js';
@@ -41,6 +42,7 @@ export function apiRoutes(d: ApiDeps): Route[] {
     ...balanceRoutes(d),
     ...partnerBalanceRoutes(d),
     ...cardRoutes(d),
+    ...cardLookupRoutes(d),
     ...transactionRoutes(d),
     ...programRoutes(d),
     ...dashboardRoutes(d),

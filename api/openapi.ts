@@ -9,6 +9,11 @@ import { scopeOf } from './auth.js';
 
 export const API_VERSION = '1.0.0';
 
+/** docs/openapi.json's text: the document, two-space indented, one trailing newline. */
+export function openApiFileText(doc: unknown): string {
+  return JSON.stringify(doc, null, 2) + '\n';
+}
+
 export function openApiDocument(routes: readonly Route[]): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) (paths[r.path] ??= {})[r.method.toLowerCase()] = operation(r);

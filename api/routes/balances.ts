@@ -52,7 +52,7 @@ const NULLABLE_STRING: Schema = { type: ['string', 'null'] };
  * validates against this schema (test/field-faults.test.ts).
  */
 export const TRANSACTION: Schema = {
-  type: 'object', description: 'A transaction object of the seed\'s Legacy Transactions Notifier',
+  type: 'object', description: 'A transaction object, as the transaction notification carries it',
   required: ['id', 'balanceId', 'resourceId', 'resource', 'cardId', 'externalTransactionId', 'referenceExternalTransactionId', 'type', 'category',
     'amount', 'currency', 'originalAmount', 'originalCurrency', 'status', 'description', 'date', 'referenceExternalTransactionDate',
     'transactionData', 'processingStatus', 'reason', 'responseCode', 'mti', 'feeMinor', 'fxFeeMinor'],
@@ -72,8 +72,8 @@ export const TRANSACTION: Schema = {
     status: {
       type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'],
       description: 'the transaction\'s status now (read from the ledger for approved originals). For a DECLINED or INVALID message it is '
-        + 'the status the message asked for (AUTHORIZED for an 0100, CLEARED for an 0200, REVERSED for a reversal), as in the seed\'s '
-        + 'DECLINED example; processingStatus says that nothing was held or posted',
+        + 'the status the message asked for (AUTHORIZED for an 0100, CLEARED for an 0200, REVERSED for a reversal), as the '
+        + 'transaction notification shows a decline; processingStatus says that nothing was held or posted',
     },
     reversedAmount: { type: 'integer', description: 'an approved original partly reversed: minor units given back so far (absent otherwise)' },
     description: { type: 'string' },
@@ -292,7 +292,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/secure/customers/{customerId}/balances/{balanceId}/transactions', operationId: 'postTransaction', tag: 'balances',
       summary: 'Posts an internal transaction (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING, WITHDRAWAL, FEE, COMMISSION, INTEREST)',
-      description: 'Posted at once (status CLEARED) with the automatic partner postings of the seed: TOPUP, PAYMENT, LOAN and CASHBACK '
+      description: 'Posted at once (status CLEARED) with its automatic partner postings: TOPUP, PAYMENT, LOAN and CASHBACK '
         + 'debit the program\'s CREDIT partner balance (refused above its funds; a program with creditRequired false and no credit '
         + 'balance takes the money from outside), FUNDING credits it, FEE credits the COMPANY balance.',
       params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },

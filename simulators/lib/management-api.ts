@@ -22,10 +22,29 @@ export interface ProvisionedCard {
 /** A management API failure, with the call and the answer's problem title. */
 export class ApiError extends Error {}
 
+/** Where the tools find the management API: `ANTACA_URL`, else the switch's default address. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+/** The full data of a card, decrypted from the JWE answer: it stays in memory, and is shown masked unless asked for. */
+export interface CardData {
+  id: string; customerId: string; balanceId: string; configId: string; status: string; lastFourDigits: string;
+  /** The balance's currency, alpha-3. */
+  currency: string;
+  pan: string; cvv: string;
+  /** The last day of the expiry month, YYYY-MM-DD, as the API gives it. */
+  exp: string;
+  /** Field 14, YYMM. */
+  expiry: string;
+}
+
 export class ManagementApi {
   private readonly keys: { publicKeyB64: string; privateKey: KeyObject };
 
-  constructor(private readonly baseUrl: string) {
+  /**
+   * `apiKey`: sent as `Authorization: Bearer` (a switch with API_KEYS_FILE needs one); default
+   * the `ANTACA_API_KEY` environment variable.
+   */
+  constructor(private readonly baseUrl: string, private readonly apiKey: string | undefined = process.env.ANTACA_API_KEY || undefined) {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.keys = { publicKeyB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'), privateKey };
   }
@@ -35,7 +54,7 @@ export class ManagementApi {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
-        method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.apiKey === undefined ? {} : { authorization: `Bearer ${this.apiKey}` }), ...headers },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
@@ -93,6 +112,24 @@ export class ManagementApi {
     const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
     const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
     return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+  }
+
+  /**
+   * A card's full data by its id alone: its customer from `GET /secure/cards/{cardId}`, then the
+   * full-data GET with Encrypt-Response and this process's public key, decrypted here.
+   */
+  async cardData(cardId: string): Promise<CardData> {
+    const where = await this.call('GET', `/secure/cards/${encodeURIComponent(cardId)}`);
+    const customerId = String(where.json.customerId);
+    const r = await this.call('GET', `/secure/customers/${encodeURIComponent(customerId)}/cards/${encodeURIComponent(cardId)}`, undefined, {
+      'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
+    });
+    const plain = await compactDecrypt(String(r.json.payload), this.keys.privateKey);
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string };
+    return {
+      id: full.id, customerId, balanceId: String(where.json.balanceId), configId: String(where.json.configId), currency: String(where.json.currency), status: full.status,
+      lastFourDigits: full.lastFourDigits, pan: full.cardNo, cvv: full.cvv, exp: full.exp, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7),
+    };
   }
 
   async activate(card: ProvisionedCard): Promise<void> {
