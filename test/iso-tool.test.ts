@@ -22,8 +22,8 @@ function iso(cwd: string, args: string[], o: { env?: Record<string, string>; std
   if (o.stdin !== undefined) child.stdin!.end(o.stdin);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
 }
 
