@@ -8,6 +8,9 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from '../ledger/redis-server.js';
 import { startTestRedis } from './helpers/redis.js';
 import { ApiClient, issueVirtualCard, walletWithBalance } from './helpers/api.js';
@@ -65,7 +68,9 @@ t.test('no output of demo, sim, sim:scheme, iso, card or the sandbox, and no log
   const card = await issueVirtualCard(api, customerId, balanceId);
   const pans = new Set([card.pan]);
   const viaApi = { ANTACA_URL: `http://127.0.0.1:${http}` };
-  const link = ['--port', String(iso), '--state', `${ROOT}var/test-artifacts/pan-hygiene-iso-${process.pid}`];
+  const state = mkdtempSync(join(tmpdir(), 'antaca-pan-hygiene-'));
+  t.teardown(() => rmSync(state, { recursive: true, force: true }));
+  const link = ['--port', String(iso), '--state', state];
 
   const runs: Run[] = [];
   runs.push(await run('iso send', ['simulators/iso/main.ts', 'send', '0100', '--card-id', card.id, '--amount', '12.34', '--raw', ...link], viaApi));
