@@ -68,7 +68,7 @@ message options:
   --advice                  reverse: send an 0420 reversal advice instead of an 0400
 
 link options:
-  --host <host>  --port <port>   the switch's ISO 8583 listener (default 127.0.0.1:8583)
+  --host <host>  --port <port>   the switch's ISO 8583 listener (default: ANTACA_ISO=<host:port>, else 127.0.0.1:8583)
   --dialect 1987|2003            the switch's ISO_DIALECT (default 1987)
   --tls-cert <pem> --tls-key <pem> --tls-ca <pem>   TLS with a client certificate (the switch's ISO_TLS_*)
   --raw                          also print request and answer bytes in hex (PAN digits masked)
@@ -112,6 +112,14 @@ function dialectOf(v: Values): IsoDialect {
 }
 
 function check(ok: boolean, message: string): void { if (!ok) throw new UsageError(message); }
+
+/** ANTACA_ISO=<host:port>: the listener when --host and --port are not given (as ANTACA_URL names the API). */
+function isoAddressOf(text: string | undefined): { host: string; port: string } | undefined {
+  if (text === undefined || text === '') return undefined;
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(text);
+  check(m !== null, `ANTACA_ISO must be <host>:<port>, got "${text.slice(0, 60)}"`);
+  return { host: (m as RegExpExecArray)[1] as string, port: (m as RegExpExecArray)[2] as string };
+}
 
 /** The currency of --currency (default EUR): numeric code and exponent. */
 function currencyOf(alpha: string): { numeric: string; exponent: number } {
@@ -303,7 +311,8 @@ async function run(argv: string[]): Promise<number> {
   const { verb, mti, v } = parse(argv);
   const dialect = dialectOf(v);
   if (verb === 'help') { process.stdout.write(helpText(dialect)); return 0; }
-  const port = Number(v.port ?? 8583);
+  const envIso = isoAddressOf(process.env.ANTACA_ISO);
+  const port = Number(v.port ?? envIso?.port ?? 8583);
   check(Number.isInteger(port) && port > 0 && port < 65536, `--port must be 1-65535, got "${v.port}"`);
   const timeoutMs = Number(v['timeout-ms'] ?? 10_000);
   check(Number.isInteger(timeoutMs) && timeoutMs > 0, '--timeout-ms must be a positive integer');
@@ -320,7 +329,7 @@ async function run(argv: string[]): Promise<number> {
   try { body = codec.pack({ mti: built.mti, fields: built.fields }); } catch (e) { throw new UsageError(`cannot pack: ${(e as Error).message}`); }
   const sentStan = String(built.fields.get(11) ?? '');
   const pan = typeof built.fields.get(2) === 'string' ? (built.fields.get(2) as string) : undefined;
-  const host = v.host ?? '127.0.0.1';
+  const host = v.host ?? envIso?.host ?? '127.0.0.1';
   state.save();
   console.log(`→ ${built.mti} to ${host}:${port}${tls ? ' (TLS)' : ''}, dialect ${dialect.name}`);
   for (const line of describeFields(dialect, built.fields)) console.log(line);
