@@ -200,7 +200,7 @@ export class Router implements HttpApp {
     const c = this.compiled.find((x) => x.route === route) as Compiled;
     for (const [name, check] of c.params) {
       const problem = check(req.params[name]);
-      if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+      if (problem !== null) throw new AppError(problem.code, problem.detail);
     }
     let key: string | null = null;
     const header = req.headers['x-idempotency-key'];
@@ -260,7 +260,7 @@ function parseQuery(req: HttpRequest, params: Compiled['query']): Record<string,
     }
     const value = p.schema.type === 'integer' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
     const problem = check(value);
-    if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+    if (problem !== null) throw new AppError(problem.code, problem.detail);
     out[name] = value;
   }
   return out;
@@ -280,6 +280,6 @@ function parseBody(req: HttpRequest, validate: Validator): unknown {
     throw new AppError('MALFORMED_JSON', detail);
   }
   const problem = validate(value);
-  if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+  if (problem !== null) throw new AppError(problem.code, problem.detail);
   return value;
 }

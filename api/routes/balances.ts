@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
 import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
-import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
+import { INTERNAL_TYPES, MAX_AMOUNT_MINOR, type InternalType, type Transaction } from '../../ledger/index.js';
 import { DeletedBalances } from '../../stores/deleted-balances.js';
 import { isKnownCurrency } from '../../iso/currency.js';
 import type { Program } from '../../stores/programs.js';
@@ -301,7 +301,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
       body: {
         type: 'object', additionalProperties: false, required: ['type', 'amount', 'currency'],
         properties: {
-          type: { type: 'string', enum: INTERNAL_TYPE_NAMES }, amount: { type: 'integer', minimum: 1, description: 'minor units' },
+          type: { type: 'string', enum: INTERNAL_TYPE_NAMES }, amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT_MINOR, 'x-amount': true, description: 'minor units' },
           currency: CURRENCY, description: { type: 'string', maxLength: DESCRIPTION_MAX },
         },
       },

@@ -16,7 +16,7 @@ import { PROCESSING_CODES } from '../../iso/processing.js';
 import { acquirer11, authorizationId } from '../../iso/wire.js';
 import { originalDataElements, reasonsFor, replacementAmounts } from '../../iso/acquirer.js';
 import { SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
-import { CARD_ID, CURRENCY, VALIDATION, problem } from './common.js';
+import { CARD_ID, CURRENCY, VALIDATION_MONEY, problem } from './common.js';
 import { TRANSACTION } from './balances.js';
 
 /** How long a simulation waits for the switch's record of its message (written just after the answer). */
@@ -24,7 +24,7 @@ const RECORD_WAIT_MS = 2_000;
 const RECORD_POLL_MS = 20;
 const AMOUNT_MAX_MINOR = 999_999_999_999;
 
-const AMOUNT: Schema = { type: 'integer', minimum: 0, maximum: AMOUNT_MAX_MINOR, description: 'minor units (field 4)' };
+const AMOUNT: Schema = { type: 'integer', minimum: 0, maximum: AMOUNT_MAX_MINOR, 'x-amount': true, description: 'minor units (field 4)' };
 const TRANSACTION_ID: Schema = {
   type: 'string', pattern: '^[A-Za-z0-9:._ -]{1,200}$',
   description: 'the original\'s record id, or its externalTransactionId (the ledger transaction id)',
@@ -83,7 +83,7 @@ export const SIMULATION: Schema = {
 
 const SIMULATION_RESPONSES = (notFound: ErrorCode) => ({
   200: { description: 'The switch answered; its answer, whatever the response code, and its record', schema: SIMULATION },
-  400: VALIDATION,
+  400: VALIDATION_MONEY,
   403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
   404: problem('No such card or transaction; or the sandbox is off', notFound, 'NOT_FOUND'),
   502: problem('The switch\'s ISO listener cannot be reached, or its answer does not decode', 'SANDBOX_LINK_DOWN', 'SANDBOX_BAD_ANSWER'),
