@@ -23,7 +23,7 @@ change the routes and regenerate.
   (default \`127.0.0.1:8080\`). The OpenAPI document is served at \`/openapi.json\` and kept in the
   repository as [openapi.json](openapi.json) (the same document: a test compares them), with a Postman
   collection made from it, [antaca.postman_collection.json](antaca.postman_collection.json)
-  (\`npm run docs:openapi\` writes both). A first session, call by call: [quickstart.md](quickstart.md).
+  (\`npm run docs:api\` writes both, and this page). A first session, call by call: [quickstart.md](quickstart.md).
 - **Authentication** (secure by default). On a loopback address (\`127.0.0.1\`, \`::1\`, \`localhost\`)
   the API may run without any, for development. On any other address the switch refuses to start
   (one line, exit 1, \`SW_ERR_API_UNPROTECTED\`) unless it requires API keys, client certificates, or

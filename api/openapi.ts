@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the route table itself: what is routed is what is
 // documented (test/api-http.test.ts checks both directions against the running router). It is the
 // same document in every configuration (the sandbox routes and both ways of authenticating are
-// always in it), so the copy in the repository, docs/openapi.json (`npm run docs:openapi`), is
+// always in it), so the copy in the repository, docs/openapi.json (`npm run docs:api`), is
 // what every switch serves at /openapi.json (test/openapi-file.test.ts).
 import { needsClientCertificate, type Route, type RouteParam } from './router.js';
 import type { Schema } from './schema.js';
