@@ -99,9 +99,14 @@ export interface PartnerCallTiming { readonly partner: string; readonly endpoint
 
 const NO_LEDGER: LedgerEffect = Object.freeze({ op: 'NONE' });
 
+/** An approval: in full, in part (PARTIAL_APPROVAL, 10), or an account verified (85). */
+export function isApproval(reason: Reason): boolean {
+  return reason === 'APPROVED' || reason === 'PARTIAL_APPROVAL' || reason === 'ACCOUNT_VERIFIED';
+}
+
 /** Processing status of a reason on a request: APPROVED (and ACCOUNT_VERIFIED) succeed, format faults are INVALID, the rest DECLINED. */
 export function processingOf(reason: Reason): ProcessingStatus {
-  if (reason === 'APPROVED' || reason === 'ACCOUNT_VERIFIED') return 'SUCCESS';
+  if (isApproval(reason)) return 'SUCCESS';
   return reason === 'FORMAT_ERROR' || reason === 'UNKNOWN_TRANSACTION_TYPE' ? 'INVALID' : 'DECLINED';
 }
 
@@ -114,7 +119,7 @@ export function processingOf(reason: Reason): ProcessingStatus {
 export function decide(req: Request, d: Partial<Decision> & { readonly reason: Reason }): Decision {
   const pc = req.pc;
   const advice = req.cls.advice;
-  const approved = d.reason === 'APPROVED' || d.reason === 'ACCOUNT_VERIFIED';
+  const approved = isApproval(d.reason);
   const authorizes = !advice && (req.cls.kind === 'AUTHORIZATION' || req.cls.kind === 'FINANCIAL');
   const txId = d.txId ?? null;
   return {
