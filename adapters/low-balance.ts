@@ -24,7 +24,7 @@ import { loadScripts, projectRoot, scriptCall } from '../ledger/scripts.js';
 import type { PartnerBalance } from '../ledger/index.js';
 import { receivesNotifications, type Program, type ProgramTable } from '../stores/programs.js';
 import type { EnqueueInput } from './outbox.js';
-import type { LowBalanceNotification } from './partner-types.js';
+import { endpointPath, type LowBalanceNotification } from './partner-types.js';
 import { uuidFromHash } from '../ledger/keys.js';
 import { createHash } from 'node:crypto';
 
@@ -137,7 +137,7 @@ export class LowBalanceWatcher {
       amount: b.availableMinor, level, date: new Date(nowMs).toISOString().replace(/\.\d{3}Z$/, '+00:00'),
     };
     try {
-      await this.d.outbox.enqueue({ kind: 'notification', configId: b.configId, method: 'POST', path: '/notifications/lowBalance', body, idempotencyKey: lowBalanceKey(b.id, n) });
+      await this.d.outbox.enqueue({ kind: 'notification', configId: b.configId, method: 'POST', path: endpointPath('notify', { kind: 'lowBalance' }), body, idempotencyKey: lowBalanceKey(b.id, n) });
     } catch (err) {
       // The same crossing enqueued already (by another process, or before a crash) with another amount or date: it stands.
       if ((err as { code?: string }).code !== 'OUTBOX_ERR_KEY_REUSED') throw err;

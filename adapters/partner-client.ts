@@ -19,7 +19,7 @@ import { partnerMetrics, type PartnerMetrics } from './partner-metrics.js';
 import { PartnerBodyError } from './partner-transaction.js';
 import { EVENT_HEADER, SIGNATURE_HEADER } from './webhook-signature.js';
 import {
-  ENDPOINTS, NOTIFICATION_KINDS, type EndpointContract, type LinkBalanceBody, type NotificationBodies, type NotificationKind,
+  ENDPOINTS, NOTIFICATION_KINDS, fillPath, PartnerPathError, type EndpointContract, type LinkBalanceBody, type NotificationBodies, type NotificationKind,
   type PartnerBalance, type PartnerBalanceItem, type PartnerEndpoint, type PartnerTitle, type PartnerTransaction,
 } from './partner-types.js';
 
@@ -327,7 +327,7 @@ export class PartnerClient {
     } else if (permit === null) {
       result = { ok: false, kind: 'BREAKER_OPEN', detail: `breaker of ${route.origin} is ${route.breaker.state}` };
     } else {
-      result = await this.exchange(route, contract, fillPath(contract.path, params), body, idempotencyKey, timeoutMs);
+      result = await this.exchange(route, contract, fillPathOf(contract.path, params), body, idempotencyKey, timeoutMs);
       route.breaker.record(permit, !result.ok && result.kind !== 'DECLINED');
     }
     this.observe(label, result, (performance.now() - started) / 1000);
@@ -402,13 +402,14 @@ export class PartnerClient {
   }
 }
 
-/** Fills `:name` segments with URI-encoded values. */
-function fillPath(template: string, params: Record<string, string>): string {
-  return template.replace(/:([A-Za-z]+)/g, (_m, k: string) => {
-    const v = params[k];
-    if (v === undefined || v === '') throw new PartnerBodyError(`path parameter ${k} is required`);
-    return encodeURIComponent(v);
-  });
+/** Fills `:name` segments with URI-encoded values (a missing one is a body error of the call). */
+function fillPathOf(template: string, params: Record<string, string>): string {
+  try {
+    return fillPath(template, params);
+  } catch (err) {
+    if (err instanceof PartnerPathError) throw new PartnerBodyError(err.message);
+    throw err;
+  }
 }
 
 /**

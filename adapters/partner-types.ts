@@ -208,3 +208,26 @@ export const ENDPOINTS: Readonly<Record<PartnerEndpoint, EndpointContract>> = {
   clearTransaction: { method: 'PUT', path: '/transactions/:transactionId', ok: [204], success: 'none', refusals: ['404:TRANSACTION_NOT_FOUND'], apis: ['EXTERNAL_BALANCE'] },
   notify: { method: 'POST', path: '/notifications/:kind', ok: [200, 204], success: 'none', refusals: [], apis: ['NOTIFICATIONS'] },
 };
+
+/**
+ * The path of an endpoint below the partner's base URL, `:name` segments filled with URI-encoded
+ * `params` (`endpointPath('clearTransaction', { transactionId })`): every caller takes paths from
+ * ENDPOINTS, none writes one by hand. Throws PartnerPathError when a parameter is missing.
+ */
+export function endpointPath(endpoint: PartnerEndpoint, params: Readonly<Record<string, string>> = {}): string {
+  return fillPath(ENDPOINTS[endpoint].path, params);
+}
+
+/** A path template's `:name` segment had no value. */
+export class PartnerPathError extends Error {
+  constructor(readonly parameter: string) { super(`path parameter ${parameter} is required`); }
+}
+
+/** Fills `:name` segments of a path template with URI-encoded values. */
+export function fillPath(template: string, params: Readonly<Record<string, string>>): string {
+  return template.replace(/:([A-Za-z]+)/g, (_m, k: string) => {
+    const v = params[k];
+    if (v === undefined || v === '') throw new PartnerPathError(k);
+    return encodeURIComponent(v);
+  });
+}

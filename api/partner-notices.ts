@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { uuidFromHash } from '../ledger/keys.js';
 import type { ApiDeps } from './deps.js';
 import type { CardRecord } from '../stores/cards.js';
-import type { CardLockReason } from '../adapters/partner-types.js';
+import { endpointPath, type CardLockReason } from '../adapters/partner-types.js';
 import { receivesNotifications } from '../stores/programs.js';
 
 /** Seed lock codes → the notifier's reasons (6 and 11 are both PIN tries). */
@@ -27,7 +27,7 @@ async function notify(d: ApiDeps, configIds: Iterable<string>, kind: string, bod
   for (const configId of new Set(configIds)) {
     const program = d.programs.byId(configId);
     if (program === undefined || !receivesNotifications(program)) continue;
-    await outbox.enqueue({ kind: 'notification', configId, method: 'POST', path: `/notifications/${kind}`, body, idempotencyKey: keyOf(`${kind}|${configId}|${seed}`) });
+    await outbox.enqueue({ kind: 'notification', configId, method: 'POST', path: endpointPath('notify', { kind }), body, idempotencyKey: keyOf(`${kind}|${configId}|${seed}`) });
   }
 }
 

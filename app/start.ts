@@ -3,16 +3,14 @@
 import { resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
-import { loadPrograms, type Program, type ProgramTable } from '../stores/programs.js';
+import { loadPrograms, ProgramTable, type Program } from '../stores/programs.js';
 import { loadSecrets, type Secrets } from '../stores/secrets.js';
 import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from '../switch/net/listener.js';
 import { mutualTls, plainTcp, readIsoTls } from '../switch/net/transport.js';
-import { frame } from '../iso/frame.js';
 import { Dispatcher, type BatchRunner, type RunResult } from '../switch/pool/dispatcher.js';
 import type { ProcessedEvent } from '../switch/events.js';
-import { compensate, undoRequest } from '../switch/process/compensation.js';
 import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
@@ -23,11 +21,8 @@ import { CardStore } from '../stores/cards.js';
 import { log as processLog, logger, type LogFn } from '../log/index.js';
 import { CustomerStore } from '../stores/customers.js';
 import { TransactionRecords, duplicateKey, recordIdOf } from '../stores/records.js';
-import { IsoCodec } from '../iso/codec.js';
-import { dialectByName } from '../iso/dialect.js';
-import { answer, ECHO_FIELDS } from '../switch/process/render.js';
-import { responseMti } from '../switch/process/messages.js';
-import { responseCode } from '../iso/reasons.js';
+import { answerFailedBatch } from '../switch/process/batch.js';
+import { createContext, type ProcessContext } from '../switch/process/run/context.js';
 import { Ledger } from '../ledger/index.js';
 import { Maintenance } from './maintenance.js';
 import { Outbox } from '../adapters/outbox.js';
@@ -137,35 +132,34 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), cardIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
+  // The main thread's deciding context: it decides in the inline placement, and answers a batch
+  // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
+  const mainCtx: ProcessContext = await createContext({
+    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
+    ...(placement === 'workers' ? {} : { registry: metrics.registry }),
+  });
+  undo.push(() => mainCtx.partners.close());
   if (placement === 'workers') {
     const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, concurrentTasksPerWorker: cfg.workerConcurrency, init });
     runner = pool;
     undo.push(() => pool.close());
     await pool.ready();
   } else {
-    runner = await InlineRunner.create(init, redis, metrics.registry);
+    runner = new InlineRunner(mainCtx);
   }
   undo.push(() => runner.close());
 
   // The live feed (api/feed.ts) subscribes once the HTTP side is up.
   let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
-  const fallbackCodec = new IsoCodec(dialectByName(cfg.dialect));
-  // A batch that failed as a whole is answered 96; the debits it may have held or posted are
-  // undone (compensation.ts), so those answers and the ledger agree.
-  const mainCards = new CardStore(redis, secrets.panIndexKey);
-  const answerCache = { store: new TransactionRecords(redis, ledger), duplicateKeyHmac: secrets.panIndexKey };
-  const failedBatch = (frames: readonly Buffer[]): RunResult => {
-    for (const f of frames) {
-      const d = fallbackCodec.unpack(f);
-      if (d.ok) compensate(() => undoRequest(ledger, mainCards, d.msg.mti, d.msg.fields, answerCache));
-    }
-    return systemErrorAnswers(fallbackCodec, cfg.dialect, frames);
-  };
-  const undecodableLog = { lastMs: 0, suppressed: 0 };
+  // A batch that failed as a whole is answered 96; the debits it may have held or posted are undone.
+  const failedBatch = (frames: readonly Buffer[]): RunResult => answerFailedBatch(mainCtx, frames);
+  // Format errors and undecodable frames are logged at most once a minute per connection and kind
+  // (a peer sending garbage must not flood the log); every one is counted.
+  const perConnection = new RateLimitedLog(ISO_FAULT_LOG_INTERVAL_MS);
   // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
   // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
   // boolean test per batch when it is off (the default).
@@ -199,13 +193,12 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       processedSink(events);
     },
     undecodable(reason, target) {
-      // Rate-limited: a peer sending garbage must not flood the log. The reason names fields and
-      // offsets, never content (iso/errors.ts).
-      const now = Date.now();
-      if (now - undecodableLog.lastMs < 1000) { undecodableLog.suppressed++; return; }
-      log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: undecodableLog.suppressed });
-      undecodableLog.lastMs = now;
-      undecodableLog.suppressed = 0;
+      // The reason names fields and offsets, never content (iso/errors.ts).
+      perConnection.log(`${target.peer}|undecodable`, (suppressed) => log('warn', 'frame dropped: cannot be decoded far enough to answer', { conn: target.peer, reason, suppressedSinceLastLine: suppressed }));
+    },
+    formatError(fault, target) {
+      metrics.formatErrors.labels(String(fault.field)).inc();
+      perConnection.log(`${target.peer}|${fault.field}`, (suppressed) => log('warn', 'answered 30: format error', { conn: target.peer, field: fault.field, problem: fault.problem, suppressedSinceLastLine: suppressed }));
     },
     batchFailed(err) {
       metrics.batchFailures.inc();
@@ -314,6 +307,25 @@ function apiAuthOf(cfg: SwitchConfig, keys: ApiKeys | null): string {
   return ways.length === 0 ? 'none (loopback only)' : ways.join(' and ');
 }
 
+/** Format errors and undecodable frames: one log line per connection and kind per this many ms. */
+const ISO_FAULT_LOG_INTERVAL_MS = 60_000;
+/** Connections × kinds remembered by the rate limiter before it starts afresh. */
+const RATE_LIMITED_KEYS_MAX = 10_000;
+
+/** At most one line per key and interval; the lines held back are counted into the next one. */
+class RateLimitedLog {
+  private readonly last = new Map<string, { atMs: number; suppressed: number }>();
+  constructor(private readonly intervalMs: number) {}
+  log(key: string, write: (suppressed: number) => void): void {
+    const now = Date.now();
+    const e = this.last.get(key);
+    if (e !== undefined && now - e.atMs < this.intervalMs) { e.suppressed++; return; }
+    if (e === undefined && this.last.size >= RATE_LIMITED_KEYS_MAX) this.last.clear();
+    write(e?.suppressed ?? 0);
+    this.last.set(key, { atMs: now, suppressed: 0 });
+  }
+}
+
 /** The listener's own address as a client reaches it: a wildcard address means loopback. */
 function connectableHost(host: string): string {
   return host === '0.0.0.0' ? '127.0.0.1' : host === '::' || host === '[::]' ? '::1' : host;
@@ -369,22 +381,4 @@ function redisFailure(e: { code?: string; message?: string }): string {
   const reply = /^(NOAUTH|WRONGPASS|ERR)\b.*/.exec(e.message ?? '');
   if (reply !== null) return `Redis answered: ${reply[0].slice(0, 120)}`;
   return e.code !== undefined ? `connection error ${e.code}` : 'it does not answer';
-}
-
-/** When a whole batch fails (a worker died), each request that names its MTI and STAN gets 96. */
-function systemErrorAnswers(codec: IsoCodec, dialect: '1987' | '2003', frames: readonly Buffer[]): RunResult {
-  const out: Array<Buffer | null> = [];
-  const codes: string[] = [];
-  const code = responseCode('UNKNOWN_ERROR', dialect);
-  for (const f of frames) {
-    const r = codec.unpack(f);
-    const fields = r.ok ? r.msg.fields : r.partial.fields;
-    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti);
-    if (mti === null || !fields.has(11)) { out.push(null); codes.push(''); continue; }
-    let body: Buffer;
-    try { body = codec.pack(answer(fields, mti, ECHO_FIELDS, code)); } catch { out.push(null); codes.push(''); continue; }
-    out.push(frame(body));
-    codes.push(code);
-  }
-  return { frames: out, codes };
 }

@@ -104,6 +104,8 @@ export const ERRORS = {
   LIMIT_EXCEED: decline(wire('65', '1023'), 'LIMIT_EXCEED', 'A count or frequency limit is reached.', 409),
   AML_EXCEPTION: decline(wire('62', '1004'), 'AML_EXCEPTION', 'The customer (or corporation) has a transactional lock set.'),
   CURRENCY_MISMATCH: decline(wire('57', '1019'), 'CURRENCY_MISMATCH', 'No balance in the transaction\'s currency and no conversion configured.', 409),
+  TRANSACTION_NOT_PERMITTED: decline(wire('57', '1019'), 'UNKNOWN_ERROR', 'A spend control of the card or the program blocks this merchant category, merchant country or merchant.', 409),
+  PARTIAL_APPROVAL: decline(wire('10', '0002'), 'APPROVED', 'A purchase at a terminal that accepts partial approvals, approved for what the funds cover (field 4 the approved amount).'),
   UNKNOWN_TRANSACTION_TYPE: decline(wire('12', '1015'), 'UNKNOWN_TRANSACTION_TYPE', 'The MTI or the processing code is not one the switch handles.'),
   FRAUDS_DETECTED: decline(wire('59', '1002'), 'UNKNOWN_ERROR', 'The partner declined the debit or credit as fraud.'),
   LIMITS_EXCEEDED: decline(wire('61', '1021'), 'LIMIT_EXCEED', 'The partner declined the debit or credit for its own limits.'),

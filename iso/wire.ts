@@ -28,7 +28,32 @@ export function acquirer11(s: string | undefined): string {
  * with its own field 41.
  */
 export function transactionId(cardId: string, mti: string, f7: string, stan: string, acquirer: string, terminal: string | undefined): string {
-  return `${cardId}.${mti.slice(0, 3)}.${f7}.${stan}.${acquirer11(acquirer)}.${terminalPart(terminal)}`;
+  return `${cardId}.${mtiClass(mti)}.${f7}.${stan}.${acquirer11(acquirer)}.${terminalPart(terminal)}`;
+}
+
+/**
+ * The transaction id of a message itself (its MTI, fields 7, 11, 32 and, unless `withTerminal`
+ * is false, 41), or null when field 7 or 11 is absent.
+ */
+export function ownTransactionId(cardId: string, mti: string, f: IsoFields, withTerminal = true): string | null {
+  const f7 = text(f, 7);
+  const stan = text(f, 11);
+  if (f7 === undefined || stan === undefined) return null;
+  return transactionId(cardId, mti, f7, stan, text(f, 32) ?? '', withTerminal ? text(f, 41) : undefined);
+}
+
+/** The transaction id field 90 names (its MTI, STAN, date/time and acquirer) with this message's field 41, or null. */
+export function namedTransactionId(cardId: string, f: IsoFields): string | null {
+  const od = originalData(text(f, 90));
+  return od === null ? null : transactionId(cardId, od.mti, od.f7, od.stan, od.acquirer, text(f, 41));
+}
+
+/**
+ * The message class of an MTI: its first three digits (0100 and its repeat 0101 are both `010`).
+ * Duplicate keys, transaction ids and the repeat table are keyed by it.
+ */
+export function mtiClass(mti: string): string {
+  return mti.slice(0, 3);
 }
 
 const PLAIN_TERMINAL = /^[A-Za-z0-9 ]*$/;
@@ -67,6 +92,3 @@ export function balanceEntry(amountType: '01' | '02', currencyN3: string, amount
   const sign = amount < 0 ? 'D' : 'C';
   return '00' + amountType + currencyN3 + sign + String(Math.abs(amount)).padStart(12, '0');
 }
-
-/** SPEC §2.2: every amount and balance is at most what n12 carries, in minor units. */
-export const MAX_AMOUNT_MINOR = 999_999_999_999;

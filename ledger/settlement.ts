@@ -25,7 +25,7 @@ export class Settlement {
       throw new LedgerError('LEDGER_ERR_INVALID_AMOUNT', 'newAmountMinor must be a non-negative safe integer');
     }
     const g = this.core.groupOf(a.balanceId);
-    const r = await this.runRelease(partial ? 'P' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.core.now(),
+    const r = await this.runRelease(partial ? 'N' : 'R', g, a.balanceId, a.txId, a.newAmountMinor ?? 0, a.idempotencyKey, a.nowMs ?? this.core.now(),
       a.rememberOrphan === true);
     assertReleaseResult('release-hold', r, a.newAmountMinor);
     return releaseResult(r);
@@ -109,7 +109,7 @@ export class Settlement {
   }
 
   /** release-hold-6 with the deposit tranche the transaction names (read first; retried when stale). */
-  private async runRelease(mode: 'R' | 'P' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number,
+  private async runRelease(mode: 'R' | 'N' | 'E', g: number, balanceId: string, txId: string, newAmount: number, idem: string | null, now: number,
     rememberOrphan = false): Promise<number[]> {
     const { keys, redis } = this.core;
     const txKey = keys.transaction(g, balanceId, txId);

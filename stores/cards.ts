@@ -59,6 +59,11 @@ export const NO_CARD_LIMITS: CardLimits = Object.freeze({ perTransaction: null, 
 export const LOCK_CODES: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8, 11];
 /** Lost, stolen, inactive, replaced: such a lock is never removed (nor replaced by another code). */
 export const IRREVERSIBLE_LOCK_CODES: readonly number[] = [1, 2, 5, 8];
+
+/** A lock that can never be lifted (lost, stolen, inactive, replaced): unlock answers CARD_LOCK_IRREVERSIBLE. */
+export function isIrreversibleLock(code: number): boolean {
+  return IRREVERSIBLE_LOCK_CODES.includes(code);
+}
 export const LOCK_PIN_TRIES_EXCEEDED = 6;
 export const LOCK_OFFLINE_PIN_TRIES_EXCEEDED = 11;
 /** Consecutive wrong PINs after which the switch locks the card itself (seed "Lock outside": 3). */

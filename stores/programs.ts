@@ -2,6 +2,7 @@
 // PROGRAMS_FILE; every other field gets the default written next to it here.
 import { readFileSync } from 'node:fs';
 import { AppError } from '../errors/index.js';
+import { DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC } from '../ledger/expiry.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -23,7 +24,7 @@ export interface Program {
   limits: { perTransaction: number | null; dailyAmount: number | null; dailyCount: number | null; atmDailyAmount: number | null };
   fxRates: Record<string, string>;
   holdExpiryDays: number;            // default 7
-  holdExpiryDaysByMcc: Record<string, number>; // default: 30 days for 3501-3999, 7011, 7512
+  holdExpiryDaysByMcc: Record<string, number>; // an MCC or a range ("3501-3999") → days; default DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC
   /**
    * Levels, in minor units of each partner balance's own currency, below which the program's
    * DEPOSIT or CREDIT partner balance sends one low-balance notification per crossing
@@ -68,11 +69,6 @@ export function receivesNotifications(p: Program): boolean {
   return p.partner !== null || p.webhooks !== null;
 }
 
-function defaultExpiryByMcc(): Record<string, number> {
-  const m: Record<string, number> = { '7011': 30, '7512': 30 };
-  for (let mcc = 3501; mcc <= 3999; mcc++) m[String(mcc)] = 30;
-  return m;
-}
 
 export const DEMO_PROGRAM_INPUT = {
   configId: '0019167984', bin: '555770', panLength: 16, currency: 'EUR', mode: 'INTERNAL',
@@ -115,7 +111,7 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     },
     fxRates: (p.fxRates as Record<string, string> | undefined) ?? {},
     holdExpiryDays: num(p.holdExpiryDays, 7),
-    holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? defaultExpiryByMcc(),
+    holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? { ...DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC },
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
     webhooks: webhooksOf(p.webhooks, where),
   };

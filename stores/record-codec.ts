@@ -17,7 +17,7 @@
 // that is not a millisecond ISO time) is stored as the full JSON object, and so are the records
 // written before this layout: decodeRecord reads both. Nothing is lost or renamed on the way: the
 // round trip is tested field by field (test/record-codec.test.ts).
-import type { TransactionObject } from './records.js';
+import type { TransactionObject } from './transaction-object.js';
 
 /** Version tag of the array layout (its first element). */
 const LAYOUT_V1 = 1;

@@ -20,14 +20,16 @@
 // 32, 41), so a repeat of a message names the same record and writes nothing twice, and the id
 // reveals nothing about the PAN. The status of an authorization is the ledger's, read when the
 // record is read: AUTHORIZED becomes CLEARED, REVERSED or EXPIRED without rewriting the record.
-// Records are written after the answer, in the same pipeline as the next batch's calls; a crash in
-// between loses the record of a decline (money is the ledger's, and is never lost with it).
+// Every answered message's record is durable before its answer leaves: an approval's is written
+// by its hold (HoldArgs.record), every other one by `queue` before the batch's answers go out.
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { ApprovalRecord, Ledger } from '../ledger/index.js';
 import { StoreKeys, uuidFromHash } from '../ledger/keys.js';
 import { defineSwitchScripts } from './lua.js';
 import { decodeRecord, encodeRecord } from './record-codec.js';
+import type { IsoFields } from '../iso/codec.js';
+import { acquirer11, mtiClass, text } from '../iso/wire.js';
 
 /** SPEC §2.3: a repeat within 48 hours gets the first answer. */
 export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
@@ -37,55 +39,8 @@ export const RECORDS_QUEUED_MAX = 256;
 /** The retrieval-reference index outlives the longest hold expiry (30 days) and late clearings. */
 export const RRN_INDEX_TTL_MS = 45 * 86_400_000;
 
-export interface TransactionData {
-  mcc: string | null;
-  merchantIdentifier: string | null;
-  merchantName: string | null;
-  /** Field 43 positions 24–36. */
-  merchantCity: string | null;
-  captureMode: string | null;
-  lastFourDigits: string | null;
-  acquirerCountry: string | null;
-  retrievalReferenceNumber: string | null;
-}
-
-/**
- * The transaction object of the seed's Legacy Transactions Notifier ("Transaction object"): what a
- * partner is told of every processed message (adapters/partner-types.ts, `transaction`).
- */
-export interface SeedTransactionObject {
-  id: string;
-  balanceId: string | null;
-  resourceId: string | null;
-  resource: 'card' | 'balance';
-  cardId: string | null;
-  externalTransactionId: string | null;
-  referenceExternalTransactionId: string | null;
-  type: string;
-  category: 'DEBIT' | 'CREDIT';
-  amount: number | null;
-  currency: string | null;
-  originalAmount: number | null;
-  originalCurrency: string | null;
-  status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
-  description: string;
-  date: string;
-  referenceExternalTransactionDate: string | null;
-  /** Always present; its fields may be null. */
-  transactionData: TransactionData;
-}
-
-/** The seed's transaction object, with the processing status, reason and wire facts added: a transaction record. */
-export interface TransactionObject extends SeedTransactionObject {
-  /** An approved original reversed in part: minor units given back so far (absent otherwise). */
-  reversedAmount?: number;
-  processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';
-  reason: string;
-  responseCode: string;
-  mti: string;
-  feeMinor: number;
-  fxFeeMinor: number;
-}
+export type { TransactionData, SeedTransactionObject, TransactionObject } from './transaction-object.js';
+import type { TransactionObject } from './transaction-object.js';
 
 interface RecordCommands {
   recordWriteMany(numKeys: number, ...keysThenArgs: (string | number | Buffer)[]): Promise<number>;
@@ -119,6 +74,17 @@ export function originalIdentity(txId: string): string {
 /** The duplicate key of a message as an HMAC (no PAN in Redis keys): base64url of 18 bytes. */
 export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, stan: string, f7: string, acquirer: string, terminal: string): Buffer {
   return createHmac('sha256', hmacKey).update(`${mtiClass}|${pan}|${stan}|${f7}|${acquirer}|${terminal}`).digest().subarray(0, 18);
+}
+
+/**
+ * The duplicate key of a money message (its MTI class, fields 2, 11, 7, 32 and 41), or null when
+ * field 11 or 7 is absent: the one place a message's duplicate key is formed.
+ */
+export function messageDuplicateKey(hmacKey: Buffer, mti: string, f: IsoFields): Buffer | null {
+  const stan = text(f, 11);
+  const f7 = text(f, 7);
+  if (stan === undefined || f7 === undefined) return null;
+  return duplicateKey(hmacKey, mtiClass(mti), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
 }
 
 /** 16 bytes of the duplicate key as a version-4-shaped UUID. */
@@ -176,30 +142,34 @@ export class TransactionRecords {
   }
 
   private queued: RecordWrite[] = [];
+  private queuedDone: Array<{ resolve(): void; reject(err: unknown): void }> = [];
   private flushScheduled = false;
   private readonly flushQueued = (): void => {
     this.flushScheduled = false;
     const items = this.queued;
+    const done = this.queuedDone;
     this.queued = [];
-    this.writeMany(items).catch((err: unknown) => this.onQueuedError(err));
+    this.queuedDone = [];
+    this.writeMany(items).then(() => { for (const d of done) d.resolve(); }, (err: unknown) => { for (const d of done) d.reject(err); });
   };
-  private onQueuedError: (err: unknown) => void = () => {};
 
   /**
-   * Records and duplicate answers of a decided batch, written without being awaited: every batch
-   * that finishes in one turn of the event loop shares one script call (setImmediate), so under
-   * load the records cost one Redis write per turn, not one per batch. `onError` receives a failed
-   * write (the records are lost; money is the ledger's and is not). At most RECORDS_QUEUED_MAX
-   * wait: past that a write leaves at once.
+   * Records and duplicate answers of a decided batch, written together with those of every batch
+   * that finishes in the same turn of the event loop (setImmediate): under load the records cost
+   * one Redis write per turn, not one per batch. Resolves once they are written (durable, with
+   * AOF fsync always), so the batch's answers can leave; rejects when the shared write failed. At
+   * most RECORDS_QUEUED_MAX wait: past that a write leaves at once.
    */
-  queue(items: readonly RecordWrite[], onError: (err: unknown) => void): void {
-    this.onQueuedError = onError;
-    for (const it of items) this.queued.push(it);
-    if (this.queued.length >= RECORDS_QUEUED_MAX) { this.flushQueued(); return; }
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushQueued);
-    }
+  queue(items: readonly RecordWrite[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      for (const it of items) this.queued.push(it);
+      this.queuedDone.push({ resolve, reject });
+      if (this.queued.length >= RECORDS_QUEUED_MAX) { this.flushQueued(); return; }
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flushQueued);
+      }
+    });
   }
 
   /** One message's record and duplicate answer (see writeMany). */

@@ -2,6 +2,7 @@
 // the partner metrics see it. Types only, so the management API reads it without importing the
 // deciding code; switch/process/render.ts builds it (renderEvent).
 import type { PartnerCallTiming } from './process/decision.js';
+export type { FieldFault } from './process/decision.js';
 
 /** One decided money message, for the live feed and the metrics (no PAN: masked first 6 / last 4). */
 export interface ProcessedEvent {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { seedDemoCard, startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
-import { undoRequest } from '../switch/process/compensation.js';
+import { undoRequest } from '../switch/process/run/compensation.js';
 import { checkLedger } from '../ledger/check.js';
 import { TransactionRecords } from '../stores/records.js';
 import type { IsoFields } from '../iso/codec.js';
@@ -70,7 +70,7 @@ t.test('undoRequest with the answer cache: an approval its hold recorded is forg
   t.ok((await listed()).includes('RRN000012000'), 'its record is there');
 
   // As if its batch had failed as a whole after the hold: answered 96, undone from the wire.
-  await undoRequest(ledger, cards, '0100', fieldsOf(auth), { store: records, duplicateKeyHmac: s.app.secrets.panIndexKey });
+  await undoRequest(ledger, cards, '0100', fieldsOf(auth), { store: records, panIndexKey: s.app.secrets.panIndexKey });
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 9_000, blockedMinor: 1_000 }, 'the hold is released');
   t.notOk((await listed()).includes('RRN000012000'), 'its record is forgotten');
   const again = await c.request(auth);

@@ -142,7 +142,7 @@ t.test('field 43 is read with one layout: name 1-22, city 24-36, country 38-40',
   t.match(full, { transactionData: { merchantName: 'A'.repeat(22), merchantCity: 'B'.repeat(13), acquirerCountry: 'DEU' } });
 });
 
-t.test('a frame that cannot be answered is logged once a second with its connection and reason, never its content', async (t) => {
+t.test('a frame that cannot be answered is logged once a minute per connection with its reason, never its content', async (t) => {
   const w = await startWorld(t, '1987');
   const pan = '5557700000000001';
   // An 0100 whose bitmap names field 2 but whose body ends inside it: no STAN can be read.
@@ -155,10 +155,25 @@ t.test('a frame that cannot be answered is logged once a second with its connect
   const echo = await send(w, { 0: '0800', 7: '1125101500', 11: '000099', 70: '301' });
   t.equal(echo.res['39'], '00', 'the connection still answers');
   const lines = w.s.logs.filter((l) => l.includes('frame dropped'));
-  t.equal(lines.length, 1, 'one line for five drops within a second');
+  t.equal(lines.length, 1, 'one line for five drops on one connection');
   t.match(lines[0], /"conn":"#\d+ 127\.0\.0\.1:\d+"/, 'names the connection');
   t.match(lines[0], /ISO_ERR_TRUNCATED: field 2/, 'names the reason');
   t.notOk(lines.some((l) => l.includes(pan.slice(0, 10))), 'no card digits in the log');
+});
+
+t.test('a 30 answer is logged with the field at fault and counted by field, never with card data', async (t) => {
+  const w = await startWorld(t, '1987');
+  const card = await newCard(w, 1);
+  const noProcessingCode = msg('0100', card, '000001', '00', 100);
+  delete (noProcessingCode as Record<string, unknown>)['3'];
+  for (let i = 0; i < 3; i++) t.equal((await send(w, { ...noProcessingCode, 11: `00000${i + 1}` })).res['39'], '30', 'field 3 absent: format error');
+  const lines = w.s.logs.filter((l) => l.includes('answered 30'));
+  t.equal(lines.length, 1, 'one line for three on one connection within a minute');
+  t.match(lines[0], /"field":3/, 'names the field');
+  t.match(lines[0], /required and absent/, 'and the problem');
+  t.notOk(lines[0]!.includes(card.pan), 'no PAN in the line');
+  const metrics = await (await fetch(`http://127.0.0.1:${w.s.app.httpPort}/metrics`)).text();
+  t.match(metrics, /switch_format_errors_total\{field="3"\} 3/, 'every one counted under its field');
 });
 
 /** Every key and value of a Redis as bytes (strings, hashes, sets, lists, sorted sets, streams). */

@@ -1,7 +1,7 @@
 // Pricing of a debit (switch/process/pricing.ts): channel, FX conversion and fees, SPEC §4. Pure
 // functions over the request's fields and the program; the end-to-end rows are in e2e-codes.
 import t from 'tap';
-import { channelOf, convert, price } from '../switch/process/pricing.js';
+import { channelOf, convert, price } from '../switch/process/plan/pricing.js';
 import { normalizeProgram } from '../stores/programs.js';
 import type { IsoFields } from '../iso/codec.js';
 

@@ -10,6 +10,7 @@ import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { INTERNAL_TYPES, MAX_AMOUNT_MINOR, type InternalType, type Transaction } from '../../ledger/index.js';
 import { DeletedBalances } from '../../stores/deleted-balances.js';
+import { isIrreversibleLock } from '../../stores/cards.js';
 import { isKnownCurrency } from '../../iso/currency.js';
 import type { Program } from '../../stores/programs.js';
 import {
@@ -120,9 +121,6 @@ async function linkAtPartner(d: ApiDeps, configId: string, customerId: string, b
   throw new AppError('PARTNER_UNAVAILABLE', `the partner did not answer the link-balance call (${r.kind})`);
 }
 
-/** Card locks that can never be lifted (SPEC §6: unlock answers CARD_LOCK_IRREVERSIBLE): lost, stolen, inactive, replaced. */
-const FINAL_LOCKS: ReadonlySet<number> = new Set([1, 2, 5, 8]);
-
 /** A balance of the customer's list: EXTERNAL_BALANCE ones with `available` as the partner lists it. */
 export const BALANCE_ITEM: Schema = {
   ...BALANCE,
@@ -180,7 +178,7 @@ async function deleteBalance(d: ApiDeps, customerId: string, balanceId: string):
   }
   const ids = await d.customers.cardIds(customerId);
   const cards = await Promise.all(ids.map((id) => d.cards.get(id)));
-  if (cards.some((c) => c !== null && c.balanceId === balanceId && !FINAL_LOCKS.has(c.lock))) {
+  if (cards.some((c) => c !== null && c.balanceId === balanceId && !isIrreversibleLock(c.lock))) {
     throw new AppError('BALANCE_HAS_CARDS', `a card on balance ${balanceId} can still be used; lock it for good (lost, stolen, inactive or replaced) first`);
   }
   if (external) {

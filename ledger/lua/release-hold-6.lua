@@ -1,5 +1,5 @@
 -- Releases an authorization hold: a full reversal (mode R), a partial reversal to a new final
--- amount (mode P), or the expiry of a hold past its due time (mode E, used by the sweeper).
+-- amount (mode N), or the expiry of a hold past its due time (mode E, used by the sweeper).
 -- Only open holds: reverse-transaction-10 reverses any transaction (posted money included) and is
 -- what the switch's reversals use; this script stays for the expiry sweeper and release().
 -- Expiry does not give back the card's daily-limit usage: the usage hash of the hold's day has
@@ -15,7 +15,7 @@
 -- KEYS[1] idempotency record (ignored when ARGV[7] = '0')  KEYS[2] transaction hash
 -- KEYS[3] user balance hash  KEYS[4] journal stream  KEYS[5] expiry index (zset)
 -- KEYS[6] the deposit tranche the transaction names (dp), or KEYS[2]
--- ARGV[1] mode R|P|E  ARGV[2] new final amount (mode P)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
+-- ARGV[1] mode R|N|E  ARGV[2] new final amount (mode N)  ARGV[3] nowMs  ARGV[4] idempotency TTL ms
 -- ARGV[5] balanceId  ARGV[6] txId  ARGV[7] use idempotency record 1|0
 -- ARGV[8] remember a reversal of an unknown transaction 1|0
 -- ARGV[9] the deposit id behind KEYS[6] or '' (when it is not the one the transaction names,
@@ -74,7 +74,7 @@ elseif status ~= S_AUTHORIZED then
 end
 
 local new_amount = 0
-if mode == 'P' then
+if mode == 'N' then
   new_amount = tonumber(ARGV[2])
   if new_amount > amount then
     return finish(k_idem, ttl, op, ref, {C_INVALID_AMOUNT, 0, status, 0, 0, 0, 0, amount})
@@ -82,7 +82,7 @@ if mode == 'P' then
 end
 
 -- Writes.
-local full = mode ~= 'P' or new_amount == 0
+local full = mode ~= 'N' or new_amount == 0
 if full then
   if cleared > 0 then status = S_CLEARED elseif mode == 'E' then status = S_EXPIRED else status = S_REVERSED end
 end

@@ -328,9 +328,9 @@ export class PartnerSimulator {
       record(0, 'SAME_TRANSACTION');
       return noContent();
     }
-    // Calls may arrive out of order: a debit whose reversal came first (the switch gave up waiting
-    // for it and reversed it, and the reversal overtook the slow debit) moves nothing.
-    if (endpoint === 'debit' && this.reversedBefore(t)) {
+    // Calls may arrive out of order: a debit or credit whose reversal came first (the switch gave
+    // up waiting for it and reversed it, and the reversal overtook the slow call) moves nothing.
+    if ((endpoint === 'debit' || endpoint === 'credit') && this.reversedBefore(t)) {
       record(0, 'REVERSED_BEFORE');
       return noContent();
     }

@@ -2,7 +2,7 @@
 // arrive in one event-loop turn go out as one batch (at most batchMax frames): one worker task
 // costs about as much as 64 items, so batching is where the throughput comes from.
 import { performance } from 'node:perf_hooks';
-import type { ProcessedEvent } from '../events.js';
+import type { FieldFault, ProcessedEvent } from '../events.js';
 
 export interface RunResult {
   /** Complete framed answers (2-byte length included); null means "no answer" (dropped frame). */
@@ -13,6 +13,8 @@ export interface RunResult {
   events?: readonly ProcessedEvent[];
   /** Why frames[i] got no answer (safe to log: never quotes content), null or absent where answered. */
   dropped?: ReadonlyArray<string | null>;
+  /** Where frames[i] was answered 30 (format error): the field and the problem (never content), null or absent elsewhere. */
+  faults?: ReadonlyArray<FieldFault | null>;
 }
 
 export interface BatchRunner {
@@ -35,6 +37,8 @@ export interface DispatchObserver {
   undecodable?(reason: string, target: ReplyTarget): void;
   /** Called once per batch with its decided money messages. */
   processed?(events: readonly ProcessedEvent[]): void;
+  /** A frame answered 30 (format error): the field at fault and the problem, and its connection. */
+  formatError?(fault: FieldFault, target: ReplyTarget): void;
 }
 
 export class Dispatcher {
@@ -89,6 +93,8 @@ export class Dispatcher {
       target.deliver(r.frames[i] ?? null);
       const why = r.dropped?.[i];
       if (why !== null && why !== undefined) this.observer?.undecodable?.(why, target);
+      const fault = r.faults?.[i];
+      if (fault !== null && fault !== undefined) this.observer?.formatError?.(fault, target);
       this.observer?.answered(frames[i] as Buffer, r.codes[i] ?? '', (now - (started[i] as number)) / 1000);
     }
     if (r.events !== undefined && r.events.length > 0) this.observer?.processed?.(r.events);

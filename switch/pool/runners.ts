@@ -2,14 +2,11 @@
 // connection (the default placement). InlineRunner: the main thread decides and owns Redis
 // (the placement measured against it in docs/architecture.md; also handy for tools).
 import { Piscina } from 'piscina';
-import type { Redis, Cluster } from 'ioredis';
-import type { Registry } from 'prom-client';
 import type { BatchRunner, RunResult } from './dispatcher.js';
 import { packFrames, unpackFrames } from './packing.js';
 import type { WorkerInit, WorkerResult } from './worker.js';
-import { createContext, type ProcessContext } from '../process/context.js';
+import type { ProcessContext } from '../process/run/context.js';
 import { processBatch } from '../process/batch.js';
-import { ProgramTable } from '../../stores/programs.js';
 import { logger } from '../../log/index.js';
 
 export interface PoolOptions {
@@ -64,7 +61,7 @@ export class PoolRunner implements BatchRunner {
     const packed = packFrames(frames);
     const r = (await this.pool.run(packed, { transferList: [packed.data.buffer as ArrayBuffer] })) as WorkerResult;
     this.malformedDropped += r.malformedDropped;
-    return { frames: unpackFrames(r), codes: r.codes, dropped: r.dropped, events: r.events };
+    return { frames: unpackFrames(r), codes: r.codes, dropped: r.dropped, events: r.events, faults: r.faults };
   }
 
   get queueSize(): number { return this.pool.queueSize; }
@@ -75,15 +72,8 @@ export class PoolRunner implements BatchRunner {
 
 export class InlineRunner implements BatchRunner {
   malformedDropped = 0;
-  private constructor(private readonly ctx: ProcessContext) {}
-
-  static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisSocket' | 'redisCluster'>, redis: Redis | Cluster, registry?: Registry): Promise<InlineRunner> {
-    const ctx = await createContext({
-      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
-      ...(registry === undefined ? {} : { registry }),
-    });
-    return new InlineRunner(ctx);
-  }
+  /** Decides on the main thread with `ctx` (its Redis connection is the caller's). */
+  constructor(private readonly ctx: ProcessContext) {}
 
   async run(frames: readonly Buffer[]): Promise<RunResult> {
     const counters = { malformedDropped: 0 };
@@ -92,5 +82,5 @@ export class InlineRunner implements BatchRunner {
     return out;
   }
 
-  async close(): Promise<void> { await this.ctx.partners.close(); /* the caller owns the Redis connection */ }
+  async close(): Promise<void> { /* the caller owns the context, its partner clients and the Redis connection */ }
 }

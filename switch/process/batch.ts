@@ -1,24 +1,26 @@
-// One batch of frames: decode, route by the message-class table, decide (each handler returns a
-// Decision value), render (render.ts), encode. Every frame gets exactly one answer slot; the
+// One batch of frames, the imperative shell around the planners: decode and route each frame by
+// the message-class table, answer repeats from the duplicate cache, decide each message (facts,
+// plan, effects: run/run.ts), render its answer, record and feed event (render.ts), make every
+// record durable, then hand the framed answers back. Every frame gets exactly one answer slot; the
 // ledger calls of a batch run concurrently, so ioredis sends them in one pipeline.
 import { log } from '../../log/index.js';
 import type { IsoMessage, UnpackResult } from '../../iso/codec.js';
-import type { ProcessContext } from './context.js';
-import { responseCode } from '../../iso/reasons.js';
-import { decide, type Decision, type Request } from './decision.js';
-import { BatchDeadlines } from './deadline.js';
-import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
-import { processingCodeOf, type ProcessingCode } from '../../iso/processing.js';
-import { PreconditionFailedError } from '../../ledger/index.js';
-import type { SeenCard } from '../../stores/cards.js';
-import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
-import { duplicateKey, recordIdOf, type RecordWrite, type TransactionObject } from '../../stores/records.js';
-import { acquirer11, text } from '../../iso/wire.js';
-import type { ApprovalRecord } from '../../ledger/index.js';
-import { compensate } from './compensation.js';
 import { frame } from '../../iso/frame.js';
+import { responseCode } from '../../iso/reasons.js';
+import { processingCodeOf, type ProcessingCode } from '../../iso/processing.js';
+import { text } from '../../iso/wire.js';
+import type { SeenCard } from '../../stores/cards.js';
+import { messageDuplicateKey, recordIdOf, type RecordWrite } from '../../stores/records.js';
+import type { ProcessContext } from './run/context.js';
+import { decide as decideDefaults, type Decision, type FieldFault, type MessageClass } from './decision.js';
+import { MESSAGE_CLASSES, responseMti } from './messages.js';
+import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
-import { notifyTransaction } from './partner.js';
+import { BatchDeadlines } from './run/budget.js';
+import { compensate, undoRequest, undoTransaction } from './run/compensation.js';
+import { enqueueAll } from './run/partner.js';
+import { decide, partnerUndo, type Work } from './run/run.js';
+import { transactionNotification } from './plan/partner-calls.js';
 
 export type { ProcessedEvent } from './render.js';
 
@@ -35,101 +37,257 @@ export interface BatchOutput {
   dropped: Array<string | null>;
   /** The money messages decided in this batch (duplicates answered from the cache are not repeated). */
   events: ProcessedEvent[];
+  /** Where a frame was answered 30 (format error): the field at fault and the problem, else null. */
+  faults: Array<FieldFault | null>;
+}
+
+/** Decides one batch of frames (message bodies, length prefix stripped): one answer slot per frame. */
+export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[], counters: BatchCounters): Promise<BatchOutput> {
+  const b = new BatchAnswers(frames.length);
+  const takenMs = ctx.now();
+  const work = route(ctx, frames, takenMs, b, counters);
+  if (work.length > 0) {
+    const deadlines = new BatchDeadlines(takenMs, ctx.now);
+    try {
+      const todo = await answerRepeats(ctx, work, b);
+      await inCardOrder(todo, (w) => settle(ctx, w, b, deadlines));
+    } finally {
+      deadlines.clear();
+    }
+    await persist(ctx, b);
+  }
+  return b.output();
+}
+
+/** A decided message whose record must be durable before its answer leaves. */
+interface PendingRecord { readonly write: RecordWrite; readonly w: Work; readonly d: Decision; readonly event: ProcessedEvent }
+
+/** What one batch collects while it decides: answers, codes, drop reasons, records to write, feed events. */
+class BatchAnswers {
+  readonly frames: Array<Buffer | null>;
+  readonly codes: string[];
+  readonly dropped: Array<string | null>;
+  readonly events: ProcessedEvent[] = [];
+  readonly records: PendingRecord[] = [];
+  readonly faults: Array<FieldFault | null>;
+  constructor(n: number) {
+    this.frames = new Array<Buffer | null>(n).fill(null);
+    this.codes = new Array<string>(n).fill('');
+    this.dropped = new Array<string | null>(n).fill(null);
+    this.faults = new Array<FieldFault | null>(n).fill(null);
+  }
+  answer(i: number, framed: Buffer | null, code: string): void { this.frames[i] = framed; this.codes[i] = code; }
+  drop(i: number, why: string): void { this.frames[i] = null; this.codes[i] = ''; this.dropped[i] = why; }
+  output(): BatchOutput { return { frames: this.frames, codes: this.codes, dropped: this.dropped, events: this.events, faults: this.faults }; }
 }
 
 /**
- * A routed message waiting for its decision. `approval`: the record its hold carried
- * (Request.recordApproval), as rendered then; set once the hold's arguments were built.
+ * Decodes each frame and routes it by the message-class table: a body that does not decode is
+ * answered 30 when its MTI and STAN can be read (else dropped), an unknown MTI 12; the rest become
+ * work, with their duplicate key and card lookup started (the card this thread remembers, when it
+ * may decide the message in one round trip).
  */
-interface Work { req: Request; i: number; dk: Buffer | null; approval?: { rec: TransactionObject; nowMs: number; bytes: string } }
-
-/** What one batch collects while it decides: answers, codes, feed events, records to write. */
-interface BatchState { out: Array<Buffer | null>; codes: string[]; events: ProcessedEvent[]; writes: RecordWrite[] }
-
-export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[], counters: BatchCounters): Promise<BatchOutput> {
-  const n = frames.length;
-  const st: BatchState = { out: new Array(n).fill(null), codes: new Array(n).fill(''), events: [], writes: [] };
-  const dropped: Array<string | null> = new Array(n).fill(null);
-  const takenMs = ctx.now();
-  const deadlines = new BatchDeadlines(takenMs, ctx.now);
+function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, b: BatchAnswers, counters: BatchCounters): Work[] {
   const work: Work[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < frames.length; i++) {
     const decoded = ctx.codec.unpack(frames[i] as Buffer);
     if (!decoded.ok) {
       const res = formatError(ctx, decoded);
-      if (res === null) { counters.malformedDropped++; dropped[i] = dropReason(decoded); }
-      else { st.out[i] = encode(ctx, res); st.codes[i] = code(res); }
+      if (res === null) { counters.malformedDropped++; b.drop(i, dropReason(decoded)); continue; }
+      b.answer(i, encode(ctx, res), code(res));
+      const e = decoded.errors[0];
+      b.faults[i] = e === undefined ? null : { field: e.field, problem: `${e.code}: ${e.reason}` };
       continue;
     }
     const msg = decoded.msg;
     const cls = MESSAGE_CLASSES.get(msg.mti);
     if (cls === undefined) {
       const mti = responseMti(msg.mti);
-      if (mti === null) { counters.malformedDropped++; dropped[i] = `MTI ${safeMti(msg.mti)} is not a request`; continue; }
+      if (mti === null) { counters.malformedDropped++; b.drop(i, `MTI ${safeMti(msg.mti)} is not a request`); continue; }
       const res = answer(msg.fields, mti, ECHO_FIELDS, responseCode('UNKNOWN_TRANSACTION_TYPE', ctx.dialect));
-      st.out[i] = encode(ctx, res);
-      st.codes[i] = code(res);
+      b.answer(i, encode(ctx, res), code(res));
       continue;
     }
     const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
     const pc = processingCodeOf(text(msg.fields, 3));
-    const dk = cls.recorded ? dedupKey(ctx, msg) : null;
+    const dk = cls.recorded ? messageDuplicateKey(ctx.panIndexKey, msg.mti, msg.fields) : null;
     // The PAN's index (an HMAC) once, for the remembered card and the card read alike.
     const index = pan === undefined || dk === null || !guardedKind(ctx, cls, pc) ? undefined : ctx.cards.panIndex(pan);
     const seen = index === undefined ? undefined : guardable(ctx, index);
+    const req = { msg, cls, pc, takenMs };
     if (seen !== undefined) {
-      // One round trip: the card as this thread last read it, re-checked with the duplicate
-      // lookup inside the hold's own script (Request.guard).
       const g = seen.guard;
       const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
-      const w: Work = { req: undefined as unknown as Request, i, dk };
-      w.req = { msg, cls, pc, takenMs, deadlines, card: Promise.resolve(seen.card), guard, recordApproval: (d) => recordApproval(ctx, w, d) };
-      work.push(w);
-      continue;
+      work.push({ req, planner: cls.plan, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined });
+    } else {
+      work.push({ req, planner: cls.plan, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined });
     }
-    work.push({ req: { msg, cls, pc, takenMs, deadlines, card: pan === undefined ? null : ctx.cards.findByPan(pan, index) }, i, dk });
   }
-  if (work.length === 0) return { frames: st.out, codes: st.codes, dropped, events: st.events };
+  return work;
+}
 
-  // SPEC §2.3: a repeat (same MTI class, fields 2, 11, 7, 32, 41) within 48 hours gets the first
-  // answer byte for byte. The batch's duplicate lookups (one MGET) and card lookups go out in one
-  // round trip; the ledger's idempotency keys make a repeat that overtakes the first answer's
-  // caching (two copies in one batch) move no money either.
+/**
+ * A repeat (same MTI class, fields 2, 11, 7, 32, 41) within the duplicate window gets the first
+ * answer byte for byte. The batch's duplicate lookups (one MGET) and card lookups go out in one
+ * round trip; a message decided with a remembered card has its lookup inside its hold's script.
+ * Returns the work still to decide.
+ */
+async function answerRepeats(ctx: ProcessContext, work: Work[], b: BatchAnswers): Promise<Work[]> {
   let cached: Array<Buffer | null>;
   try {
-    cached = await ctx.records.cachedAnswers(work.map((w) => (w.req.guard === undefined ? w.dk : null)));
+    cached = await ctx.records.cachedAnswers(work.map((w) => (w.guard === undefined ? w.dk : null)));
   } catch (err) {
-    // Redis unreachable: each message meets the outage in its own ledger calls and gets 96.
+    // Redis unreachable: each message meets the outage in its own ledger calls.
     logError(err);
-    cached = work.map(() => null);
+    return work;
   }
+  return work.filter((w, k) => {
+    const hit = cached[k];
+    if (hit === null || hit === undefined) return true;
+    w.card?.catch(() => { /* not needed: the first answer stands */ });
+    const replay = replayAnswer(ctx.codec, hit, w.req.msg);
+    b.answer(w.i, replay.framed, replay.code);
+    return false;
+  });
+}
 
+/**
+ * Runs `settle` for every message; messages about one card run in the order they were read: an
+ * original and its reversal or clearing pipelined into one batch must reach the ledger in that
+ * order, or the second would find no original and the first would then hold settled money.
+ */
+async function inCardOrder(work: readonly Work[], settle: (w: Work) => Promise<void>): Promise<void> {
   const pending: Array<Promise<void>> = [];
   let byCard: Map<string, Promise<void>> | undefined;
-  work.forEach((w, k) => {
-    const hit = cached[k];
-    if (hit !== null && hit !== undefined) {
-      w.req.card?.catch(() => { /* not needed: the first answer stands */ });
-      const replay = replayAnswer(ctx.codec, hit, w.req.msg);
-      st.out[w.i] = replay.framed;
-      st.codes[w.i] = replay.code;
-      return;
-    }
-    // Messages about one card run in the order they were read: an original and its reversal or
-    // clearing pipelined into the same batch must reach the ledger in that order, or the second
-    // would find no original and the first would then hold money that was already settled.
+  for (const w of work) {
     const pan = text(w.req.msg.fields, 2);
     const before = pan === undefined ? undefined : byCard?.get(pan);
-    const run = before === undefined ? settle(ctx, w, st) : before.then(() => settle(ctx, w, st));
+    const run = before === undefined ? settle(w) : before.then(() => settle(w));
     if (pan !== undefined) (byCard ??= new Map()).set(pan, run);
     pending.push(run);
-  });
+  }
   if (pending.length > 0) await Promise.all(pending);
-  deadlines.clear();
-  // Records and duplicate answers: written after the answers and not awaited; the batches that
-  // finish in one event-loop turn share one script call.
-  if (st.writes.length > 0) ctx.records.queue(st.writes, logError);
-  return { frames: st.out, codes: st.codes, dropped, events: st.events };
+}
+
+/** Decides one message and renders its answer, and its record and feed event to be written before the answer leaves. */
+async function settle(ctx: ProcessContext, w: Work, b: BatchAnswers, deadlines: BatchDeadlines): Promise<void> {
+  let got: Awaited<ReturnType<typeof decide>>;
+  try {
+    got = await decide(ctx, w, deadlines);
+  } catch (err) {
+    failed(ctx, w, b, err);
+    return;
+  }
+  if ('replayed' in got) { b.answer(w.i, got.replayed.framed, got.replayed.code); return; }
+  const d = got;
+  const res = renderAnswer(ctx.dialect, w.req, d);
+  const framed = encode(ctx, res);
+  const rc = code(res);
+  b.answer(w.i, framed, rc);
+  b.faults[w.i] = d.fault;
+  const dk = w.dk;
+  if (dk === null || framed === null) return;
+  // Written by the hold with the approval (HoldArgs.record): the record as rendered then.
+  const l = d.ledger;
+  const held = l.op === 'HOLD' || l.op === 'POST' ? l : null;
+  const carried = held !== null && held.recorded === true ? w.approval : undefined;
+  const nowMs = carried?.nowMs ?? ctx.now();
+  const rec = carried?.rec ?? renderRecord(w.req, d, recordIdOf(dk), rc, nowMs);
+  const program = d.card === null ? undefined : ctx.programs.byId(d.card.configId);
+  // A program with a partner is told of every message, through the outbox, before the answer leaves.
+  if (program !== undefined && program.partner !== null && ctx.partners.get(program.configId) !== undefined) {
+    try { await enqueueAll(ctx, [transactionNotification(program, rec, d)]); } catch (err) { logError(err); }
+  }
+  const event = renderEvent(w.req, d, rec, rc, nowMs);
+  if (carried !== undefined) { b.events.push(event); return; }
+  // A stand-in answer replaces what a hold that carried its approval's record may have written on
+  // landing after the deadline (its call went out first on this connection, so lands first), and
+  // only that: the record of an earlier answer to the same message stands. That replacement is
+  // retried like the undo it goes with (compensation.ts).
+  const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
+  const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces };
+  if (replaces !== undefined) { compensate(() => ctx.records.writeMany([write])); b.events.push(event); return; }
+  b.records.push({ write, w, d, event });
+}
+
+/**
+ * A message whose deciding failed (Redis unreachable, a script error): a request gets a system
+ * error (96), never silence, and nothing is cached or recorded (the ledger's idempotency lets a
+ * repeat find what was, or was not, done); an advice gets no answer, so the network sends it
+ * again. A hold that carried its approval's record may have landed with it: the hold is undone
+ * (budget.ts), and the record and cached answer are forgotten.
+ */
+function failed(ctx: ProcessContext, w: Work, b: BatchAnswers, err: unknown): void {
+  logError(err);
+  const a = w.approval;
+  const dk = w.dk;
+  if (a !== undefined && dk !== null && a.rec.balanceId !== null) {
+    const balanceId = a.rec.balanceId;
+    compensate(() => ctx.records.forgetApproval(dk, balanceId, a.rec.id));
+  }
+  if (w.req.cls.advice) { b.drop(w.i, 'not posted: the store failed; the network sends the advice again'); return; }
+  // A partner that may have taken the debit or credit is sent a reversal (the ledger's own undo is budget.ts's).
+  const undo = partnerUndo(w);
+  if (undo.length > 0) compensate(() => enqueueAll(ctx, undo));
+  const res = renderAnswer(ctx.dialect, w.req, decideDefaults(w.req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
+  b.answer(w.i, encode(ctx, res), code(res));
+}
+
+/**
+ * Makes the batch's records and duplicate answers durable before its answers leave (one script
+ * call per slot group, shared with the batches of the same turn). When that write fails nothing
+ * answered may lack its record: a request is answered 96 instead and what its approval moved is
+ * undone; an advice is not answered (the network sends it again).
+ */
+async function persist(ctx: ProcessContext, b: BatchAnswers): Promise<void> {
+  if (b.records.length === 0) return;
+  try {
+    await ctx.records.queue(b.records.map((p) => p.write));
+    for (const p of b.records) b.events.push(p.event);
+  } catch (err) {
+    logError(err);
+    for (const { w, d } of b.records) {
+      if (w.req.cls.advice) { b.drop(w.i, 'not recorded: the store failed; the network sends the advice again'); continue; }
+      const l = d.ledger;
+      const moved = (l.op === 'HOLD' || l.op === 'POST' || l.op === 'CREDIT') && l.approved;
+      if (moved && d.card !== null && d.txId !== null) {
+        const card = d.card;
+        const txId = d.txId;
+        compensate(() => undoTransaction(ctx.ledger, card.balanceId, txId, card.id));
+      }
+      const undo = partnerUndo(w);
+      if (undo.length > 0) compensate(() => enqueueAll(ctx, undo));
+      const res = renderAnswer(ctx.dialect, w.req, decideDefaults(w.req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
+      b.answer(w.i, encode(ctx, res), code(res));
+    }
+  }
+}
+
+/** What answering a failed batch needs (a worker died: the main thread answers for it). */
+export type RecoveryContext = Pick<ProcessContext, 'codec' | 'dialect' | 'ledger' | 'cards' | 'records' | 'panIndexKey'>;
+
+/**
+ * The answers of a batch that failed as a whole (its worker died): each request that names its MTI
+ * and STAN gets 96, and every 0100/0200 debit it may have held or posted is undone (with the
+ * approval record its hold may have written), so those answers and the ledger agree.
+ */
+export function answerFailedBatch(ctx: RecoveryContext, frames: readonly Buffer[]): { frames: Array<Buffer | null>; codes: string[] } {
+  const out: Array<Buffer | null> = [];
+  const codes: string[] = [];
+  const rc = responseCode('UNKNOWN_ERROR', ctx.dialect);
+  for (const f of frames) {
+    const r = ctx.codec.unpack(f);
+    if (r.ok) compensate(() => undoRequest(ctx.ledger, ctx.cards, r.msg.mti, r.msg.fields, { store: ctx.records, panIndexKey: ctx.panIndexKey }));
+    const fields = r.ok ? r.msg.fields : r.partial.fields;
+    const mti = responseMti(r.ok ? r.msg.mti : r.partial.mti);
+    let framed: Buffer | null = null;
+    if (mti !== null && fields.has(11)) {
+      try { framed = frame(ctx.codec.pack(answer(fields, mti, ECHO_FIELDS, rc))); } catch { framed = null; }
+    }
+    out.push(framed);
+    codes.push(framed === null ? '' : rc);
+  }
+  return { frames: out, codes };
 }
 
 function code(m: IsoMessage): string {
@@ -137,117 +295,8 @@ function code(m: IsoMessage): string {
   return typeof c === 'string' ? c : '';
 }
 
-/** Decides one message and renders its answer, record and feed event. */
-async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<void> {
-  const { req, i, dk } = w;
-  let d: Decision;
-  try {
-    const got = await decideGuarded(ctx, w, st);
-    if (got === REPLAYED) return;
-    d = got;
-  } catch (err) {
-    // Redis unreachable or a script error: the processor gets a system error, never silence, and
-    // nothing is cached or recorded (the ledger's idempotency key lets a repeat find what was, or
-    // was not, done). A hold that carried its approval's record may have landed with it: the
-    // hold is undone (deadline.ts), and the record and cached answer are forgotten.
-    logError(err);
-    const a = w.approval;
-    if (a !== undefined && dk !== null && a.rec.balanceId !== null) {
-      const balanceId = a.rec.balanceId;
-      compensate(() => ctx.records.forgetApproval(dk, balanceId, a.rec.id));
-    }
-    const res = renderAnswer(ctx.dialect, req, decide(req, { reason: 'UNKNOWN_ERROR', acknowledged: false }));
-    st.out[i] = encode(ctx, res);
-    st.codes[i] = code(res);
-    return;
-  }
-  const res = renderAnswer(ctx.dialect, req, d);
-  const framed = encode(ctx, res);
-  const rc = code(res);
-  st.out[i] = framed;
-  st.codes[i] = rc;
-  if (dk === null || framed === null) return;
-  // Written by the hold with the approval (Request.recordApproval): the record as rendered then.
-  const l = d.ledger;
-  const held = l.op === 'HOLD' || l.op === 'POST' ? l : null;
-  const recorded = held !== null && held.recorded === true ? w.approval : undefined;
-  const nowMs = recorded?.nowMs ?? ctx.now();
-  const rec = recorded?.rec ?? renderRecord(req, d, recordIdOf(dk), rc, nowMs);
-  const program = d.card === null ? undefined : ctx.programs.byId(d.card.configId);
-  if (program !== undefined && program.partner !== null) {
-    // A program with a partner is told of every message, through the outbox, before the answer leaves.
-    try { await notifyTransaction(ctx, program, rec, d); } catch (err) { logError(err); }
-  }
-  if (recorded === undefined) {
-    // A stand-in answer replaces what a hold that carried its approval's record may have written
-    // on landing after the deadline (its call went out first on this connection, so lands first),
-    // and only that: the record of an earlier answer to the same message stands.
-    const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
-    const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces };
-    // That replacement is retried like the undo it goes with (compensation.ts): a record written
-    // after the answer may be lost to a failure, a cached 00 for a hold that was undone may not.
-    if (replaces === undefined) st.writes.push(write);
-    else compensate(() => ctx.records.writeMany([write]));
-  }
-  st.events.push(renderEvent(req, d, rec, rc, nowMs));
-}
-
 /**
- * Request.recordApproval of a message decided with a remembered card: its answer and record as
- * the approval `d` (field 54 with zero balances), for the hold to write with the approval. The
- * hold fills field 54 in: it ends the cached answer, being the highest field an answer carries
- * (the ledger refuses an answer that does not end so). When the cached answer lives in another
- * slot group, undefined: the record is then written after the answer, as for any message.
- */
-function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalRecord | undefined {
-  const b = d.balance;
-  if (w.dk === null || b === null) return undefined;
-  const res = renderAnswer(ctx.dialect, w.req, d);
-  const rc = code(res);
-  const answer = cacheableAnswer(ctx.codec, res, rc);
-  const nowMs = ctx.now();
-  const rec = renderRecord(w.req, d, recordIdOf(w.dk), rc, nowMs);
-  const record = ctx.records.approvalRecord(w.dk, rec, answer, nowMs, b.currencyN3);
-  if (record === null) return undefined;
-  w.approval = { rec, nowMs, bytes: record.args[0] as string };
-  return record;
-}
-
-/**
- * Decided by the handler. A message decided with a remembered card (Request.guard) stands only
- * when its guarded ledger call ran: a failed guard, or a refusal before the ledger (made on
- * memory alone, e.g. a lock since lifted), decides it again the usual way: duplicate lookup,
- * card read, handler.
- */
-async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Promise<Decision | typeof REPLAYED> {
-  const { req } = w;
-  if (req.guard === undefined) return req.cls.handler(ctx, req);
-  try {
-    const d = await req.cls.handler(ctx, req);
-    if (d.ledger.op !== 'NONE') return d;
-  } catch (err) {
-    if (!(err instanceof PreconditionFailedError)) throw err;
-  }
-  // The guarded hold did nothing (its guard failed) or never went out: no record of its to forget
-  // or replace, whatever comes of deciding again.
-  w.approval = undefined;
-  const pan = text(req.msg.fields, 2)!;
-  const [hit] = await ctx.records.cachedAnswers([w.dk]);
-  if (hit !== null && hit !== undefined) {
-    const replay = replayAnswer(ctx.codec, hit, req.msg);
-    st.out[w.i] = replay.framed;
-    st.codes[w.i] = replay.code;
-    return REPLAYED;
-  }
-  ctx.cards.forget(pan);
-  const { guard: _, recordApproval: _r, ...unguarded } = req;
-  return req.cls.handler(ctx, { ...unguarded, card: ctx.cards.findByPan(pan) });
-}
-
-const REPLAYED = Symbol('replayed');
-
-/**
- * The remembered card to decide an 0100/0200 debit with in one round trip (Request.guard), or
+ * The remembered card to decide an 0100/0200 debit with in one round trip (Work.guard), or
  * undefined: the card was not read on this thread yet, or its program has a partner (whose calls
  * come before the hold, and must not be repeated on a second decision).
  */
@@ -263,16 +312,7 @@ function guardedKind(ctx: ProcessContext, cls: MessageClass, pc: ProcessingCode 
   return ctx.guardedHolds && pc !== undefined && pc.kind === 'DEBIT' && (cls.kind === 'AUTHORIZATION' || cls.kind === 'FINANCIAL');
 }
 
-/** The duplicate key of a money message (network management is never a duplicate), or null when its fields cannot form one. */
-function dedupKey(ctx: ProcessContext, msg: IsoMessage): Buffer | null {
-  const f = msg.fields;
-  const stan = text(f, 11);
-  const f7 = text(f, 7);
-  if (stan === undefined || f7 === undefined) return null;
-  return duplicateKey(ctx.duplicateKeyHmac, msg.mti.slice(0, 3), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
-}
-
-/** A body that did not decode: answered 30 when MTI and STAN could be read, else dropped (SPEC §2.2). */
+/** A body that did not decode: answered 30 when MTI and STAN could be read, else dropped. */
 function formatError(ctx: ProcessContext, r: Extract<UnpackResult, { ok: false }>): IsoMessage | null {
   const mti = responseMti(r.partial.mti);
   if (mti === null || !r.partial.fields.has(11)) return null;

@@ -1,15 +1,12 @@
-// A decision is a value. Each handler (authorize.ts, financial.ts, advice.ts, reverse.ts,
-// network.ts) reads one request and returns one Decision; render.ts turns that value into the
-// wire answer, the transaction record, the live-feed event and the metrics. Nothing writes into
-// the decoded message on its way through (jPOS participants return PREPARED/ABORTED the same way;
+// A decision is a value. Each message ends in one Decision (plan/conclude.ts makes it from the
+// message's plan and what came of it); render.ts turns that value into the wire answer, the
+// transaction record, the live-feed event and the metrics. Nothing writes into the decoded
+// message on its way through (jPOS participants return PREPARED/ABORTED the same way;
 // TigerBeetle returns one result per event of a batch).
-import type { ApprovalRecord, HoldGuard } from '../../ledger/index.js';
 import type { IsoMessage } from '../../iso/codec.js';
 import type { CardRecord } from '../../stores/cards.js';
 import type { Reason } from '../../iso/reasons.js';
-import type { Priced } from './pricing.js';
-import type { BatchDeadlines } from './deadline.js';
-import type { MessageClass } from './messages.js';
+import type { Priced } from './plan/pricing.js';
 import type { ProcessingCode } from '../../iso/processing.js';
 import { authorizationId } from '../../iso/wire.js';
 
@@ -17,7 +14,24 @@ export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */
 export type RecordStatus = 'AUTHORIZED' | 'CLEARED' | 'REVERSED';
 
-/** One decoded request as the handlers see it: read-only. */
+export type MessageKind = 'AUTHORIZATION' | 'AUTHORIZATION_ADVICE' | 'FINANCIAL' | 'FINANCIAL_ADVICE' | 'REVERSAL' | 'REVERSAL_ADVICE' | 'NETWORK';
+
+/** A message class (a row of the table in messages.ts, without its planner). */
+export interface MessageClass {
+  readonly requestMti: string;
+  readonly responseMti: string;
+  /** The MTI this one repeats (0101 → 0100), or null for an original. */
+  readonly repeatOf: string | null;
+  readonly kind: MessageKind;
+  /** Reports what already happened: answered 00 whatever the outcome. */
+  readonly advice: boolean;
+  /** Gets a transaction record and a duplicate-answer entry (network management does not). */
+  readonly recorded: boolean;
+  /** Status of the transaction an accepted message of this class leaves (before the processing code says otherwise). */
+  readonly status: RecordStatus;
+}
+
+/** One decoded request as the planners see it: read-only data, nothing to call. */
 export interface Request {
   readonly msg: IsoMessage;
   /** Its row of the message-class table (messages.ts). */
@@ -26,25 +40,6 @@ export interface Request {
   readonly pc: ProcessingCode | undefined;
   /** When the deciding thread took the message (its batch): the latency budget counts from here. */
   readonly takenMs: number;
-  /** The batch's shared deadline timers (deadline.ts). */
-  readonly deadlines: BatchDeadlines;
-  /** The card lookup, started with the batch's duplicate lookups so both share one round trip (null: no field 2). */
-  readonly card: Promise<CardRecord | null> | null;
-  /**
-   * Set when the card came from this thread's memory (CardStore.seen) instead of Redis: the hold
-   * re-checks, in its own script, that the card is unchanged and that the message is no repeat
-   * (its duplicate-answer key absent), so the authorization takes one round trip. When the guard
-   * fails nothing was done and the batch decides the message again the usual way (batch.ts).
-   */
-  readonly guard?: HoldGuard;
-  /**
-   * Set with `guard` (batch.ts): renders `approved`, the decision the message gets if its debit is
-   * approved (field 54 with zero balances), into its record and cached answer, for the hold to
-   * write in its own script when it approves (HoldArgs.record: the approval costs one script
-   * call, not two). Undefined when the answer cannot carry the balances the hold fills in, or
-   * the cached answer lives in another slot group.
-   */
-  readonly recordApproval?: (approved: Decision) => ApprovalRecord | undefined;
 }
 
 /** What the ledger was asked to do for the message, and what came of it. */
@@ -52,7 +47,7 @@ export type LedgerEffect =
   | { readonly op: 'NONE' }
   | {
     readonly op: 'HOLD' | 'POST'; readonly forced: boolean; readonly standIn: boolean; readonly approved: boolean;
-    /** The hold wrote the message's record and cached answer with the approval (Request.recordApproval). */
+    /** The hold wrote the message's record and cached answer with the approval (HoldArgs.record). */
     readonly recorded?: boolean;
   }
   | { readonly op: 'CREDIT'; readonly approved: boolean }
@@ -92,16 +87,26 @@ export interface Decision {
   readonly original: boolean;
   /** The partner call made within the budget (partner modes), for the main thread's partner metrics; null when none. */
   readonly partnerCall: PartnerCallTiming | null;
+  /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
+  readonly fault: FieldFault | null;
 }
+
+/** The field a format error (30) is about, and the problem, safe to log (it never quotes content). */
+export interface FieldFault { readonly field: number; readonly problem: string }
 
 /** One partner call of the decision path: which program, endpoint, its outcome (ok, DECLINED, TIMEOUT …) and its seconds. */
 export interface PartnerCallTiming { readonly partner: string; readonly endpoint: 'debit' | 'credit'; readonly outcome: string; readonly seconds: number }
 
 const NO_LEDGER: LedgerEffect = Object.freeze({ op: 'NONE' });
 
+/** An approval: in full, in part (PARTIAL_APPROVAL, 10), or an account verified (85). */
+export function isApproval(reason: Reason): boolean {
+  return reason === 'APPROVED' || reason === 'PARTIAL_APPROVAL' || reason === 'ACCOUNT_VERIFIED';
+}
+
 /** Processing status of a reason on a request: APPROVED (and ACCOUNT_VERIFIED) succeed, format faults are INVALID, the rest DECLINED. */
 export function processingOf(reason: Reason): ProcessingStatus {
-  if (reason === 'APPROVED' || reason === 'ACCOUNT_VERIFIED') return 'SUCCESS';
+  if (isApproval(reason)) return 'SUCCESS';
   return reason === 'FORMAT_ERROR' || reason === 'UNKNOWN_TRANSACTION_TYPE' ? 'INVALID' : 'DECLINED';
 }
 
@@ -114,7 +119,7 @@ export function processingOf(reason: Reason): ProcessingStatus {
 export function decide(req: Request, d: Partial<Decision> & { readonly reason: Reason }): Decision {
   const pc = req.pc;
   const advice = req.cls.advice;
-  const approved = d.reason === 'APPROVED' || d.reason === 'ACCOUNT_VERIFIED';
+  const approved = isApproval(d.reason);
   const authorizes = !advice && (req.cls.kind === 'AUTHORIZATION' || req.cls.kind === 'FINANCIAL');
   const txId = d.txId ?? null;
   return {
@@ -134,6 +139,7 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     scriptSeconds: null,
     original: false,
     partnerCall: null,
+    fault: null,
     ...d,
   };
 }

@@ -8,7 +8,7 @@ import { currencyAlpha } from '../../iso/currency.js';
 import { maskPan } from '../../iso/mask.js';
 import { responseCode, type Dialect } from '../../iso/reasons.js';
 import type { Decision, Request } from './decision.js';
-import { captureModeOf } from './pricing.js';
+import { captureModeOf } from './plan/pricing.js';
 import { balanceEntry, text } from '../../iso/wire.js';
 import type { ProcessedEvent } from '../events.js';
 export type { ProcessedEvent } from '../events.js';

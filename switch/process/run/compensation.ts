@@ -1,5 +1,5 @@
 // Undoing a money-moving request whose answer was not 00 although the ledger may have moved money
-// for it (SPEC §3 invariant 3): after a deadline (deadline.ts), after a failed ledger call, and for
+// for it (SPEC §3 invariant 3): after a deadline (budget.ts), after a failed ledger call, and for
 // every 0100/0200 debit of a batch that failed as a whole (a worker died; the main thread answered
 // it 96 and calls undoRequest). The undo is one ledger reversal that remembers the transaction as
 // reversed (so a hold landing later is refused), releases a hold that landed, and credits back a
@@ -10,13 +10,13 @@
 // gives up is logged and left to the hold-expiry sweeper. The queue is in memory: a crash of the
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
 // carry compensations).
-import { log as processLog } from '../../log/index.js';
-import type { Ledger } from '../../ledger/index.js';
-import type { CardStore } from '../../stores/cards.js';
-import type { IsoFields } from '../../iso/codec.js';
-import { kindOf } from '../../iso/processing.js';
-import { acquirer11, text, transactionId } from '../../iso/wire.js';
-import { duplicateKey, recordIdOf, type TransactionRecords } from '../../stores/records.js';
+import { log as processLog } from '../../../log/index.js';
+import type { Ledger } from '../../../ledger/index.js';
+import type { CardStore } from '../../../stores/cards.js';
+import type { IsoFields } from '../../../iso/codec.js';
+import { kindOf } from '../../../iso/processing.js';
+import { mtiClass, ownTransactionId, text } from '../../../iso/wire.js';
+import { messageDuplicateKey, recordIdOf, type TransactionRecords } from '../../../stores/records.js';
 
 export const COMPENSATION_ATTEMPTS_MAX = 60;
 export const COMPENSATION_PENDING_MAX = 10_000;
@@ -38,27 +38,24 @@ export async function undoTransaction(ledger: Ledger, balanceId: string, txId: s
  * as it is: credits and advices are not declined by a failure of the switch's own.
  */
 export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string, f: IsoFields, records?: AnswerCache): Promise<boolean> {
-  const cls = mti.slice(0, 3);
+  const cls = mtiClass(mti);
   if ((cls !== '010' && cls !== '020') || kindOf(text(f, 3)) !== 'DEBIT') return false;
   const pan = text(f, 2);
-  const f7 = text(f, 7);
-  const stan = text(f, 11);
-  if (pan === undefined || f7 === undefined || stan === undefined) return false;
+  if (pan === undefined || text(f, 7) === undefined || text(f, 11) === undefined) return false;
   const card = await cards.findByPan(pan);
   if (card === null) return false;
-  const txId = transactionId(card.id, mti, f7, stan, text(f, 32) ?? '', text(f, 41));
-  await undoTransaction(ledger, card.balanceId, txId, card.id);
-  if (records !== undefined) {
+  await undoTransaction(ledger, card.balanceId, ownTransactionId(card.id, mti, f)!, card.id);
+  const dk = records === undefined ? null : messageDuplicateKey(records.panIndexKey, mti, f);
+  if (records !== undefined && dk !== null) {
     // Its hold may have written the approval's record and cached answer (HoldArgs.record): the
     // answer was 96, so a repeat must be decided again, not answered 00 from the cache.
-    const dk = duplicateKey(records.duplicateKeyHmac, cls, pan, stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
     await records.store.forgetApproval(dk, card.balanceId, recordIdOf(dk));
   }
   return true;
 }
 
 /** Where undoRequest forgets a cached answer: the record store and the key its duplicate keys are HMACs under. */
-export interface AnswerCache { store: TransactionRecords; duplicateKeyHmac: Buffer }
+export interface AnswerCache { store: TransactionRecords; panIndexKey: Buffer }
 
 let pending = 0;
 

@@ -1,13 +1,13 @@
 // What a debit costs in the balance's currency (SPEC §4): the channel, the amount converted when
 // the transaction currency differs (field 6/51 when they are in the balance currency, else the
 // program's rate table), the channel fee and the FX fee; and the limits that apply to it.
-import type { IsoFields } from '../../iso/codec.js';
-import type { CardRecord } from '../../stores/cards.js';
-import type { Program } from '../../stores/programs.js';
-import type { DailyLimits } from '../../ledger/index.js';
-import type { Reason } from '../../iso/reasons.js';
-import { currencyAlpha, currencyExponent } from '../../iso/currency.js';
-import { amountMinor, text } from '../../iso/wire.js';
+import type { IsoFields } from '../../../iso/codec.js';
+import type { CardRecord } from '../../../stores/cards.js';
+import type { Program } from '../../../stores/programs.js';
+import type { DailyLimits } from '../../../ledger/index.js';
+import type { Reason } from '../../../iso/reasons.js';
+import { currencyAlpha, currencyExponent } from '../../../iso/currency.js';
+import { amountMinor, text } from '../../../iso/wire.js';
 
 export type Channel = 'POS' | 'ECOM' | 'ATM';
 

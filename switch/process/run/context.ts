@@ -3,14 +3,14 @@
 // partner-mode programs and the outbox the calls a partner cannot refuse are written to.
 import { Cluster, type Redis } from 'ioredis';
 import { Registry } from 'prom-client';
-import { Outbox } from '../../adapters/outbox.js';
-import { PartnerClients } from '../../adapters/partners.js';
-import { IsoCodec } from '../../iso/codec.js';
-import { dialectByName } from '../../iso/dialect.js';
-import { Ledger } from '../../ledger/index.js';
-import { CardStore } from '../../stores/cards.js';
-import type { ProgramTable } from '../../stores/programs.js';
-import { TransactionRecords } from '../../stores/records.js';
+import { Outbox } from '../../../adapters/outbox.js';
+import { PartnerClients } from '../../../adapters/partners.js';
+import { IsoCodec } from '../../../iso/codec.js';
+import { dialectByName } from '../../../iso/dialect.js';
+import { Ledger } from '../../../ledger/index.js';
+import { CardStore } from '../../../stores/cards.js';
+import type { ProgramTable } from '../../../stores/programs.js';
+import { TransactionRecords } from '../../../stores/records.js';
 
 export interface ProcessContext {
   dialect: '1987' | '2003';
@@ -20,8 +20,8 @@ export interface ProcessContext {
   programs: ProgramTable;
   /** Transaction records, the duplicate-answer cache and the retrieval-reference index. */
   records: TransactionRecords;
-  /** Key of the HMAC that turns a message's duplicate key into a Redis key and record id (no PAN in keys). */
-  duplicateKeyHmac: Buffer;
+  /** SWITCH_SECRET's PAN-index key (stores/secrets.ts): the HMAC key of card lookups, duplicate keys and record ids (no PAN in keys). */
+  panIndexKey: Buffer;
   /** One client per partner-mode program (adapters/partners.ts). */
   partners: PartnerClients;
   /** Where force-debits, force-credits, reversals, clearings and notifications wait to be sent (written before the answer). */
@@ -38,7 +38,7 @@ export interface ProcessContext {
 }
 
 export async function createContext(a: {
-  dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; cardIndexKey: Buffer; holdCoalescing?: boolean;
+  dialect: '1987' | '2003'; redis: Redis | Cluster; programs: ProgramTable; panIndexKey: Buffer; holdCoalescing?: boolean;
   /** Registry of the partner metrics; a worker's own when left out (the main thread observes decision-path calls from the events). */
   registry?: Registry;
   /** CARD_CACHE: decide debits of known cards in one round trip (default true; never on a cluster). */
@@ -51,8 +51,8 @@ export async function createContext(a: {
     codec: new IsoCodec(dialectByName(a.dialect)),
     ledger,
     records: new TransactionRecords(a.redis, ledger),
-    duplicateKeyHmac: a.cardIndexKey,
-    cards: new CardStore(a.redis, a.cardIndexKey),
+    panIndexKey: a.panIndexKey,
+    cards: new CardStore(a.redis, a.panIndexKey),
     programs: a.programs,
     partners: new PartnerClients(a.programs, a.registry ?? new Registry()),
     outbox,

@@ -9,10 +9,10 @@
 // whether the ledger knew the transaction. Several candidates in step 2 or 3 are
 // AMBIGUOUS_REFERENCED_TRANSACTION.
 import type { ProcessContext } from './context.js';
-import type { CardRecord } from '../../stores/cards.js';
-import type { IsoFields } from '../../iso/codec.js';
-import { originalIdentity } from '../../stores/records.js';
-import { authorizationId, originalData, text, transactionId } from '../../iso/wire.js';
+import type { CardRecord } from '../../../stores/cards.js';
+import type { IsoFields } from '../../../iso/codec.js';
+import { originalIdentity } from '../../../stores/records.js';
+import { authorizationId, namedTransactionId, text } from '../../../iso/wire.js';
 
 export type OriginalMatch =
   | { readonly found: true; readonly txId: string }
@@ -26,9 +26,8 @@ export type OriginalMatch =
 export async function matchOriginal(
   ctx: ProcessContext, f: IsoFields, card: CardRecord, apply: (txId: string) => Promise<boolean>, byAuthorizationId: boolean,
 ): Promise<OriginalMatch> {
-  const od = originalData(text(f, 90));
   const f41 = text(f, 41);
-  const named = od === null ? null : transactionId(card.id, od.mti, od.f7, od.stan, od.acquirer, f41);
+  const named = namedTransactionId(card.id, f);
   if (named !== null && await apply(named)) return { found: true, txId: named };
 
   if (named !== null) {

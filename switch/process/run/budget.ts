@@ -1,4 +1,4 @@
-// The latency budget of a money-moving request (SPEC §2.5): the ledger call of an 0100/0200 debit
+// The latency budget of a money-moving request (docs/architecture.md): the ledger call of an 0100/0200 debit
 // races the program's `budgetMs`, counted from when the deciding thread took the message. When
 // the budget runs out first the answer comes from the program's stand-in rule, and whatever the
 // call may still do in the ledger is settled to match it (when the call fails instead, Redis
@@ -15,11 +15,11 @@
 // Compensation (compensation.ts) runs on the same Redis connection as the call, after it, and is
 // retried with backoff while Redis is unreachable.
 import type { ProcessContext } from './context.js';
-import type { Checked } from './request.js';
+import type { Checked, Posting } from '../plan/types.js';
 import { performance } from 'node:perf_hooks';
 import { compensate, undoTransaction } from './compensation.js';
-import { holdArgs } from './holds.js';
-import { PreconditionFailedError, type HoldResult } from '../../ledger/index.js';
+import { holdArgs } from '../plan/ledger-args.js';
+import { PreconditionFailedError, type HoldResult } from '../../../ledger/index.js';
 
 
 /**
@@ -55,7 +55,7 @@ export type BudgetOutcome<T> = { kind: 'decided'; result: T; scriptSeconds: numb
  * shared `deadlines`. A call that fails is compensated (undone) and its error rethrown: the batch
  * answers it as a system error (96).
  */
-export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', deadlines: BatchDeadlines, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
+export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: Posting, deadlines: BatchDeadlines, start: () => Promise<T>): Promise<BudgetOutcome<T>> {
   // Spent already (the card lookup waited): the ledger is not asked at all.
   if (ctx.now() - c.startedMs >= c.program.budgetMs) return standIn(ctx, c, mode, null);
   const t0 = performance.now();
@@ -74,9 +74,9 @@ export async function withinBudget<T>(ctx: ProcessContext, c: Checked, mode: 'H'
 }
 
 /** `call`: the ledger call that went out and may still land (null: none did), which a decline must undo. */
-async function standIn(ctx: ProcessContext, c: Checked, mode: 'H' | 'P', call: Promise<unknown> | null): Promise<BudgetOutcome<never>> {
+async function standIn(ctx: ProcessContext, c: Checked, mode: Posting, call: Promise<unknown> | null): Promise<BudgetOutcome<never>> {
   const s = c.program.standIn;
-  if (mode === 'H' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit) {
+  if (mode === 'HOLD' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit) {
     compensate(() => forceHold(ctx, c));
     return { kind: 'standInApproved' };
   }

@@ -1,8 +1,8 @@
 // The one place the arguments of a card debit (hold or post) are built from a checked message:
 // every hold — an 0100's, an 0120's forced one, a stand-in approval's at the deadline — gets the
 // same fees, per-MCC expiry (SPEC §2.3), limits and orphan key, so no path can drift from the others.
-import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard } from '../../ledger/index.js';
-import type { Checked } from './request.js';
+import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard } from '../../../ledger/index.js';
+import type { Checked } from './types.js';
 
 export interface DebitOptions {
   /**
@@ -16,11 +16,11 @@ export interface DebitOptions {
   readonly forced?: boolean;
   /** Transaction id to post under, when not the message's own (never for a hold). */
   readonly txId?: string;
-  /** The request's guard (Request.guard): only the first ledger call of an 0100/0200 debit carries it. */
+  /** The remembered card's guard (run/run.ts): only the first ledger call of an 0100/0200 debit carries it. */
   readonly guard?: HoldGuard | undefined;
   /** The user's funds are the partner's to decide (EXTERNAL_BALANCE, HoldArgs.userUnchecked). */
   readonly userUnchecked?: boolean;
-  /** The message's record and cached answer, written by the hold when it approves (HoldArgs.record, Request.recordApproval). */
+  /** The message's record and cached answer, written by the hold when it approves (HoldArgs.record). */
   readonly record?: ApprovalRecord | undefined;
 }
 

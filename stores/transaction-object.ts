@@ -1,0 +1,53 @@
+// The transaction object of the seed's Legacy Transactions Notifier, and the switch's transaction
+// record built on it: types only, shared by the record store (records.ts), its codec
+// (record-codec.ts), the deciding code and the management API.
+
+export interface TransactionData {
+  mcc: string | null;
+  merchantIdentifier: string | null;
+  merchantName: string | null;
+  /** Field 43 positions 24–36. */
+  merchantCity: string | null;
+  captureMode: string | null;
+  lastFourDigits: string | null;
+  acquirerCountry: string | null;
+  retrievalReferenceNumber: string | null;
+}
+
+/**
+ * The transaction object of the seed's Legacy Transactions Notifier ("Transaction object"): what a
+ * partner is told of every processed message (adapters/partner-types.ts, `transaction`).
+ */
+export interface SeedTransactionObject {
+  id: string;
+  balanceId: string | null;
+  resourceId: string | null;
+  resource: 'card' | 'balance';
+  cardId: string | null;
+  externalTransactionId: string | null;
+  referenceExternalTransactionId: string | null;
+  type: string;
+  category: 'DEBIT' | 'CREDIT';
+  amount: number | null;
+  currency: string | null;
+  originalAmount: number | null;
+  originalCurrency: string | null;
+  status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED';
+  description: string;
+  date: string;
+  referenceExternalTransactionDate: string | null;
+  /** Always present; its fields may be null. */
+  transactionData: TransactionData;
+}
+
+/** The seed's transaction object, with the processing status, reason and wire facts added: a transaction record. */
+export interface TransactionObject extends SeedTransactionObject {
+  /** An approved original reversed in part: minor units given back so far (absent otherwise). */
+  reversedAmount?: number;
+  processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';
+  reason: string;
+  responseCode: string;
+  mti: string;
+  feeMinor: number;
+  fxFeeMinor: number;
+}

@@ -1,0 +1,130 @@
+// The checks a money message passes before any effect, in order (the decline table of
+// docs/messages.md): fields present, processing code, amount, the card (unknown, locked,
+// inactive, expired), the customer's transactional lock (carried on the card), the price in the
+// balance's currency, the deposit, the per-transaction limit. Which apply depends on the kind of
+// transaction: a credit is stopped only by an irreversible lock, a balance inquiry moves no money
+// and may carry a zero amount, and a zero-amount purchase authorization is an account
+// verification: the card checks, nothing else. An advice (0120, 0220) is never declined, so only
+// what makes posting it impossible refuses it.
+//
+// Pure: a function of the request and the facts read for it (plan/types.ts Facts).
+import type { Request } from '../decision.js';
+import type { CardRecord } from '../../../stores/cards.js';
+import { isIrreversibleLock } from '../../../stores/cards.js';
+import { LOCK_REASONS, type Reason } from '../../../iso/reasons.js';
+import { currencyNumeric } from '../../../iso/currency.js';
+import { amountMinor, ownTransactionId, text } from '../../../iso/wire.js';
+import { MAX_AMOUNT_MINOR } from '../../../ledger/index.js';
+import { isCredit, type TxKind } from '../../../iso/processing.js';
+import { dailyLimits, perTransactionLimit, price } from './pricing.js';
+import type { Checked, Facts, Refused } from './types.js';
+
+/**
+ * The checks of a request (0100, 0200; `isRequest` true) or an advice (0120, 0220): the checked
+ * message, or the one reason it is refused with.
+ */
+export function examine(req: Request, facts: Facts, isRequest: boolean): Checked | Refused {
+  const f = req.msg.fields;
+  const card = facts.card;
+  const f4 = text(f, 4);
+  const wireAmount = amountMinor(f4);
+  // The card is known before any check refuses, so every record names it and its transaction.
+  const txId = card === null ? null : ownTransactionId(card.id, req.msg.mti, f);
+  let priced: Refused['priced'] = null;
+  let learnedAmount = wireAmount > 0 ? wireAmount : 0;
+  const refuse = (reason: Reason, fault: Refused['fault'] = null): Refused => ({ reason, fault, card, txId, amountMinor: learnedAmount, priced });
+
+  const absent = REQUIRED_FIELDS.find((n) => text(f, n) === undefined && (n !== 3 || isRequest));
+  if (absent !== undefined) return refuse('FORMAT_ERROR', { field: absent, problem: 'required and absent' });
+  const pc = req.pc;
+  if (pc === undefined) return refuse('UNKNOWN_TRANSACTION_TYPE');
+  const kind = pc.kind;
+  // Zero is allowed in a balance inquiry (where field 4 may be absent) and in an account
+  // verification (a zero-amount 0100 purchase); field 4 is n12, so it is never above the maximum.
+  const inquiry = kind === 'INQUIRY';
+  const verification = isRequest && req.cls.kind === 'AUTHORIZATION' && pc.code === '00' && wireAmount === 0;
+  const amount = inquiry && f4 === undefined ? 0 : wireAmount;
+  if (!(amount > 0 || (amount === 0 && (inquiry || verification)))) return refuse('INVALID_AMOUNT');
+
+  if (card === null) return refuse('CARD_NOT_FOUND');
+  if (isRequest) {
+    const cardReason = checkCardFor(kind, card, text(f, 14), facts.nowMs);
+    if (cardReason !== null) return refuse(cardReason);
+  }
+  const program = facts.program;
+  if (program === undefined) return refuse('UNKNOWN_ERROR');
+  const currencyN3 = currencyNumeric(card.currency);
+  if (currencyN3 === undefined) return refuse('CURRENCY_MISMATCH');
+  const base = {
+    kind, pc, card, program, currencyN3, txId: txId!, orphanTxId: text(f, 41) === undefined ? undefined : ownTransactionId(card.id, req.msg.mti, f, false) ?? undefined,
+    mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs,
+  };
+  if (inquiry || verification) {
+    return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, accountVerification: verification };
+  }
+  // Money moves in the balance's currency: field 49 is converted when it differs.
+  const p = price(f, program, card.currency, currencyN3, amount);
+  if (typeof p === 'string') return refuse(p);
+  priced = p;
+  learnedAmount = p.amountMinor;
+  // No amount or balance beyond n12: a converted amount (with its fees) past it can never be held.
+  if (p.amountMinor + p.feeMinor + p.fxFeeMinor > MAX_AMOUNT_MINOR) return refuse('INVALID_AMOUNT');
+  const depositId = facts.depositId;
+  if (kind !== 'DEBIT') {
+    return { ...base, depositId, amountMinor: p.amountMinor, priced: p, companyId: null, limits: undefined, accountVerification: false };
+  }
+  if (isRequest) {
+    if (depositId === null && program.depositRequired) return refuse('DEPOSIT_BALANCE_NOT_FOUND');
+    const perTx = perTransactionLimit(card, program);
+    if (perTx !== null && p.amountMinor > perTx) return refuse('EXCEEDS_AMOUNT_LIMIT');
+  }
+  const charged = p.feeMinor + p.fxFeeMinor > 0;
+  return {
+    ...base, depositId, amountMinor: p.amountMinor, priced: p, companyId: charged ? facts.companyId : null, accountVerification: false,
+    limits: isRequest ? dailyLimits(card, program, p.channel, facts.nowMs) : undefined,
+  };
+}
+
+/** Fields every money message carries (field 3 only in a request: an advice without it is posted as it can be). */
+const REQUIRED_FIELDS: readonly number[] = [2, 3, 7, 11];
+
+/** A Checked or a Refused: which one. */
+export function isRefused(c: Checked | Refused): c is Refused {
+  return 'reason' in c;
+}
+
+function checkCardFor(kind: TxKind, card: CardRecord, f14: string | undefined, nowMs: number): Reason | null {
+  if (isCredit(kind)) return checkCardForCredit(card);
+  const reason = checkCard(card, f14, nowMs);
+  if (reason !== null) return reason;
+  // The customer's transactional locks, denormalized onto the card (stores/customers.ts), stop
+  // debits and account verifications; a balance inquiry still answers.
+  return kind === 'DEBIT' && card.debitsBlocked ? 'AML_EXCEPTION' : null;
+}
+
+/** Card-level reasons for a debit or inquiry, or null. Field 14 must match the card's expiry and not be past. */
+export function checkCard(card: CardRecord, f14: string | undefined, nowMs: number): Reason | null {
+  if (card.lock !== 0) return LOCK_REASONS[card.lock] ?? 'UNKNOWN_ERROR';
+  if (card.status !== 'ACTIVE') return 'CARD_LOCK_5_CARD_INACTIVE';
+  if (f14 !== undefined && (f14 !== card.expiry || isPast(f14, nowMs))) return 'EXPIRED_CARD';
+  if (f14 === undefined && isPast(card.expiry, nowMs)) return 'EXPIRED_CARD';
+  return null;
+}
+
+/**
+ * A credit is stopped only by the irreversible locks (lost, stolen, inactive, replaced) and by a
+ * physical card not yet activated (lock 5's reason); other locks and the expiry do not stop it:
+ * a refund may reach a card after it expired.
+ */
+function checkCardForCredit(card: CardRecord): Reason | null {
+  if (isIrreversibleLock(card.lock)) return LOCK_REASONS[card.lock] ?? 'UNKNOWN_ERROR';
+  if (card.status !== 'ACTIVE') return 'CARD_LOCK_5_CARD_INACTIVE';
+  return null;
+}
+
+/** A YYMM expiry is past once its month has ended (UTC). */
+function isPast(yymm: string, nowMs: number): boolean {
+  const now = new Date(nowMs);
+  const cur = (now.getUTCFullYear() % 100) * 100 + now.getUTCMonth() + 1;
+  return Number(yymm) < cur;
+}

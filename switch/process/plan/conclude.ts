@@ -1,0 +1,150 @@
+// Conclusions: what a plan and its outcome decide. Each is a pure function of the request, the
+// plan's checked message and what the executor reports (plan/types.ts outcomes), so every answer
+// can be read, and tested, from a table: no Redis, no partner, no clock.
+import { decide, type Decision, type FieldFault, type Request } from '../decision.js';
+import { fromLedger, type Reason } from '../../../iso/reasons.js';
+import { REVERSAL_TYPE } from '../../../iso/processing.js';
+import type {
+  BalanceOutcome, Checked, ClearOutcome, CreditOutcome, DebitOutcome, LedgerOutcome, PostedOutcome, Posting, Refused, ReverseOutcome, ReversalSubject,
+} from './types.js';
+
+/** The decision of a message refused before any effect: the record still names its card, transaction and amount. */
+export function refusedDecision(req: Request, r: Refused): Decision {
+  return decide(req, { reason: r.reason, fault: r.fault, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+}
+
+/** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
+export function about(req: Request, c: Checked, d: Partial<Decision> & { readonly reason: Reason }): Decision {
+  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
+}
+
+/**
+ * The ledger's part of a debit: approved or declined with field 54 from the balances after it, or
+ * at the deadline the stand-in rule's answer (run/budget.ts): APPROVE_UP_TO approved with a forced
+ * hold, otherwise BUDGET_DEADLINE_PASSED (91).
+ */
+export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l: LedgerOutcome): Decision {
+  if (l.kind === 'standInDeclined') {
+    return about(req, c, { reason: 'BUDGET_DEADLINE_PASSED', ledger: { op: posting, forced: false, standIn: true, approved: false } });
+  }
+  if (l.kind === 'standInApproved') {
+    return about(req, c, { reason: 'APPROVED', ledger: { op: posting, forced: true, standIn: true, approved: true }, original: true });
+  }
+  return about(req, c, {
+    reason: l.approved ? 'APPROVED' : fromLedger(l.reason),
+    balance: { currencyN3: c.currencyN3, availableMinor: l.availableMinor, blockedMinor: l.blockedMinor },
+    ledger: { op: posting, forced: false, standIn: false, approved: l.approved, recorded: l.recorded }, scriptSeconds: l.scriptSeconds, original: l.approved,
+  });
+}
+
+/**
+ * The decision an 0100/0200 debit gets if the ledger approves it, field 54 at zero balances: what
+ * a hold that writes its own record (HoldArgs.record) carries; the hold fills the balances in.
+ */
+export function approvalOf(req: Request, c: Checked, posting: Posting): Decision {
+  return fromLedgerOutcome(req, c, posting, { kind: 'decided', approved: true, reason: 'APPROVED', availableMinor: 0, blockedMinor: 0, recorded: false, scriptSeconds: 0 });
+}
+
+/**
+ * An 0100/0200 debit from what the ledger and the partner said (docs/partners.md):
+ * - INTERNAL: the ledger's decision.
+ * - SHARED_AUTHORIZATION: the partner first; its refusal decides (no hold taken); its approval, or
+ *   its silence with a stand-in approval, leaves the ledger's decision.
+ * - EXTERNAL_BALANCE: the deposit hold first (its decline decides); then the partner's refusal
+ *   decides, its approval or a stand-in approval leaves the hold's. The balance is the
+ *   partner's: no field 54.
+ */
+export function concludeDebit(req: Request, c: Checked, posting: Posting, o: DebitOutcome): Decision {
+  const external = c.program.mode === 'EXTERNAL_BALANCE';
+  const p = o.partner;
+  if (p !== null && !p.approved && !o.partnerStandIn) {
+    return decide(req, { reason: p.reason, card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, partnerCall: p.timing });
+  }
+  const local = o.local === null ? about(req, c, { reason: 'UNKNOWN_ERROR' }) : fromLedgerOutcome(req, c, posting, o.local);
+  if (p === null) return external ? { ...local, balance: null } : local;
+  let d: Decision = { ...local, partnerCall: p.timing };
+  if (o.partnerStandIn && local.reason === 'APPROVED' && (d.ledger.op === 'HOLD' || d.ledger.op === 'POST')) d = { ...d, ledger: { ...d.ledger, standIn: true } };
+  return external ? { ...d, balance: null } : d;
+}
+
+/**
+ * Whether the program's stand-in rule approves a debit its partner gave no answer to (the same
+ * rule as the ledger's deadline, run/budget.ts): `APPROVE_UP_TO`, an 0100 hold (an 0200 post is
+ * declined as under DECLINE), amount at or under `standIn.limit`.
+ */
+export function standInApproves(c: Checked, posting: Posting): boolean {
+  const s = c.program.standIn;
+  return posting === 'HOLD' && s.rule === 'APPROVE_UP_TO' && s.limit !== undefined && c.amountMinor <= s.limit;
+}
+
+/** A refund (20) or payment credit (28) posted at once, after the partner's `credit` in a partner mode. */
+export function concludeCredit(req: Request, c: Checked, o: CreditOutcome): Decision {
+  const p = o.partner;
+  if (p !== null && !p.approved) return decide(req, { reason: p.reason, card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, partnerCall: p.timing });
+  const r = o.local;
+  const d = r === null ? about(req, c, { reason: 'UNKNOWN_ERROR' }) : about(req, c, {
+    reason: r.ok ? 'APPROVED' : fromLedger(r.reason), status: 'CLEARED', ledger: { op: 'CREDIT', approved: r.ok }, original: r.ok,
+    balance: { currencyN3: c.currencyN3, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor },
+  });
+  if (p === null) return d;
+  return c.program.mode === 'EXTERNAL_BALANCE' ? { ...d, balance: null, partnerCall: p.timing } : { ...d, partnerCall: p.timing };
+}
+
+/** A balance inquiry, or a refund's 0100: approved with field 54, moving nothing. */
+export function concludeBalance(req: Request, c: Checked, o: BalanceOutcome): Decision {
+  if (!o.ok) return about(req, c, { reason: o.reason });
+  return about(req, c, { reason: 'APPROVED', balance: { currencyN3: c.currencyN3, availableMinor: o.availableMinor, blockedMinor: o.blockedMinor } });
+}
+
+/** An 0120's forced hold: approved whatever the funds (the network already approved it). */
+export function concludeForceHold(req: Request, c: Checked): Decision {
+  return about(req, c, { reason: 'APPROVED', ledger: { op: 'HOLD', forced: true, standIn: false, approved: true }, original: true });
+}
+
+/**
+ * An advice's credit: posted (an original a reversal may find), or, when the ledger cannot post it
+ * (a balance past the n12 maximum, a balance gone), acknowledged all the same and recorded INVALID
+ * with the reason: the scheme reported it, the issuer's operations must look at it.
+ */
+export function concludeAdviceCredit(req: Request, c: Checked, r: PostedOutcome): Decision {
+  if (!r.ok) return about(req, c, { reason: fromLedger(r.reason), status: 'CLEARED', ledger: { op: 'CREDIT', approved: false } });
+  return about(req, c, { reason: 'APPROVED', status: 'CLEARED', ledger: { op: 'CREDIT', approved: true }, original: true });
+}
+
+/** A refund's clearing: credited under the refund authorization's id, which is what a reversal names, not this advice. */
+export function concludeRefundClear(req: Request, c: Checked, r: PostedOutcome): Decision {
+  return { ...concludeAdviceCredit(req, c, r), original: false };
+}
+
+/**
+ * An 0220 debit: the clearing of its original, or (no original, or several candidates: recorded
+ * AMBIGUOUS_REFERENCED_TRANSACTION) a forced post, the scheme having settled it.
+ */
+export function concludeClear(req: Request, c: Checked, o: ClearOutcome): Decision {
+  if (o.cleared) return about(req, c, { reason: 'APPROVED', referenceTxId: o.originalTxId, ledger: { op: 'CLEAR', originalTxId: o.originalTxId } });
+  return about(req, c, {
+    reason: o.ambiguous ? 'AMBIGUOUS_REFERENCED_TRANSACTION' : 'APPROVED', processing: 'SUCCESS',
+    ledger: { op: 'POST', forced: true, standIn: false, approved: true }, original: true,
+  });
+}
+
+const REVERSAL = { type: REVERSAL_TYPE, category: 'CREDIT' as const, status: 'REVERSED' as const };
+
+/** A reversal refused before any effect (no field 2, a malformed field 95, an unknown card). */
+export function refusedReversal(req: Request, r: { card: ReversalSubject['card'] | null; txId: string | null }, reason: Reason, fault: FieldFault | null = null): Decision {
+  return decide(req, { reason, fault, ...REVERSAL, card: r.card, txId: r.txId });
+}
+
+/**
+ * A reversal (0400/0420): its original reversed (what it moved), refused by the ledger (field 95
+ * above the original, a credit-back past the maximum: 13, an advice acknowledged and recorded
+ * INVALID), ambiguous (96), or unknown and acknowledged (remembered when field 90 names it).
+ */
+export function concludeReverse(req: Request, r: ReversalSubject, o: ReverseOutcome): Decision {
+  if (o.found) {
+    if (o.refusal !== null) return decide(req, { reason: o.refusal, ...REVERSAL, card: r.card, txId: r.txId, referenceTxId: o.originalTxId });
+    return decide(req, { reason: 'APPROVED', ...REVERSAL, card: r.card, txId: r.txId, referenceTxId: o.originalTxId, amountMinor: o.movedMinor, ledger: { op: 'REVERSE', originalTxId: o.originalTxId } });
+  }
+  if (o.ambiguous) return refusedReversal(req, r, 'AMBIGUOUS_REFERENCED_TRANSACTION');
+  return decide(req, { reason: 'APPROVED', ...REVERSAL, card: r.card, txId: r.txId, referenceTxId: o.named });
+}

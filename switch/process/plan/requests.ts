@@ -1,0 +1,38 @@
+// 0100 authorization (dual message) and 0200 financial request (single message), after the checks
+// of checks.ts. They differ only in how a debit takes the money:
+// - 0100: a debit (00, 01, 09) is one deposit-then-user hold, cleared later by an 0220; a
+//   zero-amount purchase is an account verification (85, nothing held); a refund (20) is approved
+//   and holds nothing (credited when its 0220 clears); a payment credit (28) posts at once; a
+//   balance inquiry (30) moves nothing.
+// - 0200: a debit is checked like an 0100 hold and posted at once (status CLEARED); a refund or a
+//   payment credit posts at once; a balance inquiry moves nothing.
+import type { Request } from '../decision.js';
+import { ACCOUNT_VERIFICATION_TYPE } from '../../../iso/processing.js';
+import { examine, isRefused } from './checks.js';
+import { about, refusedDecision } from './conclude.js';
+import type { Facts, Plan } from './types.js';
+
+/** The plan of an 0100 (or its repeat 0101). */
+export function planAuthorization(req: Request, facts: Facts): Plan {
+  const c = examine(req, facts, true);
+  if (isRefused(c)) return { op: 'ANSWER', decision: refusedDecision(req, c) };
+  if (c.accountVerification) return { op: 'ANSWER', decision: about(req, c, { reason: 'ACCOUNT_VERIFIED', type: ACCOUNT_VERIFICATION_TYPE, status: 'CLEARED' }) };
+  switch (c.kind) {
+    case 'DEBIT': return { op: 'DEBIT', c, posting: 'HOLD' };
+    case 'PAYMENT_CREDIT': return { op: 'CREDIT', c, idempotencyKey: `auth:${c.txId}` };
+    case 'REFUND': return { op: 'BALANCE', c };
+    case 'INQUIRY': return { op: 'BALANCE', c };
+  }
+}
+
+/** The plan of an 0200 (or its repeat 0201). */
+export function planFinancial(req: Request, facts: Facts): Plan {
+  const c = examine(req, facts, true);
+  if (isRefused(c)) return { op: 'ANSWER', decision: refusedDecision(req, c) };
+  switch (c.kind) {
+    case 'DEBIT': return { op: 'DEBIT', c, posting: 'POST' };
+    case 'REFUND': return { op: 'CREDIT', c, idempotencyKey: `fin:${c.txId}` };
+    case 'PAYMENT_CREDIT': return { op: 'CREDIT', c, idempotencyKey: `fin:${c.txId}` };
+    case 'INQUIRY': return { op: 'BALANCE', c };
+  }
+}

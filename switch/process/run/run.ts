@@ -1,0 +1,336 @@
+// The executor: performs the intents of a message's plan (plan/types.ts) — the partner asks, the
+// budgeted ledger calls with their stand-in and compensation, the search for an original, the
+// outbox entries — and turns what came of them into the message's Decision through the plan's
+// pure conclusions (plan/conclude.ts). It is the one place the deciding code has effects; the
+// batch (batch.ts) calls it once per message and renders what it returns.
+//
+// A debit of a card this thread remembers (CardStore.seen) is decided in one round trip: planned
+// on the remembered card, its hold re-checks the card's version and the message's duplicate entry
+// in its own script (HoldArgs.guard) and writes the approval's record with it (HoldArgs.record,
+// rendered here from the plan). When the guard fails, or the plan on the remembered card refused
+// without asking the ledger, nothing was done and the message is decided again the usual way.
+import type { ProcessContext } from './context.js';
+import type { Decision, Request } from '../decision.js';
+import type { Planner } from '../messages.js';
+import type { CardRecord } from '../../../stores/cards.js';
+import { PreconditionFailedError, type ApprovalRecord, type HoldGuard, type PostResult } from '../../../ledger/index.js';
+import { fromLedger, type Reason } from '../../../iso/reasons.js';
+import { partnerDeclineReason } from '../../../adapters/partner-client.js';
+import { text } from '../../../iso/wire.js';
+import type { TransactionObject } from '../../../stores/records.js';
+import type { EnqueueInput } from '../../../adapters/outbox.js';
+import { recordIdOf } from '../../../stores/records.js';
+import {
+  approvalOf, concludeAdviceCredit, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
+  concludeReverse, standInApproves,
+} from '../plan/conclude.js';
+import { creditArgs, debitArgs, holdArgs } from '../plan/ledger-args.js';
+import { outboxCall, partnerTransaction, reportCalls } from '../plan/partner-calls.js';
+import type { BalanceOutcome, Checked, CreditOutcome, LedgerOutcome, Plan, ReversalSubject, ReverseOutcome } from '../plan/types.js';
+import { renderAnswer, renderRecord } from '../render.js';
+import { cacheableAnswer, replayAnswer } from '../replay.js';
+import { withinBudget, type BatchDeadlines } from './budget.js';
+import { factsOf } from './facts.js';
+import { matchOriginal } from './originals.js';
+import { askPartner, enqueueAll, partnerOf } from './partner.js';
+
+/** The record a hold carried with its approval (HoldArgs.record), as rendered before the call. */
+export interface CarriedApproval { readonly rec: TransactionObject; readonly nowMs: number; readonly bytes: string }
+
+/** A routed message on its way through the executor (one per frame that reaches a planner). */
+export interface Work {
+  readonly req: Request;
+  /** Its class's planner (messages.ts). */
+  readonly planner: Planner;
+  /** Its frame's index in the batch. */
+  readonly i: number;
+  /** Its duplicate key (null: network management, or fields 7/11 absent). */
+  readonly dk: Buffer | null;
+  /** The card lookup, started with the batch's duplicate lookups (null: no field 2). */
+  card: Promise<CardRecord | null> | null;
+  /** Set when the card is the one this thread remembers: the hold re-checks it (HoldArgs.guard). */
+  guard: HoldGuard | undefined;
+  /** The record the hold carried, set once the hold's arguments were built. */
+  approval: CarriedApproval | undefined;
+  /** The plan being run (set once planned), for the undo of a message that cannot be answered as decided. */
+  plan: Plan | undefined;
+}
+
+/** A message answered from the duplicate cache while being decided again (its guard failed). */
+export interface Replayed { readonly replayed: { readonly framed: Buffer | null; readonly code: string } }
+
+/**
+ * Decides one message: facts, plan, effects, conclusion. A message decided with a remembered card
+ * (`w.guard`) stands only when its guarded ledger call ran; otherwise it is decided again after a
+ * fresh duplicate lookup (a repeat is then answered from the cache: Replayed) and card read.
+ * Throws when Redis or a script fails (the batch answers 96; what may have landed is undone).
+ */
+export async function decide(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines): Promise<Decision | Replayed> {
+  if (w.guard === undefined) return decideOnce(ctx, w, deadlines);
+  try {
+    const d = await decideOnce(ctx, w, deadlines);
+    if (d.ledger.op !== 'NONE') return d;
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+  }
+  // The guarded hold did nothing (its guard failed) or never went out: no record of its to forget
+  // or replace, whatever comes of deciding again.
+  w.approval = undefined;
+  w.guard = undefined;
+  const [hit] = await ctx.records.cachedAnswers([w.dk]);
+  if (hit !== null && hit !== undefined) return { replayed: replayAnswer(ctx.codec, hit, w.req.msg) };
+  const pan = text(w.req.msg.fields, 2)!;
+  ctx.cards.forget(pan);
+  w.card = ctx.cards.findByPan(pan);
+  return decideOnce(ctx, w, deadlines);
+}
+
+async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines): Promise<Decision> {
+  const card = w.card === null ? null : await w.card;
+  const plan = w.planner(w.req, await factsOf(ctx, card));
+  w.plan = plan;
+  return run(ctx, w, plan, deadlines);
+}
+
+/**
+ * The partner calls that undo what a debit or credit plan may have had a partner take, when its
+ * message is answered 96 after all (its ledger call failed, or its record could not be written):
+ * a `reversal` of the partner's `debit` / `credit` of the transaction (the seed: a reversal of
+ * something the partner never took is answered 2xx all the same). None for INTERNAL programs.
+ */
+export function partnerUndo(w: Work): EnqueueInput[] {
+  const p = w.plan;
+  if (p === undefined || (p.op !== 'DEBIT' && p.op !== 'CREDIT') || p.c.program.mode === 'INTERNAL') return [];
+  const call = p.op === 'DEBIT' ? 'debit' : 'credit';
+  const status = p.op === 'DEBIT' && p.posting === 'HOLD' ? 'AUTHORIZED' : 'CLEARED';
+  return [outboxCall(p.c.program, 'reversal', partnerTransaction(w.req, p.c, call, { status }))];
+}
+
+/** Performs a plan's intents and concludes. */
+async function run(ctx: ProcessContext, w: Work, p: Plan, deadlines: BatchDeadlines): Promise<Decision> {
+  const req = w.req;
+  switch (p.op) {
+    case 'ANSWER': return p.decision;
+    case 'DEBIT': return runDebit(ctx, w, p.c, p.posting, deadlines);
+    case 'CREDIT': return runCredit(ctx, req, p.c, p.idempotencyKey);
+    case 'BALANCE': return concludeBalance(req, p.c, await readBalance(ctx, p.c));
+    case 'FORCE_HOLD': {
+      await ctx.ledger.hold(holdArgs(p.c, { idempotencyKey: `advice:${p.c.txId}`, forced: true }));
+      await enqueueAll(ctx, reportCalls(req, p.c, { kind: 'force-debit', status: 'AUTHORIZED' }));
+      return concludeForceHold(req, p.c);
+    }
+    case 'ADVICE_CREDIT': {
+      const r = await ctx.ledger.credit(creditArgs(p.c, { idempotencyKey: p.idempotencyKey }));
+      if (r.ok) await enqueueAll(ctx, reportCalls(req, p.c, { kind: 'force-credit', status: 'CLEARED' }));
+      return concludeAdviceCredit(req, p.c, r);
+    }
+    case 'CLEAR': return runClear(ctx, req, p.c);
+    case 'REFUND_CLEAR': {
+      const r = await creditRefund(ctx, p.c, p.originalTxId);
+      if (r.ok) await enqueueAll(ctx, reportCalls(req, p.c, { kind: 'force-credit', status: 'CLEARED' }));
+      return concludeRefundClear(req, p.c, r);
+    }
+    case 'REVERSE': return runReverse(ctx, req, p.r);
+  }
+}
+
+/**
+ * An 0100/0200 debit: the ledger's hold or post within the budget, around the partner's `debit`
+ * in a partner mode (SHARED_AUTHORIZATION: the partner first, a local decline after its approval
+ * sent a `reversal`; EXTERNAL_BALANCE: the deposit hold first, a partner refusal releases it). A
+ * partner that does not answer leaves the answer to the stand-in rule: APPROVE_UP_TO keeps the
+ * hold and tells the partner with a `force-debit`; otherwise a `reversal`, since it may have taken it.
+ */
+async function runDebit(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', deadlines: BatchDeadlines): Promise<Decision> {
+  const req = w.req;
+  const client = partnerOf(ctx, c.program);
+  if (client === null) return concludeDebit(req, c, posting, { local: await localDebit(ctx, w, c, posting, false, deadlines), partner: null, partnerStandIn: false });
+  const status = posting === 'HOLD' ? 'AUTHORIZED' : 'CLEARED';
+  const program = c.program;
+  if (program.mode === 'SHARED_AUTHORIZATION') {
+    const ask = await askPartner(ctx, client, req, c, 'debit', status);
+    const o = ask.outcome;
+    if (!o.approved && !(!o.answered && standInApproves(c, posting))) {
+      if (!o.answered) await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
+      return concludeDebit(req, c, posting, { local: null, partner: o, partnerStandIn: false });
+    }
+    const d = concludeDebit(req, c, posting, { local: await localDebit(ctx, w, c, posting, false, deadlines), partner: o, partnerStandIn: !o.approved });
+    // A stand-in approval tells the partner with a force-debit; a local decline after the
+    // partner's approval (funds, deposit, limits, deadline), or after its silence, with a reversal.
+    if (d.reason === 'APPROVED' && !o.approved) await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status }))]);
+    else if (d.reason !== 'APPROVED') await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
+    return d;
+  }
+  const local = await localDebit(ctx, w, c, posting, true, deadlines);
+  const held = concludeDebit(req, c, posting, { local, partner: null, partnerStandIn: false });
+  if (held.reason !== 'APPROVED') return held;
+  const ask = await askPartner(ctx, client, req, c, 'debit', status);
+  const o = ask.outcome;
+  if (o.approved) return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: false });
+  if (!o.answered && standInApproves(c, posting)) {
+    // No answer, and the stand-in rule approves: the deposit hold stays and the partner is told.
+    await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status }))]);
+    return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: true });
+  }
+  // The deposit hold (or post) taken for it is undone; a partner that did not answer may have taken the debit.
+  await ctx.ledger.reverse({ idempotencyKey: `partner-undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, cardId: c.card.id, rememberOrphan: true });
+  if (!o.answered) await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
+  return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: false });
+}
+
+/** The deposit-then-user hold or post of a debit within its budget (budget.ts); `userUnchecked`: EXTERNAL_BALANCE. */
+async function localDebit(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', userUnchecked: boolean, deadlines: BatchDeadlines): Promise<LedgerOutcome> {
+  const o = { idempotencyKey: null, guard: w.guard, userUnchecked, record: w.guard === undefined ? undefined : carryApproval(ctx, w, c, posting) };
+  const b = await withinBudget(ctx, c, posting, deadlines, () => (posting === 'HOLD' ? ctx.ledger.hold(holdArgs(c, o)) : ctx.ledger.debit(debitArgs(c, o))));
+  if (b.kind === 'standInApproved') return STAND_IN_APPROVED;
+  if (b.kind === 'standInDeclined') return STAND_IN_DECLINED;
+  const r = b.result;
+  return { kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor, recorded: r.recorded, scriptSeconds: b.scriptSeconds };
+}
+
+const STAND_IN_APPROVED: LedgerOutcome = Object.freeze({ kind: 'standInApproved' });
+const STAND_IN_DECLINED: LedgerOutcome = Object.freeze({ kind: 'standInDeclined' });
+
+/**
+ * The record and cached answer of the approval the debit would get (plan/conclude.ts approvalOf,
+ * field 54 at zero balances that the hold fills in), for its hold to write when it approves; kept
+ * on the work so the batch knows what the hold wrote. Undefined when the cached answer lives in
+ * another slot group than the record (the record is then written after the decision, as any).
+ */
+function carryApproval(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST'): ApprovalRecord | undefined {
+  const dk = w.dk;
+  if (dk === null) return undefined;
+  const d = approvalOf(w.req, c, posting);
+  const res = renderAnswer(ctx.dialect, w.req, d);
+  const rc = res.fields.get(39) as string;
+  const nowMs = ctx.now();
+  const rec = renderRecord(w.req, d, recordIdOf(dk), rc, nowMs);
+  const record = ctx.records.approvalRecord(dk, rec, cacheableAnswer(ctx.codec, res, rc), nowMs, c.currencyN3);
+  if (record === null) return undefined;
+  w.approval = { rec, nowMs, bytes: record.args[0] as string };
+  return record;
+}
+
+/** A card credit (refund, payment credit) posted at once; in a partner mode the partner's `credit` first. */
+async function runCredit(ctx: ProcessContext, req: Request, c: Checked, idempotencyKey: string): Promise<Decision> {
+  const post = async (): Promise<CreditOutcome['local']> => ctx.ledger.credit(creditArgs(c, { idempotencyKey }));
+  const client = partnerOf(ctx, c.program);
+  if (client === null) return concludeCredit(req, c, { local: await post(), partner: null });
+  const ask = await askPartner(ctx, client, req, c, 'credit', 'CLEARED');
+  if (!ask.outcome.approved) {
+    if (!ask.outcome.answered) await enqueueAll(ctx, [outboxCall(c.program, 'reversal', ask.tx)]);
+    return concludeCredit(req, c, { local: null, partner: ask.outcome });
+  }
+  const d = concludeCredit(req, c, { local: await post(), partner: ask.outcome });
+  if (d.reason !== 'APPROVED') await enqueueAll(ctx, [outboxCall(c.program, 'reversal', ask.tx)]);
+  return d;
+}
+
+/**
+ * The user balance for field 54. In an EXTERNAL_BALANCE program the balance is the partner's:
+ * read with its `GET /users/{userId}/balances/{balanceId}` within the budget (available = the
+ * partner's amount; blocked = what the switch still holds for it).
+ */
+async function readBalance(ctx: ProcessContext, c: Checked): Promise<BalanceOutcome> {
+  const client = c.program.mode === 'EXTERNAL_BALANCE' ? partnerOf(ctx, c.program) : null;
+  if (client !== null) {
+    const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
+    const r = await client.getBalance(c.card.customerId, c.card.balanceId, { timeoutMs: Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs) });
+    if (!r.ok) return { ok: false, reason: partnerDeclineReason(r) };
+    const local = await ctx.ledger.getUserBalance(c.card.balanceId);
+    return { ok: true, availableMinor: r.body.amount, blockedMinor: local?.blockedMinor ?? 0 };
+  }
+  const b = await ctx.ledger.getUserBalance(c.card.balanceId);
+  if (b === null) return { ok: false, reason: 'BALANCE_NOT_FOUND' };
+  return { ok: true, availableMinor: b.availableMinor, blockedMinor: b.blockedMinor };
+}
+
+/**
+ * The clearing of the original authorization (found as originals.ts says); when there is none the
+ * advice is a forced post under its own transaction id, reported to the partner as a force-debit.
+ */
+async function runClear(ctx: ProcessContext, req: Request, c: Checked): Promise<Decision> {
+  // One idempotency key per (advice, candidate): a first probe of an id the ledger does not know
+  // must not make the clearing of the candidate found next look like a conflicting replay.
+  let cleared = { fromHoldMinor: 0, forcedMinor: 0, releasedMinor: 0 };
+  const clear = async (originalTxId: string): Promise<boolean> => {
+    const r = await ctx.ledger.clear({ idempotencyKey: `clear:${c.txId}:${originalTxId}`, txId: originalTxId, balanceId: c.card.balanceId, amountMinor: c.amountMinor, nowMs: c.nowMs });
+    cleared = { fromHoldMinor: r.clearedFromHoldMinor, forcedMinor: r.forcedMinor, releasedMinor: r.releasedMinor };
+    // A remembered orphan reversal (no authorization ever held under that id) is no original to
+    // clear: the scheme settled the money all the same, so the advice is a forced post.
+    return r.reason !== 'TRANSACTION_NOT_FOUND' && !(r.reason === 'TRANSACTION_NOT_OPEN' && r.status === 'REVERSED');
+  };
+  const m = await matchOriginal(ctx, req.msg.fields, c.card, clear, true);
+  if (m.found) {
+    // The partner learns of the clearing (EXTERNAL_BALANCE: PUT CLEARED, and what a clearing for
+    // less gave back) and of any excess over the authorization (force-debit).
+    await enqueueAll(ctx, reportCalls(req, c, { kind: 'cleared', originalTxId: m.txId, amountMinor: c.amountMinor, fromHoldMinor: cleared.fromHoldMinor, releasedMinor: cleared.releasedMinor }));
+    if (cleared.forcedMinor > 0) await enqueueAll(ctx, reportCalls(req, c, { kind: 'force-debit', status: 'CLEARED', amountMinor: cleared.forcedMinor }));
+    return concludeClear(req, c, { cleared: true, originalTxId: m.txId, ...cleared });
+  }
+  await ctx.ledger.debit(debitArgs(c, { idempotencyKey: `force:${c.txId}`, forced: true }));
+  await enqueueAll(ctx, reportCalls(req, c, { kind: 'force-debit', status: 'CLEARED' }));
+  return concludeClear(req, c, { cleared: false, ambiguous: m.ambiguous });
+}
+
+/**
+ * A refund's 0100 held nothing, so its clearing is the credit itself, recorded under the original's
+ * transaction id. When that id is taken (a second clearing of the same refund, or field 90 naming
+ * a debit) the credit is recorded under the advice's own id: each clearing pays once.
+ */
+async function creditRefund(ctx: ProcessContext, c: Checked, originalTxId: string | null): Promise<PostResult> {
+  if (originalTxId !== null) {
+    const r = await ctx.ledger.credit(creditArgs(c, { idempotencyKey: `clear:${c.txId}`, txId: originalTxId }));
+    if (r.reason !== 'TRANSACTION_EXISTS') return r;
+  }
+  return ctx.ledger.credit(creditArgs(c, { idempotencyKey: `force:${c.txId}` }));
+}
+
+/**
+ * A reversal: the original found (originals.ts) and reversed whatever its state; a partner-mode
+ * program's partner is told what was given back (force-credit; force-debit for a credit debited
+ * back). An unknown original named by field 90 is remembered as reversed.
+ */
+async function runReverse(ctx: ProcessContext, req: Request, r: ReversalSubject): Promise<Decision> {
+  let outcome: Reversed = { known: false, movedMinor: 0, refusal: null, debitedBack: false };
+  const apply = async (originalTxId: string): Promise<boolean> => {
+    outcome = await reverseOriginal(ctx, r.card, originalTxId, r.newAmountMinor, false);
+    return outcome.known;
+  };
+  const m = await matchOriginal(ctx, req.msg.fields, r.card, apply, false);
+  if (m.found) {
+    const o: ReverseOutcome = { found: true, originalTxId: m.txId, movedMinor: outcome.movedMinor, refusal: outcome.refusal, debitedBack: outcome.debitedBack };
+    if (o.refusal === null && r.program !== undefined && r.txId !== null) {
+      const subject = { card: r.card, program: r.program, txId: r.txId, nowMs: r.nowMs, amountMinor: o.movedMinor, priced: null, kind: 'REFUND' as const, pc: { type: 'Adjustment' } };
+      await enqueueAll(ctx, reportCalls(req, subject, { kind: 'reversed', originalTxId: m.txId, movedMinor: o.movedMinor, debitedBack: o.debitedBack }));
+    }
+    return concludeReverse(req, r, o);
+  }
+  // An unknown original is acknowledged (the processor must not retry it forever) and, when field
+  // 90 names it, remembered as reversed.
+  if (!m.ambiguous && m.named !== null) await reverseOriginal(ctx, r.card, m.named, r.newAmountMinor, true);
+  return concludeReverse(req, r, { found: false, ambiguous: m.ambiguous, named: m.named });
+}
+
+/**
+ * What reversing one transaction did: `known`, the ledger had it; `movedMinor`, money given back
+ * by this call (fees included); `refusal`, why the ledger moved nothing although it knows the
+ * transaction (null when it reversed it now or already had).
+ */
+interface Reversed { known: boolean; movedMinor: number; refusal: Reason | null; debitedBack: boolean }
+
+/**
+ * Reverses `originalTxId` whatever its state (ledger `reverse`): an open hold is released, posted
+ * money is moved back (a debit credited back, a credit debited back), in full or down to
+ * `newAmount`, and the card's daily-limit usage is given back.
+ */
+async function reverseOriginal(ctx: ProcessContext, card: CardRecord, originalTxId: string, newAmount: number, rememberOrphan: boolean): Promise<Reversed> {
+  const r = await ctx.ledger.reverse({
+    // The probe and the remembering of an orphan are two ledger operations: two idempotency keys.
+    idempotencyKey: `${rememberOrphan ? 'orphan' : 'rev'}:${originalTxId}:${newAmount}`, txId: originalTxId, balanceId: card.balanceId, rememberOrphan,
+    cardId: card.id, ...(newAmount > 0 ? { newAmountMinor: newAmount } : {}),
+  });
+  const known = r.reason !== 'TRANSACTION_NOT_FOUND';
+  const refusal: Reason | null = r.ok || !known ? null : r.reason === 'INVALID_AMOUNT' || r.reason === 'AMOUNT_TOO_LARGE' ? 'INVALID_AMOUNT' : fromLedger(r.reason);
+  return { known, movedMinor: r.movedMinor, refusal, debitedBack: r.effect === 'DEBITED_BACK' };
+}
