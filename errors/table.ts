@@ -111,7 +111,10 @@ export const ERRORS = {
   BUDGET_DEADLINE_PASSED: decline(wire('91', '9111'), 'UNKNOWN_ERROR', 'The latency budget ran out before the decision; the stand-in rule declined.'),
   AMBIGUOUS_REFERENCED_TRANSACTION: decline(wire('96', '9109'), 'AMBIGUOUS_REFERENCED_TRANSACTION', 'More than one earlier transaction matches the reversal or clearing.'),
   UNKNOWN_ERROR: decline(wire('96', '9109'), 'UNKNOWN_ERROR', 'The switch could not decide: a system error.'),
-  FORMAT_ERROR: decline(wire('30', '9104'), 'UNKNOWN_ERROR', 'The framing is intact but the body does not decode, or a mandatory field is missing.'),
+  FORMAT_ERROR: decline(wire('30', '9104'), 'UNKNOWN_ERROR', 'The framing is intact but the body does not decode, a mandatory field is missing, or card data (fields 23, 35, 48, 52, 55) is malformed.'),
+  SECURITY_VIOLATION: decline(wire('63', '1022'), 'UNKNOWN_ERROR', 'Card data is wrong or missing where required: CVV2, CVV, iCVV, ARQC, a replayed ATC, a track that is not the card\'s, a card-present entry on a virtual card (the detail says which).'),
+  INCORRECT_PIN: decline(wire('55', '1017'), 'UNKNOWN_ERROR', 'The PIN block does not hold the card\'s PIN, or the card has no PIN set.'),
+  PIN_REQUIRED: decline(wire('55', '1012'), 'UNKNOWN_ERROR', 'A cash withdrawal under the STRICT policy carries no PIN block (field 52).'),
   ALREADY_REVERSED: decline(wire('05', '1000'), 'UNKNOWN_ERROR', 'A remembered earlier reversal already cancelled this transaction.', 409),
 
   // Ledger: refusals a script returns (named in ledger/codes.ts) that are not decline reasons,
@@ -143,8 +146,10 @@ export const ERRORS = {
   // Management API: problems of the HTTP layer and the routes.
   VALIDATION_ERROR: answered('api', 400, 'The request does not match the route\'s schema, or a value in it is not acceptable.'),
   MALFORMED_JSON: answered('api', 400, 'The body is not valid JSON.'),
-  ENCRYPTION_REQUIRED: answered('api', 400, 'The answer holds card data: send Encrypt-Response: true and Public-Key.'),
+  ENCRYPTION_REQUIRED: answered('api', 400, 'The answer holds card data: send Encrypt-Response: true and Public-Key; or the request must be encrypted: send Encrypted-Request: true and a JWE payload.'),
   INVALID_PUBLIC_KEY: answered('api', 400, 'Public-Key is missing, or not base64 of a PEM SPKI RSA key of an accepted size.'),
+  INVALID_PAYLOAD: answered('api', 400, 'An encrypted request\'s body is not {"payload": compact JWE}, or what it decrypts to is not the call\'s body.'),
+  CANT_DECRYPT_PAYLOAD: answered('api', 400, 'The JWE does not decrypt with the switch\'s encryption key (GET /secure/encryption-key), or uses another algorithm than RSA-OAEP-256 / RSA-OAEP with A256GCM.'),
   CLIENT_CERTIFICATE_REQUIRED: answered('api', 403, 'TLS is configured and the request has no verified client certificate.'),
   NOT_FOUND: answered('api', 404, 'No route (or no installed page) at this path.'),
   PROGRAM_NOT_FOUND: answered('api', 404, 'No program has this configId.'),
@@ -177,6 +182,9 @@ export const ERRORS = {
   CARD_INVALID_ARGUMENT: answered('card', 400, 'An argument of a card operation is malformed.'),
   CARD_KEYS_UNAVAILABLE: answered('card', 500, 'The key that encrypted the stored PAN is not configured.'),
   CARD_DATA_CORRUPT: answered('card', 500, 'A stored card record does not decode.'),
+  CARD_NOT_VIRTUAL: answered('card', 409, 'Only a virtual card\'s CVV2 is reset: a physical card\'s is printed on it.'),
+  CVV_RESETS_EXHAUSTED: answered('card', 409, 'The card\'s CVV2 was reset 998 times: issue a new card.'),
+  PROGRAM_KEYS_MISSING: answered('card', 500, 'The card\'s program has no card keys in KEYS_FILE: no CVV2 or PVV can be made for it.'),
 
   // Customer store.
   KYC_REQUIRED: answered('customer', 409, 'The customer\'s KYC status is not SUCCESS: no balance or card for them yet.'),
@@ -223,6 +231,8 @@ export const ERRORS = {
   SW_ERR_CONFIG: internal('startup', 'An environment variable is malformed or out of range, or the TLS files it names are unusable.'),
   SW_ERR_PROGRAM_CONFIG: internal('startup', 'PROGRAMS_FILE (or a partner block in it) is not a valid program list.'),
   SW_ERR_SECRET: internal('startup', 'SWITCH_SECRET is shorter than 32 bytes, or the development secret cannot be read or written.'),
+  SW_ERR_KEYS: internal('startup', 'KEYS_FILE (or the development key file) is not a valid key set: the line names the program and the key.'),
+  SW_ERR_ENCRYPTION_KEY: internal('startup', 'ENCRYPTION_KEY_FILE is not a PEM RSA private key of 2048-8192 bits, or the development key cannot be read or written.'),
   SW_ERR_REDIS_UNREACHABLE: internal('startup', 'The Redis named by REDIS_URL or REDIS_CLUSTER does not answer.'),
   SW_ERR_REDIS_NOT_INSTALLED: internal('startup', 'redis-server is not installed: run `sudo apt-get install -y redis-server`, or set REDIS_URL to an existing Redis (redis://host:port)'),
   SW_ERR_REDIS_DIR_IN_USE: internal('startup', 'Another live switch (or ledger check) owns the Redis data directory.'),

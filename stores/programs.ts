@@ -2,6 +2,7 @@
 // PROGRAMS_FILE; every other field gets the default written next to it here.
 import { readFileSync } from 'node:fs';
 import { AppError } from '../errors/index.js';
+import { CARDHOLDER_VERIFICATIONS, type CardholderVerification } from '../cardauth/verify.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -30,6 +31,11 @@ export interface Program {
    * (adapters/low-balance.ts); default null each: no notification. Needs a `partner` block.
    */
   lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
+  /**
+   * What card data a message must carry (cardauth/verify.ts; docs/cards.md "Card authentication"):
+   * STRICT (default) or RELAXED (verifies what is present, requires nothing more; the demo program's default).
+   */
+  cardholderVerification: CardholderVerification;
 }
 
 function defaultExpiryByMcc(): Record<string, number> {
@@ -81,7 +87,17 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     holdExpiryDays: num(p.holdExpiryDays, 7),
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? defaultExpiryByMcc(),
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
+    cardholderVerification: verificationOf(p.cardholderVerification, configId, where),
   };
+}
+
+/** `cardholderVerification`: STRICT or RELAXED; absent: STRICT, except RELAXED for the demo program. */
+function verificationOf(v: unknown, configId: string, where: string): CardholderVerification {
+  if (v === undefined || v === null) return configId === DEMO_PROGRAM_INPUT.configId ? 'RELAXED' : 'STRICT';
+  if (typeof v !== 'string' || !(CARDHOLDER_VERIFICATIONS as readonly string[]).includes(v)) {
+    throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "cardholderVerification" must be one of ${CARDHOLDER_VERIFICATIONS.join(', ')}`);
+  }
+  return v as CardholderVerification;
 }
 
 /** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */

@@ -79,7 +79,7 @@ export class InlineRunner implements BatchRunner {
 
   static async create(init: Omit<WorkerInit, 'redisUrl' | 'redisSocket' | 'redisCluster'>, redis: Redis | Cluster, registry?: Registry): Promise<InlineRunner> {
     const ctx = await createContext({
-      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
+      dialect: init.dialect, redis, programs: new ProgramTable(init.programs), cardIndexKey: Buffer.from(init.cardIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache, keys: init.keys,
       ...(registry === undefined ? {} : { registry }),
     });
     return new InlineRunner(ctx);

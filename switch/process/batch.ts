@@ -11,7 +11,8 @@ import { MESSAGE_CLASSES, responseMti, type MessageClass } from './messages.js';
 import { processingCodeOf, type ProcessingCode } from '../../iso/processing.js';
 import { PreconditionFailedError } from '../../ledger/index.js';
 import type { SeenCard } from '../../stores/cards.js';
-import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
+import { answer, ECHO_FIELDS, issuerAuthenticationData, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
+import { messagePan } from '../../cardauth/fields.js';
 import { duplicateKey, recordIdOf, type RecordWrite, type TransactionObject } from '../../stores/records.js';
 import { acquirer11, text } from '../../iso/wire.js';
 import type { ApprovalRecord } from '../../ledger/index.js';
@@ -71,7 +72,7 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
       st.codes[i] = code(res);
       continue;
     }
-    const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
+    const pan = cls.kind === 'NETWORK' ? undefined : messagePan(msg.fields);
     const pc = processingCodeOf(text(msg.fields, 3));
     const dk = cls.recorded ? dedupKey(ctx, msg) : null;
     // The PAN's index (an HMAC) once, for the remembered card and the card read alike.
@@ -110,15 +111,13 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
     const hit = cached[k];
     if (hit !== null && hit !== undefined) {
       w.req.card?.catch(() => { /* not needed: the first answer stands */ });
-      const replay = replayAnswer(ctx.codec, hit, w.req.msg);
-      st.out[w.i] = replay.framed;
-      st.codes[w.i] = replay.code;
+      pending.push(replayInto(ctx, st, w, hit));
       return;
     }
     // Messages about one card run in the order they were read: an original and its reversal or
     // clearing pipelined into the same batch must reach the ledger in that order, or the second
     // would find no original and the first would then hold money that was already settled.
-    const pan = text(w.req.msg.fields, 2);
+    const pan = messagePan(w.req.msg.fields);
     const before = pan === undefined ? undefined : byCard?.get(pan);
     const run = before === undefined ? settle(ctx, w, st) : before.then(() => settle(ctx, w, st));
     if (pan !== undefined) (byCard ??= new Map()).set(pan, run);
@@ -135,6 +134,13 @@ export async function processBatch(ctx: ProcessContext, frames: readonly Buffer[
 function code(m: IsoMessage): string {
   const c = m.fields.get(39);
   return typeof c === 'string' ? c : '';
+}
+
+/** A repeat answered from the duplicate-answer cache (its field 55, if any, made again from its own ICC data). */
+async function replayInto(ctx: ProcessContext, st: BatchState, w: Work, hit: Buffer): Promise<void> {
+  const replay = await replayAnswer(ctx.codec, hit, w.req.msg, ctx.keys);
+  st.out[w.i] = replay.framed;
+  st.codes[w.i] = replay.code;
 }
 
 /** Decides one message and renders its answer, record and feed event. */
@@ -162,8 +168,10 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
     return;
   }
   const res = renderAnswer(ctx.dialect, req, d);
-  const framed = encode(ctx, res);
   const rc = code(res);
+  // A verified ARQC: the answer carries the ARPC of its response code (field 55, tag 91), never cached.
+  if (d.issuerAuth !== null) res.fields.set(55, await issuerAuthenticationData(ctx.keys, d.issuerAuth, rc));
+  const framed = encode(ctx, res);
   st.out[i] = framed;
   st.codes[i] = rc;
   if (dk === null || framed === null) return;
@@ -183,7 +191,7 @@ async function settle(ctx: ProcessContext, w: Work, st: BatchState): Promise<voi
     // on landing after the deadline (its call went out first on this connection, so lands first),
     // and only that: the record of an earlier answer to the same message stands.
     const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
-    const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces };
+    const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc, d.issuerAuth?.configId ?? null), nowMs, indexRrn: d.original, replaces };
     // That replacement is retried like the undo it goes with (compensation.ts): a record written
     // after the answer may be lost to a failure, a cached 00 for a hold that was undone may not.
     if (replaces === undefined) st.writes.push(write);
@@ -204,7 +212,7 @@ function recordApproval(ctx: ProcessContext, w: Work, d: Decision): ApprovalReco
   if (w.dk === null || b === null) return undefined;
   const res = renderAnswer(ctx.dialect, w.req, d);
   const rc = code(res);
-  const answer = cacheableAnswer(ctx.codec, res, rc);
+  const answer = cacheableAnswer(ctx.codec, res, rc, d.issuerAuth?.configId ?? null);
   const nowMs = ctx.now();
   const rec = renderRecord(w.req, d, recordIdOf(w.dk), rc, nowMs);
   const record = ctx.records.approvalRecord(w.dk, rec, answer, nowMs, b.currencyN3);
@@ -231,10 +239,10 @@ async function decideGuarded(ctx: ProcessContext, w: Work, st: BatchState): Prom
   // The guarded hold did nothing (its guard failed) or never went out: no record of its to forget
   // or replace, whatever comes of deciding again.
   w.approval = undefined;
-  const pan = text(req.msg.fields, 2)!;
+  const pan = messagePan(req.msg.fields)!;
   const [hit] = await ctx.records.cachedAnswers([w.dk]);
   if (hit !== null && hit !== undefined) {
-    const replay = replayAnswer(ctx.codec, hit, req.msg);
+    const replay = await replayAnswer(ctx.codec, hit, req.msg, ctx.keys);
     st.out[w.i] = replay.framed;
     st.codes[w.i] = replay.code;
     return REPLAYED;
@@ -269,7 +277,7 @@ function dedupKey(ctx: ProcessContext, msg: IsoMessage): Buffer | null {
   const stan = text(f, 11);
   const f7 = text(f, 7);
   if (stan === undefined || f7 === undefined) return null;
-  return duplicateKey(ctx.duplicateKeyHmac, msg.mti.slice(0, 3), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
+  return duplicateKey(ctx.duplicateKeyHmac, msg.mti.slice(0, 3), messagePan(f) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
 }
 
 /** A body that did not decode: answered 30 when MTI and STAN could be read, else dropped (SPEC §2.2). */

@@ -11,6 +11,7 @@
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
 // carry compensations).
 import { log as processLog } from '../../log/index.js';
+import { messagePan } from '../../cardauth/fields.js';
 import type { Ledger } from '../../ledger/index.js';
 import type { CardStore } from '../../stores/cards.js';
 import type { IsoFields } from '../../iso/codec.js';
@@ -40,7 +41,7 @@ export async function undoTransaction(ledger: Ledger, balanceId: string, txId: s
 export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string, f: IsoFields, records?: AnswerCache): Promise<boolean> {
   const cls = mti.slice(0, 3);
   if ((cls !== '010' && cls !== '020') || kindOf(text(f, 3)) !== 'DEBIT') return false;
-  const pan = text(f, 2);
+  const pan = messagePan(f);
   const f7 = text(f, 7);
   const stan = text(f, 11);
   if (pan === undefined || f7 === undefined || stan === undefined) return false;

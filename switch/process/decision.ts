@@ -12,6 +12,7 @@ import type { BatchDeadlines } from './deadline.js';
 import type { MessageClass } from './messages.js';
 import type { ProcessingCode } from '../../iso/processing.js';
 import { authorizationId } from '../../iso/wire.js';
+import type { IssuerAuthentication } from '../../cardauth/keys.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */
@@ -92,6 +93,10 @@ export interface Decision {
   readonly original: boolean;
   /** The partner call made within the budget (partner modes), for the main thread's partner metrics; null when none. */
   readonly partnerCall: PartnerCallTiming | null;
+  /** What failed in a SECURITY_VIOLATION / INCORRECT_PIN / PIN_REQUIRED decline (CVV2, ARQC, ATC, TRACK …; never the datum), else null. */
+  readonly reasonDetail: string | null;
+  /** Set when the message's ARQC verified: its answer carries field 55 tag 91 (ARPC ‖ ARC), whatever the reason. */
+  readonly issuerAuth: IssuerAuthentication | null;
 }
 
 /** One partner call of the decision path: which program, endpoint, its outcome (ok, DECLINED, TIMEOUT …) and its seconds. */
@@ -134,6 +139,8 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     scriptSeconds: null,
     original: false,
     partnerCall: null,
+    reasonDetail: null,
+    issuerAuth: null,
     ...d,
   };
 }

@@ -12,12 +12,12 @@ import { partnerDeclineReason } from '../../adapters/partner-client.js';
 
 /** The decision of a message refused before the ledger: the record still names its card, transaction and amount. */
 export function refused(req: Request, r: Refused): Decision {
-  return decide(req, { reason: r.reason, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+  return decide(req, { reason: r.reason, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced, reasonDetail: r.detail, issuerAuth: r.issuerAuth });
 }
 
 /** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
 export function aboutChecked(req: Request, c: Checked, d: Partial<Decision> & { readonly reason: Decision['reason'] }): Decision {
-  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
+  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, issuerAuth: c.issuerAuth, ...d });
 }
 
 /**

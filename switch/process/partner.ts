@@ -207,7 +207,7 @@ export async function partnerCredit(ctx: ProcessContext, req: Request, c: Checke
 }
 
 function refusedByPartner(req: Request, c: Checked, reason: Reason): Decision {
-  return decide(req, { reason, card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced });
+  return decide(req, { reason, card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, issuerAuth: c.issuerAuth });
 }
 
 /**

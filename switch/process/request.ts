@@ -2,7 +2,8 @@
 // its program, the transaction id, the price in the balance's currency, the partner balances;
 // and, for requests (0100, 0200), the checks they pass before the ledger is asked, in order:
 // the card (unknown, locked, inactive, expired), the customer (transactional lock, carried on the
-// card), the deposit, the per-transaction limit. Which checks apply depends on the kind of
+// card), the card data (CVV2, track, PIN, ARQC: cardauth/check.ts), the deposit, the
+// per-transaction limit. A swipe need not carry field 2: the PAN and expiry are then the track's. Which checks apply depends on the kind of
 // transaction: a credit is stopped only by an irreversible lock (SPEC §2.2), a balance inquiry
 // moves no money and may carry a zero amount, and a zero-amount purchase authorization is an
 // account verification: the card checks, nothing else.
@@ -19,7 +20,11 @@ import { currencyNumeric } from '../../iso/currency.js';
 import { amountMinor, MAX_AMOUNT_MINOR, text, transactionId } from '../../iso/wire.js';
 import { dailyLimits, perTransactionLimit, price, type Priced } from './pricing.js';
 import { isCredit, type ProcessingCode, type TxKind } from '../../iso/processing.js';
-import type { DailyLimits } from '../../ledger/index.js';
+import { PreconditionFailedError, type DailyLimits } from '../../ledger/index.js';
+import { cardDataOf, isFieldError, messageExpiry, messagePan, trackOf, type FieldError } from '../../cardauth/fields.js';
+import { verifyCardholder } from '../../cardauth/check.js';
+import { logCardDataRefusal } from '../../cardauth/run.js';
+import type { IssuerAuthentication } from '../../cardauth/keys.js';
 
 /** A message that may go on to the ledger: what the ledger call needs. */
 export interface Checked {
@@ -52,6 +57,8 @@ export interface Checked {
   readonly nowMs: number;
   /** When deciding this message began: its latency budget counts from here (deadline.ts). */
   readonly startedMs: number;
+  /** Set when the message's ARQC verified: the answer carries an ARPC (render.ts). */
+  readonly issuerAuth: IssuerAuthentication | null;
 }
 
 /** A message refused before the ledger, with what was learned on the way (for its record). */
@@ -62,7 +69,14 @@ export interface Refused {
   readonly txId: string | null;
   readonly amountMinor: number;
   readonly priced: Priced | null;
+  /** What failed, for a card-data decline (never the datum); null otherwise. */
+  readonly detail: string | null;
+  /** Set when the message's ARQC verified before the refusal: the answer still carries an ARPC. */
+  readonly issuerAuth: IssuerAuthentication | null;
 }
+
+/** A card read again after a verification found it changed under the decision: at most this many times. */
+const FRESH_READS_MAX = 2;
 
 /** The checks of a request (0100, 0200), or the one reason it is refused with. */
 export function checkRequest(ctx: ProcessContext, req: Request): Promise<Checked | Refused> {
@@ -74,9 +88,9 @@ export function readAdvice(ctx: ProcessContext, req: Request): Promise<Checked |
   return examine(ctx, req, false);
 }
 
-async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): Promise<Checked | Refused> {
+async function examine(ctx: ProcessContext, req: Request, isRequest: boolean, freshReads = 0): Promise<Checked | Refused> {
   const f = req.msg.fields;
-  const pan = text(f, 2);
+  const pan = messagePan(f);
   const stan = text(f, 11);
   const f7 = text(f, 7);
   const f4 = text(f, 4);
@@ -84,10 +98,17 @@ async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): P
   // The card is known before any check refuses, so every record names it and its transaction.
   const card = pan === undefined ? null : await (req.card ?? ctx.cards.findByPan(pan));
   const txId = card === null || stan === undefined || f7 === undefined ? null : transactionId(card.id, req.msg.mti, f7, stan, text(f, 32) ?? '', text(f, 41));
-  let learned: Omit<Refused, 'reason' | 'refused'> = { card, txId, amountMinor: wireAmount > 0 ? wireAmount : 0, priced: null };
-  const refuse = (reason: Reason): Refused => ({ refused: true, reason, ...learned });
+  let learned: Omit<Refused, 'reason' | 'refused' | 'detail'> = { card, txId, amountMinor: wireAmount > 0 ? wireAmount : 0, priced: null, issuerAuth: null };
+  const refuse = (reason: Reason, detail: string | null = null): Refused => ({ refused: true, reason, detail, ...learned });
 
-  if (pan === undefined || stan === undefined || f7 === undefined || (isRequest && text(f, 3) === undefined)) return refuse('FORMAT_ERROR');
+  if (pan === undefined || stan === undefined || f7 === undefined || (isRequest && text(f, 3) === undefined)) {
+    const track = trackOf(f);
+    if (track !== null && isFieldError(track)) return malformed(req, track, card, refuse);
+    return refuse('FORMAT_ERROR');
+  }
+  // Card data (fields 23, 35, 48, 52, 55) of a request: malformed is a format error naming the field.
+  const cardData = isRequest ? cardDataOf(f) : null;
+  if (cardData !== null && isFieldError(cardData)) return malformed(req, cardData, card, refuse);
   const pc = req.pc;
   if (pc === undefined) return refuse('UNKNOWN_TRANSACTION_TYPE');
   const kind = pc.kind;
@@ -100,11 +121,29 @@ async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): P
 
   if (card === null) return refuse('CARD_NOT_FOUND');
   if (isRequest) {
-    const cardReason = checkCardFor(kind, card, text(f, 14));
+    const cardReason = checkCardFor(kind, card, messageExpiry(f));
     if (cardReason !== null) return refuse(cardReason);
   }
   const program = ctx.programs.byId(card.configId);
   if (program === undefined) return refuse('UNKNOWN_ERROR');
+  if (cardData !== null && !isFieldError(cardData)) {
+    // Card and cardholder authentication: after the card checks, before any money moves or any partner is asked.
+    const v = await verifyCardholder(ctx.keys, ctx.cards, {
+      data: { ...cardData, pan }, card, policy: program.cardholderVerification, kind, processingCode: pc.code, messageId: txId!,
+      fresh: req.guard === undefined,
+    });
+    if (!v.ok && v.stale) {
+      // The card changed under the check (or was remembered): decide again from a fresh read.
+      if (req.guard !== undefined) throw new PreconditionFailedError('CHANGED');
+      if (freshReads >= FRESH_READS_MAX) return refuse('UNKNOWN_ERROR');
+      return examine(ctx, { ...req, card: ctx.cards.findByPan(pan) }, isRequest, freshReads + 1);
+    }
+    learned = { ...learned, issuerAuth: v.issuerAuth };
+    if (!v.ok) {
+      logCardDataRefusal({ reason: v.reason, detail: v.detail, mti: req.msg.mti, stan, cardId: card.id, pan });
+      return refuse(v.reason, v.detail);
+    }
+  }
   const currencyN3 = currencyNumeric(card.currency);
   if (currencyN3 === undefined) return refuse('CURRENCY_MISMATCH');
   const nowMs = ctx.now();
@@ -112,6 +151,7 @@ async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): P
   const orphanTxId = terminal === undefined ? undefined : transactionId(card.id, req.msg.mti, f7, stan, text(f, 32) ?? '', undefined);
   const base = {
     refused: false as const, kind, pc, card, program, currencyN3, txId: txId!, orphanTxId, mcc: text(f, 18), nowMs, startedMs: req.takenMs,
+    issuerAuth: learned.issuerAuth,
   };
   if (inquiry || verification) {
     return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, accountVerification: verification };
@@ -137,6 +177,13 @@ async function examine(ctx: ProcessContext, req: Request, isRequest: boolean): P
     ...base, depositId, amountMinor: priced.amountMinor, priced, companyId, accountVerification: false,
     limits: isRequest ? dailyLimits(card, program, priced.channel, nowMs) : undefined,
   };
+}
+
+/** A request whose card data does not parse: FORMAT_ERROR, with a log line naming the field (never its content). */
+function malformed(req: Request, e: FieldError, card: CardRecord | null, refuse: (reason: Reason, detail: string) => Refused): Refused {
+  const detail = `field ${e.field}: ${e.reason}`;
+  logCardDataRefusal({ reason: 'FORMAT_ERROR', detail, mti: req.msg.mti, stan: text(req.msg.fields, 11), cardId: card?.id ?? null, pan: messagePan(req.msg.fields) });
+  return refuse('FORMAT_ERROR', detail);
 }
 
 function checkCardFor(kind: TxKind, card: CardRecord, f14: string | undefined): Reason | null {

@@ -12,12 +12,13 @@ import { fromLedger, type Reason } from '../../iso/reasons.js';
 import { amountMinor, text, transactionId } from '../../iso/wire.js';
 import { REVERSAL_TYPE } from '../../iso/processing.js';
 import { matchOriginal } from './originals.js';
+import { messagePan } from '../../cardauth/fields.js';
 import { reportToPartner } from './partner.js';
 
 export async function reverse(ctx: ProcessContext, req: Request): Promise<Decision> {
   const f = req.msg.fields;
   const reversal = { type: REVERSAL_TYPE, category: 'CREDIT' as const, status: 'REVERSED' as const };
-  const pan = text(f, 2);
+  const pan = messagePan(f);
   const f95 = text(f, 95);
   const newAmount = f95 === undefined ? 0 : amountMinor(f95.slice(0, 12));
   const card = pan === undefined ? null : await (req.card ?? ctx.cards.findByPan(pan));
