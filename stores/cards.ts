@@ -133,9 +133,9 @@ const F = {
 } as const;
 
 /** The counter field and the lock of each counted check, and what its count is conditioned on. */
-const COUNTED: Readonly<Record<CountedCheck, { field: string; limit: number; lock: number; premise: string }>> = {
-  PIN: { field: F.pinFailures, limit: PIN_FAILURES_BEFORE_LOCK, lock: LOCK_PIN_TRIES_EXCEEDED, premise: F.pvv },
-  CVV2: { field: F.cvv2Failures, limit: CVV2_FAILURES_BEFORE_LOCK, lock: LOCK_SUSPECTED_FRAUD, premise: F.cvv2Generation },
+const COUNTED: Readonly<Record<CountedCheck, { field: string; limit: number; lock: number; premise: string; premiseAbsent: string }>> = {
+  PIN: { field: F.pinFailures, limit: PIN_FAILURES_BEFORE_LOCK, lock: LOCK_PIN_TRIES_EXCEEDED, premise: F.pvv, premiseAbsent: '' },
+  CVV2: { field: F.cvv2Failures, limit: CVV2_FAILURES_BEFORE_LOCK, lock: LOCK_SUSPECTED_FRAUD, premise: F.cvv2Generation, premiseAbsent: '0' },
 };
 
 /**
@@ -155,7 +155,7 @@ interface CardCommands {
   cardActivate(record: string): Promise<number>;
   cardPinFailure(record: string, limit: number, code: number): Promise<[number, number]>;
   cardPinSuccess(record: string): Promise<number>;
-  cardAuthFailure(record: string, cardId: string, counter: string, limit: number, lock: number, premiseField: string, premise: string): Promise<[number, number]>;
+  cardAuthFailure(record: string, cardId: string, counter: string, limit: number, lock: number, premiseField: string, premise: string, premiseAbsent: string): Promise<[number, number]>;
   cardAuthSuccess(record: string, cardId: string, atc: string, messageId: string, ...resetFields: string[]): Promise<number>;
   cardSetPvv(record: string, cardId: string, pvki: string, pvv: string): Promise<number>;
   cardCvv2Generation(record: string, cardId: string, expected: string, next: string): Promise<number>;
@@ -315,7 +315,7 @@ export class CardStore implements CustomerBlockSink, VerificationWrites {
   /** VerificationWrites: a wrong PIN or CVV2 of the authorization path, counted in one script (cardauth/run.ts). */
   async countFailure(pan: string, f: { readonly check: CountedCheck; readonly cardId: string; readonly premise: string }): Promise<FailureCount> {
     const c = COUNTED[f.check];
-    const [code, n] = await this.cmd.cardAuthFailure(recordKey(this.panIndex(pan)), f.cardId, c.field, c.limit, c.lock, c.premise, f.premise);
+    const [code, n] = await this.cmd.cardAuthFailure(recordKey(this.panIndex(pan)), f.cardId, c.field, c.limit, c.lock, c.premise, f.premise, c.premiseAbsent);
     switch (code) {
       case 1: return { outcome: 'COUNTED', failures: n };
       case 2: return { outcome: 'LOCKED', lock: n };

@@ -134,11 +134,13 @@ export class CardDataBuilder {
     return { 14: card.expiry, 22: '812', 48: f48 };
   }
 
-  /** A swipe (entry 90) with the card's track 2; a PIN block when `pin` is given. `withoutField2`: as a real swipe, the PAN only in the track. */
-  swipe(card: CardRef, o: { acquirer: string; pin?: string; cvv?: string; trackExpiry?: string; withoutField2?: boolean }): CardFields & { omit?: number[] } {
-    const f: CardFields & { omit?: number[] } = { 22: '901', 35: this.track2(card, { ...(o.cvv === undefined ? {} : { cvv: o.cvv }), ...(o.trackExpiry === undefined ? {} : { expiry: o.trackExpiry }) }) };
+  /**
+   * A swipe (entry 90) with the card's track 2; a PIN block when `pin` is given. A real swipe may
+   * leave fields 2 and 14 out (the switch then reads them from the track): the caller drops them.
+   */
+  swipe(card: CardRef, o: { acquirer: string; pin?: string; cvv?: string; trackExpiry?: string }): CardFields {
+    const f: CardFields = { 22: '901', 35: this.track2(card, { ...(o.cvv === undefined ? {} : { cvv: o.cvv }), ...(o.trackExpiry === undefined ? {} : { expiry: o.trackExpiry }) }) };
     if (o.pin !== undefined) f[52] = this.pinBlock(card, o.acquirer, o.pin);
-    if (o.withoutField2 === true) f.omit = [2, 14];
     return f;
   }
 
