@@ -324,10 +324,16 @@ export class CardStore implements CustomerBlockSink, VerificationWrites {
     }
   }
 
-  /** VerificationWrites: the chip read's ATC consumed and the passed checks' counts reset, in one script. */
+  /**
+   * VerificationWrites: the chip read's ATC consumed and the passed checks' counts reset, in one
+   * script. A reset does not count up the version, so this thread forgets its remembered copy,
+   * which still shows the count: the next message reads the card again instead of resetting it again.
+   */
   async recordSuccess(pan: string, s: { readonly cardId: string; readonly atc: number | null; readonly messageId: string; readonly reset: readonly CountedCheck[] }): Promise<'OK' | 'REPLAYED' | 'GONE'> {
     const fields = s.reset.map((c) => COUNTED[c].field);
-    const r = await this.cmd.cardAuthSuccess(recordKey(this.panIndex(pan)), s.cardId, s.atc === null ? '' : String(s.atc), s.messageId, ...fields);
+    const index = this.panIndex(pan);
+    const r = await this.cmd.cardAuthSuccess(recordKey(index), s.cardId, s.atc === null ? '' : String(s.atc), s.messageId, ...fields);
+    if (fields.length > 0) this.cache.delete(index);
     return r === 1 ? 'OK' : r === 0 ? 'REPLAYED' : 'GONE';
   }
 

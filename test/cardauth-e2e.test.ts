@@ -262,7 +262,10 @@ for (const dialect of ['1987', '2003'] as const) {
       t.equal(r.res['39'], C.sv, 'the same cryptogram again (its ATC consumed): 63');
       t.same(tag91(r.res)?.arpc, independentArpc(imk, c.pan, '01', atc, arqc, C.sv.slice(0, 2)), 'still with an ARPC, of the decline');
       t.equal((await send(w, chip(c, 1_000, 4))).res['39'], C.sv, 'a lower ATC: 63');
-      t.equal((await send(w, chip(c, 1_000, 6))).res['39'], C.ok, 'the next ATC: approved');
+      const sixth = chip(c, 1_000, 6);
+      const six = await send(w, sixth);
+      t.equal(six.res['39'], C.ok, 'the next ATC: approved');
+      t.same((await send(w, sixth)).raw, six.raw, 'its repeat too: byte for byte, its ARPC made again');
       const forged = await send(w, chip(c, 1_000, 7, {}, '0102030405060708'));
       t.equal(forged.res['39'], C.sv, 'a wrong ARQC: 63');
       t.equal(forged.res['55'], undefined, 'and no ARPC');

@@ -35,8 +35,9 @@ export function cacheableAnswer(codec: IsoCodec, res: IsoMessage, rc: string, is
     body = codec.pack(res);
   }
   const code = Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1');
-  if (issuerAuthConfigId === null) return Buffer.concat([code, body]);
-  const id = Buffer.from(issuerAuthConfigId, 'latin1');
+  const id = issuerAuthConfigId === null ? null : Buffer.from(issuerAuthConfigId, 'latin1');
+  // A configId longer than the mark's two length digits can say is not marked: its repeats go without field 55.
+  if (id === null || id.length > 99) return Buffer.concat([code, body]);
   const mark = Buffer.from(String.fromCharCode(ISSUER_AUTH_MARK) + String(id.length).padStart(2, '0'), 'latin1');
   return Buffer.concat([mark, id, code, body]);
 }
