@@ -67,7 +67,13 @@ change the routes and regenerate.
   \`{"id","lastFourDigits","exp","status","cardNo","cvv"}\`. Without the headers card creation
   answers without PAN and CVV and the full-data GET answers 400 \`ENCRYPTION_REQUIRED\`; a key that
   is not an RSA SPKI key of 2048-8192 bits answers 400 \`INVALID_PUBLIC_KEY\` (checked before a card
-  is issued). Only response encryption is supported; request bodies are plain JSON.
+  is issued).
+- **Encrypted requests** (set PIN): fetch the switch's key (\`GET /secure/encryption-key\`, PEM SPKI
+  RSA with its \`kid\`), encrypt the body as a compact JWE (\`alg\` RSA-OAEP-256 or RSA-OAEP, \`enc\`
+  A256GCM) and send \`{"payload": "<JWE>"}\` with \`Encrypted-Request: true\`. Without the header:
+  400 \`ENCRYPTION_REQUIRED\`; not a JWE, or a plaintext that is not the call's body: 400
+  \`INVALID_PAYLOAD\`; not decryptable with the switch's key or with another algorithm: 400
+  \`CANT_DECRYPT_PAYLOAD\`. Errors stay in clear. Every other request body is plain JSON.
 - **Card status** is \`ACTIVE\`, \`INACTIVE\` (a physical card until activated) or \`LOCKED\` (any lock
   code; the balance view gives the code as \`lockReason\`). \`exp\` is the last day of the expiry
   month, \`YYYY-MM-DD\`. Locks, unlocks, activation and customer transactional locks take effect on

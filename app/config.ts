@@ -22,6 +22,10 @@ export interface SwitchConfig {
   redisDir: string;            // REDIS_DIR, default ./var/redis (managed Redis only)
   redisAppendfsync: 'always' | 'everysec' | 'no' | 'off'; // REDIS_APPENDFSYNC, default always
   programsFile: string | null; // PROGRAMS_FILE
+  /** KEYS_FILE: card keys per program (cardauth/keys.ts); unset: a development key set under ./var (keys.json). */
+  keysFile: string | null;
+  /** ENCRYPTION_KEY_FILE: the RSA private key (PEM) encrypted requests are made to; unset: a development key under ./var (encryption-key.pem). */
+  encryptionKeyFile: string | null;
   dialect: '1987' | '2003';    // ISO_DIALECT, default 1987
   workers: number;             // WORKERS, default 2 (piscina threads)
   batchMax: number;            // BATCH_MAX, default 64 frames per worker task
@@ -118,6 +122,8 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     redisDir: env.REDIS_DIR || 'var/redis',
     redisAppendfsync: oneOf(env, 'REDIS_APPENDFSYNC', 'always', ['always', 'everysec', 'no', 'off'] as const),
     programsFile: env.PROGRAMS_FILE || null,
+    keysFile: env.KEYS_FILE || null,
+    encryptionKeyFile: env.ENCRYPTION_KEY_FILE || null,
     dialect: oneOf(env, 'ISO_DIALECT', '1987', ['1987', '2003'] as const),
     workers: int(env, 'WORKERS', 2, 1, 64),
     batchMax: int(env, 'BATCH_MAX', 64, 1, 1024),

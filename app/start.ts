@@ -1,6 +1,6 @@
 // Assembles one switch process: Redis (managed or given), the worker pool, the ISO 8583 listener
 // and the HTTP server; and takes them down again in the order that loses nothing.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
 import { loadPrograms, ProgramTable, type Program } from '../stores/programs.js';
@@ -30,6 +30,9 @@ import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 import { AppError, hasCode } from '../errors/index.js';
+import { loadKeySet, SoftwareKeyStore, type KeyStore } from '../cardauth/keys.js';
+import { loadEncryptionKey, type EncryptionKey } from '../api/jwe.js';
+import { CardDataBuilder } from '../cardauth/card-data.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -43,6 +46,11 @@ export interface AppOptions {
   placement?: Placement;
   atomics?: 'sync' | 'async' | 'disabled';
   secrets?: Secrets;
+  /**
+   * Where the development files live when their settings are not given (keys.json without
+   * KEYS_FILE, encryption-key.pem without ENCRYPTION_KEY_FILE); default ./var.
+   */
+  varDir?: string;
   /** Where log lines go; default: the process's pino logger (log/index.ts). */
   log?: LogFn;
   /**
@@ -59,6 +67,10 @@ export interface RunningSwitch {
   redis: Redis | Cluster;
   programs: ProgramTable;
   secrets: Secrets;
+  /** The card key store of the main thread (operations only; each deciding thread has its own). */
+  keys: KeyStore;
+  /** The key pair encrypted requests are made to (GET /secure/encryption-key). */
+  encryptionKey: EncryptionKey;
   metrics: SwitchMetrics;
   ledger: Ledger;
   maintenance: Maintenance;
@@ -105,6 +117,13 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
+  const varDir = o.varDir ?? resolve('var');
+  const keySet = loadKeySet(cfg.keysFile, join(varDir, 'keys.json'), programs.programs.map((p) => p.configId));
+  const keys = new SoftwareKeyStore(keySet.keys);
+  logCardKeys(log, keySet.source, keySet.path, keys, programs);
+  const encryptionKey = await loadEncryptionKey(cfg.encryptionKeyFile, join(varDir, 'encryption-key.pem'));
+  if (encryptionKey.source === 'development') log('warn', 'ENCRYPTION_KEY_FILE is not set: encrypted requests use a development RSA key', { path: encryptionKey.path, kid: encryptionKey.kid });
+  else log('info', 'encryption key for encrypted requests loaded', { kid: encryptionKey.kid });
   const redisSocket = managed === null ? null : managed.socketPath;
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket });
   undo.push(() => redis.disconnect());
@@ -132,14 +151,14 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
   // The main thread's deciding context: it decides in the inline placement, and answers a batch
   // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
   const mainCtx: ProcessContext = await createContext({
-    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
+    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys,
     ...(placement === 'workers' ? {} : { registry: metrics.registry }),
   });
   undo.push(() => mainCtx.partners.close());
@@ -231,7 +250,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return metrics.registry;
   };
   const router = createRouter({
-    redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
+    redis, ledger, programs, cards, keys, encryptionKey, customers: new CustomerStore(redis, cards),
     records: new TransactionRecords(redis, ledger), feed, outbox, partners,
     async health() {
       let redisOk = false;
@@ -247,6 +266,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     sandbox: cfg.sandbox ? {
       host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
       recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
+      // The sandbox plays the card and the acquirer with the switch's own keys: development only (SANDBOX=1).
+      cardData: new CardDataBuilder(keySet.keys),
     } : null,
   }, { metrics: apiMetrics, log, auth: apiKeys });
   const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
@@ -284,7 +305,23 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, keys, encryptionKey, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/**
+ * The card keys at start: each program's key check values (never a key), a warning for the
+ * development key set, for a program without keys (its card data fails closed) and for a KEYS_FILE
+ * ZPK that any acquirer may use (`*`).
+ */
+function logCardKeys(log: LogFn, source: 'file' | 'development', path: string, keys: KeyStore, programs: ProgramTable): void {
+  if (source === 'development') log('warn', 'KEYS_FILE is not set: card verification uses a development key set', { path });
+  for (const k of keys.checkValues()) {
+    log('info', 'card keys loaded', { configId: k.configId, kcv: { cvk: k.cvk, pvk: k.pvk, imkAc: k.imkAc, zpk: k.zpk }, pvki: k.pvki });
+    if (source === 'file' && '*' in k.zpk) log('warn', 'KEYS_FILE gives a ZPK for any acquirer (*): name each acquirer in production', { configId: k.configId });
+  }
+  for (const p of programs.programs) {
+    if (!keys.hasKeys(p.configId)) log('warn', 'a program has no card keys in KEYS_FILE: its card data is refused (63, SECURITY_VIOLATION NO_KEYS)', { configId: p.configId });
+  }
 }
 
 /**

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { AppError } from '../errors/index.js';
 import { DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC } from '../ledger/expiry.js';
+import { CARDHOLDER_VERIFICATIONS, type CardholderVerification } from '../cardauth/verify.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -37,6 +38,11 @@ export interface Program {
    * `Antaca-Signature` header. Default null: none. Any mode, with or without a `partner` block.
    */
   webhooks: ProgramWebhooks | null;
+  /**
+   * What card data a message must carry (cardauth/verify.ts; docs/cards.md "Card authentication"):
+   * STRICT (default) or RELAXED (verifies what is present, requires nothing more; the demo program's default).
+   */
+  cardholderVerification: CardholderVerification;
 }
 
 /** The notifications a webhook may subscribe to (the `events` of `webhooks`). */
@@ -114,6 +120,7 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? { ...DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC },
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
     webhooks: webhooksOf(p.webhooks, where),
+    cardholderVerification: verificationOf(p.cardholderVerification, configId, where),
   };
 }
 
@@ -154,6 +161,15 @@ function webhooksOf(v: unknown, where: string): ProgramWebhooks | null {
   }
   if (o.ca !== undefined && (typeof o.ca !== 'string' || o.ca === '')) throw bad('"ca" must be the path of a PEM file');
   return { url: o.url, secrets: secrets as string[], events, timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca as string }) };
+}
+
+/** `cardholderVerification`: STRICT or RELAXED; absent: STRICT, except RELAXED for the demo program. */
+function verificationOf(v: unknown, configId: string, where: string): CardholderVerification {
+  if (v === undefined || v === null) return configId === DEMO_PROGRAM_INPUT.configId ? 'RELAXED' : 'STRICT';
+  if (typeof v !== 'string' || !(CARDHOLDER_VERIFICATIONS as readonly string[]).includes(v)) {
+    throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "cardholderVerification" must be one of ${CARDHOLDER_VERIFICATIONS.join(', ')}`);
+  }
+  return v as CardholderVerification;
 }
 
 /** `lowBalanceMinor`: absent, or an object with DEPOSIT and/or CREDIT as non-negative integers (or null). */

@@ -37,6 +37,7 @@ const CONTRACT: ReadonlyArray<readonly [Reason, string, string]> = [
   ['BUDGET_DEADLINE_PASSED', '91', '9111'], ['AMBIGUOUS_REFERENCED_TRANSACTION', '96', '9109'],
   ['UNKNOWN_ERROR', '96', '9109'], ['FORMAT_ERROR', '30', '9104'], ['ALREADY_REVERSED', '05', '1000'],
   ['TRANSACTION_NOT_PERMITTED', '57', '1019'], ['PARTIAL_APPROVAL', '10', '0002'],
+  ['SECURITY_VIOLATION', '63', '1022'], ['INCORRECT_PIN', '55', '1017'], ['PIN_REQUIRED', '55', '1012'],
 ];
 
 t.test('every decline reason answers the contract\'s response code in both dialects', async (t) => {

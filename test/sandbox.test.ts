@@ -5,6 +5,8 @@
 import t from 'tap';
 import { serverKinds, startApiSwitch, walletWithBalance, issueVirtualCard, type ApiClient, type ApiAnswer } from './helpers/api.js';
 import { loadConfig } from '../app/config.js';
+import { createPublicKey } from 'node:crypto';
+import { CompactEncrypt } from 'jose';
 
 const PATHS = ['/sandbox/simulate/authorization', '/sandbox/simulate/clearing', '/sandbox/simulate/reversal', '/sandbox/simulate/advice'];
 
@@ -124,6 +126,31 @@ for (const { kind, skip } of serverKinds()) {
       const noTx = await post('/sandbox/simulate/clearing', { transactionId: '00000000-0000-4000-8000-000000000000' });
       t.equal(noTx.status, 404);
       t.equal(noTx.json.title, 'TRANSACTION_NOT_FOUND');
+    });
+
+    t.test('card data and the attacks, each decline by name', async (t) => {
+      const auth = (cardData: Record<string, unknown>, o: Record<string, unknown> = {}): Promise<ApiAnswer> => post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 300, cardData, ...o });
+      const ok = await auth({ method: 'ECOMMERCE' });
+      t.match(ok.json, { responseCode: '00', reason: 'APPROVED' }, 'e-commerce with the card\'s CVV2');
+      t.match(ok.json.request.fields, { '48 Additional data - private': /withheld/ }, 'field 48 shown withheld');
+      // 000 is the card's own CVV2 one time in a thousand; then the attack is a correct CVV2 and approved.
+      const wrong = await auth({ method: 'ECOMMERCE', cvv2: '000' });
+      if (wrong.json.responseCode !== '00') t.match(wrong.json, { responseCode: '63', reason: 'SECURITY_VIOLATION', record: { reasonDetail: 'CVV2' } }, 'a wrong CVV2: 63 SECURITY_VIOLATION (CVV2)');
+      const chip = await auth({ method: 'CHIP', atc: 700 });
+      t.match(chip.json, { responseCode: '00', reason: 'APPROVED' }, 'a chip read with a valid ARQC');
+      t.match(chip.json.response.fields, { '55 Reserved ISO': /withheld/ }, 'its answer carries field 55 (the ARPC), shown withheld');
+      const replay = await auth({ method: 'CHIP', atc: 700 });
+      t.match(replay.json, { responseCode: '63', reason: 'SECURITY_VIOLATION', record: { reasonDetail: 'ATC' } }, 'the same ATC again: a replayed cryptogram');
+      t.match((await auth({ method: 'SWIPE', withoutField2: true })).json, { responseCode: '00' }, 'a swipe with the PAN only in the track');
+      t.match((await auth({ method: 'ECOMMERCE', pin: '1234' }, { processingCode: '01', mti: '0200' })).json, { responseCode: '55', reason: 'INCORRECT_PIN', record: { reasonDetail: 'NO_PVV' } }, 'a PIN before any is set: 55');
+      const key = createPublicKey((await api.get('/secure/encryption-key')).json.publicKey as string);
+      const payload = await new CompactEncrypt(new TextEncoder().encode('{"pin":"1234"}')).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(key);
+      t.equal((await api.post(`/secure/customers/${c.customerId}/cards/${c.cardId}/pin`, { payload }, { headers: { 'Encrypted-Request': 'true' } })).status, 204);
+      t.match((await auth({ method: 'SWIPE', pin: '1234' }, { processingCode: '01', mti: '0200' })).json, { responseCode: '00' }, 'the PIN set: cash paid');
+      const reasons: string[] = [];
+      for (let i = 0; i < 3; i++) reasons.push((await auth({ method: 'SWIPE', pin: '9999' }, { processingCode: '01', mti: '0200' })).json.reason as string);
+      t.same(reasons, ['INCORRECT_PIN', 'INCORRECT_PIN', 'CARD_LOCK_6_PIN_TRIES_EXCEEDED'], 'three wrong PINs: 55, 55, then 75 and lock 6');
+      t.equal((await api.post(`/secure/customers/${c.customerId}/cards/${c.cardId}/unlock`)).status, 204);
     });
 
     t.test('no answer shows a PAN', async (t) => {

@@ -77,6 +77,8 @@ export const TRANSACTION: Schema = {
         + 'transaction notification shows a decline; processingStatus says that nothing was held or posted',
     },
     reversedAmount: { type: 'integer', description: 'an approved original partly reversed: minor units given back so far (absent otherwise)' },
+    reasonDetail: { type: 'string', description: 'a card-data decline (SECURITY_VIOLATION, INCORRECT_PIN, PIN_REQUIRED, FORMAT_ERROR of fields 23/35/48/52/55): what failed, e.g. CVV2, ARQC, ATC, TRACK (never the datum); absent otherwise' },
+    threeDSecure: { type: 'boolean', description: 'true when the message carried a 3-D Secure authentication value (48.43; the value itself is not kept); absent otherwise' },
     description: { type: 'string' },
     date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: NULLABLE_STRING,
     transactionData: {

@@ -24,7 +24,7 @@ const PRESENT: Schema = {
 export const PROGRAM: Schema = {
   type: 'object',
   required: ['configId', 'bin', 'panLength', 'currency', 'mode', 'depositRequired', 'creditRequired', 'budgetMs', 'cardValidityMonths',
-    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'lowBalanceMinor', 'webhooks', 'partnerBalances', 'notes'],
+    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'lowBalanceMinor', 'webhooks', 'cardholderVerification', 'cardKeys', 'partnerBalances', 'notes'],
   properties: {
     configId: { type: 'string', description: 'required' },
     bin: { type: 'string', description: 'required; 6 or 8 digits' },
@@ -69,6 +69,11 @@ export const PROGRAM: Schema = {
         timeoutMs: { type: 'integer', description: `default ${WEBHOOK_TIMEOUT_MS_DEFAULT}` },
         caConfigured: { type: 'boolean' },
       },
+    },
+    cardholderVerification: { type: 'string', enum: ['STRICT', 'RELAXED'], description: 'default STRICT (RELAXED for the demo program): what card data a message must carry (docs/cards.md)' },
+    cardKeys: {
+      type: ['object', 'null'], description: 'the check values (KCV, 6 hex) of the program\'s card keys in force, never a key; null: the program has no keys (its card data is refused)',
+      properties: { cvk: { type: 'string' }, pvk: { type: 'string' }, pvki: { type: 'string' }, imkAc: { type: 'string' }, zpk: { type: 'object', additionalProperties: { type: 'string' } } },
     },
     partnerBalances: {
       type: 'object', description: 'per currency (the program\'s own and every currency the program has a partner balance in): each type, or null when it does not exist',
@@ -141,8 +146,15 @@ async function programView(d: ApiDeps, p: Program, index: Awaited<ReturnType<typ
       url: maskUrl(p.webhooks.url), events: p.webhooks.events, secretsConfigured: p.webhooks.secrets.length, timeoutMs: p.webhooks.timeoutMs,
       caConfigured: p.webhooks.ca !== undefined,
     },
+    cardholderVerification: p.cardholderVerification, cardKeys: cardKeysOf(d, p.configId),
     partnerBalances, notes,
   };
+}
+
+/** The check values of a program's card keys, or null without keys. */
+function cardKeysOf(d: ApiDeps, configId: string): Record<string, unknown> | null {
+  const k = d.keys.checkValues().find((x) => x.configId === configId);
+  return k === undefined ? null : { cvk: k.cvk, pvk: k.pvk, pvki: k.pvki, imkAc: k.imkAc, zpk: k.zpk };
 }
 
 /**

@@ -1,10 +1,11 @@
 // The management API (docs/api.md) as the processor-side tools use it: cards are made the way a
 // partner makes them, never by writing Redis. A wallet (KYC SUCCESS), a balance in a program, a
 // TOPUP, and a virtual or physical card whose PAN comes back as JWE, decrypted here with an RSA key
-// this process generates; locks, limits, customer transactional locks and partner balances. Used
-// by the scheme simulator (simulators/scheme) and the demo (simulators/demo).
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { compactDecrypt } from 'jose';
+// this process generates; a PIN set with an encrypted request; locks, limits, customer
+// transactional locks and partner balances. Used by the scheme simulator (simulators/scheme) and
+// the demo (simulators/demo).
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
 
 /** The demo program (BIN 555770), which every switch has. */
 export const DEMO_CONFIG_ID = '0019167984';
@@ -70,13 +71,27 @@ export class ManagementApi {
     return { status: res.status, json };
   }
 
-  /** A customer with one EUR balance topped up with `topUpMinor` and one virtual card on it. */
-  async newCard(label: string, topUpMinor: number, configId = DEMO_CONFIG_ID): Promise<ProvisionedCard> {
+  /** A customer with one EUR balance topped up with `topUpMinor` and one card on it (a physical one activated). */
+  async newCard(label: string, topUpMinor: number, configId = DEMO_CONFIG_ID, kind: 'virtual' | 'physical' = 'virtual'): Promise<ProvisionedCard> {
     const customerId = await this.newCustomer('Scheme', label);
     const balanceId = await this.newBalance(customerId, configId);
     if (topUpMinor > 0) await this.topUp(customerId, balanceId, topUpMinor, 'scheme simulator');
-    return this.issueCard(customerId, balanceId, 'virtual');
+    const card = await this.issueCard(customerId, balanceId, kind);
+    if (kind === 'physical') await this.activate(card);
+    return card;
   }
+
+  /**
+   * Set PIN (an encrypted request): the PIN as the JWE of {"pin"} to the switch's key
+   * (GET /secure/encryption-key), RSA-OAEP-256 and A256GCM, with Encrypted-Request: true.
+   */
+  async setPin(card: ProvisionedCard, pin: string): Promise<void> {
+    this.switchKey ??= createPublicKey(String((await this.call('GET', '/secure/encryption-key')).json.publicKey));
+    const payload = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify({ pin }))).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(this.switchKey);
+    await this.call('POST', `/secure/customers/${card.customerId}/cards/${card.cardId}/pin`, { payload }, { 'Encrypted-Request': 'true' });
+  }
+
+  private switchKey: KeyObject | undefined;
 
   /** A wallet with KYC SUCCESS; answers its customer id. */
   async newCustomer(firstName: string, lastName: string): Promise<string> {

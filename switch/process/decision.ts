@@ -9,6 +9,7 @@ import type { Reason } from '../../iso/reasons.js';
 import type { Priced } from './plan/pricing.js';
 import type { ProcessingCode } from '../../iso/processing.js';
 import { authorizationId } from '../../iso/wire.js';
+import type { IssuerAuthentication } from '../../cardauth/keys.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */
@@ -89,6 +90,10 @@ export interface Decision {
   readonly partnerCall: PartnerCallTiming | null;
   /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
   readonly fault: FieldFault | null;
+  /** What failed in a SECURITY_VIOLATION / INCORRECT_PIN / PIN_REQUIRED decline (CVV2, ARQC, ATC, TRACK …; never the datum), else null. */
+  readonly reasonDetail: string | null;
+  /** Set when the message's ARQC verified: its answer carries field 55 tag 91 (ARPC ‖ ARC), whatever the reason. */
+  readonly issuerAuth: IssuerAuthentication | null;
 }
 
 /** The field a format error (30) is about, and the problem, safe to log (it never quotes content). */
@@ -140,6 +145,8 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     original: false,
     partnerCall: null,
     fault: null,
+    reasonDetail: null,
+    issuerAuth: null,
     ...d,
   };
 }
