@@ -66,6 +66,8 @@ export interface ApiDeps {
   registry(): Promise<Registry>;
   /** SANDBOX=1: the listener the /sandbox/simulate routes talk to; absent or null: those routes are not routed. */
   sandbox?: SandboxTarget | null;
+  /** SANDBOX=1 set explicitly: the card data API shows a physical card's track-2 image (never otherwise). */
+  trackImages?: boolean;
   /** When the switch's counters were zero (ms since the epoch): the dashboard's first rates start there. */
   startedMs: number;
 }

@@ -61,6 +61,11 @@ export interface SwitchConfig {
   sandbox: boolean;
   /** Why the sandbox is on or off, for the start-up line. */
   sandboxWhy: string;
+  /**
+   * SANDBOX=1 was set explicitly (not the development default): only then does the card data API
+   * give a physical card's track-2 image to a test harness.
+   */
+  sandboxExplicit: boolean;
   /** LOG_LEVEL, default info: fatal, error, warn, info, debug (adds a line per decided message), trace or silent. */
   logLevel: LogLevel;
 }
@@ -159,18 +164,18 @@ function outboxBackoff(env: Env): { outboxBackoffBaseMs: number; outboxBackoffCa
  * the sandbox is on for the development setup only: plain HTTP on a loopback address, no
  * SWITCH_SECRET (the development secret of var/secret.key) and a plain ISO link.
  */
-function sandboxOf(env: Env, httpHost: string, httpTls: TlsPaths | null): { sandbox: boolean; sandboxWhy: string } {
+function sandboxOf(env: Env, httpHost: string, httpTls: TlsPaths | null): { sandbox: boolean; sandboxWhy: string; sandboxExplicit: boolean } {
   const isoTls = Boolean(env.ISO_TLS_CERT || env.ISO_TLS_KEY || env.ISO_TLS_CA);
   const set = env.SANDBOX ?? '';
   if (set !== '' && set !== '0' && set !== '1') throw new AppError('SW_ERR_CONFIG', `SANDBOX=${set} must be 0 or 1 (unset: on for development only)`);
   if (set === '1' && isoTls) {
     throw new AppError('SW_ERR_CONFIG', 'SANDBOX=1 needs the plain ISO link: unset ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA, or SANDBOX');
   }
-  if (set !== '') return { sandbox: set === '1', sandboxWhy: `SANDBOX=${set}` };
+  if (set !== '') return { sandbox: set === '1', sandboxWhy: `SANDBOX=${set}`, sandboxExplicit: set === '1' };
   const development = isLoopback(httpHost) && httpTls === null && !env.SWITCH_SECRET && !isoTls;
   return development
-    ? { sandbox: true, sandboxWhy: 'on by default for development (HTTP on loopback, no SWITCH_SECRET); SANDBOX=0 turns it off' }
-    : { sandbox: false, sandboxWhy: 'off by default outside development (SWITCH_SECRET, TLS or a non-loopback address); SANDBOX=1 turns it on' };
+    ? { sandbox: true, sandboxWhy: 'on by default for development (HTTP on loopback, no SWITCH_SECRET); SANDBOX=0 turns it off', sandboxExplicit: false }
+    : { sandbox: false, sandboxWhy: 'off by default outside development (SWITCH_SECRET, TLS or a non-loopback address); SANDBOX=1 turns it on', sandboxExplicit: false };
 }
 
 /**

@@ -263,6 +263,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     },
     registry: refreshed,
     startedMs,
+    trackImages: cfg.sandboxExplicit,
     sandbox: cfg.sandbox ? {
       host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
       recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),

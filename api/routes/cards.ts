@@ -268,7 +268,7 @@ async function requirePan(d: ApiDeps, card: CardRecord): Promise<string> {
 async function fullData(d: ApiDeps, card: CardRecord, pan: string): Promise<Record<string, string>> {
   const cvv = await d.keys.generateCvv(card.configId, pan, card.expiry, cvv2ServiceCode(card.cvv2Generation));
   const out: Record<string, string> = { ...cardView(card), cardNo: pan, cvv };
-  if (d.sandbox !== undefined && d.sandbox !== null && card.kind === 'PHYSICAL') {
+  if (d.trackImages === true && card.kind === 'PHYSICAL') {
     const sc = card.serviceCode ?? SERVICE_CODE_STRIPE;
     const stripeCvv = await d.keys.generateCvv(card.configId, pan, card.expiry, sc);
     out.track2 = `${pan}=${card.expiry}${sc}${card.pvki ?? '0'}${card.pvv ?? '0000'}${stripeCvv}`;
