@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { loadScripts, projectRoot, scriptCall } from '../ledger/scripts.js';
 import type { PartnerBalance } from '../ledger/index.js';
-import type { Program, ProgramTable } from '../stores/programs.js';
+import { receivesNotifications, type Program, type ProgramTable } from '../stores/programs.js';
 import type { EnqueueInput } from './outbox.js';
 import { endpointPath, type LowBalanceNotification } from './partner-types.js';
 import { uuidFromHash } from '../ledger/keys.js';
@@ -58,7 +58,7 @@ export function lowBalanceKey(partnerBalanceId: string, n: number): string {
 
 /** The level of a partner balance under its program, or null when none is watched. */
 function levelOf(p: Program | undefined, b: PartnerBalance): number | null {
-  if (p === undefined || p.partner === null || (b.type !== 'DEPOSIT' && b.type !== 'CREDIT')) return null;
+  if (p === undefined || !receivesNotifications(p) || (b.type !== 'DEPOSIT' && b.type !== 'CREDIT')) return null;
   return p.lowBalanceMinor[b.type];
 }
 
@@ -80,7 +80,7 @@ export class LowBalanceWatcher {
 
   /** True when some program watches a partner balance (a watcher is worth starting). */
   static wanted(programs: ProgramTable): boolean {
-    return programs.programs.some((p) => p.partner !== null && (p.lowBalanceMinor.DEPOSIT !== null || p.lowBalanceMinor.CREDIT !== null));
+    return programs.programs.some((p) => receivesNotifications(p) && (p.lowBalanceMinor.DEPOSIT !== null || p.lowBalanceMinor.CREDIT !== null));
   }
 
   /** Looks every intervalMs until stop(); a look that fails (Redis down) is logged and the next one tries again. */

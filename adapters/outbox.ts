@@ -1,5 +1,5 @@
 // The durable outbox of partner calls that can not be refused: force-debit, force-credit,
-// reversal, the PUT of a clearing, and notifications. The caller awaits `enqueue` before it
+// reversal, the PUT of a clearing, notifications, and the webhook deliveries of notifications. The caller awaits `enqueue` before it
 // answers the wire, so once a message is answered its partner call is in Redis (AOF always) and
 // is sent, and retried with the same X-Idempotency-Key, until the partner answers 2xx, across
 // restarts of the switch and of Redis. Notifications get at most 5 attempts (the seed's
@@ -33,11 +33,17 @@ import { maskPansIn } from '../iso/mask.js';
 import { cardDataKey, containsPan } from './card-data.js';
 import { AppError, type CodeOf } from '../errors/index.js';
 
-/** Calls that go through the outbox. Also the `kind` label of the metrics (a closed set). */
-export const OUTBOX_KINDS = ['force-debit', 'force-credit', 'reversal', 'clear', 'notification'] as const;
-export type OutboxKind = typeof OUTBOX_KINDS[number];
+/** The partner calls the deciding code and the API write to the outbox. */
+export const PARTNER_CALL_KINDS = ['force-debit', 'force-credit', 'reversal', 'clear', 'notification'] as const;
+export type OutboxKind = typeof PARTNER_CALL_KINDS[number];
+/**
+ * Every kind of entry: the partner calls, and the webhook deliveries the sender derives from
+ * notifications (adapters/partners.ts). Also the `kind` label of the metrics (a closed set).
+ */
+export const OUTBOX_KINDS = [...PARTNER_CALL_KINDS, 'webhook'] as const;
+export type OutboxEntryKind = typeof OUTBOX_KINDS[number];
 
-/** Attempts a notification gets (the seed: "Antaca will try to send a request once again (up to 5 times)"). */
+/** Attempts a notification, or its webhook delivery, gets (the seed: "Antaca will try to send a request once again (up to 5 times)"). */
 export const NOTIFICATION_MAX_ATTEMPTS = 5;
 /** Longest JSON body of an entry, in bytes (UTF-8); the seed's largest object is under 2 KiB. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -75,11 +81,11 @@ export class OutboxError extends AppError<OutboxErrorCode> {}
 
 /** What a partner call is: whose, where, what, under which key (EnqueueInput and OutboxEntry share it). */
 interface OutboxCall {
-  kind: OutboxKind;
-  /** The program whose partner receives the call (its baseUrl, or notificationsUrl for notifications). */
+  kind: OutboxEntryKind;
+  /** The program whose partner receives the call (its baseUrl, or notificationsUrl for notifications; its webhooks.url for a webhook). */
   configId: string;
   method: 'POST' | 'PUT';
-  /** Path below the partner's base URL, e.g. `/transactions/force-credit`. */
+  /** Path below the partner's base URL, e.g. `/transactions/force-credit`; a webhook keeps its notification's path, which names the event. */
   path: string;
   /** Any JSON value; it must hold last-four digits only, never a PAN or CVV. */
   body: unknown;
@@ -138,7 +144,7 @@ export type SendFn = (entry: OutboxEntry, signal: AbortSignal) => Promise<SendRe
 /** One attempt's outcome, for logs and tests (`observe`). */
 export interface AttemptEvent {
   id: string;
-  kind: OutboxKind;
+  kind: OutboxEntryKind;
   /** The attempt's number, from 1. */
   attempt: number;
   outcome: 'success' | 'failure' | 'rejected';
@@ -339,7 +345,7 @@ export class Outbox implements OutboxAdmin {
     return { id, created: code === 1, state: state as OutboxState };
   }
 
-  private validate(i: EnqueueInput): { kind: OutboxKind; configId: string; method: string; path: string; bodyJson: string; idempotencyKey: string; maxAttempts: number } {
+  private validate(i: EnqueueInput): { kind: OutboxEntryKind; configId: string; method: string; path: string; bodyJson: string; idempotencyKey: string; maxAttempts: number } {
     const bad = (what: string): never => { throw new OutboxError('OUTBOX_ERR_INVALID_ENTRY', what); };
     if (!(OUTBOX_KINDS as readonly string[]).includes(i.kind)) bad(`kind must be one of ${OUTBOX_KINDS.join(', ')}`);
     if (typeof i.configId !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(i.configId)) bad('configId must be 1-64 characters of [A-Za-z0-9._-]');
@@ -347,7 +353,7 @@ export class Outbox implements OutboxAdmin {
     if (typeof i.path !== 'string' || !/^\/[\x21-\x7e]*$/.test(i.path) || i.path.length > MAX_PATH_CHARS) bad(`path must start with / and be at most ${MAX_PATH_CHARS} visible ASCII characters`);
     if (containsPan(i.path)) throw new OutboxError('OUTBOX_ERR_CARD_DATA', 'the path holds a 13-19 digit number that passes Luhn');
     if (typeof i.idempotencyKey !== 'string' || !IDEMPOTENCY_KEY.test(i.idempotencyKey)) bad('idempotencyKey must be 1-128 characters of [A-Za-z0-9._:-]');
-    const max = i.maxAttempts === undefined ? (i.kind === 'notification' ? this.o.notificationMaxAttempts : null) : i.maxAttempts;
+    const max = i.maxAttempts === undefined ? (i.kind === 'notification' || i.kind === 'webhook' ? this.o.notificationMaxAttempts : null) : i.maxAttempts;
     if (max !== null && (!Number.isInteger(max) || max < 1 || max > 1_000_000)) bad('maxAttempts must be null or an integer in 1..1000000');
     if (i.createdAtMs !== undefined && (!Number.isSafeInteger(i.createdAtMs) || i.createdAtMs < 0 || i.createdAtMs > 9_999_999_999_999)) bad('createdAtMs must be a time in ms');
     let bodyJson: string | undefined;
@@ -645,7 +651,7 @@ function toEntry(h: Record<string, string>): OutboxEntry {
   const max = Number(h.max ?? 0);
   const state = h.s as OutboxState;
   return {
-    id: h.id ?? '', kind: h.kind as OutboxKind, configId: h.cfg ?? '', method: h.m as 'POST' | 'PUT', path: h.p ?? '',
+    id: h.id ?? '', kind: h.kind as OutboxEntryKind, configId: h.cfg ?? '', method: h.m as 'POST' | 'PUT', path: h.p ?? '',
     body: JSON.parse(h.b ?? 'null') as unknown, idempotencyKey: h.k ?? '', maxAttempts: max === 0 ? null : max,
     createdAtMs: Number(h.c), attempts: Number(h.n ?? 0), state,
     nextAttemptAtMs: state === 'pending' ? num(h.d) : null, leasedUntilMs: num(h.lu), lastAttemptAtMs: num(h.la),

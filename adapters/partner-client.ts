@@ -1,8 +1,10 @@
-// The switch's HTTP client for one program's partner (External Balance or Shared Authorization,
-// and the notifications). One undici Pool per partner origin with keep-alive and a bounded number
-// of connections, HTTPS with the program's client certificate, a time limit per call, a bound on
-// the answer's size, no redirects, and a circuit breaker per origin. Every call ends in a
-// PartnerResult value: nothing here throws on what a partner sends back.
+// The switch's HTTP client for one program's outbound calls: its partner (External Balance or
+// Shared Authorization, and the notifications) and its signed webhooks. One undici Pool per origin
+// with keep-alive and a bounded number of connections, HTTPS with the program's client certificate
+// (a webhook receiver: server verification only), a time limit per call, a bound on the answer's
+// size, no redirects, and a circuit breaker per partner origin (not for webhooks, which only the
+// outbox sends). Every call ends in a PartnerResult value:
+// nothing here throws on what a partner or a receiver sends back.
 //
 // Which calls exist, their paths, statuses and error titles: adapters/partner-types.ts (ENDPOINTS),
 // from the seed's "Your APIs for us" chapters. How answers become decline reasons:
@@ -15,6 +17,7 @@ import type { Reason } from '../iso/reasons.js';
 import { BREAKER_STATE_VALUE, CircuitBreaker, type BreakerOptions, type BreakerState } from './circuit-breaker.js';
 import { partnerMetrics, type PartnerMetrics } from './partner-metrics.js';
 import { PartnerBodyError } from './partner-transaction.js';
+import { EVENT_HEADER, SIGNATURE_HEADER } from './webhook-signature.js';
 import {
   ENDPOINTS, NOTIFICATION_KINDS, fillPath, PartnerPathError, type EndpointContract, type LinkBalanceBody, type NotificationBodies, type NotificationKind,
   type PartnerBalance, type PartnerBalanceItem, type PartnerEndpoint, type PartnerTitle, type PartnerTransaction,
@@ -48,9 +51,19 @@ export interface PartnerSettings {
 
 export type PartnerLog = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
+/** A program's webhooks block (stores/programs.ts ProgramWebhooks) as the client needs it. */
+export interface WebhookSettings {
+  url: string;
+  timeoutMs: number;
+  /** PEM path of the CA of an https:// receiver; absent: the system's CAs. */
+  ca?: string;
+}
+
 export interface PartnerClientOptions {
-  /** The program's partner block. */
-  partner: PartnerSettings;
+  /** The program's partner block; null for a program that only has webhooks (the partner calls then answer UNREACHABLE). */
+  partner: PartnerSettings | null;
+  /** The program's webhooks; absent or null: none (deliverWebhook answers UNREACHABLE). */
+  webhooks?: WebhookSettings | null;
   /** Label of this partner in metrics and logs: the program's configId. */
   name: string;
   /** Registry the partner_* metrics are registered on (shared by all clients of a process). */
@@ -124,8 +137,9 @@ type Classified = PartnerResult<unknown>;
 
 export class PartnerClient {
   readonly name: string;
-  private readonly api: Route;
-  private readonly notifications: Route;
+  private readonly api: Route | null;
+  private readonly notifications: Route | null;
+  private readonly webhook: (Route & { timeoutMs: number; path: string }) | null;
   private readonly timeoutMs: number;
   private readonly answerBytesMax: number;
   private readonly metrics: PartnerMetrics;
@@ -136,17 +150,17 @@ export class PartnerClient {
 
   constructor(o: PartnerClientOptions) {
     this.name = o.name;
-    this.timeoutMs = o.partner.timeoutMs ?? PARTNER_TIMEOUT_MS_DEFAULT;
+    this.timeoutMs = o.partner?.timeoutMs ?? PARTNER_TIMEOUT_MS_DEFAULT;
     this.answerBytesMax = o.answerBytesMax ?? PARTNER_ANSWER_BYTES_MAX_DEFAULT;
     this.metrics = partnerMetrics(o.registry);
     this.log = o.log ?? (() => {});
     this.now = o.breaker?.now ?? Date.now;
     const tls = {
-      cert: o.tls?.cert ?? (o.partner.cert ? readFileSync(o.partner.cert) : undefined),
-      key: o.tls?.key ?? (o.partner.key ? readFileSync(o.partner.key) : undefined),
-      ca: o.tls?.ca ?? (o.partner.ca ? readFileSync(o.partner.ca) : undefined),
+      cert: o.tls?.cert ?? (o.partner?.cert ? readFileSync(o.partner.cert) : undefined),
+      key: o.tls?.key ?? (o.partner?.key ? readFileSync(o.partner.key) : undefined),
+      ca: o.tls?.ca ?? (o.partner?.ca ? readFileSync(o.partner.ca) : undefined),
     };
-    const make = (url: string): Route => {
+    const make = (url: string, connectTls: typeof tls = tls, timeoutMs = this.timeoutMs): Route => {
       const u = new URL(url);
       if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new PartnerBodyError(`partner URL must be http:// or https://, not ${u.protocol}`);
       const pool = new Pool(u.origin, {
@@ -155,11 +169,11 @@ export class PartnerClient {
         keepAliveTimeout: o.keepAliveMs ?? PARTNER_KEEPALIVE_MS_DEFAULT,
         keepAliveMaxTimeout: o.keepAliveMs ?? PARTNER_KEEPALIVE_MS_DEFAULT,
         // The per-call abort below is the real limit; these only stop a socket outliving every caller.
-        headersTimeout: Math.max(this.timeoutMs, 1) * 4,
-        bodyTimeout: Math.max(this.timeoutMs, 1) * 4,
+        headersTimeout: Math.max(timeoutMs, 1) * 4,
+        bodyTimeout: Math.max(timeoutMs, 1) * 4,
         connect: u.protocol === 'https:'
-          ? { ...tls, rejectUnauthorized: true, timeout: this.timeoutMs }
-          : { timeout: this.timeoutMs },
+          ? { ...connectTls, rejectUnauthorized: true, timeout: timeoutMs }
+          : { timeout: timeoutMs },
       });
       const origin = u.origin;
       const gauge = this.metrics.breaker.labels({ partner: this.name, origin });
@@ -167,16 +181,25 @@ export class PartnerClient {
       const breaker = new CircuitBreaker({ ...o.breaker, onState: (s: BreakerState) => gauge.set(BREAKER_STATE_VALUE[s]) });
       return { origin, prefix: u.pathname.replace(/\/+$/, ''), pool, breaker };
     };
-    this.api = make(o.partner.baseUrl);
-    const n = o.partner.notificationsUrl;
-    this.notifications = n === undefined || new URL(n).origin === this.api.origin
-      ? { ...this.api, prefix: n === undefined ? this.api.prefix : new URL(n).pathname.replace(/\/+$/, '') }
+    const api = o.partner === null ? null : make(o.partner.baseUrl);
+    this.api = api;
+    const n = o.partner?.notificationsUrl;
+    this.notifications = api === null ? null : n === undefined || new URL(n).origin === api.origin
+      ? { ...api, prefix: n === undefined ? api.prefix : new URL(n).pathname.replace(/\/+$/, '') }
       : make(n);
+    const w = o.webhooks ?? null;
+    // A webhook receiver is not the partner: no client certificate is offered to it, and its
+    // origin has a pool and breaker of its own.
+    this.webhook = w === null ? null : {
+      ...make(w.url, { cert: undefined, key: undefined, ca: o.tls?.ca ?? (w.ca ? readFileSync(w.ca) : undefined) }, w.timeoutMs),
+      timeoutMs: w.timeoutMs, path: new URL(w.url).pathname + new URL(w.url).search,
+    };
   }
 
-  /** State of the breaker of the partner's base URL (and of the notifications URL). */
-  breakerState(which: 'api' | 'notifications' = 'api'): BreakerState {
-    return (which === 'api' ? this.api : this.notifications).breaker.state;
+  /** State of the breaker of the partner's base URL (of the notifications URL, of the webhook URL); closed for one this program does not have. */
+  breakerState(which: 'api' | 'notifications' | 'webhook' = 'api'): BreakerState {
+    const route = which === 'api' ? this.api : which === 'notifications' ? this.notifications : this.webhook;
+    return route?.breaker.state ?? 'closed';
   }
 
   /** `POST /users/:id/balances` — link a new balance to the partner's user. 204; refusal USER_NOT_FOUND. */
@@ -240,9 +263,51 @@ export class PartnerClient {
     return this.call('notify', { kind }, body, idempotencyKey, o, `notify.${kind}`) as Promise<PartnerResult<null>>;
   }
 
+  /**
+   * One webhook delivery: POST of `rawBody` (the notification's JSON, exactly as signed) to the
+   * program's webhook URL with `Antaca-Signature: signature`, `Antaca-Event: event` and
+   * `X-Idempotency-Key` (the same on every attempt of one delivery). Any 2xx is ok; anything else
+   * (a 4xx too: a receiver that refuses a signature may be fixed and the delivery retried) is a
+   * failure kind the outbox retries: SERVER_ERROR for 5xx, MALFORMED for 3xx and 4xx.
+   */
+  async deliverWebhook(event: string, rawBody: string, idempotencyKey: string, signature: string): Promise<PartnerResult<null>> {
+    const route = this.webhook;
+    if (route === null) return { ok: false, kind: 'UNREACHABLE', detail: `program ${this.name} has no webhooks` };
+    // No breaker here: a delivery is never on a decision's path, the outbox's backoff already
+    // spaces the attempts, and an open breaker would spend a retried delivery's few attempts
+    // before the receiver is tried again.
+    const started = performance.now();
+    const result = await this.postWebhook(route, event, rawBody, idempotencyKey, signature);
+    this.observe(`webhook.${event}`, result, (performance.now() - started) / 1000);
+    return result as PartnerResult<null>;
+  }
+
+  private async postWebhook(route: Route & { timeoutMs: number; path: string }, event: string, rawBody: string, idempotencyKey: string, signature: string): Promise<Classified> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), route.timeoutMs);
+    try {
+      const res = await route.pool.request({
+        origin: route.origin, path: route.path, method: 'POST', signal: ac.signal, body: rawBody,
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-idempotency-key': idempotencyKey, [SIGNATURE_HEADER]: signature, [EVENT_HEADER]: event },
+      });
+      // The receiver's answer is read (bounded) and dropped: only its status counts.
+      const answer = await readBounded(res.body, res.headers['content-length'], this.answerBytesMax);
+      const status = res.statusCode;
+      if (status >= 200 && status < 300) return { ok: true, status, body: null };
+      if (answer === null) return { ok: false, kind: 'MALFORMED', status, detail: `answer body over ${this.answerBytesMax} bytes` };
+      if (status >= 500) return { ok: false, kind: 'SERVER_ERROR', status, detail: `status ${status}` };
+      return { ok: false, kind: 'MALFORMED', status, detail: `the receiver answered ${status}` };
+    } catch (e) {
+      if (ac.signal.aborted) return { ok: false, kind: 'TIMEOUT', detail: `no answer within ${route.timeoutMs} ms` };
+      return { ok: false, kind: 'UNREACHABLE', detail: errorCode(e) };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Closes the connection pools; calls made afterwards are UNREACHABLE. */
   async close(): Promise<void> {
-    const pools = new Set([this.api.pool, this.notifications.pool]);
+    const pools = new Set([this.api?.pool, this.notifications?.pool, this.webhook?.pool].filter((p): p is Pool => p !== undefined));
     await Promise.all([...pools].map((p) => p.close().catch(() => {})));
   }
 
@@ -252,6 +317,7 @@ export class PartnerClient {
   ): Promise<Classified> {
     const contract = ENDPOINTS[endpoint];
     const route = endpoint === 'notify' ? this.notifications : this.api;
+    if (route === null) return { ok: false, kind: 'UNREACHABLE', detail: `program ${this.name} has no partner block` };
     const started = performance.now();
     const timeoutMs = o?.timeoutMs ?? this.timeoutMs;
     let result: Classified;

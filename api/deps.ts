@@ -9,6 +9,9 @@ import type { CustomerStore } from '../stores/customers.js';
 import type { TransactionFeed } from './feed.js';
 import type { OutboxAdmin } from '../adapters/outbox.js';
 import type { PartnerClients } from '../adapters/partners.js';
+import type { KeyStore } from '../cardauth/keys.js';
+import type { EncryptionKey } from './jwe.js';
+import type { CardDataBuilder } from '../cardauth/card-data.js';
 
 /** Card and internal transactions as the Legacy Transactions Notifier describes them (stores/records.ts). */
 export interface TransactionSource {
@@ -31,6 +34,12 @@ export interface SandboxTarget {
    * duplicate key): MTI class, PAN, STAN, field 7, acquirer (n11), terminal.
    */
   recordId(mtiClass: string, pan: string, stan: string, f7: string, acquirer11: string, terminal: string): string;
+  /**
+   * Card data for the simulated messages (a track, a CVV2, a PIN block, a chip read), made with
+   * the switch's own key set: the sandbox plays the card and the acquirer, a development-only
+   * convenience (docs/cards.md). Absent: the sandbox sends no card data.
+   */
+  cardData?: CardDataBuilder;
 }
 
 export interface ApiDeps {
@@ -39,6 +48,10 @@ export interface ApiDeps {
   programs: ProgramTable;
   /** A card store with the sensitive keys (CardStore.fromSecrets): it issues and reveals. */
   cards: CardStore;
+  /** Card keys as operations (CVV2 of the card data, PVV of a new PIN); never the keys themselves. */
+  keys: KeyStore;
+  /** The switch's RSA key pair for encrypted requests (GET /secure/encryption-key, set PIN). */
+  encryptionKey: EncryptionKey;
   customers: CustomerStore;
   /** null until the switch keeps transaction records: the /secure/transactions routes answer 503. */
   records: TransactionSource | null;
@@ -53,6 +66,8 @@ export interface ApiDeps {
   registry(): Promise<Registry>;
   /** SANDBOX=1: the listener the /sandbox/simulate routes talk to; absent or null: those routes are not routed. */
   sandbox?: SandboxTarget | null;
+  /** SANDBOX=1 set explicitly: the card data API shows a physical card's track-2 image (never otherwise). */
+  trackImages?: boolean;
   /** When the switch's counters were zero (ms since the epoch): the dashboard's first rates start there. */
   startedMs: number;
 }

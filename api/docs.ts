@@ -20,12 +20,37 @@ change the routes and regenerate.
 - **Servers.** One HTTP interface (\`api/http.ts\`) carried by uWebSockets.js or node:http, chosen by
   \`HTTP_SERVER\` (\`auto\`: uWS when its binary loads — Node 16-20 — else node:http with one info log
   line). Both answer identically; every API test runs against both. Listens on \`HTTP_HOST:HTTP_PORT\`
-  (default \`127.0.0.1:8080\`).
-- **TLS and client certificates.** With \`HTTP_TLS_CERT\`, \`HTTP_TLS_KEY\` and \`HTTP_TLS_CA\` set the
-  server speaks HTTPS (on node:https: uWS's SSLApp cannot require a client certificate nor tell the
-  handler whether one was verified) and every path under \`/secure/\`, \`/lifecycle/\` and \`/feed\`
-  needs a client certificate issued by that CA: without one the answer is 403
-  \`CLIENT_CERTIFICATE_REQUIRED\`. \`/health\`, \`/metrics\` and \`/openapi.json\` stay open for probes.
+  (default \`127.0.0.1:8080\`). The OpenAPI document is served at \`/openapi.json\` and kept in the
+  repository as [openapi.json](openapi.json) (the same document: a test compares them), with a Postman
+  collection made from it, [antaca.postman_collection.json](antaca.postman_collection.json)
+  (\`npm run docs:api\` writes both, and this page). A first session, call by call: [quickstart.md](quickstart.md).
+- **Authentication** (secure by default). On a loopback address (\`127.0.0.1\`, \`::1\`, \`localhost\`)
+  the API may run without any, for development. On any other address the switch refuses to start
+  (one line, exit 1, \`SW_ERR_API_UNPROTECTED\`) unless it requires API keys, client certificates, or
+  both:
+  - **API keys**: \`API_KEYS_FILE\` names a JSON file of named keys, each with the scope \`read\` or
+    \`write\`: \`{"keys": [{"name": "backend", "scope": "write", "sha256": "<hex SHA-256 of the key>"},
+    {"name": "grafana", "scope": "read", "key": "<the key itself>"}]}\` (a bare array works too). A key
+    is 16-256 visible ASCII characters without spaces or commas; \`npm run api-key -- <name> <read|write>\`
+    makes one (\`antaca_\` and 32 random bytes, base64url) and prints it once with its entry. Give a
+    key by its \`sha256\` and the file holds nothing a caller could use; a file with plain keys that
+    other users may read gets a warning at start-up. The switch keeps only the hashes, compares in
+    constant time, and never logs a key. Send \`Authorization: Bearer <key>\`. A missing or unknown
+    key answers 401 \`UNAUTHORIZED\` (with \`WWW-Authenticate: Bearer\`); a \`read\` key on a call
+    that changes something answers 403 \`FORBIDDEN\`. Every \`GET\` needs \`read\` (\`/metrics\`,
+    \`/dashboard/stats.json\` and the \`/feed\` WebSocket included); \`POST\`, \`PUT\` and \`DELETE\`
+    need \`write\` (the sandbox included). Open to anyone: \`/health\` (probes and load balancers;
+    it says up or down, nothing more), \`/openapi.json\` (no data) and the dashboard's page and
+    scripts (no data; the page asks for a read key and sends it with its own reads). On \`/feed\` a
+    browser, which cannot set headers on a WebSocket, offers the key as the subprotocol
+    \`antaca.bearer.<key>\` beside \`antaca.feed\`. The file is read at start-up: restart to add or
+    revoke a key. Keys work on loopback too when the file is given.
+  - **Client certificates**: with \`HTTP_TLS_CERT\`, \`HTTP_TLS_KEY\` and \`HTTP_TLS_CA\` set the
+    server speaks HTTPS (on node:https: uWS's SSLApp cannot require a client certificate nor tell the
+    handler whether one was verified) and every path under \`/secure/\`, \`/lifecycle/\`, \`/sandbox/\`,
+    \`/feed\` and \`/dashboard\` needs a client certificate issued by that CA: without one the answer
+    is 403 \`CLIENT_CERTIFICATE_REQUIRED\`. \`/health\`, \`/metrics\` and \`/openapi.json\` stay open
+    for probes unless API keys are configured too, in which case both rules apply.
 - **Errors** are \`application/problem+json\`: \`{"title": "CODE", "detail": "text"}\`. The detail
   names the field or id at fault, never a PAN or CVV. Common ones: 400 \`VALIDATION_ERROR\` (a field
   outside the JSON Schema this document shows, checked by Ajv; unknown fields are refused too),
@@ -42,13 +67,22 @@ change the routes and regenerate.
   \`{"id","lastFourDigits","exp","status","cardNo","cvv"}\`. Without the headers card creation
   answers without PAN and CVV and the full-data GET answers 400 \`ENCRYPTION_REQUIRED\`; a key that
   is not an RSA SPKI key of 2048-8192 bits answers 400 \`INVALID_PUBLIC_KEY\` (checked before a card
-  is issued). Only response encryption is supported; request bodies are plain JSON.
+  is issued).
+- **Encrypted requests** (set PIN): fetch the switch's key (\`GET /secure/encryption-key\`, PEM SPKI
+  RSA with its \`kid\`), encrypt the body as a compact JWE (\`alg\` RSA-OAEP-256 or RSA-OAEP, \`enc\`
+  A256GCM) and send \`{"payload": "<JWE>"}\` with \`Encrypted-Request: true\`. Without the header:
+  400 \`ENCRYPTION_REQUIRED\`; not a JWE, or a plaintext that is not the call's body: 400
+  \`INVALID_PAYLOAD\`; not decryptable with the switch's key or with another algorithm: 400
+  \`CANT_DECRYPT_PAYLOAD\`. Errors stay in clear. Every other request body is plain JSON.
 - **Card status** is \`ACTIVE\`, \`INACTIVE\` (a physical card until activated) or \`LOCKED\` (any lock
   code; the balance view gives the code as \`lockReason\`). \`exp\` is the last day of the expiry
   month, \`YYYY-MM-DD\`. Locks, unlocks, activation and customer transactional locks take effect on
   the very next authorization (the switch reads the card record from Redis for every message).
-- **Balances in EXTERNAL_BALANCE programs** would need the partner's link-balance call first; that
-  call belongs to the partner adapters, so such programs answer 501 \`PARTNER_LINK_NOT_IMPLEMENTED\`.
+- **Balances in EXTERNAL_BALANCE programs** are linked at the partner first (its link-balance call,
+  [partners.md](partners.md#the-calls)); no answer from the partner is 503 \`PARTNER_UNAVAILABLE\`.
+- **Sandbox** (\`/sandbox/simulate/*\`): on by default for development (\`npm start\` with HTTP on a
+  loopback address and no \`SWITCH_SECRET\`), off otherwise (404), \`SANDBOX\` sets it either way; the
+  start-up line says which. Its calls move real money on the ledger.
 - **Live feed** (\`GET /feed\`, WebSocket): JSON text frames, \`{"type":"hello",...}\` then
   \`{"type":"transactions","events":[...]}\` per batch the switch answered; PANs masked
   (first 6, stars, last 4). At most 64 clients; a client more than 1 MiB behind is disconnected

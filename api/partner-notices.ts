@@ -1,14 +1,15 @@
 // The partner notifications of the management API's own changes (seed "Your APIs for us —
 // Notifications", "API External Card Notifier for Locks", "External Transactional Lock Reason
 // Notifier"): a card locked or unlocked, a customer's transactional lock reason added or removed.
-// Each goes to the programs with a `partner` block, through the durable outbox (written before the
-// API answers; delivered by the switch's sender, at most 5 attempts). Nothing is sent for a
-// program without a partner, or when the change changed nothing.
+// Each goes to the programs with a `partner` block or `webhooks`, through the durable outbox
+// (written before the API answers; delivered by the switch's sender, at most 5 attempts per
+// destination). Nothing is sent for a program with neither, or when the change changed nothing.
 import { createHash } from 'node:crypto';
 import { uuidFromHash } from '../ledger/keys.js';
 import type { ApiDeps } from './deps.js';
 import type { CardRecord } from '../stores/cards.js';
 import { endpointPath, type CardLockReason } from '../adapters/partner-types.js';
+import { receivesNotifications } from '../stores/programs.js';
 
 /** Seed lock codes → the notifier's reasons (6 and 11 are both PIN tries). */
 const LOCK_REASON: Readonly<Record<number, CardLockReason>> = {
@@ -24,7 +25,8 @@ async function notify(d: ApiDeps, configIds: Iterable<string>, kind: string, bod
   const outbox = d.outbox;
   if (outbox === null || outbox === undefined) return;
   for (const configId of new Set(configIds)) {
-    if (d.programs.byId(configId)?.partner == null) continue;
+    const program = d.programs.byId(configId);
+    if (program === undefined || !receivesNotifications(program)) continue;
     await outbox.enqueue({ kind: 'notification', configId, method: 'POST', path: endpointPath('notify', { kind }), body, idempotencyKey: keyOf(`${kind}|${configId}|${seed}`) });
   }
 }

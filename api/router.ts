@@ -1,7 +1,8 @@
 // Routing for both HTTP servers: a table of routes, each described well enough to produce the
 // OpenAPI document (api/openapi.ts) and to validate a request before its handler runs, and a table
 // of static files (api/static.ts: fixed paths bound to fixed files, GET only). The order
-// of checks for a request: route (404), method (405), client certificate (403), path parameters
+// of checks for a request: route (404), method (405), client certificate (403), API key (401
+// UNAUTHORIZED, 403 FORBIDDEN; api/auth.ts), a route that is off here (404), path parameters
 // (400 VALIDATION_ERROR), idempotency key
 // (400), body media type (415), JSON syntax (400 MALFORMED_JSON), body schema (400
 // VALIDATION_ERROR), handler. Body size (413) is enforced by the servers while reading.
@@ -14,6 +15,7 @@ import { AppError, type ErrorCode } from '../errors/index.js';
 import type { IdempotencyStore } from './idempotency.js';
 import type { ApiMetrics } from './metrics.js';
 import { StaticFiles, type StaticRoute } from './static.js';
+import { scopeOf, type ApiKeys } from './auth.js';
 
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -44,6 +46,12 @@ export interface Route {
   /** Honours X-Idempotency-Key: a replay answers the first answer, byte for byte. */
   idempotent?: boolean;
   responses: Record<number, RouteResponse>;
+  /**
+   * Why the route answers 404 NOT_FOUND in this switch's configuration (the sandbox when it is
+   * off), or null when it runs. Absent: it always runs. The route stays in the OpenAPI document,
+   * which is the same for every configuration.
+   */
+  disabled?(): string | null;
   handle(req: ApiRequest): Promise<HttpResponse>;
 }
 
@@ -87,6 +95,8 @@ export interface RouterOptions {
   maxBodyBytes: number;
   websocket: WebSocketRoute | null;
   idempotency: IdempotencyStore;
+  /** API_KEYS_FILE's keys: every route but the open ones (api/auth.ts scopeOf) needs one. null: no key needed. */
+  auth?: ApiKeys | null;
   metrics: ApiMetrics | null;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -183,10 +193,14 @@ export class Router implements HttpApp {
     if (req.clientVerified === false && needsClientCertificate(req.path)) {
       throw new AppError('CLIENT_CERTIFICATE_REQUIRED', `${req.path} needs a client certificate issued by the configured CA`);
     }
+    const refused = this.authorize(req, false);
+    if (refused !== null) return refused;
+    const off = route.disabled?.() ?? null;
+    if (off !== null) throw new AppError('NOT_FOUND', off);
     const c = this.compiled.find((x) => x.route === route) as Compiled;
     for (const [name, check] of c.params) {
       const problem = check(req.params[name]);
-      if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+      if (problem !== null) throw new AppError(problem.code, problem.detail);
     }
     let key: string | null = null;
     const header = req.headers['x-idempotency-key'];
@@ -200,6 +214,20 @@ export class Router implements HttpApp {
     if (key === null) return route.handle(api);
     const fingerprint = createHash('sha256').update(req.method).update('\n').update(req.path).update('\n').update(req.body).digest('base64url');
     return this.o.idempotency.run(`${route.operationId}:${key}`, fingerprint, () => route.handle(api).catch((e: unknown) => this.failure(e, req)));
+  }
+
+  /**
+   * The API key rule of a request (api/auth.ts): null when it may go on, else the 401 or 403
+   * answer. Also used by the feed's WebSocket admission (api/index.ts).
+   */
+  authorize(req: HttpRequest, isStatic: boolean): HttpResponse | null {
+    const keys = this.o.auth ?? null;
+    if (keys === null) return null;
+    const need = scopeOf(req.method, req.path, isStatic);
+    if (need === null) return null;
+    const r = keys.check(req.headers.authorization, need);
+    if (r.ok) return null;
+    return problemResponse(r.code, r.detail, r.code === 'UNAUTHORIZED' ? { 'www-authenticate': 'Bearer realm="antaca"' } : {});
   }
 
   private failure(err: unknown, req: HttpRequest): HttpResponse {
@@ -232,7 +260,7 @@ function parseQuery(req: HttpRequest, params: Compiled['query']): Record<string,
     }
     const value = p.schema.type === 'integer' && /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
     const problem = check(value);
-    if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+    if (problem !== null) throw new AppError(problem.code, problem.detail);
     out[name] = value;
   }
   return out;
@@ -252,6 +280,6 @@ function parseBody(req: HttpRequest, validate: Validator): unknown {
     throw new AppError('MALFORMED_JSON', detail);
   }
   const problem = validate(value);
-  if (problem !== null) throw new AppError('VALIDATION_ERROR', problem);
+  if (problem !== null) throw new AppError(problem.code, problem.detail);
   return value;
 }

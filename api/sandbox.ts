@@ -1,14 +1,14 @@
-// The sandbox's way into the switch (SANDBOX=1): ISO 8583 messages built like an acquirer's
-// (simulators/lib/fields.ts) and sent through the switch's own listener over one plain TCP
-// connection (simulators/lib/link.ts), so a simulated authorization takes exactly the path of a
+// The sandbox's way into the switch: ISO 8583 messages built like an acquirer's
+// (iso/acquirer.ts) and sent through the switch's own listener over one plain TCP
+// connection (iso/link.ts), so a simulated authorization takes exactly the path of a
 // real one: framing, admission, workers, ledger, records. The connection is opened at the first
 // request and reused; the requests waiting on it are bounded and each waits a bounded time.
 import { randomInt } from 'node:crypto';
 import { IsoCodec, type IsoFields, type IsoMessage } from '../iso/codec.js';
 import { dialectByName, type IsoDialect } from '../iso/dialect.js';
 import { maskPan } from '../iso/mask.js';
-import { IsoLink } from '../simulators/lib/link.js';
-import { localTime, merchantNameLocation, transmissionTime } from '../simulators/lib/fields.js';
+import { IsoLink } from '../iso/link.js';
+import { localTime, merchantNameLocation, transmissionTime } from '../iso/acquirer.js';
 import { AppError } from '../errors/index.js';
 import type { SandboxTarget } from './deps.js';
 

@@ -26,13 +26,21 @@ export interface Schema {
   formatMinimum?: string;
   /** A `format: date` string must not be after today (UTC); an extension keyword of this API. */
   'x-not-future'?: boolean;
+  /**
+   * An amount of money (an annotation of this API): a value above its `maximum` is refused with
+   * 400 AMOUNT_TOO_LARGE instead of VALIDATION_ERROR, the detail naming that maximum.
+   */
+  'x-amount'?: boolean;
   example?: unknown;
   $ref?: string;
   oneOf?: Schema[];
 }
 
-/** Returns null when `value` is valid, else one message naming the first field at fault. */
-export type Validator = (value: unknown) => string | null;
+/** Why a value is refused: the problem title, and one message naming the first field at fault. */
+export interface Invalid { code: 'VALIDATION_ERROR' | 'AMOUNT_TOO_LARGE'; detail: string }
+
+/** Returns null when `value` is valid. */
+export type Validator = (value: unknown) => Invalid | null;
 
 const NOT_FUTURE = 'x-not-future';
 const DATE_MESSAGE = 'must be a real date YYYY-MM-DD, not in the future';
@@ -42,7 +50,7 @@ function createAjv(): Ajv2020 {
   // verbose: an error carries its schema and data, from which the message below is written.
   const ajv = new Ajv2020({ allErrors: false, verbose: true, allowUnionTypes: true, strictTypes: true, strictTuples: true });
   (ajvFormats as unknown as (a: Ajv2020) => void)(ajv);
-  ajv.addVocabulary(['example']);
+  ajv.addVocabulary(['example', 'x-amount']);
   ajv.addKeyword({
     keyword: NOT_FUTURE, type: 'string', schemaType: 'boolean',
     // Today is read per call, so a process that runs for weeks does not keep its start day.
@@ -63,7 +71,12 @@ export function compile(schema: Schema, at = ''): Validator {
   shared ??= createAjv();
   const checked = withSafeIntegers(schema);
   const validate = shared.compile(checked);
-  return (value) => (validate(value) ? null : describe(firstError(validate), at, checked));
+  return (value) => {
+    if (validate(value)) return null;
+    const e = firstError(validate);
+    const tooLarge = e.keyword === 'maximum' && (e.parentSchema as Schema | undefined)?.['x-amount'] === true;
+    return { code: tooLarge ? 'AMOUNT_TOO_LARGE' : 'VALIDATION_ERROR', detail: describe(e, at, checked) };
+  };
 }
 
 function firstError(v: ValidateFunction): ErrorObject {
@@ -114,7 +127,11 @@ function describe(e: ErrorObject, at: string, root: Schema): string {
     case 'enum': return `${name} must be one of ${(e.schema as unknown[]).join(', ')}`;
     case 'minLength': case 'maxLength': return `${name} must be ${parent.minLength ?? 0}..${parent.maxLength ?? Infinity} characters long`;
     case 'pattern': return `${name} must match ${String(e.params.pattern)}`;
-    case 'minimum': case 'maximum': return `${name} must be between ${parent.minimum} and ${parent.maximum}`;
+    case 'minimum': case 'maximum': {
+      const unit = parent['x-amount'] === true ? ' minor units' : '';
+      if (e.keyword === 'maximum' && unit !== '') return `${name} must be at most ${parent.maximum}${unit}, got ${String(e.data)}`;
+      return `${name} must be between ${parent.minimum} and ${parent.maximum}${unit}`;
+    }
     case 'formatMinimum': case NOT_FUTURE: return `${name} ${DATE_MESSAGE}`;
     case 'format': return `${name} ${formatMessage(String(e.params.format))}`;
     case 'oneOf': return `${name} must match exactly one of its allowed shapes`;

@@ -64,7 +64,9 @@ export function createUwsServer(app: HttpApp, module: unknown): HttpServer {
       upgrade: (res: UwsResponse, req: UwsRequest, context: unknown) => {
         const request = copyRequest(req, Buffer.alloc(0));
         const key = req.getHeader('sec-websocket-key');
-        const protocol = req.getHeader('sec-websocket-protocol');
+        // One subprotocol is chosen, the first offered (as ws does): the dashboard offers its API
+        // key as a second one (api/index.ts), which must never be echoed back.
+        const protocol = req.getHeader('sec-websocket-protocol').split(',')[0]?.trim() ?? '';
         const extensions = req.getHeader('sec-websocket-extensions');
         const refused = route.admit(request);
         if (refused !== null) { write(res, refused, true); return; }

@@ -9,6 +9,12 @@ import type { Registry } from 'prom-client';
 export const STATS_REUSE_MS = 500;
 /** The window of rates and quantiles: the newest sample at least this old is the baseline. */
 export const STATS_WINDOW_MS = 1000;
+/**
+ * A baseline older than this gives no rate and no quantiles (null): after a quiet spell with no
+ * reader, the only baseline left is the previous reading (or the start), and an average over those
+ * minutes is not what "answers/s now" means. The next reading, a second later, has a fresh baseline.
+ */
+export const STATS_WINDOW_MAX_MS = 5000;
 
 /** The numbers of one histogram, summed over its labels: cumulative count per upper bound (+Inf last). */
 export interface Buckets { le: readonly number[]; cumulative: readonly number[] }
@@ -23,8 +29,9 @@ export interface RegistryStats {
   /** Seconds between the baseline sample and this one (rates and quantiles cover them). */
   windowSeconds: number;
   answersTotal: number;
-  answersPerSecond: number;
-  /** Estimates from the histogram's buckets over the window; null when nothing was answered in it. */
+  /** null when the window is longer than STATS_WINDOW_MAX_MS (the first reading after a quiet spell). */
+  answersPerSecond: number | null;
+  /** Estimates from the histogram's buckets over the window; null when nothing was answered in it, or the window is too long. */
   latencySecondsP50: number | null;
   latencySecondsP99: number | null;
   /** Money messages decided since start, by reason, most frequent first. */
@@ -134,13 +141,14 @@ export class RegistrySampler {
     this.samples = [...this.samples.filter((s) => s.timeMs >= base.timeMs && s.timeMs < nowMs), sample];
     const windowSeconds = Math.max(0, (nowMs - base.timeMs) / 1000);
     const inWindow = subtractBuckets(latency, base.latency);
+    const current = nowMs - base.timeMs <= STATS_WINDOW_MAX_MS;
     return {
       timeMs: nowMs,
       windowSeconds,
       answersTotal,
-      answersPerSecond: windowSeconds > 0 ? (answersTotal - base.answers) / windowSeconds : 0,
-      latencySecondsP50: quantile(0.5, inWindow),
-      latencySecondsP99: quantile(0.99, inWindow),
+      answersPerSecond: !current ? null : windowSeconds > 0 ? (answersTotal - base.answers) / windowSeconds : 0,
+      latencySecondsP50: current ? quantile(0.5, inWindow) : null,
+      latencySecondsP99: current ? quantile(0.99, inWindow) : null,
       decisions: await decisions(registry),
       inflight: (await gauge(registry, 'switch_inflight_requests')) ?? 0,
       connections: (await gauge(registry, 'switch_connections')) ?? 0,

@@ -13,6 +13,8 @@ export interface SwitchConfig {
   httpServer: 'auto' | 'uws' | 'node'; // HTTP_SERVER, default auto: uWebSockets.js when its binary loads, else node:http
   /** HTTP_TLS_CERT, HTTP_TLS_KEY, HTTP_TLS_CA: all three or none; with them HTTPS and mTLS on /secure. */
   httpTls: TlsPaths | null;
+  /** API_KEYS_FILE: named API keys with a read or write scope (api/auth.ts); null: no key needed. Read at start-up. */
+  apiKeysFile: string | null;
   /** ISO_TLS_CERT, ISO_TLS_KEY, ISO_TLS_CA: all three or none; with them the ISO link is TLS with required client certificates (SPEC §1). */
   isoTls: TlsPaths | null;
   redisUrl: string | null;     // REDIS_URL; unset: a private redis-server is started
@@ -20,6 +22,10 @@ export interface SwitchConfig {
   redisDir: string;            // REDIS_DIR, default ./var/redis (managed Redis only)
   redisAppendfsync: 'always' | 'everysec' | 'no' | 'off'; // REDIS_APPENDFSYNC, default always
   programsFile: string | null; // PROGRAMS_FILE
+  /** KEYS_FILE: card keys per program (cardauth/keys.ts); unset: a development key set under ./var (keys.json). */
+  keysFile: string | null;
+  /** ENCRYPTION_KEY_FILE: the RSA private key (PEM) encrypted requests are made to; unset: a development key under ./var (encryption-key.pem). */
+  encryptionKeyFile: string | null;
   dialect: '1987' | '2003';    // ISO_DIALECT, default 1987
   workers: number;             // WORKERS, default 2 (piscina threads)
   batchMax: number;            // BATCH_MAX, default 64 frames per worker task
@@ -47,8 +53,19 @@ export interface SwitchConfig {
   outboxBackoffBaseMs: number; // OUTBOX_BACKOFF_BASE_MS, default 1000: the partner-call outbox's first retry delay bound
   outboxBackoffCapMs: number;  // OUTBOX_BACKOFF_CAP_MS, default 300000: the longest retry delay bound (at least the base)
   lowBalanceCheckMs: number;   // LOW_BALANCE_CHECK_MS, default 1000: how often partner balances are compared with their programs' lowBalanceMinor
-  /** SANDBOX 0|1, default 0: the /sandbox/simulate/* routes send real messages to this switch's own listener (plain TCP only). */
+  /**
+   * SANDBOX 0|1: the /sandbox/simulate/* routes send real messages to this switch's own listener
+   * (plain TCP only). Default: on for the development setup (plain HTTP on a loopback address, no
+   * SWITCH_SECRET, no ISO_TLS_*), off otherwise.
+   */
   sandbox: boolean;
+  /** Why the sandbox is on or off, for the start-up line. */
+  sandboxWhy: string;
+  /**
+   * SANDBOX=1 was set explicitly (not the development default): only then does the card data API
+   * give a physical card's track-2 image to a test harness.
+   */
+  sandboxExplicit: boolean;
   /** LOG_LEVEL, default info: fatal, error, warn, info, debug (adds a line per decided message), trace or silent. */
   logLevel: LogLevel;
 }
@@ -92,19 +109,26 @@ function placementOf(p: 'auto' | 'workers' | 'main'): 'workers' | 'main' {
 }
 
 export function loadConfig(env: Env = process.env): SwitchConfig {
+  const httpHost = env.HTTP_HOST || '127.0.0.1';
+  const httpTls = tlsFiles(env, 'HTTP');
+  const apiKeysFile = env.API_KEYS_FILE || null;
+  protectedApi(httpHost, httpTls, apiKeysFile);
   return {
     isoHost: env.ISO_HOST || '127.0.0.1',
     isoPort: int(env, 'ISO_PORT', 8583, 0, 65535),
-    httpHost: env.HTTP_HOST || '127.0.0.1',
+    httpHost,
     httpPort: int(env, 'HTTP_PORT', 8080, 0, 65535),
     httpServer: oneOf(env, 'HTTP_SERVER', 'auto', ['auto', 'uws', 'node'] as const),
-    httpTls: tlsFiles(env, 'HTTP'),
+    httpTls,
+    apiKeysFile,
     isoTls: tlsFiles(env, 'ISO'),
     redisUrl: env.REDIS_URL || null,
     redisCluster: env.REDIS_CLUSTER || null,
     redisDir: env.REDIS_DIR || 'var/redis',
     redisAppendfsync: oneOf(env, 'REDIS_APPENDFSYNC', 'always', ['always', 'everysec', 'no', 'off'] as const),
     programsFile: env.PROGRAMS_FILE || null,
+    keysFile: env.KEYS_FILE || null,
+    encryptionKeyFile: env.ENCRYPTION_KEY_FILE || null,
     dialect: oneOf(env, 'ISO_DIALECT', '1987', ['1987', '2003'] as const),
     workers: int(env, 'WORKERS', 2, 1, 64),
     batchMax: int(env, 'BATCH_MAX', 64, 1, 1024),
@@ -120,7 +144,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 30_000, 50, 86_400_000),
     ...outboxBackoff(env),
     lowBalanceCheckMs: int(env, 'LOW_BALANCE_CHECK_MS', 1000, 50, 3_600_000),
-    sandbox: sandboxOf(env),
+    ...sandboxOf(env, httpHost, httpTls),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVEL_DEFAULT, LOG_LEVELS),
   };
 }
@@ -134,14 +158,42 @@ function outboxBackoff(env: Env): { outboxBackoffBaseMs: number; outboxBackoffCa
 }
 
 /**
- * SANDBOX=1 turns on the simulation routes, which reach the switch through its own ISO listener as
- * a plain TCP client. With ISO_TLS_* set that listener requires a client certificate the API
- * process does not hold, so the two together stop start-up rather than fail at the first request.
+ * The simulation routes reach the switch through its own ISO listener as a plain TCP client. With
+ * ISO_TLS_* set that listener requires a client certificate the API process does not hold, so
+ * SANDBOX=1 and ISO_TLS_* together stop start-up rather than fail at the first request. Unset,
+ * the sandbox is on for the development setup only: plain HTTP on a loopback address, no
+ * SWITCH_SECRET (the development secret of var/secret.key) and a plain ISO link.
  */
-function sandboxOf(env: Env): boolean {
-  const on = oneOf(env, 'SANDBOX', '0', ['0', '1'] as const) === '1';
-  if (on && (env.ISO_TLS_CERT || env.ISO_TLS_KEY || env.ISO_TLS_CA)) {
+function sandboxOf(env: Env, httpHost: string, httpTls: TlsPaths | null): { sandbox: boolean; sandboxWhy: string; sandboxExplicit: boolean } {
+  const isoTls = Boolean(env.ISO_TLS_CERT || env.ISO_TLS_KEY || env.ISO_TLS_CA);
+  const set = env.SANDBOX ?? '';
+  if (set !== '' && set !== '0' && set !== '1') throw new AppError('SW_ERR_CONFIG', `SANDBOX=${set} must be 0 or 1 (unset: on for development only)`);
+  if (set === '1' && isoTls) {
     throw new AppError('SW_ERR_CONFIG', 'SANDBOX=1 needs the plain ISO link: unset ISO_TLS_CERT, ISO_TLS_KEY and ISO_TLS_CA, or SANDBOX');
   }
-  return on;
+  if (set !== '') return { sandbox: set === '1', sandboxWhy: `SANDBOX=${set}`, sandboxExplicit: set === '1' };
+  const development = isLoopback(httpHost) && httpTls === null && !env.SWITCH_SECRET && !isoTls;
+  return development
+    ? { sandbox: true, sandboxWhy: 'on by default for development (HTTP on loopback, no SWITCH_SECRET); SANDBOX=0 turns it off', sandboxExplicit: false }
+    : { sandbox: false, sandboxWhy: 'off by default outside development (SWITCH_SECRET, TLS or a non-loopback address); SANDBOX=1 turns it on', sandboxExplicit: false };
+}
+
+/**
+ * True for an address only this machine reaches: 127.0.0.0/8, ::1 (also in brackets or as
+ * ::ffff:127.x.x.x) and the name localhost. Any other address, a wildcard (0.0.0.0, ::) or a host
+ * name included, is reachable from the network.
+ */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^(::ffff:)?127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Secure by default: the management API on an address other machines reach must require client
+ * certificates (HTTP_TLS_*) or API keys (API_KEYS_FILE); otherwise the switch does not start.
+ */
+function protectedApi(httpHost: string, httpTls: TlsPaths | null, apiKeysFile: string | null): void {
+  if (isLoopback(httpHost) || httpTls !== null || apiKeysFile !== null) return;
+  throw new AppError('SW_ERR_API_UNPROTECTED', `HTTP_HOST=${httpHost} is not a loopback address and the management API would answer anyone: `
+    + 'set API_KEYS_FILE (API keys, docs/api.md) or HTTP_TLS_CERT, HTTP_TLS_KEY and HTTP_TLS_CA (client certificates), or listen on 127.0.0.1');
 }

@@ -1,9 +1,9 @@
 // Assembles one switch process: Redis (managed or given), the worker pool, the ISO 8583 listener
 // and the HTTP server; and takes them down again in the order that loses nothing.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Redis, Cluster } from 'ioredis';
 import type { SwitchConfig } from './config.js';
-import { loadPrograms, ProgramTable } from '../stores/programs.js';
+import { loadPrograms, ProgramTable, type Program } from '../stores/programs.js';
 import { loadSecrets, type Secrets } from '../stores/secrets.js';
 import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
@@ -14,7 +14,7 @@ import type { ProcessedEvent } from '../switch/events.js';
 import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
 import { createHttpServer, type HttpServer } from '../api/http.js';
-import { createRouter, DASHBOARD_PATH } from '../api/index.js';
+import { ApiKeys, createRouter, DASHBOARD_PATH } from '../api/index.js';
 import { TransactionFeed } from '../api/feed.js';
 import { createApiMetrics } from '../api/metrics.js';
 import { CardStore } from '../stores/cards.js';
@@ -30,6 +30,9 @@ import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 import { AppError, hasCode } from '../errors/index.js';
+import { loadKeySet, SoftwareKeyStore, type KeyStore } from '../cardauth/keys.js';
+import { loadEncryptionKey, type EncryptionKey } from '../api/jwe.js';
+import { CardDataBuilder } from '../cardauth/card-data.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -43,6 +46,11 @@ export interface AppOptions {
   placement?: Placement;
   atomics?: 'sync' | 'async' | 'disabled';
   secrets?: Secrets;
+  /**
+   * Where the development files live when their settings are not given (keys.json without
+   * KEYS_FILE, encryption-key.pem without ENCRYPTION_KEY_FILE); default ./var.
+   */
+  varDir?: string;
   /** Where log lines go; default: the process's pino logger (log/index.ts). */
   log?: LogFn;
   /**
@@ -59,6 +67,10 @@ export interface RunningSwitch {
   redis: Redis | Cluster;
   programs: ProgramTable;
   secrets: Secrets;
+  /** The card key store of the main thread (operations only; each deciding thread has its own). */
+  keys: KeyStore;
+  /** The key pair encrypted requests are made to (GET /secure/encryption-key). */
+  encryptionKey: EncryptionKey;
   metrics: SwitchMetrics;
   ledger: Ledger;
   maintenance: Maintenance;
@@ -87,8 +99,9 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const cfg = o.config;
   const log = o.log ?? processLog;
   const programs = loadPrograms(cfg.programsFile ?? undefined);
-  // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
+  // Read before anything is started, so an unreadable ISO_TLS_* file or API_KEYS_FILE stops start-up with one line at once.
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
+  const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
   let managed: SupervisedRedis | null = null;
   let redisUrl = cfg.redisUrl;
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
@@ -104,6 +117,13 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
+  const varDir = o.varDir ?? resolve('var');
+  const keySet = loadKeySet(cfg.keysFile, join(varDir, 'keys.json'), programs.programs.map((p) => p.configId));
+  const keys = new SoftwareKeyStore(keySet.keys);
+  logCardKeys(log, keySet.source, keySet.path, keys, programs);
+  const encryptionKey = await loadEncryptionKey(cfg.encryptionKeyFile, join(varDir, 'encryption-key.pem'));
+  if (encryptionKey.source === 'development') log('warn', 'ENCRYPTION_KEY_FILE is not set: encrypted requests use a development RSA key', { path: encryptionKey.path, kid: encryptionKey.kid });
+  else log('info', 'encryption key for encrypted requests loaded', { kid: encryptionKey.kid });
   const redisSocket = managed === null ? null : managed.socketPath;
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket });
   undo.push(() => redis.disconnect());
@@ -115,13 +135,15 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const startedMs = Date.now();
-  // The outbox's sender: the partner calls that cannot be refused, written by the deciding threads
-  // before their answers, are delivered from here with their own keys until the partner takes them.
+  // The outbox's sender: the partner calls that cannot be refused and the notifications, written by
+  // the deciding threads before their answers, are delivered from here with their own keys until the
+  // partner (or the webhook receiver) takes them.
   const partners = new PartnerClients(programs, metrics.registry, log);
   const partnerCallMetrics = partnerMetrics(metrics.registry);
   undo.push(() => partners.close());
   const outbox = await Outbox.open(redis, { registry: metrics.registry, log, backoffBaseMs: cfg.outboxBackoffBaseMs, backoffCapMs: cfg.outboxBackoffCapMs });
-  outbox.start(partnerSender(partners));
+  // Notifications of programs with webhooks are also written as webhook deliveries, each retried on its own.
+  outbox.start(partnerSender(partners, programs, (e) => outbox.enqueue(e)));
   undo.push(() => outbox.stop());
   // Programs with lowBalanceMinor: their DEPOSIT / CREDIT partner balances are watched from here.
   const watcher = LowBalanceWatcher.wanted(programs) ? new LowBalanceWatcher({ redis, ledger, programs, outbox, intervalMs: cfg.lowBalanceCheckMs, log }) : null;
@@ -129,14 +151,14 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => watcher?.stop());
   const apiMetrics = createApiMetrics(metrics.registry);
   const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: [...programs.programs], panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache };
+  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys };
 
   let runner: BatchRunner;
   const placement = o.placement ?? cfg.placement;
   // The main thread's deciding context: it decides in the inline placement, and answers a batch
   // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
   const mainCtx: ProcessContext = await createContext({
-    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache,
+    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys,
     ...(placement === 'workers' ? {} : { registry: metrics.registry }),
   });
   undo.push(() => mainCtx.partners.close());
@@ -210,7 +232,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     handshakeRefused: (reason) => metrics.isoTlsRefused.labels(reason).inc(),
   }, transport);
   if (transport.kind === 'tls') log('info', 'ISO 8583 link speaks TLS and requires a client certificate from ISO_TLS_CA', { ca: cfg.isoTls?.ca });
-  const isoAddr = await listener.listen(cfg.isoPort, cfg.isoHost);
+  const isoAddr = await portOf(listener.listen(cfg.isoPort, cfg.isoHost), 'ISO_PORT', cfg.isoHost, cfg.isoPort);
   undo.push(() => listener.shutdown(0));
 
   const cards = CardStore.fromSecrets(redis, secrets);
@@ -228,7 +250,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     return metrics.registry;
   };
   const router = createRouter({
-    redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
+    redis, ledger, programs, cards, keys, encryptionKey, customers: new CustomerStore(redis, cards),
     records: new TransactionRecords(redis, ledger), feed, outbox, partners,
     async health() {
       let redisOk = false;
@@ -241,17 +263,23 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     },
     registry: refreshed,
     startedMs,
+    trackImages: cfg.sandboxExplicit,
     sandbox: cfg.sandbox ? {
       host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
       recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
+      // The sandbox plays the card and the acquirer with the switch's own keys: development only (SANDBOX=1).
+      cardData: new CardDataBuilder(keySet.keys),
     } : null,
-  }, { metrics: apiMetrics, log });
+  }, { metrics: apiMetrics, log, auth: apiKeys });
   const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
   processedSink = (events) => feed.publish(events);
-  const httpAddr = await http.listen(cfg.httpPort, cfg.httpHost);
+  const httpAddr = await portOf(http.listen(cfg.httpPort, cfg.httpHost), 'HTTP_PORT', cfg.httpHost, cfg.httpPort);
   undo.push(() => http.close());
   const httpUrl = `${http.tls ? 'https' : 'http'}://${urlHost(cfg.httpHost)}:${httpAddr.port}`;
-  log('info', 'switch listening', { iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement, workers: placement === 'workers' ? cfg.workers : 0 });
+  log('info', 'switch listening', {
+    iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement,
+    workers: placement === 'workers' ? cfg.workers : 0, apiAuth: apiAuthOf(cfg, apiKeys), sandbox: cfg.sandboxWhy.startsWith('SANDBOX=') ? `${cfg.sandbox ? 'on' : 'off'} (${cfg.sandboxWhy})` : cfg.sandboxWhy,
+  });
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -278,7 +306,43 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, keys, encryptionKey, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+}
+
+/**
+ * The card keys at start: each program's key check values (never a key), a warning for the
+ * development key set, for a program without keys (its card data fails closed) and for a KEYS_FILE
+ * ZPK that any acquirer may use (`*`).
+ */
+function logCardKeys(log: LogFn, source: 'file' | 'development', path: string, keys: KeyStore, programs: ProgramTable): void {
+  if (source === 'development') log('warn', 'KEYS_FILE is not set: card verification uses a development key set', { path });
+  for (const k of keys.checkValues()) {
+    log('info', 'card keys loaded', { configId: k.configId, kcv: { cvk: k.cvk, pvk: k.pvk, imkAc: k.imkAc, zpk: k.zpk }, pvki: k.pvki });
+    if (source === 'file' && '*' in k.zpk) log('warn', 'KEYS_FILE gives a ZPK for any acquirer (*): name each acquirer in production', { configId: k.configId });
+  }
+  for (const p of programs.programs) {
+    if (!keys.hasKeys(p.configId)) log('warn', 'a program has no card keys in KEYS_FILE: its card data is refused (63, SECURITY_VIOLATION NO_KEYS)', { configId: p.configId });
+  }
+}
+
+/**
+ * A program as the deciding threads get it. The deciding code tells a program's notifications to
+ * the outbox when the program has a `partner` block (switch/process/batch.ts); a program with
+ * webhooks and no partner must be told of them too, so for the deciding threads its webhook URL
+ * stands in as a partner block that only receives notifications. Such a program is INTERNAL (the
+ * partner modes need a real partner block), so no partner call is ever made with it; the outbox's
+ * sender, on the main thread, reads the real program table and sends its notifications to the
+ * webhook only. To be removed once the deciding code asks stores/programs.ts receivesNotifications().
+ */
+function asDecidingThreadsSeeIt(p: Program): Program {
+  if (p.partner !== null || p.webhooks === null) return p;
+  return { ...p, partner: { baseUrl: p.webhooks.url, timeoutMs: p.webhooks.timeoutMs } };
+}
+
+/** How the management API authenticates, for the start-up line (never a key). */
+function apiAuthOf(cfg: SwitchConfig, keys: ApiKeys | null): string {
+  const ways = [...(keys === null ? [] : [`API keys (${keys.size})`]), ...(cfg.httpTls === null ? [] : ['client certificates'])];
+  return ways.length === 0 ? 'none (loopback only)' : ways.join(' and ');
 }
 
 /** Format errors and undecodable frames: one log line per connection and kind per this many ms. */
@@ -310,19 +374,49 @@ function urlHost(host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
+/** A port already taken becomes one line naming the variable to change (a second switch beside a first one needs its own ports). */
+async function portOf<T>(listening: Promise<T>, variable: 'ISO_PORT' | 'HTTP_PORT', host: string, port: number): Promise<T> {
+  try {
+    return await listening;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
+    const why = code === 'EADDRINUSE' ? 'is in use (another switch, or another program)' : 'may not be opened by this user';
+    throw new AppError('SW_ERR_PORT_IN_USE', `${variable}=${port} on ${host} ${why}: set ${variable} to a free port${variable === 'ISO_PORT' ? ' (and HTTP_PORT, which a second switch needs too)' : ''}`);
+  }
+}
+
 const REDIS_CONNECT_TIMEOUT_MS = 5000;
+
+/** What a failed Redis connection means, in words an operator can act on (the client library's own text is not shown). */
+const REDIS_CONNECT_ERRORS: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'nothing listens there (connection refused)', ENOTFOUND: 'the host name does not resolve', EAI_AGAIN: 'the host name does not resolve',
+  ETIMEDOUT: 'the connection timed out', EHOSTUNREACH: 'the host is unreachable', ECONNRESET: 'the connection was reset',
+};
 
 async function reachable(redis: Redis | Cluster, where: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let last: { code?: string; message?: string } | null = null;
+  const remember = (e: { code?: string; message?: string }) => { last = e; };
+  redis.on('error', remember);
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where} within ${REDIS_CONNECT_TIMEOUT_MS} ms: check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
+    timer = setTimeout(() => reject(new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: no answer within ${REDIS_CONNECT_TIMEOUT_MS} ms; check REDIS_URL / REDIS_CLUSTER`)), REDIS_CONNECT_TIMEOUT_MS);
   });
   try {
     await Promise.race([redis.ping(), timeout]);
   } catch (err) {
     if (hasCode(err, 'SW_ERR_REDIS_UNREACHABLE')) throw err;
-    throw new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: ${(err as Error).message.slice(0, 120)}; check REDIS_URL / REDIS_CLUSTER`);
+    throw new AppError('SW_ERR_REDIS_UNREACHABLE', `cannot reach Redis at ${where}: ${redisFailure(last ?? (err as { code?: string; message?: string }))}; check REDIS_URL / REDIS_CLUSTER`);
   } finally {
     clearTimeout(timer);
+    redis.off('error', remember);
   }
+}
+
+/** A connection error as a few words: the known codes spelled out, Redis's own replies (NOAUTH, WRONGPASS) kept, anything else by its code. */
+function redisFailure(e: { code?: string; message?: string }): string {
+  if (e.code !== undefined && REDIS_CONNECT_ERRORS[e.code] !== undefined) return REDIS_CONNECT_ERRORS[e.code] as string;
+  const reply = /^(NOAUTH|WRONGPASS|ERR)\b.*/.exec(e.message ?? '');
+  if (reply !== null) return `Redis answered: ${reply[0].slice(0, 120)}`;
+  return e.code !== undefined ? `connection error ${e.code}` : 'it does not answer';
 }

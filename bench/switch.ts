@@ -535,7 +535,8 @@ async function partnerVariant(): Promise<Variant> {
   const sim = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE', latencyMs: PARTNER_LATENCY_MS } });
   const dir = tempDir('antaca-bench-partner-');
   const file = join(dir, 'programs.json');
-  writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555779', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 } }]));
+  // The load carries no card data (as the demo program's, RELAXED): the partner call is what this variant measures.
+  writeFileSync(file, JSON.stringify([{ configId: PARTNER_PROGRAM, bin: '555779', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: sim.url, timeoutMs: 1500 }, cardholderVerification: 'RELAXED' }]));
   return {
     name: 'partner', configId: PARTNER_PROGRAM, env: { PROGRAMS_FILE: file },
     funded(balanceIds, fundsMinor) {

@@ -189,8 +189,10 @@ const ROWS_1987: readonly Row[] = [
 // A variable field is at least one character long: `iso_8583` cannot send an empty field, and
 // pack refuses one, so unpack refuses one too and every value it returns can be packed again.
 const MIN_LENGTH: ReadonlyMap<number, number> = new Map([[123, 15]]);
+// Field 48 carries the CVV2 (subelement 92) and field 55 cryptograms (the request's ARQC, the
+// answer's ARPC): secret like the tracks and the PIN block (cardauth/fields.ts).
 const SENSITIVITY: ReadonlyMap<number, Sensitivity> = new Map<number, Sensitivity>([
-  [2, 'pan'], [34, 'pan'], [35, 'secret'], [36, 'secret'], [45, 'secret'], [52, 'secret'],
+  [2, 'pan'], [34, 'pan'], [35, 'secret'], [36, 'secret'], [45, 'secret'], [48, 'secret'], [52, 'secret'], [55, 'secret'],
 ]);
 
 // Acquirers pad alphanumeric fields on the right with spaces; numeric fixed fields are not padded

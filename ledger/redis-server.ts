@@ -49,7 +49,7 @@ export interface RedisExit { code: number | null; signal: NodeJS.Signals | null 
  * its Redis is left alone, since two servers appending to one AOF corrupt it.
  */
 function dirInUse(ownerPid: number, dir: string): AppError {
-  return new AppError('SW_ERR_REDIS_DIR_IN_USE', `another switch (pid ${ownerPid}) is running with data dir ${dir}: stop it first, or set REDIS_DIR to another directory`);
+  return new AppError('SW_ERR_REDIS_DIR_IN_USE', `another switch (pid ${ownerPid}) is running with data dir ${dir}: stop it first; a second switch beside it needs its own REDIS_DIR and its own ports (ISO_PORT, HTTP_PORT)`);
 }
 
 export function redisServerInstalled(): boolean {

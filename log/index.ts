@@ -29,7 +29,7 @@ export function logLevelFrom(env: Record<string, string | undefined>): LogLevel 
 }
 
 /** Field names (compared in lower case) whose values are card secrets: written as `[redacted]`, at any depth. */
-const SECRET_KEYS: ReadonlySet<string> = new Set(['cvv', 'cvv2', 'cvc', 'track1', 'track2', 'pinblock', 'pin']);
+const SECRET_KEYS: ReadonlySet<string> = new Set(['cvv', 'cvv2', 'cvc', 'icvv', 'track1', 'track2', 'pinblock', 'pin', 'arqc', 'arpc', 'cryptogram']);
 /** Field names (compared in lower case) whose values are card numbers: shown masked (first 6, last 4), at any depth. */
 const PAN_KEYS: ReadonlySet<string> = new Set(['pan', 'cardno', 'cardnumber', 'primaryaccountnumber']);
 /** Nested objects are masked this deep; below it a value is written as `[object]`. */

@@ -1,14 +1,26 @@
-// npm run docs:api — regenerates docs/api.md from the OpenAPI document of the route table.
+// npm run docs:api — regenerates, from the OpenAPI document of the route table: docs/openapi.json
+// (the document every switch serves at /openapi.json), docs/api.md (the same, as a page) and the
+// Postman collection docs/antaca.postman_collection.json. Run it after changing a route.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { documentedRoutes } from '../api/index.js';
-import { openApiDocument } from '../api/openapi.js';
+import { openApiDocument, openApiFileText } from '../api/openapi.js';
 import { renderApiMarkdown } from '../api/docs.js';
+import { renderPostmanCollection } from '../api/postman.js';
 import { projectRoot } from '../ledger/scripts.js';
 import { parseCommandLine } from './cli.js';
 
-parseCommandLine('docs:api', process.argv.slice(2), () => 'usage: npm run docs:api\n\nRegenerates docs/api.md from the OpenAPI document of the route table (sandbox routes included).');
+parseCommandLine('docs:api', process.argv.slice(2), () => 'usage: npm run docs:api\n\n'
+  + 'Regenerates docs/openapi.json, docs/api.md and docs/antaca.postman_collection.json from the OpenAPI document of the route table.\n');
 
-const file = join(projectRoot(), 'docs', 'api.md');
-writeFileSync(file, renderApiMarkdown(openApiDocument(documentedRoutes({ sandbox: true })) as Parameters<typeof renderApiMarkdown>[0]));
-process.stdout.write(`wrote ${file}\n`);
+const doc = openApiDocument(documentedRoutes());
+const files: Array<[string, string]> = [
+  ['openapi.json', openApiFileText(doc)],
+  ['api.md', renderApiMarkdown(doc as Parameters<typeof renderApiMarkdown>[0])],
+  ['antaca.postman_collection.json', JSON.stringify(renderPostmanCollection(doc as unknown as Parameters<typeof renderPostmanCollection>[0]), null, 2) + '\n'],
+];
+for (const [name, text] of files) {
+  const file = join(projectRoot(), 'docs', name);
+  writeFileSync(file, text);
+  process.stdout.write(`wrote ${file}\n`);
+}

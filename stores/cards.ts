@@ -1,14 +1,16 @@
 // The card store. Redis never holds a PAN in clear: the record is found by a keyed hash of the
 // PAN (HMAC-SHA-256, Secrets.panIndexKey) and keeps the PAN only AES-256-GCM-encrypted
-// (Secrets.panEncryptionKey) for the full-data API; the CVV is derived when asked for, never
-// stored (Secrets.cvvKey). The authorization path reads the record, status, lock and the
+// (Secrets.panEncryptionKey) for the full-data API; a CVV is never stored (the key store derives
+// it, cardauth/keys.ts), a PIN only as its PVV. The authorization path reads the record, status, lock and the
 // customer's "debits blocked" flag included, in one HGETALL; a card already read on a deciding
 // thread is remembered there (`seen`), and a hold decided with the remembered card re-checks the
 // record's version inside the hold's own script (ledger HoldArgs.guard), so a lock still takes
 // effect on the very next authorization. Every write to a card record goes through this store and
 // counts up its version field `v` in the same script or transaction (create, lock, unlock,
-// activation, a PIN-failure lock, a customer block, limits, spend controls); a record without `v` (written before
-// versions existed) is never remembered, only read. Every operation touches one key, so the layout
+// activation, a wrong PIN or CVV2 counted, a PVV set, a CVV2 reset, a customer block, limits,
+// spend controls); a chip read's ATC and a count's reset are kept beside it and do not count
+// (docs/cards.md); a record without `v` (written before versions existed) is never remembered,
+// only read. Every operation touches one key, so the layout
 // works unchanged on Redis Cluster (where nothing is remembered):
 //
 //   card:pan:<panIndex>   hash: the card record (fields in F below); panIndex = base64url HMAC
@@ -17,6 +19,8 @@
 // docs/cards.md describes the rules (lock codes, activation, PIN-failure lock) and derivations.
 import { StoreKeys } from '../ledger/keys.js';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } from 'node:crypto';
+import type { CountedCheck, FailureCount, VerificationWrites } from '../cardauth/run.js';
+import { SERVICE_CODE_STRIPE } from '../cardauth/verify.js';
 import type { Redis, Cluster } from 'ioredis';
 import type { Secrets } from './secrets.js';
 import type { Program } from './programs.js';
@@ -43,6 +47,15 @@ export interface CardRecord {
   createdAtMs: number;
   /** Consecutive PIN failures since the last success or unlock. */
   pinFailures: number;
+  /** Consecutive wrong CVV2s since the last correct one or unlock (five lock the card with 7). */
+  cvv2Failures: number;
+  /** The PIN's Visa PVV (4 digits) and the PVK index it was made with; null until a PIN is set. */
+  pvv: string | null;
+  pvki: string | null;
+  /** How often the CVV2 was reset (0: the standard CVV2; docs/cards.md "Reset CVV"). */
+  cvv2Generation: number;
+  /** A physical card's magnetic-stripe service code (201); null for a virtual card. */
+  serviceCode: string | null;
   /** The customer has a transactional lock (stores/customers.ts): debits decline AML_EXCEPTION. */
   debitsBlocked: boolean;
   /** Limits set on this card; each applies together with the program's (the lower wins). */
@@ -74,6 +87,11 @@ export const LOCK_PIN_TRIES_EXCEEDED = 6;
 export const LOCK_OFFLINE_PIN_TRIES_EXCEEDED = 11;
 /** Consecutive wrong PINs after which the switch locks the card itself (seed "Lock outside": 3). */
 export const PIN_FAILURES_BEFORE_LOCK = 3;
+export const LOCK_SUSPECTED_FRAUD = 7;
+/** Consecutive wrong CVV2s after which the switch locks the card with 7 (a card-number enumeration stops there). */
+export const CVV2_FAILURES_BEFORE_LOCK = 5;
+/** A virtual card's CVV2 can be reset this many times (its generation is a service code of the CVV method: 001-998). */
+export const CVV2_GENERATION_MAX = 998;
 /** PAN generation draws a fresh random PAN at most this many times before giving up. */
 export const PAN_ATTEMPTS_MAX = 8;
 export const PAN_LENGTH_MIN = 12;
@@ -89,7 +107,7 @@ export type CardErrorCode = CodeOf<'card'> | 'CARD_NOT_FOUND';
 /** Keys for the PAN at rest: version byte → AES-256 key; `current` encrypts, every version decrypts. */
 export interface PanKeyring { current: number; keys: ReadonlyMap<number, Buffer> }
 
-export interface SensitiveKeys { panKeyring: PanKeyring; cvvKey: Buffer }
+export interface SensitiveKeys { panKeyring: PanKeyring }
 
 /** What `put` (seeding for tests and benchmarks) needs: a record with a known PAN. */
 export type CardSeed = Pick<CardRecord, 'id' | 'customerId' | 'balanceId' | 'configId' | 'currency' | 'expiry' | 'status' | 'lock'>
@@ -104,7 +122,7 @@ export interface IssueInput {
   nowMs?: number;
 }
 
-export interface IssuedCard { card: CardRecord; pan: string; cvv: string }
+export interface IssuedCard { card: CardRecord; pan: string }
 
 /** At most this many cards are remembered per deciding thread (CardStore.seen), about 1 KiB each. */
 export const CARD_CACHE_MAX = 100_000;
@@ -120,8 +138,17 @@ export interface SeenCard {
 const F = {
   id: 'id', customerId: 'cu', balanceId: 'ba', configId: 'cf', currency: 'cy', expiry: 'ex', status: 'st',
   lock: 'lk', kind: 'kd', panLast4: 'l4', createdAtMs: 't', pinFailures: 'pf', debitsBlocked: 'db',
-  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm', controls: 'sc', version: 'v',
+  blockVersion: 'dv', panEncrypted: 'pe', limits: 'lm', controls: 'ct', version: 'v',
+  cvv2Failures: 'c2', pvv: 'pv', pvki: 'pk', cvv2Generation: 'cg', serviceCode: 'sc',
+  // Beside the decision's fields (not counted in v): the highest ATC a chip read consumed, and by which message.
+  atc: 'ac', atcMessage: 'am',
 } as const;
+
+/** The counter field and the lock of each counted check, and what its count is conditioned on. */
+const COUNTED: Readonly<Record<CountedCheck, { field: string; limit: number; lock: number; premise: string; premiseAbsent: string }>> = {
+  PIN: { field: F.pinFailures, limit: PIN_FAILURES_BEFORE_LOCK, lock: LOCK_PIN_TRIES_EXCEEDED, premise: F.pvv, premiseAbsent: '' },
+  CVV2: { field: F.cvv2Failures, limit: CVV2_FAILURES_BEFORE_LOCK, lock: LOCK_SUSPECTED_FRAUD, premise: F.cvv2Generation, premiseAbsent: '0' },
+};
 
 /** A card without controls of its own (shared, frozen: the common case costs no allocation). */
 export const NO_CARD_CONTROLS: readonly SpendControl[] = Object.freeze([]);
@@ -143,6 +170,10 @@ interface CardCommands {
   cardActivate(record: string): Promise<number>;
   cardPinFailure(record: string, limit: number, code: number): Promise<[number, number]>;
   cardPinSuccess(record: string): Promise<number>;
+  cardAuthFailure(record: string, cardId: string, counter: string, limit: number, lock: number, premiseField: string, premise: string, premiseAbsent: string): Promise<[number, number]>;
+  cardAuthSuccess(record: string, cardId: string, atc: string, messageId: string, ...resetFields: string[]): Promise<number>;
+  cardSetPvv(record: string, cardId: string, pvki: string, pvv: string): Promise<number>;
+  cardCvv2Generation(record: string, cardId: string, expected: string, next: string): Promise<number>;
   cardCustomerBlock(record: string, version: number, blocked: number): Promise<number>;
   cardSetField(record: string, field: string, value: string): Promise<number>;
 }
@@ -153,7 +184,7 @@ function commands(redis: Redis | Cluster): CardCommands {
   return redis as unknown as CardCommands;
 }
 
-export class CardStore implements CustomerBlockSink {
+export class CardStore implements CustomerBlockSink, VerificationWrites {
   private readonly cmd: CardCommands;
 
   /**
@@ -164,8 +195,8 @@ export class CardStore implements CustomerBlockSink {
     this.cmd = commands(redis);
   }
 
-  static fromSecrets(redis: Redis | Cluster, s: Pick<Secrets, 'panIndexKey' | 'panEncryptionKey' | 'cvvKey'>): CardStore {
-    return new CardStore(redis, s.panIndexKey, { panKeyring: { current: 1, keys: new Map([[1, s.panEncryptionKey]]) }, cvvKey: s.cvvKey });
+  static fromSecrets(redis: Redis | Cluster, s: Pick<Secrets, 'panIndexKey' | 'panEncryptionKey'>): CardStore {
+    return new CardStore(redis, s.panIndexKey, { panKeyring: { current: 1, keys: new Map([[1, s.panEncryptionKey]]) } });
   }
 
   panIndex(pan: string): string {
@@ -244,7 +275,7 @@ export class CardStore implements CustomerBlockSink {
       });
       const card = await this.get(id);
       if (card === null) throw new AppError('CARD_NOT_FOUND', `card ${id} vanished after issue`);
-      return { card, pan, cvv: this.cvv(pan, card.expiry) };
+      return { card, pan };
     }
     throw new AppError('CARD_PAN_SPACE_EXHAUSTED', `no free PAN in BIN ${input.program.bin} after ${PAN_ATTEMPTS_MAX} attempts`);
   }
@@ -277,12 +308,49 @@ export class CardStore implements CustomerBlockSink {
   }
 
   /**
-   * CVV2 = HMAC-SHA-256(cvvKey, "cvv2|" + PAN + "|" + YYMM): the first 6 bytes as an unsigned
-   * integer, modulo 1000, as 3 digits. 2^48 mod 1000 makes the bias below 1e-11 per value.
+   * Set PIN: the card's PVV (and the PVKI it was made with) replace the old ones; the PIN-failure
+   * count starts again. A lock is left as it is (lock 6 is removed by `unlock`). The PIN itself is
+   * never seen here: the key store made the PVV.
    */
-  cvv(pan: string, expiry: string): string {
-    const mac = createHmac('sha256', this.requireSensitive().cvvKey).update(`cvv2|${pan}|${expiry}`).digest();
-    return String(mac.readUIntBE(0, 6) % 1000).padStart(3, '0');
+  async setPvv(cardId: string, pvki: string, pvv: string): Promise<void> {
+    if (!/^\d$/.test(pvki) || !/^\d{4}$/.test(pvv)) throw new AppError('CARD_INVALID_ARGUMENT', 'a PVKI is one digit and a PVV four');
+    if (await this.cmd.cardSetPvv(await this.requireRecordKey(cardId), cardId, pvki, pvv) !== 1) throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+  }
+
+  /**
+   * Reset CVV: moves the card's CVV2 generation from `expected` (the one the new CVV2 was chosen
+   * against) to `next`. False when another reset changed it meanwhile (choose again).
+   */
+  async setCvv2Generation(cardId: string, expected: number, next: number): Promise<boolean> {
+    if (!Number.isInteger(next) || next < 1 || next > CVV2_GENERATION_MAX) throw new AppError('CVV_RESETS_EXHAUSTED', `card ${cardId}: no CVV2 generation after ${expected}`);
+    const r = await this.cmd.cardCvv2Generation(await this.requireRecordKey(cardId), cardId, String(expected), String(next));
+    if (r === -1) throw new AppError('CARD_NOT_FOUND', `card ${cardId} does not exist`);
+    return r === 1;
+  }
+
+  /** VerificationWrites: a wrong PIN or CVV2 of the authorization path, counted in one script (cardauth/run.ts). */
+  async countFailure(pan: string, f: { readonly check: CountedCheck; readonly cardId: string; readonly premise: string }): Promise<FailureCount> {
+    const c = COUNTED[f.check];
+    const [code, n] = await this.cmd.cardAuthFailure(recordKey(this.panIndex(pan)), f.cardId, c.field, c.limit, c.lock, c.premise, f.premise, c.premiseAbsent);
+    switch (code) {
+      case 1: return { outcome: 'COUNTED', failures: n };
+      case 2: return { outcome: 'LOCKED', lock: n };
+      case 3: return { outcome: 'ALREADY_LOCKED', lock: n };
+      default: return { outcome: 'STALE' };
+    }
+  }
+
+  /**
+   * VerificationWrites: the chip read's ATC consumed and the passed checks' counts reset, in one
+   * script. A reset does not count up the version, so this thread forgets its remembered copy,
+   * which still shows the count: the next message reads the card again instead of resetting it again.
+   */
+  async recordSuccess(pan: string, s: { readonly cardId: string; readonly atc: number | null; readonly messageId: string; readonly reset: readonly CountedCheck[] }): Promise<'OK' | 'REPLAYED' | 'GONE'> {
+    const fields = s.reset.map((c) => COUNTED[c].field);
+    const index = this.panIndex(pan);
+    const r = await this.cmd.cardAuthSuccess(recordKey(index), s.cardId, s.atc === null ? '' : String(s.atc), s.messageId, ...fields);
+    if (fields.length > 0) this.cache.delete(index);
+    return r === 1 ? 'OK' : r === 0 ? 'REPLAYED' : 'GONE';
   }
 
   /** Keeps a physical card's delivery address (address field → value), replacing what was kept. */
@@ -380,7 +448,8 @@ export class CardStore implements CustomerBlockSink {
     const fields: string[] = [
       F.id, rec.id, F.customerId, rec.customerId, F.balanceId, rec.balanceId, F.configId, rec.configId,
       F.currency, rec.currency, F.expiry, rec.expiry, F.status, rec.status, F.lock, String(rec.lock),
-      F.kind, rec.kind, F.panLast4, pan.slice(-4), F.createdAtMs, String(rec.createdAtMs), F.pinFailures, '0',
+      F.kind, rec.kind, F.panLast4, pan.slice(-4), F.createdAtMs, String(rec.createdAtMs), F.pinFailures, '0', F.cvv2Failures, '0',
+      ...(rec.kind === 'PHYSICAL' ? [F.serviceCode, SERVICE_CODE_STRIPE] : []),
       F.debitsBlocked, '1', F.blockVersion, '-1', F.panEncrypted, sealPan(keys.panKeyring, pan, rec.id),
     ];
     const index = this.panIndex(pan);
@@ -427,6 +496,8 @@ function toRecord(h: Record<string, string>): CardRecord | null {
     currency: h[F.currency] ?? '', expiry: h[F.expiry] ?? '', status: (h[F.status] ?? 'INACTIVE') as CardStatus,
     lock: Number(h[F.lock] ?? 0), kind: (h[F.kind] ?? 'VIRTUAL') as CardKind, panLast4: h[F.panLast4] ?? '',
     createdAtMs: Number(h[F.createdAtMs] ?? 0), pinFailures: Number(h[F.pinFailures] ?? 0),
+    cvv2Failures: Number(h[F.cvv2Failures] ?? 0), pvv: h[F.pvv] ?? null, pvki: h[F.pvki] ?? null,
+    cvv2Generation: Number(h[F.cvv2Generation] ?? 0), serviceCode: h[F.serviceCode] ?? null,
     debitsBlocked: h[F.debitsBlocked] !== '0',
     limits: parseLimits(h[F.limits]),
     controls: parseStoredControls(h[F.controls]),

@@ -12,7 +12,7 @@
 //   {"id": "shop-x", "type": "MERCHANT_BLOCK", "values": ["MERCHANT0000001"]}      field 42 ids
 //   {"id": "atm-week", "mode": "SHADOW", "type": "VELOCITY", "window": "WEEK", "amount": 50000, "count": 5, "scope": "CASH"}
 // docs/cards.md ("Spend controls") describes storage and rules; docs/configuration.md the program defaults.
-import { isCountryAlpha3 } from '../iso/countries.js';
+import countries from 'i18n-iso-countries';
 import { counterPeriod } from '../ledger/counters.js';
 import type { VelocityCounter } from '../ledger/types.js';
 
@@ -84,6 +84,8 @@ const MCC = /^(\d{4})(?:-(\d{4}))?$/;
 /** Field 42 (card acceptor identification code) is ans..15. */
 const MERCHANT_ID = /^[\x20-\x7e]{1,15}$/;
 const LIST_TYPES: readonly string[] = ['MCC_ALLOW', 'MCC_BLOCK', 'COUNTRY_ALLOW', 'COUNTRY_BLOCK', 'MERCHANT_BLOCK'];
+/** ISO 3166-1 alpha-3 codes (upper case), from the table the deciding code maps field 19 with. */
+const COUNTRY_ALPHA3: ReadonlySet<string> = new Set(Object.keys(countries.getAlpha3Codes()));
 
 /**
  * The inclusive range of an MCC control value: "5411" → [5411, 5411], "5811-5814" → [5811, 5814];
@@ -190,7 +192,7 @@ function valueProblem(type: ListControlType, x: string): string | null {
     return mccRange(x) === null ? 'is not a merchant category code ("5411") or an ascending range ("5811-5814")' : null;
   }
   if (type === 'COUNTRY_ALLOW' || type === 'COUNTRY_BLOCK') {
-    return isCountryAlpha3(x) ? null : 'is not an ISO 3166-1 alpha-3 country code ("POL")';
+    return COUNTRY_ALPHA3.has(x) ? null : 'is not an ISO 3166-1 alpha-3 country code ("POL")';
   }
   return MERCHANT_ID.test(x) ? null : 'is not a merchant id (field 42: 1-15 printable characters)';
 }

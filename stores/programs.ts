@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { AppError } from '../errors/index.js';
 import { DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC } from '../ledger/expiry.js';
 import { parseControls, type SpendControl } from './controls.js';
+import { CARDHOLDER_VERIFICATIONS, type CardholderVerification } from '../cardauth/verify.js';
 
 export type ProgramMode = 'INTERNAL' | 'EXTERNAL_BALANCE' | 'SHARED_AUTHORIZATION';
 const MODES: readonly ProgramMode[] = ['INTERNAL', 'EXTERNAL_BALANCE', 'SHARED_AUTHORIZATION'];
@@ -33,11 +34,52 @@ export interface Program {
    */
   lowBalanceMinor: { DEPOSIT: number | null; CREDIT: number | null };
   /**
+   * Signed webhooks (docs/partners.md, "Webhooks"): the program's notifications, the same bodies a
+   * partner's notifications URL receives, POSTed to `url` through the outbox with an
+   * `Antaca-Signature` header. Default null: none. Any mode, with or without a `partner` block.
+   */
+  webhooks: ProgramWebhooks | null;
+  /**
+   * What card data a message must carry (cardauth/verify.ts; docs/cards.md "Card authentication"):
+   * STRICT (default) or RELAXED (verifies what is present, requires nothing more; the demo program's default).
+   */
+  cardholderVerification: CardholderVerification;
+  /**
    * Spend controls every card of the program carries besides its own (stores/controls.ts; the
    * card's come first); default none. Validated at start-up: a bad one stops the switch with a
    * one-line message naming it.
    */
   controls: readonly SpendControl[];
+}
+
+/** The notifications a webhook may subscribe to (the `events` of `webhooks`). */
+export const WEBHOOK_EVENTS = ['transaction', 'cardLocked', 'cardUnlocked', 'transactionalLockReasonAdded', 'transactionalLockReasonRemoved', 'lowBalance'] as const;
+export type WebhookEvent = typeof WEBHOOK_EVENTS[number];
+
+/** Longest time of one webhook delivery, ms: below the outbox's 10 s attempt limit. */
+export const WEBHOOK_TIMEOUT_MS_MAX = 9000;
+/** Default time of one webhook delivery, ms. */
+export const WEBHOOK_TIMEOUT_MS_DEFAULT = 5000;
+
+export interface ProgramWebhooks {
+  /** Where every delivery is POSTed, as it is (http:// or https://). */
+  url: string;
+  /**
+   * The signing secrets, 1 or 2: each delivery carries one `v1=` signature per secret (two during
+   * a rotation: the new one first). The secret's UTF-8 bytes are the HMAC-SHA256 key.
+   */
+  secrets: readonly string[];
+  /** The events delivered; every one of WEBHOOK_EVENTS by default. */
+  events: readonly WebhookEvent[];
+  /** Time of one delivery, ms (default 5000, at most 9000). */
+  timeoutMs: number;
+  /** PEM path of the CA that signed an https:// receiver's certificate; absent: the system's CAs. */
+  ca?: string;
+}
+
+/** True for a program whose notifications go somewhere: a partner's notifications URL, webhooks, or both. */
+export function receivesNotifications(p: Program): boolean {
+  return p.partner !== null || p.webhooks !== null;
 }
 
 
@@ -84,8 +126,58 @@ export function normalizeProgram(raw: unknown, where: string): Program {
     holdExpiryDays: num(p.holdExpiryDays, 7),
     holdExpiryDaysByMcc: (p.holdExpiryDaysByMcc as Record<string, number> | undefined) ?? { ...DEFAULT_HOLD_EXPIRY_DAYS_BY_MCC },
     lowBalanceMinor: lowBalanceOf(p.lowBalanceMinor, where),
+    webhooks: webhooksOf(p.webhooks, where),
+    cardholderVerification: verificationOf(p.cardholderVerification, configId, where),
     controls: controlsOf(p.controls, where),
   };
+}
+
+/**
+ * `webhooks`: absent or null, or `{"url", "secret" | "secrets", "events", "timeoutMs", "ca"}`.
+ * `secret` is one secret; `secrets` an array of one or two (a rotation: both signatures are sent).
+ * Errors name the field, never a secret.
+ */
+function webhooksOf(v: unknown, where: string): ProgramWebhooks | null {
+  if (v === undefined || v === null) return null;
+  const at = `${where}: "webhooks"`;
+  const bad = (what: string) => new AppError('SW_ERR_PROGRAM_CONFIG', `${at} ${what}`);
+  if (typeof v !== 'object' || Array.isArray(v)) throw bad('must be {"url", "secret" (or "secrets": [new, old]), "events"}');
+  const o = v as Record<string, unknown>;
+  const unknown = Object.keys(o).find((k) => !['url', 'secret', 'secrets', 'events', 'timeoutMs', 'ca'].includes(k));
+  if (unknown !== undefined) throw bad(`has an unknown field "${unknown.slice(0, 40)}"`);
+  let url: URL;
+  try { url = new URL(String(o.url)); } catch { throw bad('"url" must be an http:// or https:// URL'); }
+  if (typeof o.url !== 'string' || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw bad('"url" must be an http:// or https:// URL');
+  if ((o.secret === undefined) === (o.secrets === undefined)) throw bad('needs "secret", or "secrets" with one or two secrets during a rotation (not both)');
+  const secrets = o.secret !== undefined ? [o.secret] : o.secrets;
+  if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > 2) throw bad('"secrets" must hold one or two secrets (the new one first during a rotation)');
+  for (const s of secrets) {
+    if (typeof s !== 'string' || s.length === 0 || s.length > 512) throw bad('each secret must be a non-empty string of at most 512 characters');
+  }
+  if (secrets.length === 2 && secrets[0] === secrets[1]) throw bad('the two secrets of a rotation must differ');
+  let events: readonly WebhookEvent[] = WEBHOOK_EVENTS;
+  if (o.events !== undefined) {
+    if (!Array.isArray(o.events) || o.events.length === 0) throw bad(`"events" must be a non-empty array of ${WEBHOOK_EVENTS.join(', ')}`);
+    const wrong = o.events.find((e) => !(WEBHOOK_EVENTS as readonly unknown[]).includes(e));
+    if (wrong !== undefined) throw bad(`"events": ${JSON.stringify(wrong).slice(0, 60)} is not one of ${WEBHOOK_EVENTS.join(', ')}`);
+    events = [...new Set(o.events as WebhookEvent[])];
+  }
+  let timeoutMs = WEBHOOK_TIMEOUT_MS_DEFAULT;
+  if (o.timeoutMs !== undefined) {
+    if (typeof o.timeoutMs !== 'number' || !Number.isInteger(o.timeoutMs) || o.timeoutMs < 1 || o.timeoutMs > WEBHOOK_TIMEOUT_MS_MAX) throw bad(`"timeoutMs" must be an integer from 1 to ${WEBHOOK_TIMEOUT_MS_MAX}`);
+    timeoutMs = o.timeoutMs;
+  }
+  if (o.ca !== undefined && (typeof o.ca !== 'string' || o.ca === '')) throw bad('"ca" must be the path of a PEM file');
+  return { url: o.url, secrets: secrets as string[], events, timeoutMs, ...(o.ca === undefined ? {} : { ca: o.ca as string }) };
+}
+
+/** `cardholderVerification`: STRICT or RELAXED; absent: STRICT, except RELAXED for the demo program. */
+function verificationOf(v: unknown, configId: string, where: string): CardholderVerification {
+  if (v === undefined || v === null) return configId === DEMO_PROGRAM_INPUT.configId ? 'RELAXED' : 'STRICT';
+  if (typeof v !== 'string' || !(CARDHOLDER_VERIFICATIONS as readonly string[]).includes(v)) {
+    throw new AppError('SW_ERR_PROGRAM_CONFIG', `${where}: "cardholderVerification" must be one of ${CARDHOLDER_VERIFICATIONS.join(', ')}`);
+  }
+  return v as CardholderVerification;
 }
 
 /** `controls`: absent, or an array of spend controls (stores/controls.ts parseControls). */

@@ -39,7 +39,8 @@ const V2_LENGTH = 31;
 export function encodeRecord(rec: TransactionObject): string {
   const ms = Date.parse(rec.date);
   const resourceId = rec.resource === 'card' ? rec.cardId : rec.balanceId;
-  if (rec.resourceId !== resourceId || !Number.isSafeInteger(ms) || new Date(ms).toISOString() !== rec.date || rec.reversedAmount !== undefined) {
+  if (rec.resourceId !== resourceId || !Number.isSafeInteger(ms) || new Date(ms).toISOString() !== rec.date || rec.reversedAmount !== undefined
+    || rec.reasonDetail !== undefined || rec.threeDSecure !== undefined) {
     return JSON.stringify(rec);
   }
   const d = rec.transactionData;

@@ -77,14 +77,15 @@ export function duplicateKey(hmacKey: Buffer, mtiClass: string, pan: string, sta
 }
 
 /**
- * The duplicate key of a money message (its MTI class, fields 2, 11, 7, 32 and 41), or null when
- * field 11 or 7 is absent: the one place a message's duplicate key is formed.
+ * The duplicate key of a money message (its MTI class, its PAN — field 2, or its track's —, fields
+ * 11, 7, 32 and 41), or null when field 11 or 7 is absent: the one place a message's duplicate key
+ * is formed.
  */
-export function messageDuplicateKey(hmacKey: Buffer, mti: string, f: IsoFields): Buffer | null {
+export function messageDuplicateKey(hmacKey: Buffer, mti: string, f: IsoFields, pan: string | undefined): Buffer | null {
   const stan = text(f, 11);
   const f7 = text(f, 7);
   if (stan === undefined || f7 === undefined) return null;
-  return duplicateKey(hmacKey, mtiClass(mti), text(f, 2) ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
+  return duplicateKey(hmacKey, mtiClass(mti), pan ?? '', stan, f7, acquirer11(text(f, 32)), text(f, 41) ?? '');
 }
 
 /** 16 bytes of the duplicate key as a version-4-shaped UUID. */

@@ -13,8 +13,6 @@ export interface Secrets {
   panIndexKey: Buffer;
   /** AES-256-GCM key for PAN at rest. */
   panEncryptionKey: Buffer;
-  /** Key for CVV derivation. */
-  cvvKey: Buffer;
 }
 
 function decode(v: string): Buffer {
@@ -25,7 +23,8 @@ function decode(v: string): Buffer {
 
 export function derive(master: Buffer, source: Secrets['source']): Secrets {
   const k = (purpose: string) => Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), `antaca/${purpose}/v1`, 32));
-  return { source, panIndexKey: k('pan-index'), panEncryptionKey: k('pan-encryption'), cvvKey: k('cvv') };
+  // `antaca/cvv/v1` once keyed an HMAC CVV; CVVs are now the Visa method under the program's CVK (cardauth/keys.ts).
+  return { source, panIndexKey: k('pan-index'), panEncryptionKey: k('pan-encryption') };
 }
 
 export function loadSecrets(env: Record<string, string | undefined>, devFile: string): Secrets {

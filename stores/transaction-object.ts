@@ -59,6 +59,10 @@ export interface TransactionObject extends SeedTransactionObject {
   wouldDecline?: WouldDecline | null;
   /** An approved original reversed in part: minor units given back so far (absent otherwise). */
   reversedAmount?: number;
+  /** A card-data decline: what failed (CVV2, ARQC, ATC, TRACK …, never the datum); absent otherwise. */
+  reasonDetail?: string;
+  /** The message carried a 3-D Secure authentication value (48.43): the flag, never the value; absent otherwise. */
+  threeDSecure?: true;
   processingStatus: 'SUCCESS' | 'DECLINED' | 'INVALID';
   reason: string;
   responseCode: string;

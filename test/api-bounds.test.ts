@@ -27,6 +27,12 @@ for (const { kind, skip } of serverKinds()) {
 
     const big = await api.post(tx, { type: 'TOPUP', amount: MAX_AMOUNT_MINOR + 1, currency: 'EUR' });
     t.match({ status: big.status, title: big.json.title }, { status: 400, title: 'AMOUNT_TOO_LARGE' }, 'top-up amount above the maximum');
+    t.equal(big.json.detail, `amount must be at most ${MAX_AMOUNT_MINOR} minor units, got ${MAX_AMOUNT_MINOR + 1}`, 'the field by its API name, one maximum');
+    const huge = await api.post(tx, { raw: '{"type":"TOPUP","amount":100000000000000000000,"currency":"EUR"}' } as never, { raw: '{"type":"TOPUP","amount":100000000000000000000,"currency":"EUR"}' });
+    t.match({ status: huge.status, title: huge.json.title, detail: huge.json.detail }, { status: 400, title: 'AMOUNT_TOO_LARGE', detail: new RegExp(`^amount must be at most ${MAX_AMOUNT_MINOR} minor units`) }, 'past 2^53 too: the same maximum');
+    const zero = await api.post(tx, { type: 'TOPUP', amount: 0, currency: 'EUR' });
+    t.equal(zero.json.detail, `amount must be between 1 and ${MAX_AMOUNT_MINOR} minor units`, 'the same maximum below too');
+    for (const r of [big, huge, zero, over]) t.notMatch(r.text, /amountMinor|9007199254740991/, 'no internal name, no second maximum');
     t.equal((await api.post(tx, { type: 'TOPUP', amount: MAX_AMOUNT_MINOR, currency: 'EUR' })).status, 201, 'up to the maximum');
     const more = await api.post(tx, { type: 'TOPUP', amount: 1, currency: 'EUR' });
     t.match({ status: more.status, title: more.json.title }, { status: 400, title: 'AMOUNT_TOO_LARGE' }, 'top-up that would pass the maximum');

@@ -159,7 +159,7 @@ t.test('setControls counts the record\'s version up: a card remembered by a deci
   t.equal(await r.client.exists('card:id:nope'), 0, 'no record created for an unknown card');
   // A stored value that no longer validates fails closed: one enforced control blocking every category.
   const key = seen.guard.hashKey;
-  await r.client.hset(key, 'sc', '[{"id":"x","type":"NOPE"}]');
+  await r.client.hset(key, 'ct', '[{"id":"x","type":"NOPE"}]');
   t.match((await cards.findByPan(issued.pan))!.controls, [{ mode: 'ENFORCED', type: 'MCC_BLOCK', values: ['0000-9999'] }]);
   t.ok(parseControls([], 'controls').ok, 'an empty list is valid');
 });

@@ -6,85 +6,17 @@
 // no console error, no failed request, never the full PAN; a screenshot under var/test-artifacts/.
 // Last, the switch goes away and comes back on the same port: the page's feed reconnects.
 import t, { type Test } from 'tap';
-import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { issueVirtualCard, serverKinds, startApiSwitch, walletWithBalance, type ApiClient, type ApiSwitch, type ServerKind } from './helpers/api.js';
-import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import type { Page } from 'puppeteer-core';
+import { serverKinds, startApiSwitch, type ApiSwitch, type ServerKind } from './helpers/api.js';
+import { IsoClient } from './helpers/iso-client.js';
+import { ARTIFACTS, CHROMIUM, auth, feedLive, fundedCard, launch, openDashboard, rowShown, text, until } from './helpers/dashboard-page.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { DASHBOARD_STATS } from '../api/routes/dashboard.js';
-import { quantile, subtractBuckets } from '../api/stats.js';
+import { quantile, RegistrySampler, subtractBuckets } from '../api/stats.js';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { projectRoot } from '../ledger/scripts.js';
-
-const DEMO = '0019167984';
-const CHROMIUM = process.env.PUPPETEER_EXECUTABLE_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = join(projectRoot(), 'var', 'test-artifacts');
-/** A guard against a hung browser, not a speed target: the page normally shows a row within a second or two. */
-const PAGE_WAIT_MS = 60_000;
-
-function auth(pan: string, expiry: string, stan: string, amountMinor: number): IsoJson {
-  return {
-    0: '0100', 2: pan, 3: '000000', 4: String(amountMinor).padStart(12, '0'), 7: '1125101500', 11: stan,
-    12: '101500', 13: '1125', 14: expiry, 18: '5411', 22: '051', 32: '123456', 37: 'RRN' + stan + '000', 41: 'TERM0001',
-    42: 'MERCHANT0000001', 43: 'SHOP'.padEnd(23) + 'WARSAW'.padEnd(14) + 'POL', 49: '978',
-  } as IsoJson;
-}
-
-/** Deposit and credit partner balances reloaded, a customer with 200.00 EUR and a virtual card: what an approval needs. */
-async function fundedCard(api: ApiClient): Promise<{ pan: string; expiry: string; masked: string }> {
-  for (const [type, amount] of [['DEPOSIT', 1_000_000], ['CREDIT', 500_000], ['COMPANY', 0]] as const) {
-    const p = await api.post('/secure/partner-balances', { type, currency: 'EUR', configId: DEMO });
-    if (p.status !== 201) throw new Error(`${type}: ${p.status} ${p.text}`);
-    if (amount > 0) await api.post(`/secure/partner-balances/${p.json.id}/reload`, { amount });
-  }
-  const { customerId, balanceId } = await walletWithBalance(api);
-  const top = await api.post(`/secure/customers/${customerId}/balances/${balanceId}/transactions`, { type: 'TOPUP', amount: 20_000, currency: 'EUR' });
-  if (top.status !== 201) throw new Error(`top-up: ${top.status} ${top.text}`);
-  const card = await issueVirtualCard(api, customerId, balanceId);
-  return { pan: card.pan, expiry: card.expiry, masked: `${card.pan.slice(0, 6)}******${card.pan.slice(-4)}` };
-}
-
-/** Everything the browser reported as wrong, from the moment the page is opened. */
-interface Trouble { console: string[]; failed: string[] }
-
-async function openDashboard(browser: Browser, port: number): Promise<{ page: Page; trouble: Trouble }> {
-  const page = await browser.newPage();
-  await page.setViewport({ width: 1440, height: 1000 });
-  const trouble: Trouble = { console: [], failed: [] };
-  page.on('console', (m) => { if (m.type() === 'error') trouble.console.push(m.text()); });
-  page.on('pageerror', (e) => trouble.console.push(String(e)));
-  page.on('requestfailed', (r) => trouble.failed.push(`${r.url()}: ${r.failure()?.errorText ?? 'failed'}`));
-  page.on('response', (r) => { if (r.status() >= 400) trouble.failed.push(`${r.url()}: ${r.status()}`); });
-  await page.goto(`http://127.0.0.1:${port}/dashboard`, { waitUntil: 'load' });
-  return { page, trouble };
-}
-
-/** Waits until `expression` (JavaScript run in the page) is true. Strings: the test is type-checked without the DOM library. */
-function until(page: Page, expression: string): Promise<unknown> {
-  return page.waitForFunction(expression, { timeout: PAGE_WAIT_MS });
-}
-
-const text = (id: string) => `(document.getElementById(${JSON.stringify(id)})?.textContent ?? '')`;
-
-/** Waits until the live transactions table has a row of this masked PAN with this response code. */
-function rowShown(page: Page, masked: string, code: string): Promise<unknown> {
-  return until(page, `[...document.querySelectorAll('#transactions tbody tr')].some((r) => r.dataset.pan === ${JSON.stringify(masked)} && r.dataset.code === ${JSON.stringify(code)})`);
-}
-
-function feedLive(page: Page): Promise<unknown> {
-  return until(page, `${text('feed-status')} === 'feed: live'`);
-}
-
-async function launch(t: Test): Promise<Browser> {
-  const profile = mkdtempSync(join(tmpdir(), 'antaca-chromium-'));
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM, headless: true, pipe: true, userDataDir: profile,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  });
-  t.teardown(async () => { await browser.close().catch(() => {}); rmSync(profile, { recursive: true, force: true }); });
-  return browser;
-}
 
 async function staticAnswers(t: Test, s: ApiSwitch): Promise<void> {
   const api = s.api;
@@ -200,6 +132,27 @@ async function reconnects(t: Test, s: ApiSwitch, kind: ServerKind, page: Page): 
   await rowShown(page, card.masked, '00');
   t.pass('after the feed dropped, the page reconnected and shows the next authorization');
 }
+
+t.test('the first reading after a quiet spell shows no rate: only a baseline of the last 5 s makes one', async (t) => {
+  const registry = new Registry();
+  const answers = new Counter({ name: 'switch_messages_total', help: 'h', labelNames: ['mti', 'code'], registers: [registry] });
+  const latency = new Histogram({ name: 'switch_message_latency_seconds', help: 'h', labelNames: ['mti', 'code'], buckets: [0.001, 0.01], registers: [registry] });
+  let nowMs = 1_000_000;
+  const sampler = new RegistrySampler(async () => registry, nowMs, () => nowMs);
+  answers.labels('0100', '00').inc(2000);
+  latency.labels('0100', '00').observe(0.0005);
+  nowMs += 60_000;
+  const first = await sampler.stats();
+  t.equal(first.answersTotal, 2000);
+  t.equal(first.answersPerSecond, null, 'a minute since the last reading: no rate (not 2000/60)');
+  t.equal(first.latencySecondsP50, null);
+  nowMs += 1000;
+  answers.labels('0100', '00').inc(10);
+  const next = await sampler.stats();
+  t.equal(next.answersPerSecond, 10, 'a second later: the rate of that second');
+  nowMs += 1000;
+  t.equal((await sampler.stats()).answersPerSecond, 0, 'an idle second: 0');
+});
 
 t.test('latency quantiles from histogram buckets, as histogram_quantile estimates them', async (t) => {
   const le = [0.001, 0.002, 0.005, Infinity];

@@ -36,6 +36,8 @@ const CONTRACT: ReadonlyArray<readonly [Reason, string, string]> = [
   ['FRAUDS_DETECTED', '59', '1002'], ['LIMITS_EXCEEDED', '61', '1021'], ['PARTNER_UNAVAILABLE', '91', '9111'],
   ['BUDGET_DEADLINE_PASSED', '91', '9111'], ['AMBIGUOUS_REFERENCED_TRANSACTION', '96', '9109'],
   ['UNKNOWN_ERROR', '96', '9109'], ['FORMAT_ERROR', '30', '9104'], ['ALREADY_REVERSED', '05', '1000'],
+  ['TRANSACTION_NOT_PERMITTED', '57', '1019'], ['PARTIAL_APPROVAL', '10', '0002'],
+  ['SECURITY_VIOLATION', '63', '1022'], ['INCORRECT_PIN', '55', '1017'], ['PIN_REQUIRED', '55', '1012'],
 ];
 
 t.test('every decline reason answers the contract\'s response code in both dialects', async (t) => {
@@ -57,7 +59,7 @@ t.test('notifier descriptions are the notifier\'s values; a reason that is one i
 
 t.test('every problem title in the OpenAPI document is a code answered with that status', async (t) => {
   let n = 0;
-  for (const route of documentedRoutes({ sandbox: true })) {
+  for (const route of documentedRoutes()) {
     for (const [status, resp] of Object.entries(route.responses)) {
       for (const code of resp.problems ?? []) {
         n++;

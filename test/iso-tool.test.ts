@@ -1,6 +1,8 @@
 // The one-message tool (npm run iso) as a child process against a test switch, with a card made
 // through the management API: send prints the answer by field name with masked PAN, reverse from
-// the saved answer restores the balance, clear posts, bad arguments give one line and exit 1.
+// the saved answer restores the balance, clear posts, bad arguments give one line and exit 1. The
+// PAN never goes on the command line: --card-id reads it through the API, ISO_PAN from the
+// environment, `--pan -` from stdin; `--pan <digits>` is refused.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,12 +16,14 @@ const TSX = import.meta.resolve('tsx');
 
 interface Run { code: number | null; out: string; err: string }
 
-function iso(cwd: string, args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [`--import=${TSX}`, MAIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+function iso(cwd: string, args: string[], o: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
+  const env = { ...process.env, ISO_PAN: '', ...o.env };
+  const child = spawn(process.execPath, [`--import=${TSX}`, MAIN, ...args], { cwd, env, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (o.stdin !== undefined) child.stdin!.end(o.stdin);
   let out = '';
   let err = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, err })));
 }
 
@@ -38,7 +42,8 @@ t.test('send, reverse, clear against a switch', async (t) => {
   const link = ['--port', String(s.app.isoPort)];
   const masked = card.pan.slice(0, 6) + '******' + card.pan.slice(-4);
 
-  const sent = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '12.34', '--currency', 'EUR', '--exp', card.expiry, '--mcc', '5812', '--field', '43=CORNER SHOP            KRAKOW        POL', ...link]);
+  const viaApi = { env: { ANTACA_URL: `http://127.0.0.1:${s.app.httpPort}` } };
+  const sent = await iso(cwd, ['send', '0100', '--card-id', card.id, '--amount', '12.34', '--exp', card.expiry, '--mcc', '5812', '--field', '43=CORNER SHOP            KRAKOW        POL', ...link], viaApi);
   t.equal(sent.code, 0, 'send exits 0');
   t.match(sent.out, /→ 0100/);
   t.match(answerOf(sent), /← 0110/, 'an 0110 came back');
@@ -51,22 +56,22 @@ t.test('send, reverse, clear against a switch', async (t) => {
   t.same(await balance(), { ...(await balance()), available: 8_766, blocked: 1_234 }, 'held');
   t.notOk(readFileSync(join(cwd, 'var/iso/state.json'), 'utf8').includes(card.pan), 'the state file keeps no full PAN');
 
-  const rev = await iso(cwd, ['reverse', '--pan', card.pan, ...link]);
+  const rev = await iso(cwd, ['reverse', ...link], { env: { ISO_PAN: card.pan } });
   t.equal(rev.code, 0, 'reverse exits 0');
   t.match(rev.out, /90 {2}Original data elements.*\(original 0100, STAN/, 'field 90 names the saved 0100');
   t.match(answerOf(rev), /← 0410[\s\S]*39 {2}Response code +00 +\(APPROVED\)/, '0410 approved');
   t.match(await balance(), { available: 10_000, blocked: 0 }, 'the balance is restored');
 
-  const again = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '5', ...link]);
+  const again = await iso(cwd, ['send', '0100', '--pan', '-', '--amount', '5', ...link], { stdin: `${card.pan}\n` });
   t.match(answerOf(again), /39 {2}Response code +00 /);
-  const partial = await iso(cwd, ['reverse', '--pan', card.pan, '--final-amount', '2.00', ...link]);
+  const partial = await iso(cwd, ['reverse', '--card-id', card.id, '--final-amount', '2.00', ...link], viaApi);
   t.match(partial.out, /95 {2}Replacement amounts +000000000200\d{30} +\(final amount 000000000200\)/, 'field 95 carries the final amount');
   t.match(answerOf(partial), /39 {2}Response code +00 /);
   t.match(await balance(), { available: 9_800, blocked: 200 }, 'partial reversal released 3.00');
 
-  const third = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '10.00', ...link]);
+  const third = await iso(cwd, ['send', '0100', '--card-id', card.id, '--amount', '10.00', ...link], viaApi);
   t.match(answerOf(third), /39 {2}Response code +00 /);
-  const clear = await iso(cwd, ['clear', '--pan', card.pan, '--amount', '8.00', ...link]);
+  const clear = await iso(cwd, ['clear', '--card-id', card.id, '--amount', '8.00', ...link], viaApi);
   t.equal(clear.code, 0, 'clear exits 0');
   t.match(answerOf(clear), /← 0230[\s\S]*39 {2}Response code +00 /, '0230 acknowledged');
   t.match(await balance(), { available: 9_000, blocked: 200 }, 'cleared for less: 8.00 posted, 2.00 released');
@@ -74,6 +79,14 @@ t.test('send, reverse, clear against a switch', async (t) => {
   const echo = await iso(cwd, ['send', '0800', '--raw', ...link]);
   t.match(echo.out, /← 0810[\s\S]*70 {2}Network management information code +301/, 'echo answered');
   t.match(echo.out, /hex [0-9a-f]+/, '--raw prints hex');
+
+  const onTheLine = await iso(cwd, ['send', '0100', '--pan', card.pan, '--amount', '1', ...link]);
+  t.equal(onTheLine.code, 1, 'a PAN on the command line is refused');
+  t.match(onTheLine.err, /--pan takes "-" \(the PAN from stdin\) only: a PAN on the command line is printed by npm and shown by ps/);
+  for (const r of [sent, rev, again, partial, third, clear, echo, onTheLine]) {
+    t.notOk(r.out.includes(card.pan) || r.err.includes(card.pan), 'no output holds the full PAN');
+  }
+  t.notOk(readFileSync(join(cwd, 'var/iso/state.json'), 'utf8').includes(card.pan), 'nor the state file');
 });
 
 t.test('--help and bad arguments', async (t) => {

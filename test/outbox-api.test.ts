@@ -19,10 +19,10 @@ const entry = (over: Partial<EnqueueInput> = {}): EnqueueInput => ({
 
 /** The switch's own API, served again by a second server of the same kind with an outbox in its dependencies. */
 async function apiWithOutbox(t: { teardown(fn: () => unknown): void }, s: ApiSwitch, kind: ServerKind, outbox: Outbox | null): Promise<ApiClient> {
-  const { redis, ledger, programs, secrets, feed } = s.app;
+  const { redis, ledger, programs, secrets, feed, keys, encryptionKey } = s.app;
   const cards = CardStore.fromSecrets(redis, secrets);
   const router = createRouter({
-    redis, ledger, programs, cards, customers: new CustomerStore(redis, cards), records: new TransactionRecords(redis, ledger), feed, outbox,
+    redis, ledger, programs, cards, keys, encryptionKey, customers: new CustomerStore(redis, cards), records: new TransactionRecords(redis, ledger), feed, outbox,
     health: async () => ({ ok: true, detail: {} }),
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     registry: async () => s.app.metrics.registry, startedMs: Date.now(),

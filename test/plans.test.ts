@@ -23,7 +23,8 @@ const PAN = '5557700000000001';
 function card(over: Partial<CardRecord> = {}): CardRecord {
   return {
     id: 'card-1', customerId: 'cust-1', balanceId: 'bal-1', configId: DEMO.configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE',
-    lock: 0, kind: 'VIRTUAL', panLast4: '0001', createdAtMs: NOW, pinFailures: 0, debitsBlocked: false,
+    lock: 0, kind: 'VIRTUAL', panLast4: '0001', createdAtMs: NOW, pinFailures: 0, cvv2Failures: 0, pvv: null, pvki: null, cvv2Generation: 0,
+    serviceCode: null, debitsBlocked: false,
     limits: { perTransaction: null, dailyAmount: null, dailyCount: null, atmDailyAmount: null }, controls: [], ...over,
   };
 }
@@ -57,7 +58,7 @@ t.test('every message class plans the intent its processing code asks for', asyn
     ['0101 repeat plans like the 0100', msg('0101', '000000', 1_000), facts(), 'DEBIT HOLD'],
     ['0100 ATM withdrawal holds', msg('0100', '010000', 6_000), facts(), 'DEBIT HOLD'],
     ['0100 cashback holds', msg('0100', '090000', 2_000), facts(), 'DEBIT HOLD'],
-    ['0100 zero purchase is an account verification', msg('0100', '000000', 0), facts(), 'ANSWER ACCOUNT_VERIFIED'],
+    ['0100 zero purchase is an account verification', msg('0100', '000000', 0), facts(), 'ACCOUNT_VERIFICATION'],
     ['0100 payment credit posts at once', msg('0100', '280000', 1_000), facts(), 'CREDIT'],
     ['0100 refund reads the balance, credited at clearing', msg('0100', '200000', 1_000), facts(), 'BALANCE'],
     ['0100 balance inquiry', msg('0100', '300000', null), facts(), 'BALANCE'],
@@ -112,6 +113,27 @@ t.test('every refusal before an effect, in the order the checks run', async (t) 
     const p = MESSAGE_CLASSES.get(req.msg.mti)!.plan(req, f);
     t.equal(shape(p), `ANSWER ${want}`, name);
   }
+  // Card authentication under STRICT (the P2 program): what must be present, decided before any effect.
+  const strict = facts({ card: card({ configId: 'P2' }), program: STRICT_DEPOSIT, depositId: 'pb-DEPOSIT-EUR-P2' });
+  const cardRows: Array<[string, Request, string]> = [
+    ['e-commerce without CVV2', msg('0100', '000000', 1_000, { 22: '810' }), 'SECURITY_VIOLATION'],
+    ['a chip read of a virtual card', msg('0100', '000000', 1_000, { 22: '051' }), 'SECURITY_VIOLATION'],
+    ['a swipe of a virtual card', msg('0100', '000000', 1_000, { 22: '901' }), 'SECURITY_VIOLATION'],
+    ['cash without a PIN block', msg('0100', '010000', 1_000), 'PIN_REQUIRED'],
+    ['a debit without field 14 or a track', request('0100', { 2: PAN, 3: '000000', 4: '000000001000', 7: '1207120000', 11: '000001', 32: '123456' }), 'EXPIRED_CARD'],
+  ];
+  for (const [name, req, want] of cardRows) t.equal(shape(MESSAGE_CLASSES.get(req.msg.mti)!.plan(req, strict)), `ANSWER ${want}`, `STRICT: ${name}`);
+  const cof = msg('0100', '000000', 1_000, { 22: '100', 48: '1001' + '1' });
+  t.equal(shape(MESSAGE_CLASSES.get('0100')!.plan(cof, strict)), 'DEBIT HOLD', 'STRICT: a stored credential (48.10) needs no CVV2');
+  const relaxed = msg('0100', '000000', 1_000, { 22: '810' });
+  t.equal(shape(MESSAGE_CLASSES.get('0100')!.plan(relaxed, facts())), 'DEBIT HOLD', 'RELAXED (the demo program): nothing more required');
+  const badTrack = msg('0100', '000000', 1_000, { 35: 'not a track' });
+  const bt = MESSAGE_CLASSES.get('0100')!.plan(badTrack, facts());
+  t.match(bt, { op: 'ANSWER', decision: { reason: 'FORMAT_ERROR', fault: { field: 35 } } }, 'a malformed track 2 is a format error naming field 35');
+  const withCvv2 = msg('0100', '000000', 1_000, { 22: '810', 48: '9203123' });
+  const wc = MESSAGE_CLASSES.get('0100')!.plan(withCvv2, strict);
+  t.match(wc, { op: 'DEBIT', c: { verify: { plan: { steps: [{ check: 'CVV2', value: '123' }] } } } }, 'a CVV2 present is a verification step of the plan, run by the executor');
+
   const lockedCredit = msg('0200', '200000', 1_000);
   t.equal(shape(MESSAGE_CLASSES.get('0200')!.plan(lockedCredit, facts({ card: card({ lock: 3 }) }))), 'CREDIT', 'a reversible lock does not stop a credit');
   const advice = msg('0120', '000000', 1_000, { 14: '2912' });

@@ -1,9 +1,12 @@
-// Sandbox simulation routes (SANDBOX=1) on both HTTP servers: each simulated message goes through
-// the switch's real ISO listener, and the answer carries the record the switch wrote. With the
-// sandbox off the routes are unknown paths and absent from /openapi.json. No answer shows a PAN.
+// Sandbox simulation routes on both HTTP servers: each simulated message goes through the switch's
+// real ISO listener, and the answer carries the record the switch wrote. With the sandbox off the
+// routes answer 404 (before looking at the body) and stay in /openapi.json, which is the same
+// document in every configuration. On by default only for development. No answer shows a PAN.
 import t from 'tap';
 import { serverKinds, startApiSwitch, walletWithBalance, issueVirtualCard, type ApiClient, type ApiAnswer } from './helpers/api.js';
 import { loadConfig } from '../app/config.js';
+import { createPublicKey } from 'node:crypto';
+import { CompactEncrypt } from 'jose';
 
 const PATHS = ['/sandbox/simulate/authorization', '/sandbox/simulate/clearing', '/sandbox/simulate/reversal', '/sandbox/simulate/advice'];
 
@@ -125,6 +128,31 @@ for (const { kind, skip } of serverKinds()) {
       t.equal(noTx.json.title, 'TRANSACTION_NOT_FOUND');
     });
 
+    t.test('card data and the attacks, each decline by name', async (t) => {
+      const auth = (cardData: Record<string, unknown>, o: Record<string, unknown> = {}): Promise<ApiAnswer> => post('/sandbox/simulate/authorization', { cardId: c.cardId, amount: 300, cardData, ...o });
+      const ok = await auth({ method: 'ECOMMERCE' });
+      t.match(ok.json, { responseCode: '00', reason: 'APPROVED' }, 'e-commerce with the card\'s CVV2');
+      t.match(ok.json.request.fields, { '48 Additional data - private': /withheld/ }, 'field 48 shown withheld');
+      // 000 is the card's own CVV2 one time in a thousand; then the attack is a correct CVV2 and approved.
+      const wrong = await auth({ method: 'ECOMMERCE', cvv2: '000' });
+      if (wrong.json.responseCode !== '00') t.match(wrong.json, { responseCode: '63', reason: 'SECURITY_VIOLATION', record: { reasonDetail: 'CVV2' } }, 'a wrong CVV2: 63 SECURITY_VIOLATION (CVV2)');
+      const chip = await auth({ method: 'CHIP', atc: 700 });
+      t.match(chip.json, { responseCode: '00', reason: 'APPROVED' }, 'a chip read with a valid ARQC');
+      t.match(chip.json.response.fields, { '55 Reserved ISO': /withheld/ }, 'its answer carries field 55 (the ARPC), shown withheld');
+      const replay = await auth({ method: 'CHIP', atc: 700 });
+      t.match(replay.json, { responseCode: '63', reason: 'SECURITY_VIOLATION', record: { reasonDetail: 'ATC' } }, 'the same ATC again: a replayed cryptogram');
+      t.match((await auth({ method: 'SWIPE', withoutField2: true })).json, { responseCode: '00' }, 'a swipe with the PAN only in the track');
+      t.match((await auth({ method: 'ECOMMERCE', pin: '1234' }, { processingCode: '01', mti: '0200' })).json, { responseCode: '55', reason: 'INCORRECT_PIN', record: { reasonDetail: 'NO_PVV' } }, 'a PIN before any is set: 55');
+      const key = createPublicKey((await api.get('/secure/encryption-key')).json.publicKey as string);
+      const payload = await new CompactEncrypt(new TextEncoder().encode('{"pin":"1234"}')).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(key);
+      t.equal((await api.post(`/secure/customers/${c.customerId}/cards/${c.cardId}/pin`, { payload }, { headers: { 'Encrypted-Request': 'true' } })).status, 204);
+      t.match((await auth({ method: 'SWIPE', pin: '1234' }, { processingCode: '01', mti: '0200' })).json, { responseCode: '00' }, 'the PIN set: cash paid');
+      const reasons: string[] = [];
+      for (let i = 0; i < 3; i++) reasons.push((await auth({ method: 'SWIPE', pin: '9999' }, { processingCode: '01', mti: '0200' })).json.reason as string);
+      t.same(reasons, ['INCORRECT_PIN', 'INCORRECT_PIN', 'CARD_LOCK_6_PIN_TRIES_EXCEEDED'], 'three wrong PINs: 55, 55, then 75 and lock 6');
+      t.equal((await api.post(`/secure/customers/${c.customerId}/cards/${c.cardId}/unlock`)).status, 204);
+    });
+
     t.test('no answer shows a PAN', async (t) => {
       t.ok(answers.length > 10);
       for (const a of answers) t.notOk(a.text.includes(c.pan), 'PAN absent');
@@ -132,20 +160,37 @@ for (const { kind, skip } of serverKinds()) {
   });
 
   t.test(`sandbox off (${kind})`, { skip }, async (t) => {
-    const s = await startApiSwitch(t, kind);
+    const s = await startApiSwitch(t, kind, { SANDBOX: '0' });
     for (const p of PATHS) {
-      const r = await s.api.post(p, { cardId: 'x', amount: 1 });
-      t.equal(r.status, 404, p);
-      t.equal(r.json.title, 'NOT_FOUND');
+      for (const body of [{ cardId: 'x', amount: 1 }, { nonsense: true }]) {
+        const r = await s.api.post(p, body);
+        t.equal(r.status, 404, p);
+        t.equal(r.json.title, 'NOT_FOUND');
+        t.match(r.json.detail, /the sandbox is off in this switch: SANDBOX=1 turns it on/);
+      }
     }
     const doc = (await s.api.get('/openapi.json')).json;
-    t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/sandbox')), 'absent from /openapi.json');
-    t.notOk(doc.tags.some((x: { name: string }) => x.name === 'sandbox'), 'no sandbox tag');
+    for (const p of PATHS) t.ok(doc.paths[p]?.post, `${p} still in /openapi.json`);
+    t.match(s.logs.find((l) => l.includes('switch listening')), /"sandbox":"off \(SANDBOX=0\)"/);
   });
 }
 
 t.test('SANDBOX=1 with ISO_TLS_* stops start-up with one line', async (t) => {
   t.throws(() => loadConfig({ SANDBOX: '1', ISO_TLS_CERT: 'a', ISO_TLS_KEY: 'b', ISO_TLS_CA: 'c' }), /SANDBOX=1 needs the plain ISO link/);
-  t.throws(() => loadConfig({ SANDBOX: 'yes' }), /SANDBOX=yes must be one of 0, 1/);
-  t.equal(loadConfig({}).sandbox, false);
+  t.throws(() => loadConfig({ SANDBOX: 'yes' }), /SANDBOX=yes must be 0 or 1/);
+});
+
+t.test('the sandbox is on by default for development only', async (t) => {
+  const on = loadConfig({});
+  t.equal(on.sandbox, true, 'loopback HTTP, no SWITCH_SECRET');
+  t.match(on.sandboxWhy, /on by default for development/);
+  t.equal(loadConfig({ HTTP_HOST: '::1' }).sandbox, true);
+  const secret = 'ab'.repeat(32);
+  t.equal(loadConfig({ SWITCH_SECRET: secret }).sandbox, false, 'SWITCH_SECRET set: off');
+  t.match(loadConfig({ SWITCH_SECRET: secret }).sandboxWhy, /off by default/);
+  t.equal(loadConfig({ HTTP_HOST: '0.0.0.0', API_KEYS_FILE: '/x' }).sandbox, false, 'a non-loopback address: off');
+  t.equal(loadConfig({ HTTP_TLS_CERT: 'a', HTTP_TLS_KEY: 'b', HTTP_TLS_CA: 'c' }).sandbox, false, 'HTTPS: off');
+  t.equal(loadConfig({ ISO_TLS_CERT: 'a', ISO_TLS_KEY: 'b', ISO_TLS_CA: 'c' }).sandbox, false, 'TLS on the ISO link: off');
+  t.equal(loadConfig({ SWITCH_SECRET: secret, SANDBOX: '1' }).sandbox, true, 'SANDBOX=1 wins');
+  t.equal(loadConfig({ SANDBOX: '0' }).sandbox, false, 'SANDBOX=0 wins');
 });

@@ -15,14 +15,14 @@ async function options(t: { teardown(fn: () => unknown): void }, o: Partial<Sche
   const s = await startTestSwitch(t);
   return {
     isoHost: '127.0.0.1', isoPort: s.app.isoPort, httpUrl: `http://127.0.0.1:${s.app.httpPort}`, tls: null, dialect: '1987',
-    connections: 4, scenarios: [], count: 0, seed: 1, ratePerSecond: 500, cards: 6, ...o,
+    connections: 4, scenarios: [], count: 0, seed: 1, ratePerSecond: 500, cards: 6, keysFile: s.keysFile, ...o,
   };
 }
 
 t.test('every scripted scenario: no mismatch, every card balance as the model says', async (t) => {
   const summary = await runScheme(await options(t, { scenarios: [...SCENARIOS] }));
   t.same(summary.mismatches, [], 'no mismatch', { summary: formatSummary(summary) });
-  t.equal(summary.cardsChecked, 18, 'a card per scenario that needs one, checked through the API');
+  t.equal(summary.cardsChecked, 22, 'a card per scenario that needs one, checked through the API');
   const counts = Object.fromEntries(summary.counts);
   t.match(counts, {
     '0100 → 0110      00   APPROVED': Number, '0100 → 0110      85   ACCOUNT_VERIFIED': 1, '0100 → 0110      51   INSUFFICIENT_FUNDS': 1,
@@ -30,6 +30,7 @@ t.test('every scripted scenario: no mismatch, every card balance as the model sa
     '0100 → 0110      30   FORMAT_ERROR': 1, '0100 → (dropped)': 1, '0300 → 0310      12   UNKNOWN_TRANSACTION_TYPE': 1,
     '0101 → 0110      00   APPROVED': 1, '0201 → 0210      00   APPROVED': 1, '0221 → 0230      00   APPROVED': 1, '0401 → 0410      00   APPROVED': 1,
     '0120 → 0130      00   APPROVED': 1, '0420 → 0430      00   APPROVED': 2,
+    '0100 → 0110      63   SECURITY_VIOLATION': 3, '0200 → 0210      55   INCORRECT_PIN': 2, '0200 → 0210      75   CARD_LOCK_6_PIN_TRIES_EXCEEDED': 1,
   }, 'each situation answered as the contract says');
 });
 

@@ -163,7 +163,7 @@ t.test('a second start on a data dir owned by a live switch fails with one line;
   t.equal(await second.exited, 1, 'exit 1');
   const lines = second.stderr().trim().split('\n');
   t.equal(lines.length, 1, 'one line');
-  t.equal(lines[0], `antaca-switch: another switch (pid ${owner}) is running with data dir ${join(cwd, 'var/redis')}: stop it first, or set REDIS_DIR to another directory`);
+  t.equal(lines[0], `antaca-switch: another switch (pid ${owner}) is running with data dir ${join(cwd, 'var/redis')}: stop it first; a second switch beside it needs its own REDIS_DIR and its own ports (ISO_PORT, HTTP_PORT)`);
   t.ok(alive(redis), 'the first switch\'s redis-server was left alone');
   t.equal(await health(ports.http), 200, 'the first switch still serves');
   const c = await IsoClient.connect(ports.iso);

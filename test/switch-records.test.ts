@@ -115,9 +115,10 @@ t.test('records: approved, declined and invalid messages, with the seed transact
  */
 async function budgetWorld(t: Test, n: number, approveTopUpMinor: number, env: Record<string, string> = {}) {
   const w = await startWorld(t, [
-    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150 },
+    // Budgets are what these programs test: their messages carry no card data (RELAXED).
+    { configId: 'P-DECLINE', bin: '55577101', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150, cardholderVerification: 'RELAXED' },
     {
-      configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 },
+      configId: 'P-APPROVE', bin: '55577102', currency: 'EUR', mode: 'INTERNAL', budgetMs: 150, standIn: { rule: 'APPROVE_UP_TO', limit: 5_000 }, cardholderVerification: 'RELAXED',
       holdExpiryDays: 7, holdExpiryDaysByMcc: { '7011': 30 },
     },
   ], env);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { freePort } from '../ledger/redis-server.js';
 
 const MAIN = new URL('../app/main.ts', import.meta.url).pathname;
@@ -80,6 +80,23 @@ t.test('an unreachable REDIS_URL exits 1 with one line', async (t) => {
   const p = run({ ...process.env as Record<string, string>, REDIS_URL: `redis://127.0.0.1:${dead}`, ISO_PORT: '0', HTTP_PORT: '0', SWITCH_SECRET: 'ab'.repeat(32) }, cwd);
   t.equal(await p.exited, 1);
   const lines = p.stderr().trim().split('\n');
-  t.match(lines[lines.length - 1], /^antaca-switch: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+/);
+  t.match(lines[lines.length - 1], /^antaca-switch: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: nothing listens there \(connection refused\); check REDIS_URL \/ REDIS_CLUSTER$/);
+  t.notMatch(lines[lines.length - 1], /maxRetriesPerRequest|retries per request/, 'in plain words, not the client library\'s');
   t.notMatch(p.stderr(), /\n\s+at /, 'no stack trace');
+});
+
+t.test('a port in use exits 1 with one line naming the variable to change', async (t) => {
+  const cwd = mkdtempSync(join(tmpdir(), 'antaca-start-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const taken = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => taken.once('listening', r));
+  t.teardown(() => { taken.close(); });
+  const port = (taken.address() as { port: number }).port;
+  for (const [variable, env] of [['ISO_PORT', { ISO_PORT: String(port), HTTP_PORT: '0' }], ['HTTP_PORT', { ISO_PORT: '0', HTTP_PORT: String(port) }]] as const) {
+    const p = run({ ...process.env as Record<string, string>, ...env, REDIS_URL: '', REDIS_DIR: join(cwd, variable), SWITCH_SECRET: 'ab'.repeat(32) }, cwd);
+    t.equal(await p.exited, 1);
+    const lines = p.stderr().trim().split('\n');
+    t.match(lines[lines.length - 1], new RegExp(`^antaca-switch: ${variable}=${port} on 127\\.0\\.0\\.1 is in use \\(another switch, or another program\\): set ${variable} to a free port`), variable);
+    t.notMatch(p.stderr(), /EADDRINUSE|\n\s+at /, 'no system error code, no stack trace');
+  }
 });

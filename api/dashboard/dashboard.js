@@ -3,6 +3,9 @@
 //   /dashboard/stats.json     polled every second: answers/s, latency quantiles, decisions by reason,
 //                             in-flight, worker queue, outbox depth, partner balances
 // Everything is written with textContent: nothing from the switch is parsed as HTML.
+// When the switch needs API keys (API_KEYS_FILE), both answer 401: the page then asks for a read
+// key, keeps it in this tab's sessionStorage, and sends it as `Authorization: Bearer` on stats.json
+// and as the WebSocket subprotocol `antaca.bearer.<key>` on /feed (a browser cannot set headers there).
 import uPlot from '/dashboard/vendor/uPlot.esm.js';
 import { clock, count, millis, money, NOT_DECLINED } from '/dashboard/format.js';
 
@@ -16,6 +19,29 @@ const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 10_000;
 
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+// ---- the API key, when the switch asks for one ----
+
+const KEY_STORAGE = 'antaca.apiKey';
+
+/** @returns {string|null} */
+function apiKey() {
+  try { return sessionStorage.getItem(KEY_STORAGE); } catch { return null; }
+}
+
+/** Shows the key form (the switch answered 401); a key entered there is used from the next request on. */
+function askForKey() {
+  const form = /** @type {HTMLFormElement} */ ($('key-form'));
+  if (!form.hidden) return;
+  form.hidden = false;
+  form.onsubmit = (ev) => {
+    ev.preventDefault();
+    const key = /** @type {HTMLInputElement} */ ($('key-input')).value.trim();
+    if (key === '') return;
+    try { sessionStorage.setItem(KEY_STORAGE, key); } catch { /* storage off: the key is lost on reload */ }
+    form.hidden = true;
+  };
+}
 
 /**
  * @param {string} tag
@@ -70,7 +96,17 @@ function connectFeed() {
   let delayMs = RECONNECT_FIRST_MS;
   const open = () => {
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/feed`;
-    const ws = new WebSocket(url);
+    const key = apiKey();
+    let ws;
+    try {
+      ws = new WebSocket(url, key === null ? [] : ['antaca.feed', `antaca.bearer.${key}`]);
+    } catch {
+      // A key with characters a subprotocol cannot carry.
+      feedStatus(false, 'this API key cannot be sent on a WebSocket');
+      askForKey();
+      setTimeout(open, RECONNECT_MAX_MS);
+      return;
+    }
     ws.onopen = () => { delayMs = RECONNECT_FIRST_MS; feedStatus(true, 'live'); };
     ws.onmessage = (m) => {
       let frame;
@@ -168,8 +204,10 @@ function pollStats() {
   const status = $('stats-status');
   const once = async () => {
     try {
-      const r = await fetch('/dashboard/stats.json', { cache: 'no-store' });
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const key = apiKey();
+      const r = await fetch('/dashboard/stats.json', { cache: 'no-store', headers: key === null ? {} : { authorization: `Bearer ${key}` } });
+      if (r.status === 401) askForKey();
+      if (!r.ok) throw new Error(r.status === 401 ? 'an API key is needed' : `HTTP ${r.status}`);
       showStats(await r.json(), throughput, latency);
       status.textContent = `stats: ${clock(Date.now()).slice(0, 8)}`;
       status.className = 'status status-up';

@@ -8,7 +8,7 @@ import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
 import { AppError, ERRORS, type ErrorCode } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
-import { INTERNAL_TYPES, type InternalType, type Transaction } from '../../ledger/index.js';
+import { INTERNAL_TYPES, MAX_AMOUNT_MINOR, type InternalType, type Transaction } from '../../ledger/index.js';
 import { DeletedBalances } from '../../stores/deleted-balances.js';
 import { isIrreversibleLock } from '../../stores/cards.js';
 import { isKnownCurrency } from '../../iso/currency.js';
@@ -53,7 +53,7 @@ const NULLABLE_STRING: Schema = { type: ['string', 'null'] };
  * validates against this schema (test/field-faults.test.ts).
  */
 export const TRANSACTION: Schema = {
-  type: 'object', description: 'A transaction object of the seed\'s Legacy Transactions Notifier',
+  type: 'object', description: 'A transaction object, as the transaction notification carries it',
   required: ['id', 'balanceId', 'resourceId', 'resource', 'cardId', 'externalTransactionId', 'referenceExternalTransactionId', 'type', 'category',
     'amount', 'currency', 'originalAmount', 'originalCurrency', 'status', 'description', 'date', 'referenceExternalTransactionDate',
     'transactionData', 'processingStatus', 'reason', 'responseCode', 'mti', 'feeMinor', 'fxFeeMinor'],
@@ -73,10 +73,12 @@ export const TRANSACTION: Schema = {
     status: {
       type: 'string', enum: ['AUTHORIZED', 'CLEARED', 'REVERSED', 'EXPIRED'],
       description: 'the transaction\'s status now (read from the ledger for approved originals). For a DECLINED or INVALID message it is '
-        + 'the status the message asked for (AUTHORIZED for an 0100, CLEARED for an 0200, REVERSED for a reversal), as in the seed\'s '
-        + 'DECLINED example; processingStatus says that nothing was held or posted',
+        + 'the status the message asked for (AUTHORIZED for an 0100, CLEARED for an 0200, REVERSED for a reversal), as the '
+        + 'transaction notification shows a decline; processingStatus says that nothing was held or posted',
     },
     reversedAmount: { type: 'integer', description: 'an approved original partly reversed: minor units given back so far (absent otherwise)' },
+    reasonDetail: { type: 'string', description: 'a card-data decline (SECURITY_VIOLATION, INCORRECT_PIN, PIN_REQUIRED, FORMAT_ERROR of fields 23/35/48/52/55): what failed, e.g. CVV2, ARQC, ATC, TRACK (never the datum); absent otherwise' },
+    threeDSecure: { type: 'boolean', description: 'true when the message carried a 3-D Secure authentication value (48.43; the value itself is not kept); absent otherwise' },
     description: { type: 'string' },
     date: { type: 'string', format: 'date-time' }, referenceExternalTransactionDate: NULLABLE_STRING,
     transactionData: {
@@ -296,7 +298,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/secure/customers/{customerId}/balances/{balanceId}/transactions', operationId: 'postTransaction', tag: 'balances',
       summary: 'Posts an internal transaction (TOPUP, PAYMENT, LOAN, CASHBACK, FUNDING, WITHDRAWAL, FEE, COMMISSION, INTEREST)',
-      description: 'Posted at once (status CLEARED) with the automatic partner postings of the seed: TOPUP, PAYMENT, LOAN and CASHBACK '
+      description: 'Posted at once (status CLEARED) with its automatic partner postings: TOPUP, PAYMENT, LOAN and CASHBACK '
         + 'debit the program\'s CREDIT partner balance (refused above its funds; a program with creditRequired false and no credit '
         + 'balance takes the money from outside), FUNDING credits it, FEE credits the COMPANY balance.',
       params: { customerId: CUSTOMER_ID, balanceId: BALANCE_ID },
@@ -305,7 +307,7 @@ export function balanceRoutes(d: ApiDeps): Route[] {
       body: {
         type: 'object', additionalProperties: false, required: ['type', 'amount', 'currency'],
         properties: {
-          type: { type: 'string', enum: INTERNAL_TYPE_NAMES }, amount: { type: 'integer', minimum: 1, description: 'minor units' },
+          type: { type: 'string', enum: INTERNAL_TYPE_NAMES }, amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT_MINOR, 'x-amount': true, description: 'minor units' },
           currency: CURRENCY, description: { type: 'string', maxLength: DESCRIPTION_MAX },
         },
       },

@@ -1,14 +1,16 @@
 // Cards (seed "Card issuing → Actions"): issue virtual, order physical, full data (JWE only),
-// lock, unlock, activate. The switch reads the card record from Redis on every authorization, so
-// each change here takes effect on the very next message.
+// lock, unlock, activate, set PIN (an encrypted request), reset CVV, and the switch's key for
+// encrypted requests. Every change here takes effect on the very next authorization. CVV2s and
+// PVVs come from the key store (cardauth/keys.ts): the API never holds a card key.
 import { noticeCardLocked, noticeCardUnlocked } from '../partner-notices.js';
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
 import { json, noContent } from '../problem.js';
 import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
-import { encryptJson, encryptionKeyOf, requireEncryptionKey } from '../jwe.js';
-import { LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../stores/cards.js';
+import { decryptRequest, encryptJson, encryptionKeyOf, requireEncryptionKey, REQUEST_JWE_ALGS } from '../jwe.js';
+import { CVV2_GENERATION_MAX, LOCK_CODES, type CardKind, type CardLimits, type CardRecord } from '../../stores/cards.js';
+import { cvv2ServiceCode, SERVICE_CODE_STRIPE } from '../../cardauth/verify.js';
 import {
   CONTROL_MODES, CONTROL_SCOPES, CONTROL_TYPES, CONTROLS_MAX, VELOCITY_WINDOWS, controlView, parseControls,
 } from '../../stores/controls.js';
@@ -20,9 +22,18 @@ const ENCRYPTED: Schema = { type: 'object', required: ['payload'], properties: {
 const FULL_CARD: Schema = {
   type: 'object', description: 'The JWE plaintext', required: ['id', 'cardNo', 'cvv', 'exp', 'status', 'lastFourDigits'],
   properties: {
-    id: { type: 'string' }, cardNo: { type: 'string' }, cvv: { type: 'string' }, exp: { type: 'string', format: 'date' },
-    status: { type: 'string', enum: ['ACTIVE', 'INACTIVE', 'LOCKED'] }, lastFourDigits: { type: 'string' },
+    id: { type: 'string' }, cardNo: { type: 'string' }, cvv: { type: 'string', description: 'the CVV2 (Visa CVV method, service code 000, or the reset generation)' },
+    exp: { type: 'string', format: 'date' }, status: { type: 'string', enum: ['ACTIVE', 'INACTIVE', 'LOCKED'] }, lastFourDigits: { type: 'string' },
+    track2: { type: 'string', description: 'only with SANDBOX=1, physical cards: the track-2 image (PAN=YYMM, service code 201, PVKI, PVV, CVV) for a test harness' },
   },
+};
+const ENCRYPTED_REQUEST_HEADER = {
+  'Encrypted-Request': { description: '`true`: the body is {"payload": JWE} encrypted to GET /secure/encryption-key (alg RSA-OAEP-256 or RSA-OAEP, enc A256GCM)', schema: { type: 'string', enum: ['true', 'false'] } as Schema },
+};
+const PIN_BODY: Schema = {
+  type: 'object', description: '{"payload": compact JWE} whose plaintext is {"pin": "4 to 12 digits"}',
+  // Not typed here: a payload of the wrong shape is the handler's INVALID_PAYLOAD (the seed's title), not a schema error.
+  properties: { payload: { description: 'compact JWE (a string) of {"pin": "1234"}' } },
 };
 const JWE_HEADERS = {
   'Encrypt-Response': { description: '`true` to receive the full card data as JWE', schema: { type: 'string', enum: ['true', 'false'] } as Schema },
@@ -94,6 +105,18 @@ function controlsView(d: ApiDeps, card: CardRecord): { controls: Record<string, 
 
 export function cardRoutes(d: ApiDeps): Route[] {
   return [
+    {
+      method: 'GET', path: '/secure/encryption-key', operationId: 'getEncryptionKey', tag: 'cards',
+      summary: 'The switch\'s RSA public key that encrypted requests (set PIN) are made to',
+      description: `Encrypt the request body as a compact JWE with alg ${REQUEST_JWE_ALGS.join(' or ')} and enc A256GCM, `
+        + 'and send it as {"payload": "<JWE>"} with Encrypted-Request: true. kid is the key\'s RFC 7638 SHA-256 thumbprint: it changes when the key does.',
+      responses: {
+        200: { description: 'The key', schema: { type: 'object', required: ['kid', 'publicKey'], properties: { kid: { type: 'string' }, publicKey: { type: 'string', description: 'PEM SPKI RSA public key' } } } },
+      },
+      async handle() {
+        return json(200, { kid: d.encryptionKey.kid, publicKey: d.encryptionKey.publicKeyPem });
+      },
+    },
     issueRoute(d, 'VIRTUAL'),
     issueRoute(d, 'PHYSICAL'),
     {
@@ -108,7 +131,7 @@ export function cardRoutes(d: ApiDeps): Route[] {
       async handle(req) {
         const key = requireEncryptionKey(req.headers);
         const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
-        return json(200, await encryptJson(await fullData(d, card), key));
+        return json(200, await encryptJson(await fullData(d, card, await requirePan(d, card)), key));
       },
     },
     {
@@ -197,6 +220,52 @@ export function cardRoutes(d: ApiDeps): Route[] {
       },
     },
     {
+      method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/pin', operationId: 'setCardPin', tag: 'cards',
+      summary: 'Sets the card\'s PIN (seed "Set PIN"): an encrypted request; the switch keeps only the PIN\'s PVV',
+      description: 'The PIN\'s Visa PVV replaces the card\'s and its PIN-failure count starts again. A lock 6 (PIN tries exceeded) stays '
+        + 'until unlocked: setting a PIN does not unlock a card. Errors stay in clear.',
+      params: CARD_PATH, headers: ENCRYPTED_REQUEST_HEADER, body: PIN_BODY,
+      responses: {
+        204: { description: 'The PIN is set' },
+        400: problem('Not encrypted, not a JWE or not a PIN, or not decryptable with the switch\'s key', 'ENCRYPTION_REQUIRED', 'INVALID_PAYLOAD', 'CANT_DECRYPT_PAYLOAD', 'VALIDATION_ERROR', 'MALFORMED_JSON'),
+        404: NOT_FOUND,
+        500: problem('The card\'s program has no card keys', 'PROGRAM_KEYS_MISSING'),
+      },
+      async handle(req) {
+        const plain = await decryptRequest(d.encryptionKey, req.headers, req.json);
+        const pin = typeof plain === 'object' && plain !== null ? (plain as { pin?: unknown }).pin : undefined;
+        if (typeof pin !== 'string' || !/^\d{4,12}$/.test(pin)) throw new AppError('INVALID_PAYLOAD', 'the decrypted payload must be {"pin": "4 to 12 digits"}');
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        const pan = await requirePan(d, card);
+        const { pvki, pvv } = await d.keys.generatePvv(card.configId, pan, pin);
+        await d.cards.setPvv(card.id, pvki, pvv);
+        return noContent();
+      },
+    },
+    {
+      method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/cvv', operationId: 'resetCardCvv', tag: 'cards',
+      summary: 'Resets a virtual card\'s CVV2 (seed "Reset CVV"); answers the card data with the new one, only as JWE',
+      description: 'The old CVV2 declines from the next authorization on; PAN and expiry stay, so credentials on file keep working. '
+        + `A card can be reset ${CVV2_GENERATION_MAX} times. Physical cards: 409 CARD_NOT_VIRTUAL (their CVV2 is printed). `
+        + 'The Encrypt-Response and Public-Key headers are checked before anything changes.',
+      params: CARD_PATH, headers: JWE_HEADERS,
+      responses: {
+        200: { description: 'The JWE of the full card data (FullCard) with the new CVV2', schema: ENCRYPTED },
+        400: problem('No encryption asked for, or a bad key', 'ENCRYPTION_REQUIRED', 'INVALID_PUBLIC_KEY', 'VALIDATION_ERROR'),
+        404: NOT_FOUND,
+        409: problem('A physical card, or no reset left', 'CARD_NOT_VIRTUAL', 'CVV_RESETS_EXHAUSTED'),
+        500: problem('The card\'s program has no card keys', 'PROGRAM_KEYS_MISSING'),
+      },
+      async handle(req) {
+        const key = requireEncryptionKey(req.headers);
+        const card = await requireCard(d, req.params.customerId as string, req.params.cardId as string);
+        if (card.kind !== 'VIRTUAL') throw new AppError('CARD_NOT_VIRTUAL', `card ${card.id} is physical: its CVV2 is printed on it`);
+        const pan = await requirePan(d, card);
+        const fresh = await resetCvv2(d, card, pan);
+        return json(200, await encryptJson(await fullData(d, fresh, pan), key));
+      },
+    },
+    {
       method: 'POST', path: '/secure/customers/{customerId}/cards/{cardId}/activate', operationId: 'activateCard', tag: 'cards',
       summary: 'Activates a physical card (INACTIVE until then)',
       params: CARD_PATH,
@@ -244,13 +313,47 @@ function issueRoute(d: ApiDeps, kind: CardKind): Route {
         await d.cards.setDeliveryAddress(issued.card.id, body.deliveryAddress);
       }
       if (key === null) return json(201, cardView(issued.card));
-      return json(201, await encryptJson({ ...cardView(issued.card), cardNo: issued.pan, cvv: issued.cvv }, key));
+      return json(201, await encryptJson(await fullData(d, issued.card, issued.pan), key));
     },
   };
 }
 
-async function fullData(d: ApiDeps, card: CardRecord): Promise<Record<string, string>> {
+async function requirePan(d: ApiDeps, card: CardRecord): Promise<string> {
   const pan = await d.cards.revealPan(card.id);
   if (pan === null) throw new AppError('CARD_NOT_FOUND', `card ${card.id} has no stored PAN`);
-  return { ...cardView(card), cardNo: pan, cvv: d.cards.cvv(pan, card.expiry) };
+  return pan;
+}
+
+/**
+ * The full card data: its CVV2 from the key store (CW), never stored. With SANDBOX=1 a physical
+ * card also shows its track-2 image, for a test harness that plays the card at a terminal.
+ */
+async function fullData(d: ApiDeps, card: CardRecord, pan: string): Promise<Record<string, string>> {
+  const cvv = await d.keys.generateCvv(card.configId, pan, card.expiry, cvv2ServiceCode(card.cvv2Generation));
+  const out: Record<string, string> = { ...cardView(card), cardNo: pan, cvv };
+  if (d.trackImages === true && card.kind === 'PHYSICAL') {
+    const sc = card.serviceCode ?? SERVICE_CODE_STRIPE;
+    const stripeCvv = await d.keys.generateCvv(card.configId, pan, card.expiry, sc);
+    out.track2 = `${pan}=${card.expiry}${sc}${card.pvki ?? '0'}${card.pvv ?? '0000'}${stripeCvv}`;
+  }
+  return out;
+}
+
+/**
+ * Reset CVV: the next CVV2 generation whose CVV2 differs from the current one (a generation whose
+ * CVV2 happens to be the same, one in a thousand, is skipped, so the old CVV2 really stops
+ * working), set only if no other reset moved it meanwhile (then chosen again, at most 3 times).
+ */
+async function resetCvv2(d: ApiDeps, card: CardRecord, pan: string): Promise<CardRecord> {
+  let current = card;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const old = await d.keys.generateCvv(current.configId, pan, current.expiry, cvv2ServiceCode(current.cvv2Generation));
+    let next = current.cvv2Generation + 1;
+    while (next <= CVV2_GENERATION_MAX && await d.keys.generateCvv(current.configId, pan, current.expiry, cvv2ServiceCode(next)) === old) next++;
+    if (await d.cards.setCvv2Generation(current.id, current.cvv2Generation, next)) return { ...current, cvv2Generation: next };
+    const again = await d.cards.get(current.id);
+    if (again === null) throw new AppError('CARD_NOT_FOUND', `card ${current.id} does not exist`);
+    current = again;
+  }
+  throw new AppError('INTERNAL_ERROR', `card ${card.id}: concurrent CVV resets did not settle`);
 }

@@ -7,6 +7,7 @@ import type { ApiDeps } from '../deps.js';
 import type { Customer } from '../../stores/customers.js';
 import type { CardRecord } from '../../stores/cards.js';
 import type { UserBalance, PartnerBalance, LedgerReason } from '../../ledger/index.js';
+import { MAX_AMOUNT_MINOR } from '../../ledger/types.js';
 import type { Program } from '../../stores/programs.js';
 import { AppError, type ErrorCode } from '../../errors/index.js';
 
@@ -74,8 +75,12 @@ export function balanceView(b: UserBalance, cards: readonly object[]): Record<st
   return { id: b.id, customerId: b.customerId, currency: b.currency, configId: b.configId, available: b.availableMinor, blocked: b.blockedMinor, cards };
 }
 
-/** A ledger refusal as a problem: the title is the reason itself, the status its row's in errors/table.ts (APPROVED has none: a 500). */
+/**
+ * A ledger refusal as a problem: the title is the reason itself, the status its row's in
+ * errors/table.ts (APPROVED has none: a 500). AMOUNT_TOO_LARGE says which maximum.
+ */
 export function ledgerRefusal(reason: LedgerReason, what: string): AppError {
+  if (reason === 'AMOUNT_TOO_LARGE') return new AppError(reason, `${what}: the balance after it would pass ${MAX_AMOUNT_MINOR} minor units`);
   return new AppError(reason, `${what}: ${reason}`);
 }
 

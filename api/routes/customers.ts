@@ -81,7 +81,7 @@ export function customerRoutes(d: ApiDeps): Route[] {
     },
     {
       method: 'PUT', path: '/lifecycle/v1/wallet/{customerId}', operationId: 'updateWallet', tag: 'customers',
-      summary: 'Updates any of a wallet\'s profile fields and its KYC status (the seed\'s "update KYC status" for partners with their own KYC)',
+      summary: 'Updates any of a wallet\'s profile fields and its KYC status (a partner with its own KYC reports its outcome here)',
       description: 'Each field is validated as on POST /lifecycle/v1/wallet; fields left out keep their value, and all that are sent are '
         + 'written together; an empty body is refused (400 VALIDATION_ERROR). kyc SUCCESS lets balances and cards be created from then on. PENDING or REJECTED stops new balances '
         + 'and cards (409 KYC_REQUIRED) but leaves existing balances and cards working: to stop a customer\'s debits, set a '

@@ -54,8 +54,8 @@ export const DASHBOARD_STATS: Schema = {
     timeMs: { type: 'integer', description: 'when the numbers were read, ms since the epoch' },
     windowSeconds: { type: 'number', description: 'seconds covered by answersPerSecond and the latency quantiles (about 1 when polled every second)' },
     answersTotal: { ...COUNT, description: 'ISO 8583 answers since start (switch_messages_total)' },
-    answersPerSecond: { type: 'number', minimum: 0, description: 'answers per second over the window' },
-    latencySecondsP50: { ...SECONDS_OR_NULL, description: 'median frame-in to answer-out time over the window, estimated from switch_message_latency_seconds buckets; null when nothing was answered' },
+    answersPerSecond: { type: ['number', 'null'], minimum: 0, description: 'answers per second over the window; null when the window is longer than 5 s (the first reading after nobody read for a while: no rate is made up from an average over that time)' },
+    latencySecondsP50: { ...SECONDS_OR_NULL, description: 'median frame-in to answer-out time over the window, estimated from switch_message_latency_seconds buckets; null when nothing was answered, or the window is longer than 5 s' },
     latencySecondsP99: { ...SECONDS_OR_NULL, description: '99th percentile, as latencySecondsP50' },
     decisions: {
       type: 'array', description: 'money messages decided since start by reason (switch_decisions_total), most frequent first',

@@ -1,6 +1,7 @@
 // The partner-call outbox (adapters/outbox.ts, docs/outbox.md) for operators: what waits for a
-// partner's 2xx, what gave up in the dead letters, and a retry that puts a dead entry back with
-// its idempotency key. Bodies are shown as recorded; they never hold a PAN or CVV (the outbox
+// partner's (or a webhook receiver's) 2xx, what gave up in the dead letters, and a retry that puts
+// a dead entry back with its idempotency key. Failed webhook deliveries are the dead entries of kind
+// `webhook`. Bodies are shown as recorded; they never hold a PAN or CVV (the outbox
 // refuses such a body when it is enqueued).
 import type { Route } from '../router.js';
 import type { ApiDeps } from '../deps.js';
@@ -21,12 +22,12 @@ export const OUTBOX_ENTRY: Schema = {
   properties: {
     id: { type: 'string' },
     kind: { type: 'string', enum: OUTBOX_KINDS },
-    configId: { type: 'string', description: 'the program whose partner receives the call' },
+    configId: { type: 'string', description: 'the program whose partner (or, for a webhook, whose webhook URL) receives the call' },
     method: { type: 'string', enum: ['POST', 'PUT'] },
-    path: { type: 'string', description: 'below the partner\'s base URL (notificationsUrl for notifications)' },
+    path: { type: 'string', description: 'below the partner\'s base URL (notificationsUrl for notifications); a webhook keeps its notification\'s path, whose last segment is the event, and goes to the program\'s webhooks.url' },
     body: { description: 'the JSON body sent, as recorded' },
     idempotencyKey: { type: 'string', description: 'X-Idempotency-Key of every attempt' },
-    maxAttempts: { type: ['integer', 'null'], description: 'null: retried until 2xx; notifications: 5' },
+    maxAttempts: { type: ['integer', 'null'], description: 'null: retried until 2xx; notifications and webhooks: 5' },
     attempts: { type: 'integer', description: 'attempts started' },
     state: { type: 'string', enum: ['pending', 'dead', 'sent'] },
     createdAtMs: { type: 'integer', description: 'ms since the epoch' },
@@ -53,10 +54,13 @@ export function outboxRoutes(d: ApiDeps): Route[] {
   return [
     {
       method: 'GET', path: '/secure/outbox', operationId: 'listOutbox', tag: 'outbox',
-      summary: 'Partner calls waiting for a 2xx (pending) or given up (dead), oldest first, a page at a time',
-      description: 'Pending entries are ordered by creation, dead ones by when they were given up. `next` is the cursor of the following page, null on the last one.',
+      summary: 'Partner calls and webhook deliveries waiting for a 2xx (pending) or given up (dead), oldest first, a page at a time',
+      description: 'Pending entries are ordered by creation, dead ones by when they were given up. `next` is the cursor of the following page, null on the last one. '
+        + 'With `kind` a page holds only entries of that kind, so it may hold fewer than `limit` (even none) while `next` is not null: '
+        + '`?state=dead&kind=webhook` lists the failed webhook deliveries.',
       query: {
         state: { description: 'pending (default) or dead', schema: { type: 'string', enum: ['pending', 'dead'] } },
+        kind: { description: 'only entries of this kind', schema: { type: 'string', enum: [...OUTBOX_KINDS] } },
         limit: { description: `Page size, 1-${LIST_LIMIT_MAX}, default ${LIST_LIMIT_DEFAULT}`, schema: { type: 'integer', minimum: 1, maximum: LIST_LIMIT_MAX } },
         cursor: { description: 'The `next` of the previous page', schema: { type: 'string', minLength: 1, maxLength: 200 } },
       },
@@ -77,7 +81,8 @@ export function outboxRoutes(d: ApiDeps): Route[] {
             limit: typeof q.limit === 'number' ? q.limit : LIST_LIMIT_DEFAULT,
             cursor: q.cursor === undefined ? null : String(q.cursor),
           });
-          return json(200, { items: page.items, next: page.next });
+          const items = q.kind === undefined ? page.items : page.items.filter((e) => e.kind === q.kind);
+          return json(200, { items, next: page.next });
         } catch (err) {
           if (err instanceof OutboxError && err.code === 'OUTBOX_ERR_INVALID_OPTIONS') throw new AppError('VALIDATION_ERROR', err.message);
           throw err;
@@ -103,6 +108,7 @@ export function outboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/secure/outbox/{id}/retry', operationId: 'retryOutboxEntry', tag: 'outbox',
       summary: 'Puts a dead entry back: due now, attempts reset to 0, the same idempotency key',
+      description: 'A webhook delivery is signed again when it is sent, with the secrets in force then and a fresh timestamp.',
       params: { id: OUTBOX_ID },
       responses: {
         200: { description: 'Pending again', schema: OUTBOX_ENTRY },

@@ -8,6 +8,7 @@ import { json } from '../problem.js';
 import { AppError } from '../../errors/index.js';
 import type { Schema } from '../schema.js';
 import { isKnownCurrency } from '../../iso/currency.js';
+import { MAX_AMOUNT_MINOR } from '../../ledger/types.js';
 import { CURRENCY, VALIDATION, VALIDATION_MONEY, ledgerRefusal, partnerView, problem, requireProgram } from './common.js';
 
 const TYPES = ['DEPOSIT', 'CREDIT', 'COMPANY'] as const;
@@ -50,7 +51,7 @@ export function partnerBalanceRoutes(d: ApiDeps): Route[] {
       params: { id: PARTNER_ID },
       headers: { 'X-Idempotency-Key': IDEMPOTENCY_HEADER },
       idempotent: true,
-      body: { type: 'object', additionalProperties: false, required: ['amount'], properties: { amount: { type: 'integer', minimum: 1, description: 'minor units' } } },
+      body: { type: 'object', additionalProperties: false, required: ['amount'], properties: { amount: { type: 'integer', minimum: 1, maximum: MAX_AMOUNT_MINOR, 'x-amount': true, description: 'minor units' } } },
       responses: {
         200: { description: 'Reloaded: the balance after the reload', schema: PARTNER_BALANCE },
         400: VALIDATION_MONEY,

@@ -9,7 +9,7 @@ import { json } from '../problem.js';
 import type { Schema } from '../schema.js';
 import type { PartnerBalance, PartnerType } from '../../ledger/index.js';
 import { Keyspace } from '../../ledger/keys.js';
-import type { Program } from '../../stores/programs.js';
+import { WEBHOOK_EVENTS, WEBHOOK_TIMEOUT_MS_DEFAULT, type Program } from '../../stores/programs.js';
 import { controlView } from '../../stores/controls.js';
 import { CONTROL } from './cards.js';
 import { CURRENCY, problem, requireProgram } from './common.js';
@@ -26,7 +26,7 @@ const PRESENT: Schema = {
 export const PROGRAM: Schema = {
   type: 'object',
   required: ['configId', 'bin', 'panLength', 'currency', 'mode', 'depositRequired', 'creditRequired', 'budgetMs', 'cardValidityMonths',
-    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'lowBalanceMinor', 'partnerBalances', 'notes'],
+    'standIn', 'partner', 'fees', 'limits', 'fxRates', 'holdExpiryDays', 'holdExpiryDaysByMcc', 'lowBalanceMinor', 'webhooks', 'cardholderVerification', 'cardKeys', 'partnerBalances', 'notes'],
   properties: {
     configId: { type: 'string', description: 'required' },
     bin: { type: 'string', description: 'required; 6 or 8 digits' },
@@ -53,10 +53,29 @@ export const PROGRAM: Schema = {
     },
     fxRates: { type: 'object', description: 'default {}: foreign currency → program currency units bought by one unit (decimal string)', additionalProperties: { type: 'string' } },
     holdExpiryDays: { type: 'integer', description: 'default 7' },
-    holdExpiryDaysByMcc: { type: 'object', description: 'default 30 days for MCC 3501-3999, 7011 and 7512', additionalProperties: { type: 'integer' } },
+    holdExpiryDaysByMcc: {
+      type: 'object', additionalProperties: { type: 'integer' },
+      description: 'MCC or inclusive MCC range ("3501-3999") → days; runs of consecutive MCCs with the same days are shown as one range. '
+        + 'Default {"3501-3999": 30, "7011": 30, "7512": 30}; a program\'s own table replaces the default one',
+    },
     lowBalanceMinor: {
       type: 'object', description: 'default {"DEPOSIT": null, "CREDIT": null}: minor units below which the partner balance of that type sends one lowBalance notification per crossing (null: none)',
       properties: { DEPOSIT: { type: ['integer', 'null'] }, CREDIT: { type: ['integer', 'null'] } },
+    },
+    webhooks: {
+      type: ['object', 'null'], description: 'default null: no webhooks. Never the secrets: only how many are configured (2 during a rotation)',
+      properties: {
+        url: { type: 'string', description: 'credentials in the URL, if any, are masked' },
+        events: { type: 'array', items: { type: 'string', enum: [...WEBHOOK_EVENTS] }, description: 'default: every event' },
+        secretsConfigured: { type: 'integer', minimum: 1, maximum: 2 },
+        timeoutMs: { type: 'integer', description: `default ${WEBHOOK_TIMEOUT_MS_DEFAULT}` },
+        caConfigured: { type: 'boolean' },
+      },
+    },
+    cardholderVerification: { type: 'string', enum: ['STRICT', 'RELAXED'], description: 'default STRICT (RELAXED for the demo program): what card data a message must carry (docs/cards.md)' },
+    cardKeys: {
+      type: ['object', 'null'], description: 'the check values (KCV, 6 hex) of the program\'s card keys in force, never a key; null: the program has no keys (its card data is refused)',
+      properties: { cvk: { type: 'string' }, pvk: { type: 'string' }, pvki: { type: 'string' }, imkAc: { type: 'string' }, zpk: { type: 'object', additionalProperties: { type: 'string' } } },
     },
     controls: { type: 'array', items: CONTROL, description: 'default []: spend controls every card of the program carries besides its own (GET .../cards/{cardId}/controls)' },
     partnerBalances: {
@@ -124,9 +143,41 @@ async function programView(d: ApiDeps, p: Program, index: Awaited<ReturnType<typ
       baseUrl: maskUrl(p.partner.baseUrl), notificationsUrl: p.partner.notificationsUrl === undefined ? null : maskUrl(p.partner.notificationsUrl),
       timeoutMs: p.partner.timeoutMs, certConfigured: Boolean(p.partner.cert), keyConfigured: Boolean(p.partner.key), caConfigured: Boolean(p.partner.ca),
     },
-    fees: p.fees, limits: p.limits, fxRates: p.fxRates, holdExpiryDays: p.holdExpiryDays, holdExpiryDaysByMcc: p.holdExpiryDaysByMcc,
-    lowBalanceMinor: p.lowBalanceMinor, controls: p.controls.map((c) => controlView(c)), partnerBalances, notes,
+    fees: p.fees, limits: p.limits, fxRates: p.fxRates, holdExpiryDays: p.holdExpiryDays, holdExpiryDaysByMcc: compactMccTable(p.holdExpiryDaysByMcc),
+    lowBalanceMinor: p.lowBalanceMinor,
+    webhooks: p.webhooks === null ? null : {
+      url: maskUrl(p.webhooks.url), events: p.webhooks.events, secretsConfigured: p.webhooks.secrets.length, timeoutMs: p.webhooks.timeoutMs,
+      caConfigured: p.webhooks.ca !== undefined,
+    },
+    cardholderVerification: p.cardholderVerification, cardKeys: cardKeysOf(d, p.configId),
+    controls: p.controls.map((c) => controlView(c)), partnerBalances, notes,
   };
+}
+
+/** The check values of a program's card keys, or null without keys. */
+function cardKeysOf(d: ApiDeps, configId: string): Record<string, unknown> | null {
+  const k = d.keys.checkValues().find((x) => x.configId === configId);
+  return k === undefined ? null : { cvk: k.cvk, pvk: k.pvk, pvki: k.pvki, imkAc: k.imkAc, zpk: k.zpk };
+}
+
+/**
+ * An MCC table with each run of consecutive MCCs that have the same days written as one inclusive
+ * range (`"3501-3999": 30` instead of 499 rows), ranges given as ranges kept, in MCC order.
+ */
+export function compactMccTable(table: Readonly<Record<string, number>>): Record<string, number> {
+  const singles = Object.entries(table).filter(([k]) => /^\d{4}$/.test(k)).map(([k, v]) => [Number(k), v] as const).sort((a, b) => a[0] - b[0]);
+  const out: Array<[string, number]> = Object.entries(table).filter(([k]) => !/^\d{4}$/.test(k));
+  const mcc = (n: number) => String(n).padStart(4, '0');
+  for (let i = 0; i < singles.length;) {
+    const [first, days] = singles[i] as readonly [number, number];
+    let j = i;
+    while (j + 1 < singles.length && (singles[j + 1] as readonly [number, number])[0] === (singles[j] as readonly [number, number])[0] + 1 && (singles[j + 1] as readonly [number, number])[1] === days) j++;
+    const last = (singles[j] as readonly [number, number])[0];
+    out.push([last - first >= 2 ? `${mcc(first)}-${mcc(last)}` : mcc(first), days]);
+    if (last - first === 1) out.push([mcc(last), days]);
+    i = j + 1;
+  }
+  return Object.fromEntries(out.sort((a, b) => a[0].localeCompare(b[0])));
 }
 
 function present(b: PartnerBalance | null): Present {

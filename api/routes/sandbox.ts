@@ -1,4 +1,4 @@
-// Sandbox simulation routes (SANDBOX=1): an authorization, clearing, reversal or advice for a card
+// Sandbox simulation routes (docs/configuration.md, SANDBOX): an authorization, clearing, reversal or advice for a card
 // of this switch, built as an acquirer would build it and sent through the switch's own ISO 8583
 // listener (api/sandbox.ts). The answer shows both messages field by field (PAN masked), the
 // response code and reason, and the transaction record the switch wrote for the message.
@@ -14,9 +14,10 @@ import type { TransactionObject } from '../../stores/records.js';
 import { currencyNumeric } from '../../iso/currency.js';
 import { PROCESSING_CODES } from '../../iso/processing.js';
 import { acquirer11, authorizationId } from '../../iso/wire.js';
-import { originalDataElements, reasonsFor, replacementAmounts } from '../../simulators/lib/fields.js';
-import { SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
-import { CARD_ID, CURRENCY, VALIDATION, problem } from './common.js';
+import { originalDataElements, reasonsFor, replacementAmounts } from '../../iso/acquirer.js';
+import { SANDBOX_ACQUIRER, SandboxLink, commonFields, fieldsByName } from '../sandbox.js';
+import { cardFieldsForCodec } from '../../cardauth/card-data.js';
+import { CARD_ID, CURRENCY, VALIDATION_MONEY, problem } from './common.js';
 import { TRANSACTION } from './balances.js';
 
 /** How long a simulation waits for the switch's record of its message (written just after the answer). */
@@ -24,7 +25,7 @@ const RECORD_WAIT_MS = 2_000;
 const RECORD_POLL_MS = 20;
 const AMOUNT_MAX_MINOR = 999_999_999_999;
 
-const AMOUNT: Schema = { type: 'integer', minimum: 0, maximum: AMOUNT_MAX_MINOR, description: 'minor units (field 4)' };
+const AMOUNT: Schema = { type: 'integer', minimum: 0, maximum: AMOUNT_MAX_MINOR, 'x-amount': true, description: 'minor units (field 4)' };
 const TRANSACTION_ID: Schema = {
   type: 'string', pattern: '^[A-Za-z0-9:._ -]{1,200}$',
   description: 'the original\'s record id, or its externalTransactionId (the ledger transaction id)',
@@ -40,6 +41,20 @@ const MESSAGE_PROPERTIES: Record<string, Schema> = {
   merchantName: { type: 'string', minLength: 1, maxLength: 22, description: 'field 43 positions 1-22' },
   merchantCity: { type: 'string', minLength: 1, maxLength: 13, description: 'field 43 positions 24-36' },
   merchantCountry: { type: 'string', pattern: '^[A-Z]{3}$', description: 'field 43 positions 38-40, ISO 3166 alpha-3' },
+  cardData: {
+    type: 'object', additionalProperties: false, required: ['method'],
+    description: 'Card data as a terminal reads it, made with the switch\'s own keys (the sandbox plays the card and the acquirer): '
+      + 'ECOMMERCE (entry 81, field 14, CVV2 in 48.92), SWIPE (entry 90, track 2), CHIP (entry 05, field 23, the iCVV track-2 equivalent, '
+      + 'field 55 with a valid ARQC). Absent: field 2 and the sandbox\'s default entry mode, no card data. The attacks: a wrong `cvv2`, '
+      + 'a wrong `pin`, an `atc` used before (a replayed cryptogram).',
+    properties: {
+      method: { type: 'string', enum: ['ECOMMERCE', 'SWIPE', 'CHIP'] },
+      cvv2: { type: 'string', pattern: '^\\d{3}$', description: 'ECOMMERCE: send this CVV2 instead of the card\'s' },
+      pin: { type: 'string', pattern: '^\\d{4,12}$', description: 'adds a PIN block (ISO 9564 format 0) under the sandbox acquirer\'s ZPK' },
+      atc: { type: 'integer', minimum: 0, maximum: 65_535, description: 'CHIP: the ATC; default one above the last the sandbox used for the card' },
+      withoutField2: { type: 'boolean', description: 'SWIPE or CHIP: leave fields 2 and 14 out, as a swipe may (the PAN and expiry are then the track\'s)' },
+    },
+  },
 };
 
 const AUTHORIZATION_BODY: Schema = {
@@ -83,39 +98,50 @@ export const SIMULATION: Schema = {
 
 const SIMULATION_RESPONSES = (notFound: ErrorCode) => ({
   200: { description: 'The switch answered; its answer, whatever the response code, and its record', schema: SIMULATION },
-  400: VALIDATION,
+  400: VALIDATION_MONEY,
   403: problem('TLS configured and no verified client certificate', 'CLIENT_CERTIFICATE_REQUIRED'),
-  404: problem('No such card or transaction', notFound),
+  404: problem('No such card or transaction; or the sandbox is off', notFound, 'NOT_FOUND'),
   502: problem('The switch\'s ISO listener cannot be reached, or its answer does not decode', 'SANDBOX_LINK_DOWN', 'SANDBOX_BAD_ANSWER'),
   503: problem('Too many simulated messages waiting for the switch', 'SANDBOX_BUSY'),
   504: problem('The switch did not answer in time', 'SANDBOX_TIMEOUT'),
 });
 
-const DESCRIPTION = 'Only when the switch runs with SANDBOX=1 (otherwise 404, and absent from /openapi.json). The message goes through '
-  + 'the switch\'s own ISO 8583 listener over one reused TCP connection, as an acquirer\'s would.';
+const DESCRIPTION = 'Only when the sandbox is on: by default in the development setup (HTTP on a loopback address, no SWITCH_SECRET), '
+  + 'or with SANDBOX=1; otherwise 404 NOT_FOUND. The message goes through the switch\'s own ISO 8583 listener over one reused TCP '
+  + 'connection, as an acquirer\'s would, and moves real money on the ledger.';
+
+/** The detail of the 404 a sandbox route answers when the sandbox is off. */
+const SANDBOX_OFF = 'the sandbox is off in this switch: SANDBOX=1 turns it on (it is on by default only with HTTP on a loopback address and no SWITCH_SECRET)';
+
+interface CardDataBody { method: 'ECOMMERCE' | 'SWIPE' | 'CHIP'; cvv2?: string; pin?: string; atc?: number; withoutField2?: boolean }
 
 interface MessageBody {
   cardId: string; amount: number; currency?: string; processingCode?: string; mti?: string;
-  mcc?: string; merchantName?: string; merchantCity?: string; merchantCountry?: string;
+  mcc?: string; merchantName?: string; merchantCity?: string; merchantCountry?: string; cardData?: CardDataBody;
 }
+
+/** The ATC the sandbox last used per card (CHIP without an `atc`): at most this many cards remembered. */
+const ATC_REMEMBERED_MAX = 10_000;
 
 export function sandboxRoutes(d: ApiDeps): Route[] {
   let link: SandboxLink | null = null;
   const linkOf = (): SandboxLink => (link ??= new SandboxLink(target(d)));
+  const disabled = (): string | null => (d.sandbox === undefined || d.sandbox === null ? SANDBOX_OFF : null);
+  const atcs = new Map<string, number>();
   return [
     {
       method: 'POST', path: '/sandbox/simulate/authorization', operationId: 'simulateAuthorization', tag: 'sandbox',
       summary: 'Send an 0100 authorization (or 0200 financial request) for a card through the ISO listener',
-      description: DESCRIPTION, body: AUTHORIZATION_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      description: DESCRIPTION, disabled, body: AUTHORIZATION_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
       handle: async (req) => {
         const b = req.json as MessageBody;
-        return simulateNew(d, linkOf(), b, b.mti ?? '0100');
+        return simulateNew(d, linkOf(), b, b.mti ?? '0100', atcs);
       },
     },
     {
       method: 'POST', path: '/sandbox/simulate/clearing', operationId: 'simulateClearing', tag: 'sandbox',
       summary: 'Send an 0220 clearing of an approved authorization',
-      description: DESCRIPTION, body: CLEARING_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved authorization', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      description: DESCRIPTION, disabled, body: CLEARING_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved authorization', 'SANDBOX_NOT_AN_AUTHORIZATION') },
       handle: async (req) => {
         const b = req.json as { transactionId: string; amount?: number };
         const o = await approvedOriginal(d, b.transactionId);
@@ -130,7 +156,7 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/sandbox/simulate/reversal', operationId: 'simulateReversal', tag: 'sandbox',
       summary: 'Send an 0400 reversal (or 0420 advice) of an approved original, in full or in part',
-      description: DESCRIPTION, body: REVERSAL_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved original', 'SANDBOX_NOT_AN_AUTHORIZATION') },
+      description: DESCRIPTION, disabled, body: REVERSAL_BODY, responses: { ...SIMULATION_RESPONSES('TRANSACTION_NOT_FOUND'), 409: problem('The transaction is not an approved original', 'SANDBOX_NOT_AN_AUTHORIZATION') },
       handle: async (req) => {
         const b = req.json as { transactionId: string; finalAmount?: number; advice?: boolean };
         const o = await approvedOriginal(d, b.transactionId);
@@ -143,22 +169,22 @@ export function sandboxRoutes(d: ApiDeps): Route[] {
     {
       method: 'POST', path: '/sandbox/simulate/advice', operationId: 'simulateAdvice', tag: 'sandbox',
       summary: 'Send an 0120 authorization advice or 0220 financial advice (stand-in) for a card',
-      description: DESCRIPTION, body: ADVICE_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
+      description: DESCRIPTION, disabled, body: ADVICE_BODY, responses: SIMULATION_RESPONSES('CARD_NOT_FOUND'),
       handle: async (req) => {
         const b = req.json as MessageBody;
-        return simulateNew(d, linkOf(), b, b.mti as string);
+        return simulateNew(d, linkOf(), b, b.mti as string, atcs);
       },
     },
   ];
 }
 
 function target(d: ApiDeps): SandboxTarget {
-  if (d.sandbox === undefined || d.sandbox === null) throw new AppError('NOT_FOUND', 'the sandbox is off (SANDBOX=1 turns it on)');
+  if (d.sandbox === undefined || d.sandbox === null) throw new AppError('NOT_FOUND', SANDBOX_OFF);
   return d.sandbox;
 }
 
 /** A message that names no original: an authorization, financial request or advice. */
-async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: string): Promise<HttpResponse> {
+async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: string, atcs: Map<string, number>): Promise<HttpResponse> {
   const card = await d.cards.get(b.cardId);
   const pan = card === null ? null : await d.cards.revealPan(card.id);
   if (card === null || pan === null) throw new AppError('CARD_NOT_FOUND', `no card ${b.cardId}`);
@@ -172,7 +198,42 @@ async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: s
   fields.set(2, pan);
   fields.set(3, (b.processingCode ?? '00') + '0000');
   fields.set(4, String(b.amount).padStart(12, '0'));
+  if (b.cardData !== undefined) addCardData(d, fields, card, pan, b, atcs);
   return simulate(d, link, { mti, fields: sorted(fields) }, pan);
+}
+
+/** The card data of a simulated message (SANDBOX=1): made with the switch's keys, as the card and the acquirer would. */
+function addCardData(d: ApiDeps, fields: IsoFields, card: CardRecord, pan: string, b: MessageBody, atcs: Map<string, number>): void {
+  const cd = target(d).cardData;
+  const c = b.cardData!;
+  if (cd === undefined || !cd.has(card.configId)) throw new AppError('VALIDATION_ERROR', `program ${card.configId} has no card keys: the sandbox cannot make its card data`);
+  const ref = { configId: card.configId, pan, expiry: card.expiry, cvv2Generation: card.cvv2Generation };
+  const acquirer = SANDBOX_ACQUIRER.acquirer;
+  let made: Record<number, string>;
+  try {
+    if (c.method === 'ECOMMERCE') {
+      made = cd.ecommerce(ref, c.cvv2 === undefined ? {} : { cvv2: c.cvv2 });
+    } else if (c.method === 'SWIPE') {
+      made = { ...cd.swipe(ref, { acquirer }), 14: card.expiry };
+    } else {
+      const atc = c.atc ?? nextAtc(atcs, card.id);
+      atcs.set(card.id, atc);
+      const amount = Number(fields.get(4) ?? 0);
+      made = { ...cd.chipRead(ref, { atc, amountMinor: amount, currencyN3: String(fields.get(49) ?? '978'), countryN3: '616' }, { acquirer }), 14: card.expiry };
+    }
+    if (c.pin !== undefined) made[52] = cd.pinBlock(ref, acquirer, c.pin);
+  } catch (e) {
+    throw new AppError('VALIDATION_ERROR', `the sandbox cannot make this card data: ${(e as Error).message}`);
+  }
+  for (const [k, v] of cardFieldsForCodec(made)) fields.set(k, v);
+  if (c.withoutField2 === true && c.method !== 'ECOMMERCE') { fields.delete(2); fields.delete(14); }
+}
+
+/** One above the ATC the sandbox last used for the card; at first one from the clock, so a restarted sandbox does not replay. */
+function nextAtc(atcs: Map<string, number>, cardId: string): number {
+  const last = atcs.get(cardId);
+  if (last === undefined && atcs.size >= ATC_REMEMBERED_MAX) atcs.delete(atcs.keys().next().value as string);
+  return last === undefined ? 1 + (Math.floor(Date.now() / 60_000) % 60_000) : Math.min(last + 1, 65_535);
 }
 
 /** An approved original as a follow-up needs it: its record, card, PAN and the parts of its transaction id. */

@@ -4,7 +4,7 @@
 // or --duration. Exit status: 0 after a clean stop, 1 with one line on bad arguments, 2 when the
 // switch cannot be reached, cannot be started, or goes away mid-run. docs/tools.md shows a run.
 import { maskPan } from '../../iso/mask.js';
-import { IsoLink } from '../lib/link.js';
+import { IsoLink } from '../../iso/link.js';
 import { ManagementApi } from '../lib/management-api.js';
 import { FundingKeeper, major, provisionFleet, TOP_UP_MINOR, type Fleet } from './fleet.js';
 import { HELP, parseOptions, UsageError, type DemoOptions } from './options.js';

@@ -85,7 +85,8 @@ async function startHere(o: DemoOptions): Promise<Target> {
       partner = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE' } });
       cleanups.push(() => partner?.close());
       const programs = join(tempDir, 'programs.json');
-      writeFileSync(programs, JSON.stringify([{ configId: PARTNER_CONFIG_ID, bin: '555771', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: partner.url } }]));
+      // Its traffic carries no card data, as the demo program's (RELAXED).
+      writeFileSync(programs, JSON.stringify([{ configId: PARTNER_CONFIG_ID, bin: '555771', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: partner.url }, cardholderVerification: 'RELAXED' }]));
       env.PROGRAMS_FILE = programs;
     }
     // Cards written under --data-dir must stay readable by the next run: their key lives beside the data.

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { IsoCodec, type IsoFields } from '../../iso/codec.js';
 import { DIALECT_1987 } from '../../iso/dialect.js';
 import { responseCode, type Reason } from '../../iso/reasons.js';
-import { IsoLink } from '../lib/link.js';
+import { IsoLink } from '../../iso/link.js';
 import { decodeAdditionalAmounts, merchantNameLocation, originalDataElements, reasonsFor, replacementAmounts, requestFields, transmissionTime, type Acceptor } from '../lib/fields.js';
 import { seededRandom } from '../scheme/mix.js';
 import { StanCounter, respMti } from '../scheme/model.js';

@@ -282,8 +282,9 @@ async function run(o: Options): Promise<number> {
     cleanups.push(() => sha.close());
     const programs = join(dir, 'programs.json');
     writeFileSync(programs, JSON.stringify([
-      { ...EXT, currency: 'EUR', mode: 'EXTERNAL_BALANCE', budgetMs: 1000, partner: { baseUrl: ext.url, timeoutMs: 300 } },
-      { ...SHA, currency: 'EUR', mode: 'SHARED_AUTHORIZATION', budgetMs: 1000, partner: { baseUrl: sha.url, timeoutMs: 300 } },
+      // Faults of the partner and the switch are what this run tests: its messages carry no card data (RELAXED).
+      { ...EXT, currency: 'EUR', mode: 'EXTERNAL_BALANCE', budgetMs: 1000, partner: { baseUrl: ext.url, timeoutMs: 300 }, cardholderVerification: 'RELAXED' },
+      { ...SHA, currency: 'EUR', mode: 'SHARED_AUTHORIZATION', budgetMs: 1000, partner: { baseUrl: sha.url, timeoutMs: 300 }, cardholderVerification: 'RELAXED' },
     ]));
     const [isoPort, httpPort] = [await freePort(), await freePort()];
     const env: NodeJS.ProcessEnv = {

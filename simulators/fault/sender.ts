@@ -5,7 +5,7 @@
 // recorded as such.
 import { IsoCodec, type IsoFields } from '../../iso/codec.js';
 import { DIALECT_1987 } from '../../iso/dialect.js';
-import { IsoLink } from '../lib/link.js';
+import { IsoLink } from '../../iso/link.js';
 import { merchantNameLocation, originalDataElements, replacementAmounts, requestFields, type Acceptor } from '../lib/fields.js';
 import type { PlannedMessage } from './plan.js';
 

@@ -2,6 +2,10 @@
 // sensible defaults, and its answer printed field by field with ISO names (PAN masked, field 39
 // with its reasons, field 54 decoded). `reverse` and `clear` build field 90 (and 95) from an
 // earlier answer kept in var/iso/state.json, or from --original. Run with --help for every option.
+//
+// The PAN never goes on the command line, where npm's echo of the command and `ps` would show it:
+// --card-id fetches it through the management API (the JWE path, as a partner reads card data),
+// ISO_PAN passes it in the environment, `--pan -` reads it from stdin. `--pan <digits>` is refused.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -10,18 +14,19 @@ import { IsoCodec, type IsoFields } from '../../iso/codec.js';
 import { DIALECT_1987, DIALECT_2003, MAX_FIELD, type IsoDialect } from '../../iso/dialect.js';
 import { maskPan } from '../../iso/mask.js';
 import { currencyExponent, currencyNumeric, currencyAlpha } from '../../iso/currency.js';
-import { IsoLink, type LinkTls } from '../lib/link.js';
+import { IsoLink, type LinkTls } from '../../iso/link.js';
 import {
   describeFields, localTime, merchantNameLocation, minorUnits, originalDataElements, replacementAmounts, transmissionTime,
   type OriginalRef,
 } from '../lib/fields.js';
 import { ToolState, type SavedExchange } from './state.js';
+import { DEFAULT_API_URL, ManagementApi } from '../lib/management-api.js';
 
 /** A bad command line: printed as one line, exit 1. */
 class UsageError extends Error {}
 
 const OPTIONS = {
-  pan: { type: 'string' }, amount: { type: 'string' }, currency: { type: 'string' }, exp: { type: 'string' },
+  pan: { type: 'string' }, 'card-id': { type: 'string' }, api: { type: 'string' }, amount: { type: 'string' }, currency: { type: 'string' }, exp: { type: 'string' },
   stan: { type: 'string' }, mcc: { type: 'string' }, proc: { type: 'string' }, field: { type: 'string', multiple: true },
   'final-amount': { type: 'string' }, original: { type: 'string' }, advice: { type: 'boolean' },
   dialect: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, raw: { type: 'boolean' },
@@ -39,11 +44,17 @@ function helpText(dialect: IsoDialect): string {
 
 verbs:
   send <mti>   one message: 0100 0101 0120 0200 0201 0220 0400 0420 0800 (any 4 digits)
-  reverse      0400 (0420 with --advice) of the last approved 0100/0200 (or --original); --pan again
-  clear        0220 clearing of the last 0100 (or --original); --pan again, --amount to clear for another amount
+  reverse      0400 (0420 with --advice) of the last approved 0100/0200 (or --original); the card again
+  clear        0220 clearing of the last 0100 (or --original); the card again, --amount to clear for another amount
+
+the card (field 2, printed masked; never on the command line, where npm and ps would show it):
+  --card-id <id>            a card of the switch: its PAN (and currency) read through the management API,
+                            decrypted from the JWE answer (--api <url>, default ANTACA_URL, else ${DEFAULT_API_URL};
+                            ANTACA_API_KEY when the switch has API keys)
+  ISO_PAN=<digits>          the PAN from the environment, e.g. ISO_PAN=5557... npm run iso -- send 0100 --amount 1
+  --pan -                   the PAN from stdin, e.g. npm run card -- show <id> --json --reveal | jq -r .cardNo | npm run iso -- send 0100 --pan -
 
 message options:
-  --pan <digits>            field 2 (printed masked)
   --amount <decimal>        field 4 from a decimal, in the currency's minor units (12.34 EUR = 1234)
   --currency <alpha-3>      field 49 (default EUR)
   --exp <YYMM>              field 14 (default: not sent; the switch then checks the card's own expiry)
@@ -57,7 +68,7 @@ message options:
   --advice                  reverse: send an 0420 reversal advice instead of an 0400
 
 link options:
-  --host <host>  --port <port>   the switch's ISO 8583 listener (default 127.0.0.1:8583)
+  --host <host>  --port <port>   the switch's ISO 8583 listener (default: ANTACA_ISO=<host:port>, else 127.0.0.1:8583)
   --dialect 1987|2003            the switch's ISO_DIALECT (default 1987)
   --tls-cert <pem> --tls-key <pem> --tls-ca <pem>   TLS with a client certificate (the switch's ISO_TLS_*)
   --raw                          also print request and answer bytes in hex (PAN digits masked)
@@ -102,6 +113,14 @@ function dialectOf(v: Values): IsoDialect {
 
 function check(ok: boolean, message: string): void { if (!ok) throw new UsageError(message); }
 
+/** ANTACA_ISO=<host:port>: the listener when --host and --port are not given (as ANTACA_URL names the API). */
+function isoAddressOf(text: string | undefined): { host: string; port: string } | undefined {
+  if (text === undefined || text === '') return undefined;
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(text);
+  check(m !== null, `ANTACA_ISO must be <host>:<port>, got "${text.slice(0, 60)}"`);
+  return { host: (m as RegExpExecArray)[1] as string, port: (m as RegExpExecArray)[2] as string };
+}
+
 /** The currency of --currency (default EUR): numeric code and exponent. */
 function currencyOf(alpha: string): { numeric: string; exponent: number } {
   const numeric = currencyNumeric(alpha);
@@ -116,10 +135,44 @@ function amountOf(decimal: string, exponent: number, option: string): number {
   return minor;
 }
 
-function panOf(v: Values, required: boolean): string | undefined {
-  if (v.pan === undefined) { check(!required, '--pan is needed (the state file keeps only a masked PAN)'); return undefined; }
-  check(/^\d{12,19}$/.test(v.pan), '--pan must be 12 to 19 digits');
-  return v.pan;
+/** The card of the message: its PAN and, from --card-id, its balance currency. */
+interface CardIn { pan: string; currency?: string }
+
+/**
+ * The PAN from --card-id (the management API), ISO_PAN, or stdin (`--pan -`); undefined when none
+ * is given. A PAN given on the command line is refused: npm prints the command and `ps` shows it.
+ */
+async function cardOf(v: Values, required: boolean): Promise<CardIn | undefined> {
+  const sources = [v['card-id'] !== undefined, v.pan !== undefined, (process.env.ISO_PAN ?? '') !== ''].filter(Boolean).length;
+  if (v.pan !== undefined && v.pan !== '-') {
+    throw new UsageError('--pan takes "-" (the PAN from stdin) only: a PAN on the command line is printed by npm and shown by ps; use --card-id <id>, ISO_PAN=<pan> or --pan -');
+  }
+  check(sources <= 1, 'give the card once: --card-id, ISO_PAN or --pan -');
+  let card: CardIn | undefined;
+  if (v['card-id'] !== undefined) {
+    const data = await new ManagementApi((v.api ?? process.env.ANTACA_URL ?? DEFAULT_API_URL).replace(/\/+$/, '')).cardData(v['card-id']);
+    card = { pan: data.pan, currency: data.currency };
+  } else if (v.pan === '-') {
+    card = { pan: (await readStdin()).trim() };
+  } else if ((process.env.ISO_PAN ?? '') !== '') {
+    card = { pan: (process.env.ISO_PAN as string).trim() };
+  }
+  if (card === undefined) { check(!required, 'the card is needed: --card-id <id>, ISO_PAN=<pan> or --pan - (the state file keeps only a masked PAN)'); return undefined; }
+  check(/^\d{12,19}$/.test(card.pan), 'the PAN must be 12 to 19 digits');
+  return card;
+}
+
+/** All of stdin as text (at most 4 KiB: a PAN and a newline). */
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('PAN (not echoed to any log; end with Enter and Ctrl-D): ');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of process.stdin) {
+    size += (c as Buffer).length;
+    if (size > 4096) throw new UsageError('--pan -: stdin holds more than a PAN');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function procOf(v: Values, fallback: string): string {
@@ -164,14 +217,13 @@ function commonFields(now: Date, stan: string, numericCurrency: string): IsoFiel
 
 interface Built { mti: string; fields: IsoFields; currencyNumeric: string }
 
-function buildSend(mti: string, v: Values, stan: string, now: Date): Built {
+function buildSend(mti: string, v: Values, card: CardIn | undefined, stan: string, now: Date): Built {
   if (mti.startsWith('08')) {
     return { mti, fields: new Map([[7, transmissionTime(now)], [11, stan], [70, '301']]), currencyNumeric: '' };
   }
-  const cur = currencyOf(v.currency ?? 'EUR');
+  const cur = currencyOf(v.currency ?? card?.currency ?? 'EUR');
   const fields = commonFields(now, stan, cur.numeric);
-  const pan = panOf(v, false);
-  if (pan !== undefined) fields.set(2, pan);
+  if (card !== undefined) fields.set(2, card.pan);
   fields.set(3, procOf(v, '00'));
   if (v.amount !== undefined) fields.set(4, String(amountOf(v.amount, cur.exponent, '--amount')).padStart(12, '0'));
   if (v.exp !== undefined) { check(/^\d{4}$/.test(v.exp), '--exp must be YYMM'); fields.set(14, v.exp); }
@@ -189,10 +241,10 @@ function followUpOriginal(v: Values, state: ToolState, mtis: readonly string[]):
   return { ref: { mti: s.mti, stan: s.stan, f7: s.f7, acquirer: s.acquirer }, saved: s };
 }
 
-function buildFollowUp(verb: 'reverse' | 'clear', v: Values, state: ToolState, stan: string, now: Date): Built {
+function buildFollowUp(verb: 'reverse' | 'clear', v: Values, card: CardIn, state: ToolState, stan: string, now: Date): Built {
   const { ref, saved } = followUpOriginal(v, state, verb === 'reverse' ? ['0100', '0101', '0200', '0201', '0120', '0220'] : ['0100', '0101']);
-  const pan = panOf(v, true) as string;
-  if (saved !== undefined) check(maskPan(pan) === saved.maskedPan, `--pan does not match the saved answer's card ${saved.maskedPan}`);
+  const pan = card.pan;
+  if (saved !== undefined) check(maskPan(pan) === saved.maskedPan, `the card does not match the saved answer's card ${saved.maskedPan}`);
   const alpha = v.currency ?? (saved ? currencyAlpha(saved.currency) : undefined) ?? 'EUR';
   const cur = currencyOf(alpha);
   const fields = commonFields(now, stan, cur.numeric);
@@ -259,7 +311,8 @@ async function run(argv: string[]): Promise<number> {
   const { verb, mti, v } = parse(argv);
   const dialect = dialectOf(v);
   if (verb === 'help') { process.stdout.write(helpText(dialect)); return 0; }
-  const port = Number(v.port ?? 8583);
+  const envIso = isoAddressOf(process.env.ANTACA_ISO);
+  const port = Number(v.port ?? envIso?.port ?? 8583);
   check(Number.isInteger(port) && port > 0 && port < 65536, `--port must be 1-65535, got "${v.port}"`);
   const timeoutMs = Number(v['timeout-ms'] ?? 10_000);
   check(Number.isInteger(timeoutMs) && timeoutMs > 0, '--timeout-ms must be a positive integer');
@@ -268,14 +321,15 @@ async function run(argv: string[]): Promise<number> {
   let stan = state.takeStan();
   if (v.stan !== undefined) { check(/^\d{1,6}$/.test(v.stan), '--stan must be 1 to 6 digits'); stan = v.stan.padStart(6, '0'); }
   const now = new Date();
-  const built = verb === 'send' ? buildSend(mti as string, v, stan, now) : buildFollowUp(verb as 'reverse' | 'clear', v, state, stan, now);
+  const card = await cardOf(v, verb !== 'send');
+  const built = verb === 'send' ? buildSend(mti as string, v, card, stan, now) : buildFollowUp(verb as 'reverse' | 'clear', v, card as CardIn, state, stan, now);
   applyFieldOverrides(built.fields, dialect, v.field);
   const codec = new IsoCodec(dialect);
   let body: Buffer;
   try { body = codec.pack({ mti: built.mti, fields: built.fields }); } catch (e) { throw new UsageError(`cannot pack: ${(e as Error).message}`); }
   const sentStan = String(built.fields.get(11) ?? '');
   const pan = typeof built.fields.get(2) === 'string' ? (built.fields.get(2) as string) : undefined;
-  const host = v.host ?? '127.0.0.1';
+  const host = v.host ?? envIso?.host ?? '127.0.0.1';
   state.save();
   console.log(`→ ${built.mti} to ${host}:${port}${tls ? ' (TLS)' : ''}, dialect ${dialect.name}`);
   for (const line of describeFields(dialect, built.fields)) console.log(line);

@@ -1,10 +1,11 @@
 // The management API (docs/api.md) as the processor-side tools use it: cards are made the way a
 // partner makes them, never by writing Redis. A wallet (KYC SUCCESS), a balance in a program, a
 // TOPUP, and a virtual or physical card whose PAN comes back as JWE, decrypted here with an RSA key
-// this process generates; locks, limits, customer transactional locks and partner balances. Used
-// by the scheme simulator (simulators/scheme) and the demo (simulators/demo).
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { compactDecrypt } from 'jose';
+// this process generates; a PIN set with an encrypted request; locks, limits, customer
+// transactional locks and partner balances. Used by the scheme simulator (simulators/scheme) and
+// the demo (simulators/demo).
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { CompactEncrypt, compactDecrypt } from 'jose';
 
 /** The demo program (BIN 555770), which every switch has. */
 export const DEMO_CONFIG_ID = '0019167984';
@@ -22,10 +23,29 @@ export interface ProvisionedCard {
 /** A management API failure, with the call and the answer's problem title. */
 export class ApiError extends Error {}
 
+/** Where the tools find the management API: `ANTACA_URL`, else the switch's default address. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+/** The full data of a card, decrypted from the JWE answer: it stays in memory, and is shown masked unless asked for. */
+export interface CardData {
+  id: string; customerId: string; balanceId: string; configId: string; status: string; lastFourDigits: string;
+  /** The balance's currency, alpha-3. */
+  currency: string;
+  pan: string; cvv: string;
+  /** The last day of the expiry month, YYYY-MM-DD, as the API gives it. */
+  exp: string;
+  /** Field 14, YYMM. */
+  expiry: string;
+}
+
 export class ManagementApi {
   private readonly keys: { publicKeyB64: string; privateKey: KeyObject };
 
-  constructor(private readonly baseUrl: string) {
+  /**
+   * `apiKey`: sent as `Authorization: Bearer` (a switch with API_KEYS_FILE needs one); default
+   * the `ANTACA_API_KEY` environment variable.
+   */
+  constructor(private readonly baseUrl: string, private readonly apiKey: string | undefined = process.env.ANTACA_API_KEY || undefined) {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.keys = { publicKeyB64: Buffer.from(publicKey.export({ type: 'spki', format: 'pem' })).toString('base64'), privateKey };
   }
@@ -35,7 +55,7 @@ export class ManagementApi {
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
-        method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+        method, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(this.apiKey === undefined ? {} : { authorization: `Bearer ${this.apiKey}` }), ...headers },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (e) {
@@ -51,13 +71,27 @@ export class ManagementApi {
     return { status: res.status, json };
   }
 
-  /** A customer with one EUR balance topped up with `topUpMinor` and one virtual card on it. */
-  async newCard(label: string, topUpMinor: number, configId = DEMO_CONFIG_ID): Promise<ProvisionedCard> {
+  /** A customer with one EUR balance topped up with `topUpMinor` and one card on it (a physical one activated). */
+  async newCard(label: string, topUpMinor: number, configId = DEMO_CONFIG_ID, kind: 'virtual' | 'physical' = 'virtual'): Promise<ProvisionedCard> {
     const customerId = await this.newCustomer('Scheme', label);
     const balanceId = await this.newBalance(customerId, configId);
     if (topUpMinor > 0) await this.topUp(customerId, balanceId, topUpMinor, 'scheme simulator');
-    return this.issueCard(customerId, balanceId, 'virtual');
+    const card = await this.issueCard(customerId, balanceId, kind);
+    if (kind === 'physical') await this.activate(card);
+    return card;
   }
+
+  /**
+   * Set PIN (an encrypted request): the PIN as the JWE of {"pin"} to the switch's key
+   * (GET /secure/encryption-key), RSA-OAEP-256 and A256GCM, with Encrypted-Request: true.
+   */
+  async setPin(card: ProvisionedCard, pin: string): Promise<void> {
+    this.switchKey ??= createPublicKey(String((await this.call('GET', '/secure/encryption-key')).json.publicKey));
+    const payload = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify({ pin }))).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM' }).encrypt(this.switchKey);
+    await this.call('POST', `/secure/customers/${card.customerId}/cards/${card.cardId}/pin`, { payload }, { 'Encrypted-Request': 'true' });
+  }
+
+  private switchKey: KeyObject | undefined;
 
   /** A wallet with KYC SUCCESS; answers its customer id. */
   async newCustomer(firstName: string, lastName: string): Promise<string> {
@@ -93,6 +127,24 @@ export class ManagementApi {
     const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
     const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
     return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+  }
+
+  /**
+   * A card's full data by its id alone: its customer from `GET /secure/cards/{cardId}`, then the
+   * full-data GET with Encrypt-Response and this process's public key, decrypted here.
+   */
+  async cardData(cardId: string): Promise<CardData> {
+    const where = await this.call('GET', `/secure/cards/${encodeURIComponent(cardId)}`);
+    const customerId = String(where.json.customerId);
+    const r = await this.call('GET', `/secure/customers/${encodeURIComponent(customerId)}/cards/${encodeURIComponent(cardId)}`, undefined, {
+      'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
+    });
+    const plain = await compactDecrypt(String(r.json.payload), this.keys.privateKey);
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string };
+    return {
+      id: full.id, customerId, balanceId: String(where.json.balanceId), configId: String(where.json.configId), currency: String(where.json.currency), status: full.status,
+      lastFourDigits: full.lastFourDigits, pan: full.cardNo, cvv: full.cvv, exp: full.exp, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7),
+    };
   }
 
   async activate(card: ProvisionedCard): Promise<void> {

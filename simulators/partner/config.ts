@@ -49,10 +49,15 @@ export interface SimConfig {
   users: string[] | null;
   /** Seed of the generator behind jitter, error, hang and rule rates; setting it restarts the sequence. */
   seed: number;
+  /**
+   * Secrets that webhook deliveries to POST /webhooks must be signed with (Antaca-Signature, 5
+   * minutes' tolerance): one, or two during a rotation. Empty (default): signatures are not checked.
+   */
+  webhookSecrets: string[];
 }
 
 export const SIM_DEFAULTS: Omit<SimConfig, 'seed'> = {
-  mode: 'EXTERNAL_BALANCE', latencyMs: 0, jitterMs: 0, errorRate: 0, hangRate: 0, refuse: [], misbehave: null, users: null,
+  mode: 'EXTERNAL_BALANCE', latencyMs: 0, jitterMs: 0, errorRate: 0, hangRate: 0, refuse: [], misbehave: null, users: null, webhookSecrets: [],
 };
 
 /** Largest latency or jitter a knob accepts, ms. */
@@ -89,6 +94,9 @@ export function mergeConfig(base: SimConfig, patch: unknown): SimConfig {
       case 'refuse':
         if (!Array.isArray(v)) throw new SimConfigError('refuse must be an array of rules');
         out.refuse = v.map(refuseRule); break;
+      case 'webhookSecrets':
+        if (!Array.isArray(v) || v.length > 2 || !v.every((x) => typeof x === 'string' && x.length > 0)) throw new SimConfigError('webhookSecrets must be an array of at most two non-empty strings');
+        out.webhookSecrets = [...(v as string[])]; break;
       default:
         throw new SimConfigError(`unknown setting ${JSON.stringify(k).slice(0, 40)}`);
     }

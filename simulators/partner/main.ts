@@ -24,10 +24,13 @@ Usage: npm run sim:partner -- [options]
   --misbehave <kind>     BAD_JSON | REDIRECT | OVERSIZED | UNKNOWN_TITLE for every partner call
   --users <ids>          comma-separated user ids that exist (default: every id)
   --snapshot <file>      load balances from this JSON file at start, write them at stop
+  --webhook-secret <s>   check the Antaca-Signature of webhook deliveries to POST /webhooks with
+                         this secret (give it twice during a rotation; also SIM_WEBHOOK_SECRETS,
+                         comma-separated, which keeps it out of ps); unset: not checked
   --help                 this text
 
 Knobs can be changed while it runs: PUT /_sim/config with a JSON object of the same settings
-(latencyMs, jitterMs, errorRate, hangRate, refuse, misbehave, users, mode, seed).
+(latencyMs, jitterMs, errorRate, hangRate, refuse, misbehave, users, mode, seed, webhookSecrets).
 Calls received: GET /_sim/calls. Balances, transactions and calls: GET /_sim/reconciliation.`;
 
 function fail(msg: string): never {
@@ -51,6 +54,7 @@ function readOptions(argv: string[]) {
         server: { type: 'string' }, mode: { type: 'string' }, seed: { type: 'string' }, 'latency-ms': { type: 'string' },
         'jitter-ms': { type: 'string' }, 'error-rate': { type: 'string' }, 'hang-rate': { type: 'string' }, refuse: { type: 'string' },
         misbehave: { type: 'string' }, users: { type: 'string' }, snapshot: { type: 'string' }, help: { type: 'boolean' },
+        'webhook-secret': { type: 'string', multiple: true },
       },
     }).values;
   } catch (e) {
@@ -76,6 +80,8 @@ async function main(): Promise<void> {
   if (v['hang-rate'] !== undefined) patch.hangRate = number('hang-rate', v['hang-rate']);
   if (v.misbehave !== undefined) patch.misbehave = v.misbehave;
   if (v.users !== undefined) patch.users = v.users.split(',').map((u) => u.trim()).filter((u) => u !== '');
+  const secrets = [...(v['webhook-secret'] ?? []), ...(process.env.SIM_WEBHOOK_SECRETS ?? '').split(',').filter((x) => x !== '')];
+  if (secrets.length > 0) patch.webhookSecrets = secrets;
   if (v.refuse !== undefined) {
     try { patch.refuse = JSON.parse(v.refuse); } catch { fail('--refuse must be a JSON array of rules'); }
   }
@@ -93,7 +99,8 @@ async function main(): Promise<void> {
     fail(`cannot start: ${String((e as Error).message ?? e).split('\n')[0]}`);
   }
   const r = running;
-  process.stdout.write(`partner simulator on ${r.url} (${r.kind}${tlsGiven === 3 ? ', client certificate required' : ''}), mode ${config.mode}, seed ${config.seed}\n`);
+  process.stdout.write(`partner simulator on ${r.url} (${r.kind}${tlsGiven === 3 ? ', client certificate required' : ''}), mode ${config.mode}, seed ${config.seed}; `
+    + `webhooks at ${r.url}/webhooks, ${config.webhookSecrets.length === 0 ? 'signatures not checked' : `signatures checked with ${config.webhookSecrets.length} secret(s)`}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -6,6 +6,10 @@
 // every call, and applies the knobs of ./config.ts (latency, 5xx, hangs, refusals, broken answers)
 // with a seeded generator so a run can be repeated.
 //
+// Webhook deliveries (POST /webhooks): the signature is checked with the configured webhook
+// secrets (adapters/webhook-signature.ts, 5 minutes' tolerance) before anything else, and a
+// delivery that fails it is answered 400 SIGNATURE_INVALID; no client certificate is asked of it.
+//
 // Control paths under /_sim/ (never knob-affected): GET /_sim/calls, DELETE /_sim/calls,
 // GET|PUT /_sim/config, GET /_sim/reconciliation, PUT /_sim/balances/:balanceId, POST /_sim/snapshot.
 import { createHash } from 'node:crypto';
@@ -13,6 +17,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { HttpRequest, HttpResponse } from '../../api/http.js';
 import { mergeConfig, SimConfigError, CREDIT_TITLES, type RefusalTitle, type SimConfig } from './config.js';
 import { SeededRandom } from './rng.js';
+import { SIGNATURE_HEADER, verifySignature } from '../../adapters/webhook-signature.js';
 
 /** Calls kept for inspection; the oldest are dropped past it (the count of dropped ones is kept). */
 export const SIM_CALLS_MAX = 10_000;
@@ -70,7 +75,9 @@ export interface SimCall {
   /** The body holds 13-19 consecutive digits (something that may be a PAN). */
   panLike: boolean;
   status: number | null;
-  outcome: 'answered' | 'replayed' | 'idempotency-conflict' | 'error-injected' | 'hung' | 'misbehaved' | 'forbidden' | 'control';
+  outcome: 'answered' | 'replayed' | 'idempotency-conflict' | 'error-injected' | 'hung' | 'misbehaved' | 'forbidden' | 'control' | 'signature-invalid';
+  /** A webhook delivery's signature: valid, invalid (with why), or unchecked (no secret configured); null for other calls. */
+  signature: 'valid' | `invalid: ${string}` | 'unchecked' | null;
 }
 
 /** What a test compares with the switch's records. */
@@ -189,8 +196,18 @@ export class PartnerSimulator {
   async handle(req: HttpRequest, tls: boolean): Promise<HttpResponse> {
     const call = this.record(req);
     const answer = (r: HttpResponse, outcome: SimCall['outcome']): HttpResponse => { call.status = r.status; call.outcome = outcome; return r; };
-    if (tls && req.clientVerified !== true) return answer(problem(403, 'FORBIDDEN', 'a client certificate signed by the CA is required'), 'forbidden');
+    const webhook = req.method === 'POST' && (req.path === '/webhooks' || req.path.startsWith('/webhooks/'));
+    if (tls && req.clientVerified !== true && !webhook) return answer(problem(403, 'FORBIDDEN', 'a client certificate signed by the CA is required'), 'forbidden');
     if (req.path.startsWith('/_sim/')) return answer(this.control(req), 'control');
+    if (webhook) {
+      const secrets = this.cfg.webhookSecrets;
+      if (secrets.length === 0) call.signature = 'unchecked';
+      else {
+        const v = verifySignature(req.headers[SIGNATURE_HEADER.toLowerCase()], req.body, secrets);
+        call.signature = v.ok ? 'valid' : `invalid: ${v.problem}`;
+        if (!v.ok) return answer(problem(400, 'SIGNATURE_INVALID', `Antaca-Signature: ${v.problem}`), 'signature-invalid');
+      }
+    }
     // Four draws per call whatever happens, so the sequence of outcomes depends only on the seed
     // and the order of calls.
     const hang = this.rng.next(), fail = this.rng.next(), jitter = this.rng.next(), roll = this.rng.next();
@@ -222,7 +239,7 @@ export class PartnerSimulator {
     if (text.length > 0) { try { body = JSON.parse(text); } catch { body = text; } }
     const call: SimCall = {
       seq: ++this.seq, at: new Date().toISOString(), method: req.method, path: req.path,
-      idempotencyKey: req.headers['x-idempotency-key'] ?? null, body, panLike: PAN_LIKE.test(text), status: null, outcome: 'answered',
+      idempotencyKey: req.headers['x-idempotency-key'] ?? null, body, panLike: PAN_LIKE.test(text), status: null, outcome: 'answered', signature: null,
     };
     this.callLog.push(call);
     if (this.callLog.length > SIM_CALLS_MAX) { this.callLog.shift(); this.dropped++; }
@@ -242,6 +259,10 @@ export class PartnerSimulator {
       const which = seg[1] as TxEndpoint;
       if (req.method === 'POST' && TX_ENDPOINTS.includes(which)) return this.transaction(which, req.body, roll);
       if (req.method === 'PUT' && eb) return this.clear(seg[1] ?? '', req.body);
+    }
+    if (seg[0] === 'webhooks' && req.method === 'POST') {
+      const body = parse(req.body);
+      return typeof body === 'object' && body !== null ? noContent() : problem(400, 'CLIENT_ERROR', 'the webhook body must be a JSON object');
     }
     if (seg[0] === 'notifications' && seg.length === 2 && req.method === 'POST' && (SIM_NOTIFICATION_KINDS as readonly string[]).includes(seg[1] ?? '')) {
       const body = parse(req.body);

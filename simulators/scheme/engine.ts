@@ -7,7 +7,7 @@ import { IsoCodec, type IsoFields } from '../../iso/codec.js';
 import type { IsoDialect } from '../../iso/dialect.js';
 import { maskPan } from '../../iso/mask.js';
 import { responseCode, type Reason } from '../../iso/reasons.js';
-import { IsoLink } from '../lib/link.js';
+import { IsoLink } from '../../iso/link.js';
 import { decodeAdditionalAmounts, reasonsFor } from '../lib/fields.js';
 import type { ProvisionedCard } from '../lib/management-api.js';
 

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { formatSummary, runScheme, type SchemeOptions } from './run.js';
 import { SCENARIOS, selectScenarios } from './scenarios.js';
-import type { LinkTls } from '../lib/link.js';
+import type { LinkTls } from '../../iso/link.js';
 
 class UsageError extends Error {}
 

@@ -6,6 +6,7 @@ import type { IsoFields } from '../../iso/codec.js';
 import { LOCK_REASONS, type Reason } from '../../iso/reasons.js';
 import { merchantNameLocation, originalDataElements, replacementAmounts, requestFields, type Acceptor } from '../lib/fields.js';
 import { echoRequest, type Answer, type Engine, type Expectation, type ModelCard, type Request } from './engine.js';
+import { cardFieldsForCodec } from '../../cardauth/card-data.js';
 
 export const ACQUIRER = '123456';
 export const TERMINAL = 'SCHEME01';
@@ -50,8 +51,7 @@ export class Script {
    * it approved (so it can be reversed or cleared), and what was sent.
    */
   async request(card: ModelCard, mti: '0100' | '0200' | '0120', proc: string, amountMinor: number, over: Record<number, string> = {}): Promise<{ orig: Original | null; sent: Sent }> {
-    const fields = this.base(mti, card.pan, proc, proc === '30' && amountMinor === 0 ? null : amountMinor);
-    for (const [k, v] of Object.entries(over)) fields.set(Number(k), v);
+    const fields = this.fieldsOf(card, mti, proc, amountMinor, over);
     const plan = planRequest(card, mti, proc, amountMinor);
     let orig: Original | null = null;
     const req = { mti, fields };
@@ -63,6 +63,26 @@ export class Script {
       },
     });
     return { orig, sent: { req, answer } };
+  }
+
+  /**
+   * A request the switch must refuse for its card data (a wrong CVV2, a replayed ATC, a wrong PIN):
+   * answered `reason`, nothing moves; `effect` is what the refusal does to the card (a lock).
+   */
+  async refused(card: ModelCard, mti: '0100' | '0200', proc: string, amountMinor: number, over: Record<number, string>, reason: Reason, why: string, effect?: () => void): Promise<Sent> {
+    const req = { mti, fields: this.fieldsOf(card, mti, proc, amountMinor, over) };
+    const answer = await this.send(req, { mti: respMti(mti), reason, why, card, ...(effect === undefined ? {} : { effect }) });
+    return { req, answer };
+  }
+
+  /** A request's fields with `over` applied: card data as simulators/lib/card-data.ts makes it (field 52 in hex), '' removes a field (a swipe without field 2). */
+  private fieldsOf(card: ModelCard, mti: string, proc: string, amountMinor: number, over: Record<number, string>): IsoFields {
+    const fields = this.base(mti, card.pan, proc, proc === '30' && amountMinor === 0 ? null : amountMinor);
+    for (const [k, v] of cardFieldsForCodec(over)) {
+      if (v === '') fields.delete(k);
+      else fields.set(k, v);
+    }
+    return new Map([...fields].sort((a, b) => a[0] - b[0]));
   }
 
   /** An 0400 (or 0420) naming `o` in field 90, full or down to `finalMinor` (field 95). */

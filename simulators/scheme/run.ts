@@ -4,12 +4,13 @@
 // test calls it in-process against a test switch.
 import { randomInt } from 'node:crypto';
 import { DIALECT_1987, DIALECT_2003 } from '../../iso/dialect.js';
-import { IsoLink, type LinkTls } from '../lib/link.js';
+import { IsoLink, type LinkTls } from '../../iso/link.js';
 import { Engine, type Mismatch, type ModelCard } from './engine.js';
 import { Script, StanCounter } from './model.js';
 import { ManagementApi } from '../lib/management-api.js';
 import { drawIntents, runMix } from './mix.js';
 import { TOP_UP, type Scenario } from './scenarios.js';
+import { CardDataBuilder, toolKeyFile } from '../../cardauth/card-data.js';
 
 export interface SchemeOptions {
   isoHost: string;
@@ -25,6 +26,11 @@ export interface SchemeOptions {
   seed: number;
   ratePerSecond: number;
   cards: number;
+  /**
+   * The card key file the card-data scenarios play the card and the acquirer with (undefined:
+   * KEYS_FILE, else the development key set ./var/keys.json the switch writes at first start).
+   */
+  keysFile?: string;
 }
 
 export interface SchemeSummary {
@@ -45,17 +51,20 @@ export async function runScheme(o: SchemeOptions): Promise<SchemeSummary> {
   const engine = new Engine(links, o.dialect === '2003' ? DIALECT_2003 : DIALECT_1987);
   const stans = new StanCounter(randomInt(1, 800_000), String(randomInt(100_000, 999_999)));
   const cards: ModelCard[] = [];
-  const newCard = async (label: string, topUpMinor: number): Promise<ModelCard> => {
-    const c: ModelCard = { ...(await api.newCard(label, topUpMinor)), label, availableMinor: topUpMinor, blockedMinor: 0, lock: 0 };
+  const newCard = async (label: string, topUpMinor: number, kind: 'virtual' | 'physical' = 'virtual'): Promise<ModelCard> => {
+    const c: ModelCard = { ...(await api.newCard(label, topUpMinor, undefined, kind)), label, availableMinor: topUpMinor, blockedMinor: 0, lock: 0 };
     cards.push(c);
     return c;
   };
+  let builder: CardDataBuilder | null = null;
+  const cardData = (): CardDataBuilder => (builder ??= CardDataBuilder.fromFile(o.keysFile ?? toolKeyFile()));
   try {
     await Promise.all(o.scenarios.map(async (s, i) => {
       const x = new Script(engine, s.name, i, stans);
       try {
         await s.run({
-          x, card: (label, topUp = TOP_UP) => newCard(label === s.name ? label : `${s.name}-${label}`, topUp),
+          x, card: (label, topUp = TOP_UP, kind = 'virtual') => newCard(label === s.name ? label : `${s.name}-${label}`, topUp, kind),
+          cardData, setPin: (c, pin) => api.setPin(c, pin),
           lock: async (c, reason) => { await api.lock(c, reason); c.lock = reason; },
           unlock: async (c) => { await api.unlock(c); c.lock = 0; },
         });

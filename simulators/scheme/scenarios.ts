@@ -6,11 +6,17 @@ import { frame } from '../../iso/frame.js';
 import { originalDataElements } from '../lib/fields.js';
 import { ACQUIRER, type Script } from './model.js';
 import type { ModelCard } from './engine.js';
+import { DEMO_CONFIG_ID } from '../lib/management-api.js';
+import type { CardDataBuilder, CardRef } from '../../cardauth/card-data.js';
 
 export interface ScenarioContext {
   x: Script;
-  /** A fresh card provisioned through the management API, with `topUpMinor` available. */
-  card(label: string, topUpMinor?: number): Promise<ModelCard>;
+  /** A fresh card provisioned through the management API, with `topUpMinor` available (a physical one activated). */
+  card(label: string, topUpMinor?: number, kind?: 'virtual' | 'physical'): Promise<ModelCard>;
+  /** Card data made with the card key file (simulators/lib/card-data.ts): the tool plays the card and the acquirer. */
+  cardData(): CardDataBuilder;
+  /** Set PIN through the management API (an encrypted request). */
+  setPin(card: ModelCard, pin: string): Promise<void>;
   lock(card: ModelCard, reason: number): Promise<void>;
   unlock(card: ModelCard): Promise<void>;
 }
@@ -137,7 +143,50 @@ export const SCENARIOS: readonly Scenario[] = [
     await x.send({ mti: '0300', fields: x.base('0300', c.pan, '00', 1_000) }, { mti: '0310', reason: 'UNKNOWN_TRANSACTION_TYPE', why: 'an unknown MTI gets its response MTI with 12' });
   } },
   { name: 'echo', about: '0800 echo: 0810 00', async run({ x }) { await x.echo(); } },
+  { name: 'cvv2', about: 'e-commerce with the card\'s CVV2 (00), then a wrong CVV2 (63 SECURITY_VIOLATION)', async run({ x, card, cardData }) {
+    const c = await card('cvv2');
+    const cd = cardData();
+    await x.request(c, '0100', '00', 1_500, cd.ecommerce(refOf(c)));
+    const wrong = String((Number(cd.cvv2(refOf(c))) + 1) % 1000).padStart(3, '0');
+    await x.refused(c, '0100', '00', 1_500, cd.ecommerce(refOf(c), { cvv2: wrong }), 'SECURITY_VIOLATION', 'a CVV2 that is not the card\'s declines 63 and holds nothing');
+  } },
+  { name: 'swipe', about: 'a physical card swiped (track 2), also with the PAN only in the track; a track of another expiry: 63', async run({ x, card, cardData }) {
+    const c = await card('swipe', TOP_UP, 'physical');
+    const cd = cardData();
+    await x.request(c, '0100', '00', 1_000, { ...cd.swipe(refOf(c), { acquirer: ACQUIRER }), 14: c.expiry });
+    await x.request(c, '0100', '00', 1_000, { ...cd.swipe(refOf(c), { acquirer: ACQUIRER }), 2: '' });
+    await x.refused(c, '0100', '00', 1_000, { ...cd.swipe(refOf(c), { acquirer: ACQUIRER, trackExpiry: otherExpiry(c.expiry) }), 14: c.expiry }, 'SECURITY_VIOLATION', 'a track whose expiry is not field 14\'s is not this card\'s track');
+  } },
+  { name: 'chip', about: 'a chip read with a valid ARQC (00, an ARPC in field 55); the same cryptogram again: replayed ATC, 63', async run({ x, card, cardData }) {
+    const c = await card('chip', TOP_UP, 'physical');
+    const f = cardData().chipRead(refOf(c), { atc: 1, amountMinor: 2_000, currencyN3: '978' }, { acquirer: ACQUIRER });
+    await x.request(c, '0100', '00', 2_000, f);
+    await x.refused(c, '0100', '00', 2_000, f, 'SECURITY_VIOLATION', 'a cryptogram whose ATC the card has used already is a replay');
+  } },
+  { name: 'pin', about: 'ATM with the PIN set through the API (00); three wrong PINs: 55, 55, then 75 and lock 6; unlocked: 00', async run({ x, card, cardData, setPin, unlock }) {
+    const c = await card('pin', 20_000, 'physical');
+    await setPin(c, '2468');
+    const cd = cardData();
+    const atm = (pin: string): Record<number, string> => ({ ...cd.swipe(refOf(c), { acquirer: ACQUIRER, pin }), 18: '6011' });
+    await x.request(c, '0200', '01', 4_000, atm('2468'));
+    await x.refused(c, '0200', '01', 2_000, atm('1111'), 'INCORRECT_PIN', 'a wrong PIN declines 55');
+    await x.refused(c, '0200', '01', 2_000, atm('1111'), 'INCORRECT_PIN', 'a second wrong PIN in a row: 55');
+    await x.refused(c, '0200', '01', 2_000, atm('1111'), 'CARD_LOCK_6_PIN_TRIES_EXCEEDED', 'the third wrong PIN in a row: 75, and the card is locked 6', () => { c.lock = 6; });
+    await unlock(c);
+    await x.request(c, '0200', '01', 2_000, atm('2468'));
+  } },
 ];
+
+/** What the card-data builder needs of a scheme card (all are the demo program's). */
+function refOf(c: ModelCard): CardRef {
+  return { configId: DEMO_CONFIG_ID, pan: c.pan, expiry: c.expiry };
+}
+
+/** Another valid YYMM than `yymm` (a month later). */
+function otherExpiry(yymm: string): string {
+  const m = Number(yymm.slice(2)) % 12 + 1;
+  return yymm.slice(0, 2) + String(m).padStart(2, '0');
+}
 
 /** `digits` with a check digit that fails Luhn. */
 function badLuhn(body: string): string {

@@ -6,6 +6,7 @@ import { createContext } from '../process/run/context.js';
 import { processBatch, type BatchCounters, type BatchOutput, type ProcessedEvent } from '../process/batch.js';
 import { ProgramTable, type Program } from '../../stores/programs.js';
 import { packFrames, unpackFrames, type PackedFrames } from './packing.js';
+import type { KeySet } from '../../cardauth/keys.js';
 
 export interface WorkerInit {
   redisUrl: string | null;
@@ -18,6 +19,8 @@ export interface WorkerInit {
   holdCoalescing: boolean;
   /** CARD_CACHE (ProcessContext.guardedHolds). */
   cardCache: boolean;
+  /** The card keys per program (KEYS_FILE or the development set): each thread builds its own key store on them. */
+  keys: KeySet;
 }
 
 export interface WorkerResult extends PackedFrames { codes: string[]; dropped: Array<string | null>; events: ProcessedEvent[]; faults: BatchOutput['faults']; malformedDropped: number }
@@ -25,7 +28,7 @@ export interface WorkerResult extends PackedFrames { codes: string[]; dropped: A
 const init = workerData as WorkerInit;
 const redis = connectRedis({ url: init.redisUrl, cluster: init.redisCluster, socketPath: init.redisSocket });
 const ctx = await createContext({
-  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: Buffer.from(init.panIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache,
+  dialect: init.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: Buffer.from(init.panIndexKey), holdCoalescing: init.holdCoalescing, cardCache: init.cardCache, keys: init.keys,
 });
 
 export default async function run(task: PackedFrames): Promise<WorkerResult> {

@@ -14,8 +14,9 @@ import { messageDuplicateKey, recordIdOf, type RecordWrite } from '../../stores/
 import type { ProcessContext } from './run/context.js';
 import { decide as decideDefaults, type Decision, type FieldFault, type MessageClass } from './decision.js';
 import { MESSAGE_CLASSES, responseMti } from './messages.js';
-import { answer, ECHO_FIELDS, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
+import { answer, ECHO_FIELDS, issuerAuthenticationData, renderAnswer, renderEvent, renderRecord, type ProcessedEvent } from './render.js';
 import { cacheableAnswer, replayAnswer } from './replay.js';
+import { messagePan } from '../../cardauth/fields.js';
 import { BatchDeadlines } from './run/budget.js';
 import { compensate, undoRequest, undoTransaction } from './run/compensation.js';
 import { enqueueAll } from './run/partner.js';
@@ -108,9 +109,9 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
       b.answer(i, encode(ctx, res), code(res));
       continue;
     }
-    const pan = cls.kind === 'NETWORK' ? undefined : text(msg.fields, 2);
+    const pan = cls.kind === 'NETWORK' ? undefined : messagePan(msg.fields);
     const pc = processingCodeOf(text(msg.fields, 3));
-    const dk = cls.recorded ? messageDuplicateKey(ctx.panIndexKey, msg.mti, msg.fields) : null;
+    const dk = cls.recorded ? messageDuplicateKey(ctx.panIndexKey, msg.mti, msg.fields, messagePan(msg.fields)) : null;
     // The PAN's index (an HMAC) once, for the remembered card and the card read alike.
     const index = pan === undefined || dk === null || !guardedKind(ctx, cls, pc) ? undefined : ctx.cards.panIndex(pan);
     const seen = index === undefined ? undefined : guardable(ctx, index);
@@ -118,9 +119,9 @@ function route(ctx: ProcessContext, frames: readonly Buffer[], takenMs: number, 
     if (seen !== undefined) {
       const g = seen.guard;
       const guard = { hashKey: g.hashKey, fields: g.fields, expected: g.expected, absentKey: ctx.records.duplicateAnswerKey(dk!) };
-      work.push({ req, planner: cls.plan, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined });
+      work.push({ req, planner: cls.plan, i, dk, card: Promise.resolve(seen.card), guard, approval: undefined, plan: undefined, issuerAuth: null });
     } else {
-      work.push({ req, planner: cls.plan, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined });
+      work.push({ req, planner: cls.plan, i, dk, card: pan === undefined ? null : ctx.cards.findByPan(pan, index), guard: undefined, approval: undefined, plan: undefined, issuerAuth: null });
     }
   }
   return work;
@@ -141,14 +142,17 @@ async function answerRepeats(ctx: ProcessContext, work: Work[], b: BatchAnswers)
     logError(err);
     return work;
   }
-  return work.filter((w, k) => {
+  const todo: Work[] = [];
+  const replays: Array<Promise<void>> = [];
+  work.forEach((w, k) => {
     const hit = cached[k];
-    if (hit === null || hit === undefined) return true;
+    if (hit === null || hit === undefined) { todo.push(w); return; }
     w.card?.catch(() => { /* not needed: the first answer stands */ });
-    const replay = replayAnswer(ctx.codec, hit, w.req.msg);
-    b.answer(w.i, replay.framed, replay.code);
-    return false;
+    // A repeat's field 55 (the ARPC of a verified chip read) is made again from its own ICC data.
+    replays.push(replayAnswer(ctx.codec, hit, w.req.msg, ctx.keys).then((r) => b.answer(w.i, r.framed, r.code)));
   });
+  if (replays.length > 0) await Promise.all(replays);
+  return todo;
 }
 
 /**
@@ -160,7 +164,7 @@ async function inCardOrder(work: readonly Work[], settle: (w: Work) => Promise<v
   const pending: Array<Promise<void>> = [];
   let byCard: Map<string, Promise<void>> | undefined;
   for (const w of work) {
-    const pan = text(w.req.msg.fields, 2);
+    const pan = messagePan(w.req.msg.fields);
     const before = pan === undefined ? undefined : byCard?.get(pan);
     const run = before === undefined ? settle(w) : before.then(() => settle(w));
     if (pan !== undefined) (byCard ??= new Map()).set(pan, run);
@@ -181,8 +185,10 @@ async function settle(ctx: ProcessContext, w: Work, b: BatchAnswers, deadlines: 
   if ('replayed' in got) { b.answer(w.i, got.replayed.framed, got.replayed.code); return; }
   const d = got;
   const res = renderAnswer(ctx.dialect, w.req, d);
-  const framed = encode(ctx, res);
   const rc = code(res);
+  // A verified ARQC: the answer carries the ARPC of its response code (field 55, tag 91), never cached.
+  if (d.issuerAuth !== null) res.fields.set(55, await issuerAuthenticationData(ctx.keys, d.issuerAuth, rc));
+  const framed = encode(ctx, res);
   b.answer(w.i, framed, rc);
   b.faults[w.i] = d.fault;
   const dk = w.dk;
@@ -205,7 +211,7 @@ async function settle(ctx: ProcessContext, w: Work, b: BatchAnswers, deadlines: 
   // only that: the record of an earlier answer to the same message stands. That replacement is
   // retried like the undo it goes with (compensation.ts).
   const replaces = w.approval !== undefined && held !== null && held.standIn ? w.approval.bytes : undefined;
-  const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc), nowMs, indexRrn: d.original, replaces };
+  const write: RecordWrite = { dk, rec, answer: cacheableAnswer(ctx.codec, res, rc, d.issuerAuth?.configId ?? null), nowMs, indexRrn: d.original, replaces };
   if (replaces !== undefined) { compensate(() => ctx.records.writeMany([write])); b.events.push(event); return; }
   b.records.push({ write, w, d, event });
 }

@@ -9,6 +9,7 @@ import type { Reason } from '../../iso/reasons.js';
 import type { Priced } from './plan/pricing.js';
 import type { ProcessingCode } from '../../iso/processing.js';
 import { authorizationId } from '../../iso/wire.js';
+import type { IssuerAuthentication } from '../../cardauth/keys.js';
 
 export type ProcessingStatus = 'SUCCESS' | 'DECLINED' | 'INVALID';
 /** Status of the transaction the message created or acted on (seed transaction object `status`). */
@@ -89,6 +90,10 @@ export interface Decision {
   readonly partnerCall: PartnerCallTiming | null;
   /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
   readonly fault: FieldFault | null;
+  /** What failed in a SECURITY_VIOLATION / INCORRECT_PIN / PIN_REQUIRED decline (CVV2, ARQC, ATC, TRACK …; never the datum), else null. */
+  readonly reasonDetail: string | null;
+  /** Set when the message's ARQC verified: its answer carries field 55 tag 91 (ARPC ‖ ARC), whatever the reason. */
+  readonly issuerAuth: IssuerAuthentication | null;
 }
 
 /** The field a format error (30) is about, and the problem, safe to log (it never quotes content). */
@@ -99,9 +104,14 @@ export interface PartnerCallTiming { readonly partner: string; readonly endpoint
 
 const NO_LEDGER: LedgerEffect = Object.freeze({ op: 'NONE' });
 
+/** An approval: in full, in part (PARTIAL_APPROVAL, 10), or an account verified (85). */
+export function isApproval(reason: Reason): boolean {
+  return reason === 'APPROVED' || reason === 'PARTIAL_APPROVAL' || reason === 'ACCOUNT_VERIFIED';
+}
+
 /** Processing status of a reason on a request: APPROVED (and ACCOUNT_VERIFIED) succeed, format faults are INVALID, the rest DECLINED. */
 export function processingOf(reason: Reason): ProcessingStatus {
-  if (reason === 'APPROVED' || reason === 'ACCOUNT_VERIFIED') return 'SUCCESS';
+  if (isApproval(reason)) return 'SUCCESS';
   return reason === 'FORMAT_ERROR' || reason === 'UNKNOWN_TRANSACTION_TYPE' ? 'INVALID' : 'DECLINED';
 }
 
@@ -114,7 +124,7 @@ export function processingOf(reason: Reason): ProcessingStatus {
 export function decide(req: Request, d: Partial<Decision> & { readonly reason: Reason }): Decision {
   const pc = req.pc;
   const advice = req.cls.advice;
-  const approved = d.reason === 'APPROVED' || d.reason === 'ACCOUNT_VERIFIED';
+  const approved = isApproval(d.reason);
   const authorizes = !advice && (req.cls.kind === 'AUTHORIZATION' || req.cls.kind === 'FINANCIAL');
   const txId = d.txId ?? null;
   return {
@@ -135,6 +145,8 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     original: false,
     partnerCall: null,
     fault: null,
+    reasonDetail: null,
+    issuerAuth: null,
     ...d,
   };
 }

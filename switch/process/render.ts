@@ -11,6 +11,9 @@ import type { Decision, Request } from './decision.js';
 import { captureModeOf } from './plan/pricing.js';
 import { balanceEntry, text } from '../../iso/wire.js';
 import type { ProcessedEvent } from '../events.js';
+import { cardDataOf, isFieldError, messagePan } from '../../cardauth/fields.js';
+import type { IssuerAuthentication, KeyStore } from '../../cardauth/keys.js';
+import { tlv } from '../../cardauth/tlv.js';
 export type { ProcessedEvent } from '../events.js';
 
 /** Fields every response echoes when the request had them (SPEC §2.2). */
@@ -61,7 +64,9 @@ export function merchantLocation(f43: string | undefined): MerchantLocation {
 export function renderRecord(req: Request, d: Decision, recordId: string, rc: string, nowMs: number): TransactionObject {
   const f = req.msg.fields;
   const card = d.card;
-  const pan = text(f, 2);
+  const pan = messagePan(f);
+  const cardData = f.has(48) ? cardDataOf(f) : null;
+  const threeDSecure = cardData !== null && !isFieldError(cardData) && cardData.additional.threeDSecure;
   const where = merchantLocation(text(f, 43));
   const priced = d.priced;
   const f49 = text(f, 49);
@@ -99,12 +104,25 @@ export function renderRecord(req: Request, d: Decision, recordId: string, rc: st
     mti: req.msg.mti,
     feeMinor: priced?.feeMinor ?? 0,
     fxFeeMinor: priced?.fxFeeMinor ?? 0,
+    ...(d.reasonDetail === null ? {} : { reasonDetail: d.reasonDetail }),
+    ...(threeDSecure ? { threeDSecure: true as const } : {}),
   };
+}
+
+/**
+ * Field 55 of an answer to a message whose ARQC verified: tag 91, issuer authentication data,
+ * the ARPC (method 1, 8 bytes) then the ARC (2 bytes: the ASCII of field 39's first two
+ * characters), as hex. The ARPC is made once the response code is known (KeyStore.generateArpc).
+ */
+export async function issuerAuthenticationData(keys: KeyStore, auth: IssuerAuthentication, rc: string): Promise<string> {
+  const arc = rc.slice(0, 2);
+  const arpc = await keys.generateArpc(auth, arc);
+  return tlv('91', Buffer.concat([arpc, Buffer.from(arc, 'latin1')])).toString('hex').toUpperCase();
 }
 
 /** The live-feed event of a recorded message. */
 export function renderEvent(req: Request, d: Decision, rec: TransactionObject, rc: string, nowMs: number): ProcessedEvent {
-  const pan = text(req.msg.fields, 2);
+  const pan = messagePan(req.msg.fields);
   return {
     timeMs: nowMs, mti: req.msg.mti, responseCode: rc, reason: d.reason, maskedPan: pan === undefined ? null : maskPan(pan),
     amountMinor: d.amountMinor, currency: rec.currency, txId: d.txId, scriptSeconds: d.scriptSeconds, partnerCall: d.partnerCall,

@@ -3,34 +3,80 @@
 // back (a repeat has the same PAN by definition of a duplicate), packed again: byte for byte the
 // first answer, since packing is deterministic. The cost, one more pack per recorded answer and an
 // unpack + pack per repeat, buys a Redis (memory, AOF, RDB) that never holds a PAN in clear.
+//
+// Field 55 (the ARPC of a verified chip read) is a cryptogram: it is left out the same way, and the
+// entry is marked with the program whose keys made it. A repeat's field 55 is computed again from
+// the repeat's own ICC data (the same ARQC, verified again, with the cached answer's ARC), so the
+// repeat gets the first answer's bytes; a "repeat" whose ARQC does not verify gets no field 55.
 import type { IsoCodec, IsoMessage } from '../../iso/codec.js';
 import { frame } from '../../iso/frame.js';
+import { cardDataOf, isFieldError, messagePan } from '../../cardauth/fields.js';
+import type { KeyStore } from '../../cardauth/keys.js';
+import { issuerAuthenticationData } from './render.js';
 
 /** The cached entry starts with field 39, space-padded to this many bytes (for the metrics of a repeat). */
 const CODE_PREFIX_BYTES = 4;
+/** An entry whose answer carried field 55 starts with this byte, then the configId's length (2 digits) and the configId. */
+const ISSUER_AUTH_MARK = 0x23; // '#', never the first character of a response code
 
-/** What the cache keeps of an answer: its response code and its body packed without field 2. */
-export function cacheableAnswer(codec: IsoCodec, res: IsoMessage, rc: string): Buffer {
+/**
+ * What the cache keeps of an answer: its response code and its body packed without fields 2 and
+ * 55. `issuerAuthConfigId`: the program whose keys verified the message's ARQC (the answer carries
+ * field 55), else null.
+ */
+export function cacheableAnswer(codec: IsoCodec, res: IsoMessage, rc: string, issuerAuthConfigId: string | null = null): Buffer {
   let body: Buffer;
-  if (res.fields.has(2)) {
+  if (res.fields.has(2) || res.fields.has(55)) {
     const fields = new Map(res.fields);
     fields.delete(2);
+    fields.delete(55);
     body = codec.pack({ mti: res.mti, fields });
   } else {
     body = codec.pack(res);
   }
-  return Buffer.concat([Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1'), body]);
+  const code = Buffer.from(rc.padEnd(CODE_PREFIX_BYTES), 'latin1');
+  const id = issuerAuthConfigId === null ? null : Buffer.from(issuerAuthConfigId, 'latin1');
+  // A configId longer than the mark's two length digits can say is not marked: its repeats go without field 55.
+  if (id === null || id.length > 99) return Buffer.concat([code, body]);
+  const mark = Buffer.from(String.fromCharCode(ISSUER_AUTH_MARK) + String(id.length).padStart(2, '0'), 'latin1');
+  return Buffer.concat([mark, id, code, body]);
 }
 
-/** A repeat's answer from a cache entry: the framed first answer (field 2 from the repeat itself) and its field 39. */
-export function replayAnswer(codec: IsoCodec, cached: Buffer, request: IsoMessage): { framed: Buffer | null; code: string } {
-  const rc = cached.subarray(0, CODE_PREFIX_BYTES).toString('latin1').trim();
-  const body = cached.subarray(CODE_PREFIX_BYTES);
+/**
+ * A repeat's answer from a cache entry: the framed first answer (fields 2 and 55 from the repeat
+ * itself) and its field 39. Never throws for a key store that fails: the answer then goes without
+ * field 55.
+ */
+export async function replayAnswer(codec: IsoCodec, cached: Buffer, request: IsoMessage, keys?: KeyStore): Promise<{ framed: Buffer | null; code: string }> {
+  let at = 0;
+  let configId: string | null = null;
+  if (cached[0] === ISSUER_AUTH_MARK) {
+    const n = Number(cached.toString('latin1', 1, 3));
+    configId = cached.toString('latin1', 3, 3 + n);
+    at = 3 + n;
+  }
+  const rc = cached.subarray(at, at + CODE_PREFIX_BYTES).toString('latin1').trim();
+  const body = cached.subarray(at + CODE_PREFIX_BYTES);
   const pan = request.fields.get(2);
-  if (pan === undefined) return { framed: frame(body), code: rc };
+  const f55 = configId === null || keys === undefined ? null : await issuerAuthOfRepeat(keys, configId, request, rc);
+  if (pan === undefined && f55 === null) return { framed: frame(body), code: rc };
   const decoded = codec.unpack(body);
   if (!decoded.ok) return { framed: null, code: rc };
-  // Field order is the bitmap's, so setting field 2 last changes nothing in the packed bytes.
-  decoded.msg.fields.set(2, pan);
+  // Field order is the bitmap's, so setting fields 2 and 55 last changes nothing in the packed bytes.
+  if (pan !== undefined) decoded.msg.fields.set(2, pan);
+  if (f55 !== null) decoded.msg.fields.set(55, f55);
   return { framed: frame(codec.pack(decoded.msg)), code: rc };
+}
+
+/** Field 55 for a repeat: its own ARQC verified again under the program's keys, and its ARPC with the first answer's ARC; null when it does not verify. */
+async function issuerAuthOfRepeat(keys: KeyStore, configId: string, request: IsoMessage, rc: string): Promise<string | null> {
+  try {
+    const data = cardDataOf(request.fields);
+    const pan = messagePan(request.fields);
+    if (isFieldError(data) || data.arqc === null || pan === undefined || !keys.hasKeys(configId)) return null;
+    if (!await keys.verifyArqc(configId, pan, data.panSequence, data.arqc)) return null;
+    return await issuerAuthenticationData(keys, { configId, pan, panSequence: data.panSequence, atc: data.arqc.atc, arqc: data.arqc.arqc }, rc);
+  } catch {
+    return null;
+  }
 }

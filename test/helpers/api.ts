@@ -48,7 +48,8 @@ export interface CallOptions {
 export interface TlsClient { ca: Buffer; cert?: Buffer; key?: Buffer }
 
 export class ApiClient {
-  constructor(readonly port: number, private readonly tls: TlsClient | null = null) {}
+  /** `apiKey`: sent as `Authorization: Bearer` unless a call sets its own authorization header. */
+  constructor(readonly port: number, private readonly tls: TlsClient | null = null, private readonly apiKey: string | null = null) {}
 
   get(path: string, o: CallOptions = {}): Promise<ApiAnswer> { return this.call('GET', path, o); }
   post(path: string, body?: unknown, o: CallOptions = {}): Promise<ApiAnswer> { return this.call('POST', path, { ...o, body }); }
@@ -56,7 +57,7 @@ export class ApiClient {
 
   call(method: string, path: string, o: CallOptions = {}): Promise<ApiAnswer> {
     const payload = o.raw !== undefined ? Buffer.from(o.raw) : o.body === undefined ? null : Buffer.from(JSON.stringify(o.body));
-    const headers: Record<string, string | number> = { ...o.headers };
+    const headers: Record<string, string | number> = { ...(this.apiKey === null ? {} : { authorization: `Bearer ${this.apiKey}` }), ...o.headers };
     if (payload !== null) {
       if (headers['transfer-encoding'] === undefined) headers['content-length'] = payload.length;
       if (o.raw === undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json';

@@ -48,6 +48,8 @@ export const PROGRAMS = {
   DEP_REQ: { configId: '0000000019', bin: '55577019', depositRequired: true },
   // Holds with MCC 4121 expire at once (the sweeper releases them); other MCCs after 7 days.
   EXPIRY: { configId: '0000000020', bin: '55577020', holdExpiryDays: 7, holdExpiryDaysByMcc: { '4121': 0 } },
+  // Card and cardholder authentication under the default policy (test/cardauth-e2e.test.ts).
+  STRICT: { configId: '0000000030', bin: '55577030', cardholderVerification: 'STRICT' },
 } as const;
 export type ProgramKey = keyof typeof PROGRAMS;
 
@@ -55,10 +57,15 @@ export type ProgramKey = keyof typeof PROGRAMS;
 export const DEMO_DEPOSIT_MINOR = 10_000_000;
 export const LOW_DEPOSIT_MINOR = 1_000;
 
+/**
+ * Each program isolates a feature other than card authentication, so it verifies the card data a
+ * message carries and requires none (RELAXED, as the demo program): the STRICT policy has its own
+ * tests (test/cardauth-e2e.test.ts).
+ */
 function programsJson(): string {
   const list = Object.entries(PROGRAMS)
     .filter(([k]) => k !== 'DEMO')
-    .map(([, p]) => ({ currency: 'EUR', mode: 'INTERNAL', ...p }));
+    .map(([, p]) => ({ currency: 'EUR', mode: 'INTERNAL', cardholderVerification: 'RELAXED', ...p }));
   return JSON.stringify(list, null, 2);
 }
 
@@ -112,6 +119,8 @@ export interface CardSetup {
   expiry?: string;
   /** A customer (KYC SUCCESS) with this transactional lock reason; the card is issued to them. */
   customerLock?: string;
+  /** VIRTUAL (default) or PHYSICAL (personalised with service code 201). */
+  kind?: 'VIRTUAL' | 'PHYSICAL';
 }
 
 /** A card of its own: PAN = program BIN, zeros, n (6 digits), 16 digits; a user balance topped up with topUpMinor. */
@@ -136,7 +145,7 @@ export async function newCard(w: World, n: number, o: CardSetup = {}): Promise<C
     const pan = prog.bin.padEnd(10, '0') + String(n).padStart(6, '0');
     const cardId = 'card-' + prog.bin + '-' + n;
     const expiry = o.expiry ?? EXP;
-    await w.cards.put(pan, { id: cardId, customerId, balanceId: bal.id, configId: prog.configId, currency: 'EUR', expiry, status: o.status ?? 'ACTIVE', lock: 0 });
+    await w.cards.put(pan, { id: cardId, customerId, balanceId: bal.id, configId: prog.configId, currency: 'EUR', expiry, status: o.status ?? 'ACTIVE', lock: 0, kind: o.kind ?? 'VIRTUAL' });
     card = { pan, cardId, balanceId: bal.id, expiry, customerId };
   }
   if (o.lock !== undefined && o.lock !== 0) await w.cards.lock(card.cardId, o.lock);

@@ -26,9 +26,11 @@ export async function partnerWorld(t: Test, o: { ext?: Record<string, unknown>; 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const partner = (url: string) => ({ baseUrl: url, timeoutMs: 400, cert: pki.path('client.pem'), key: pki.path('client.key'), ca: pki.path('ca.pem') });
   const file = join(dir, 'programs.json');
+  // The partner modes are what these programs test: they verify the card data a message carries
+  // and require none (RELAXED), as the e2e programs do (test/cardauth-e2e.test.ts covers STRICT).
   writeFileSync(file, JSON.stringify([
-    { ...EXT, currency: 'EUR', mode: 'EXTERNAL_BALANCE', budgetMs: 1000, partner: partner(ext.url), ...o.ext },
-    { ...SHA, currency: 'EUR', mode: 'SHARED_AUTHORIZATION', budgetMs: 1000, partner: partner(sha.url), ...o.sha },
+    { ...EXT, currency: 'EUR', mode: 'EXTERNAL_BALANCE', budgetMs: 1000, partner: partner(ext.url), cardholderVerification: 'RELAXED', ...o.ext },
+    { ...SHA, currency: 'EUR', mode: 'SHARED_AUTHORIZATION', budgetMs: 1000, partner: partner(sha.url), cardholderVerification: 'RELAXED', ...o.sha },
   ]));
   const w = await startWorld(t, '1987', { PROGRAMS_FILE: file, ...o.env });
   for (const p of [EXT, SHA]) {

@@ -1,5 +1,8 @@
 // A whole switch in this process on random ports, against a real redis-server of its own.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig } from '../../app/config.js';
 import { startSwitch, type Placement, type RunningSwitch } from '../../app/start.js';
 import { derive } from '../../stores/secrets.js';
@@ -9,20 +12,27 @@ import { CardStore } from '../../stores/cards.js';
 
 interface Teardown { teardown(fn: () => unknown): void }
 
-export interface TestSwitch { app: RunningSwitch; redis: TestRedis; logs: string[] }
+/**
+ * `varDir`: the switch's development files (card keys.json unless KEYS_FILE is set, the encryption
+ * key), a temporary directory of its own; `keysFile`: the card key file in force, which a test
+ * reads to build card data as a processor peer (simulators/lib/card-data.ts).
+ */
+export interface TestSwitch { app: RunningSwitch; redis: TestRedis; logs: string[]; varDir: string; keysFile: string }
 
 export async function startTestSwitch(t: Teardown, o: { env?: Record<string, string>; placement?: Placement; masterSecret?: Buffer } = {}): Promise<TestSwitch> {
   const redis = await startTestRedis(t);
   const logs: string[] = [];
   const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', ...o.env });
+  const varDir = mkdtempSync(join(tmpdir(), 'antaca-var-'));
+  t.teardown(() => rmSync(varDir, { recursive: true, force: true }));
   const app = await startSwitch({
-    config,
+    config, varDir,
     placement: o.placement ?? 'workers',
     secrets: derive(o.masterSecret ?? randomBytes(32), 'env'),
     log: (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); },
   });
   t.teardown(() => app.stop());
-  return { app, redis, logs };
+  return { app, redis, logs, varDir, keysFile: config.keysFile ?? join(varDir, 'keys.json') };
 }
 
 /**

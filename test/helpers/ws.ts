@@ -11,9 +11,10 @@ export interface FeedClient {
   close(): void;
 }
 
-export function openFeed(url: string): Promise<FeedClient> {
-  const G = (globalThis as { WebSocket?: new (url: string) => BrowserSocket }).WebSocket;
-  return G !== undefined ? inProcess(new G(url)) : inChild(url);
+/** `protocols`: WebSocket subprotocols offered, as a browser page offers them (the dashboard's API key). */
+export function openFeed(url: string, protocols: string[] = []): Promise<FeedClient> {
+  const G = (globalThis as { WebSocket?: new (url: string, protocols?: string[]) => BrowserSocket }).WebSocket;
+  return G !== undefined ? inProcess(new G(url, protocols)) : inChild(url, protocols);
 }
 
 interface BrowserSocket {
@@ -53,7 +54,7 @@ function inProcess(ws: BrowserSocket): Promise<FeedClient> {
 }
 
 const CHILD = `
-const ws = new WebSocket(process.argv[1]);
+const ws = new WebSocket(process.argv[1], JSON.parse(process.argv[2] || '[]'));
 ws.onopen = () => process.stdout.write('O\\n');
 ws.onmessage = (e) => process.stdout.write('M' + JSON.stringify(String(e.data)) + '\\n');
 ws.onclose = (e) => { process.stdout.write('C' + e.code + '\\n'); process.exit(0); };
@@ -62,8 +63,8 @@ process.stdin.on('end', () => ws.close());
 process.stdin.resume();
 `;
 
-function inChild(url: string): Promise<FeedClient> {
-  const child: ChildProcess = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CHILD, url], { stdio: ['pipe', 'pipe', 'inherit'] });
+function inChild(url: string, protocols: string[]): Promise<FeedClient> {
+  const child: ChildProcess = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '-e', CHILD, url, JSON.stringify(protocols)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const q = queue();
   let closedResolve: (code: number) => void = () => {};
   const closed = new Promise<number>((r) => { closedResolve = r; });

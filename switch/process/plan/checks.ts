@@ -14,10 +14,12 @@ import { isIrreversibleLock } from '../../../stores/cards.js';
 import { LOCK_REASONS, type Reason } from '../../../iso/reasons.js';
 import { currencyNumeric } from '../../../iso/currency.js';
 import { amountMinor, ownTransactionId, text } from '../../../iso/wire.js';
+import { cardDataOf, isFieldError, messageExpiry, messagePan, trackOf, type CardData } from '../../../cardauth/fields.js';
+import { cardFacts, planVerification } from '../../../cardauth/verify.js';
 import { MAX_AMOUNT_MINOR } from '../../../ledger/index.js';
 import { isCredit, type TxKind } from '../../../iso/processing.js';
 import { dailyLimits, perTransactionLimit, price } from './pricing.js';
-import type { Checked, Facts, Refused } from './types.js';
+import type { CardVerification, Checked, Facts, Refused } from './types.js';
 
 /**
  * The checks of a request (0100, 0200; `isRequest` true) or an advice (0120, 0220): the checked
@@ -32,10 +34,17 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
   const txId = card === null ? null : ownTransactionId(card.id, req.msg.mti, f);
   let priced: Refused['priced'] = null;
   let learnedAmount = wireAmount > 0 ? wireAmount : 0;
-  const refuse = (reason: Reason, fault: Refused['fault'] = null): Refused => ({ reason, fault, card, txId, amountMinor: learnedAmount, priced });
+  const refuse = (reason: Reason, fault: Refused['fault'] = null, detail: string | null = null): Refused => ({ reason, fault, detail, card, txId, amountMinor: learnedAmount, priced });
 
+  // A swipe need not carry field 2: the PAN (and the expiry) are then its track's.
+  const track = trackOf(f);
+  if (track !== null && isFieldError(track)) return refuse('FORMAT_ERROR', { field: 35, problem: track.reason }, `field 35: ${track.reason}`);
+  if (messagePan(f) === undefined) return refuse('FORMAT_ERROR', { field: 2, problem: 'required and absent (and no track 2)' });
   const absent = REQUIRED_FIELDS.find((n) => text(f, n) === undefined && (n !== 3 || isRequest));
   if (absent !== undefined) return refuse('FORMAT_ERROR', { field: absent, problem: 'required and absent' });
+  // Card data (fields 23, 35, 48, 52, 55) of a request: malformed is a format error naming the field.
+  const cardData = isRequest ? cardDataOf(f) : null;
+  if (cardData !== null && isFieldError(cardData)) return refuse('FORMAT_ERROR', { field: cardData.field, problem: cardData.reason }, `field ${cardData.field}: ${cardData.reason}`);
   const pc = req.pc;
   if (pc === undefined) return refuse('UNKNOWN_TRANSACTION_TYPE');
   const kind = pc.kind;
@@ -48,16 +57,25 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
 
   if (card === null) return refuse('CARD_NOT_FOUND');
   if (isRequest) {
-    const cardReason = checkCardFor(kind, card, text(f, 14), facts.nowMs);
+    const cardReason = checkCardFor(kind, card, messageExpiry(f), facts.nowMs);
     if (cardReason !== null) return refuse(cardReason);
   }
   const program = facts.program;
   if (program === undefined) return refuse('UNKNOWN_ERROR');
+  // Card and cardholder authentication (cardauth/verify.ts): what the policy requires and which
+  // checks run; a required datum absent, a track not the card's, no PIN set are refused here.
+  let verify: CardVerification | null = null;
+  if (cardData !== null) {
+    const v = planVerification({ data: cardData, card: cardFacts(card), policy: program.cardholderVerification, kind, processingCode: pc.code });
+    if (v.steps.length === 0 && v.refusal !== null) return refuse(v.refusal.reason, null, v.refusal.detail);
+    if (v.steps.length > 0) verify = verificationOf(v, card, cardData, txId!);
+  }
+  const partialAccepted = cardData !== null && cardData.additional.partialApproval;
   const currencyN3 = currencyNumeric(card.currency);
   if (currencyN3 === undefined) return refuse('CURRENCY_MISMATCH');
   const base = {
     kind, pc, card, program, currencyN3, txId: txId!, orphanTxId: text(f, 41) === undefined ? undefined : ownTransactionId(card.id, req.msg.mti, f, false) ?? undefined,
-    mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs,
+    mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs, verify, partialAccepted,
   };
   if (inquiry || verification) {
     return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, accountVerification: verification };
@@ -85,8 +103,16 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
   };
 }
 
-/** Fields every money message carries (field 3 only in a request: an advice without it is posted as it can be). */
-const REQUIRED_FIELDS: readonly number[] = [2, 3, 7, 11];
+/** Fields every money message carries besides its PAN (field 3 only in a request: an advice without it is posted as it can be). */
+const REQUIRED_FIELDS: readonly number[] = [3, 7, 11];
+
+/** What the executor needs to run a verification plan for this card and message (cardauth/run.ts). */
+function verificationOf(plan: ReturnType<typeof planVerification>, card: Checked['card'], data: CardData, messageId: string): CardVerification {
+  return {
+    plan, configId: card.configId, cardId: card.id, pan: data.pan!, expiry: card.expiry, acquirer: data.acquirer ?? '', panSequence: data.panSequence,
+    pinFailures: card.pinFailures, cvv2Failures: card.cvv2Failures, pvv: card.pvv, cvv2Generation: card.cvv2Generation, messageId,
+  };
+}
 
 /** A Checked or a Refused: which one. */
 export function isRefused(c: Checked | Refused): c is Refused {

@@ -3,14 +3,28 @@
 // can be read, and tested, from a table: no Redis, no partner, no clock.
 import { decide, type Decision, type FieldFault, type Request } from '../decision.js';
 import { fromLedger, type Reason } from '../../../iso/reasons.js';
-import { REVERSAL_TYPE } from '../../../iso/processing.js';
+import { ACCOUNT_VERIFICATION_TYPE, REVERSAL_TYPE } from '../../../iso/processing.js';
+import type { IssuerAuthentication } from '../../../cardauth/keys.js';
 import type {
   BalanceOutcome, Checked, ClearOutcome, CreditOutcome, DebitOutcome, LedgerOutcome, PostedOutcome, Posting, Refused, ReverseOutcome, ReversalSubject,
 } from './types.js';
 
 /** The decision of a message refused before any effect: the record still names its card, transaction and amount. */
 export function refusedDecision(req: Request, r: Refused): Decision {
-  return decide(req, { reason: r.reason, fault: r.fault, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+  return decide(req, { reason: r.reason, fault: r.fault, reasonDetail: r.detail, card: r.card, txId: r.txId, amountMinor: r.amountMinor, priced: r.priced });
+}
+
+/**
+ * A message whose card data failed verification (cardauth/run.ts): the reason (63, 55, 75 …) and
+ * what failed; an ARQC that verified before a later check failed still gets its ARPC.
+ */
+export function refusedByVerification(req: Request, c: Checked, v: { reason: Reason; detail: string; issuerAuth: IssuerAuthentication | null }): Decision {
+  return about(req, c, { reason: v.reason, reasonDetail: v.detail, issuerAuth: v.issuerAuth });
+}
+
+/** A zero-amount 0100 purchase whose card checks (and card data) passed: 85, nothing held. */
+export function accountVerified(req: Request, c: Checked): Decision {
+  return about(req, c, { reason: 'ACCOUNT_VERIFIED', type: ACCOUNT_VERIFICATION_TYPE, status: 'CLEARED' });
 }
 
 /** A decision about a checked message: its card, transaction, amount and price, plus `d`. */

@@ -7,16 +7,15 @@
 // - 0200: a debit is checked like an 0100 hold and posted at once (status CLEARED); a refund or a
 //   payment credit posts at once; a balance inquiry moves nothing.
 import type { Request } from '../decision.js';
-import { ACCOUNT_VERIFICATION_TYPE } from '../../../iso/processing.js';
 import { examine, isRefused } from './checks.js';
-import { about, refusedDecision } from './conclude.js';
+import { refusedDecision } from './conclude.js';
 import type { Facts, Plan } from './types.js';
 
 /** The plan of an 0100 (or its repeat 0101). */
 export function planAuthorization(req: Request, facts: Facts): Plan {
   const c = examine(req, facts, true);
   if (isRefused(c)) return { op: 'ANSWER', decision: refusedDecision(req, c) };
-  if (c.accountVerification) return { op: 'ANSWER', decision: about(req, c, { reason: 'ACCOUNT_VERIFIED', type: ACCOUNT_VERIFICATION_TYPE, status: 'CLEARED' }) };
+  if (c.accountVerification) return { op: 'ACCOUNT_VERIFICATION', c };
   switch (c.kind) {
     case 'DEBIT': return { op: 'DEBIT', c, posting: 'HOLD' };
     case 'PAYMENT_CREDIT': return { op: 'CREDIT', c, idempotencyKey: `auth:${c.txId}` };

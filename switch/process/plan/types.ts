@@ -13,6 +13,7 @@ import type { ProcessingCode, TxKind } from '../../../iso/processing.js';
 import type { Reason } from '../../../iso/reasons.js';
 import type { Decision, FieldFault, PartnerCallTiming } from '../decision.js';
 import type { Priced } from './pricing.js';
+import type { RunInput } from '../../../cardauth/run.js';
 
 /**
  * The state a planner reads, gathered by the executor before planning (run/facts.ts): the card
@@ -62,13 +63,26 @@ export interface Checked {
   readonly nowMs: number;
   /** When the deciding thread took the message: its latency budget counts from here. */
   readonly startedMs: number;
+  /**
+   * The card and cardholder authentication to run before any money moves or any partner is asked
+   * (cardauth/verify.ts: which checks, in order; the executor runs them through the key store),
+   * or null when the message carries no card data to verify and needs none.
+   */
+  readonly verify: CardVerification | null;
+  /** 48.61: the terminal accepts a partial approval. */
+  readonly partialAccepted: boolean;
 }
+
+/** A verification plan and what its run needs of the message and the card (cardauth/run.ts RunInput, but `fresh`). */
+export type CardVerification = Omit<RunInput, 'fresh'>;
 
 /** A message refused before any effect, with what was learned on the way (for its record). */
 export interface Refused {
   readonly reason: Reason;
   /** For FORMAT_ERROR: the field at fault and the problem. */
   readonly fault: FieldFault | null;
+  /** What failed, for a card-data refusal (never the datum); null otherwise. */
+  readonly detail: string | null;
   readonly card: CardRecord | null;
   readonly txId: string | null;
   readonly amountMinor: number;
@@ -95,6 +109,8 @@ export interface ReversalSubject {
  */
 export type Plan =
   | { readonly op: 'ANSWER'; readonly decision: Decision }
+  /** A zero-amount 0100 purchase whose card checks passed: its card data verified, nothing held (85). */
+  | { readonly op: 'ACCOUNT_VERIFICATION'; readonly c: Checked }
   /** 0100/0200 debit: the partner's `debit` by mode, then a deposit-then-user hold or post within the budget. */
   | { readonly op: 'DEBIT'; readonly c: Checked; readonly posting: Posting }
   /** 0100 payment credit, 0200 refund or payment credit: the partner's `credit` by mode, then posted at once. */

@@ -11,6 +11,7 @@
 // thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
 // carry compensations).
 import { log as processLog } from '../../../log/index.js';
+import { messagePan } from '../../../cardauth/fields.js';
 import type { Ledger } from '../../../ledger/index.js';
 import type { CardStore } from '../../../stores/cards.js';
 import type { IsoFields } from '../../../iso/codec.js';
@@ -40,12 +41,12 @@ export async function undoTransaction(ledger: Ledger, balanceId: string, txId: s
 export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string, f: IsoFields, records?: AnswerCache): Promise<boolean> {
   const cls = mtiClass(mti);
   if ((cls !== '010' && cls !== '020') || kindOf(text(f, 3)) !== 'DEBIT') return false;
-  const pan = text(f, 2);
+  const pan = messagePan(f);
   if (pan === undefined || text(f, 7) === undefined || text(f, 11) === undefined) return false;
   const card = await cards.findByPan(pan);
   if (card === null) return false;
   await undoTransaction(ledger, card.balanceId, ownTransactionId(card.id, mti, f)!, card.id);
-  const dk = records === undefined ? null : messageDuplicateKey(records.panIndexKey, mti, f);
+  const dk = records === undefined ? null : messageDuplicateKey(records.panIndexKey, mti, f, pan);
   if (records !== undefined && dk !== null) {
     // Its hold may have written the approval's record and cached answer (HoldArgs.record): the
     // answer was 96, so a repeat must be decided again, not answered 00 from the cache.

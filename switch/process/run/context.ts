@@ -11,6 +11,7 @@ import { Ledger } from '../../../ledger/index.js';
 import { CardStore } from '../../../stores/cards.js';
 import type { ProgramTable } from '../../../stores/programs.js';
 import { TransactionRecords } from '../../../stores/records.js';
+import { SoftwareKeyStore, type KeySet, type KeyStore } from '../../../cardauth/keys.js';
 
 export interface ProcessContext {
   dialect: '1987' | '2003';
@@ -22,6 +23,8 @@ export interface ProcessContext {
   records: TransactionRecords;
   /** SWITCH_SECRET's PAN-index key (stores/secrets.ts): the HMAC key of card lookups, duplicate keys and record ids (no PAN in keys). */
   panIndexKey: Buffer;
+  /** Card keys, as operations (cardauth/keys.ts): CVV, PIN, ARQC verification and the ARPC of an answer. */
+  keys: KeyStore;
   /** One client per partner-mode program (adapters/partners.ts). */
   partners: PartnerClients;
   /** Where force-debits, force-credits, reversals, clearings and notifications wait to be sent (written before the answer). */
@@ -43,6 +46,8 @@ export async function createContext(a: {
   registry?: Registry;
   /** CARD_CACHE: decide debits of known cards in one round trip (default true; never on a cluster). */
   cardCache?: boolean;
+  /** The card keys per program (KEYS_FILE or the development key set), for this thread's key store. */
+  keys: KeySet;
 }): Promise<ProcessContext> {
   const ledger = await Ledger.open(a.redis, { coalesceDebits: a.holdCoalescing !== false, balanceHistory: false });
   const outbox = await Outbox.open(a.redis);
@@ -54,6 +59,7 @@ export async function createContext(a: {
     panIndexKey: a.panIndexKey,
     cards: new CardStore(a.redis, a.panIndexKey),
     programs: a.programs,
+    keys: new SoftwareKeyStore(a.keys),
     partners: new PartnerClients(a.programs, a.registry ?? new Registry()),
     outbox,
     depositIds: new Map(),

@@ -21,7 +21,7 @@ import type { TransactionObject } from '../../../stores/records.js';
 import type { EnqueueInput } from '../../../adapters/outbox.js';
 import { recordIdOf } from '../../../stores/records.js';
 import {
-  approvalOf, concludeAdviceCredit, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
+  about, accountVerified, approvalOf, concludeAdviceCredit, refusedByVerification, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
   concludeReverse, standInApproves,
 } from '../plan/conclude.js';
 import { creditArgs, debitArgs, holdArgs } from '../plan/ledger-args.js';
@@ -33,6 +33,9 @@ import { withinBudget, type BatchDeadlines } from './budget.js';
 import { factsOf } from './facts.js';
 import { matchOriginal } from './originals.js';
 import { askPartner, enqueueAll, partnerOf } from './partner.js';
+import { messagePan } from '../../../cardauth/fields.js';
+import type { IssuerAuthentication } from '../../../cardauth/keys.js';
+import { logCardDataRefusal, runVerification } from '../../../cardauth/run.js';
 
 /** The record a hold carried with its approval (HoldArgs.record), as rendered before the call. */
 export interface CarriedApproval { readonly rec: TransactionObject; readonly nowMs: number; readonly bytes: string }
@@ -54,6 +57,8 @@ export interface Work {
   approval: CarriedApproval | undefined;
   /** The plan being run (set once planned), for the undo of a message that cannot be answered as decided. */
   plan: Plan | undefined;
+  /** Set once the message's ARQC verified: its answer carries the ARPC (render.ts), its cached answer is marked for it. */
+  issuerAuth: IssuerAuthentication | null;
 }
 
 /** A message answered from the duplicate cache while being decided again (its guard failed). */
@@ -78,18 +83,36 @@ export async function decide(ctx: ProcessContext, w: Work, deadlines: BatchDeadl
   w.approval = undefined;
   w.guard = undefined;
   const [hit] = await ctx.records.cachedAnswers([w.dk]);
-  if (hit !== null && hit !== undefined) return { replayed: replayAnswer(ctx.codec, hit, w.req.msg) };
-  const pan = text(w.req.msg.fields, 2)!;
+  if (hit !== null && hit !== undefined) return { replayed: await replayAnswer(ctx.codec, hit, w.req.msg, ctx.keys) };
+  const pan = messagePan(w.req.msg.fields)!;
   ctx.cards.forget(pan);
   w.card = ctx.cards.findByPan(pan);
   return decideOnce(ctx, w, deadlines);
 }
 
-async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines): Promise<Decision> {
+/** A card read again after its verification found it changed under the decision: at most this many times. */
+const FRESH_READS_MAX = 2;
+
+async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadlines, freshReads = 0): Promise<Decision> {
   const card = w.card === null ? null : await w.card;
   const plan = w.planner(w.req, await factsOf(ctx, card));
   w.plan = plan;
-  return run(ctx, w, plan, deadlines);
+  const c = plan.op === 'ANSWER' || plan.op === 'REVERSE' ? null : plan.c;
+  const v = c === null || c.verify === null ? null : await runVerification(ctx.keys, ctx.cards, { ...c.verify, fresh: w.guard === undefined });
+  if (c !== null && v !== null && !v.ok) {
+    if (v.stale) {
+      // The card changed under the check, or was remembered: decided again from a fresh read.
+      if (w.guard !== undefined) throw new PreconditionFailedError('CHANGED');
+      if (freshReads >= FRESH_READS_MAX) return about(w.req, c, { reason: 'UNKNOWN_ERROR' });
+      w.card = ctx.cards.findByPan(c.verify!.pan);
+      return decideOnce(ctx, w, deadlines, freshReads + 1);
+    }
+    logCardDataRefusal({ reason: v.reason, detail: v.detail, mti: w.req.msg.mti, stan: text(w.req.msg.fields, 11), cardId: c.card.id, pan: c.verify!.pan });
+    return refusedByVerification(w.req, c, v);
+  }
+  w.issuerAuth = v === null || !v.ok ? null : v.issuerAuth;
+  const d = await run(ctx, w, plan, deadlines);
+  return w.issuerAuth === null ? d : { ...d, issuerAuth: w.issuerAuth };
 }
 
 /**
@@ -111,6 +134,7 @@ async function run(ctx: ProcessContext, w: Work, p: Plan, deadlines: BatchDeadli
   const req = w.req;
   switch (p.op) {
     case 'ANSWER': return p.decision;
+    case 'ACCOUNT_VERIFICATION': return accountVerified(req, p.c);
     case 'DEBIT': return runDebit(ctx, w, p.c, p.posting, deadlines);
     case 'CREDIT': return runCredit(ctx, req, p.c, p.idempotencyKey);
     case 'BALANCE': return concludeBalance(req, p.c, await readBalance(ctx, p.c));
@@ -205,7 +229,7 @@ function carryApproval(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD'
   const rc = res.fields.get(39) as string;
   const nowMs = ctx.now();
   const rec = renderRecord(w.req, d, recordIdOf(dk), rc, nowMs);
-  const record = ctx.records.approvalRecord(dk, rec, cacheableAnswer(ctx.codec, res, rc), nowMs, c.currencyN3);
+  const record = ctx.records.approvalRecord(dk, rec, cacheableAnswer(ctx.codec, res, rc, w.issuerAuth?.configId ?? null), nowMs, c.currencyN3);
   if (record === null) return undefined;
   w.approval = { rec, nowMs, bytes: record.args[0] as string };
   return record;

@@ -1,10 +1,12 @@
 // One processor-side ISO 8583 connection to the switch, plain TCP or TLS with a client
-// certificate, speaking the link's framing (2-byte big-endian length, iso/frame.ts). Used by
-// the one-message tool (simulators/iso) and the scheme simulator (simulators/scheme).
+// certificate, speaking the link's framing (2-byte big-endian length, iso/frame.ts). Used by the
+// management API's sandbox (api/sandbox.ts), which reaches its own switch the way a processor
+// does, and by the processor-side tools and simulators (simulators/). The frames are split by the
+// listener's own Framer (switch/net/framer.ts), so both ends of the link read it the same way.
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Framer } from '../../switch/net/framer.js';
-import { frame } from '../../iso/frame.js';
+import { Framer } from '../switch/net/framer.js';
+import { frame } from './frame.js';
 
 /** Client certificate, its key and the CA the switch's certificate chains to (PEM contents). */
 export interface LinkTls { cert: Buffer; key: Buffer; ca: Buffer }
