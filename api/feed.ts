@@ -16,7 +16,7 @@ import type { ApiMetrics } from './metrics.js';
 import type { ProcessedEvent } from '../switch/events.js';
 
 /** One decided money message as dashboards see it: the switch's event without its internal timing. */
-export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds' | 'partnerCall'>;
+export type FeedEvent = Omit<ProcessedEvent, 'scriptSeconds' | 'partnerCall' | 'wouldDecline'>;
 
 /** Receives each published batch: the events and the frame text already serialized once for all. */
 export type FeedListener = (events: readonly FeedEvent[], text: string) => void;

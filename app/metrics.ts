@@ -10,6 +10,7 @@ export interface SwitchMetrics {
   inflight: Gauge;
   malformed: Counter<'kind'>;
   formatErrors: Counter<'field'>;
+  shadowDeclines: Counter<'reason'>;
   connections: Gauge;
   batchFailures: Counter;
   poolQueue: Gauge;
@@ -44,6 +45,7 @@ export function createMetrics(): SwitchMetrics {
     }),
     inflight: new Gauge({ name: 'switch_inflight_requests', help: 'Requests read and not yet answered', registers: [registry] }),
     malformed: new Counter({ name: 'switch_malformed_frames_total', help: 'Frames that broke the framing or did not decode', labelNames: ['kind'] as const, registers: [registry] }),
+    shadowDeclines: new Counter({ name: 'switch_shadow_declines_total', help: 'Messages a SHADOW spend control would have declined (approved or declined for another reason), by the reason it would have given', labelNames: ['reason'] as const, registers: [registry] }),
     formatErrors: new Counter({ name: 'switch_format_errors_total', help: 'Messages answered 30 (format error), by the ISO 8583 field at fault', labelNames: ['field'] as const, registers: [registry] }),
     connections: new Gauge({ name: 'switch_connections', help: 'Open ISO 8583 connections', registers: [registry] }),
     batchFailures: new Counter({ name: 'switch_batch_failures_total', help: 'Worker batches that failed as a whole (answered 96)', registers: [registry] }),

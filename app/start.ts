@@ -199,6 +199,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       }
       for (const e of events) {
         metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
+        if (e.wouldDecline !== null) metrics.shadowDeclines.labels(e.wouldDecline).inc();
         if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);
         // Worker threads keep their partner clients' metrics to themselves: their decision-path calls
         // are counted here from the events (on the main thread the client counted them already).

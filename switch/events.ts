@@ -19,4 +19,6 @@ export interface ProcessedEvent {
   scriptSeconds: number | null;
   /** The partner call of the decision path (partner modes), for the main thread's partner metrics; not in the feed. */
   partnerCall: PartnerCallTiming | null;
+  /** The reason a SHADOW spend control would have declined the message with (it declined nothing), else null. */
+  wouldDecline: string | null;
 }

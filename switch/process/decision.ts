@@ -90,6 +90,8 @@ export interface Decision {
   readonly partnerCall: PartnerCallTiming | null;
   /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
   readonly fault: FieldFault | null;
+  /** A SHADOW spend control that would have declined this message (it declined nothing), else null. */
+  readonly wouldDecline: { readonly controlId: string; readonly reason: string } | null;
   /** What failed in a SECURITY_VIOLATION / INCORRECT_PIN / PIN_REQUIRED decline (CVV2, ARQC, ATC, TRACK …; never the datum), else null. */
   readonly reasonDetail: string | null;
   /** Set when the message's ARQC verified: its answer carries field 55 tag 91 (ARPC ‖ ARC), whatever the reason. */
@@ -145,6 +147,7 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     original: false,
     partnerCall: null,
     fault: null,
+    wouldDecline: null,
     reasonDetail: null,
     issuerAuth: null,
     ...d,

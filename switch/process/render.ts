@@ -105,6 +105,7 @@ export function renderRecord(req: Request, d: Decision, recordId: string, rc: st
     feeMinor: priced?.feeMinor ?? 0,
     fxFeeMinor: priced?.fxFeeMinor ?? 0,
     ...(d.reasonDetail === null ? {} : { reasonDetail: d.reasonDetail }),
+    ...(d.wouldDecline === null ? {} : { wouldDecline: { controlId: d.wouldDecline.controlId, reason: d.wouldDecline.reason } }),
     ...(threeDSecure ? { threeDSecure: true as const } : {}),
   };
 }
@@ -126,5 +127,6 @@ export function renderEvent(req: Request, d: Decision, rec: TransactionObject, r
   return {
     timeMs: nowMs, mti: req.msg.mti, responseCode: rc, reason: d.reason, maskedPan: pan === undefined ? null : maskPan(pan),
     amountMinor: d.amountMinor, currency: rec.currency, txId: d.txId, scriptSeconds: d.scriptSeconds, partnerCall: d.partnerCall,
+    wouldDecline: d.wouldDecline?.reason ?? null,
   };
 }

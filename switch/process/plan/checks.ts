@@ -20,6 +20,7 @@ import { MAX_AMOUNT_MINOR } from '../../../ledger/index.js';
 import { isCredit, type TxKind } from '../../../iso/processing.js';
 import { dailyLimits, perTransactionLimit, price } from './pricing.js';
 import type { CardVerification, Checked, Facts, Refused } from './types.js';
+import { controlSubject, evaluateControls, velocityCounters, type ControlHit } from './controls.js';
 
 /**
  * The checks of a request (0100, 0200; `isRequest` true) or an advice (0120, 0220): the checked
@@ -78,7 +79,7 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
     mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs, verify, partialAccepted,
   };
   if (inquiry || verification) {
-    return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, accountVerification: verification };
+    return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, wouldDecline: null, accountVerification: verification };
   }
   // Money moves in the balance's currency: field 49 is converted when it differs.
   const p = price(f, program, card.currency, currencyN3, amount);
@@ -89,17 +90,29 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
   if (p.amountMinor + p.feeMinor + p.fxFeeMinor > MAX_AMOUNT_MINOR) return refuse('INVALID_AMOUNT');
   const depositId = facts.depositId;
   if (kind !== 'DEBIT') {
-    return { ...base, depositId, amountMinor: p.amountMinor, priced: p, companyId: null, limits: undefined, accountVerification: false };
+    return { ...base, depositId, amountMinor: p.amountMinor, priced: p, companyId: null, limits: undefined, wouldDecline: null, accountVerification: false };
   }
   if (isRequest) {
     if (depositId === null && program.depositRequired) return refuse('DEPOSIT_BALANCE_NOT_FOUND');
     const perTx = perTransactionLimit(card, program);
     if (perTx !== null && p.amountMinor > perTx) return refuse('EXCEEDS_AMOUNT_LIMIT');
   }
+  // Spend controls of the card and its program (plan/controls.ts): list rules and a transaction's
+  // amount decided here; velocity windows counted exactly inside the hold.
+  let wouldDecline: ControlHit | null = null;
+  let limits = isRequest ? dailyLimits(card, program, p.channel, facts.nowMs) : undefined;
+  if (isRequest && (card.controls.length > 0 || program.controls.length > 0)) {
+    const subject = controlSubject(f, pc.code, p.amountMinor);
+    const verdict = evaluateControls(card.controls, program.controls, subject);
+    if (verdict.decline !== null) return refuse(verdict.decline.reason);
+    wouldDecline = verdict.wouldDecline;
+    const counters = velocityCounters(card.controls, program.controls, subject.scope, facts.nowMs);
+    if (counters.length > 0) limits = { cardId: card.id, scope: subject.scope, counters: limits === undefined ? counters : [...limits.counters, ...counters] };
+  }
   const charged = p.feeMinor + p.fxFeeMinor > 0;
   return {
     ...base, depositId, amountMinor: p.amountMinor, priced: p, companyId: charged ? facts.companyId : null, accountVerification: false,
-    limits: isRequest ? dailyLimits(card, program, p.channel, facts.nowMs) : undefined,
+    limits, wouldDecline,
   };
 }
 

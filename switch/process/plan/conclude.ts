@@ -5,6 +5,7 @@ import { decide, type Decision, type FieldFault, type Request } from '../decisio
 import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { ACCOUNT_VERIFICATION_TYPE, REVERSAL_TYPE } from '../../../iso/processing.js';
 import type { IssuerAuthentication } from '../../../cardauth/keys.js';
+import { controlIdOfCounter } from './controls.js';
 import type {
   BalanceOutcome, Checked, ClearOutcome, CreditOutcome, DebitOutcome, LedgerOutcome, PostedOutcome, Posting, Refused, ReverseOutcome, ReversalSubject,
 } from './types.js';
@@ -29,7 +30,7 @@ export function accountVerified(req: Request, c: Checked): Decision {
 
 /** A decision about a checked message: its card, transaction, amount and price, plus `d`. */
 export function about(req: Request, c: Checked, d: Partial<Decision> & { readonly reason: Reason }): Decision {
-  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, ...d });
+  return decide(req, { card: c.card, txId: c.txId, amountMinor: c.amountMinor, priced: c.priced, wouldDecline: c.wouldDecline, ...d });
 }
 
 /**
@@ -44,10 +45,14 @@ export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l:
   if (l.kind === 'standInApproved') {
     return about(req, c, { reason: 'APPROVED', ledger: { op: posting, forced: true, standIn: true, approved: true }, original: true });
   }
+  // A SHADOW list rule of the plan comes first; else a SHADOW velocity counter of the hold.
+  const counter = l.wouldDecline;
+  const wouldDecline = c.wouldDecline ?? (counter === null ? null : { controlId: controlIdOfCounter(counter.controlId), reason: counter.reason });
   return about(req, c, {
     reason: l.approved ? 'APPROVED' : fromLedger(l.reason),
     balance: { currencyN3: c.currencyN3, availableMinor: l.availableMinor, blockedMinor: l.blockedMinor },
     ledger: { op: posting, forced: false, standIn: false, approved: l.approved, recorded: l.recorded }, scriptSeconds: l.scriptSeconds, original: l.approved,
+    wouldDecline,
   });
 }
 
@@ -56,7 +61,7 @@ export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l:
  * a hold that writes its own record (HoldArgs.record) carries; the hold fills the balances in.
  */
 export function approvalOf(req: Request, c: Checked, posting: Posting): Decision {
-  return fromLedgerOutcome(req, c, posting, { kind: 'decided', approved: true, reason: 'APPROVED', availableMinor: 0, blockedMinor: 0, recorded: false, scriptSeconds: 0 });
+  return fromLedgerOutcome(req, c, posting, { kind: 'decided', approved: true, reason: 'APPROVED', availableMinor: 0, blockedMinor: 0, recorded: false, scriptSeconds: 0, wouldDecline: null });
 }
 
 /**

@@ -8,22 +8,12 @@
 // ledger's counters, plan/pricing.ts). A rule in SHADOW mode is evaluated the same way and
 // declines nothing: the first one that would have declined is recorded on the transaction.
 import countries from 'i18n-iso-countries';
+import { mccRange, velocityCounterOf, type SpendControl } from '../../../stores/controls.js';
+import type { VelocityCounter } from '../../../ledger/index.js';
 import type { IsoFields } from '../../../iso/codec.js';
 import type { Reason } from '../../../iso/reasons.js';
 import { text } from '../../../iso/wire.js';
 import { merchantLocation } from '../render.js';
-
-/** A spend control as configured (PROGRAMS_FILE `controls`, or a card's own through the API). */
-export interface SpendControl {
-  readonly id: string;
-  readonly mode?: 'ENFORCED' | 'SHADOW';
-  readonly type: 'MCC_ALLOW' | 'MCC_BLOCK' | 'COUNTRY_ALLOW' | 'COUNTRY_BLOCK' | 'MERCHANT_BLOCK' | 'VELOCITY';
-  readonly values?: readonly string[];
-  readonly window?: 'TRANSACTION' | 'DAY' | 'WEEK' | 'MONTH' | 'LIFETIME';
-  readonly amount?: number | null;
-  readonly count?: number | null;
-  readonly scope?: 'PURCHASE' | 'CASH' | 'ALL';
-}
 
 /** Which control declined, or would have, and with which reason. */
 export interface ControlHit { readonly controlId: string; readonly reason: Reason }
@@ -67,44 +57,64 @@ export function merchantCountry(f: IsoFields): string | null {
  * that refuses decides (TRANSACTION_NOT_PERMITTED for a list rule, EXCEEDS_AMOUNT_LIMIT for a
  * transaction's amount); the first SHADOW rule that would have refused is reported beside it.
  */
-export function evaluateControls(controls: readonly SpendControl[], s: ControlSubject): ControlVerdict {
+export function evaluateControls(card: readonly SpendControl[], program: readonly SpendControl[], s: ControlSubject): ControlVerdict {
+  if (card.length === 0 && program.length === 0) return NO_VERDICT;
   let decline: ControlHit | null = null;
   let wouldDecline: ControlHit | null = null;
-  for (const c of controls) {
-    const reason = refusal(c, s);
-    if (reason === null) continue;
-    if ((c.mode ?? 'ENFORCED') === 'SHADOW') wouldDecline ??= { controlId: c.id, reason };
-    else decline ??= { controlId: c.id, reason };
-    if (decline !== null && wouldDecline !== null) break;
+  for (const list of [card, program]) {
+    for (const c of list) {
+      const reason = refusal(c, s);
+      if (reason === null) continue;
+      if (c.mode === 'SHADOW') wouldDecline ??= { controlId: c.id, reason };
+      else decline ??= { controlId: c.id, reason };
+    }
   }
   return decline === null && wouldDecline === null ? NO_VERDICT : { decline, wouldDecline };
 }
 
+/**
+ * The ledger counters of the card's and the program's VELOCITY controls over a window (DAY, WEEK,
+ * MONTH, LIFETIME) that count a message of scope `scope`, for the hold to check exactly and count
+ * (stores/controls.ts velocityCounterOf). Empty when there are none.
+ */
+export function velocityCounters(card: readonly SpendControl[], program: readonly SpendControl[], scope: 'PURCHASE' | 'CASH', nowMs: number): VelocityCounter[] {
+  const out: VelocityCounter[] = [];
+  for (const c of card) if (c.type === 'VELOCITY' && inScope(c.scope, scope)) { const v = velocityCounterOf(c, 'CARD', nowMs); if (v !== null) out.push(v); }
+  for (const c of program) if (c.type === 'VELOCITY' && inScope(c.scope, scope)) { const v = velocityCounterOf(c, 'PROGRAM', nowMs); if (v !== null) out.push(v); }
+  return out;
+}
+
+/** A control's own id from the ledger counter id of a VELOCITY control (`card:atm-week` → `atm-week`). */
+export function controlIdOfCounter(counterId: string): string {
+  const colon = counterId.indexOf(':');
+  return colon < 0 ? counterId : counterId.slice(colon + 1);
+}
+
 /** Why one rule refuses the subject, or null. Windows other than TRANSACTION are the ledger's. */
 function refusal(c: SpendControl, s: ControlSubject): Reason | null {
-  const values = c.values ?? [];
+  if (c.type === 'VELOCITY') {
+    if (c.window !== 'TRANSACTION' || !inScope(c.scope, s.scope)) return null;
+    return c.amount !== null && s.amountMinor > c.amount ? 'EXCEEDS_AMOUNT_LIMIT' : null;
+  }
+  const values = c.values;
   switch (c.type) {
     case 'MCC_ALLOW': return s.mcc !== undefined && values.some((v) => mccMatches(v, s.mcc!)) ? null : 'TRANSACTION_NOT_PERMITTED';
     case 'MCC_BLOCK': return s.mcc !== undefined && values.some((v) => mccMatches(v, s.mcc!)) ? 'TRANSACTION_NOT_PERMITTED' : null;
     case 'COUNTRY_ALLOW': return s.country !== null && values.includes(s.country) ? null : 'TRANSACTION_NOT_PERMITTED';
     case 'COUNTRY_BLOCK': return s.country !== null && values.includes(s.country) ? 'TRANSACTION_NOT_PERMITTED' : null;
     case 'MERCHANT_BLOCK': return s.merchantId !== undefined && values.includes(s.merchantId) ? 'TRANSACTION_NOT_PERMITTED' : null;
-    case 'VELOCITY': {
-      if (c.window !== 'TRANSACTION' || !inScope(c.scope, s.scope)) return null;
-      return c.amount !== undefined && c.amount !== null && s.amountMinor > c.amount ? 'EXCEEDS_AMOUNT_LIMIT' : null;
-    }
   }
 }
 
-/** A scope rule (PURCHASE, CASH, ALL; default ALL) covers a message of scope `s`. */
-export function inScope(rule: SpendControl['scope'], s: 'PURCHASE' | 'CASH'): boolean {
-  return rule === undefined || rule === 'ALL' || rule === s;
+/** A scope rule (PURCHASE, CASH, ALL) covers a message of scope `s`. */
+export function inScope(rule: 'PURCHASE' | 'CASH' | 'ALL', s: 'PURCHASE' | 'CASH'): boolean {
+  return rule === 'ALL' || rule === s;
 }
 
-/** An MCC rule value: one code ("5411") or an inclusive range ("5811-5814"). */
+/** An MCC rule value: one code ("5411") or an inclusive range ("5811-5814", stores/controls.ts mccRange). */
 function mccMatches(value: string, mcc: string): boolean {
-  const dash = value.indexOf('-');
-  if (dash < 0) return value === mcc;
+  if (value.indexOf('-') < 0) return value === mcc;
+  const r = mccRange(value);
   const n = Number(mcc);
-  return n >= Number(value.slice(0, dash)) && n <= Number(value.slice(dash + 1));
+  return r !== null && n >= r[0] && n <= r[1];
 }

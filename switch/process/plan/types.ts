@@ -8,7 +8,8 @@
 // planner or a conclusion does touches Redis, a partner or a clock.
 import type { CardRecord } from '../../../stores/cards.js';
 import type { Program } from '../../../stores/programs.js';
-import type { DailyLimits, LedgerReason } from '../../../ledger/index.js';
+import type { LedgerReason, VelocityCounters, WouldDecline } from '../../../ledger/index.js';
+import type { ControlHit } from './controls.js';
 import type { ProcessingCode, TxKind } from '../../../iso/processing.js';
 import type { Reason } from '../../../iso/reasons.js';
 import type { Decision, FieldFault, PartnerCallTiming } from '../decision.js';
@@ -54,8 +55,13 @@ export interface Checked {
   readonly priced: Priced | null;
   /** The COMPANY partner balance receiving fees, or null (fees then go to the ledger's income account). */
   readonly companyId: string | null;
-  /** Debit requests: the card's daily limits for the ledger to check and count. */
-  readonly limits: DailyLimits | undefined;
+  /**
+   * Debit requests: the card's velocity counters for the ledger to check and count inside the
+   * hold — the card's and program's daily limits, and their VELOCITY spend controls over a window.
+   */
+  readonly limits: VelocityCounters | undefined;
+  /** A SHADOW spend control's list rule (or a transaction's amount) that would have declined this message, else null. */
+  readonly wouldDecline: ControlHit | null;
   /** Field 18, for the per-MCC hold expiry. */
   readonly mcc: string | undefined;
   /** A zero-amount 0100 purchase: verify the card, move nothing. */
@@ -135,6 +141,8 @@ export type LedgerOutcome =
     readonly availableMinor: number; readonly blockedMinor: number;
     /** The hold wrote the message's record and cached answer with the approval (HoldArgs.record). */
     readonly recorded: boolean; readonly scriptSeconds: number;
+    /** A SHADOW velocity counter over its limit (it declined nothing), else null. */
+    readonly wouldDecline: WouldDecline | null;
   }
   | { readonly kind: 'standInApproved' }
   | { readonly kind: 'standInDeclined' };

@@ -209,7 +209,10 @@ async function localDebit(ctx: ProcessContext, w: Work, c: Checked, posting: 'HO
   if (b.kind === 'standInApproved') return STAND_IN_APPROVED;
   if (b.kind === 'standInDeclined') return STAND_IN_DECLINED;
   const r = b.result;
-  return { kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor, recorded: r.recorded, scriptSeconds: b.scriptSeconds };
+  return {
+    kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor, recorded: r.recorded,
+    scriptSeconds: b.scriptSeconds, wouldDecline: r.wouldDecline,
+  };
 }
 
 const STAND_IN_APPROVED: LedgerOutcome = Object.freeze({ kind: 'standInApproved' });
