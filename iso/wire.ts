@@ -87,8 +87,11 @@ export function authorizationId(txId: string): string {
   return out;
 }
 
-/** One field-54 entry: account type 00, amount type (01 ledger, 02 available), currency n3, C/D, n12. */
-export function balanceEntry(amountType: '01' | '02', currencyN3: string, amount: number): string {
+/**
+ * One field-54 entry: account type 00, amount type (01 ledger balance, 02 available balance, 57
+ * original amount: what a partially approved purchase asked for), currency n3, C/D, n12.
+ */
+export function balanceEntry(amountType: '01' | '02' | '57', currencyN3: string, amount: number): string {
   const sign = amount < 0 ? 'D' : 'C';
   return '00' + amountType + currencyN3 + sign + String(Math.abs(amount)).padStart(12, '0');
 }

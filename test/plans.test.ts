@@ -155,7 +155,7 @@ function checked(req: Request, f: Facts): Checked {
 }
 
 const decided = (approved: boolean, reason = approved ? 'APPROVED' : 'INSUFFICIENT_FUNDS'): LedgerOutcome =>
-  ({ kind: 'decided', approved, reason: reason as never, availableMinor: 9_000, blockedMinor: 1_000, recorded: false, scriptSeconds: 0.001, wouldDecline: null });
+  ({ kind: 'decided', approved, reason: reason as never, availableMinor: 9_000, blockedMinor: 1_000, depositAvailableMinor: 0, recorded: false, scriptSeconds: 0.001, wouldDecline: null });
 const partner = (approved: boolean, answered = true, reason = 'INSUFFICIENT_FUNDS'): PartnerOutcome =>
   ({ approved, answered, reason: (approved ? 'APPROVED' : reason) as never, timing: { partner: 'P', endpoint: 'debit', outcome: approved ? 'ok' : answered ? 'DECLINED' : 'TIMEOUT', seconds: 0.01 } });
 

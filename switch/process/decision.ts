@@ -90,6 +90,8 @@ export interface Decision {
   readonly partnerCall: PartnerCallTiming | null;
   /** A format error (30): the field at fault and what is wrong with it (never its content), else null. */
   readonly fault: FieldFault | null;
+  /** A partial approval (PARTIAL_APPROVAL): the amount approved and the amount asked for, else null. */
+  readonly partial: { readonly approvedMinor: number; readonly requestedMinor: number } | null;
   /** A SHADOW spend control that would have declined this message (it declined nothing), else null. */
   readonly wouldDecline: { readonly controlId: string; readonly reason: string } | null;
   /** What failed in a SECURITY_VIOLATION / INCORRECT_PIN / PIN_REQUIRED decline (CVV2, ARQC, ATC, TRACK …; never the datum), else null. */
@@ -148,6 +150,7 @@ export function decide(req: Request, d: Partial<Decision> & { readonly reason: R
     partnerCall: null,
     fault: null,
     wouldDecline: null,
+    partial: null,
     reasonDetail: null,
     issuerAuth: null,
     ...d,

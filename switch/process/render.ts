@@ -40,9 +40,14 @@ export function renderAnswer(dialect: Dialect, req: Request, d: Decision): IsoMe
   const echo = req.cls.kind === 'NETWORK' ? NETWORK_ECHO_FIELDS : ECHO_FIELDS;
   const res = answer(req.msg.fields, req.cls.responseMti, echo, responseCode(d.acknowledged ? 'APPROVED' : d.reason, dialect));
   if (d.authorizationId !== null) res.fields.set(38, d.authorizationId);
-  if (d.balance !== null) {
-    const b = d.balance;
-    res.fields.set(54, balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) + balanceEntry('02', b.currencyN3, b.availableMinor));
+  const b = d.balance;
+  if (b !== null) res.fields.set(54, balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) + balanceEntry('02', b.currencyN3, b.availableMinor));
+  const partial = d.partial;
+  if (partial !== null) {
+    // A partial approval: field 4 is the amount approved; field 54 adds the amount asked for (type 57).
+    const n3 = text(req.msg.fields, 49) ?? b?.currencyN3 ?? '';
+    res.fields.set(4, String(partial.approvedMinor).padStart(12, '0'));
+    res.fields.set(54, (res.fields.get(54) as string | undefined ?? '') + balanceEntry('57', n3, partial.requestedMinor));
   }
   return res;
 }

@@ -13,7 +13,7 @@ import type { CardRecord } from '../../../stores/cards.js';
 import { isIrreversibleLock } from '../../../stores/cards.js';
 import { LOCK_REASONS, type Reason } from '../../../iso/reasons.js';
 import { currencyNumeric } from '../../../iso/currency.js';
-import { amountMinor, ownTransactionId, text } from '../../../iso/wire.js';
+import { amountMinor, mtiClass, namedTransactionId, originalData, ownTransactionId, text } from '../../../iso/wire.js';
 import { cardDataOf, isFieldError, messageExpiry, messagePan, trackOf, type CardData } from '../../../cardauth/fields.js';
 import { cardFacts, planVerification } from '../../../cardauth/verify.js';
 import { MAX_AMOUNT_MINOR } from '../../../ledger/index.js';
@@ -72,11 +72,14 @@ export function examine(req: Request, facts: Facts, isRequest: boolean): Checked
     if (v.steps.length > 0) verify = verificationOf(v, card, cardData, txId!);
   }
   const partialAccepted = cardData !== null && cardData.additional.partialApproval;
+  // An 0100 debit whose field 90 names an authorization (original MTI 0100) adds to that hold.
+  const named = isRequest && req.cls.kind === 'AUTHORIZATION' && kind === 'DEBIT' ? originalData(text(f, 90)) : null;
+  const incrementOf = named !== null && mtiClass(named.mti) === '010' ? namedTransactionId(card.id, f) : null;
   const currencyN3 = currencyNumeric(card.currency);
   if (currencyN3 === undefined) return refuse('CURRENCY_MISMATCH');
   const base = {
     kind, pc, card, program, currencyN3, txId: txId!, orphanTxId: text(f, 41) === undefined ? undefined : ownTransactionId(card.id, req.msg.mti, f, false) ?? undefined,
-    mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs, verify, partialAccepted,
+    mcc: text(f, 18), nowMs: facts.nowMs, startedMs: req.takenMs, verify, partialAccepted, incrementOf,
   };
   if (inquiry || verification) {
     return { ...base, depositId: null, amountMinor: 0, priced: null, companyId: null, limits: undefined, wouldDecline: null, accountVerification: verification };

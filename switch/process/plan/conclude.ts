@@ -6,6 +6,8 @@ import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { ACCOUNT_VERIFICATION_TYPE, REVERSAL_TYPE } from '../../../iso/processing.js';
 import type { IssuerAuthentication } from '../../../cardauth/keys.js';
 import { controlIdOfCounter } from './controls.js';
+import { repriced } from './pricing.js';
+import { authorizationId } from '../../../iso/wire.js';
 import type {
   BalanceOutcome, Checked, ClearOutcome, CreditOutcome, DebitOutcome, LedgerOutcome, PostedOutcome, Posting, Refused, ReverseOutcome, ReversalSubject,
 } from './types.js';
@@ -48,12 +50,17 @@ export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l:
   // A SHADOW list rule of the plan comes first; else a SHADOW velocity counter of the hold.
   const counter = l.wouldDecline;
   const wouldDecline = c.wouldDecline ?? (counter === null ? null : { controlId: controlIdOfCounter(counter.controlId), reason: counter.reason });
-  return about(req, c, {
+  const d = about(req, c, {
     reason: l.approved ? 'APPROVED' : fromLedger(l.reason),
     balance: { currencyN3: c.currencyN3, availableMinor: l.availableMinor, blockedMinor: l.blockedMinor },
     ledger: { op: posting, forced: false, standIn: false, approved: l.approved, recorded: l.recorded }, scriptSeconds: l.scriptSeconds, original: l.approved,
     wouldDecline,
   });
+  // An incremental authorization answers with its original's field 38 and names it as its reference.
+  if (l.incremented === true && c.incrementOf !== null) {
+    return { ...d, referenceTxId: c.incrementOf, authorizationId: l.approved ? authorizationId(c.incrementOf) : null };
+  }
+  return d;
 }
 
 /**
@@ -61,7 +68,9 @@ export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l:
  * a hold that writes its own record (HoldArgs.record) carries; the hold fills the balances in.
  */
 export function approvalOf(req: Request, c: Checked, posting: Posting): Decision {
-  return fromLedgerOutcome(req, c, posting, { kind: 'decided', approved: true, reason: 'APPROVED', availableMinor: 0, blockedMinor: 0, recorded: false, scriptSeconds: 0, wouldDecline: null });
+  return fromLedgerOutcome(req, c, posting, {
+    kind: 'decided', approved: true, reason: 'APPROVED', availableMinor: 0, blockedMinor: 0, depositAvailableMinor: 0, recorded: false, scriptSeconds: 0, wouldDecline: null,
+  });
 }
 
 /**
@@ -74,6 +83,36 @@ export function approvalOf(req: Request, c: Checked, posting: Posting): Decision
  *   partner's: no field 54.
  */
 export function concludeDebit(req: Request, c: Checked, posting: Posting, o: DebitOutcome): Decision {
+  const d = concludeDebitInFull(req, c, posting, o);
+  const requested = o.requestedMinor;
+  if (requested === undefined || requested <= c.amountMinor || d.reason !== 'APPROVED') return d;
+  // A partial approval: 10, field 4 the amount approved, field 54 the amount asked for (type 57).
+  return { ...d, reason: 'PARTIAL_APPROVAL', partial: { approvedMinor: c.amountMinor, requestedMinor: requested } };
+}
+
+/** The partner's `transactionId` for calls about a debit: an increment's is its original's (the same transaction). */
+export function partnerTransactionIdOf(c: Checked): string {
+  return c.incrementOf ?? c.txId;
+}
+
+/** The amount a partial approval holds or posts: `c` with that amount and the fee on it (plan/pricing.ts). */
+export function partially(c: Checked, amountMinor: number): Checked {
+  return { ...c, amountMinor, priced: c.priced === null ? null : repriced(c.program, c.priced, amountMinor) };
+}
+
+/**
+ * How much of a debit the funds can cover after a decline for funds: the lower of the user's
+ * available balance and (with a deposit) the deposit's, as the hold saw them; null when the
+ * decline was for something else.
+ */
+export function coverableAfter(c: Checked, l: LedgerOutcome, userUnchecked: boolean): number | null {
+  if (l.kind !== 'decided' || l.approved) return null;
+  if (l.reason !== 'INSUFFICIENT_FUNDS' && l.reason !== 'INSUFFICIENT_FUNDS_ON_DEPOSIT_BALANCE') return null;
+  if (c.depositId === null) return userUnchecked ? null : l.availableMinor;
+  return userUnchecked ? l.depositAvailableMinor : Math.min(l.availableMinor, l.depositAvailableMinor);
+}
+
+function concludeDebitInFull(req: Request, c: Checked, posting: Posting, o: DebitOutcome): Decision {
   const external = c.program.mode === 'EXTERNAL_BALANCE';
   const p = o.partner;
   if (p !== null && !p.approved && !o.partnerStandIn) {
@@ -118,6 +157,11 @@ export function concludeBalance(req: Request, c: Checked, o: BalanceOutcome): De
 /** An 0120's forced hold: approved whatever the funds (the network already approved it). */
 export function concludeForceHold(req: Request, c: Checked): Decision {
   return about(req, c, { reason: 'APPROVED', ledger: { op: 'HOLD', forced: true, standIn: false, approved: true }, original: true });
+}
+
+/** A completion advice: the authorization's hold replaced by its amount (approved, as every advice). */
+export function concludeCompletion(req: Request, c: Checked, originalTxId: string): Decision {
+  return about(req, c, { reason: 'APPROVED', referenceTxId: originalTxId, ledger: { op: 'HOLD', forced: true, standIn: false, approved: true } });
 }
 
 /**

@@ -2,7 +2,7 @@
 // every hold — an 0100's, an 0120's forced one, a stand-in approval's at the deadline — gets the
 // same fees, per-MCC expiry (SPEC §2.3), velocity counters (daily limits) and orphan key, so no path
 // can drift from the others.
-import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard } from '../../../ledger/index.js';
+import { holdExpiresAtMs, type ApprovalRecord, type HoldArgs, type HoldGuard, type IncrementArgs } from '../../../ledger/index.js';
 import type { Checked } from './types.js';
 
 export interface DebitOptions {
@@ -59,5 +59,19 @@ export function creditArgs(c: Checked, o: { readonly idempotencyKey: string; rea
   return {
     type: c.kind === 'REFUND' ? 'REFUND' as const : 'PAYMENT_CREDIT' as const, idempotencyKey: o.idempotencyKey, txId: o.txId ?? c.txId,
     balanceId: c.card.balanceId, amountMinor: c.amountMinor, depositId: c.depositId, nowMs: c.nowMs,
+  };
+}
+
+/**
+ * Arguments of `ledger.incrementHold()` for an incremental authorization (Checked.incrementOf):
+ * the increment's own amount, fees, counters and expiry, added to the original's hold. Its own
+ * transaction hash is its idempotency record, as an authorization's is.
+ */
+export function incrementArgs(c: Checked, originalTxId: string, userUnchecked: boolean): IncrementArgs {
+  return {
+    idempotencyKey: null, originalTxId, incrementTxId: c.txId, balanceId: c.card.balanceId, depositId: c.depositId,
+    amountMinor: c.amountMinor, feeMinor: c.priced?.feeMinor ?? 0, fxFeeMinor: c.priced?.fxFeeMinor ?? 0, companyId: c.companyId,
+    expiresAtMs: holdExpiresAtMs(c.program, c.mcc, c.nowMs), nowMs: c.nowMs, ...(c.limits === undefined ? {} : { counters: c.limits }),
+    ...(userUnchecked ? { userUnchecked: true } : {}),
   };
 }

@@ -142,3 +142,20 @@ export function transactionNotification(program: Program, rec: TransactionObject
     body: { status: d.processing, date: rec.date, description: notifierDescription(d.reason), transaction }, idempotencyKey: uuidOf(`notify|${rec.id}`),
   };
 }
+
+/**
+ * What a completion advice tells a partner-mode program's partner, under the authorization's
+ * transaction id: a force-debit of what the new amount added to the hold, a force-credit
+ * (adjustment) of what it released. Nothing for an INTERNAL program or when nothing moved.
+ */
+export function completionCalls(req: Request, c: PartnerSubject, originalTxId: string, forcedMinor: number, releasedMinor: number): EnqueueInput[] {
+  if (c.program.mode === 'INTERNAL') return [];
+  const out: EnqueueInput[] = [];
+  if (forcedMinor > 0) out.push(outboxCall(c.program, 'force-debit', partnerTransaction(req, c, 'complete-more', { status: 'AUTHORIZED', transactionId: originalTxId, amountMinor: forcedMinor })));
+  if (releasedMinor > 0) {
+    out.push(outboxCall(c.program, 'force-credit', partnerTransaction(req, c, 'complete-less', {
+      status: 'AUTHORIZED', type: 'adjustment', transactionId: c.txId, referenceTransactionId: originalTxId, amountMinor: releasedMinor,
+    })));
+  }
+  return out;
+}

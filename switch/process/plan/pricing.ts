@@ -159,3 +159,24 @@ function utcDay(nowMs: number): string {
   }
   return dayCache;
 }
+
+/**
+ * The largest amount (minor units, fees apart) whose price fits in `coverableMinor` — the amount
+ * plus the channel's fee on it — for a purchase priced by `priced` (in the balance's currency, no
+ * FX fee): what a partial approval holds. 0 when not even one minor unit fits.
+ */
+export function partialAmount(program: Program, priced: Priced, coverableMinor: number): number {
+  const fee = program.fees[priced.channel];
+  const room = coverableMinor - fee.fixed;
+  if (room < 1) return 0;
+  // a + floor(a × bps / 10,000) ≤ room: start from the real solution and step down to the integer one.
+  let a = Math.min(priced.amountMinor - 1, Math.floor((room * 10_000) / (10_000 + fee.bps)));
+  while (a > 0 && a + bpsOf(a, fee.bps) > room) a--;
+  return Math.max(0, a);
+}
+
+/** `priced` for `amountMinor` instead of its own amount (a partial approval): the fee on the new amount. */
+export function repriced(program: Program, priced: Priced, amountMinor: number): Priced {
+  const fee = program.fees[priced.channel];
+  return { ...priced, amountMinor, feeMinor: fee.fixed + bpsOf(amountMinor, fee.bps), fxFeeMinor: 0 };
+}

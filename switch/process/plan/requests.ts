@@ -9,7 +9,16 @@
 import type { Request } from '../decision.js';
 import { examine, isRefused } from './checks.js';
 import { refusedDecision } from './conclude.js';
-import type { Facts, Plan } from './types.js';
+import type { Checked, Facts, Plan } from './types.js';
+
+/**
+ * A partial approval is possible: a purchase (processing code 00; never cash, cashback or a
+ * credit) whose terminal said it accepts one (48.61 position 1 `1`), priced in the balance's own
+ * currency (field 4 of the answer must carry the approved amount in field 49's currency).
+ */
+export function partialAllowed(c: Checked): boolean {
+  return c.partialAccepted && c.pc.code === '00' && c.priced !== null && c.priced.originalCurrency === c.card.currency;
+}
 
 /** The plan of an 0100 (or its repeat 0101). */
 export function planAuthorization(req: Request, facts: Facts): Plan {
@@ -17,7 +26,7 @@ export function planAuthorization(req: Request, facts: Facts): Plan {
   if (isRefused(c)) return { op: 'ANSWER', decision: refusedDecision(req, c) };
   if (c.accountVerification) return { op: 'ACCOUNT_VERIFICATION', c };
   switch (c.kind) {
-    case 'DEBIT': return { op: 'DEBIT', c, posting: 'HOLD' };
+    case 'DEBIT': return { op: 'DEBIT', c, posting: 'HOLD', partial: partialAllowed(c) };
     case 'PAYMENT_CREDIT': return { op: 'CREDIT', c, idempotencyKey: `auth:${c.txId}` };
     case 'REFUND': return { op: 'BALANCE', c };
     case 'INQUIRY': return { op: 'BALANCE', c };
@@ -29,7 +38,7 @@ export function planFinancial(req: Request, facts: Facts): Plan {
   const c = examine(req, facts, true);
   if (isRefused(c)) return { op: 'ANSWER', decision: refusedDecision(req, c) };
   switch (c.kind) {
-    case 'DEBIT': return { op: 'DEBIT', c, posting: 'POST' };
+    case 'DEBIT': return { op: 'DEBIT', c, posting: 'POST', partial: partialAllowed(c) };
     case 'REFUND': return { op: 'CREDIT', c, idempotencyKey: `fin:${c.txId}` };
     case 'PAYMENT_CREDIT': return { op: 'CREDIT', c, idempotencyKey: `fin:${c.txId}` };
     case 'INQUIRY': return { op: 'BALANCE', c };

@@ -77,6 +77,11 @@ export interface Checked {
   readonly verify: CardVerification | null;
   /** 48.61: the terminal accepts a partial approval. */
   readonly partialAccepted: boolean;
+  /**
+   * An incremental authorization: the transaction id of the authorization (original MTI 0100)
+   * its field 90 names, whose hold it adds to; null for any other message.
+   */
+  readonly incrementOf: string | null;
 }
 
 /** A verification plan and what its run needs of the message and the card (cardauth/run.ts RunInput, but `fresh`). */
@@ -117,14 +122,23 @@ export type Plan =
   | { readonly op: 'ANSWER'; readonly decision: Decision }
   /** A zero-amount 0100 purchase whose card checks passed: its card data verified, nothing held (85). */
   | { readonly op: 'ACCOUNT_VERIFICATION'; readonly c: Checked }
-  /** 0100/0200 debit: the partner's `debit` by mode, then a deposit-then-user hold or post within the budget. */
-  | { readonly op: 'DEBIT'; readonly c: Checked; readonly posting: Posting }
+  /**
+   * 0100/0200 debit: the partner's `debit` by mode, then a deposit-then-user hold or post within
+   * the budget. `partial`: a purchase at a terminal that accepts a partial approval (48.61), in
+   * the balance's own currency: when the funds cannot cover it in full it is approved for what
+   * they cover.
+   */
+  | { readonly op: 'DEBIT'; readonly c: Checked; readonly posting: Posting; readonly partial: boolean }
   /** 0100 payment credit, 0200 refund or payment credit: the partner's `credit` by mode, then posted at once. */
   | { readonly op: 'CREDIT'; readonly c: Checked; readonly idempotencyKey: string }
   /** Balance inquiry, a refund's 0100: approved with field 54 read (from the partner in EXTERNAL_BALANCE). */
   | { readonly op: 'BALANCE'; readonly c: Checked }
-  /** 0120 debit: a forced hold, reported to the partner as a force-debit. */
-  | { readonly op: 'FORCE_HOLD'; readonly c: Checked }
+  /**
+   * 0120 debit: a forced hold, reported to the partner as a force-debit; `completes`: the
+   * authorization its field 90 names (original MTI 0100), whose hold it replaces when that is
+   * still open (a completion advice).
+   */
+  | { readonly op: 'FORCE_HOLD'; readonly c: Checked; readonly completes: string | null }
   /** 0120 or 0220 payment credit: posted at once, reported as a force-credit. */
   | { readonly op: 'ADVICE_CREDIT'; readonly c: Checked; readonly idempotencyKey: string }
   /** 0220 debit: the clearing of the original it names, else a forced post. */
@@ -139,10 +153,14 @@ export type LedgerOutcome =
   | {
     readonly kind: 'decided'; readonly approved: boolean; readonly reason: LedgerReason;
     readonly availableMinor: number; readonly blockedMinor: number;
+    /** The deposit tranche's available amount after the call, or at the decline (0 without a deposit). */
+    readonly depositAvailableMinor: number;
     /** The hold wrote the message's record and cached answer with the approval (HoldArgs.record). */
     readonly recorded: boolean; readonly scriptSeconds: number;
     /** A SHADOW velocity counter over its limit (it declined nothing), else null. */
     readonly wouldDecline: WouldDecline | null;
+    /** The amount was added to the original's hold (an incremental authorization, Checked.incrementOf). */
+    readonly incremented?: boolean;
   }
   | { readonly kind: 'standInApproved' }
   | { readonly kind: 'standInDeclined' };
@@ -163,6 +181,11 @@ export interface PartnerOutcome {
  * approved after the partner gave no answer.
  */
 export interface DebitOutcome {
+  /**
+   * A partial approval: the amount the message asked for, the checked message concluded on (and
+   * held or posted) being for less; undefined otherwise.
+   */
+  readonly requestedMinor?: number;
   readonly local: LedgerOutcome | null;
   readonly partner: PartnerOutcome | null;
   readonly partnerStandIn: boolean;

@@ -11,6 +11,7 @@ import { partnerDeclineReason, type PartnerClient } from '../../../adapters/part
 import type { PartnerTransaction, PartnerTransactionStatus } from '../../../adapters/partner-types.js';
 import type { EnqueueInput } from '../../../adapters/outbox.js';
 import { partnerTransaction, uuidOf } from '../plan/partner-calls.js';
+import { partnerTransactionIdOf } from '../plan/conclude.js';
 
 /** The partner client of a program in a partner mode, or null for an INTERNAL program. */
 export function partnerOf(ctx: ProcessContext, program: Program): PartnerClient | null {
@@ -42,7 +43,7 @@ export async function enqueueAll(ctx: ProcessContext, inputs: readonly EnqueueIn
 export async function askPartner(
   ctx: ProcessContext, client: PartnerClient, req: Request, c: Checked, call: 'debit' | 'credit', status: PartnerTransactionStatus,
 ): Promise<{ outcome: PartnerOutcome; tx: PartnerTransaction }> {
-  const tx = partnerTransaction(req, c, call, { status });
+  const tx = partnerTransaction(req, c, call, { status, transactionId: partnerTransactionIdOf(c) });
   const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
   const timeoutMs = Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs);
   const key = uuidOf(`${call}|${c.txId}`);

@@ -21,11 +21,14 @@ import type { TransactionObject } from '../../../stores/records.js';
 import type { EnqueueInput } from '../../../adapters/outbox.js';
 import { recordIdOf } from '../../../stores/records.js';
 import {
-  about, accountVerified, approvalOf, concludeAdviceCredit, refusedByVerification, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
-  concludeReverse, standInApproves,
+  about, accountVerified, approvalOf, concludeAdviceCredit, coverableAfter, partially, partnerTransactionIdOf, refusedByVerification, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
+  concludeCompletion, concludeReverse, standInApproves,
 } from '../plan/conclude.js';
-import { creditArgs, debitArgs, holdArgs } from '../plan/ledger-args.js';
-import { outboxCall, partnerTransaction, reportCalls } from '../plan/partner-calls.js';
+import { creditArgs, debitArgs, holdArgs, incrementArgs } from '../plan/ledger-args.js';
+import { partialAmount } from '../plan/pricing.js';
+import { isApproval } from '../decision.js';
+import type { PartnerClient } from '../../../adapters/partner-client.js';
+import { completionCalls, outboxCall, partnerTransaction, reportCalls } from '../plan/partner-calls.js';
 import type { BalanceOutcome, Checked, CreditOutcome, LedgerOutcome, Plan, ReversalSubject, ReverseOutcome } from '../plan/types.js';
 import { renderAnswer, renderRecord } from '../render.js';
 import { cacheableAnswer, replayAnswer } from '../replay.js';
@@ -126,7 +129,7 @@ export function partnerUndo(w: Work): EnqueueInput[] {
   if (p === undefined || (p.op !== 'DEBIT' && p.op !== 'CREDIT') || p.c.program.mode === 'INTERNAL') return [];
   const call = p.op === 'DEBIT' ? 'debit' : 'credit';
   const status = p.op === 'DEBIT' && p.posting === 'HOLD' ? 'AUTHORIZED' : 'CLEARED';
-  return [outboxCall(p.c.program, 'reversal', partnerTransaction(w.req, p.c, call, { status }))];
+  return [outboxCall(p.c.program, 'reversal', partnerTransaction(w.req, p.c, call, { status, transactionId: partnerTransactionIdOf(p.c) }))];
 }
 
 /** Performs a plan's intents and concludes. */
@@ -135,10 +138,14 @@ async function run(ctx: ProcessContext, w: Work, p: Plan, deadlines: BatchDeadli
   switch (p.op) {
     case 'ANSWER': return p.decision;
     case 'ACCOUNT_VERIFICATION': return accountVerified(req, p.c);
-    case 'DEBIT': return runDebit(ctx, w, p.c, p.posting, deadlines);
+    case 'DEBIT': return runDebit(ctx, w, p, deadlines);
     case 'CREDIT': return runCredit(ctx, req, p.c, p.idempotencyKey);
     case 'BALANCE': return concludeBalance(req, p.c, await readBalance(ctx, p.c));
     case 'FORCE_HOLD': {
+      if (p.completes !== null) {
+        const done = await complete(ctx, req, p.c, p.completes);
+        if (done !== null) return done;
+      }
       await ctx.ledger.hold(holdArgs(p.c, { idempotencyKey: `advice:${p.c.txId}`, forced: true }));
       await enqueueAll(ctx, reportCalls(req, p.c, { kind: 'force-debit', status: 'AUTHORIZED' }));
       return concludeForceHold(req, p.c);
@@ -164,54 +171,119 @@ async function run(ctx: ProcessContext, w: Work, p: Plan, deadlines: BatchDeadli
  * sent a `reversal`; EXTERNAL_BALANCE: the deposit hold first, a partner refusal releases it). A
  * partner that does not answer leaves the answer to the stand-in rule: APPROVE_UP_TO keeps the
  * hold and tells the partner with a `force-debit`; otherwise a `reversal`, since it may have taken it.
+ *
+ * A purchase that accepts a partial approval (the plan's `partial`) is held first, in full or for
+ * what the funds cover, and only then is a partner asked, for that amount (SHARED_AUTHORIZATION
+ * too, in the order of EXTERNAL_BALANCE); in EXTERNAL_BALANCE the partner's balance is read
+ * first, so that the debit it is asked for is one it can approve (docs/partners.md).
  */
-async function runDebit(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', deadlines: BatchDeadlines): Promise<Decision> {
+async function runDebit(ctx: ProcessContext, w: Work, p: Extract<Plan, { op: 'DEBIT' }>, deadlines: BatchDeadlines): Promise<Decision> {
   const req = w.req;
+  const posting = p.posting;
+  let c = p.c;
+  const requestedMinor = p.partial ? c.amountMinor : undefined;
   const client = partnerOf(ctx, c.program);
-  if (client === null) return concludeDebit(req, c, posting, { local: await localDebit(ctx, w, c, posting, false, deadlines), partner: null, partnerStandIn: false });
+  if (client === null) {
+    const h = await holdAllowingPartial(ctx, w, c, posting, false, p.partial, deadlines);
+    return concludeDebit(req, h.c, posting, { local: h.local, partner: null, partnerStandIn: false, requestedMinor });
+  }
   const status = posting === 'HOLD' ? 'AUTHORIZED' : 'CLEARED';
   const program = c.program;
-  if (program.mode === 'SHARED_AUTHORIZATION') {
+  if (program.mode === 'SHARED_AUTHORIZATION' && !p.partial) {
     const ask = await askPartner(ctx, client, req, c, 'debit', status);
     const o = ask.outcome;
     if (!o.approved && !(!o.answered && standInApproves(c, posting))) {
       if (!o.answered) await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
       return concludeDebit(req, c, posting, { local: null, partner: o, partnerStandIn: false });
     }
-    const d = concludeDebit(req, c, posting, { local: await localDebit(ctx, w, c, posting, false, deadlines), partner: o, partnerStandIn: !o.approved });
+    const d = concludeDebit(req, c, posting, { local: await localDebit(ctx, w, c, posting, false, deadlines, true), partner: o, partnerStandIn: !o.approved });
     // A stand-in approval tells the partner with a force-debit; a local decline after the
     // partner's approval (funds, deposit, limits, deadline), or after its silence, with a reversal.
-    if (d.reason === 'APPROVED' && !o.approved) await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status }))]);
+    if (d.reason === 'APPROVED' && !o.approved) await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status, transactionId: partnerTransactionIdOf(c) }))]);
     else if (d.reason !== 'APPROVED') await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
     return d;
   }
-  const local = await localDebit(ctx, w, c, posting, true, deadlines);
-  const held = concludeDebit(req, c, posting, { local, partner: null, partnerStandIn: false });
-  if (held.reason !== 'APPROVED') return held;
+  const external = program.mode === 'EXTERNAL_BALANCE';
+  if (external && p.partial) c = await withinPartnerFunds(ctx, client, c);
+  const h = await holdAllowingPartial(ctx, w, c, posting, external, p.partial, deadlines);
+  c = h.c;
+  const local = h.local;
+  const held = concludeDebit(req, c, posting, { local, partner: null, partnerStandIn: false, requestedMinor });
+  if (!isApproval(held.reason)) return held;
   const ask = await askPartner(ctx, client, req, c, 'debit', status);
   const o = ask.outcome;
-  if (o.approved) return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: false });
+  if (o.approved) return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: false, requestedMinor });
   if (!o.answered && standInApproves(c, posting)) {
-    // No answer, and the stand-in rule approves: the deposit hold stays and the partner is told.
-    await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status }))]);
-    return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: true });
+    // No answer, and the stand-in rule approves: the hold stays and the partner is told.
+    await enqueueAll(ctx, [outboxCall(program, 'force-debit', partnerTransaction(req, c, 'standin', { status, transactionId: partnerTransactionIdOf(c) }))]);
+    return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: true, requestedMinor });
   }
-  // The deposit hold (or post) taken for it is undone; a partner that did not answer may have taken the debit.
+  // The hold (or post) taken for it is undone; a partner that did not answer may have taken the debit.
   await ctx.ledger.reverse({ idempotencyKey: `partner-undo:${c.txId}`, txId: c.txId, balanceId: c.card.balanceId, cardId: c.card.id, rememberOrphan: true });
   if (!o.answered) await enqueueAll(ctx, [outboxCall(program, 'reversal', ask.tx)]);
   return concludeDebit(req, c, posting, { local, partner: o, partnerStandIn: false });
 }
 
-/** The deposit-then-user hold or post of a debit within its budget (budget.ts); `userUnchecked`: EXTERNAL_BALANCE. */
-async function localDebit(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', userUnchecked: boolean, deadlines: BatchDeadlines): Promise<LedgerOutcome> {
-  const o = { idempotencyKey: null, guard: w.guard, userUnchecked, record: w.guard === undefined ? undefined : carryApproval(ctx, w, c, posting) };
-  const b = await withinBudget(ctx, c, posting, deadlines, () => (posting === 'HOLD' ? ctx.ledger.hold(holdArgs(c, o)) : ctx.ledger.debit(debitArgs(c, o))));
+/**
+ * The hold or post of a debit, and, for a purchase that accepts a partial approval and was
+ * declined for funds, a second one for what the funds cover (one minor unit at least; the fee on
+ * the new amount included): the checked message as held, and what came of it.
+ */
+async function holdAllowingPartial(
+  ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', userUnchecked: boolean, partial: boolean, deadlines: BatchDeadlines,
+): Promise<{ c: Checked; local: LedgerOutcome }> {
+  const first = await localDebit(ctx, w, c, posting, userUnchecked, deadlines, true);
+  if (!partial || c.priced === null) return { c, local: first };
+  const cover = coverableAfter(c, first, userUnchecked);
+  if (cover === null) return { c, local: first };
+  const amount = partialAmount(c.program, c.priced, cover);
+  if (amount < 1 || amount >= c.amountMinor) return { c, local: first };
+  const part = partially(c, amount);
+  const second = await localDebit(ctx, w, part, posting, userUnchecked, deadlines, false);
+  return second.kind === 'decided' && !second.approved ? { c, local: second } : { c: part, local: second };
+}
+
+/**
+ * EXTERNAL_BALANCE and a purchase that accepts a partial approval: the partner's balance read
+ * within the budget, and the message reduced to what it covers (fees included); as it was when
+ * the balance covers it, cannot be read, or covers not one minor unit (the partner then declines).
+ */
+async function withinPartnerFunds(ctx: ProcessContext, client: PartnerClient, c: Checked): Promise<Checked> {
+  if (c.priced === null) return c;
+  const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
+  const r = await client.getBalance(c.card.customerId, c.card.balanceId, { timeoutMs: Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs) });
+  if (!r.ok || r.body.amount >= c.amountMinor + c.priced.feeMinor + c.priced.fxFeeMinor) return c;
+  const amount = partialAmount(c.program, c.priced, r.body.amount);
+  return amount >= 1 && amount < c.amountMinor ? partially(c, amount) : c;
+}
+
+/**
+ * The deposit-then-user hold or post of a debit within its budget (budget.ts); `userUnchecked`:
+ * EXTERNAL_BALANCE. An incremental authorization adds to its original's hold instead (ledger
+ * incrementHold); one whose original is no longer an open authorization is held on its own, as
+ * any authorization. `first`: the message's first ledger call, the only one that carries the
+ * remembered card's guard and the approval's record.
+ */
+async function localDebit(
+  ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD' | 'POST', userUnchecked: boolean, deadlines: BatchDeadlines, first: boolean,
+): Promise<LedgerOutcome> {
+  const guarded = first && w.guard !== undefined && c.incrementOf === null;
+  const o = { idempotencyKey: null, guard: guarded ? w.guard : undefined, userUnchecked, record: guarded ? carryApproval(ctx, w, c, posting) : undefined };
+  const original = c.incrementOf;
+  let incremented = false;
+  const b = await withinBudget(ctx, c, posting, deadlines, async () => {
+    if (original !== null && posting === 'HOLD') {
+      const r = await ctx.ledger.incrementHold(incrementArgs(c, original, userUnchecked));
+      if (r.reason !== 'TRANSACTION_NOT_FOUND' && r.reason !== 'TRANSACTION_NOT_OPEN') { incremented = true; return r; }
+    }
+    return posting === 'HOLD' ? ctx.ledger.hold(holdArgs(c, o)) : ctx.ledger.debit(debitArgs(c, o));
+  });
   if (b.kind === 'standInApproved') return STAND_IN_APPROVED;
   if (b.kind === 'standInDeclined') return STAND_IN_DECLINED;
   const r = b.result;
   return {
-    kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor, recorded: r.recorded,
-    scriptSeconds: b.scriptSeconds, wouldDecline: r.wouldDecline,
+    kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor,
+    depositAvailableMinor: r.depositAvailableMinor, recorded: r.recorded, scriptSeconds: b.scriptSeconds, wouldDecline: r.wouldDecline, incremented,
   };
 }
 
@@ -270,6 +342,21 @@ async function readBalance(ctx: ProcessContext, c: Checked): Promise<BalanceOutc
   const b = await ctx.ledger.getUserBalance(c.card.balanceId);
   if (b === null) return { ok: false, reason: 'BALANCE_NOT_FOUND' };
   return { ok: true, availableMinor: b.availableMinor, blockedMinor: b.blockedMinor };
+}
+
+/**
+ * A completion advice (an 0120 naming an open authorization of the card: a fuel pump's
+ * pre-authorization completed for less, a tip): the authorization's hold replaced by the advice's
+ * amount, up or down, forced (ledger replaceHold): one hold, never two. A partner-mode program's
+ * partner is told what moved: a force-debit of what was added, a force-credit (adjustment) of what
+ * was released, under the authorization's transaction id. Null when the original is no open
+ * authorization any more: the advice is then a forced hold of its own.
+ */
+async function complete(ctx: ProcessContext, req: Request, c: Checked, originalTxId: string): Promise<Decision | null> {
+  const r = await ctx.ledger.replaceHold({ idempotencyKey: `complete:${c.txId}`, txId: originalTxId, balanceId: c.card.balanceId, amountMinor: c.amountMinor, nowMs: c.nowMs });
+  if (!r.ok) return null;
+  await enqueueAll(ctx, completionCalls(req, c, originalTxId, r.forcedMinor, r.releasedMinor));
+  return concludeCompletion(req, c, originalTxId);
 }
 
 /**
