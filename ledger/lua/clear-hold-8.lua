@@ -104,5 +104,5 @@ redis.call('HSET', KEYS[2], 's', status, 'h', d(held - from_held - rest), 'fh', 
   'db', d(dep_held - d_from - d_rest), 'c', d(cleared + amount))
 -- Fees posted (fp): what a full reversal of the cleared transaction gives back.
 if fee_post > 0 then redis.call('HINCRBY', KEYS[2], 'fp', d(fee_post)) end
-journal(KEYS[4], 'clear', balance_id, tx_id, cur, now, p)
+journal(KEYS[4], 'clear', balance_id, tx_id, cur, now, p, status)
 return finish(KEYS[1], ttl, 'clear', ref, {C_OK, 0, status, from_held, excess, rest, fee_post, ua})

@@ -2,7 +2,7 @@
 -- decided together): each is exactly hold-deposit-then-user-13 (or hold-user-12 without a deposit),
 -- checked and written on its own, in order; one's decline does not affect the others.
 -- Called with a variable number of keys: thirteen per hold, as hold-deposit-then-user-13's KEYS (a
--- hold without a deposit passes its transaction key in place of the deposit tranche), then seven
+-- hold without a deposit passes its transaction key in place of the deposit tranche), then eight
 -- more for a hold that carries its record (HoldArgs.record: write_record's K, includes/record-write.lua).
 -- ARGV per hold, in the same order: the packed fixed arguments (as hold-deposit-then-user-13's
 -- ARGV[1]), '1' when it has a deposit else '0', the number of meta values n, n meta values (name,
@@ -47,7 +47,7 @@ while a <= #ARGV do
       end
       r[9] = write_record(KEYS, k, ARGV, a - 1, answer, nil)
     end
-    k = k + 7
+    k = k + 8
     a = a + 7
   end
   out[#out + 1] = r

@@ -45,6 +45,7 @@ if not t[1] then
     local cur = redis.call('HGET', KEYS[3], 'cur')
     if cur then
       redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', cur, 't', now, 'ty', 'ORPHAN_REVERSAL')
+      journal_state(KEYS[4], op, balance_id, tx_id, cur, S_REVERSED)
     end
   end
   return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0})
@@ -93,5 +94,7 @@ local p = {}
 local u_rel, d_rel, ua, ub
 u_rel, d_rel, ua, ub, amount = release_hold(KEYS[2], KEYS[3], KEYS[5], balance_id .. '|' .. tx_id, k_dep, dacct, 'U:' .. balance_id,
   {amount = amount, held = held, fees_held = fees_held, dep_held = dep_held}, full, new_amount, status, code, mode ~= 'E', p)
-journal(KEYS[4], op, balance_id, tx_id, cur, now, p)
+local reversed = 0
+if mode ~= 'E' then reversed = tonumber(redis.call('HGET', KEYS[2], 'rv') or '0') end
+journal(KEYS[4], op, balance_id, tx_id, cur, now, p, status, reversed)
 return finish(k_idem, ttl, op, ref, {C_OK, 0, status, u_rel, d_rel, ua, ub, amount})
