@@ -35,6 +35,8 @@ import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 import { AppError, hasCode } from '../errors/index.js';
+import { openHistory, type History } from '../history/index.js';
+import { redisFull } from '../stores/redis.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -71,6 +73,8 @@ export interface RunningSwitch {
   feed: TransactionFeed;
   /** Which HTTP server carries the management API: uWebSockets.js or node:http(s). */
   httpServer: 'uws' | 'node';
+  /** The history database: its pool, reads (records, archived journal for the checker), copier and health. */
+  history: History;
   /** Frames read so far and requests read but not yet answered. */
   listenerStats(): { framesRead: number; inflight: number };
   stop(): Promise<void>;
@@ -114,12 +118,23 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => redis.disconnect());
   await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
   // The switch's records index every message of a balance: the ledger keeps no history list of its own.
-  const ledger = await Ledger.open(redis, { balanceHistory: false });
+  // The retention windows go into the ledger's meta, where the deciding threads' ledgers read them.
+  const ledger = await Ledger.open(redis, {
+    balanceHistory: false,
+    windows: { finishedMs: cfg.redisRetentionMs, duplicateMs: cfg.duplicateWindowMs, referenceMs: cfg.referenceRetentionMs },
+  });
   const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
   await maintenance.start();
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const startedMs = Date.now();
+  // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier on this thread.
+  const history = await openHistory({
+    databaseUrl: cfg.databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
+    backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true,
+  });
+  undo.push(() => history.stop());
+  log('info', 'history database', { where: history.where });
   // The outbox's sender: the partner calls that cannot be refused, written by the deciding threads
   // before their answers, are delivered from here with their own keys until the partner takes them.
   const partners = new PartnerClients(programs, metrics.registry, log);
@@ -236,11 +251,17 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   const router = createRouter({
     redis, ledger, programs, cards, customers: new CustomerStore(redis, cards),
-    records: new TransactionRecords(redis, ledger), feed, outbox, partners,
+    records: new TransactionRecords(redis, ledger, history.reads), feed, outbox, partners,
     async health() {
-      let redisOk = false;
-      try { redisOk = managed?.up !== false && (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
-      return { ok: redisOk && listener.listening, detail: { redis: redisOk ? 'up' : 'down', listener: listener.listening ? 'up' : 'down' } };
+      let redisState: 'up' | 'down' | 'full' = 'down';
+      try {
+        if (managed?.up !== false && (await redis.ping()) === 'PONG') redisState = (await redisFull(redis)) ? 'full' : 'up';
+      } catch { redisState = 'down'; }
+      const h = await history.health();
+      return {
+        ok: redisState === 'up' && h.ok && listener.listening,
+        detail: { redis: redisState, history: h.state, ...(h.backlog === null ? {} : { historyBacklog: h.backlog }), listener: listener.listening ? 'up' : 'down' },
+      };
     },
     async metrics() {
       const registry = await refreshed();
@@ -276,6 +297,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
         await outbox.stop().catch(() => undefined);
       }
       await partners.close();
+      // The copier drains what the last answers wrote, then the history database is closed.
+      await history.stop();
       await http.close();
       redis.disconnect();
       if (managed) await managed.stop();
@@ -285,7 +308,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, metrics, ledger, maintenance, feed, httpServer: http.kind, history, listenerStats, stop };
 }
 
 /** The listener's own address as a client reaches it: a wildcard address means loopback. */

@@ -14,6 +14,9 @@
 // Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
+// Journal entries leave Redis once the history copier has them in the history database
+// (history/copier.ts): given that database (an ArchivedJournal), the checker counts the postings
+// of both places, each entry once (the ones still in Redis are left out of the archived sums).
 import { maskPansIn } from '../iso/mask.js';
 import { ledgerKeyKind } from './keys.js';
 import { Cluster, Redis } from 'ioredis';
@@ -50,14 +53,31 @@ export interface Report {
 
 type Client = Redis | Cluster;
 
+/**
+ * The journal entries the history database holds (history/reads.ts implements it). An entry is
+ * named `<group tag> <stream id>` (`g00 1700000000000-0`); `skip` names the entries this check read
+ * from Redis, which the archive leaves out.
+ */
+export interface ArchivedJournal {
+  /** Per "<CUR> <account>", the sum of the archived postings to it minus those from it; with the entry and posting counts. */
+  accountSums(skip: ReadonlySet<string>): Promise<{ sums: Map<string, bigint>; entries: number; postings: number }>;
+  /** The archived entries of these transactions ("<balanceId>|<txId>"), as their stream fields (b, x, c, p). */
+  entriesOf(transactions: readonly string[], skip: ReadonlySet<string>): Promise<Array<{ name: string; fields: Record<string, string> }>>;
+}
+
 const MAX_LISTED_ERRORS = 100;
 const CHUNK = 500;
 const JOURNAL_PAGE = 2000;
 
-export async function checkLedger(redis: Client): Promise<Report> {
+/**
+ * Checks the ledger in `redis`; with `archive`, the postings the history database holds count too
+ * (every switch with history copies its journal there and trims it from Redis).
+ */
+export async function checkLedger(redis: Client, archive: ArchivedJournal | null = null): Promise<Report> {
   const a = new Audit(redis, classify(await scanAll(redis)));
   await a.collectHolds();
   await a.sumJournals();
+  if (archive !== null) await a.sumArchive(archive);
   a.checkReversals();
   await a.checkUsers();
   await a.checkTranches();
@@ -81,6 +101,8 @@ class Audit {
   private readonly heldByTranche = new Map<string, number>();
   private journalEntries = 0;
   private postings = 0;
+  /** The Redis journal entries read, as `<group tag> <id>`: the archive leaves them out. */
+  private readonly inRedis = new Set<string>();
   private openHolds = 0;
   private transfersInFlight = 0;
 
@@ -124,15 +146,32 @@ class Audit {
       let start = '-';
       for (;;) {
         const batch = await this.redis.xrange(jnl, start, '+', 'COUNT', JOURNAL_PAGE);
-        for (const [id, fields] of batch) this.addEntry(jnl, id, fieldMap(fields));
+        for (const [id, fields] of batch) {
+          this.inRedis.add(groupOfKey(jnl) + ' ' + id);
+          this.addEntry(jnl, id, fieldMap(fields));
+        }
         if (batch.length < JOURNAL_PAGE) break;
         start = '(' + batch[batch.length - 1]![0];
       }
     }
   }
 
-  private addEntry(jnl: string, id: string, f: Record<string, string>): void {
-    this.journalEntries++;
+  /**
+   * The history database's postings, each entry once: summed there per account, and the entries of
+   * the transactions marked reversed read back for invariant 5.
+   */
+  async sumArchive(archive: ArchivedJournal): Promise<void> {
+    const { sums, entries, postings } = await archive.accountSums(this.inRedis);
+    this.journalEntries += entries;
+    this.postings += postings;
+    for (const [k, v] of sums) this.posted.set(k, (this.posted.get(k) ?? 0n) + v);
+    if (this.reversals.size === 0) return;
+    for (const e of await archive.entriesOf([...this.reversals.keys()], this.inRedis)) this.addEntry('(archived)', e.name, e.fields, false);
+  }
+
+  /** One journal entry: its postings summed per account (unless `sum` is false: already summed), and its part in a reversal's net. */
+  private addEntry(jnl: string, id: string, f: Record<string, string>, sum = true): void {
+    if (sum) this.journalEntries++;
     const c = f.c ?? '';
     const rev = this.reversals.get((f.b ?? '') + '|' + (f.x ?? ''));
     const user = 'U:' + (f.b ?? '') + ':';
@@ -144,9 +183,11 @@ class Audit {
         continue;
       }
       const n = BigInt(amt);
-      this.postings++;
-      this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0n) - n);
-      this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0n) + n);
+      if (sum) {
+        this.postings++;
+        this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0n) - n);
+        this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0n) + n);
+      }
       if (rev !== undefined && !FEE_CODES.has(code ?? '')) {
         // Principal money in or out of the user balance (moves between its available and blocked cancel out).
         const out = from.startsWith(user);

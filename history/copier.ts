@@ -1,0 +1,469 @@
+// The history copier: moves the ledger's journal and the switch's transaction records from Redis
+// (hot state) to the history database, exactly once, and then lets them leave Redis.
+//
+// What it reads, per slot group: the ledger's journal stream `{gNN}:jnl` (every posting) and the
+// record log `{gNN}:recs:log` (every record written, replaced or forgotten, appended by the same
+// script that writes it). Both are read through one Redis consumer group, `history`, so each entry
+// is delivered to one copier of the switches sharing the Redis, stays pending until acknowledged,
+// and is taken over (XAUTOCLAIM) from a copier that died holding it.
+//
+// A cycle: read up to COPY_BATCH_MAX new entries of each stream (one XREADGROUP per group), write
+// them to PostgreSQL in one statement (a journal entry is keyed by slot group and stream id, a
+// record by id with the stream id as its version, so a replay writes nothing twice), then, once
+// the database has committed, acknowledge and delete them from Redis and start their retention:
+//   - journal entries leave Redis at once (XDEL);
+//   - a transaction a journal entry finished (cleared, reversed, expired) has its hash expire
+//     REDIS_RETENTION later (every later change renews it);
+//   - a record copied expires REDIS_RETENTION later, and the index entries older than that are
+//     trimmed from its balance's and card's indexes (each index also expires REDIS_RETENTION after
+//     its last record, so an idle card's index goes too).
+// When the database is down or slow the same entries are retried with backoff; authorization does
+// not wait for any of this, and the backlog waits in Redis (bounded only by its memory) and drains
+// when the database is back. A Redis restart loses nothing: entries, the consumer group and its
+// acknowledgements are in the AOF.
+import { hostname } from 'node:os';
+import type { Cluster, Redis } from 'ioredis';
+import type pg from 'pg';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { StoreKeys, type Keyspace } from '../ledger/keys.js';
+import type { HistoryWindows } from '../ledger/types.js';
+import type { LogFn } from '../log/index.js';
+
+/** The consumer group every copier reads through. */
+export const CONSUMER_GROUP = 'history';
+/** Entries read from one stream per cycle at most. */
+export const COPY_BATCH_MAX = 2000;
+/** Pause between cycles when the last one did not fill a batch: entries reach the database within about this (plus the copy). */
+export const COPY_INTERVAL_MS = 200;
+/** An entry pending this long with another copier is taken over: that copier is presumed dead. */
+export const CLAIM_IDLE_MS = 10_000;
+/** How often pending entries of dead copiers are looked for. */
+const CLAIM_EVERY_MS = 5000;
+/** Longest wait between two attempts while the database or Redis fails. */
+const RETRY_BACKOFF_MAX_MS = 5000;
+/** Consumers of the group that are not this one, hold nothing and were idle this long are removed. */
+const CONSUMER_IDLE_REMOVE_MS = 3_600_000;
+const CONSUMER_SWEEP_EVERY_MS = 60_000;
+/** A failure is logged at most this often. */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+/** On stop, how long the copier goes on draining what is already in the streams. */
+const STOP_DRAIN_MS = 3000;
+
+type Client = Redis | Cluster;
+
+/** One journal entry as the history database keeps it. */
+interface JournalRow { group: number; ms: number; seq: number; op: string; balanceId: string; txId: string; currency: string; postings: string; status: number | null; reversedMinor: number | null }
+/** One record log entry: a record written (body) or forgotten. */
+interface RecordRow { group: number; ms: number; seq: number; id: string; timeMs: number; balanceId: string | null; cardId: string | null; txId: string | null; forgotten: boolean; body: string }
+
+/** What a cycle read, per stream, with the ids to acknowledge. */
+interface Batch {
+  journal: JournalRow[];
+  records: RecordRow[];
+  /** stream key → ids read (to XACK and XDEL), with the stream's group. */
+  ids: Map<string, { group: number; ids: string[] }>;
+}
+
+export interface Backlog {
+  /** Entries in the streams not yet copied and deleted (journal entries and record log entries). */
+  entries: number;
+  /** Age of the oldest of them, seconds; 0 when there is none. */
+  oldestAgeSeconds: number;
+}
+
+export interface CopierOptions {
+  redis: Client;
+  keys: Keyspace;
+  pool: pg.Pool;
+  windows: HistoryWindows;
+  log: LogFn;
+  registry?: Registry;
+  /** Pause between cycles that did not fill a batch; default COPY_INTERVAL_MS. */
+  intervalMs?: number;
+  /** Clock (ms), for tests. */
+  now?: () => number;
+}
+
+const JOURNAL_SQL = `INSERT INTO history.journal_entries
+  (slot_group, entry_ms, entry_seq, op, balance_id, tx_id, currency, postings, tx_status, tx_reversed_minor)
+  SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::smallint[], $10::bigint[])
+  ON CONFLICT DO NOTHING`;
+const RECORDS_SQL = `INSERT INTO history.records AS r
+  (id, version_ms, version_seq, time_ms, balance_id, card_id, tx_id, forgotten, body)
+  SELECT * FROM unnest($11::uuid[], $12::bigint[], $13::integer[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::boolean[], $19::text[])
+  ON CONFLICT (id) DO UPDATE SET version_ms = EXCLUDED.version_ms, version_seq = EXCLUDED.version_seq, forgotten = EXCLUDED.forgotten,
+    time_ms = CASE WHEN EXCLUDED.forgotten THEN r.time_ms ELSE EXCLUDED.time_ms END,
+    balance_id = CASE WHEN EXCLUDED.forgotten THEN r.balance_id ELSE EXCLUDED.balance_id END,
+    card_id = CASE WHEN EXCLUDED.forgotten THEN r.card_id ELSE EXCLUDED.card_id END,
+    tx_id = CASE WHEN EXCLUDED.forgotten THEN r.tx_id ELSE EXCLUDED.tx_id END,
+    body = CASE WHEN EXCLUDED.forgotten THEN r.body ELSE EXCLUDED.body END
+  WHERE (r.version_ms, r.version_seq) < (EXCLUDED.version_ms, EXCLUDED.version_seq)`;
+/** Both in one statement: one round trip and one commit per batch. */
+const COPY_SQL = `WITH j AS (${JOURNAL_SQL} RETURNING 1), r AS (${RECORDS_SQL} RETURNING 1) SELECT (SELECT count(*) FROM j) AS journal, (SELECT count(*) FROM r) AS records`;
+
+export class HistoryCopier {
+  /** This copier's name in the consumer group: host, pid and start time, unique per process. */
+  readonly consumer = `${hostname()}:${process.pid}:${Date.now().toString(36)}`;
+  private readonly streams: Array<{ group: number; journal: string; records: string }> = [];
+  private readonly now: () => number;
+  private readonly intervalMs: number;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  /** Entries read whose copy failed: retried as they are before anything new is read. */
+  private retry: Batch | null = null;
+  private failures = 0;
+  private nextClaimMs = 0;
+  private nextConsumerSweepMs = 0;
+  private lastErrorLogMs = 0;
+  private groupsReady = false;
+  /** Index key → when it was last trimmed (ms); insertion order is time order. */
+  private readonly trimmed = new Map<string, number>();
+  private readonly trimEveryMs: number;
+  private up = true;
+  private lastSuccessMs = 0;
+  private readonly metrics: ReturnType<typeof copierMetrics> | null;
+
+  constructor(private readonly o: CopierOptions) {
+    for (let g = 0; g < o.keys.groups; g++) this.streams.push({ group: g, journal: o.keys.journals[g]!, records: StoreKeys.recordLog(g) });
+    this.now = o.now ?? Date.now;
+    this.intervalMs = o.intervalMs ?? COPY_INTERVAL_MS;
+    this.trimEveryMs = Math.min(60_000, Math.max(1000, Math.floor(o.windows.finishedMs / 2)));
+    this.metrics = o.registry === undefined ? null : copierMetrics(o.registry, () => this.backlog());
+  }
+
+  /** False from a failed copy until one succeeds: the history database is unreachable (or failing). Not a probe: a quiet copier keeps its last answer. */
+  get databaseUp(): boolean { return this.up; }
+
+  /** Starts copying in the background (a cycle at once, then every intervalMs, sooner while there is more). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stops after the cycle in progress, draining what is already in the streams for up to 3 s. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    const until = this.now() + STOP_DRAIN_MS;
+    while (this.now() < until && this.up) {
+      const n = await this.cycle().catch(() => 0);
+      if (n === 0) break;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let n = 0;
+      try {
+        n = await this.cycle();
+      } catch (err) {
+        this.failed(err);
+      }
+      if (!this.running) break;
+      const pause = this.failures > 0 ? Math.min(250 * 2 ** Math.min(this.failures, 10), RETRY_BACKOFF_MAX_MS) : n >= COPY_BATCH_MAX ? 0 : this.intervalMs;
+      if (pause > 0) await new Promise<void>((r) => { const t = setTimeout(r, pause); this.wake = () => { clearTimeout(t); r(); }; });
+      this.wake = null;
+    }
+  }
+
+  /**
+   * One cycle: the batch that failed last time, else what dead copiers left pending (every few
+   * seconds) and what is new. Resolves with the number of entries copied. Throws when Redis or the
+   * database fails (the batch is kept for the next cycle).
+   */
+  async cycle(): Promise<number> {
+    if (!this.groupsReady) await this.ensureGroups();
+    let batch = this.retry;
+    if (batch === null) {
+      batch = emptyBatch();
+      if (this.now() >= this.nextClaimMs) {
+        this.nextClaimMs = this.now() + CLAIM_EVERY_MS;
+        await this.claimAbandoned(batch);
+      }
+      await this.readNew(batch);
+      if (this.now() >= this.nextConsumerSweepMs) {
+        this.nextConsumerSweepMs = this.now() + CONSUMER_SWEEP_EVERY_MS;
+        await this.sweepConsumers().catch(() => undefined);
+      }
+    }
+    const n = batch.journal.length + batch.records.length;
+    if (batch.ids.size === 0) { this.failures = 0; return 0; }
+    this.retry = batch;
+    if (n > 0) {
+      try {
+        await this.copy(batch);
+      } catch (err) {
+        this.up = false;
+        throw new DatabaseFailure(err);
+      }
+      if (!this.up) this.o.log('info', 'history database reachable again: copying the backlog');
+      this.up = true;
+      this.lastSuccessMs = this.now();
+    }
+    this.retry = null;
+    await this.acknowledge(batch);
+    this.failures = 0;
+    return n;
+  }
+
+  private failed(err: unknown): void {
+    const database = err instanceof DatabaseFailure;
+    const msg = String(((database ? err.cause : err) as Error)?.message ?? err).slice(0, 200);
+    if (/NOGROUP/.test(msg)) this.groupsReady = false;
+    this.failures++;
+    this.metrics?.failures.inc();
+    const now = this.now();
+    if (now - this.lastErrorLogMs >= ERROR_LOG_INTERVAL_MS) {
+      this.lastErrorLogMs = now;
+      this.o.log('warn', database ? 'history copy failed: retrying (authorization goes on; the backlog waits in Redis)' : 'history copier cannot read Redis: retrying', { error: msg });
+    }
+  }
+
+  private async ensureGroups(): Promise<void> {
+    for (const s of this.streams) {
+      for (const key of [s.journal, s.records]) {
+        try {
+          await this.o.redis.xgroup('CREATE', key, CONSUMER_GROUP, '0', 'MKSTREAM');
+        } catch (err) {
+          if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+        }
+      }
+    }
+    this.groupsReady = true;
+  }
+
+  /** New entries of every group's two streams: one XREADGROUP per group (its streams share a slot). */
+  private async readNew(batch: Batch): Promise<void> {
+    const replies = await Promise.all(this.streams.map((s) => this.o.redis.xreadgroup(
+      'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', COPY_BATCH_MAX, 'STREAMS', s.journal, s.records, '>', '>',
+    ) as Promise<Array<[string, Array<[string, string[]]>]> | null>));
+    replies.forEach((reply, i) => {
+      const s = this.streams[i]!;
+      for (const [key, entries] of reply ?? []) this.take(batch, s.group, key === s.journal, key, entries);
+    });
+  }
+
+  /** Entries pending longer than CLAIM_IDLE_MS with any consumer (a copier that died) become this one's. */
+  private async claimAbandoned(batch: Batch): Promise<void> {
+    for (const s of this.streams) {
+      for (const key of [s.journal, s.records]) {
+        const r = await this.o.redis.xautoclaim(key, CONSUMER_GROUP, this.consumer, CLAIM_IDLE_MS, '0-0', 'COUNT', COPY_BATCH_MAX) as [string, Array<[string, string[]] | null>, string[]?];
+        const live = (r[1] ?? []).filter((e): e is [string, string[]] => e !== null && Array.isArray(e[1]));
+        this.take(batch, s.group, key === s.journal, key, live);
+        // Entries deleted while pending come back as ids only (or null): nothing to copy, just acknowledge.
+        const gone = [...(r[2] ?? []), ...(r[1] ?? []).filter((e): e is [string, string[]] => e !== null && !Array.isArray(e[1])).map((e) => e[0])];
+        if (gone.length > 0) idsOf(batch, key, s.group).push(...gone);
+      }
+    }
+  }
+
+  private take(batch: Batch, group: number, isJournal: boolean, key: string, entries: Array<[string, string[]]>): void {
+    if (entries.length === 0) return;
+    const ids = idsOf(batch, key, group);
+    for (const [id, fields] of entries) {
+      ids.push(id);
+      const dash = id.indexOf('-');
+      const ms = Number(id.slice(0, dash));
+      const seq = Number(id.slice(dash + 1));
+      const f = fieldMap(fields);
+      if (isJournal) {
+        batch.journal.push({
+          group, ms, seq, op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings: f.p ?? '',
+          status: f.s === undefined ? null : Number(f.s), reversedMinor: f.rv === undefined ? null : Number(f.rv),
+        });
+      } else if (f.i !== undefined) {
+        batch.records.push(recordRow(group, ms, seq, f));
+      }
+    }
+  }
+
+  /** One statement, one commit: the journal entries and the records (the newest version of each id). */
+  private async copy(batch: Batch): Promise<void> {
+    const started = process.hrtime.bigint();
+    const j = batch.journal;
+    const byId = new Map<string, RecordRow>();
+    for (const r of batch.records) {
+      const had = byId.get(r.id);
+      if (had === undefined || had.ms < r.ms || (had.ms === r.ms && had.seq < r.seq)) byId.set(r.id, r);
+    }
+    const r = [...byId.values()];
+    await this.o.pool.query({
+      name: 'history-copy',
+      text: COPY_SQL,
+      values: [
+        j.map((x) => x.group), j.map((x) => x.ms), j.map((x) => x.seq), j.map((x) => x.op), j.map((x) => x.balanceId), j.map((x) => x.txId),
+        j.map((x) => x.currency), j.map((x) => x.postings), j.map((x) => x.status), j.map((x) => x.reversedMinor),
+        r.map((x) => x.id), r.map((x) => x.ms), r.map((x) => x.seq), r.map((x) => x.timeMs), r.map((x) => x.balanceId), r.map((x) => x.cardId),
+        r.map((x) => x.txId), r.map((x) => x.forgotten), r.map((x) => x.body),
+      ],
+    });
+    const m = this.metrics;
+    if (m !== null) {
+      const committed = this.now();
+      m.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      m.copied.labels('journal_entry').inc(j.length);
+      m.copied.labels('record').inc(batch.records.length);
+      for (const x of j) m.delay.observe(Math.max(0, committed - x.ms) / 1000);
+      for (const x of batch.records) m.delay.observe(Math.max(0, committed - x.ms) / 1000);
+    }
+  }
+
+  /**
+   * The database has the batch: acknowledge and delete its entries, and start the retention of
+   * what it copied (finished transactions' hashes, records, their index entries). One pipeline per
+   * slot group (all of a group's keys share its slot).
+   */
+  private async acknowledge(batch: Batch): Promise<void> {
+    const byGroup = new Map<number, Array<(p: ReturnType<Client['pipeline']>) => void>>();
+    const add = (g: number, f: (p: ReturnType<Client['pipeline']>) => void) => {
+      let l = byGroup.get(g);
+      if (l === undefined) { l = []; byGroup.set(g, l); }
+      l.push(f);
+    };
+    for (const [key, { group, ids }] of batch.ids) {
+      add(group, (p) => { p.xack(key, CONSUMER_GROUP, ...ids); p.xdel(key, ...ids); });
+    }
+    const retainMs = this.o.windows.finishedMs;
+    const finished = new Set<string>();
+    for (const e of batch.journal) {
+      // Status 1 is AUTHORIZED: an open hold stays until it is finished.
+      if (e.status === null || e.status === 1) continue;
+      const g = this.o.keys.groupOfBalance(e.balanceId);
+      if (g < 0) continue;
+      const k = this.o.keys.transaction(g, e.balanceId, e.txId);
+      if (finished.has(k)) continue;
+      finished.add(k);
+      add(g, (p) => { p.pexpire(k, retainMs); });
+    }
+    const now = this.now();
+    for (const r of batch.records) {
+      if (r.forgotten) continue;
+      add(r.group, (p) => { p.pexpire(StoreKeys.record(r.group, r.id), retainMs); });
+      const indexes = r.balanceId === null ? [StoreKeys.recordsUnattributed(r.group)]
+        : r.cardId === null ? [StoreKeys.recordsOfBalance(r.group, r.balanceId)]
+          : [StoreKeys.recordsOfBalance(r.group, r.balanceId), StoreKeys.recordsOfCard(r.group, r.cardId)];
+      for (const k of indexes) {
+        const last = this.trimmed.get(k);
+        if (last !== undefined && now - last < this.trimEveryMs) continue;
+        this.trimmed.delete(k);
+        this.trimmed.set(k, now);
+        // Kept retention after its last record; entries older than retention go (their records have).
+        add(r.group, (p) => { p.zremrangebyscore(k, '-inf', `(${now - retainMs}`); p.pexpire(k, retainMs + this.trimEveryMs); });
+      }
+    }
+    for (const [k, at] of this.trimmed) {
+      if (now - at < this.trimEveryMs) break;
+      this.trimmed.delete(k);
+    }
+    await Promise.all([...byGroup.values()].map(async (fs) => {
+      const p = this.o.redis.pipeline();
+      for (const f of fs) f(p);
+      const res = await p.exec();
+      const err = res?.find(([e]) => e !== null)?.[0];
+      if (err) throw err;
+    }));
+  }
+
+  /** Consumers that died long ago and hold nothing are forgotten by the group. */
+  private async sweepConsumers(): Promise<void> {
+    for (const s of this.streams) {
+      for (const key of [s.journal, s.records]) {
+        const list = await this.o.redis.xinfo('CONSUMERS', key, CONSUMER_GROUP) as Array<Array<string | number>>;
+        for (const c of list) {
+          const m = new Map<string, string | number>();
+          for (let i = 0; i + 1 < c.length; i += 2) m.set(String(c[i]), c[i + 1]!);
+          const name = String(m.get('name'));
+          if (name !== this.consumer && Number(m.get('pending')) === 0 && Number(m.get('idle')) > CONSUMER_IDLE_REMOVE_MS) {
+            await this.o.redis.xgroup('DELCONSUMER', key, CONSUMER_GROUP, name);
+          }
+        }
+      }
+    }
+  }
+
+  /** Entries waiting in the streams (not yet copied and deleted), and the age of the oldest. */
+  async backlog(): Promise<Backlog> {
+    let entries = 0;
+    let oldestMs = Infinity;
+    await Promise.all(this.streams.flatMap((s) => [s.journal, s.records]).map(async (key) => {
+      const [len, first] = await Promise.all([this.o.redis.xlen(key), this.o.redis.xrange(key, '-', '+', 'COUNT', 1)]);
+      entries += len;
+      const id = first[0]?.[0];
+      if (id !== undefined) oldestMs = Math.min(oldestMs, Number(id.slice(0, id.indexOf('-'))));
+    }));
+    return { entries, oldestAgeSeconds: oldestMs === Infinity ? 0 : Math.max(0, this.now() - oldestMs) / 1000 };
+  }
+
+  /** When the last cycle succeeded (ms; 0 before the first). */
+  get lastSuccessAtMs(): number { return this.lastSuccessMs; }
+}
+
+/** A copy the history database refused or did not answer (as opposed to Redis failing). */
+class DatabaseFailure extends Error {
+  constructor(override readonly cause: unknown) { super(String((cause as Error)?.message ?? cause)); }
+}
+
+function emptyBatch(): Batch {
+  return { journal: [], records: [], ids: new Map() };
+}
+
+function idsOf(batch: Batch, key: string, group: number): string[] {
+  let e = batch.ids.get(key);
+  if (e === undefined) { e = { group, ids: [] }; batch.ids.set(key, e); }
+  return e.ids;
+}
+
+function fieldMap(fields: string[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]!] = fields[i + 1]!;
+  return m;
+}
+
+/**
+ * A record log entry as a row. Its balance, card and ledger transaction ids come from the record
+ * itself (stores/record-codec.ts: the compact array's positions 1, 2 and 4, or the object's names).
+ */
+function recordRow(group: number, ms: number, seq: number, f: Record<string, string>): RecordRow {
+  const id = f.i!;
+  if (f.f === '1' || f.v === undefined) return { group, ms, seq, id, timeMs: 0, balanceId: null, cardId: null, txId: null, forgotten: true, body: '' };
+  let balanceId: string | null = null;
+  let cardId: string | null = null;
+  let txId: string | null = null;
+  try {
+    const v = JSON.parse(f.v) as unknown;
+    if (Array.isArray(v)) {
+      balanceId = (v[1] as string | null) ?? null; cardId = (v[2] as string | null) ?? null; txId = (v[4] as string | null) ?? null;
+    } else if (v !== null && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      balanceId = (o.balanceId as string | null) ?? null; cardId = (o.cardId as string | null) ?? null; txId = (o.externalTransactionId as string | null) ?? null;
+    }
+  } catch { /* kept as it is: listed by nothing, found by id */ }
+  return { group, ms, seq, id, timeMs: Number(f.t ?? ms), balanceId, cardId, txId, forgotten: false, body: f.v };
+}
+
+function copierMetrics(registry: Registry, backlog: () => Promise<Backlog>) {
+  let cached: { at: number; b: Promise<Backlog> } | null = null;
+  const sample = () => {
+    const now = Date.now();
+    if (cached === null || now - cached.at > 500) cached = { at: now, b: backlog() };
+    return cached.b;
+  };
+  new Gauge({
+    name: 'switch_history_backlog_entries', help: 'Journal and record log entries in Redis not yet copied to the history database', registers: [registry],
+    async collect() { try { this.set((await sample()).entries); } catch { /* Redis down: last value */ } },
+  });
+  new Gauge({
+    name: 'switch_history_backlog_oldest_age_seconds', help: 'Age of the oldest entry not yet copied to the history database (0: none)', registers: [registry],
+    async collect() { try { this.set((await sample()).oldestAgeSeconds); } catch { /* Redis down: last value */ } },
+  });
+  return {
+    copied: new Counter({ name: 'switch_history_copied_total', help: 'Entries copied to the history database, by kind: journal_entry (the postings of one ledger operation) or record (a transaction record written, replaced or forgotten)', labelNames: ['kind'] as const, registers: [registry] }),
+    delay: new Histogram({ name: 'switch_history_copy_delay_seconds', help: 'Time from an entry\'s write in Redis to its commit in the history database', buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300], registers: [registry] }),
+    batchSeconds: new Histogram({ name: 'switch_history_copy_batch_seconds', help: 'Time of one copy statement (a batch) in the history database', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] }),
+    failures: new Counter({ name: 'switch_history_copy_failures_total', help: 'Copy cycles that failed (history database or Redis unreachable); the entries are retried', registers: [registry] }),
+  };
+}
