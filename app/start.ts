@@ -35,7 +35,7 @@ import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 import { AppError, hasCode } from '../errors/index.js';
-import { openHistory, type History } from '../history/index.js';
+import { openHistory, startSupervisedPostgres, type History, type SupervisedPostgres } from '../history/index.js';
 import { redisFull } from '../stores/redis.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
@@ -99,6 +99,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // Read before anything is started, so an unreadable ISO_TLS_* file stops start-up with one line at once.
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
   let managed: SupervisedRedis | null = null;
+  let pgStarting: Promise<SupervisedPostgres> | null = null;
   let redisUrl = cfg.redisUrl;
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
   // never serves on without its ledger.
@@ -110,6 +111,13 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     redisUrl = managed.url;
     undo.push(() => managed?.stop());
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
+  }
+  // The managed PostgreSQL (history), once Redis has its directory: its first start runs initdb,
+  // whose flush to disk would hold up Redis's fsyncs if the two overlapped.
+  if (cfg.databaseUrl === null) {
+    const server = await startSupervisedPostgres({ dir: cfg.pgDir, detached: true, log });
+    undo.push(() => server.stop());
+    pgStarting = Promise.resolve(server);
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
@@ -131,7 +139,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier on this thread.
   const history = await openHistory({
     databaseUrl: cfg.databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
-    backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true,
+    backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true, server: pgStarting,
   });
   undo.push(() => history.stop());
   log('info', 'history database', { where: history.where });

@@ -39,6 +39,8 @@ export interface HistoryOptions {
   backlogMaxAgeMs: number;
   /** The managed server in a process group of its own (npm start: a Ctrl-C reaches the switch first). */
   detached?: boolean;
+  /** A managed server already starting (startSupervisedPostgres, begun alongside Redis to save start-up time); absent: started here. */
+  server?: Promise<SupervisedPostgres> | null;
 }
 
 /** What GET /health says of the history database. */
@@ -71,7 +73,7 @@ export interface History {
 export async function openHistory(o: HistoryOptions): Promise<History> {
   let managed: SupervisedPostgres | null = null;
   if (o.databaseUrl === null) {
-    managed = await startSupervisedPostgres({ dir: o.pgDir, detached: o.detached ?? false, log: o.log });
+    managed = await (o.server ?? startSupervisedPostgres({ dir: o.pgDir, detached: o.detached ?? false, log: o.log }));
     o.log('info', 'managed postgres started', { dir: o.pgDir, pid: managed.pid });
   }
   const where = managed === null ? redactUrl(o.databaseUrl!) : `managed postgres in ${o.pgDir}`;

@@ -11,9 +11,14 @@
 //
 // PostgreSQL refuses to run as root: started by root, the server (and initdb) run as the
 // `postgres` system user that the Debian package creates, and the data directory is given to it.
+// That user must be able to walk the path to the cluster; when a directory above PG_DIR does not
+// let it through (a checkout under /root, a private temporary directory), the cluster is kept in
+// /var/lib/antaca/pg/<id>/data instead and `data` in PG_DIR is a symbolic link to it (the link
+// and the files beside it stay where they are; a kept cluster whose PG_DIR is gone is removed by
+// the next such start).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { accessSync, chmodSync, chownSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { AppError } from '../errors/index.js';
@@ -29,6 +34,8 @@ export const PG_DATABASE = 'antaca';
 const OWNERFILE = 'postgres.owner';
 const URLFILE = 'postgres.url';
 const SECRETFILE = 'postgres.secret';
+/** Where clusters are kept whose PG_DIR the postgres user cannot reach (see the header). */
+const RELOCATED_ROOT = '/var/lib/antaca/pg';
 /** Linux limits a Unix socket path to 107 bytes. */
 const SOCKET_PATH_MAX_BYTES = 107;
 
@@ -105,18 +112,59 @@ function runAs(): RunAs | null {
   return { uid: Number(f[2]), gid: Number(f[3]), name: 'postgres' };
 }
 
-/**
- * The server runs as `user`: every directory above the data directory must let it through.
- * Throws SW_ERR_PG_SETUP naming the first that does not (a data dir under /root, say).
- */
-function checkReachable(dir: string, user: RunAs): void {
-  for (let d = dirname(dir); ; d = dirname(d)) {
+/** The first directory above `path` that `user` may not pass through, or null when it reaches it. */
+function blockedAbove(path: string, user: RunAs): string | null {
+  for (let d = dirname(path); ; d = dirname(d)) {
     const st = statSync(d);
     const through = st.uid === user.uid ? (st.mode & 0o100) !== 0 : st.gid === user.gid ? (st.mode & 0o010) !== 0 : (st.mode & 0o001) !== 0;
-    if (!through) {
-      throw new AppError('SW_ERR_PG_SETUP', `the managed PostgreSQL runs as the ${user.name} system user, which cannot reach ${dir} (${d} does not let it through): set PG_DIR to a directory it can reach (e.g. /var/lib/antaca/pg), or DATABASE_URL to an existing PostgreSQL`);
-    }
-    if (d === dirname(d)) return;
+    if (!through) return d;
+    if (d === dirname(d)) return null;
+  }
+}
+
+/**
+ * The cluster directory the server is started on: `<dir>/data`, or, when the server's user cannot
+ * reach it, the kept cluster `data` links to (made on first use). Throws SW_ERR_PG_SETUP when a
+ * cluster is already in `<dir>/data` and that user cannot reach it.
+ */
+function clusterDir(dir: string, user: RunAs | null, log: PgLog | undefined): string {
+  const link = join(dir, 'data');
+  const isLink = (() => { try { return lstatSync(link).isSymbolicLink(); } catch { return false; } })();
+  if (isLink) return resolve(dir, readlinkSync(link));
+  if (user === null) return link;
+  const blocked = blockedAbove(link, user);
+  if (blocked === null) return link;
+  if (existsSync(link)) {
+    throw new AppError('SW_ERR_PG_SETUP', `the managed PostgreSQL runs as the ${user.name} system user, which cannot reach ${link} (${blocked} does not let it through): let it through, or move the cluster elsewhere and set PG_DIR`);
+  }
+  removeAbandoned();
+  const home = join(RELOCATED_ROOT, createHash('sha256').update(dir).digest('hex').slice(0, 16));
+  mkdirSync(home, { recursive: true, mode: 0o711 });
+  for (let d = home; d !== dirname(RELOCATED_ROOT); d = dirname(d)) chmodSync(d, statSync(d).mode | 0o011);
+  if (blockedAbove(join(home, 'data'), user) !== null) {
+    throw new AppError('SW_ERR_PG_SETUP', `the managed PostgreSQL runs as the ${user.name} system user, which cannot reach ${dir} (${blocked} does not let it through) nor ${home}: set PG_DIR to a directory it can reach, or DATABASE_URL`);
+  }
+  writeFileSync(join(home, 'origin'), dir + '\n');
+  symlinkSync(join(home, 'data'), link);
+  log?.('info', `the postgres user cannot reach ${dir} (${blocked} does not let it through): its cluster is kept in ${home}/data, linked from ${link}`);
+  return join(home, 'data');
+}
+
+/** Kept clusters whose PG_DIR is gone (or links elsewhere), and that no server runs on, are removed. */
+function removeAbandoned(): void {
+  let homes: string[] = [];
+  try { homes = readdirSync(RELOCATED_ROOT); } catch { return; }
+  for (const h of homes) {
+    const home = join(RELOCATED_ROOT, h);
+    try {
+      const origin = readFileSync(join(home, 'origin'), 'utf8').trim();
+      let linked = '';
+      try { linked = resolve(origin, readlinkSync(join(origin, 'data'))); } catch { /* gone */ }
+      if (linked === join(home, 'data')) continue;
+      const pid = Number(readFileSync(join(home, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (Number.isInteger(pid) && pid > 1 && isPostgres(pid)) continue;
+    } catch { /* no pid file: nothing runs there */ }
+    rmSync(home, { recursive: true, force: true });
   }
 }
 
@@ -133,7 +181,8 @@ function chownTo(p: string, user: RunAs | null): void {
 function runTool(bin: string, args: string[], user: RunAs | null, what: string): void {
   const r = spawnSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...(user === null ? {} : { uid: user.uid, gid: user.gid }), env: { ...process.env, LC_ALL: 'C' }, cwd: '/' });
   if (r.error !== undefined || r.status !== 0) {
-    const last = `${r.stderr ?? ''}\n${r.stdout ?? ''}`.split('\n').map((l) => l.trim()).filter((l) => l !== '').pop() ?? String(r.error?.message ?? `exit ${r.status}`);
+    const lines = (s: string | undefined) => (s ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const last = lines(r.stderr).pop() ?? lines(r.stdout).pop() ?? String(r.error?.message ?? `exit ${r.status}`);
     throw new AppError('SW_ERR_PG_SETUP', `${what} failed: ${last}`);
   }
 }
@@ -152,15 +201,19 @@ function ensureCluster(bin: string, dir: string, dataDir: string, user: RunAs | 
   chownTo(dataDir, user);
   const password = randomBytes(24).toString('base64url');
   writeFileSync(secretFile, password + '\n', { mode: 0o600 });
-  // initdb reads the password from a file the server's user can read; it is removed at once.
-  const pwfile = join(dir, 'initdb.pw');
+  // initdb reads the password from a file the server's user can read (beside the cluster, which
+  // it can reach); it is removed at once.
+  const pwfile = join(dirname(dataDir), 'initdb.pw');
   writeFileSync(pwfile, password + '\n', { mode: 0o600 });
   chownTo(pwfile, user);
   try {
+    // initdb's own flush fsyncs its thousand files one by one (seconds); one syncfs of the file
+    // system after it (PostgreSQL 17's --sync-method=syncfs) leaves the same on disk, sooner.
     runTool(join(bin, 'initdb'), [
       '-D', dataDir, '-U', PG_ROLE, '--pwfile', pwfile, '--auth-local=trust', '--auth-host=scram-sha-256',
-      '-E', 'UTF8', '--locale=C', ...(fsync ? [] : ['--no-sync']),
+      '-E', 'UTF8', '--locale=C', '--no-sync',
     ], user, 'initdb');
+    if (fsync) runTool('sync', ['-f', dataDir], null, 'syncing the new cluster to disk');
   } finally {
     rmSync(pwfile, { force: true });
   }
@@ -215,16 +268,13 @@ export async function startManagedPostgres(opts: ManagedPostgresOptions): Promis
   const bin = postgresBinDir();
   if (bin === null) throw new AppError('SW_ERR_PG_NOT_INSTALLED');
   const dir = resolve(opts.dir);
-  const dataDir = join(dir, 'data');
   const user = runAs();
   mkdirSync(dir, { recursive: true });
-  if (user !== null) {
-    chmodSync(dir, statSync(dir).mode | 0o011);
-    checkReachable(dataDir, user);
-  }
   const ownerFile = join(dir, OWNERFILE);
   claimDataDir(ownerFile, (pid) => new AppError('SW_ERR_PG_DIR_IN_USE', `another switch (pid ${pid}) is running with PostgreSQL data dir ${dir}: stop it first, or set PG_DIR to another directory`));
   try {
+    if (user !== null) chmodSync(dir, statSync(dir).mode | 0o011);
+    const dataDir = clusterDir(dir, user, opts.log);
     await takeOver(dataDir);
     const password = ensureCluster(bin, dir, dataDir, user, opts.fsync ?? true, opts.log);
     return await spawnPostgres(bin, opts, dir, dataDir, user, password);

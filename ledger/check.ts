@@ -473,7 +473,35 @@ Where the ledger is found (environment variables, first that applies):
   REDIS_URL       a Redis
   REDIS_DIR       the switch's managed redis-server data dir (default var/redis): its running
                   server, or one started on its data for the check
-  otherwise       redis://127.0.0.1:6379`;
+  otherwise       redis://127.0.0.1:6379
+
+Where the history database is (its journal entries count with those still in Redis):
+  DATABASE_URL    a PostgreSQL
+  PG_DIR          the switch's managed PostgreSQL directory (default var/pg): its running server,
+                  or one started on its data for the check
+  otherwise       none: only the journal entries still in Redis are counted`;
+
+/** The history database of the check, found as USAGE says; null when there is none. */
+async function openArchive(env: NodeJS.ProcessEnv): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
+  const h = await import('../history/index.js');
+  const dir = env.PG_DIR || 'var/pg';
+  let url = env.DATABASE_URL || h.managedPostgresUrl(dir);
+  let server: Awaited<ReturnType<typeof h.startManagedPostgres>> | null = null;
+  if (!url && h.hasManagedCluster(dir)) {
+    server = await h.startManagedPostgres({ dir });
+    url = server.url;
+  }
+  if (!url) return null;
+  const pool = h.historyPool({ url });
+  try {
+    await pool.query('SELECT 1 FROM history.journal_entries LIMIT 1');
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await server?.stop();
+    throw new Error(`cannot read the history database at ${h.redactUrl(url)}: ${(err as Error).message}`);
+  }
+  return { archive: new h.HistoryReads(pool), where: h.redactUrl(url), async close() { await pool.end().catch(() => {}); await server?.stop(); } };
+}
 
 async function main(): Promise<number> {
   parseCommandLine('ledger:check', process.argv.slice(2), () => USAGE, {}, 2);
@@ -506,9 +534,18 @@ async function main(): Promise<number> {
     return 2;
   }
   client.on('error', () => {});
+  let history: Awaited<ReturnType<typeof openArchive>> = null;
   try {
-    const report = await checkLedger(client);
-    process.stdout.write(`checked ${where}\n` + formatReport(report) + '\n');
+    history = await openArchive(env);
+  } catch (e) {
+    process.stderr.write(`ledger check: ${maskPansIn((e as Error).message)}\n`);
+    client.disconnect();
+    await managed?.stop();
+    return 2;
+  }
+  try {
+    const report = await checkLedger(client, history?.archive ?? null);
+    process.stdout.write(`checked ${where}` + (history === null ? ' (no history database: only the journal entries still in Redis count)' : ` and the history database ${history.where}`) + '\n' + formatReport(report) + '\n');
     return report.ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${maskPansIn((e as Error).message)}\n`);
@@ -516,6 +553,7 @@ async function main(): Promise<number> {
   } finally {
     client.disconnect();
     await managed?.stop();
+    await history?.close();
   }
 }
 
