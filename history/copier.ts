@@ -22,12 +22,14 @@
 // when the database is back. A Redis restart loses nothing: entries, the consumer group and its
 // acknowledgements are in the AOF.
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import type pg from 'pg';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { StoreKeys, type Keyspace } from '../ledger/keys.js';
 import type { HistoryWindows } from '../ledger/types.js';
 import type { LogFn } from '../log/index.js';
+import { loadScripts, projectRoot, scriptCall, type ScriptFn } from '../ledger/scripts.js';
 
 /** The consumer group every copier reads through. */
 export const CONSUMER_GROUP = 'history';
@@ -56,6 +58,11 @@ interface JournalRow { group: number; ms: number; seq: number; op: string; balan
 /** One record log entry: a record written (body) or forgotten. */
 interface RecordRow { group: number; ms: number; seq: number; id: string; timeMs: number; balanceId: string | null; cardId: string | null; txId: string | null; forgotten: boolean; body: string }
 
+let settleScript: { lua: string; numberOfKeys: number | null } | undefined;
+
+/** What acknowledging a batch does in one slot group (history-settle-n.lua's arguments). */
+interface Settle { journalIds: string[]; logIds: string[]; expire: Set<string>; trim: string[] }
+
 /** What a cycle read, per stream, with the ids to acknowledge. */
 interface Batch {
   journal: JournalRow[];
@@ -80,17 +87,28 @@ export interface CopierOptions {
   registry?: Registry;
   /** Pause between cycles that did not fill a batch; default COPY_INTERVAL_MS. */
   intervalMs?: number;
+  /** Entries read from one stream per cycle at most; default COPY_BATCH_MAX (benchmarks vary it). */
+  batchMax?: number;
   /** Clock (ms), for tests. */
   now?: () => number;
 }
 
+// Each column of a batch goes as one text parameter (column()): its values joined by RS (0x1e:
+// never in an id, a number or a JSON text, which escapes control characters) after a first
+// element that is dropped, so that an empty value survives; in a nullable column an empty value
+// is null. Joining strings costs the copier next to nothing, where text[] parameters are escaped
+// value by value; PostgreSQL splits them again (string_to_array) and unnest pairs the columns up.
+const SEP = '\x1e';
+const col = (n: number, type: string, nullable = true) => `(string_to_array($${n}, E'\\x1e'${nullable ? ", ''" : ''}))[2:]::${type}[]`;
 const JOURNAL_SQL = `INSERT INTO history.journal_entries
   (slot_group, entry_ms, entry_seq, op, balance_id, tx_id, currency, postings, tx_status, tx_reversed_minor)
-  SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::integer[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::smallint[], $10::bigint[])
+  SELECT * FROM unnest(${col(1, 'smallint')}, ${col(2, 'bigint')}, ${col(3, 'integer')}, ${col(4, 'text', false)}, ${col(5, 'text', false)}, ${col(6, 'text', false)},
+    ${col(7, 'text', false)}, ${col(8, 'text', false)}, ${col(9, 'smallint')}, ${col(10, 'bigint')})
   ON CONFLICT DO NOTHING`;
 const RECORDS_SQL = `INSERT INTO history.records AS r
   (id, version_ms, version_seq, time_ms, balance_id, card_id, tx_id, forgotten, body)
-  SELECT * FROM unnest($11::uuid[], $12::bigint[], $13::integer[], $14::bigint[], $15::text[], $16::text[], $17::text[], $18::boolean[], $19::text[])
+  SELECT * FROM unnest(${col(11, 'uuid')}, ${col(12, 'bigint')}, ${col(13, 'integer')}, ${col(14, 'bigint')}, ${col(15, 'text')}, ${col(16, 'text')},
+    ${col(17, 'text')}, ${col(18, 'boolean')}, ${col(19, 'text', false)})
   ON CONFLICT (id) DO UPDATE SET version_ms = EXCLUDED.version_ms, version_seq = EXCLUDED.version_seq, forgotten = EXCLUDED.forgotten,
     time_ms = CASE WHEN EXCLUDED.forgotten THEN r.time_ms ELSE EXCLUDED.time_ms END,
     balance_id = CASE WHEN EXCLUDED.forgotten THEN r.balance_id ELSE EXCLUDED.balance_id END,
@@ -107,6 +125,7 @@ export class HistoryCopier {
   private readonly streams: Array<{ group: number; journal: string; records: string }> = [];
   private readonly now: () => number;
   private readonly intervalMs: number;
+  private readonly batchMax: number;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -123,13 +142,18 @@ export class HistoryCopier {
   private up = true;
   private lastSuccessMs = 0;
   private readonly metrics: ReturnType<typeof copierMetrics> | null;
+  /** history/lua/history-settle-n.lua on the client. */
+  private readonly settle: ScriptFn;
 
   constructor(private readonly o: CopierOptions) {
     for (let g = 0; g < o.keys.groups; g++) this.streams.push({ group: g, journal: o.keys.journals[g]!, records: StoreKeys.recordLog(g) });
     this.now = o.now ?? Date.now;
     this.intervalMs = o.intervalMs ?? COPY_INTERVAL_MS;
+    this.batchMax = o.batchMax ?? COPY_BATCH_MAX;
     this.trimEveryMs = Math.min(60_000, Math.max(1000, Math.floor(o.windows.finishedMs / 2)));
     this.metrics = o.registry === undefined ? null : copierMetrics(o.registry, () => this.backlog());
+    settleScript ??= loadScripts(join(projectRoot(), 'history', 'lua')).find((s) => s.name === 'history-settle')!;
+    this.settle = scriptCall(o.redis, settleScript);
   }
 
   /** False from a failed copy until one succeeds: the history database is unreachable (or failing). Not a probe: a quiet copier keeps its last answer. */
@@ -164,7 +188,7 @@ export class HistoryCopier {
         this.failed(err);
       }
       if (!this.running) break;
-      const pause = this.failures > 0 ? Math.min(250 * 2 ** Math.min(this.failures, 10), RETRY_BACKOFF_MAX_MS) : n >= COPY_BATCH_MAX ? 0 : this.intervalMs;
+      const pause = this.failures > 0 ? Math.min(250 * 2 ** Math.min(this.failures, 10), RETRY_BACKOFF_MAX_MS) : n >= this.batchMax ? 0 : this.intervalMs;
       if (pause > 0) await new Promise<void>((r) => { const t = setTimeout(r, pause); this.wake = () => { clearTimeout(t); r(); }; });
       this.wake = null;
     }
@@ -239,7 +263,7 @@ export class HistoryCopier {
   /** New entries of every group's two streams: one XREADGROUP per group (its streams share a slot). */
   private async readNew(batch: Batch): Promise<void> {
     const replies = await Promise.all(this.streams.map((s) => this.o.redis.xreadgroup(
-      'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', COPY_BATCH_MAX, 'STREAMS', s.journal, s.records, '>', '>',
+      'GROUP', CONSUMER_GROUP, this.consumer, 'COUNT', this.batchMax, 'STREAMS', s.journal, s.records, '>', '>',
     ) as Promise<Array<[string, Array<[string, string[]]>]> | null>));
     replies.forEach((reply, i) => {
       const s = this.streams[i]!;
@@ -251,7 +275,7 @@ export class HistoryCopier {
   private async claimAbandoned(batch: Batch): Promise<void> {
     for (const s of this.streams) {
       for (const key of [s.journal, s.records]) {
-        const r = await this.o.redis.xautoclaim(key, CONSUMER_GROUP, this.consumer, CLAIM_IDLE_MS, '0-0', 'COUNT', COPY_BATCH_MAX) as [string, Array<[string, string[]] | null>, string[]?];
+        const r = await this.o.redis.xautoclaim(key, CONSUMER_GROUP, this.consumer, CLAIM_IDLE_MS, '0-0', 'COUNT', this.batchMax) as [string, Array<[string, string[]] | null>, string[]?];
         const live = (r[1] ?? []).filter((e): e is [string, string[]] => e !== null && Array.isArray(e[1]));
         this.take(batch, s.group, key === s.journal, key, live);
         // Entries deleted while pending come back as ids only (or null): nothing to copy, just acknowledge.
@@ -269,14 +293,10 @@ export class HistoryCopier {
       const dash = id.indexOf('-');
       const ms = Number(id.slice(0, dash));
       const seq = Number(id.slice(dash + 1));
-      const f = fieldMap(fields);
-      if (isJournal) {
-        batch.journal.push({
-          group, ms, seq, op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings: f.p ?? '',
-          status: f.s === undefined ? null : Number(f.s), reversedMinor: f.rv === undefined ? null : Number(f.rv),
-        });
-      } else if (f.i !== undefined) {
-        batch.records.push(recordRow(group, ms, seq, f));
+      if (isJournal) batch.journal.push(journalRow(group, ms, seq, fields));
+      else {
+        const r = recordRow(group, ms, seq, fields);
+        if (r !== null) batch.records.push(r);
       }
     }
   }
@@ -290,15 +310,15 @@ export class HistoryCopier {
       const had = byId.get(r.id);
       if (had === undefined || had.ms < r.ms || (had.ms === r.ms && had.seq < r.seq)) byId.set(r.id, r);
     }
-    const r = [...byId.values()];
+    const r = byId.size === batch.records.length ? batch.records : [...byId.values()];
     await this.o.pool.query({
       name: 'history-copy',
       text: COPY_SQL,
       values: [
-        j.map((x) => x.group), j.map((x) => x.ms), j.map((x) => x.seq), j.map((x) => x.op), j.map((x) => x.balanceId), j.map((x) => x.txId),
-        j.map((x) => x.currency), j.map((x) => x.postings), j.map((x) => x.status), j.map((x) => x.reversedMinor),
-        r.map((x) => x.id), r.map((x) => x.ms), r.map((x) => x.seq), r.map((x) => x.timeMs), r.map((x) => x.balanceId), r.map((x) => x.cardId),
-        r.map((x) => x.txId), r.map((x) => x.forgotten), r.map((x) => x.body),
+        column(j, (x) => x.group), column(j, (x) => x.ms), column(j, (x) => x.seq), column(j, (x) => x.op), column(j, (x) => x.balanceId),
+        column(j, (x) => x.txId), column(j, (x) => x.currency), column(j, (x) => x.postings), column(j, (x) => x.status), column(j, (x) => x.reversedMinor),
+        column(r, (x) => x.id), column(r, (x) => x.ms), column(r, (x) => x.seq), column(r, (x) => x.timeMs), column(r, (x) => x.balanceId),
+        column(r, (x) => x.cardId), column(r, (x) => x.txId), column(r, (x) => (x.forgotten ? 't' : 'f')), column(r, (x) => x.body),
       ],
     });
     const m = this.metrics;
@@ -314,35 +334,32 @@ export class HistoryCopier {
 
   /**
    * The database has the batch: acknowledge and delete its entries, and start the retention of
-   * what it copied (finished transactions' hashes, records, their index entries). One pipeline per
-   * slot group (all of a group's keys share its slot).
+   * what it copied (finished transactions' hashes, records, their index entries), with one call of
+   * history/lua/history-settle-n.lua per slot group (its keys share the group's slot).
    */
   private async acknowledge(batch: Batch): Promise<void> {
-    const byGroup = new Map<number, Array<(p: ReturnType<Client['pipeline']>) => void>>();
-    const add = (g: number, f: (p: ReturnType<Client['pipeline']>) => void) => {
-      let l = byGroup.get(g);
-      if (l === undefined) { l = []; byGroup.set(g, l); }
-      l.push(f);
+    const retainMs = this.o.windows.finishedMs;
+    const now = this.now();
+    const work = new Map<number, Settle>();
+    const of = (g: number): Settle => {
+      let w = work.get(g);
+      if (w === undefined) { w = { journalIds: [], logIds: [], expire: new Set(), trim: [] }; work.set(g, w); }
+      return w;
     };
     for (const [key, { group, ids }] of batch.ids) {
-      add(group, (p) => { p.xack(key, CONSUMER_GROUP, ...ids); p.xdel(key, ...ids); });
+      const w = of(group);
+      if (key === this.streams[group]?.journal) w.journalIds = ids; else w.logIds = ids;
     }
-    const retainMs = this.o.windows.finishedMs;
-    const finished = new Set<string>();
     for (const e of batch.journal) {
       // Status 1 is AUTHORIZED: an open hold stays until it is finished.
       if (e.status === null || e.status === 1) continue;
-      const g = this.o.keys.groupOfBalance(e.balanceId);
-      if (g < 0) continue;
-      const k = this.o.keys.transaction(g, e.balanceId, e.txId);
-      if (finished.has(k)) continue;
-      finished.add(k);
-      add(g, (p) => { p.pexpire(k, retainMs); });
+      if (this.o.keys.groupOfBalance(e.balanceId) !== e.group) continue;
+      of(e.group).expire.add(this.o.keys.transaction(e.group, e.balanceId, e.txId));
     }
-    const now = this.now();
     for (const r of batch.records) {
       if (r.forgotten) continue;
-      add(r.group, (p) => { p.pexpire(StoreKeys.record(r.group, r.id), retainMs); });
+      const w = of(r.group);
+      w.expire.add(StoreKeys.record(r.group, r.id));
       const indexes = r.balanceId === null ? [StoreKeys.recordsUnattributed(r.group)]
         : r.cardId === null ? [StoreKeys.recordsOfBalance(r.group, r.balanceId)]
           : [StoreKeys.recordsOfBalance(r.group, r.balanceId), StoreKeys.recordsOfCard(r.group, r.cardId)];
@@ -351,20 +368,18 @@ export class HistoryCopier {
         if (last !== undefined && now - last < this.trimEveryMs) continue;
         this.trimmed.delete(k);
         this.trimmed.set(k, now);
-        // Kept retention after its last record; entries older than retention go (their records have).
-        add(r.group, (p) => { p.zremrangebyscore(k, '-inf', `(${now - retainMs}`); p.pexpire(k, retainMs + this.trimEveryMs); });
+        w.trim.push(k);
       }
     }
     for (const [k, at] of this.trimmed) {
       if (now - at < this.trimEveryMs) break;
       this.trimmed.delete(k);
     }
-    await Promise.all([...byGroup.values()].map(async (fs) => {
-      const p = this.o.redis.pipeline();
-      for (const f of fs) f(p);
-      const res = await p.exec();
-      const err = res?.find(([e]) => e !== null)?.[0];
-      if (err) throw err;
+    await Promise.all([...work].map(([g, w]) => {
+      const s = this.streams[g]!;
+      const expire = [...w.expire];
+      return this.settle(2 + expire.length + w.trim.length, s.journal, s.records, ...expire, ...w.trim,
+        CONSUMER_GROUP, retainMs, now - retainMs, retainMs + this.trimEveryMs, expire.length, w.journalIds.join(','), w.logIds.join(','));
     }));
   }
 
@@ -417,32 +432,79 @@ function idsOf(batch: Batch, key: string, group: number): string[] {
   return e.ids;
 }
 
-function fieldMap(fields: string[]): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]!] = fields[i + 1]!;
-  return m;
+/**
+ * A journal entry's fields as the ledger writes them (ledger/lua/includes/common.lua journal):
+ * o, b, x, c, p, then s and rv when it has them; read by name when they come in another order.
+ */
+function journalRow(group: number, ms: number, seq: number, f: string[]): JournalRow {
+  if (f[0] !== 'o' || f[2] !== 'b' || f[4] !== 'x' || f[6] !== 'c' || f[8] !== 'p' || (f.length > 10 && f[10] !== 's')) {
+    const m: Record<string, string> = {};
+    for (let i = 0; i + 1 < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+    return {
+      group, ms, seq, op: m.o ?? '', balanceId: m.b ?? '', txId: m.x ?? '', currency: m.c ?? '', postings: m.p ?? '',
+      status: m.s === undefined ? null : Number(m.s), reversedMinor: m.rv === undefined ? null : Number(m.rv),
+    };
+  }
+  return {
+    group, ms, seq, op: f[1]!, balanceId: f[3]!, txId: f[5]!, currency: f[7]!, postings: f[9]!,
+    status: f.length > 11 ? Number(f[11]) : null, reversedMinor: f.length > 13 && f[12] === 'rv' ? Number(f[13]) : null,
+  };
 }
 
 /**
- * A record log entry as a row. Its balance, card and ledger transaction ids come from the record
- * itself (stores/record-codec.ts: the compact array's positions 1, 2 and 4, or the object's names).
+ * A record log entry as a row: i, t, v for a record written (record-write.lua log_record), i, f for
+ * one forgotten. Its balance, card and ledger transaction ids come from the record itself
+ * (stores/record-codec.ts: the compact array's positions 1, 2 and 4, or the object's names).
  */
-function recordRow(group: number, ms: number, seq: number, f: Record<string, string>): RecordRow {
-  const id = f.i!;
-  if (f.f === '1' || f.v === undefined) return { group, ms, seq, id, timeMs: 0, balanceId: null, cardId: null, txId: null, forgotten: true, body: '' };
-  let balanceId: string | null = null;
-  let cardId: string | null = null;
-  let txId: string | null = null;
+function recordRow(group: number, ms: number, seq: number, f: string[]): RecordRow | null {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < f.length; i += 2) m[f[i]!] = f[i + 1]!;
+  const id = m.i;
+  if (id === undefined) return null;
+  if (m.f === '1' || m.v === undefined) return { group, ms, seq, id, timeMs: 0, balanceId: null, cardId: null, txId: null, forgotten: true, body: '' };
+  const ids = leadingIds(m.v);
+  return { group, ms, seq, id, timeMs: Number(m.t ?? ms), balanceId: ids[0], cardId: ids[1], txId: ids[2], forgotten: false, body: m.v };
+}
+
+/**
+ * Balance id, card id and ledger transaction id of a stored record: read off the front of the
+ * compact array (`[1,"<balance>"|null,"<card>"|null,"<resource>","<txId>"|null,...`) without
+ * parsing the rest, which is most of it; a record in another form is parsed whole.
+ */
+export function leadingIds(body: string): [string | null, string | null, string | null] {
+  if (body.startsWith('[1,')) {
+    const out: Array<string | null> = [];
+    let i = 3;
+    for (let n = 0; n < 4; n++) {
+      if (body.startsWith('null,', i)) { out.push(null); i += 5; continue; }
+      if (body.charCodeAt(i) !== 34 /* " */) { out.length = 0; break; }
+      const end = body.indexOf('"', i + 1);
+      const v = body.slice(i + 1, end);
+      if (end < 0 || v.includes('\\') || body.charCodeAt(end + 1) !== 44 /* , */) { out.length = 0; break; }
+      out.push(v);
+      i = end + 2;
+    }
+    if (out.length === 4) return [out[0]!, out[1]!, out[3]!];
+  }
   try {
-    const v = JSON.parse(f.v) as unknown;
-    if (Array.isArray(v)) {
-      balanceId = (v[1] as string | null) ?? null; cardId = (v[2] as string | null) ?? null; txId = (v[4] as string | null) ?? null;
-    } else if (v !== null && typeof v === 'object') {
+    const v = JSON.parse(body) as unknown;
+    if (Array.isArray(v)) return [(v[1] as string | null) ?? null, (v[2] as string | null) ?? null, (v[4] as string | null) ?? null];
+    if (v !== null && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      balanceId = (o.balanceId as string | null) ?? null; cardId = (o.cardId as string | null) ?? null; txId = (o.externalTransactionId as string | null) ?? null;
+      return [(o.balanceId as string | null) ?? null, (o.cardId as string | null) ?? null, (o.externalTransactionId as string | null) ?? null];
     }
   } catch { /* kept as it is: listed by nothing, found by id */ }
-  return { group, ms, seq, id, timeMs: Number(f.t ?? ms), balanceId, cardId, txId, forgotten: false, body: f.v };
+  return [null, null, null];
+}
+
+/** A column of a batch as one parameter (see SEP): a first element that is dropped, then the values; null is empty. */
+function column<T>(rows: readonly T[], value: (row: T) => string | number | null): string {
+  let s = '-';
+  for (const r of rows) {
+    const v = value(r);
+    s += SEP + (v === null ? '' : v);
+  }
+  return s;
 }
 
 function copierMetrics(registry: Registry, backlog: () => Promise<Backlog>) {

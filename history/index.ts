@@ -21,8 +21,8 @@ export { startManagedPostgres, startSupervisedPostgres, managedPostgresUrl, hasM
 
 /** How long a health probe of the database may take before it counts as down. */
 const PROBE_TIMEOUT_MS = 1000;
-/** A probe's answer is reused this long (health is polled; the database is not hammered). */
-const PROBE_CACHE_MS = 1000;
+/** How often the history's health (a probe of the database, the backlog) is measured in the background; /health answers the latest at once. */
+const HEALTH_EVERY_MS = 1000;
 /** While the schema cannot be applied (database unreachable at start), it is tried again this often. */
 const MIGRATE_RETRY_MS = 5000;
 
@@ -112,23 +112,29 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
     await managed?.stop();
     throw err;
   }
-  let probe: { at: number; up: Promise<boolean> } | null = null;
-  const probeUp = (): Promise<boolean> => {
-    const now = Date.now();
-    if (probe === null || now - probe.at > PROBE_CACHE_MS) probe = { at: now, up: probeDatabase(pool) };
-    return probe.up;
+  // Measured in the background, so that /health answers at once whatever the database does.
+  const measure = async (): Promise<HistoryHealth> => {
+    const up = managed?.up !== false && await probeDatabase(pool);
+    const backlog = await copier.backlog().catch(() => null);
+    const behind = backlog !== null && backlog.oldestAgeSeconds * 1000 > o.backlogMaxAgeMs;
+    const state = !up ? 'down' : behind ? 'behind' : 'up';
+    return { ok: state === 'up', state, backlog };
   };
+  let latest: HistoryHealth | null = null;
+  let measuring: Promise<HistoryHealth> | null = null;
+  const refresh = (): Promise<HistoryHealth> => {
+    measuring ??= measure().then((h) => { latest = h; return h; }).finally(() => { measuring = null; });
+    return measuring;
+  };
+  const healthTimer = setInterval(() => { void refresh(); }, HEALTH_EVERY_MS);
+  healthTimer.unref();
   return {
     pool, reads: new HistoryReads(pool), copier, managed, where,
-    async health() {
-      const up = managed?.up !== false && await probeUp();
-      const backlog = await copier.backlog().catch(() => null);
-      const behind = backlog !== null && backlog.oldestAgeSeconds * 1000 > o.backlogMaxAgeMs;
-      const state = !up ? 'down' : behind ? 'behind' : 'up';
-      return { ok: state === 'up', state, backlog };
-    },
+    health: () => (latest === null ? refresh() : Promise.resolve(latest)),
     async stop() {
       stopped = true;
+      clearInterval(healthTimer);
+      await measuring?.catch(() => null);
       if (retryTimer !== null) clearTimeout(retryTimer);
       await copier.stop();
       await pool.end().catch(() => {});
