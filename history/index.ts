@@ -7,6 +7,7 @@ import type { Registry } from 'prom-client';
 import type { Ledger } from '../ledger/index.js';
 import type { LogFn } from '../log/index.js';
 import { hasCode } from '../errors/index.js';
+import { Keyspace } from '../ledger/keys.js';
 import { HistoryCopier, type Backlog } from './copier.js';
 import { historyPool, redactUrl } from './db.js';
 import { migrate } from './migrate.js';
@@ -90,6 +91,7 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
     try {
       const applied = await migrate(pool);
       if (applied.length > 0) o.log('info', 'history database schema migrated', { applied, where });
+      await pairWithLedger(pool, o.redis, o.log, where);
       return true;
     } catch (err) {
       if (hasCode(err, 'SW_ERR_HISTORY_SCHEMA')) throw err;
@@ -141,6 +143,28 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
       await managed?.stop();
     },
   };
+}
+
+/**
+ * The ledger in Redis names the history database it is copied to (its database id, in the
+ * ledger's meta hash), so that `npm run ledger:check` reads the right one. A ledger that named
+ * another is said so in a warning: its history so far is in that database.
+ */
+async function pairWithLedger(pool: pg.Pool, redis: Redis | Cluster, log: LogFn, where: string): Promise<void> {
+  const id = await historyDatabaseId(pool);
+  const before = await redis.hget(Keyspace.metaKey(), HISTORY_DATABASE_FIELD);
+  if (before === id) return;
+  if (before !== null) log('warn', 'this ledger was copied to another history database until now: its earlier history is there, and a ledger check reads this one', { where, before, now: id });
+  await redis.hset(Keyspace.metaKey(), HISTORY_DATABASE_FIELD, id);
+}
+
+/** The ledger meta hash's field naming the history database (history.settings database_id). */
+export const HISTORY_DATABASE_FIELD = 'hdb';
+
+/** The history database's id (history.settings). */
+export async function historyDatabaseId(pool: pg.Pool): Promise<string> {
+  const r = await pool.query<{ value: string }>(`SELECT value FROM history.settings WHERE name = 'database_id'`);
+  return r.rows[0]?.value ?? '';
 }
 
 /** True when the database answers a trivial query within PROBE_TIMEOUT_MS. */

@@ -475,15 +475,21 @@ Where the ledger is found (environment variables, first that applies):
                   server, or one started on its data for the check
   otherwise       redis://127.0.0.1:6379
 
-Where the history database is (its journal entries count with those still in Redis):
+Where the history database is (its journal entries count with those still in Redis), when the
+ledger names one (a switch copied it there; the database must be that one):
   DATABASE_URL    a PostgreSQL
   PG_DIR          the switch's managed PostgreSQL directory (default var/pg): its running server,
-                  or one started on its data for the check
-  otherwise       none: only the journal entries still in Redis are counted`;
+                  or one started on its data for the check`;
 
-/** The history database of the check, found as USAGE says; null when there is none. */
-async function openArchive(env: NodeJS.ProcessEnv): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
+/**
+ * The history database of the check, found as USAGE says; null when the ledger names none (it has
+ * never been copied anywhere). Throws when the ledger names one and the database found is another,
+ * or cannot be read.
+ */
+async function openArchive(env: NodeJS.ProcessEnv, redis: Client): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
   const h = await import('../history/index.js');
+  const wanted = await redis.hget(Keyspace.metaKey(), h.HISTORY_DATABASE_FIELD);
+  if (wanted === null) return null;
   const dir = env.PG_DIR || 'var/pg';
   let url = env.DATABASE_URL || h.managedPostgresUrl(dir);
   let server: Awaited<ReturnType<typeof h.startManagedPostgres>> | null = null;
@@ -491,14 +497,20 @@ async function openArchive(env: NodeJS.ProcessEnv): Promise<{ archive: ArchivedJ
     server = await h.startManagedPostgres({ dir });
     url = server.url;
   }
-  if (!url) return null;
+  if (!url) throw new Error(`this ledger is copied to a history database (id ${wanted}) and none is found: set DATABASE_URL, or PG_DIR to the switch's managed PostgreSQL`);
   const pool = h.historyPool({ url });
+  let id = '';
   try {
-    await pool.query('SELECT 1 FROM history.journal_entries LIMIT 1');
+    id = await h.historyDatabaseId(pool);
   } catch (err) {
     await pool.end().catch(() => {});
     await server?.stop();
     throw new Error(`cannot read the history database at ${h.redactUrl(url)}: ${(err as Error).message}`);
+  }
+  if (id !== wanted) {
+    await pool.end().catch(() => {});
+    await server?.stop();
+    throw new Error(`the history database at ${h.redactUrl(url)} (id ${id || 'none'}) is not this ledger's (id ${wanted}): set DATABASE_URL or PG_DIR to the switch's`);
   }
   return { archive: new h.HistoryReads(pool), where: h.redactUrl(url), async close() { await pool.end().catch(() => {}); await server?.stop(); } };
 }
@@ -536,7 +548,7 @@ async function main(): Promise<number> {
   client.on('error', () => {});
   let history: Awaited<ReturnType<typeof openArchive>> = null;
   try {
-    history = await openArchive(env);
+    history = await openArchive(env, client);
   } catch (e) {
     process.stderr.write(`ledger check: ${maskPansIn((e as Error).message)}\n`);
     client.disconnect();
@@ -545,7 +557,7 @@ async function main(): Promise<number> {
   }
   try {
     const report = await checkLedger(client, history?.archive ?? null);
-    process.stdout.write(`checked ${where}` + (history === null ? ' (no history database: only the journal entries still in Redis count)' : ` and the history database ${history.where}`) + '\n' + formatReport(report) + '\n');
+    process.stdout.write(`checked ${where}` + (history === null ? ' (never copied to a history database: its whole journal is in Redis)' : ` and its history database ${history.where}`) + '\n' + formatReport(report) + '\n');
     return report.ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${maskPansIn((e as Error).message)}\n`);

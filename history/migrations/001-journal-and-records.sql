@@ -63,3 +63,11 @@ SELECT r.id, r.time_ms, to_timestamp(r.time_ms / 1000.0) AS recorded_at, r.balan
        b AS body
   FROM history.records r, LATERAL (SELECT r.body::jsonb AS b) j
  WHERE NOT r.forgotten;
+
+-- The database's identity: the switch writes it into the ledger it copies from (Redis), so that a
+-- check of that ledger reads the history of this database and no other.
+CREATE TABLE history.settings (
+  name  text PRIMARY KEY,
+  value text NOT NULL
+);
+INSERT INTO history.settings (name, value) VALUES ('database_id', md5(random()::text || clock_timestamp()::text));
