@@ -56,9 +56,14 @@ function cpuSeconds(pid: number): number {
   } catch { return 0; }
 }
 
-/** CPU seconds of a postmaster and every process it forked (its backends, checkpointer, WAL writer). */
+/** CPU seconds of a postmaster and every process it forked (its backends, checkpointer, WAL writer), those that have exited included. */
 function postgresCpuSeconds(postmaster: number): number {
-  let total = cpuSeconds(postmaster);
+  let total = 0;
+  try {
+    const stat = readFileSync(`/proc/${postmaster}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total = (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
+  } catch { /* gone */ }
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
