@@ -161,10 +161,16 @@ async function pairWithLedger(pool: pg.Pool, redis: Redis | Cluster, log: LogFn,
 /** The ledger meta hash's field naming the history database (history.settings database_id). */
 export const HISTORY_DATABASE_FIELD = 'hdb';
 
-/** The history database's id (history.settings). */
+/** The history database's id (history.settings); '' for a database without the schema. Throws when it cannot be read. */
 export async function historyDatabaseId(pool: pg.Pool): Promise<string> {
-  const r = await pool.query<{ value: string }>(`SELECT value FROM history.settings WHERE name = 'database_id'`);
-  return r.rows[0]?.value ?? '';
+  try {
+    const r = await pool.query<{ value: string }>(`SELECT value FROM history.settings WHERE name = 'database_id'`);
+    return r.rows[0]?.value ?? '';
+  } catch (err) {
+    // 3F000 no such schema, 42P01 no such table: not a history database (yet).
+    if ((err as { code?: string }).code === '42P01' || (err as { code?: string }).code === '3F000') return '';
+    throw err;
+  }
 }
 
 /** True when the database answers a trivial query within PROBE_TIMEOUT_MS. */

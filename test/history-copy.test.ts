@@ -150,6 +150,8 @@ t.test('the history database stopped and started mid-traffic: authorization goes
     const items = (await r.json() as { items: Array<{ responseCode: string }> }).items;
     t.equal(items.length, 30, `${card.cardId}: every authorization listed, those answered while history was down too`);
   }
+  await app.stop();
+  await again.stop();
 });
 
 t.test('Redis restarted: the copier picks up where it was; nothing missing, nothing twice', async (t) => {
@@ -170,6 +172,8 @@ t.test('Redis restarted: the copier picks up where it was; nothing missing, noth
   t.same(new Set(await traffic(c2, cards, 10)), new Set(['00']));
   await drained(redis.client);
   await assertComplete(t, app, redis.client);
+  await app.stop();
+  await back.stop();
 });
 
 t.test('the switch killed with SIGKILL mid-copy: the next one takes its pending entries over; nothing missing, nothing twice', async (t) => {

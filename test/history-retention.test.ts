@@ -76,6 +76,7 @@ t.test('a transaction\'s whole life with windows of seconds: copied, trimmed, li
   const before = await listAll(api, `cardId=${card.cardId}`, 2);
   t.equal(before.items.length, 6, 'every message of the card listed: three authorizations, a clearing, a decline, a reversal');
   const byBalanceBefore = await listAll(api, `balanceId=${card.balanceId}`, 3);
+  const summaryBefore = (await api.get('/secure/summary')).json;
 
   const pool = w.s.app.history.pool;
   const inPg = await pool.query('SELECT count(*)::int AS n FROM history.records WHERE card_id = $1 AND NOT forgotten', [card.cardId]);
@@ -98,6 +99,7 @@ t.test('a transaction\'s whole life with windows of seconds: copied, trimmed, li
   t.same(after.items, before.items, 'the same objects, in the same order, from the history database');
   t.equal(after.pages, before.pages, 'and the same pages');
   t.same((await listAll(api, `balanceId=${card.balanceId}`, 3)).items, byBalanceBefore.items, 'by balance too');
+  t.same((await api.get('/secure/summary')).json, summaryBefore, 'the summary is the same: the balances hold what was archived');
   for (const item of before.items) {
     const one = await api.get(`/secure/transactions/${item.id as string}`);
     t.equal(one.status, 200);
