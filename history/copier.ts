@@ -166,12 +166,22 @@ export class HistoryCopier {
     this.loop = this.run();
   }
 
-  /** Stops after the cycle in progress, draining what is already in the streams for up to 3 s. */
+  /**
+   * Stops after the cycle in progress, draining what is already in the streams for up to 3 s. A
+   * cycle still waiting on a slow database after that is left to finish on its own: what it had
+   * read stays pending in Redis, for the next start.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.wake?.();
-    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.loop!.then(() => true),
+      new Promise<boolean>((r) => { timer = setTimeout(() => r(false), STOP_DRAIN_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) return;
     const until = this.now() + STOP_DRAIN_MS;
     while (this.now() < until && this.up) {
       const n = await this.cycle().catch(() => 0);

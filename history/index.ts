@@ -24,6 +24,8 @@ export { startManagedPostgres, startSupervisedPostgres, managedPostgresUrl, hasM
 const PROBE_TIMEOUT_MS = 1000;
 /** How often the history's health (a probe of the database, the backlog) is measured in the background; /health answers the latest at once. */
 const HEALTH_EVERY_MS = 1000;
+/** How long a stop waits for the pool's connections to close. */
+const POOL_END_WAIT_MS = 2000;
 /** While the schema cannot be applied (database unreachable at start), it is tried again this often. */
 const MIGRATE_RETRY_MS = 5000;
 
@@ -139,7 +141,8 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
       await measuring?.catch(() => null);
       if (retryTimer !== null) clearTimeout(retryTimer);
       await copier.stop();
-      await pool.end().catch(() => {});
+      // A statement still running on a database that hangs is not waited for past a moment.
+      await Promise.race([pool.end().catch(() => {}), new Promise((r) => setTimeout(r, POOL_END_WAIT_MS).unref())]);
       await managed?.stop();
     },
   };
