@@ -4,6 +4,7 @@ import type { TlsPaths } from '../switch/net/transport.js';
 import { availableParallelism } from 'node:os';
 import { AppError } from '../errors/index.js';
 import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from '../log/index.js';
+import { defaultPgDir } from '../history/pg-server.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -53,7 +54,7 @@ export interface SwitchConfig {
   logLevel: LogLevel;
   /** DATABASE_URL: an existing PostgreSQL for the history; null: a private one is started in pgDir. */
   databaseUrl: string | null;
-  /** PG_DIR, default ./var/pg: the managed PostgreSQL's directory (DATABASE_URL unset). */
+  /** PG_DIR, default ./var/pg (./var/pg-<hash of the address> with REDIS_URL or REDIS_CLUSTER): the managed PostgreSQL's directory (DATABASE_URL unset). */
   pgDir: string;
   /** REDIS_RETENTION, default 72h: a finished transaction's hash and its records stay in Redis this long once copied to history. */
   redisRetentionMs: number;
@@ -165,7 +166,7 @@ function historySettings(env: Env): Pick<SwitchConfig, 'databaseUrl' | 'pgDir' |
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new AppError('SW_ERR_CONFIG', 'DATABASE_URL must be a postgresql:// (or postgres://) URL');
   return {
     databaseUrl,
-    pgDir: env.PG_DIR || 'var/pg',
+    pgDir: env.PG_DIR || defaultPgDir(env.REDIS_URL || null, env.REDIS_CLUSTER || null),
     redisRetentionMs: duration(env, 'REDIS_RETENTION', '72h', 1000),
     duplicateWindowMs: duration(env, 'DUPLICATE_WINDOW', '48h', 1000),
     referenceRetentionMs: duration(env, 'REFERENCE_RETENTION', '45d', 1000),

@@ -35,7 +35,7 @@ import { LowBalanceWatcher } from '../adapters/low-balance.js';
 import { PartnerClients, partnerSender } from '../adapters/partners.js';
 import { partnerMetrics } from '../adapters/partner-metrics.js';
 import { AppError, hasCode } from '../errors/index.js';
-import { openHistory, startSupervisedPostgres, type History, type SupervisedPostgres } from '../history/index.js';
+import { managedPostgresUrl, openHistory, startSupervisedPostgres, type History, type SupervisedPostgres } from '../history/index.js';
 import { redisFull } from '../stores/redis.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
@@ -113,11 +113,20 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
   }
   // The managed PostgreSQL (history), once Redis has its directory: its first start runs initdb,
-  // whose flush to disk would hold up Redis's fsyncs if the two overlapped.
-  if (cfg.databaseUrl === null) {
-    const server = await startSupervisedPostgres({ dir: cfg.pgDir, detached: true, log });
-    undo.push(() => server.stop());
-    pgStarting = Promise.resolve(server);
+  // whose flush to disk would hold up Redis's fsyncs if the two overlapped. A directory another
+  // live switch owns (a second switch on the same ledger) is not refused: its server is shared.
+  let databaseUrl = cfg.databaseUrl;
+  if (databaseUrl === null) {
+    try {
+      const server = await startSupervisedPostgres({ dir: cfg.pgDir, detached: true, log });
+      undo.push(() => server.stop());
+      pgStarting = Promise.resolve(server);
+    } catch (err) {
+      const running = hasCode(err, 'SW_ERR_PG_DIR_IN_USE') ? managedPostgresUrl(cfg.pgDir) : null;
+      if (running === null) throw err;
+      databaseUrl = running;
+      log('info', 'the managed PostgreSQL of PG_DIR belongs to another live switch: sharing it (it stops with that switch)', { dir: cfg.pgDir, error: (err as Error).message });
+    }
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
@@ -138,7 +147,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const startedMs = Date.now();
   // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier on this thread.
   const history = await openHistory({
-    databaseUrl: cfg.databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
+    databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
     backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true, server: pgStarting,
   });
   undo.push(() => history.stop());

@@ -18,7 +18,7 @@ export { HistoryCopier, type Backlog } from './copier.js';
 export { HistoryReads } from './reads.js';
 export { historyPool, redactUrl, type HistoryTarget } from './db.js';
 export { migrate, loadMigrations, schemaVersion } from './migrate.js';
-export { startManagedPostgres, startSupervisedPostgres, managedPostgresUrl, hasManagedCluster, postgresBinDir, type ManagedPostgres, type SupervisedPostgres, type PgConnection } from './pg-server.js';
+export { startManagedPostgres, startSupervisedPostgres, managedPostgresUrl, hasManagedCluster, postgresBinDir, defaultPgDir, type ManagedPostgres, type SupervisedPostgres, type PgConnection } from './pg-server.js';
 
 /** How long a health probe of the database may take before it counts as down. */
 const PROBE_TIMEOUT_MS = 1000;

@@ -240,6 +240,16 @@ function isPostgres(pid: number): boolean {
   try { return /(^|\/)postgres(\0|$)/.test(readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0')[0] + '\0'); } catch { return false; }
 }
 
+/**
+ * PG_DIR's default: `var/pg` beside a managed Redis; with REDIS_URL or REDIS_CLUSTER,
+ * `var/pg-<8 hex digits of that address>`, so that switches of different ledgers started in one
+ * working directory keep their histories apart (a history database belongs to one ledger).
+ */
+export function defaultPgDir(redisUrl: string | null, redisCluster: string | null): string {
+  const at = redisCluster || redisUrl;
+  return at ? `var/pg-${createHash('sha256').update(at).digest('hex').slice(0, 8)}` : 'var/pg';
+}
+
 /** URL of the running managed PostgreSQL of a directory (PG_DIR), or null when none runs there. */
 export function managedPostgresUrl(dir: string): string | null {
   const abs = resolve(dir);

@@ -478,8 +478,9 @@ Where the ledger is found (environment variables, first that applies):
 Where the history database is (its journal entries count with those still in Redis), when the
 ledger names one (a switch copied it there; the database must be that one):
   DATABASE_URL    a PostgreSQL
-  PG_DIR          the switch's managed PostgreSQL directory (default var/pg): its running server,
-                  or one started on its data for the check`;
+  PG_DIR          the switch's managed PostgreSQL directory (default var/pg, or with REDIS_URL or
+                  REDIS_CLUSTER var/pg-<8 hex digits of the address>, as the switch's): its
+                  running server, or one started on its data for the check`;
 
 /**
  * The history database of the check, found as USAGE says; null when the ledger names none (it has
@@ -490,7 +491,7 @@ async function openArchive(env: NodeJS.ProcessEnv, redis: Client): Promise<{ arc
   const h = await import('../history/index.js');
   const wanted = await redis.hget(Keyspace.metaKey(), h.HISTORY_DATABASE_FIELD);
   if (wanted === null) return null;
-  const dir = env.PG_DIR || 'var/pg';
+  const dir = env.PG_DIR || h.defaultPgDir(env.REDIS_URL || null, env.REDIS_CLUSTER || null);
   let url = env.DATABASE_URL || h.managedPostgresUrl(dir);
   let server: Awaited<ReturnType<typeof h.startManagedPostgres>> | null = null;
   if (!url && h.hasManagedCluster(dir)) {
