@@ -4,6 +4,7 @@ import type { TlsPaths } from '../switch/net/transport.js';
 import { availableParallelism } from 'node:os';
 import { AppError } from '../errors/index.js';
 import { LOG_LEVELS, LOG_LEVEL_DEFAULT, type LogLevel } from '../log/index.js';
+import { defaultPgDir } from '../history/pg-server.js';
 
 export interface SwitchConfig {
   isoHost: string;             // ISO_HOST, default 127.0.0.1
@@ -68,6 +69,18 @@ export interface SwitchConfig {
   sandboxExplicit: boolean;
   /** LOG_LEVEL, default info: fatal, error, warn, info, debug (adds a line per decided message), trace or silent. */
   logLevel: LogLevel;
+  /** DATABASE_URL: an existing PostgreSQL for the history; null: a private one is started in pgDir. */
+  databaseUrl: string | null;
+  /** PG_DIR, default ./var/pg (./var/pg-<hash of the address> with REDIS_URL or REDIS_CLUSTER): the managed PostgreSQL's directory (DATABASE_URL unset). */
+  pgDir: string;
+  /** REDIS_RETENTION, default 72h: a finished transaction's hash and its records stay in Redis this long once copied to history. */
+  redisRetentionMs: number;
+  /** DUPLICATE_WINDOW, default 48h: a repeat within it gets the first answer byte for byte (ISO 8583 duplicates). */
+  duplicateWindowMs: number;
+  /** REFERENCE_RETENTION, default 45d: what a reversal or clearing finds its original by stays this long. */
+  referenceRetentionMs: number;
+  /** HISTORY_BACKLOG_MAX_AGE, default 60s: /health answers 503 when the oldest entry not yet copied to history is older. */
+  historyBacklogMaxAgeMs: number;
 }
 
 export type { TlsPaths };
@@ -80,6 +93,27 @@ function int(env: Env, name: string, dflt: number, min: number, max: number): nu
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new AppError('SW_ERR_CONFIG', `${name}=${v} is not an integer between ${min} and ${max}`);
   return n;
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A duration setting ("72h", "45d", "5s", "1500ms", "10m") in ms: a positive integer and one unit
+ * of ms, s, m, h, d. Every retention window of the switch is read through it. Returns null for
+ * anything else.
+ */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,12})(ms|s|m|h|d)$/.exec(text.trim());
+  if (m === null) return null;
+  const ms = Number(m[1]) * DURATION_UNITS_MS[m[2]!]!;
+  return ms > 0 && Number.isSafeInteger(ms) ? ms : null;
+}
+
+function duration(env: Env, name: string, dflt: string, minMs: number): number {
+  const v = env[name];
+  const ms = parseDuration(v === undefined || v === '' ? dflt : v);
+  if (ms === null || ms < minMs) throw new AppError('SW_ERR_CONFIG', `${name}=${v} is not a duration of at least ${minMs} ms (a whole number and a unit: ms, s, m, h or d, e.g. ${dflt})`);
+  return ms;
 }
 
 function oneOf<T extends string>(env: Env, name: string, dflt: T, allowed: readonly T[]): T {
@@ -146,6 +180,21 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
     lowBalanceCheckMs: int(env, 'LOW_BALANCE_CHECK_MS', 1000, 50, 3_600_000),
     ...sandboxOf(env, httpHost, httpTls),
     logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVEL_DEFAULT, LOG_LEVELS),
+    ...historySettings(env),
+  };
+}
+
+/** The history database and the retention windows of hot state in Redis (docs/ledger.md, "Hot state and history"). */
+function historySettings(env: Env): Pick<SwitchConfig, 'databaseUrl' | 'pgDir' | 'redisRetentionMs' | 'duplicateWindowMs' | 'referenceRetentionMs' | 'historyBacklogMaxAgeMs'> {
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new AppError('SW_ERR_CONFIG', 'DATABASE_URL must be a postgresql:// (or postgres://) URL');
+  return {
+    databaseUrl,
+    pgDir: env.PG_DIR || defaultPgDir(env.REDIS_URL || null, env.REDIS_CLUSTER || null),
+    redisRetentionMs: duration(env, 'REDIS_RETENTION', '72h', 1000),
+    duplicateWindowMs: duration(env, 'DUPLICATE_WINDOW', '48h', 1000),
+    referenceRetentionMs: duration(env, 'REFERENCE_RETENTION', '45d', 1000),
+    historyBacklogMaxAgeMs: duration(env, 'HISTORY_BACKLOG_MAX_AGE', '60s', 1000),
   };
 }
 

@@ -33,6 +33,8 @@ import { AppError, hasCode } from '../errors/index.js';
 import { loadKeySet, SoftwareKeyStore, type KeyStore } from '../cardauth/keys.js';
 import { loadEncryptionKey, type EncryptionKey } from '../api/jwe.js';
 import { CardDataBuilder } from '../cardauth/card-data.js';
+import { managedPostgresUrl, openHistory, startSupervisedPostgres, type History, type SupervisedPostgres } from '../history/index.js';
+import { redisFull } from '../stores/redis.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
@@ -78,6 +80,8 @@ export interface RunningSwitch {
   feed: TransactionFeed;
   /** Which HTTP server carries the management API: uWebSockets.js or node:http(s). */
   httpServer: 'uws' | 'node';
+  /** The history database: its pool, reads (records, archived journal for the checker), copier and health. */
+  history: History;
   /** Frames read so far and requests read but not yet answered. */
   listenerStats(): { framesRead: number; inflight: number };
   stop(): Promise<void>;
@@ -103,6 +107,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
   const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
   let managed: SupervisedRedis | null = null;
+  let pgStarting: Promise<SupervisedPostgres> | null = null;
   let redisUrl = cfg.redisUrl;
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
   // never serves on without its ledger.
@@ -114,6 +119,22 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     redisUrl = managed.url;
     undo.push(() => managed?.stop());
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
+  }
+  // The managed PostgreSQL (history), once Redis has its directory: its first start runs initdb,
+  // whose flush to disk would hold up Redis's fsyncs if the two overlapped. A directory another
+  // live switch owns (a second switch on the same ledger) is not refused: its server is shared.
+  let databaseUrl = cfg.databaseUrl;
+  if (databaseUrl === null) {
+    try {
+      const server = await startSupervisedPostgres({ dir: cfg.pgDir, detached: true, log });
+      undo.push(() => server.stop());
+      pgStarting = Promise.resolve(server);
+    } catch (err) {
+      const running = hasCode(err, 'SW_ERR_PG_DIR_IN_USE') ? managedPostgresUrl(cfg.pgDir) : null;
+      if (running === null) throw err;
+      databaseUrl = running;
+      log('info', 'the managed PostgreSQL of PG_DIR belongs to another live switch: sharing it (it stops with that switch)', { dir: cfg.pgDir, error: (err as Error).message });
+    }
   }
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
@@ -129,12 +150,23 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   undo.push(() => redis.disconnect());
   await reachable(redis, redisUrl ?? cfg.redisCluster ?? '');
   // The switch's records index every message of a balance: the ledger keeps no history list of its own.
-  const ledger = await Ledger.open(redis, { balanceHistory: false });
+  // The retention windows go into the ledger's meta, where the deciding threads' ledgers read them.
+  const ledger = await Ledger.open(redis, {
+    balanceHistory: false,
+    windows: { finishedMs: cfg.redisRetentionMs, duplicateMs: cfg.duplicateWindowMs, referenceMs: cfg.referenceRetentionMs },
+  });
   const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
   await maintenance.start();
   undo.push(() => maintenance.stop());
   const metrics = createMetrics();
   const startedMs = Date.now();
+  // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier on this thread.
+  const history = await openHistory({
+    databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
+    backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true, server: pgStarting,
+  });
+  undo.push(() => history.stop());
+  log('info', 'history database', { where: history.where });
   // The outbox's sender: the partner calls that cannot be refused and the notifications, written by
   // the deciding threads before their answers, are delivered from here with their own keys until the
   // partner (or the webhook receiver) takes them.
@@ -252,11 +284,17 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   const router = createRouter({
     redis, ledger, programs, cards, keys, encryptionKey, customers: new CustomerStore(redis, cards),
-    records: new TransactionRecords(redis, ledger), feed, outbox, partners,
+    records: new TransactionRecords(redis, ledger, history.reads), feed, outbox, partners,
     async health() {
-      let redisOk = false;
-      try { redisOk = managed?.up !== false && (await redis.ping()) === 'PONG'; } catch { redisOk = false; }
-      return { ok: redisOk && listener.listening, detail: { redis: redisOk ? 'up' : 'down', listener: listener.listening ? 'up' : 'down' } };
+      let redisState: 'up' | 'down' | 'full' = 'down';
+      try {
+        if (managed?.up !== false && (await redis.ping()) === 'PONG') redisState = (await redisFull(redis)) ? 'full' : 'up';
+      } catch { redisState = 'down'; }
+      const h = await history.health();
+      return {
+        ok: redisState === 'up' && h.ok && listener.listening,
+        detail: { redis: redisState, history: h.state, ...(h.backlog === null ? {} : { historyBacklog: h.backlog }), listener: listener.listening ? 'up' : 'down' },
+      };
     },
     async metrics() {
       const registry = await refreshed();
@@ -298,6 +336,8 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
         await outbox.stop().catch(() => undefined);
       }
       await partners.close();
+      // The copier drains what the last answers wrote, then the history database is closed.
+      await history.stop();
       await http.close();
       redis.disconnect();
       if (managed) await managed.stop();
@@ -307,7 +347,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
   fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
   const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, keys, encryptionKey, metrics, ledger, maintenance, feed, httpServer: http.kind, listenerStats, stop };
+  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, keys, encryptionKey, metrics, ledger, maintenance, feed, httpServer: http.kind, history, listenerStats, stop };
 }
 
 /**

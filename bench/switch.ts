@@ -560,7 +560,9 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
   variant?.funded(balances, fundsMinor);
   let target: Target;
   try {
-    target = await startSwitchProcess(placement, redis.url, secret, variant?.env);
+    // The switch's history database: a managed PostgreSQL of its own beside its Redis (initdb on
+    // the session's first start), not the working directory's var/pg.
+    target = await startSwitchProcess(placement, redis.url, secret, { PG_DIR: join(dir, 'pg'), ...variant?.env });
   } catch (err) {
     // Nothing of a session that did not start may keep the bench from ending.
     await redis.stop();

@@ -243,6 +243,10 @@ export const ERRORS = {
   SW_ERR_REDIS_UNREACHABLE: internal('startup', 'The Redis named by REDIS_URL or REDIS_CLUSTER does not answer.'),
   SW_ERR_REDIS_NOT_INSTALLED: internal('startup', 'redis-server is not installed: run `sudo apt-get install -y redis-server`, or set REDIS_URL to an existing Redis (redis://host:port)'),
   SW_ERR_REDIS_DIR_IN_USE: internal('startup', 'Another live switch (or ledger check) owns the Redis data directory.'),
+  SW_ERR_PG_NOT_INSTALLED: internal('startup', 'The PostgreSQL server is not installed: run `sudo apt-get install -y postgresql`, or set DATABASE_URL to an existing PostgreSQL (postgresql://user:password@host:port/database)'),
+  SW_ERR_PG_DIR_IN_USE: internal('startup', 'Another live switch (or ledger check) owns the PostgreSQL data directory.'),
+  SW_ERR_PG_SETUP: internal('startup', 'The managed PostgreSQL cannot be set up: started as root without the `postgres` system user, a data directory that user cannot reach, or initdb failed.'),
+  SW_ERR_HISTORY_SCHEMA: internal('startup', 'The history database holds a schema version newer than this switch knows (a newer switch migrated it), or a migration failed.'),
   API_ERR_HTTP_SERVER: internal('startup', 'HTTP_SERVER=uws was asked for and uWebSockets.js does not load here.'),
 } as const satisfies Record<string, ErrorRow>;
 

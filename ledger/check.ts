@@ -17,6 +17,9 @@
 // Sums are BigInt: totals of many balances can pass 2^53.
 // Run it on a quiet ledger: it reads slot by slot, so operations in flight during the check can
 // show as differences.
+// Journal entries leave Redis once the history copier has them in the history database
+// (history/copier.ts): given that database (an ArchivedJournal), the checker counts the postings
+// of both places, each entry once (the ones still in Redis are left out of the archived sums).
 import { maskPansIn } from '../iso/mask.js';
 import { ledgerKeyKind } from './keys.js';
 import { Cluster, Redis } from 'ioredis';
@@ -55,14 +58,31 @@ export interface Report {
 
 type Client = Redis | Cluster;
 
+/**
+ * The journal entries the history database holds (history/reads.ts implements it). An entry is
+ * named `<group tag> <stream id>` (`g00 1700000000000-0`); `skip` names the entries this check read
+ * from Redis, which the archive leaves out.
+ */
+export interface ArchivedJournal {
+  /** Per "<CUR> <account>", the sum of the archived postings to it minus those from it; with the entry and posting counts. */
+  accountSums(skip: ReadonlySet<string>): Promise<{ sums: Map<string, bigint>; entries: number; postings: number }>;
+  /** The archived entries of these transactions ("<balanceId>|<txId>"), as their stream fields (b, x, c, p). */
+  entriesOf(transactions: readonly string[], skip: ReadonlySet<string>): Promise<Array<{ name: string; fields: Record<string, string> }>>;
+}
+
 const MAX_LISTED_ERRORS = 100;
 const CHUNK = 500;
 const JOURNAL_PAGE = 2000;
 
-export async function checkLedger(redis: Client): Promise<Report> {
+/**
+ * Checks the ledger in `redis`; with `archive`, the postings the history database holds count too
+ * (every switch with history copies its journal there and trims it from Redis).
+ */
+export async function checkLedger(redis: Client, archive: ArchivedJournal | null = null): Promise<Report> {
   const a = new Audit(redis, classify(await scanAll(redis)));
   await a.collectHolds();
   await a.sumJournals();
+  if (archive !== null) await a.sumArchive(archive);
   a.checkReversals();
   a.checkIncrements();
   await a.checkUsers();
@@ -87,6 +107,8 @@ class Audit {
   private readonly heldByTranche = new Map<string, number>();
   private journalEntries = 0;
   private postings = 0;
+  /** The Redis journal entries read, as `<group tag> <id>`: the archive leaves them out. */
+  private readonly inRedis = new Set<string>();
   private openHolds = 0;
   private transfersInFlight = 0;
   /** Every transaction key's type ('' for a card authorization), and each increment's original key. */
@@ -133,15 +155,32 @@ class Audit {
       let start = '-';
       for (;;) {
         const batch = await this.redis.xrange(jnl, start, '+', 'COUNT', JOURNAL_PAGE);
-        for (const [id, fields] of batch) this.addEntry(jnl, id, fieldMap(fields));
+        for (const [id, fields] of batch) {
+          this.inRedis.add(groupOfKey(jnl) + ' ' + id);
+          this.addEntry(jnl, id, fieldMap(fields));
+        }
         if (batch.length < JOURNAL_PAGE) break;
         start = '(' + batch[batch.length - 1]![0];
       }
     }
   }
 
-  private addEntry(jnl: string, id: string, f: Record<string, string>): void {
-    this.journalEntries++;
+  /**
+   * The history database's postings, each entry once: summed there per account, and the entries of
+   * the transactions marked reversed read back for invariant 5.
+   */
+  async sumArchive(archive: ArchivedJournal): Promise<void> {
+    const { sums, entries, postings } = await archive.accountSums(this.inRedis);
+    this.journalEntries += entries;
+    this.postings += postings;
+    for (const [k, v] of sums) this.posted.set(k, (this.posted.get(k) ?? 0n) + v);
+    if (this.reversals.size === 0) return;
+    for (const e of await archive.entriesOf([...this.reversals.keys()], this.inRedis)) this.addEntry('(archived)', e.name, e.fields, false);
+  }
+
+  /** One journal entry: its postings summed per account (unless `sum` is false: already summed), and its part in a reversal's net. */
+  private addEntry(jnl: string, id: string, f: Record<string, string>, sum = true): void {
+    if (sum) this.journalEntries++;
     const c = f.c ?? '';
     const rev = this.reversals.get((f.b ?? '') + '|' + (f.x ?? ''));
     const user = 'U:' + (f.b ?? '') + ':';
@@ -153,9 +192,11 @@ class Audit {
         continue;
       }
       const n = BigInt(amt);
-      this.postings++;
-      this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0n) - n);
-      this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0n) + n);
+      if (sum) {
+        this.postings++;
+        this.posted.set(c + ' ' + from, (this.posted.get(c + ' ' + from) ?? 0n) - n);
+        this.posted.set(c + ' ' + to, (this.posted.get(c + ' ' + to) ?? 0n) + n);
+      }
       if (rev !== undefined && !FEE_CODES.has(code ?? '')) {
         // Principal money in or out of the user balance (moves between its available and blocked cancel out).
         const out = from.startsWith(user);
@@ -463,7 +504,48 @@ Where the ledger is found (environment variables, first that applies):
   REDIS_URL       a Redis
   REDIS_DIR       the switch's managed redis-server data dir (default var/redis): its running
                   server, or one started on its data for the check
-  otherwise       redis://127.0.0.1:6379`;
+  otherwise       redis://127.0.0.1:6379
+
+Where the history database is (its journal entries count with those still in Redis), when the
+ledger names one (a switch copied it there; the database must be that one):
+  DATABASE_URL    a PostgreSQL
+  PG_DIR          the switch's managed PostgreSQL directory (default var/pg, or with REDIS_URL or
+                  REDIS_CLUSTER var/pg-<8 hex digits of the address>, as the switch's): its
+                  running server, or one started on its data for the check`;
+
+/**
+ * The history database of the check, found as USAGE says; null when the ledger names none (it has
+ * never been copied anywhere). Throws when the ledger names one and the database found is another,
+ * or cannot be read.
+ */
+async function openArchive(env: NodeJS.ProcessEnv, redis: Client): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
+  const h = await import('../history/index.js');
+  const wanted = await redis.hget(Keyspace.metaKey(), h.HISTORY_DATABASE_FIELD);
+  if (wanted === null) return null;
+  const dir = env.PG_DIR || h.defaultPgDir(env.REDIS_URL || null, env.REDIS_CLUSTER || null);
+  let url = env.DATABASE_URL || h.managedPostgresUrl(dir);
+  let server: Awaited<ReturnType<typeof h.startManagedPostgres>> | null = null;
+  if (!url && h.hasManagedCluster(dir)) {
+    server = await h.startManagedPostgres({ dir });
+    url = server.url;
+  }
+  if (!url) throw new Error(`this ledger is copied to a history database (id ${wanted}) and none is found: set DATABASE_URL, or PG_DIR to the switch's managed PostgreSQL`);
+  const pool = h.historyPool({ url });
+  let id = '';
+  try {
+    id = await h.historyDatabaseId(pool);
+  } catch (err) {
+    await pool.end().catch(() => {});
+    await server?.stop();
+    throw new Error(`cannot read the history database at ${h.redactUrl(url)}: ${(err as Error).message}`);
+  }
+  if (id !== wanted) {
+    await pool.end().catch(() => {});
+    await server?.stop();
+    throw new Error(`the history database at ${h.redactUrl(url)} (id ${id || 'none'}) is not this ledger's (id ${wanted}): set DATABASE_URL or PG_DIR to the switch's`);
+  }
+  return { archive: new h.HistoryReads(pool), where: h.redactUrl(url), async close() { await pool.end().catch(() => {}); await server?.stop(); } };
+}
 
 async function main(): Promise<number> {
   parseCommandLine('ledger:check', process.argv.slice(2), () => USAGE, {}, 2);
@@ -496,9 +578,18 @@ async function main(): Promise<number> {
     return 2;
   }
   client.on('error', () => {});
+  let history: Awaited<ReturnType<typeof openArchive>> = null;
   try {
-    const report = await checkLedger(client);
-    process.stdout.write(`checked ${where}\n` + formatReport(report) + '\n');
+    history = await openArchive(env, client);
+  } catch (e) {
+    process.stderr.write(`ledger check: ${maskPansIn((e as Error).message)}\n`);
+    client.disconnect();
+    await managed?.stop();
+    return 2;
+  }
+  try {
+    const report = await checkLedger(client, history?.archive ?? null);
+    process.stdout.write(`checked ${where}` + (history === null ? ' (never copied to a history database: its whole journal is in Redis)' : ` and its history database ${history.where}`) + '\n' + formatReport(report) + '\n');
     return report.ok ? 0 : 1;
   } catch (e) {
     process.stderr.write(`ledger check: cannot read the ledger at ${where}: ${maskPansIn((e as Error).message)}\n`);
@@ -506,6 +597,7 @@ async function main(): Promise<number> {
   } finally {
     client.disconnect();
     await managed?.stop();
+    await history?.close();
   }
 }
 

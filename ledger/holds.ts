@@ -271,11 +271,11 @@ function joinedOnce(a: readonly string[], sep: string): string {
 }
 
 /**
- * HoldArgs.record: seven keys, seven values; with a currency, three digits, and a cached answer
+ * HoldArgs.record: eight keys, seven values; with a currency, three digits, and a cached answer
  * (the fourth value) that ends with field 54's two entries at zero, which the script overwrites.
  */
 function checkRecord(r: ApprovalRecord): void {
-  if (r.keys.length !== 7 || r.args.length !== 7) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: seven keys and seven values');
+  if (r.keys.length !== 8 || r.args.length !== 7) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: eight keys and seven values');
   const n3 = r.balanceCurrencyN3;
   if (n3 === null) return;
   if (!/^\d{3}$/.test(n3)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: balanceCurrencyN3 must be three digits');

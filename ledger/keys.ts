@@ -207,6 +207,11 @@ export const StoreKeys = {
   recordsOfBalance(g: number, balanceId: string): string { return inGroup(g) + 'recs:bal:' + balanceId; },
   /** `{gNN}:recs:card:<cardId>`: record ids of a card (zset). */
   recordsOfCard(g: number, cardId: string): string { return inGroup(g) + 'recs:card:' + cardId; },
+  /**
+   * `{gNN}:recs:log`: the slot group's record log (stream): every record written or replaced, and
+   * every record forgotten, until the history copier has copied it (history/copier.ts).
+   */
+  recordLog(g: number): string { return inGroup(g) + 'recs:log'; },
   /** `{gNN}:recs:unattributed`: records of messages for unknown cards (zset). */
   recordsUnattributed(g: number): string { return inGroup(g) + 'recs:unattributed'; },
   /** `{gNN}:dup:<key>`: the cached answer of a message, by its duplicate key (base64url), kept 48 h. */

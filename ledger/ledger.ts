@@ -19,8 +19,9 @@ import { Reads } from './reads.js';
 import { loadScripts, registerScripts } from './scripts.js';
 import { Settlement } from './settlement.js';
 import { Tranches } from './tranches.js';
+import { DEFAULT_WINDOWS } from './types.js';
 import type {
-  ClearArgs, ClearResult, CreditArgs, HoldArgs, HoldResult, IncrementArgs, JournalEntry, LedgerOptions, PartnerBalance, PostArgs, PostResult,
+  ClearArgs, ClearResult, CreditArgs, HistoryWindows, HoldArgs, HoldResult, IncrementArgs, JournalEntry, LedgerOptions, PartnerBalance, PostArgs, PostResult,
   ReleaseArgs, ReleaseResult, ReloadResult, ReplaceArgs, ReplaceResult, ReverseArgs, ReverseResult, SummaryRow, Transaction, UserBalance,
 } from './types.js';
 
@@ -31,10 +32,14 @@ export { minorSum } from './reads.js';
 export { utcDay } from './settlement.js';
 
 const DEFAULT_IDEM_TTL_MS = 8 * 86_400_000;
+/** Fields of the ledger's meta hash (Keyspace.metaKey) holding the retention windows (HistoryWindows), ms. */
+const WINDOW_FIELDS = ['rr', 'dw', 'rf'] as const;
 
 export class Ledger {
   /** The key space: every Redis key of the ledger is built by it (ledger/keys.ts). */
   readonly keys: Keyspace;
+  /** How long hot state stays in Redis once copied to history (LedgerOptions.windows, as stored in the meta hash). */
+  readonly windows: HistoryWindows;
   private readonly balances: Balances;
   private readonly holds: Holds;
   private readonly posts: Posts;
@@ -42,8 +47,9 @@ export class Ledger {
   private readonly tranches: Tranches;
   private readonly reads: Reads;
 
-  private constructor(readonly redis: Redis | Cluster, core: LedgerCore, coalesceDebits: boolean) {
+  private constructor(readonly redis: Redis | Cluster, core: LedgerCore, coalesceDebits: boolean, windows: HistoryWindows) {
     this.keys = core.keys;
+    this.windows = windows;
     this.tranches = new Tranches(core);
     this.balances = new Balances(core);
     this.holds = new Holds(core, this.tranches, coalesceDebits);
@@ -68,8 +74,30 @@ export class Ledger {
     if (opts.groups !== undefined && stored !== opts.groups) {
       throw new LedgerError('LEDGER_ERR_GROUPS_MISMATCH', `ledger data uses ${stored} slot groups, open() asked for ${opts.groups}`);
     }
-    const core = new LedgerCore(redis, new Keyspace(stored), fns, opts.idempotencyTtlMs ?? DEFAULT_IDEM_TTL_MS, opts.now ?? Date.now, opts.balanceHistory !== false);
-    return new Ledger(redis, core, opts.coalesceDebits !== false);
+    const { windows, stored: windowsStored } = await Ledger.windowsOf(redis, opts.windows);
+    // With windows set (a switch), an idempotency record lives as long as the transaction hash it
+    // protects and at least the duplicate window; a ledger used on its own keeps them 8 days.
+    const idemTtlMs = opts.idempotencyTtlMs ?? (windowsStored ? Math.max(windows.finishedMs, windows.duplicateMs) : DEFAULT_IDEM_TTL_MS);
+    const core = new LedgerCore(redis, new Keyspace(stored), fns, idemTtlMs, opts.now ?? Date.now, opts.balanceHistory !== false);
+    return new Ledger(redis, core, opts.coalesceDebits !== false, windows);
+  }
+
+  /**
+   * The retention windows: `given` is stored in `{g00}:meta` (the switch's start-up, before its
+   * deciding threads open the ledger); without it, those stored there, else DEFAULT_WINDOWS.
+   * Throws LEDGER_ERR_INVALID_ARGUMENT for a window that is not a positive safe integer.
+   */
+  private static async windowsOf(redis: Redis | Cluster, given: HistoryWindows | undefined): Promise<{ windows: HistoryWindows; stored: boolean }> {
+    if (given !== undefined) {
+      for (const v of [given.finishedMs, given.duplicateMs, given.referenceMs]) {
+        if (!Number.isSafeInteger(v) || v < 1) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'windows: each a positive integer of ms');
+      }
+      await redis.hset(Keyspace.metaKey(), 'rr', String(given.finishedMs), 'dw', String(given.duplicateMs), 'rf', String(given.referenceMs));
+      return { windows: { ...given }, stored: true };
+    }
+    const [rr, dw, rf] = (await redis.hmget(Keyspace.metaKey(), ...WINDOW_FIELDS)).map((v) => (v === null ? NaN : Number(v)));
+    if (!(rr! > 0 && dw! > 0 && rf! > 0)) return { windows: { ...DEFAULT_WINDOWS }, stored: false };
+    return { windows: { finishedMs: rr!, duplicateMs: dw!, referenceMs: rf! }, stored: true };
   }
 
   /** Number of slot groups (1..100), fixed when the data was first written. */

@@ -41,7 +41,10 @@ export class Reads {
         const [from, to, amount, code] = x.split('>');
         return { from: from!, to: to!, amountMinor: Number(amount), code: code ?? '' };
       });
-      return { id, timeMs: Number(id.slice(0, id.indexOf('-'))), op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings };
+      return {
+        id, timeMs: Number(id.slice(0, id.indexOf('-'))), op: f.o ?? '', balanceId: f.b ?? '', txId: f.x ?? '', currency: f.c ?? '', postings,
+        status: f.s === undefined ? null : statusOf(Number(f.s)), reversedMinor: Number(f.rv ?? 0),
+      };
     });
   }
 

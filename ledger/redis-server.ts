@@ -73,19 +73,25 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 // Children still running when this process exits (an uncaught error, process.exit) are killed
 // with it, and the data directories it claimed are released: a managed Redis must never outlive
 // its owner, and a later start must not mistake this process's pid, reused, for a live owner.
-const children = new Set<ChildProcess>();
-const claimedDirs = new Set<string>();
+const children = new Map<ChildProcess, NodeJS.Signals>();
+/** Owner files this process wrote (see claimDataDir). */
+const claimedFiles = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const c of children) c.kill('SIGKILL');
-    for (const dir of claimedDirs) releaseDir(dir);
+    for (const [c, signal] of children) c.kill(signal);
+    for (const file of claimedFiles) releaseDataDir(file);
   });
 }
-function track(child: ChildProcess): void {
-  children.add(child);
+/**
+ * Kills `child` with `signal` (default SIGKILL) should this process exit while it runs: a server
+ * this process started never outlives it (history/pg-server.ts passes SIGQUIT, PostgreSQL's
+ * immediate shutdown, so that its backends go with it).
+ */
+export function track(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): void {
+  children.set(child, signal);
   child.once('exit', () => children.delete(child));
   installExitHook();
 }
@@ -119,7 +125,7 @@ function readOwner(file: string): Owner | null {
 }
 
 /** Field 22 of /proc/<pid>/stat: when the process started. With the pid it names one process for good. */
-function startTicksOf(pid: number): string | null {
+export function startTicksOf(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The command name (field 2) is in parentheses and may hold spaces: count from after it.
@@ -137,33 +143,42 @@ function ownerAlive(o: Owner): boolean {
 }
 
 /**
- * Claims a data directory for this process, or throws AppError SW_ERR_REDIS_DIR_IN_USE naming the live owner.
- * The owner file is created exclusively, so of two starts racing for a free directory one wins;
- * a file left by an owner that has exited is stale and replaced.
+ * Claims a data directory for this process through its owner file `file` ("<pid> <start ticks>"),
+ * or throws `inUse(pid)` naming the live owner. The owner file is created exclusively, so of two
+ * starts racing for a free directory one wins; a file left by an owner that has exited is stale and
+ * replaced. The claim is released by releaseDataDir, or when this process exits.
  */
-function claimDir(dir: string): void {
-  const file = `${dir}/${OWNERFILE}`;
+export function claimDataDir(file: string, inUse: (ownerPid: number) => Error): void {
   const me = `${process.pid} ${startTicksOf(process.pid) ?? ''}`.trim() + '\n';
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       writeFileSync(file, me, { flag: 'wx' });
-      claimedDirs.add(dir);
+      claimedFiles.add(file);
       installExitHook();
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const held = readOwner(file);
-    if (held !== null && held.pid === process.pid) { claimedDirs.add(dir); return; }
-    if (held !== null && ownerAlive(held)) throw dirInUse(held.pid, dir);
+    if (held !== null && held.pid === process.pid) { claimedFiles.add(file); return; }
+    if (held !== null && ownerAlive(held)) throw inUse(held.pid);
     rmSync(file, { force: true });
   }
-  throw dirInUse(readOwner(file)?.pid ?? 0, dir);
+  throw inUse(readOwner(file)?.pid ?? 0);
+}
+
+/** Gives up this process's claim on a data directory (its owner file), when it holds it. */
+export function releaseDataDir(file: string): void {
+  claimedFiles.delete(file);
+  if (readOwner(file)?.pid === process.pid) rmSync(file, { force: true });
+}
+
+function claimDir(dir: string): void {
+  claimDataDir(`${dir}/${OWNERFILE}`, (pid) => dirInUse(pid, dir));
 }
 
 function releaseDir(dir: string): void {
-  claimedDirs.delete(dir);
-  if (readOwner(`${dir}/${OWNERFILE}`)?.pid === process.pid) rmSync(`${dir}/${OWNERFILE}`, { force: true });
+  releaseDataDir(`${dir}/${OWNERFILE}`);
 }
 
 /**
@@ -183,7 +198,7 @@ async function takeOverDir(dir: string): Promise<void> {
   rmSync(file, { force: true });
 }
 
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   // EPERM: the process exists but belongs to another user.
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }

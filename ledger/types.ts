@@ -32,7 +32,29 @@ export interface LedgerOptions {
    * LEDGER_ERR_INVALID_ARGUMENT.
    */
   balanceHistory?: boolean;
+  /**
+   * How long what the switch keeps of a transaction stays in Redis once it has been copied to the
+   * history database (docs/ledger.md, "Hot state and history"). Given: stored in `{g00}:meta` for
+   * every process opening this ledger (a switch's worker threads read them there). Absent: read
+   * from `{g00}:meta`, else DEFAULT_WINDOWS.
+   */
+  windows?: HistoryWindows;
 }
+
+/**
+ * The retention windows of hot state in Redis, ms (the switch's REDIS_RETENTION, DUPLICATE_WINDOW,
+ * REFERENCE_RETENTION settings).
+ */
+export interface HistoryWindows {
+  /** REDIS_RETENTION: a finished transaction's hash and its records, after they were copied (default 72 h). */
+  finishedMs: number;
+  /** DUPLICATE_WINDOW: a message's cached answer, for its repeats (default 48 h; ISO 8583 duplicates). */
+  duplicateMs: number;
+  /** REFERENCE_RETENTION: the indexes a reversal or clearing finds its original by (default 45 days). */
+  referenceMs: number;
+}
+
+export const DEFAULT_WINDOWS: HistoryWindows = { finishedMs: 72 * 3_600_000, duplicateMs: 48 * 3_600_000, referenceMs: 45 * 86_400_000 };
 
 export interface UserBalance {
   id: string; customerId: string; currency: string; configId: string;
@@ -112,7 +134,7 @@ export interface HoldArgs {
  * writes are ledger/lua/includes/record-write.lua's, shared with that store's own script).
  */
 export interface ApprovalRecord {
-  /** Seven keys: record, balance index, card index, unattributed index, cached answer, two reference indexes (the record's own key = none). */
+  /** Eight keys: record, balance index, card index, unattributed index, cached answer, two reference indexes (the record's own key = none), the slot group's record log (stream). */
   readonly keys: readonly string[];
   /** Seven values: record bytes, time ms, record id, cached answer bytes, its TTL ms, ledger transaction id, reference TTL ms. */
   readonly args: readonly (string | number | Buffer)[];
@@ -447,6 +469,10 @@ export interface JournalEntry {
   txId: string;
   currency: string;
   postings: { from: string; to: string; amountMinor: number; code: string }[];
+  /** The transaction's status after this operation, for operations on a user balance's transaction; null for reloads and transfers. */
+  status: TxStatus | null;
+  /** Principal given back by the reversal this entry records (0 otherwise). */
+  reversedMinor: number;
 }
 
 export interface Transaction {

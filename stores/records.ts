@@ -7,7 +7,9 @@
 //   {gNN}:recs:bal:<balanceId>    zset    record ids of a balance, scored by time ms
 //   {gNN}:recs:card:<cardId>      zset    record ids of a card
 //   {g00}:recs:unattributed       zset    records of messages for unknown cards (no balance or card index)
-//   {gNN}:dup:<key>               string  the framed answer of a message, kept 48 h (SPEC §2.3)
+//   {gNN}:recs:log                stream  every record written, replaced or forgotten, until the
+//                                         history copier has copied it to the history database
+//   {gNN}:dup:<key>               string  the framed answer of a message, kept DUPLICATE_WINDOW (48 h, SPEC §2.3)
 //   {gNN}:rrn:<cardId>:<field 37> string  ledger transaction ids of the card's approved originals
 //                                         with that retrieval reference (reversal/clearing fallback),
 //                                         newline-separated (a set when written before 2026-11-30)
@@ -22,6 +24,13 @@
 // record is read: AUTHORIZED becomes CLEARED, REVERSED or EXPIRED without rewriting the record.
 // Every answered message's record is durable before its answer leaves: an approval's is written
 // by its hold (HoldArgs.record), every other one by `queue` before the batch's answers go out.
+//
+// Hot state and history (docs/ledger.md, "Hot state and history"): every record written goes to
+// its slot group's record log in the same script; the history copier copies it to the history
+// database, then gives the record and its index entries REDIS_RETENTION to live. The cached answer
+// lives DUPLICATE_WINDOW, the reference indexes REFERENCE_RETENTION (the ledger's windows). Reads
+// (get, list) answer from Redis and, given an ArchivedRecords, from the history database, with the
+// same objects, order and cursors.
 import { createHash, createHmac } from 'node:crypto';
 import type { Redis, Cluster } from 'ioredis';
 import type { ApprovalRecord, Ledger } from '../ledger/index.js';
@@ -31,13 +40,31 @@ import { decodeRecord, encodeRecord } from './record-codec.js';
 import type { IsoFields } from '../iso/codec.js';
 import { acquirer11, mtiClass, text } from '../iso/wire.js';
 
-/** SPEC §2.3: a repeat within 48 hours gets the first answer. */
-export const DUPLICATE_WINDOW_MS = 48 * 3_600_000;
 export const RECORDS_PAGE_MAX = 200;
 /** Records queued for one write (TransactionRecords.queue) before it leaves without waiting for the turn to end. */
 export const RECORDS_QUEUED_MAX = 256;
-/** The retrieval-reference index outlives the longest hold expiry (30 days) and late clearings. */
-export const RRN_INDEX_TTL_MS = 45 * 86_400_000;
+
+/** A record as the history database keeps it (history/reads.ts). */
+export interface ArchivedRecord {
+  id: string;
+  /** The record's index score (time ms), as in the Redis indexes. */
+  timeMs: number;
+  /** The stored form (stores/record-codec.ts). */
+  body: string;
+  /** The ledger transaction's state as its last archived journal entry left it; null when none is archived. */
+  ledger: { status: 'AUTHORIZED' | 'CLEARED' | 'REVERSED' | 'EXPIRED' | 'NONE'; reversedMinor: number } | null;
+}
+
+/** Which records a listing is of: a balance's, a card's, or those of messages for unknown cards. */
+export type RecordIndex = { balanceId: string } | { cardId: string } | { unattributed: true };
+
+/** The records of the history database (history/reads.ts implements it over PostgreSQL). */
+export interface ArchivedRecords {
+  /** The record with this id, or null (none, or forgotten). */
+  get(id: string): Promise<ArchivedRecord | null>;
+  /** Up to `limit` records of the index, newest first (time ms, then id, descending), strictly before `before` when given. */
+  list(index: RecordIndex, before: { score: number; id: string } | null, limit: number): Promise<ArchivedRecord[]>;
+}
 
 export type { TransactionData, SeedTransactionObject, TransactionObject } from './transaction-object.js';
 import type { TransactionObject } from './transaction-object.js';
@@ -97,8 +124,13 @@ export class TransactionRecords {
   private readonly cmd: RecordCommands;
   private readonly groups: number;
 
-  constructor(private readonly redis: Redis | Cluster, private readonly ledger: Ledger) {
-    // Six keys per record: the key count varies with the batch (`-n`), so the count goes first.
+  /**
+   * `archive`: the history database's records, so that get() and list() answer for records that
+   * have left Redis; without it they answer from Redis alone (the last REDIS_RETENTION, and
+   * whatever the copier has not copied yet).
+   */
+  constructor(private readonly redis: Redis | Cluster, private readonly ledger: Ledger, private readonly archive: ArchivedRecords | null = null) {
+    // Eight keys per record: the key count varies with the batch (`-n`), so the count goes first.
     defineSwitchScripts(redis, 'record-');
     this.cmd = redis as unknown as RecordCommands;
     this.groups = ledger.keys.groups;
@@ -192,7 +224,7 @@ export class TransactionRecords {
       const dupKey = this.dupKey(it.dk);
       const rec = it.rec;
       if (rec === null) {
-        if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+        if (it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', this.ledger.windows.duplicateMs, 'NX'));
         continue;
       }
       const w = this.slots(it.dk, rec, it.answer, it.nowMs, it.indexRrn);
@@ -200,7 +232,7 @@ export class TransactionRecords {
       if (g === undefined) { g = { keys: [], args: [] }; byGroup.set(w.group, g); }
       g.keys.push(...w.keys);
       g.args.push(...w.args, it.replaces ?? '');
-      if (!w.sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', DUPLICATE_WINDOW_MS, 'NX'));
+      if (!w.sameSlot && it.answer !== null) calls.push(this.redis.set(dupKey, it.answer, 'PX', this.ledger.windows.duplicateMs, 'NX'));
     }
     for (const g of byGroup.values()) calls.push(this.cmd.recordWriteMany(g.keys.length, ...g.keys, ...g.args));
     await Promise.all(calls);
@@ -222,14 +254,21 @@ export class TransactionRecords {
    * Forgets the record and cached answer of a message whose hold carried them (approvalRecord)
    * when its answer was not that approval (a 96: the hold's call failed, or its batch did, and the
    * hold is undone): a repeat is then decided again, as for any 96. The record's index entries
-   * stay; a listing skips a record that is gone. Compare-free: call it only for such a message.
+   * stay; a listing skips a record that is gone. The record log says it is forgotten (field f), in
+   * the same transaction as the delete, so that the history database forgets it too. Compare-free:
+   * call it only for such a message.
    */
   async forgetApproval(dk: Buffer, balanceId: string, recordId: string): Promise<void> {
     const gr = Math.max(0, this.ledger.keys.groupOfBalance(balanceId));
-    await Promise.all([this.redis.del(StoreKeys.record(gr, recordId)), this.redis.del(this.dupKey(dk))]);
+    const forget = this.redis.multi()
+      .del(StoreKeys.record(gr, recordId))
+      .xadd(StoreKeys.recordLog(gr), '*', 'i', recordId, 'f', '1')
+      .exec()
+      .then((res) => { const err = res?.find(([e]) => e !== null)?.[0]; if (err) throw err; });
+    await Promise.all([forget, this.redis.del(this.dupKey(dk))]);
   }
 
-  /** record-write.lua's seven keys and values for one record (a key equal to the record's own = none). */
+  /** record-write.lua's eight keys and seven values for one record (a key equal to the record's own = none). */
   private slots(dk: Buffer, rec: TransactionObject, answer: Buffer | null, nowMs: number, indexRrn: boolean) {
     const gr = rec.balanceId === null ? 0 : Math.max(0, this.ledger.keys.groupOfBalance(rec.balanceId));
     const recKey = StoreKeys.record(gr, rec.id);
@@ -243,8 +282,10 @@ export class TransactionRecords {
       rec.balanceId === null ? StoreKeys.recordsUnattributed(gr) : recKey,
       sameSlot && answer !== null ? this.dupKey(dk) : recKey,
       rrn !== null ? StoreKeys.originalsByRrn(gr, rec.cardId!, rrn) : recKey,
-      identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey];
-    const args: (string | number | Buffer)[] = [encodeRecord(rec), nowMs, rec.id, answer ?? '', DUPLICATE_WINDOW_MS, rec.externalTransactionId ?? '', RRN_INDEX_TTL_MS];
+      identity !== null ? StoreKeys.originalsByIdentity(gr, identity) : recKey,
+      StoreKeys.recordLog(gr)];
+    const w = this.ledger.windows;
+    const args: (string | number | Buffer)[] = [encodeRecord(rec), nowMs, rec.id, answer ?? '', w.duplicateMs, rec.externalTransactionId ?? '', w.referenceMs];
     return { group: gr, sameSlot, keys, args };
   }
 
@@ -300,58 +341,85 @@ export class TransactionRecords {
     }
   }
 
+  /** A record by id: from Redis while it is there, else from the history database (given one). */
   async get(id: string): Promise<TransactionObject | null> {
     if (!/^[0-9a-f-]{36}$/.test(id)) return null;
     for (let g = 0; g < this.groups; g++) {
       const json = await this.redis.get(StoreKeys.record(g, id));
-      if (json !== null) return this.withLedgerStatus(decodeRecord(id, json));
+      if (json !== null) return this.withLedgerStatus(decodeRecord(id, json), null);
     }
-    return null;
+    const a = this.archive === null ? null : await this.archive.get(id);
+    return a === null ? null : this.withLedgerStatus(decodeRecord(a.id, a.body), a.ledger);
   }
 
   /**
    * Records newest first, of a balance or a card (neither: those of messages for unknown cards, INVALID). The cursor is opaque
-   * (`<time ms>.<record id>` of the last item returned).
+   * (`<time ms>.<record id>` of the last item returned). Redis's indexes hold the records of the
+   * last REDIS_RETENTION and those not yet copied; the history database every record copied. Both
+   * are read past the cursor (Redis first: a record copied and trimmed between the two reads is
+   * found in the second), merged by id, Redis's copy first.
    */
   async list(q: { balanceId?: string; cardId?: string; limit: number; cursor?: string }): Promise<{ items: TransactionObject[]; next: string | null }> {
     const limit = Math.min(Math.max(1, Math.trunc(q.limit) || 1), RECORDS_PAGE_MAX);
     const after = parseCursor(q.cursor);
-    const index = (g: number): string => (q.balanceId !== undefined ? StoreKeys.recordsOfBalance(g, q.balanceId) : q.cardId !== undefined ? StoreKeys.recordsOfCard(g, q.cardId) : StoreKeys.recordsUnattributed(g));
-    const groups = q.balanceId !== undefined ? [Math.max(0, this.ledger.keys.groupOfBalance(q.balanceId))] : [...Array(this.groups).keys()];
+    const index: RecordIndex = q.balanceId !== undefined ? { balanceId: q.balanceId } : q.cardId !== undefined ? { cardId: q.cardId } : { unattributed: true };
+    const hot = await this.hotPage(index, after, limit);
+    const cold = this.archive === null ? [] : await this.archive.list(index, after, limit + 1);
+    const merged = new Map<string, Listed>();
+    for (const h of hot) merged.set(h.id, h);
+    for (const c of cold) if (!merged.has(c.id)) merged.set(c.id, { id: c.id, score: c.timeMs, body: c.body, archived: c.ledger });
+    const sorted = [...merged.values()].sort(newestFirst);
+    const page = sorted.slice(0, limit);
+    const items: TransactionObject[] = [];
+    for (const e of page) items.push(await this.withLedgerStatus(decodeRecord(e.id, e.body), e.archived));
+    const last = page[page.length - 1];
+    return { items, next: sorted.length > limit && last !== undefined ? `${last.score}.${last.id}` : null };
+  }
+
+  /** Up to limit + 1 records of the index in Redis after the cursor, newest first; index entries whose record is gone are skipped. */
+  private async hotPage(index: RecordIndex, after: { score: number; id: string } | null, limit: number): Promise<Listed[]> {
+    const key = (g: number): string => ('balanceId' in index ? StoreKeys.recordsOfBalance(g, index.balanceId) : 'cardId' in index ? StoreKeys.recordsOfCard(g, index.cardId) : StoreKeys.recordsUnattributed(g));
+    const groups = 'balanceId' in index ? [Math.max(0, this.ledger.keys.groupOfBalance(index.balanceId))] : [...Array(this.groups).keys()];
     const max = after === null ? '+inf' : String(after.score);
     // Ties on the same millisecond are read past, then skipped up to the cursor's id.
     const pages = await Promise.all(groups.map((g) =>
-      this.redis.zrevrangebyscore(index(g), max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64).then((r) => ({ g, r }))));
+      this.redis.zrevrangebyscore(key(g), max, '-inf', 'WITHSCORES', 'LIMIT', 0, limit + 64).then((r) => ({ g, r }))));
     const merged: { g: number; id: string; score: number }[] = [];
     for (const { g, r } of pages) for (let i = 0; i < r.length; i += 2) merged.push({ g, id: r[i]!, score: Number(r[i + 1]) });
-    merged.sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    merged.sort(newestFirst);
     const start = after === null ? 0 : merged.findIndex((e) => e.score < after.score || (e.score === after.score && e.id < after.id));
     const slice = start < 0 ? [] : merged.slice(start, start + limit + 1);
-    const page = slice.slice(0, limit);
-    const docs = await Promise.all(page.map((e) => this.redis.get(StoreKeys.record(e.g, e.id))));
-    const items: TransactionObject[] = [];
-    for (let k = 0; k < docs.length; k++) {
-      const d = docs[k];
-      if (d !== null && d !== undefined) items.push(await this.withLedgerStatus(decodeRecord(page[k]!.id, d)));
-    }
-    const last = page[page.length - 1];
-    return { items, next: slice.length > limit && last !== undefined ? `${last.score}.${last.id}` : null };
+    const docs = await Promise.all(slice.map((e) => this.redis.get(StoreKeys.record(e.g, e.id))));
+    const out: Listed[] = [];
+    slice.forEach((e, k) => { const d = docs[k]; if (d !== null && d !== undefined) out.push({ id: e.id, score: e.score, body: d, archived: null }); });
+    return out;
   }
 
   /**
    * A record of an approved original shows its ledger transaction's status now: an authorization
    * becomes CLEARED, REVERSED or EXPIRED, posted money REVERSED when reversed in full; a partial
    * reversal shows `reversedAmount` (SPEC §2.3). Reversals' and clearings' own records stay as written.
+   * The state is the transaction hash's while Redis has it, else what the history database's
+   * journal says (`archived`).
    */
-  private async withLedgerStatus(rec: TransactionObject): Promise<TransactionObject> {
+  private async withLedgerStatus(rec: TransactionObject, archived: ArchivedRecord['ledger']): Promise<TransactionObject> {
     if (rec.processingStatus !== 'SUCCESS' || rec.balanceId === null || rec.externalTransactionId === null) return rec;
     if (rec.referenceExternalTransactionId !== null || (rec.status !== 'AUTHORIZED' && rec.status !== 'CLEARED')) return rec;
     const tx = await this.ledger.getTransaction(rec.balanceId, rec.externalTransactionId);
-    if (tx === null) return rec;
-    if (tx.status === 'CLEARED' || tx.status === 'REVERSED' || tx.status === 'EXPIRED') rec.status = tx.status;
-    if (tx.reversedMinor > 0 && tx.status !== 'REVERSED') rec.reversedAmount = tx.reversedMinor;
+    const state = tx !== null ? { status: tx.status, reversedMinor: tx.reversedMinor } : archived;
+    if (state === null) return rec;
+    if (state.status === 'CLEARED' || state.status === 'REVERSED' || state.status === 'EXPIRED') rec.status = state.status;
+    if (state.reversedMinor > 0 && state.status !== 'REVERSED') rec.reversedAmount = state.reversedMinor;
     return rec;
   }
+}
+
+/** A listed record before decoding: its id, index score, stored form, and archived ledger state (null: read it from Redis). */
+interface Listed { id: string; score: number; body: string; archived: ArchivedRecord['ledger'] }
+
+/** Newest first: score descending, then id descending (the cursor's order). */
+function newestFirst(a: { score: number; id: string }, b: { score: number; id: string }): number {
+  return b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
 function parseCursor(c: string | undefined): { score: number; id: string } | null {

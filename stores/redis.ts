@@ -44,3 +44,19 @@ export function connectRedis(t: RedisTarget): Redis | Cluster {
   if (t.socketPath) return quietErrors(new Redis({ ...common, path: t.socketPath }));
   return quietErrors(new Redis(t.url ?? 'redis://127.0.0.1:6379', common));
 }
+
+/**
+ * Whether Redis is full: on some master, the memory maxmemory counts (used_memory less
+ * mem_not_counted_for_evict) has reached maxmemory, so that writes are refused (OOM). Never full
+ * without a maxmemory. Throws when Redis cannot be read.
+ */
+export async function redisFull(client: Redis | Cluster): Promise<boolean> {
+  const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
+  for (const node of nodes) {
+    const info = await node.info('memory');
+    const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+    const max = field('maxmemory');
+    if (max > 0 && field('used_memory') - field('mem_not_counted_for_evict') >= max) return true;
+  }
+  return false;
+}

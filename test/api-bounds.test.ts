@@ -38,7 +38,7 @@ for (const { kind, skip } of serverKinds()) {
     t.match({ status: more.status, title: more.json.title }, { status: 400, title: 'AMOUNT_TOO_LARGE' }, 'top-up that would pass the maximum');
     t.match(await balance(), { available: MAX_AMOUNT_MINOR, blocked: 0 });
 
-    const report = await checkLedger(s.redis.client);
+    const report = await checkLedger(s.redis.client, s.app.history.reads);
     t.ok(report.ok, 'ledger check passes', { diagnostic: !report.ok, report: formatReport(report) });
   });
 }

@@ -90,7 +90,7 @@ for (const { kind, skip } of serverKinds()) {
     t.equal(history.status, 200);
     t.same(history.json.items.map((x: { responseCode: string }) => x.responseCode), ['62', '00', '59', '00'], 'card history, newest first');
     t.notOk(s.logs.some((l) => l.includes(pan)), 'the PAN is in no log line');
-    const report = await checkLedger(s.redis.client);
+    const report = await checkLedger(s.redis.client, s.app.history.reads);
     t.ok(report.ok, formatReport(report));
   });
 }

@@ -105,7 +105,7 @@ for (const { kind, skip } of serverKinds()) {
     });
 
     t.test('ledger invariants hold', async (t) => {
-      const report = await checkLedger(s.redis.client);
+      const report = await checkLedger(s.redis.client, s.app.history.reads);
       t.ok(report.ok, formatReport(report));
     });
   });

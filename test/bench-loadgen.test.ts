@@ -129,7 +129,7 @@ t.test("the cost part: each variant's write commands, script calls and AOF bytes
   const by = Object.fromEntries(rows.map((r) => [r.variant, r]));
   t.equal(by.floor!.writes, 6, 'the floor: both balances, the transaction, the journal, the expiry index, the idempotency record');
   t.equal(by.prototype!.writes, 8, 'the prototype: the balances, the transaction hash, the journal, the expiry index, the pointer and both reference indexes');
-  t.equal(by.switch!.writes, 11, "the switch: the hold's five writes (no history list: the records index the balance) and the record's six");
+  t.equal(by.switch!.writes, 12, "the switch: the hold's five writes (no history list: the records index the balance), the record's six and its record log entry (history)");
   t.equal(by.switch!.scriptCalls, 1, 'the hold writes the approval\'s record in its own script call');
   for (const r of rows) t.ok(r.aofBytes > 0 && r.redisUs > 0, `${r.variant}: AOF bytes and Redis time measured`);
   t.ok(by.switch!.aofBytes > by.floor!.aofBytes, 'the switch writes more to the AOF than the floor');

@@ -20,6 +20,8 @@ const COMMANDS: ReadonlyArray<readonly [script: string, entry: string]> = [
   ['bench:codec', 'bench/codec.ts'],
   ['bench:ledger', 'bench/ledger.ts'],
   ['bench:switch', 'bench/switch.ts'],
+  ['bench:history', 'bench/history-cost.ts'],
+  ['bench:soak', 'bench/history-soak.ts'],
   ['docs:api', 'scripts/docs-api.ts'],
   ['docs:errors', 'scripts/docs-errors.ts'],
 ];

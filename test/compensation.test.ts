@@ -49,7 +49,7 @@ t.test('undoRequest: a held 0100 released, a posted 0200 credited back, an unsee
 
   t.equal(await undoRequest(ledger, cards, '0400', fieldsOf(msg('0400', pan, '000004', 1))), false, 'not a debit request');
   t.equal(await undoRequest(ledger, cards, '0100', fieldsOf({ ...msg('0100', pan, '000005', 1), 3: '280000' } as IsoJson)), false, 'a credit is left');
-  t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
+  t.ok((await checkLedger(s.redis.client, s.app.history.reads)).ok, 'ledger check passes');
 });
 
 t.test('undoRequest with the answer cache: an approval its hold recorded is forgotten, so a repeat of the 96 is decided again', async (t) => {
@@ -76,5 +76,5 @@ t.test('undoRequest with the answer cache: an approval its hold recorded is forg
   const again = await c.request(auth);
   t.not(again['39'], '00', 'a repeat is decided again, not answered 00 from the cache');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 9_000, blockedMinor: 1_000 }, 'and holds nothing');
-  t.ok((await checkLedger(s.redis.client)).ok, 'ledger check passes');
+  t.ok((await checkLedger(s.redis.client, s.app.history.reads)).ok, 'ledger check passes');
 });

@@ -17,6 +17,7 @@ import { FEED_EVENT } from '../api/routes/system.js';
 import { TransactionRecords, type TransactionObject } from '../stores/records.js';
 import type { FeedEvent } from '../api/feed.js';
 import { ApiClient } from './helpers/api.js';
+import { sharedTestPostgres } from './helpers/pg.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -209,7 +210,7 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-t.test('no PAN at rest: every message type and API call, then the AOF rewritten, Redis and its files scanned', async (t) => {
+t.test('no PAN at rest: every message type and API call, then the AOF rewritten, Redis and its files scanned, and the history database\'s', async (t) => {
   const w = await startWorld(t, '1987');
   const api = new ApiClient(w.s.app.httpPort);
   const pans: string[] = [];
@@ -262,6 +263,18 @@ t.test('no PAN at rest: every message type and API call, then the AOF rewritten,
     t.notOk(dump.includes(Buffer.from(p, 'latin1')), `PAN ${p.slice(-4)} absent from every key and value`);
     for (const f of files) t.notOk(f.bytes.includes(Buffer.from(p, 'latin1')), `PAN ${p.slice(-4)} absent from ${f.p.slice(w.s.redis.dir.length)}`);
   }
+  // The history database: everything copied, written out to its files (CHECKPOINT), every file of
+  // the cluster (tables, indexes, WAL, logs) scanned.
+  for (let i = 0; i < 200 && (await w.s.app.history.copier.backlog()).entries > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal((await w.s.app.history.copier.backlog()).entries, 0, 'everything copied to the history database');
+  t.ok((await w.s.app.history.pool.query('SELECT count(*)::int AS n FROM history.records')).rows[0].n > 20, 'its records are there');
+  await w.s.app.history.pool.query('CHECKPOINT');
+  const pgDir = (await sharedTestPostgres()).dir;
+  const pgFiles = filesUnder(pgDir).map((p) => ({ p, bytes: readFileSync(p) }));
+  t.ok(pgFiles.some((f) => f.p.includes('pg_wal')) && pgFiles.some((f) => f.p.includes('/base/')), 'the WAL and the tables are among the files scanned');
+  let found = 0;
+  for (const p of pans) for (const f of pgFiles) if (f.bytes.includes(Buffer.from(p, 'latin1'))) { found++; t.fail(`PAN ${p.slice(-4)} in ${f.p.slice(pgDir.length)}`); }
+  t.equal(found, 0, `no PAN in any of the history database's ${pgFiles.length} files`);
   t.notOk(w.s.logs.some((l) => pans.some((p) => l.includes(p))), 'and from every log line');
   await assertLedgerSound(t, w);
 });

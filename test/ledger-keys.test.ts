@@ -76,7 +76,7 @@ t.test('no Redis key is written outside the key-space module', async (t) => {
       });
     }
   };
-  for (const dir of ['switch', 'api', 'adapters', 'ledger', 'stores', 'app', 'iso', 'errors']) {
+  for (const dir of ['switch', 'api', 'adapters', 'ledger', 'stores', 'app', 'iso', 'errors', 'history']) {
     if (existsSync(join(root, dir))) walk(dir);
   }
   t.same(offenders, [], 'every key comes from ledger/keys.ts');

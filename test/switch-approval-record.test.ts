@@ -93,7 +93,7 @@ for (const { placement, dialect } of RUNS) {
     const rec = (await records.list({ balanceId, limit: 10 })).items.find((r) => r.transactionData.retrievalReferenceNumber === 'RRN000004000');
     t.match(rec, { processingStatus: 'DECLINED', responseCode: declined.res['39'] });
 
-    const report = await checkLedger(s.redis.client);
+    const report = await checkLedger(s.redis.client, s.app.history.reads);
     t.ok(report.ok, 'ledger check passes');
   });
 }

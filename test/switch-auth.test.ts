@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 /** After every scenario the ledger's invariants hold (what `npm run ledger:check` verifies). */
 async function ledgerSound(s: TestSwitch): Promise<string> {
-  const report = await checkLedger(s.redis.client);
+  const report = await checkLedger(s.redis.client, s.app.history.reads);
   return report.ok ? 'sound' : formatReport(report);
 }
 

@@ -86,7 +86,7 @@ for (const placement of ['main', 'workers'] as const) {
     const again = await c.request(auth('000008', 300));
     t.same(again, first, 'a repeat gets the first answer');
     t.equal(await held(), 3_800, 'and holds nothing twice');
-    const report = await checkLedger(s.redis.client);
+    const report = await checkLedger(s.redis.client, s.app.history.reads);
     t.ok(report.ok, 'ledger check passes');
   });
 }

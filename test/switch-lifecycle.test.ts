@@ -2,7 +2,10 @@
 // redis-server behind; a second start on a data dir owned by a live switch refuses with one line
 // and leaves the first serving; a start after the owner was killed takes the orphaned Redis over;
 // a managed redis-server killed under a running switch is restarted (or, without an AOF, the
-// switch exits 1) and never leaves it answering 96.
+// switch exits 1) and never leaves it answering 96. The managed PostgreSQL (history) lives the same
+// life: stopped with the switch, an orphan taken over, restarted when it dies while authorization
+// goes on. Tests about Redis alone give the switch a database on the file's shared PostgreSQL
+// (DATABASE_URL), since a managed one's first start runs initdb (seconds).
 //
 // Each run gets its own temporary working directory (so var/redis and var/secret.key are its own)
 // and random ports. `npm start` is run for real with this repository's own start script; in the
@@ -15,6 +18,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
+import { sharedTestDatabase } from './helpers/pg.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const MAIN = new URL('../app/main.ts', import.meta.url).pathname;
@@ -102,11 +106,10 @@ async function health(port: number): Promise<number> {
   try { return (await fetch(`http://127.0.0.1:${port}/health`)).status; } catch { return 0; }
 }
 
-/** The pids the managed Redis's data dir names: its owner (the switch) and the redis-server. */
-function pidsOf(cwd: string): { owner: number; redis: number } {
-  const dir = join(cwd, 'var/redis');
-  const read = (f: string) => existsSync(join(dir, f)) ? Number(readFileSync(join(dir, f), 'utf8').trim().split(/\s+/)[0]) : 0;
-  return { owner: read('redis-server.owner'), redis: read('redis-server.pid') };
+/** The pids the managed data dirs name: the owner (the switch), the redis-server and the postgres postmaster (0: none). */
+function pidsOf(cwd: string): { owner: number; redis: number; postgres: number } {
+  const read = (f: string) => existsSync(join(cwd, f)) ? Number(readFileSync(join(cwd, f), 'utf8').trim().split(/\s+/)[0]) : 0;
+  return { owner: read('var/redis/redis-server.owner'), redis: read('var/redis/redis-server.pid'), postgres: read('var/pg/data/postmaster.pid') };
 }
 
 const unknownCard = (stan: string): IsoJson => ({
@@ -118,14 +121,15 @@ t.test('the start script execs node, so the signal npm forwards reaches the swit
   t.match(START_SCRIPT, /^exec node /);
 });
 
-t.test('SIGTERM to the npm start process stops the switch and its redis-server; npm exits 0', async (t) => {
+t.test('SIGTERM to the npm start process stops the switch, its redis-server and its postgres; npm exits 0', async (t) => {
   const cwd = workdir(t);
   const npm = npmStart(t, cwd);
   const ports = await listening(npm);
-  const { owner, redis } = pidsOf(cwd);
-  reap(t, owner); reap(t, redis);
+  const { owner, redis, postgres } = pidsOf(cwd);
+  reap(t, owner); reap(t, redis); reap(t, postgres);
   t.ok(owner > 1 && owner !== npm.child.pid && alive(owner), 'the switch runs as its own process');
   t.ok(redis > 1 && alive(redis), 'its managed redis-server runs');
+  t.ok(postgres > 1 && alive(postgres), 'its managed postgres runs (var/pg)');
   t.equal(await health(ports.http), 200);
 
   npm.child.kill('SIGTERM');
@@ -134,13 +138,16 @@ t.test('SIGTERM to the npm start process stops the switch and its redis-server; 
   await until('the switch to exit', () => (alive(owner) ? null : true), 100);
   t.notOk(alive(owner), 'no switch left behind');
   t.notOk(alive(redis), 'no redis-server left behind');
+  await until('postgres to exit', () => (alive(postgres) ? null : true), 100);
+  t.notOk(alive(postgres), 'no postgres left behind');
   t.notOk(existsSync(join(cwd, 'var/redis/redis-server.owner')), 'the data dir is released');
+  t.notOk(existsSync(join(cwd, 'var/pg/postgres.owner')), 'the postgres dir is released');
   t.match(npm.stderr(), /"msg":"switch stopped"/);
 });
 
 t.test('npm killed outright: the switch notices its parent is gone and stops its redis-server', async (t) => {
   const cwd = workdir(t);
-  const npm = npmStart(t, cwd);
+  const npm = npmStart(t, cwd, { DATABASE_URL: await sharedTestDatabase() });
   await listening(npm);
   const { owner, redis } = pidsOf(cwd);
   reap(t, owner); reap(t, redis);
@@ -175,32 +182,63 @@ t.test('a second start on a data dir owned by a live switch fails with one line;
   t.notOk(alive(redis), 'its redis-server stopped with it');
 });
 
-t.test('a start after the owner was killed with SIGKILL takes the orphaned redis-server over', async (t) => {
+t.test('a start after the owner was killed with SIGKILL takes the orphaned redis-server and postgres over', async (t) => {
   const cwd = workdir(t);
   const first = nodeStart(t, cwd);
   await listening(first);
-  const orphan = pidsOf(cwd).redis;
-  reap(t, orphan);
+  const { redis: orphan, postgres: orphanPg } = pidsOf(cwd);
+  reap(t, orphan); reap(t, orphanPg);
   first.child.kill('SIGKILL');
   await first.exited;
   t.ok(alive(orphan), 'the killed switch left its redis-server running');
+  t.ok(alive(orphanPg), 'and its postgres');
 
   const second = nodeStart(t, cwd);
   const ports = await listening(second);
   const now = pidsOf(cwd);
-  reap(t, now.redis);
+  reap(t, now.redis); reap(t, now.postgres);
   t.equal(now.owner, second.child.pid, 'the data dir now belongs to the new switch');
   t.not(now.redis, orphan, 'a new redis-server');
   t.notOk(alive(orphan), 'the orphan was stopped');
+  t.not(now.postgres, orphanPg, 'a new postgres on the same data directory');
+  t.notOk(alive(orphanPg), 'the orphaned postgres was stopped first: never two on one directory');
+  t.equal(readFileSync(join(cwd, 'var/pg/postgres.owner'), 'utf8').split(' ')[0]!.trim(), String(second.child.pid), 'the postgres dir belongs to the new switch');
   t.equal(await health(ports.http), 200);
   second.child.kill('SIGTERM');
   t.equal(await second.exited, 0);
   t.notOk(alive(now.redis));
+  await until('postgres to exit', () => (alive(now.postgres) ? null : true), 100);
+  t.notOk(alive(now.postgres));
+});
+
+t.test('the managed postgres killed with SIGKILL: the switch says so, restarts it, and authorization never stopped', async (t) => {
+  const cwd = workdir(t);
+  const sw = nodeStart(t, cwd);
+  const ports = await listening(sw);
+  const before = pidsOf(cwd).postgres;
+  reap(t, before);
+  const c = await IsoClient.connect(ports.iso);
+  t.teardown(() => c.close());
+  process.kill(before, 'SIGKILL');
+  t.equal((await c.request(unknownCard('000001')))['39'], '14', 'decided while postgres is down');
+  const after = await until('a new postgres', () => {
+    const p = pidsOf(cwd).postgres;
+    return p > 1 && p !== before && alive(p) ? p : null;
+  });
+  reap(t, after);
+  t.match(sw.stderr(), /managed postgres exited unexpectedly: restarting it/);
+  await until('the restart line', () => (/managed postgres restarted/.test(sw.stderr()) ? true : null));
+  t.equal(await until('health 200', async () => ((await health(ports.http)) === 200 ? 200 : null)), 200, 'healthy again');
+  t.equal((await c.request(unknownCard('000002')))['39'], '14');
+  sw.child.kill('SIGTERM');
+  t.equal(await sw.exited, 0);
+  await until('postgres to exit', () => (alive(after) ? null : true), 100);
+  t.notOk(alive(after), 'the restarted postgres stopped with the switch');
 });
 
 t.test('the managed redis-server killed with SIGKILL: the switch says so, restarts it, and decides again', async (t) => {
   const cwd = workdir(t);
-  const sw = nodeStart(t, cwd);
+  const sw = nodeStart(t, cwd, { DATABASE_URL: await sharedTestDatabase() });
   const ports = await listening(sw);
   const before = pidsOf(cwd).redis;
   reap(t, before);
@@ -239,7 +277,7 @@ t.test('the managed redis-server killed with SIGKILL: the switch says so, restar
 
 t.test('without an AOF a dead redis-server is not restarted on an empty ledger: the switch exits 1', async (t) => {
   const cwd = workdir(t);
-  const sw = nodeStart(t, cwd, { REDIS_APPENDFSYNC: 'off' });
+  const sw = nodeStart(t, cwd, { REDIS_APPENDFSYNC: 'off', DATABASE_URL: await sharedTestDatabase() });
   await listening(sw);
   const redis = pidsOf(cwd).redis;
   reap(t, redis);

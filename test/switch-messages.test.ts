@@ -82,7 +82,7 @@ function echoed(t: Test, req: IsoJson, res: IsoJson): void {
 function scenario(parent: Test, w: () => World, name: string, body: (t: Test, w: World) => Promise<void>): Promise<unknown> {
   return parent.test(name, async (t) => {
     await body(t, w());
-    const report = await checkLedger(w().s.redis.client);
+    const report = await checkLedger(w().s.redis.client, w().s.app.history.reads);
     t.ok(report.ok, 'ledger check passes', report.ok ? {} : { report: formatReport(report) });
   });
 }

@@ -14,6 +14,7 @@ import { checkLedger, formatReport } from '../ledger/check.js';
 import { startTestCluster } from './helpers/cluster.js';
 import { randomBytes } from 'node:crypto';
 import { loadScripts } from '../ledger/scripts.js';
+import { sharedTestDatabase } from './helpers/pg.js';
 
 const EXP = '3012';
 const F7 = '1125101500';
@@ -51,7 +52,7 @@ function msg(mti: string, pan: string, stan: string, amountMinor: number, over: 
 }
 
 async function ledgerSound(t: Test, w: World): Promise<void> {
-  const report = await checkLedger(w.s.redis.client);
+  const report = await checkLedger(w.s.redis.client, w.s.app.history.reads);
   t.ok(report.ok, 'ledger check passes');
   if (!report.ok) t.comment(formatReport(report));
 }
@@ -254,7 +255,7 @@ t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache
   const { loadConfig } = await import('../app/config.js');
   const { derive } = await import('../stores/secrets.js');
   const secrets = derive(randomBytes(32), 'env');
-  const app = await startSwitch({ config: loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', WORKERS: '2', ...env }), placement: 'workers', secrets, log: () => {} });
+  const app = await startSwitch({ config: loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', WORKERS: '2', DATABASE_URL: await sharedTestDatabase(), ...env }), placement: 'workers', secrets, log: () => {} });
   t.teardown(() => app.stop());
   const ledger = await Ledger.open(cluster.client);
   const cards = CardStore.fromSecrets(cluster.client, secrets);
@@ -281,6 +282,6 @@ t.test('on a 3-master Redis Cluster: batched holds, records, the duplicate cache
   // A reversal without field 90 finds its original by PAN + field 37.
   t.equal((await c.request({ ...msg('0400', seeded[3]!.pan, '000900', 1_000), 37: 'RRN000503000' }))['39'], '00');
   t.match(await ledger.getUserBalance(seeded[3]!.balanceId), { availableMinor: 10_000, blockedMinor: 0 }, 'released');
-  const report = await checkLedger(cluster.client);
+  const report = await checkLedger(cluster.client, app.history.reads);
   t.ok(report.ok, 'ledger check passes');
 });

@@ -23,14 +23,28 @@ export const FEED_FRAME: Schema = {
   type: 'object', required: ['type', 'events'], properties: { type: { type: 'string', enum: ['transactions'] }, events: { type: 'array', items: FEED_EVENT } },
 };
 
+/** What /health says of each part (the 200 and 503 bodies alike). */
+const HEALTH_PARTS: Record<string, Schema> = {
+  redis: { type: 'string', enum: ['up', 'down', 'full'] },
+  history: { type: 'string', enum: ['up', 'down', 'behind'] },
+  historyBacklog: {
+    type: 'object', required: ['entries', 'oldestAgeSeconds'],
+    properties: { entries: { type: 'integer', minimum: 0 }, oldestAgeSeconds: { type: 'number', minimum: 0 } },
+  },
+  listener: { type: 'string', enum: ['up', 'down'] },
+};
+
 export function systemRoutes(d: ApiDeps, openapi: () => unknown): Route[] {
   return [
     {
       method: 'GET', path: '/health', operationId: 'getHealth', tag: 'operations',
-      summary: 'Liveness and readiness: Redis answers and the ISO 8583 listener is up',
+      summary: 'Liveness and readiness: Redis answers and has room, the history database answers and keeps up, the ISO 8583 listener is up',
+      description: '`redis`: `up`, `down` or `full` (out of memory: debits are declined 96 until there is room). `history`: `up`, `down` '
+        + '(the history database does not answer: authorization goes on, the backlog waits in Redis) or `behind` (the oldest entry not yet '
+        + 'copied is older than HISTORY_BACKLOG_MAX_AGE). `historyBacklog`: entries not yet copied and the age of the oldest, seconds.',
       responses: {
-        200: { description: 'Ready', schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, redis: { type: 'string' }, listener: { type: 'string' } }, required: ['status'] } },
-        503: { description: 'Not ready; the body says which part is down', schema: { type: 'object', properties: { status: { type: 'string', enum: ['unavailable'] }, redis: { type: 'string' }, listener: { type: 'string' } }, required: ['status'] } },
+        200: { description: 'Ready', schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...HEALTH_PARTS }, required: ['status'] } },
+        503: { description: 'Not ready; the body says which part is down', schema: { type: 'object', properties: { status: { type: 'string', enum: ['unavailable'] }, ...HEALTH_PARTS }, required: ['status'] } },
       },
       async handle() {
         const h = await d.health();

@@ -28,7 +28,7 @@ local ref = balance_id .. '/' .. tx_id
 local prior = replayed(KEYS[1], 'clear', ref)
 if prior then return prior end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dp', 'kp', 'ty')
+local t = redis.call('HMGET', KEYS[2], 's', 'h', 'fh', 'f', 'x', 'db', 'c', 'cur', 'dp', 'kp', 'ty', 'ix')
 if not t[1] then return finish(KEYS[1], ttl, 'clear', ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
 -- Only authorizations are cleared: a posted transaction (0200, internal type, credit) is final.
 if t[11] then return finish(KEYS[1], ttl, 'clear', ref, {C_NOT_OPEN, 0, tonumber(t[1]), 0, 0, 0, 0, 0}) end
@@ -104,5 +104,5 @@ redis.call('HSET', KEYS[2], 's', status, 'h', d(held - from_held - rest), 'fh', 
   'db', d(dep_held - d_from - d_rest), 'c', d(cleared + amount))
 -- Fees posted (fp): what a full reversal of the cleared transaction gives back.
 if fee_post > 0 then redis.call('HINCRBY', KEYS[2], 'fp', d(fee_post)) end
-journal(KEYS[4], 'clear', balance_id, tx_id, cur, now, p)
+journal(KEYS[4], 'clear', balance_id, tx_id, cur, now, p, status, nil, t[12])
 return finish(KEYS[1], ttl, 'clear', ref, {C_OK, 0, status, from_held, excess, rest, fee_post, ua})

@@ -4,7 +4,7 @@
 -- velocity counters (HoldArgs.counters) always comes through here, even alone.
 -- Called with a variable number of keys: twelve per hold, as hold-deposit-then-user-12's KEYS (a
 -- hold without a deposit passes its transaction key in place of the deposit tranche), then the
--- card's usage hashes its counters count in (u of them, see ARGV), then seven more for a hold that
+-- card's usage hashes its counters count in (u of them, see ARGV), then eight more for a hold that
 -- carries its record (HoldArgs.record: write_record's K, includes/record-write.lua).
 -- ARGV per hold, in the same order: the packed fixed arguments (as hold-deposit-then-user-12's
 -- ARGV[1], with the counter blocks from field 16), '1' when it has a deposit else '0', the number
@@ -58,7 +58,7 @@ while a <= #ARGV do
       end
       r[9] = write_record(KEYS, k, ARGV, a - 1, answer, nil)
     end
-    k = k + 7
+    k = k + 8
     a = a + 7
   end
   out[#out + 1] = r

@@ -55,7 +55,7 @@ if existing[1] then
   end
   return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
 end
-local o = redis.call('HMGET', k_orig, 's', 'ty', 'dp', 'kp', 'e')
+local o = redis.call('HMGET', k_orig, 's', 'ty', 'dp', 'kp', 'e', 'ix')
 if not o[1] then return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, ua, ub, 0, 0, 0}) end
 if o[2] or tonumber(o[1]) ~= S_AUTHORIZED then return finish(k_idem, ttl, op, ref, {C_NOT_OPEN, 0, S_NONE, ua, ub, 0, 0, 0}) end
 local orig_company = o[4] or ''
@@ -122,6 +122,8 @@ if k_dep then
 end
 -- Fees of the whole transaction go to one company balance: the original's, else the increment's.
 if company_id ~= '' and orig_company == '' then redis.call('HSET', k_orig, 'kp', company_id) end
+-- The original names its increments (`ix`), so that their hashes leave Redis with it (history).
+redis.call('HSET', k_orig, 'ix', o[6] and (o[6] .. '|' .. inc_id) or inc_id)
 -- One transaction, one expiry: the later of the two, as the schemes extend an incremented authorization.
 if tonumber(expires_at) > tonumber(o[5] or '0') then
   redis.call('HSET', k_orig, 'e', expires_at)

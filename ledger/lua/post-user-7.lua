@@ -97,5 +97,5 @@ for i = 13, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[2], unpack(fields))
 if KEYS[6] ~= KEYS[2] then redis.call('LPUSH', KEYS[6], tx_id) end
-journal(KEYS[5], op, balance_id, tx_id, cur, now, p)
+journal(KEYS[5], op, balance_id, tx_id, cur, now, p, S_CLEARED)
 return finish(KEYS[1], ttl, op, ref, {C_OK, 0, S_CLEARED, ua, ub, pa, 0, 0})

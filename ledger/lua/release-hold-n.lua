@@ -43,7 +43,7 @@ if k_idem ~= '' then
   if prior then return prior end
 end
 
-local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e', 'ty', 'vu')
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'r', 'e', 'ty', 'vu', 'ix')
 if not t[1] then
   -- A reversal whose original is unknown is remembered on request (SPEC 2.3): an authorization
   -- arriving later under this txId finds the record and holds nothing.
@@ -51,6 +51,7 @@ if not t[1] then
     local cur = redis.call('HGET', KEYS[3], 'cur')
     if cur then
       redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', cur, 't', now, 'ty', 'ORPHAN_REVERSAL')
+      journal_state(KEYS[4], op, balance_id, tx_id, cur, S_REVERSED)
     end
   end
   return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0})
@@ -114,5 +115,7 @@ if #lines > 0 then
   end
   redis.call('HSET', KEYS[2], 'vu', usage_text(lines))
 end
-journal(KEYS[4], op, balance_id, tx_id, cur, now, p)
+local reversed = 0
+if mode ~= 'E' then reversed = tonumber(redis.call('HGET', KEYS[2], 'rv') or '0') end
+journal(KEYS[4], op, balance_id, tx_id, cur, now, p, status, reversed, t[13])
 return finish(k_idem, ttl, op, ref, {C_OK, 0, status, u_rel, d_rel, ua, ub, amount})

@@ -53,10 +53,11 @@ local u = redis.call('HMGET', KEYS[3], 'a', 'b', 'cur')
 if not u[1] then return finish(KEYS[1], ttl, op, ref, {C_BALANCE_NOT_FOUND, 0, S_NONE, E_NONE, 0, 0, 0, 0}) end
 local ua = tonumber(u[1])
 local ub = tonumber(u[2])
-local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'pp', 'kp', 'r', 'ty', 'f', 'x', 'fp', 'uk', 'um', 'uq', 'vu')
+local t = redis.call('HMGET', KEYS[2], 's', 'a', 'h', 'fh', 'db', 'c', 'cur', 'dp', 'pp', 'kp', 'r', 'ty', 'f', 'x', 'fp', 'uk', 'um', 'uq', 'vu', 'ix')
 if not t[1] then
   if ARGV[6] == '1' then
     redis.call('HSET', KEYS[2], 's', S_REVERSED, 'a', '0', 'r', '1', 'cur', u[3], 't', now, 'ty', 'ORPHAN_REVERSAL')
+    journal_state(KEYS[4], op, balance_id, tx_id, u[3], S_REVERSED)
   end
   return finish(KEYS[1], ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, E_NONE, 0, ua, ub, 0})
 end
@@ -202,5 +203,5 @@ if counted > 0 then
     if full and use_cnt > 0 then redis.call('HINCRBY', k_use, 'cnt', -1) end
   end
 end
-journal(KEYS[4], op, balance_id, tx_id, t[7], now, p)
+journal(KEYS[4], op, balance_id, tx_id, t[7], now, p, status, principal, t[20])
 return finish(KEYS[1], ttl, op, ref, {C_OK, 0, status, effect, moved, ua, ub, amount})

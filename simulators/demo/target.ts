@@ -78,6 +78,8 @@ async function startHere(o: DemoOptions): Promise<Target> {
     const env: Record<string, string> = {
       ISO_HOST: o.isoHost, ISO_PORT: String(o.isoPort), HTTP_HOST: o.httpHost, HTTP_PORT: String(o.httpPort),
       REDIS_DIR: o.dataDir ?? join(tempDir, 'redis'),
+      // The history database's managed PostgreSQL beside it (a --data-dir keeps it for the next run).
+      PG_DIR: join(o.dataDir ?? tempDir, 'pg'),
       // A temporary ledger is thrown away at exit: no need to fsync every write.
       REDIS_APPENDFSYNC: o.dataDir === null ? 'everysec' : 'always',
     };

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { checkLedger } from '../../ledger/check.js';
+import { HistoryReads, historyPool, startManagedPostgres } from '../../history/index.js';
 import { Ledger } from '../../ledger/index.js';
 import { freePort, startManagedRedis, type ManagedRedis } from '../../ledger/redis-server.js';
 import { projectRoot } from '../../ledger/scripts.js';
@@ -276,6 +277,9 @@ async function run(o: Options): Promise<number> {
   try {
     let redis: ManagedRedis = await startManagedRedis({ dir: join(dir, 'redis'), appendfsync: 'always' });
     cleanups.push(() => redis.stop());
+    // The history database both switches copy to, and the ledger check reads archived postings from.
+    const pg = await startManagedPostgres({ dir: join(dir, 'pg') });
+    cleanups.push(() => pg.stop());
     const ext = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE', seed: o.seed } });
     cleanups.push(() => ext.close());
     const sha = await startPartnerSimulator({ config: { mode: 'SHARED_AUTHORIZATION', seed: (o.seed + 1) >>> 0 } });
@@ -289,7 +293,7 @@ async function run(o: Options): Promise<number> {
     const [isoPort, httpPort] = [await freePort(), await freePort()];
     const env: NodeJS.ProcessEnv = {
       ...process.env, ISO_HOST: '127.0.0.1', ISO_PORT: String(isoPort), HTTP_HOST: '127.0.0.1', HTTP_PORT: String(httpPort),
-      REDIS_URL: redis.url, PROGRAMS_FILE: programs, SWITCH_SECRET: randomBytes(32).toString('hex'),
+      REDIS_URL: redis.url, DATABASE_URL: pg.url, PROGRAMS_FILE: programs, SWITCH_SECRET: randomBytes(32).toString('hex'),
     };
     delete env.npm_lifecycle_event;
     const httpUrl = `http://127.0.0.1:${httpPort}`;
@@ -354,7 +358,9 @@ async function run(o: Options): Promise<number> {
 
     const client = new Redis(redis.url, { maxRetriesPerRequest: 2, lazyConnect: true });
     await client.connect();
-    const report = await checkLedger(client);
+    const history = historyPool({ url: pg.url });
+    const report = await checkLedger(client, new HistoryReads(history));
+    await history.end();
     client.disconnect();
 
     // Summary.

@@ -244,7 +244,7 @@ export function assertEchoed(t: Test, req: IsoJson, res: IsoJson, fields: readon
 
 /** Runs the ledger invariant checker (what `npm run ledger:check` runs) over the whole Redis. */
 export async function assertLedgerSound(t: Test, w: World): Promise<void> {
-  const report = await checkLedger(w.s.redis.client);
+  const report = await checkLedger(w.s.redis.client, w.s.app.history.reads);
   t.ok(report.ok, 'ledger check passes', report.ok ? {} : { report: formatReport(report) });
 }
 

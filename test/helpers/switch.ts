@@ -1,4 +1,5 @@
-// A whole switch in this process on random ports, against a real redis-server of its own.
+// A whole switch in this process on random ports, against a real redis-server of its own and a
+// database of its own on the test file's PostgreSQL (test/helpers/pg.ts).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { loadConfig } from '../../app/config.js';
 import { startSwitch, type Placement, type RunningSwitch } from '../../app/start.js';
 import { derive } from '../../stores/secrets.js';
 import { startTestRedis, type TestRedis } from './redis.js';
+import { sharedTestDatabase } from './pg.js';
 import { Ledger } from '../../ledger/index.js';
 import { CardStore } from '../../stores/cards.js';
 
@@ -22,7 +24,8 @@ export interface TestSwitch { app: RunningSwitch; redis: TestRedis; logs: string
 export async function startTestSwitch(t: Teardown, o: { env?: Record<string, string>; placement?: Placement; masterSecret?: Buffer } = {}): Promise<TestSwitch> {
   const redis = await startTestRedis(t);
   const logs: string[] = [];
-  const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', ...o.env });
+  const databaseUrl = o.env?.DATABASE_URL ?? await sharedTestDatabase();
+  const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', ...o.env, DATABASE_URL: databaseUrl });
   const varDir = mkdtempSync(join(tmpdir(), 'antaca-var-'));
   t.teardown(() => rmSync(varDir, { recursive: true, force: true }));
   const app = await startSwitch({

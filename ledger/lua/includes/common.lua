@@ -60,10 +60,32 @@ end
 -- The journal: one stream entry per operation in the slot's journal, listing its postings as
 -- "from>to>amount>code" separated by ';'. Accounts: U:<balanceId>:a|b (user available/blocked),
 -- P:<partnerId>:<group>:a|b (partner tranche), W:<name> (outside world), T:<transferId> (in transit).
-local function journal(jnl, op, balance_id, tx_id, cur, now, postings)
+-- An operation on a user balance's transaction also gives the transaction's status after it (s)
+-- and, for a reversal, the principal it gave back (rv): the history database keeps a transaction's
+-- state from its journal once the transaction hash has left Redis (history/copier.ts), and the
+-- copier gives a finished transaction's hash its retention from there.
+-- `status` (the transaction's after the operation), `reversed` (principal a reversal gave back)
+-- and `increments` (the "|"-separated ids of the incremental authorizations under a finished
+-- authorization, its `ix` field) are for the history copier: a finished transaction's hash, and
+-- its increments' hashes with it, leave Redis once copied (history/copier.ts).
+local function journal(jnl, op, balance_id, tx_id, cur, now, postings, status, reversed, increments)
   if #postings == 0 then return end
   -- The entry id carries the server time in ms, so no separate timestamp is stored.
-  redis.call('XADD', jnl, '*', 'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 'p', table.concat(postings, ';'))
+  local f = {'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 'p', table.concat(postings, ';')}
+  if status ~= nil then
+    f[#f + 1] = 's'; f[#f + 1] = status
+    if reversed ~= nil and reversed > 0 then f[#f + 1] = 'rv'; f[#f + 1] = d(reversed) end
+    if increments ~= nil and increments ~= false and increments ~= '' and tonumber(status) ~= S_AUTHORIZED then
+      f[#f + 1] = 'ix'; f[#f + 1] = increments
+    end
+  end
+  redis.call('XADD', jnl, '*', unpack(f))
+end
+
+-- A transaction whose state changed without moving money (a reversal remembered before its
+-- original, ORPHAN_REVERSAL): an entry without postings, so that the copier sees the state too.
+local function journal_state(jnl, op, balance_id, tx_id, cur, status)
+  redis.call('XADD', jnl, '*', 'o', op, 'b', balance_id, 'x', tx_id, 'c', cur, 'p', '', 's', status)
 end
 
 -- A "|"-separated argument (ids never contain "|") as a list of strings; split_on any separator.

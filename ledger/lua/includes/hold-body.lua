@@ -202,6 +202,6 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   end
   redis.call('HSET', k_tx, unpack(fields))
   if k_hist ~= k_tx then redis.call('LPUSH', k_hist, tx_id) end
-  journal(k_jnl, op, balance_id, tx_id, cur, now, p)
+  journal(k_jnl, op, balance_id, tx_id, cur, now, p, status)
   return finish(k_idem, ttl, op, ref, res)
 end

@@ -84,7 +84,7 @@ export function velocityCounters(card: readonly SpendControl[], program: readonl
   return out;
 }
 
-/** A control's own id from the ledger counter id of a VELOCITY control (`card:atm-week` → `atm-week`). */
+/** A control's own id from the ledger counter id of a VELOCITY control: the part after the owner (CARD or PROGRAM) and its colon. */
 export function controlIdOfCounter(counterId: string): string {
   const colon = counterId.indexOf(':');
   return colon < 0 ? counterId : counterId.slice(colon + 1);
