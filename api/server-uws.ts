@@ -2,7 +2,6 @@
 // uWS gets one catch-all route and one WebSocket route, so both servers answer identically.
 // The uWS request object lives only during its callback, so everything is copied out first.
 import { STATUS_CODES } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { OVERSIZE_DRAIN_BYTES_MAX, type HttpApp, type HttpRequest, type HttpResponse, type HttpServer, type TextSocket } from './http.js';
 import { problemResponse } from './problem.js';
 

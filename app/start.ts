@@ -8,8 +8,8 @@ import { loadSecrets, type Secrets } from '../stores/secrets.js';
 import { connectRedis } from '../stores/redis.js';
 import { startSupervisedRedis, type SupervisedRedis } from '../ledger/redis-server.js';
 import { IsoListener } from '../switch/net/listener.js';
-import { mutualTls, plainTcp, readIsoTls } from '../switch/net/transport.js';
-import { Dispatcher, type BatchRunner, type RunResult } from '../switch/pool/dispatcher.js';
+import { mutualTls, plainTcp, readIsoTls, type Transport } from '../switch/net/transport.js';
+import { Dispatcher, type BatchRunner, type DispatchObserver } from '../switch/pool/dispatcher.js';
 import type { ProcessedEvent } from '../switch/events.js';
 import { InlineRunner, PoolRunner } from '../switch/pool/runners.js';
 import { createMetrics, type SwitchMetrics } from './metrics.js';
@@ -102,20 +102,124 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
 async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<RunningSwitch> {
   const cfg = o.config;
   const log = o.log ?? processLog;
-  const programs = loadPrograms(cfg.programsFile ?? undefined);
-  // Read before anything is started, so an unreadable ISO_TLS_* file or API_KEYS_FILE stops start-up with one line at once.
-  const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
-  const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
-  let managed: SupervisedRedis | null = null;
-  let pgStarting: Promise<SupervisedPostgres> | null = null;
-  let redisUrl = cfg.redisUrl;
+  const files = await readStartupFiles(o, log);
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
   // never serves on without its ledger.
   let fatal: (err: Error) => void = () => {};
+  const metrics = createMetrics();
+  const store = await startStorage(cfg, log, undo, metrics, (err) => fatal(err));
+  const { redis, ledger, history } = store;
+  const startedMs = Date.now();
+  const back = await startBackOffice(cfg, log, undo, metrics, store, files.programs);
+  const apiMetrics = createApiMetrics(metrics.registry);
+  const feed = new TransactionFeed({ metrics: apiMetrics });
+  const placement = o.placement ?? cfg.placement;
+  const { runner, mainCtx } = await startDeciding(o, cfg, undo, metrics, store, files, placement);
+  const dispatcher = new Dispatcher(runner, cfg.batchMax, (frames) => answerFailedBatch(mainCtx, frames),
+    dispatcherEvents(metrics, log, o.log === undefined, placement === 'workers' ? back.partnerCallMetrics : null, (events) => feed.publish(events)));
+  const listener = new IsoListener(dispatcher, {
+    maxConnections: cfg.maxConnections, maxInflightPerConnection: cfg.maxInflightPerConnection, maxInflightTotal: cfg.maxInflightTotal,
+  }, {
+    log,
+    oversize: () => metrics.malformed.labels('oversize').inc(),
+    handshakeRefused: (reason) => metrics.isoTlsRefused.labels(reason).inc(),
+  }, files.transport);
+  if (files.transport.kind === 'tls') log('info', 'ISO 8583 link speaks TLS and requires a client certificate from ISO_TLS_CA', { ca: cfg.isoTls?.ca });
+  const isoAddr = await portOf(listener.listen(cfg.isoPort, cfg.isoHost), 'ISO_PORT', cfg.isoHost, cfg.isoPort);
+  undo.push(() => listener.shutdown(0));
+
+  const cards = CardStore.fromSecrets(redis, files.secrets);
+  const registry = sampledRegistry(metrics, listener, runner);
+  const router = createRouter({
+    redis, ledger, programs: files.programs, cards, keys: files.keys, encryptionKey: files.encryptionKey, customers: new CustomerStore(redis, cards),
+    records: new TransactionRecords(redis, ledger, history.reads), feed, outbox: back.outbox, partners: back.partners,
+    health: () => healthOf(store, listener),
+    async metrics() {
+      const r = await registry();
+      return { contentType: r.contentType, body: await r.metrics() };
+    },
+    registry,
+    startedMs,
+    trackImages: cfg.sandboxExplicit,
+    sandbox: cfg.sandbox ? {
+      host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
+      recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(files.secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
+      // The sandbox plays the card and the acquirer with the switch's own keys: development only (SANDBOX=1).
+      cardData: new CardDataBuilder(files.keySet.keys),
+    } : null,
+  }, { metrics: apiMetrics, log, auth: files.apiKeys });
+  const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
+  const httpAddr = await portOf(http.listen(cfg.httpPort, cfg.httpHost), 'HTTP_PORT', cfg.httpHost, cfg.httpPort);
+  undo.push(() => http.close());
+  const httpUrl = `${http.tls ? 'https' : 'http'}://${urlHost(cfg.httpHost)}:${httpAddr.port}`;
+  log('info', 'switch listening', {
+    iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement,
+    workers: placement === 'workers' ? cfg.workers : 0, apiAuth: apiAuthOf(cfg, files.apiKeys), sandbox: cfg.sandboxWhy.startsWith('SANDBOX=') ? `${cfg.sandbox ? 'on' : 'off'} (${cfg.sandboxWhy})` : cfg.sandboxWhy,
+  });
+  const stop = stopInOrder(cfg, log, store, back, listener, runner, http);
+  fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
+  const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
+  return {
+    isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl: store.redisUrl, redis, programs: files.programs, secrets: files.secrets, keys: files.keys,
+    encryptionKey: files.encryptionKey, metrics, ledger, maintenance: store.maintenance, feed, httpServer: http.kind, history, listenerStats, stop,
+  };
+}
+
+/** What start-up reads from files and the environment before it starts anything. */
+interface StartupFiles {
+  programs: ProgramTable;
+  transport: Transport;
+  apiKeys: ApiKeys | null;
+  secrets: Secrets;
+  keySet: ReturnType<typeof loadKeySet>;
+  keys: SoftwareKeyStore;
+  encryptionKey: EncryptionKey;
+}
+
+/**
+ * Programs, the ISO link's TLS files, API keys, secrets, card keys and the encryption key, read
+ * before anything is started, so that a file that cannot be read stops start-up with one line at
+ * once. Throws the loaders' AppErrors.
+ */
+async function readStartupFiles(o: AppOptions, log: LogFn): Promise<StartupFiles> {
+  const cfg = o.config;
+  const programs = loadPrograms(cfg.programsFile ?? undefined);
+  const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
+  const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
+  const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
+  if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
+  const varDir = o.varDir ?? resolve('var');
+  const keySet = loadKeySet(cfg.keysFile, join(varDir, 'keys.json'), programs.programs.map((p) => p.configId));
+  const keys = new SoftwareKeyStore(keySet.keys);
+  logCardKeys(log, keySet.source, keySet.path, keys, programs);
+  const encryptionKey = await loadEncryptionKey(cfg.encryptionKeyFile, join(varDir, 'encryption-key.pem'));
+  if (encryptionKey.source === 'development') log('warn', 'ENCRYPTION_KEY_FILE is not set: encrypted requests use a development RSA key', { path: encryptionKey.path, kid: encryptionKey.kid });
+  else log('info', 'encryption key for encrypted requests loaded', { kid: encryptionKey.kid });
+  return { programs, transport, apiKeys, secrets, keySet, keys, encryptionKey };
+}
+
+/** Redis, the ledger and its maintenance, and the history database, started. */
+interface Storage {
+  managed: SupervisedRedis | null;
+  redisUrl: string | null;
+  redisSocket: string | null;
+  redis: Redis | Cluster;
+  ledger: Ledger;
+  maintenance: Maintenance;
+  history: History;
+}
+
+/**
+ * Redis (the managed redis-server under REDIS_DIR, or REDIS_URL / REDIS_CLUSTER), the ledger with
+ * the retention windows in its meta, its expiry sweeps, and the history database (the managed
+ * PostgreSQL under PG_DIR, or DATABASE_URL) with its copier. `onGiveUp`: a managed Redis that
+ * cannot be kept up. Throws SW_ERR_REDIS_UNREACHABLE and the servers' start errors.
+ */
+async function startStorage(cfg: SwitchConfig, log: LogFn, undo: Array<() => unknown>, metrics: SwitchMetrics, onGiveUp: (err: Error) => void): Promise<Storage> {
+  let managed: SupervisedRedis | null = null;
+  let redisUrl = cfg.redisUrl;
   if (redisUrl === null && cfg.redisCluster === null) {
-    managed = await startSupervisedRedis({
-      dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync, detached: true, log, onGiveUp: (err) => fatal(err),
-    });
+    managed = await startSupervisedRedis({ dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync, detached: true, log, onGiveUp });
     redisUrl = managed.url;
     undo.push(() => managed?.stop());
     log('info', 'managed redis-server started', { url: redisUrl, dir: cfg.redisDir, appendfsync: cfg.redisAppendfsync });
@@ -124,6 +228,7 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   // whose flush to disk would hold up Redis's fsyncs if the two overlapped. A directory another
   // live switch owns (a second switch on the same ledger) is not refused: its server is shared.
   let databaseUrl = cfg.databaseUrl;
+  let pgStarting: Promise<SupervisedPostgres> | null = null;
   if (databaseUrl === null) {
     try {
       const server = await startSupervisedPostgres({ dir: cfg.pgDir, detached: true, log });
@@ -136,15 +241,6 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       log('info', 'the managed PostgreSQL of PG_DIR belongs to another live switch: sharing it (it stops with that switch)', { dir: cfg.pgDir, error: (err as Error).message });
     }
   }
-  const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
-  if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
-  const varDir = o.varDir ?? resolve('var');
-  const keySet = loadKeySet(cfg.keysFile, join(varDir, 'keys.json'), programs.programs.map((p) => p.configId));
-  const keys = new SoftwareKeyStore(keySet.keys);
-  logCardKeys(log, keySet.source, keySet.path, keys, programs);
-  const encryptionKey = await loadEncryptionKey(cfg.encryptionKeyFile, join(varDir, 'encryption-key.pem'));
-  if (encryptionKey.source === 'development') log('warn', 'ENCRYPTION_KEY_FILE is not set: encrypted requests use a development RSA key', { path: encryptionKey.path, kid: encryptionKey.kid });
-  else log('info', 'encryption key for encrypted requests loaded', { kid: encryptionKey.kid });
   const redisSocket = managed === null ? null : managed.socketPath;
   const redis = connectRedis({ url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket });
   undo.push(() => redis.disconnect());
@@ -158,8 +254,6 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
   await maintenance.start();
   undo.push(() => maintenance.stop());
-  const metrics = createMetrics();
-  const startedMs = Date.now();
   // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier on this thread.
   const history = await openHistory({
     databaseUrl, pgDir: cfg.pgDir, redis, ledger, log, registry: metrics.registry,
@@ -167,33 +261,56 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   });
   undo.push(() => history.stop());
   log('info', 'history database', { where: history.where });
-  // The outbox's sender: the partner calls that cannot be refused and the notifications, written by
-  // the deciding threads before their answers, are delivered from here with their own keys until the
-  // partner (or the webhook receiver) takes them.
+  return { managed, redisUrl, redisSocket, redis, ledger, maintenance, history };
+}
+
+/** The partner clients, the outbox's sender and the low-balance watcher: what runs on the main thread beside the deciding. */
+interface BackOffice {
+  partners: PartnerClients;
+  partnerCallMetrics: ReturnType<typeof partnerMetrics>;
+  outbox: Outbox;
+  watcher: LowBalanceWatcher | null;
+}
+
+/**
+ * The outbox's sender: the partner calls that cannot be refused and the notifications, written by
+ * the deciding threads before their answers, are delivered from here with their own keys until the
+ * partner (or the webhook receiver) takes them; notifications of programs with webhooks are also
+ * webhook deliveries, each retried on its own. Programs with lowBalanceMinor: their DEPOSIT /
+ * CREDIT partner balances are watched from here.
+ */
+async function startBackOffice(cfg: SwitchConfig, log: LogFn, undo: Array<() => unknown>, metrics: SwitchMetrics, store: Storage, programs: ProgramTable): Promise<BackOffice> {
   const partners = new PartnerClients(programs, metrics.registry, log);
   const partnerCallMetrics = partnerMetrics(metrics.registry);
   undo.push(() => partners.close());
-  const outbox = await Outbox.open(redis, { registry: metrics.registry, log, backoffBaseMs: cfg.outboxBackoffBaseMs, backoffCapMs: cfg.outboxBackoffCapMs });
-  // Notifications of programs with webhooks are also written as webhook deliveries, each retried on its own.
+  const outbox = await Outbox.open(store.redis, { registry: metrics.registry, log, backoffBaseMs: cfg.outboxBackoffBaseMs, backoffCapMs: cfg.outboxBackoffCapMs });
   outbox.start(partnerSender(partners, programs, (e) => outbox.enqueue(e)));
   undo.push(() => outbox.stop());
-  // Programs with lowBalanceMinor: their DEPOSIT / CREDIT partner balances are watched from here.
-  const watcher = LowBalanceWatcher.wanted(programs) ? new LowBalanceWatcher({ redis, ledger, programs, outbox, intervalMs: cfg.lowBalanceCheckMs, log }) : null;
+  const watcher = LowBalanceWatcher.wanted(programs) ? new LowBalanceWatcher({ redis: store.redis, ledger: store.ledger, programs, outbox, intervalMs: cfg.lowBalanceCheckMs, log }) : null;
   watcher?.start();
   undo.push(() => watcher?.stop());
-  const apiMetrics = createApiMetrics(metrics.registry);
-  const feed = new TransactionFeed({ metrics: apiMetrics });
-  const init = { redisUrl, redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: programs.programs.map(asDecidingThreadsSeeIt), panIndexKey: new Uint8Array(secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys };
+  return { partners, partnerCallMetrics, outbox, watcher };
+}
 
-  let runner: BatchRunner;
-  const placement = o.placement ?? cfg.placement;
-  // The main thread's deciding context: it decides in the inline placement, and answers a batch
-  // that failed as a whole (a worker died) in both (batch.ts answerFailedBatch).
+/**
+ * The deciding side: the worker pool (placement `workers`, each thread with its own Redis
+ * connection, ledger and stores) or the main thread (`main`), and the main thread's deciding
+ * context, which also answers a batch that failed as a whole (switch/process/batch.ts
+ * answerFailedBatch) in both placements.
+ */
+async function startDeciding(
+  o: AppOptions, cfg: SwitchConfig, undo: Array<() => unknown>, metrics: SwitchMetrics, store: Storage, files: StartupFiles, placement: Placement,
+): Promise<{ runner: BatchRunner; mainCtx: ProcessContext }> {
+  const init = {
+    redisUrl: store.redisUrl, redisSocket: store.redisSocket, redisCluster: cfg.redisCluster, dialect: cfg.dialect, programs: files.programs.programs.map(asDecidingThreadsSeeIt),
+    panIndexKey: new Uint8Array(files.secrets.panIndexKey), holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: files.keySet.keys,
+  };
   const mainCtx: ProcessContext = await createContext({
-    dialect: cfg.dialect, redis, programs: new ProgramTable(init.programs), panIndexKey: secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: keySet.keys,
+    dialect: cfg.dialect, redis: store.redis, programs: new ProgramTable(init.programs), panIndexKey: files.secrets.panIndexKey, holdCoalescing: cfg.holdCoalescing, cardCache: cfg.cardCache, keys: files.keySet.keys,
     ...(placement === 'workers' ? {} : { registry: metrics.registry }),
   });
   undo.push(() => mainCtx.partners.close());
+  let runner: BatchRunner;
   if (placement === 'workers') {
     const pool = new PoolRunner({ threads: cfg.workers, maxQueue: 4096, atomics: o.atomics ?? cfg.workerAtomics, concurrentTasksPerWorker: cfg.workerConcurrency, init });
     runner = pool;
@@ -203,19 +320,24 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     runner = new InlineRunner(mainCtx);
   }
   undo.push(() => runner.close());
+  return { runner, mainCtx };
+}
 
-  // The live feed (api/feed.ts) subscribes once the HTTP side is up.
-  let processedSink: (events: readonly ProcessedEvent[]) => void = () => {};
-  // A batch that failed as a whole is answered 96; the debits it may have held or posted are undone.
-  const failedBatch = (frames: readonly Buffer[]): RunResult => answerFailedBatch(mainCtx, frames);
-  // Format errors and undecodable frames are logged at most once a minute per connection and kind
-  // (a peer sending garbage must not flood the log); every one is counted.
+/**
+ * What the dispatcher reports, turned into metrics, rate-limited log lines and the live feed.
+ * `debugLines`: LOG_LEVEL=debug gives one line per decided message through the process logger
+ * (read once here, so the hot path pays one boolean test per batch when it is off, the default; a
+ * caller that injects its own log, as tests do, gets none). `workerPartnerCalls`: the partner
+ * metrics the worker threads' decision-path calls are counted into (on the main thread the client
+ * counts them itself: null). Format errors and undecodable frames are logged at most once a minute
+ * per connection and kind (a peer sending garbage must not flood the log); every one is counted.
+ */
+function dispatcherEvents(
+  metrics: SwitchMetrics, log: LogFn, debugLines: boolean, workerPartnerCalls: ReturnType<typeof partnerMetrics> | null, publish: (events: readonly ProcessedEvent[]) => void,
+): DispatchObserver {
   const perConnection = new RateLimitedLog(ISO_FAULT_LOG_INTERVAL_MS);
-  // LOG_LEVEL=debug: one line per decided message, through the process logger (a caller that
-  // injects its own log, as tests do, gets none). Read once here, so the hot path pays one
-  // boolean test per batch when it is off (the default).
-  const perMessageDebug = o.log === undefined && logger.isLevelEnabled('debug');
-  const dispatcher = new Dispatcher(runner, cfg.batchMax, failedBatch, {
+  const perMessageDebug = debugLines && logger.isLevelEnabled('debug');
+  return {
     answered(request, code, seconds) {
       const mti = request.length >= 4 ? request.toString('latin1', 0, 4) : '????';
       if (code !== '') {
@@ -233,16 +355,14 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
         metrics.decisions.labels(e.mti, e.responseCode, e.reason).inc();
         if (e.wouldDecline !== null) metrics.shadowDeclines.labels(e.wouldDecline).inc();
         if (e.scriptSeconds !== null) metrics.scriptLatency.labels(e.mti.startsWith('02') ? 'debit' : 'hold').observe(e.scriptSeconds);
-        // Worker threads keep their partner clients' metrics to themselves: their decision-path calls
-        // are counted here from the events (on the main thread the client counted them already).
         const pc = e.partnerCall;
-        if (pc !== null && placement === 'workers') {
-          partnerCallMetrics.latency.labels(pc.partner, pc.endpoint, pc.outcome).observe(pc.seconds);
-          if (pc.outcome === 'TIMEOUT') partnerCallMetrics.timeouts.labels(pc.partner, pc.endpoint).inc();
-          else if (pc.outcome !== 'ok' && pc.outcome !== 'DECLINED') partnerCallMetrics.errors.labels(pc.partner, pc.endpoint, pc.outcome).inc();
+        if (pc !== null && workerPartnerCalls !== null) {
+          workerPartnerCalls.latency.labels(pc.partner, pc.endpoint, pc.outcome).observe(pc.seconds);
+          if (pc.outcome === 'TIMEOUT') workerPartnerCalls.timeouts.labels(pc.partner, pc.endpoint).inc();
+          else if (pc.outcome !== 'ok' && pc.outcome !== 'DECLINED') workerPartnerCalls.errors.labels(pc.partner, pc.endpoint, pc.outcome).inc();
         }
       }
-      processedSink(events);
+      publish(events);
     },
     undecodable(reason, target) {
       // The reason names fields and offsets, never content (iso/errors.ts).
@@ -256,21 +376,12 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
       metrics.batchFailures.inc();
       log('error', 'batch failed: answered with a system error', { error: String((err as Error).message ?? err).slice(0, 200) });
     },
-  });
-  const listener = new IsoListener(dispatcher, {
-    maxConnections: cfg.maxConnections, maxInflightPerConnection: cfg.maxInflightPerConnection, maxInflightTotal: cfg.maxInflightTotal,
-  }, {
-    log,
-    oversize: () => metrics.malformed.labels('oversize').inc(),
-    handshakeRefused: (reason) => metrics.isoTlsRefused.labels(reason).inc(),
-  }, transport);
-  if (transport.kind === 'tls') log('info', 'ISO 8583 link speaks TLS and requires a client certificate from ISO_TLS_CA', { ca: cfg.isoTls?.ca });
-  const isoAddr = await portOf(listener.listen(cfg.isoPort, cfg.isoHost), 'ISO_PORT', cfg.isoHost, cfg.isoPort);
-  undo.push(() => listener.shutdown(0));
+  };
+}
 
-  const cards = CardStore.fromSecrets(redis, secrets);
-  // The gauges sampled rather than kept current, set just before the registry is read (GET /metrics, the dashboard).
-  const refreshed = async () => {
+/** The metrics registry with the gauges sampled rather than kept current set just before it is read (GET /metrics, the dashboard). */
+function sampledRegistry(metrics: SwitchMetrics, listener: IsoListener, runner: BatchRunner): () => Promise<SwitchMetrics['registry']> {
+  return async () => {
     metrics.inflight.set(listener.inflightTotal);
     metrics.connections.set(listener.connectionCount);
     if (runner instanceof PoolRunner) {
@@ -282,72 +393,51 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
     if (dropped > current) metrics.malformed.labels('undecodable').inc(dropped - current);
     return metrics.registry;
   };
-  const router = createRouter({
-    redis, ledger, programs, cards, keys, encryptionKey, customers: new CustomerStore(redis, cards),
-    records: new TransactionRecords(redis, ledger, history.reads), feed, outbox, partners,
-    async health() {
-      let redisState: 'up' | 'down' | 'full' = 'down';
-      try {
-        if (managed?.up !== false && (await redis.ping()) === 'PONG') redisState = (await redisFull(redis)) ? 'full' : 'up';
-      } catch { redisState = 'down'; }
-      const h = await history.health();
-      return {
-        ok: redisState === 'up' && h.ok && listener.listening,
-        detail: { redis: redisState, history: h.state, ...(h.backlog === null ? {} : { historyBacklog: h.backlog }), listener: listener.listening ? 'up' : 'down' },
-      };
-    },
-    async metrics() {
-      const registry = await refreshed();
-      return { contentType: registry.contentType, body: await registry.metrics() };
-    },
-    registry: refreshed,
-    startedMs,
-    trackImages: cfg.sandboxExplicit,
-    sandbox: cfg.sandbox ? {
-      host: connectableHost(cfg.isoHost), port: isoAddr.port, dialect: cfg.dialect,
-      recordId: (mtiClass, pan, stan, f7, acquirer, terminal) => recordIdOf(duplicateKey(secrets.panIndexKey, mtiClass, pan, stan, f7, acquirer, terminal)),
-      // The sandbox plays the card and the acquirer with the switch's own keys: development only (SANDBOX=1).
-      cardData: new CardDataBuilder(keySet.keys),
-    } : null,
-  }, { metrics: apiMetrics, log, auth: apiKeys });
-  const http: HttpServer = await createHttpServer(router, { choice: cfg.httpServer, tls: cfg.httpTls, log });
-  processedSink = (events) => feed.publish(events);
-  const httpAddr = await portOf(http.listen(cfg.httpPort, cfg.httpHost), 'HTTP_PORT', cfg.httpHost, cfg.httpPort);
-  undo.push(() => http.close());
-  const httpUrl = `${http.tls ? 'https' : 'http'}://${urlHost(cfg.httpHost)}:${httpAddr.port}`;
-  log('info', 'switch listening', {
-    iso: `${cfg.isoHost}:${isoAddr.port}`, http: httpUrl, dashboard: `${httpUrl}${DASHBOARD_PATH}`, httpServer: http.kind, dialect: cfg.dialect, placement,
-    workers: placement === 'workers' ? cfg.workers : 0, apiAuth: apiAuthOf(cfg, apiKeys), sandbox: cfg.sandboxWhy.startsWith('SANDBOX=') ? `${cfg.sandbox ? 'on' : 'off'} (${cfg.sandboxWhy})` : cfg.sandboxWhy,
-  });
+}
 
+/** GET /health: Redis (up, down, or full), the history database and its backlog, the listener. */
+async function healthOf(store: Storage, listener: IsoListener): Promise<{ ok: boolean; detail: Record<string, unknown> }> {
+  let redisState: 'up' | 'down' | 'full' = 'down';
+  try {
+    if (store.managed?.up !== false && (await store.redis.ping()) === 'PONG') redisState = (await redisFull(store.redis)) ? 'full' : 'up';
+  } catch { redisState = 'down'; }
+  const h = await store.history.health();
+  return {
+    ok: redisState === 'up' && h.ok && listener.listening,
+    detail: { redis: redisState, history: h.state, ...(h.backlog === null ? {} : { historyBacklog: h.backlog }), listener: listener.listening ? 'up' : 'down' },
+  };
+}
+
+/**
+ * The stop that loses nothing, once however often it is called: stop accepting and answer every
+ * request already read, stop the sweeps and the watcher, close the deciding threads, flush the
+ * outbox, let the copier drain what the last answers wrote, close HTTP, then Redis.
+ */
+function stopInOrder(cfg: SwitchConfig, log: LogFn, store: Storage, back: BackOffice, listener: IsoListener, runner: BatchRunner, http: HttpServer): () => Promise<void> {
   let stopping: Promise<void> | null = null;
-  const stop = () => {
+  return () => {
     stopping ??= (async () => {
       await listener.shutdown(cfg.shutdownTimeoutMs);
-      await maintenance.stop();
-      await watcher?.stop();
+      await store.maintenance.stop();
+      await back.watcher?.stop();
       await runner.close();
       // SIGTERM flushes the outbox: what is due is sent now; what the partner does not take stays
       // durable. With Redis gone (a fatal stop) there is nothing to flush: the entries wait in it.
       try {
-        await outbox.flush(OUTBOX_FLUSH_TIMEOUT_MS);
+        await back.outbox.flush(OUTBOX_FLUSH_TIMEOUT_MS);
       } catch (err) {
         log('warn', 'outbox not flushed at stop: its entries stay in Redis for the next start', { error: String((err as Error).message ?? err).slice(0, 200) });
-        await outbox.stop().catch(() => undefined);
+        await back.outbox.stop().catch(() => undefined);
       }
-      await partners.close();
-      // The copier drains what the last answers wrote, then the history database is closed.
-      await history.stop();
+      await back.partners.close();
+      await store.history.stop();
       await http.close();
-      redis.disconnect();
-      if (managed) await managed.stop();
+      store.redis.disconnect();
+      if (store.managed) await store.managed.stop();
       log('info', 'switch stopped');
     })();
     return stopping;
   };
-  fatal = (err) => { void stop().then(() => (o.onFatal ?? (() => {}))(err)); };
-  const listenerStats = () => ({ framesRead: listener.framesRead, inflight: listener.inflightTotal });
-  return { isoPort: isoAddr.port, httpPort: httpAddr.port, redisUrl, redis, programs, secrets, keys, encryptionKey, metrics, ledger, maintenance, feed, httpServer: http.kind, history, listenerStats, stop };
 }
 
 /**

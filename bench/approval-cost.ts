@@ -150,9 +150,9 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
   await client.hset(cardKey, 'id', 'bc1', 'v', '1');
   const guardFields = ['id', 'v'];
   const guardExpected = ['bc1', '1'];
-  // A cached answer of the switch's size: the framed 0110 without field 2, with its code prefix,
-  // ending with field 54 at zero balances (the hold's script writes the balances in).
-  const answer = Buffer.concat([Buffer.alloc(200, 0x30), Buffer.from('0001978C0000000000000002978C000000000000', 'latin1')]);
+  // A cached answer of the switch's size: the framed 0110 without fields 2 and 54, with its
+  // marks and code prefix (the hold's script appends the balances after it).
+  const answer = Buffer.alloc(204, 0x30);
   let n = 0;
   const hold: Hold = async () => {
     const k = ++n;
@@ -166,7 +166,7 @@ async function switchApproval(client: Redis): Promise<SwitchPeer> {
       idempotencyKey: null, txId, balanceId: bal.id, depositId: dep.balance.id, amountMinor: AMOUNT_MINOR, feeMinor: 0, fxFeeMinor: 0,
       companyId: null, nowMs, expiresAtMs: nowMs + 7 * 86_400_000, orphanTxId: txId.slice(0, txId.lastIndexOf('.')),
       guard: { hashKey: cardKey, fields: guardFields, expected: guardExpected, absentKey: records.duplicateAnswerKey(dk) },
-      record: records.approvalRecord(dk, rec, answer, nowMs, '978') ?? undefined,
+      record: records.approvalRecord(dk, rec, answer, nowMs, true) ?? undefined,
     });
     if (!r.approved) return '51';
     if (!r.recorded) throw new Error('approval cost: the hold approved without writing its record');

@@ -214,7 +214,7 @@ export class Holds {
       const rec = d.record;
       if (rec === undefined) { args.push('0'); continue; }
       keys.push(...rec.keys);
-      args.push(rec.balanceCurrencyN3 === null ? '=' : 'B' + rec.balanceCurrencyN3, ...rec.args);
+      args.push(rec.appendBalances ? 'N' : '=', ...rec.args);
     }
     (this.core.fn('hold-many')(keys.length, ...keys, ...(args as string[])) as Promise<number[][]>).then(
       (rs) => q.forEach((d, i) => {
@@ -270,19 +270,9 @@ function joinedOnce(a: readonly string[], sep: string): string {
   return s;
 }
 
-/**
- * HoldArgs.record: eight keys, seven values; with a currency, three digits, and a cached answer
- * (the fourth value) that ends with field 54's two entries at zero, which the script overwrites.
- */
+/** HoldArgs.record: eight keys, seven values. */
 function checkRecord(r: ApprovalRecord): void {
   if (r.keys.length !== 8 || r.args.length !== 7) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: eight keys and seven values');
-  const n3 = r.balanceCurrencyN3;
-  if (n3 === null) return;
-  if (!/^\d{3}$/.test(n3)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: balanceCurrencyN3 must be three digits');
-  const answer = r.args[3];
-  const zeros = `0001${n3}C0000000000000002${n3}C000000000000`;
-  const tail = Buffer.isBuffer(answer) ? answer.toString('latin1', Math.max(0, answer.length - zeros.length)) : String(answer).slice(-zeros.length);
-  if (tail !== zeros) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'record: the cached answer must end with field 54 at zero balances in that currency');
 }
 
 /** HoldArgs.guard: names and values must survive the packed argument's separators (checked once per array pair). */

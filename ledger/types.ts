@@ -139,11 +139,11 @@ export interface ApprovalRecord {
   /** Seven values: record bytes, time ms, record id, cached answer bytes, its TTL ms, ledger transaction id, reference TTL ms. */
   readonly args: readonly (string | number | Buffer)[];
   /**
-   * ISO 4217 numeric currency when the cached answer ends with ISO 8583 field 54's two balance
-   * entries (SPEC §2.2: ledger balance, available balance; 40 bytes) for the script to fill with
-   * the user balance after the hold; null: the answer is stored as given.
+   * True: the script appends to the cached answer, once written, the user balance after the hold
+   * as `|<available>|<blocked>` (decimal minor units, `-` when negative), for the caller's replay
+   * to render; false: the answer is stored as given.
    */
-  readonly balanceCurrencyN3: string | null;
+  readonly appendBalances: boolean;
 }
 
 /** HoldArgs.guard: the state a caller decided with, re-checked atomically with the hold. */

@@ -240,14 +240,14 @@ export class TransactionRecords {
 
   /**
    * An approval's record for the hold that approves it to write (HoldArgs.record): the keys and
-   * values writeMany would write, in the record's slot group. `balanceCurrencyN3`: the answer
-   * ends with field 54's two balance entries, placeholders the hold fills in. Null when the
+   * values writeMany would write, in the record's slot group. `appendBalances`: the hold appends
+   * the user balance after it to the cached answer (switch/process/replay.ts). Null when the
    * cached answer lives in another slot group than the record (Redis Cluster): then the record
    * is written after the answer, by writeMany.
    */
-  approvalRecord(dk: Buffer, rec: TransactionObject, answer: Buffer, nowMs: number, balanceCurrencyN3: string | null): ApprovalRecord | null {
+  approvalRecord(dk: Buffer, rec: TransactionObject, answer: Buffer, nowMs: number, appendBalances: boolean): ApprovalRecord | null {
     const w = this.slots(dk, rec, answer, nowMs, true);
-    return w.sameSlot ? { keys: w.keys, args: w.args, balanceCurrencyN3 } : null;
+    return w.sameSlot ? { keys: w.keys, args: w.args, appendBalances } : null;
   }
 
   /**

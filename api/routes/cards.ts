@@ -19,14 +19,6 @@ import {
 } from './common.js';
 
 const ENCRYPTED: Schema = { type: 'object', required: ['payload'], properties: { payload: { type: 'string', description: 'compact JWE, alg RSA-OAEP-256, enc A256GCM, of the full card data' } } };
-const FULL_CARD: Schema = {
-  type: 'object', description: 'The JWE plaintext', required: ['id', 'cardNo', 'cvv', 'exp', 'status', 'lastFourDigits'],
-  properties: {
-    id: { type: 'string' }, cardNo: { type: 'string' }, cvv: { type: 'string', description: 'the CVV2 (Visa CVV method, service code 000, or the reset generation)' },
-    exp: { type: 'string', format: 'date' }, status: { type: 'string', enum: ['ACTIVE', 'INACTIVE', 'LOCKED'] }, lastFourDigits: { type: 'string' },
-    track2: { type: 'string', description: 'only with SANDBOX=1, physical cards: the track-2 image (PAN=YYMM, service code 201, PVKI, PVV, CVV) for a test harness' },
-  },
-};
 const ENCRYPTED_REQUEST_HEADER = {
   'Encrypted-Request': { description: '`true`: the body is {"payload": JWE} encrypted to GET /secure/encryption-key (alg RSA-OAEP-256 or RSA-OAEP, enc A256GCM)', schema: { type: 'string', enum: ['true', 'false'] } as Schema },
 };

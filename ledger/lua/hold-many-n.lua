@@ -9,9 +9,9 @@
 -- ARGV per hold, in the same order: the packed fixed arguments (as hold-deposit-then-user-12's
 -- ARGV[1], with the counter blocks from field 16), '1' when it has a deposit else '0', the number
 -- of usage hashes u, the number of meta values n, n meta values (name, value pairs), then the
--- record: '0' for none; else '=' (its cached answer stored as given) or
--- 'B' followed by a currency (ISO 4217 n3: the cached answer's last 40 bytes are ISO 8583 field
--- 54, filled here with the balances after the hold), then write_record's seven A values.
+-- record: '0' for none; else '=' (its cached answer stored as given) or 'N' (the cached answer
+-- followed by `|<available>|<blocked>`: the user balance after the hold, for the caller to render
+-- on a replay), then write_record's seven A values.
 -- Returns one result vector per hold, as hold-deposit-then-user-12 returns; a hold that carries a
 -- record has a ninth value: 1 when the record was written (an approval, not a replay, and no
 -- SHADOW counter would have declined it: the caller then writes the record with wouldDecline), else 0.
@@ -19,14 +19,6 @@
 --- @include counters
 --- @include hold-body
 --- @include record-write
-
--- One additional-amounts entry of field 54 (iso/wire.ts balanceEntry): account type 00, amount
--- type, currency n3, C or D, twelve digits.
-local function balance_entry(amount_type, n3, amount)
-  local sign = 'C'
-  if amount < 0 then sign = 'D'; amount = -amount end
-  return '00' .. amount_type .. n3 .. sign .. string.format('%012d', amount)
-end
 
 local out = {}
 local a = 1
@@ -51,11 +43,7 @@ while a <= #ARGV do
     r[9] = 0
     if r[1] == C_OK and r[2] == 0 and r[8] == 0 then
       local answer = ARGV[a + 3]
-      if string.sub(spec, 1, 1) == 'B' then
-        -- Field 54: the ledger balance (available + blocked), then the available balance.
-        local n3 = string.sub(spec, 2)
-        answer = string.sub(answer, 1, #answer - 40) .. balance_entry('01', n3, r[4] + r[5]) .. balance_entry('02', n3, r[4])
-      end
+      if spec == 'N' then answer = answer .. '|' .. d(r[4]) .. '|' .. d(r[5]) end
       r[9] = write_record(KEYS, k, ARGV, a - 1, answer, nil)
     end
     k = k + 8

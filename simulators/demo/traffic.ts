@@ -55,7 +55,6 @@ export class Traffic {
   private sweeper: NodeJS.Timeout | null = null;
   private scheduled = 0;
   private startMs = 0;
-  private next = 0;
   private closing = false;
   /** Called once when a link closes while the demo still runs. */
   onGone: (why: string) => void = () => undefined;

@@ -6,7 +6,7 @@ import { currencyAlpha, currencyExponent } from '../../iso/currency.js';
 import { maskPan } from '../../iso/mask.js';
 import type { IsoDialect } from '../../iso/dialect.js';
 import type { IsoFields } from '../../iso/codec.js';
-import { localTime, merchantNameLocation, reasonsFor, transmissionTime } from '../../iso/acquirer.js';
+import { localTime, reasonsFor, transmissionTime } from '../../iso/acquirer.js';
 
 // The acquirer-side builders live in the product (iso/acquirer.ts), where the management API's
 // sandbox uses them too; the tools import them from here as before.

@@ -64,8 +64,9 @@ export function fromLedgerOutcome(req: Request, c: Checked, posting: Posting, l:
 }
 
 /**
- * The decision an 0100/0200 debit gets if the ledger approves it, field 54 at zero balances: what
- * a hold that writes its own record (HoldArgs.record) carries; the hold fills the balances in.
+ * The decision an 0100/0200 debit gets if the ledger approves it, at zero balances: what a hold
+ * that writes its own record (HoldArgs.record) carries; its cached answer leaves field 54 out and
+ * the hold appends the balances it leaves (switch/process/replay.ts).
  */
 export function approvalOf(req: Request, c: Checked, posting: Posting): Decision {
   return fromLedgerOutcome(req, c, posting, {

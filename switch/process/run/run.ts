@@ -291,8 +291,8 @@ const STAND_IN_APPROVED: LedgerOutcome = Object.freeze({ kind: 'standInApproved'
 const STAND_IN_DECLINED: LedgerOutcome = Object.freeze({ kind: 'standInDeclined' });
 
 /**
- * The record and cached answer of the approval the debit would get (plan/conclude.ts approvalOf,
- * field 54 at zero balances that the hold fills in), for its hold to write when it approves; kept
+ * The record and cached answer of the approval the debit would get (plan/conclude.ts approvalOf;
+ * its field 54 left out of the cached answer, for the balances the hold appends: replay.ts), for its hold to write when it approves; kept
  * on the work so the batch knows what the hold wrote. Undefined when the cached answer lives in
  * another slot group than the record (the record is then written after the decision, as any).
  */
@@ -304,7 +304,8 @@ function carryApproval(ctx: ProcessContext, w: Work, c: Checked, posting: 'HOLD'
   const rc = res.fields.get(39) as string;
   const nowMs = ctx.now();
   const rec = renderRecord(w.req, d, recordIdOf(dk), rc, nowMs);
-  const record = ctx.records.approvalRecord(dk, rec, cacheableAnswer(ctx.codec, res, rc, w.issuerAuth?.configId ?? null), nowMs, c.currencyN3);
+  const balancesN3 = d.balance === null ? null : d.balance.currencyN3;
+  const record = ctx.records.approvalRecord(dk, rec, cacheableAnswer(ctx.codec, res, rc, w.issuerAuth?.configId ?? null, balancesN3), nowMs, balancesN3 !== null);
   if (record === null) return undefined;
   w.approval = { rec, nowMs, bytes: record.args[0] as string };
   return record;
