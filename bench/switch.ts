@@ -50,6 +50,8 @@
 //   BENCH_SWITCH_STDOUT   file the switch process's stdout is appended to (e.g. with --trace-gc); unset: discarded
 //   BENCH_PARTNER         1: the rates again with an EXTERNAL_BALANCE program against the partner
 //                         simulator (2 ms latency), on the first placement              default 0
+//   BENCH_CONTROLS        1: the rates again with spend controls on every card              default 0
+//   BENCH_CHIP            1: the rates again with chip reads (ARQC + iCVV verified)         default 0
 // Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through the
 // environment to the switch process; PLACEMENT, ports, REDIS_URL and SWITCH_SECRET are set here.
 // Every figure is written to var/bench/switch-<ISO time>.json (var/ is not in git); benchSwitch()
@@ -68,7 +70,10 @@ import { CardStore } from '../stores/cards.js';
 import { derive } from '../stores/secrets.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
 import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.js';
-import { RequestFactory, benchPan } from './requests.js';
+import { ChipRequestFactory, RequestFactory, benchPan, type RequestSource } from './requests.js';
+import { CardDataBuilder } from '../cardauth/card-data.js';
+import { developmentKeys } from '../cardauth/keys.js';
+import type { SpendControl } from '../stores/controls.js';
 import { startPartnerSimulator } from '../simulators/partner/server.js';
 import { envOptionLines, isMain, parseCommandLine } from '../scripts/cli.js';
 import { aofState, formatCost, redisCost, type RedisCost } from './redis-cost.js';
@@ -98,6 +103,8 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_NODE_ARGS', '', 'extra node options for the switch process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof'],
   ['BENCH_SWITCH_STDOUT', '', 'file the switch process\'s stdout is appended to (--trace-gc, bench/alloc-profile.ts); unset: discarded'],
   ['BENCH_PARTNER', '0', '1: the rates again with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
+  ['BENCH_CONTROLS', '0', '1: the rates again with spend controls on every card (a category block list, a country block list, a daily VELOCITY counter and a SHADOW rule), on the first switch placement'],
+  ['BENCH_CHIP', '0', '1: the rates again with chip reads (a fresh ARQC and the iCVV in every 0100, verified under the program\'s keys), on the first switch placement'],
 ];
 export const SWITCH_OPTIONS = OPTIONS;
 
@@ -367,6 +374,31 @@ function cpuUs(pid: number): number {
   }
 }
 
+/** How long a run waits after its last answer for the history copier before PostgreSQL's CPU time is read. */
+const HISTORY_CATCH_UP_MS = 1000;
+
+/**
+ * User + system CPU time so far, in µs, of the managed PostgreSQL under `pgDir` (the switch's
+ * history database): its postmaster (data/postmaster.pid) and every process it forked (the
+ * backends, the WAL writer, the checkpointer). NaN when it is not running. A backend that exited
+ * during a run takes its time with it: the switch's pool keeps its connections.
+ */
+function postgresCpuUs(pgDir: string): number {
+  let postmaster: number;
+  try { postmaster = Number(readFileSync(join(pgDir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]); } catch { return NaN; }
+  if (!Number.isInteger(postmaster) || postmaster <= 0) return NaN;
+  let total = cpuUs(postmaster);
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === postmaster) total += cpuUs(Number(name));
+    } catch { /* exited */ }
+  }
+  return total;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -377,6 +409,8 @@ interface RateRun {
   placement: string; offeredPerSecond: number; report: LoadReport; redis: RedisCost | null;
   /** CPU time (user + system, from /proc, 10 ms ticks) per answer of the target process and of redis-server. */
   targetCpuUsPerAnswer: number; redisCpuUsPerAnswer: number | null;
+  /** The same of the switch's history database (its managed PostgreSQL); null for the peers. */
+  historyCpuUsPerAnswer: number | null;
   /** Where the slow answers were slow, by the switch's own clocks (null for the echo and the floor). */
   clocks: ClockShares | null;
 }
@@ -437,7 +471,7 @@ interface PlacementResult { placement: string; rates: RateRun[]; search: SearchR
 interface BurstResult { placement: string; report: LoadReport; approved: number; declined91: number; declined05: number; declined51: number; userAvailableAfterMinor: number | null; ledgerOk: boolean | null; ledgerReport: string | null; rss: RssSummary }
 
 /** A target under load: the process, its Redis (null for echo) and the request factory of its run. */
-interface Session { target: Target; probe: Redis | null; redisPid: number | null; factory: RequestFactory; placement: string }
+interface Session { target: Target; probe: Redis | null; redisPid: number | null; pgDir: string | null; factory: RequestSource; placement: string }
 
 /**
  * Waits until the switch has answered (or dropped) every request it read, as its
@@ -461,13 +495,16 @@ async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun
   await settle(s);
   const plan = s.factory.plan(Math.max(1, Math.round(rate * seconds)));
   if (s.probe !== null) await s.probe.config('RESETSTAT');
-  const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid)];
+  const cpu0 = [cpuUs(s.target.pid), s.redisPid === null ? NaN : cpuUs(s.redisPid), s.pgDir === null ? NaN : postgresCpuUs(s.pgDir)];
   const metrics0 = await scrape(s.target.httpPort);
   const aof0 = s.probe === null ? null : aofState(await s.probe.info('persistence'));
   const report = await runOpenLoop({ port: s.target.isoPort, connections: CONNECTIONS, ratePerSecond: rate, plan, dialect: DIALECT_1987 });
   const clocks = clockShares(metrics0, await scrape(s.target.httpPort), report, (us) => (us === 3000 ? report.over3ms : report.over5ms));
   const targetCpuUsPerAnswer = (cpuUs(s.target.pid) - cpu0[0]!) / Math.max(1, report.answered);
   const redisCpuUsPerAnswer = s.redisPid === null ? null : (cpuUs(s.redisPid) - cpu0[1]!) / Math.max(1, report.answered);
+  // The copier is behind the answers (under a second at p99): give it that before reading PostgreSQL's time.
+  if (s.pgDir !== null) await sleep(HISTORY_CATCH_UP_MS);
+  const historyCpuUsPerAnswer = s.pgDir === null ? null : (postgresCpuUs(s.pgDir) - cpu0[2]!) / Math.max(1, report.answered);
   const redis = s.probe === null ? null : redisCost(await s.probe.info('commandstats'), report.answered, report.codes['00'] ?? 0);
   if (redis !== null) {
     const aof1 = aofState(await s.probe!.info('persistence'));
@@ -475,7 +512,7 @@ async function runAt(s: Session, rate: number, seconds: number): Promise<RateRun
     const clean = aof0 !== null && aof1.rewrites === aof0.rewrites && !aof0.rewriting && !aof1.rewriting && aof1.bytes >= aof0.bytes;
     redis.aofBytesPerAnswer = clean ? (aof1.bytes - aof0!.bytes) / Math.max(1, report.answered) : NaN;
   }
-  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer, clocks };
+  return { placement: s.placement, offeredPerSecond: rate, report, redis, targetCpuUsPerAnswer, redisCpuUsPerAnswer, historyCpuUsPerAnswer, clocks };
 }
 
 function passes(r: LoadReport): boolean {
@@ -528,7 +565,51 @@ async function soak(s: Session, rss: RssSampler): Promise<SoakSegment[]> {
  * A program other than the demo one for a run: its id, the switch's extra environment, and what
  * to do once the balances exist (the partner variant funds them at the partner).
  */
-interface Variant { name: string; configId: string; env: Record<string, string>; funded(balanceIds: readonly string[], fundsMinor: number): void; close(): Promise<void> }
+interface Variant {
+  name: string; configId: string; env: Record<string, string>;
+  funded(balanceIds: readonly string[], fundsMinor: number): void;
+  /** After the cards are seeded (ids `bc0`, `bc1`, ...), in the session's Redis. */
+  seeded?(cards: CardStore, cardIds: readonly string[]): Promise<void>;
+  /** The requests of the run, when not the plain purchases. */
+  requests?(pans: readonly string[]): RequestSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Spend controls on every card (docs/cards.md): what an issuer with rules pays. A category block
+ * list with a range, a country block list, a daily VELOCITY counter far above the run (checked and
+ * counted atomically in the hold) and a SHADOW rule that never matches the load.
+ */
+function controlsVariant(): Variant {
+  const controls: SpendControl[] = [
+    { id: 'no-gambling', mode: 'ENFORCED', type: 'MCC_BLOCK', values: ['7995', '7800-7802'] },
+    { id: 'no-sanctioned', mode: 'ENFORCED', type: 'COUNTRY_BLOCK', values: ['PRK', 'IRN'] },
+    { id: 'day-limit', mode: 'ENFORCED', type: 'VELOCITY', window: 'DAY', amount: 999_999_999_999, count: 1_000_000_000, scope: 'ALL' },
+    { id: 'watch-merchant', mode: 'SHADOW', type: 'MERCHANT_BLOCK', values: ['MERCHANT0000999'] },
+  ];
+  return {
+    name: 'controls', configId: DEMO, env: {}, funded() {},
+    async seeded(cards, cardIds) { for (const id of cardIds) await cards.setControls(id, controls); },
+    async close() {},
+  };
+}
+
+/**
+ * Chip reads verified under the program's keys: a key file of the session's own (KEYS_FILE, a
+ * development key set for the demo program), the same keys building each card's ARQC and iCVV.
+ */
+function chipVariant(): Variant {
+  const dir = tempDir('antaca-bench-chip-');
+  const file = join(dir, 'keys.json');
+  const keys = { [DEMO]: developmentKeys() };
+  writeFileSync(file, JSON.stringify(keys));
+  const builder = new CardDataBuilder(keys);
+  return {
+    name: 'chip', configId: DEMO, env: { KEYS_FILE: file }, funded() {},
+    requests: (pans) => new ChipRequestFactory(pans, builder, DEMO, AMOUNT_MINOR),
+    async close() { removeDir(dir); },
+  };
+}
 
 /** The partner simulator (EXTERNAL_BALANCE, 2 ms per answer) and a programs file naming it. */
 async function partnerVariant(): Promise<Variant> {
@@ -548,16 +629,20 @@ async function partnerVariant(): Promise<Variant> {
 
 /** Starts a fresh Redis (switch target) and the target process, seeded with `pans` each holding fundsMinor. */
 async function openSession(placement: string, pans: string[], fundsMinor: number, variant: Variant | null = null): Promise<{ s: Session; redis: ManagedRedis | null; dir: string | null; balances: string[] }> {
-  if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
+  if (TARGET === 'echo') return { s: { target: await startEchoProcess(), probe: null, redisPid: null, pgDir: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: 'echo' }, redis: null, dir: null, balances: [] };
   const dir = tempDir('antaca-bench-switch-');
   const redis = await managedRedis(dir);
   if (PEERS.has(placement)) {
     const target = await startEchoProcess(redis, placement).catch(async (err: unknown) => { await redis.stop(); removeDir(dir); throw err; });
-    return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances: [] };
+    return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, pgDir: null, factory: new RequestFactory(pans, AMOUNT_MINOR), placement }, redis, dir, balances: [] };
   }
   const secret = randomBytes(32);
   const balances = await seed(redis.url, secret, pans, fundsMinor, variant?.configId);
   variant?.funded(balances, fundsMinor);
+  if (variant?.seeded !== undefined) {
+    const client = new Redis(redis.url);
+    try { await variant.seeded(CardStore.fromSecrets(client, derive(secret, 'env')), pans.map((_, i) => 'bc' + i)); } finally { client.disconnect(); }
+  }
   let target: Target;
   try {
     // The switch's history database: a managed PostgreSQL of its own beside its Redis (initdb on
@@ -570,7 +655,8 @@ async function openSession(placement: string, pans: string[], fundsMinor: number
     throw err;
   }
   const name = variant === null ? placement : `${placement}+${variant.name}`;
-  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, factory: new RequestFactory(pans, AMOUNT_MINOR), placement: name }, redis, dir, balances };
+  const factory = variant?.requests?.(pans) ?? new RequestFactory(pans, AMOUNT_MINOR);
+  return { s: { target, probe: new Redis(redis.url), redisPid: redis.pid, pgDir: join(dir, 'pg'), factory, placement: name }, redis, dir, balances };
 }
 
 async function closeSession(o: { s: Session; redis: ManagedRedis | null; dir: string | null }): Promise<void> {
@@ -602,7 +688,8 @@ async function benchPlacement(placement: string, variant: Variant | null = null,
         const run = await runAt(s, rate, SECONDS);
         result.rates.push(run);
         console.log(formatReport(`  ${rate}/s`, run.report));
-        console.log(`    CPU per answer: ${s.placement} ${run.targetCpuUsPerAnswer.toFixed(0)} µs` + (run.redisCpuUsPerAnswer === null ? '' : `, redis-server ${run.redisCpuUsPerAnswer.toFixed(0)} µs`));
+        console.log(`    CPU per answer: ${s.placement} ${run.targetCpuUsPerAnswer.toFixed(0)} µs` + (run.redisCpuUsPerAnswer === null ? '' : `, redis-server ${run.redisCpuUsPerAnswer.toFixed(0)} µs`) +
+          (run.historyCpuUsPerAnswer === null ? '' : `, PostgreSQL ${run.historyCpuUsPerAnswer.toFixed(0)} µs`));
         if (run.redis !== null) console.log('    ' + formatCost(run.redis));
         if (run.clocks !== null) console.log('    ' + formatClocks(run.clocks));
       }
@@ -665,6 +752,8 @@ export interface Results {
   cost: ApprovalCost[] | null;
   /** BENCH_PARTNER=1: the rates with an EXTERNAL_BALANCE program against the partner simulator; null when skipped. */
   partner: PlacementResult | null;
+  /** BENCH_CONTROLS=1, BENCH_CHIP=1: the rates with spend controls on the cards, with chip reads; empty when skipped. */
+  variants: PlacementResult[];
   sustainableToCeiling: Record<string, number | null>;
 }
 
@@ -680,7 +769,7 @@ function printSummary(r: Results): void {
   if (r.placements.some((p) => p.rates.length > 0) || r.partner !== null) {
     console.log('  placement  offered/s  answered/sent    p50 ms   p99 ms  p99.9 ms   max ms  late p99 ms  redis µs/answer  µs/approved  CPU µs/answer (target/redis/gen)  codes');
   }
-  for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner])]) {
+  for (const p of [...r.placements, ...(r.partner === null ? [] : [r.partner]), ...r.variants]) {
     for (const run of p.rates) {
       const l = run.report.latencyUs;
       console.log(`  ${p.placement.padEnd(9)} ${String(run.offeredPerSecond).padStart(10)}  ${`${run.report.answered}/${run.report.sent}`.padStart(13)}  ` +
@@ -698,6 +787,27 @@ function printSummary(r: Results): void {
       // The floor does a subset of the switch's work: a ratio below 1 means the floor's run was disturbed.
       const doubt = PEERS.has(base!.placement) && !PEERS.has(p.placement) && ratio < 1 ? `  (below 1: the ${base!.placement}'s run at this rate was disturbed by the machine; run again)` : '';
       console.log(`  p99 ratio ${p.placement} / ${base!.placement} at ${run.offeredPerSecond}/s: ${ratio.toFixed(2)}x${doubt}`);
+    }
+  }
+  // The targets' ratios (docs/benchmarks.md): CPU per answer of everything a side runs — the
+  // switch, its Redis and its PostgreSQL against the floor and its Redis — in the same run.
+  for (const p of [...r.placements.slice(1), ...(r.partner === null ? [] : [r.partner]), ...r.variants]) {
+    for (const run of p.rates) {
+      const b = base?.rates.find((x) => x.offeredPerSecond === run.offeredPerSecond);
+      if (b === undefined) continue;
+      const side = (x: RateRun) => x.targetCpuUsPerAnswer + (x.redisCpuUsPerAnswer ?? 0) + (Number.isFinite(x.historyCpuUsPerAnswer ?? NaN) ? x.historyCpuUsPerAnswer! : 0);
+      const parts = `${run.targetCpuUsPerAnswer.toFixed(0)} + ${(run.redisCpuUsPerAnswer ?? NaN).toFixed(0)}` + (run.historyCpuUsPerAnswer === null ? '' : ` + ${run.historyCpuUsPerAnswer.toFixed(0)}`);
+      console.log(`  CPU per answer ${p.placement} / ${base!.placement} at ${run.offeredPerSecond}/s: (${parts}) / (${b.targetCpuUsPerAnswer.toFixed(0)} + ${(b.redisCpuUsPerAnswer ?? NaN).toFixed(0)}) µs = ${(side(run) / Math.max(1, side(b))).toFixed(2)}x` +
+        `; answered ${run.report.answered}/${run.report.sent}`);
+    }
+  }
+  const plain = r.placements.find((p) => p.placement === SWITCH_PLACEMENT);
+  for (const v of r.variants) {
+    for (const run of v.rates) {
+      const b = plain?.rates.find((x) => x.offeredPerSecond === run.offeredPerSecond);
+      if (b === undefined) continue;
+      const side = (x: RateRun) => x.targetCpuUsPerAnswer + (x.redisCpuUsPerAnswer ?? 0) + (x.historyCpuUsPerAnswer ?? 0);
+      console.log(`  ${v.placement} / ${SWITCH_PLACEMENT} at ${run.offeredPerSecond}/s: CPU per answer ${(side(run) / Math.max(1, side(b))).toFixed(2)}x, p99 ${(run.report.latencyUs.p99 / Math.max(1, b.report.latencyUs.p99)).toFixed(2)}x`);
     }
   }
   for (const p of r.placements) {
@@ -744,7 +854,7 @@ export async function benchSwitch(): Promise<Results> {
   for (const p of PLACEMENTS) if (p !== 'workers' && p !== 'main' && !PEERS.has(p)) throw new Error(`BENCH_PLACEMENTS: ${p} is not floor, prototype, workers or main`);
   const r: Results = {
     startedAt: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version },
-    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null, cost: null,
+    options: Object.fromEntries(OPTIONS.map(([name]) => [name, opt(name)])), ceiling: null, placements: [], burst: null, sustainableToCeiling: {}, partner: null, variants: [], cost: null,
   };
   console.log(`bench:switch — target ${TARGET}, ${r.machine.cpus} CPUs, node ${r.machine.node}, AOF appendfsync always, ` +
     `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')} before the run (figures from a machine busy with other work are its, not the switch's)`);
@@ -769,6 +879,11 @@ export async function benchSwitch(): Promise<Results> {
     try { r.partner = await benchPlacement(SWITCH_PLACEMENT, variant); } finally { await variant.close(); }
   } else {
     console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
+  }
+  for (const [flag, make] of [['BENCH_CONTROLS', controlsVariant], ['BENCH_CHIP', chipVariant]] as const) {
+    if (opt(flag) !== '1' || TARGET !== 'switch' || !PARTS.has('rates')) continue;
+    const variant = make();
+    try { r.variants.push(await benchPlacement(SWITCH_PLACEMENT, variant)); } finally { await variant.close(); }
   }
   if (num('BENCH_SOAK_S') > 0) {
     // After every placement's rates: the soak leaves a Redis of several GB to write out and remove.

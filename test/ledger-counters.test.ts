@@ -114,7 +114,7 @@ scenario('a hold carrying its record does not write it when a shadow counter wou
   const e = await setup(t);
   const { ledger } = e;
   const c = counters([counter('shadow', { amountMinor: 100, enforced: false })]);
-  const recordKeys = (id: string) => [`{g00}:rec:${id}`, `{g00}:recs:bal:${e.ubId}`, `{g00}:recs:card:card1`, `{g00}:rec:${id}`, `{g00}:dup:${id}`, `{g00}:rec:${id}`, `{g00}:rec:${id}`];
+  const recordKeys = (id: string) => [`{g00}:rec:${id}`, `{g00}:recs:bal:${e.ubId}`, `{g00}:recs:card:card1`, `{g00}:rec:${id}`, `{g00}:dup:${id}`, `{g00}:rec:${id}`, `{g00}:rec:${id}`, '{g00}:recs:log'];
   const record = (id: string) => ({ keys: recordKeys(id), args: ['[1]', NOW, id, 'answer', 60_000, id, 60_000], appendBalances: false });
   t.match(await ledger.hold(holdArgs(e, 'a', 50, c, { record: record('a') })), { approved: true, recorded: true, wouldDecline: null });
   t.match(await ledger.hold(holdArgs(e, 'b', 60, c, { record: record('b') })), { approved: true, recorded: false, wouldDecline: { controlId: 'shadow' } });
