@@ -102,12 +102,13 @@ export async function startSwitch(o: AppOptions): Promise<RunningSwitch> {
 async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<RunningSwitch> {
   const cfg = o.config;
   const log = o.log ?? processLog;
-  const files = await readStartupFiles(o, log);
+  const config = readConfigFiles(cfg, log);
   // Set once the switch is assembled: a managed Redis that cannot be kept up stops the switch, which
   // never serves on without its ledger.
   let fatal: (err: Error) => void = () => {};
   const metrics = createMetrics();
   const store = await startStorage(cfg, log, undo, metrics, (err) => fatal(err));
+  const files = { ...config, ...await loadSecretsAndKeys(o, log, config.programs) };
   const { redis, ledger, history } = store;
   const startedMs = Date.now();
   const back = await startBackOffice(cfg, log, undo, metrics, store, files.programs);
@@ -165,27 +166,41 @@ async function assemble(o: AppOptions, undo: Array<() => unknown>): Promise<Runn
   };
 }
 
-/** What start-up reads from files and the environment before it starts anything. */
-interface StartupFiles {
+/** What start-up reads from files before it starts anything. */
+interface ConfigFiles {
   programs: ProgramTable;
   transport: Transport;
   apiKeys: ApiKeys | null;
+}
+
+/** The secrets and keys, read once Redis is up (their warnings follow its start-up line). */
+interface SecretsAndKeys {
   secrets: Secrets;
   keySet: ReturnType<typeof loadKeySet>;
   keys: SoftwareKeyStore;
   encryptionKey: EncryptionKey;
 }
 
+type StartupFiles = ConfigFiles & SecretsAndKeys;
+
 /**
- * Programs, the ISO link's TLS files, API keys, secrets, card keys and the encryption key, read
- * before anything is started, so that a file that cannot be read stops start-up with one line at
- * once. Throws the loaders' AppErrors.
+ * Programs, the ISO link's TLS files and API keys, read before anything is started, so that a file
+ * that cannot be read stops start-up with one line at once. Throws the loaders' AppErrors.
  */
-async function readStartupFiles(o: AppOptions, log: LogFn): Promise<StartupFiles> {
-  const cfg = o.config;
+function readConfigFiles(cfg: SwitchConfig, log: LogFn): ConfigFiles {
   const programs = loadPrograms(cfg.programsFile ?? undefined);
   const transport = cfg.isoTls === null ? plainTcp() : mutualTls(readIsoTls(cfg.isoTls));
   const apiKeys = cfg.apiKeysFile === null ? null : ApiKeys.load(cfg.apiKeysFile, (msg, fields) => log('warn', msg, fields));
+  return { programs, transport, apiKeys };
+}
+
+/**
+ * SWITCH_SECRET (else the development secret file), the card keys (KEYS_FILE, else the development
+ * key set under `varDir`, each program's key check values logged) and the encryption key of
+ * encrypted requests (ENCRYPTION_KEY_FILE, else a development key). Throws the loaders' AppErrors.
+ */
+async function loadSecretsAndKeys(o: AppOptions, log: LogFn, programs: ProgramTable): Promise<SecretsAndKeys> {
+  const cfg = o.config;
   const secrets = o.secrets ?? loadSecrets(o.env ?? process.env, resolve('var/secret.key'));
   if (secrets.source === 'file') log('warn', 'SWITCH_SECRET is not set: using a development secret from var/secret.key');
   const varDir = o.varDir ?? resolve('var');
@@ -195,7 +210,7 @@ async function readStartupFiles(o: AppOptions, log: LogFn): Promise<StartupFiles
   const encryptionKey = await loadEncryptionKey(cfg.encryptionKeyFile, join(varDir, 'encryption-key.pem'));
   if (encryptionKey.source === 'development') log('warn', 'ENCRYPTION_KEY_FILE is not set: encrypted requests use a development RSA key', { path: encryptionKey.path, kid: encryptionKey.kid });
   else log('info', 'encryption key for encrypted requests loaded', { kid: encryptionKey.kid });
-  return { programs, transport, apiKeys, secrets, keySet, keys, encryptionKey };
+  return { secrets, keySet, keys, encryptionKey };
 }
 
 /** Redis, the ledger and its maintenance, and the history database, started. */

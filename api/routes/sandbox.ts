@@ -45,7 +45,8 @@ const MESSAGE_PROPERTIES: Record<string, Schema> = {
     type: 'object', additionalProperties: false, required: ['method'],
     description: 'Card data as a terminal reads it, made with the switch\'s own keys (the sandbox plays the card and the acquirer): '
       + 'ECOMMERCE (entry 81, field 14, CVV2 in 48.92), SWIPE (entry 90, track 2), CHIP (entry 05, field 23, the iCVV track-2 equivalent, '
-      + 'field 55 with a valid ARQC). Absent: field 2 and the sandbox\'s default entry mode, no card data. The attacks: a wrong `cvv2`, '
+      + 'field 55 with a valid ARQC). Absent: what a terminal reads from this card — a virtual card ECOMMERCE, a physical card CHIP — when '
+      + 'the sandbox has the program\'s keys; else field 2, field 14 and the sandbox\'s default entry mode (05) without card data. The attacks: a wrong `cvv2`, '
       + 'a wrong `pin`, an `atc` used before (a replayed cryptogram).',
     properties: {
       method: { type: 'string', enum: ['ECOMMERCE', 'SWIPE', 'CHIP'] },
@@ -198,14 +199,30 @@ async function simulateNew(d: ApiDeps, link: SandboxLink, b: MessageBody, mti: s
   fields.set(2, pan);
   fields.set(3, (b.processingCode ?? '00') + '0000');
   fields.set(4, String(b.amount).padStart(12, '0'));
-  if (b.cardData !== undefined) addCardData(d, fields, card, pan, b, atcs);
+  const cardData = b.cardData ?? terminalDefault(d, card, b);
+  if (cardData !== null) addCardData(d, fields, card, pan, cardData, atcs);
+  else fields.set(14, card.expiry);
   return simulate(d, link, { mti, fields: sorted(fields) }, pan);
 }
 
-/** The card data of a simulated message (SANDBOX=1): made with the switch's keys, as the card and the acquirer would. */
-function addCardData(d: ApiDeps, fields: IsoFields, card: CardRecord, pan: string, b: MessageBody, atcs: Map<string, number>): void {
+/**
+ * The card data a message without `cardData` carries: what a terminal reads from this card, so that
+ * a program under `STRICT` cardholder verification approves it as a real one — a virtual card's
+ * e-commerce payment with its CVV2, a physical card's chip read. Null when the sandbox has no keys
+ * for the card's program (it then sends fields 2 and 14 only), and for a credit (20, 28), which
+ * requires nothing. Cash under `STRICT` also needs a PIN: `cardData.pin`.
+ */
+function terminalDefault(d: ApiDeps, card: CardRecord, b: MessageBody): CardDataBody | null {
   const cd = target(d).cardData;
-  const c = b.cardData!;
+  if (cd === undefined || !cd.has(card.configId)) return null;
+  const pc = b.processingCode ?? '00';
+  if (pc === '20' || pc === '28') return null;
+  return { method: card.kind === 'PHYSICAL' ? 'CHIP' : 'ECOMMERCE' };
+}
+
+/** The card data of a simulated message (SANDBOX=1): made with the switch's keys, as the card and the acquirer would. */
+function addCardData(d: ApiDeps, fields: IsoFields, card: CardRecord, pan: string, c: CardDataBody, atcs: Map<string, number>): void {
+  const cd = target(d).cardData;
   if (cd === undefined || !cd.has(card.configId)) throw new AppError('VALIDATION_ERROR', `program ${card.configId} has no card keys: the sandbox cannot make its card data`);
   const ref = { configId: card.configId, pan, expiry: card.expiry, cvv2Generation: card.cvv2Generation };
   const acquirer = SANDBOX_ACQUIRER.acquirer;
