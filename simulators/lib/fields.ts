@@ -31,6 +31,15 @@ export function requestFields(pan: string, proc: string, amountMinor: number | n
 }
 
 /**
+ * Field 48 with subelement 61 (POS extended conditions, 5 positions) saying the terminal accepts
+ * a partial approval (position 1 `1`; the others 0), after the subelements `f48` already has
+ * (docs/wire-format.md "Card data fields").
+ */
+export function withPartialApproval(f48 = ''): string {
+  return f48 + '6105' + '10000';
+}
+
+/**
  * A decimal amount ("12.34") in minor units of a currency with `exponent` decimals, or an error
  * sentence. More decimals than the currency has, or more than n12 can carry, is an error.
  */

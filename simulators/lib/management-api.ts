@@ -156,6 +156,20 @@ export class ManagementApi {
     await this.call('PUT', `/secure/customers/${card.customerId}/cards/${card.cardId}/limits`, limits);
   }
 
+  /**
+   * Replaces the card's own spend controls (`PUT …/cards/{cardId}/controls`, docs/cards.md "Spend
+   * controls"): `{id, mode: ENFORCED|SHADOW, type, values}` each; an empty list removes them.
+   */
+  async setControls(card: ProvisionedCard, controls: readonly unknown[]): Promise<void> {
+    await this.call('PUT', `/secure/customers/${card.customerId}/cards/${card.cardId}/controls`, { controls });
+  }
+
+  /** The card's newest transaction records (`GET /secure/transactions?cardId=`), at most `limit` (1-100). */
+  async transactions(cardId: string, limit = 100): Promise<Array<Record<string, unknown>>> {
+    const r = await this.call('GET', `/secure/transactions?cardId=${encodeURIComponent(cardId)}&limit=${limit}`);
+    return (r.json.items ?? []) as Array<Record<string, unknown>>;
+  }
+
   /** A customer transactional lock: every debit of the customer declines AML_EXCEPTION while it is set. */
   async addTransactionalLock(customerId: string, reason: string): Promise<void> {
     await this.call('POST', `/secure/customers/${customerId}/transactional-locks`, { reason });
