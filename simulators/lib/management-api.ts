@@ -18,6 +18,8 @@ export interface ProvisionedCard {
   customerId: string;
   cardId: string;
   balanceId: string;
+  /** The card's CVV2 as the card data API gave it at issuance (what is printed on the card): in memory only, never printed. */
+  cvv2?: string;
 }
 
 /** A management API failure, with the call and the answer's problem title. */
@@ -114,8 +116,8 @@ export class ManagementApi {
   }
 
   /**
-   * A virtual card, or a physical one (INACTIVE until activated), on the balance; its PAN and
-   * expiry decrypted from the JWE answer.
+   * A virtual card, or a physical one (INACTIVE until activated), on the balance; its PAN, expiry
+   * and CVV2 decrypted from the JWE answer.
    */
   async issueCard(customerId: string, balanceId: string, kind: 'virtual' | 'physical'): Promise<ProvisionedCard> {
     const body = kind === 'virtual' ? { balanceId } : {
@@ -125,8 +127,8 @@ export class ManagementApi {
       'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
     });
     const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
-    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
-    return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string; cvv?: string };
+    return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId, ...(full.cvv === undefined ? {} : { cvv2: full.cvv }) };
   }
 
   /**
