@@ -38,6 +38,8 @@ export interface CardData {
   exp: string;
   /** Field 14, YYMM. */
   expiry: string;
+  /** The track-2 image of a physical card, only from a switch run with SANDBOX=1 (docs/cards.md). */
+  track2?: string;
 }
 
 export class ManagementApi {
@@ -142,10 +144,11 @@ export class ManagementApi {
       'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
     });
     const plain = await compactDecrypt(String(r.json.payload), this.keys.privateKey);
-    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string };
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string; track2?: string };
     return {
       id: full.id, customerId, balanceId: String(where.json.balanceId), configId: String(where.json.configId), currency: String(where.json.currency), status: full.status,
       lastFourDigits: full.lastFourDigits, pan: full.cardNo, cvv: full.cvv, exp: full.exp, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7),
+      ...(typeof full.track2 === 'string' ? { track2: full.track2 } : {}),
     };
   }
 
