@@ -140,7 +140,7 @@ t.test('card data built from the card: CVV2, track 2, chip, PIN, partial approva
 
   const partial = await step('--accepts-partial above the balance', send('0100', virtual.cardId, '--amount', '50', '--cvv2', '--accepts-partial'), '10 PARTIAL_APPROVAL');
   t.match(answerOf(partial), / 4 {2}Amount, transaction +000000003000/, 'field 4: the amount approved');
-  t.match(answerOf(partial), /54 {2}Additional amounts .*type 57 50\.00 EUR/, 'field 54: the amount asked for, amount type 57');
+  t.match(answerOf(partial), /54 {2}Additional amounts .*asked \(type 57\) 50\.00 EUR/, 'field 54: the amount asked for, amount type 57');
   await step('--accepts-partial for cash', send('0100', virtual.cardId, '--amount', '50', '--proc', '01', '--accepts-partial'), '51 INSUFFICIENT_FUNDS');
 
   const cd = CardDataBuilder.fromFile(s.keysFile);

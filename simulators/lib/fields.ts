@@ -84,7 +84,8 @@ export function decodeAdditionalAmounts(f54: string): BalanceEntry[] | null {
 export function describeAdditionalAmounts(f54: string): string {
   const entries = decodeAdditionalAmounts(f54);
   if (entries === null) return 'not in the 20-character entry format';
-  return entries.map((e) => `${e.amountType} ${decimalOf(e.minor, e.currency)} ${currencyAlpha(e.currency) ?? e.currency}`).join(', ');
+  // Amount type 57 is the amount asked for, in the answer to a partial approval (docs/messages.md).
+  return entries.map((e) => `${e.amountType === 'type 57' ? 'asked (type 57)' : e.amountType} ${decimalOf(e.minor, e.currency)} ${currencyAlpha(e.currency) ?? e.currency}`).join(', ');
 }
 
 /**
