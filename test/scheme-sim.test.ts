@@ -1,8 +1,8 @@
 // The scheme simulator against test switches in this process (real Redis, real sockets, cards made
 // through the management API): every scripted scenario with zero mismatches (the issuer-practice
-// and card-data ones in the 2003 dialect too), and the seeded
-// random mix giving the same counts against two fresh switches. The command line is run as a
-// child process for --help and bad arguments.
+// and card-data ones in the 2003 dialect too), and the seeded random mix giving the same counts
+// against two fresh switches. The command line is run as a child process for --help and bad
+// arguments.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { startTestSwitch } from './helpers/switch.js';

@@ -28,6 +28,17 @@ export interface DemoOptions {
   kinds: string[] | null;
 }
 
+/** `text` wrapped at word boundaries into lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
+
 export const HELP = `usage: npm run demo -- [options]
 
 Starts a switch when none answers (or uses the one that does), provisions customers, balances and
@@ -50,7 +61,8 @@ latency and answers by response code. Ctrl-C stops it and prints a summary.
                           a terminal)
   --kinds <a,b,...>       send only these kinds of the mix, at their relative weights (default
                           all; a kind that cannot be sent at that moment sends an e-commerce
-                          purchase instead): ${MIX.map(([k]) => kindSlug(k)).join(', ')}
+                          purchase instead):
+${wrap(MIX.map(([k]) => kindSlug(k)).join(', '), 26, 100)}
   -h, --help              this text
 
 Card data comes from the card keys in KEYS_FILE, else the development key set var/keys.json that
