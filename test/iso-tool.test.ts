@@ -2,7 +2,9 @@
 // through the management API: send prints the answer by field name with masked PAN, reverse from
 // the saved answer restores the balance, clear posts, bad arguments give one line and exit 1. The
 // PAN never goes on the command line: --card-id reads it through the API, ISO_PAN from the
-// environment, `--pan -` from stdin; `--pan <digits>` is refused.
+// environment, `--pan -` from stdin; `--pan <digits>` is refused. With --card-id the message carries
+// card data built from the card (--cvv2, --swipe with the sandbox's track image, --chip, --pin,
+// --accepts-partial), each answered as the switch decides it, and no card secret is ever printed.
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestSwitch } from './helpers/switch.js';
 import { ApiClient, issueVirtualCard, walletWithBalance } from './helpers/api.js';
+import { ManagementApi } from '../simulators/lib/management-api.js';
+import { CardDataBuilder } from '../cardauth/card-data.js';
 
 const MAIN = new URL('../simulators/iso/main.ts', import.meta.url).pathname;
 const TSX = import.meta.resolve('tsx');
@@ -89,12 +93,88 @@ t.test('send, reverse, clear against a switch', async (t) => {
   t.notOk(readFileSync(join(cwd, 'var/iso/state.json'), 'utf8').includes(card.pan), 'nor the state file');
 });
 
+t.test('card data built from the card: CVV2, track 2, chip, PIN, partial approval', async (t) => {
+  const s = await startTestSwitch(t, { env: { SANDBOX: '1' } });
+  const url = `http://127.0.0.1:${s.app.httpPort}`;
+  const api = new ManagementApi(url);
+  const physical = await api.newCard('iso-card-data', 20_000, undefined, 'physical');
+  await api.setPin(physical, '2468');
+  const virtual = await api.newCard('iso-partial', 3_000);
+  const full = await api.cardData(physical.cardId);
+  const cwd = mkdtempSync(join(tmpdir(), 'antaca-iso-tool-'));
+  t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
+  const env = { env: { ANTACA_URL: url, KEYS_FILE: s.keysFile } };
+  const send = (mti: string, card: string, ...args: string[]) => iso(cwd, ['send', mti, '--card-id', card, '--port', String(s.app.isoPort), ...args], env);
+  /** "55 INCORRECT_PIN" when field 39 is 55 and INCORRECT_PIN is among the reasons shown for it (several share a code). */
+  const code = (r: Run, expected: string): string | undefined => {
+    const m = /39 {2}Response code +(\d+) +\(([^)]*)\)/.exec(answerOf(r));
+    const [want39, reason] = expected.split(' ');
+    return m !== null && m[1] === want39 && (m[2] as string).split(' | ').includes(reason as string) ? expected : m?.slice(1).join(' ');
+  };
+  const runs: Run[] = [];
+  const step = async (what: string, r: Promise<Run>, expected: string): Promise<Run> => {
+    const got = await r;
+    runs.push(got);
+    t.equal(got.code, 0, `${what}: exit 0`, { err: got.err });
+    t.equal(code(got, expected), expected, `${what}: ${expected}`);
+    return got;
+  };
+
+  const ecom = await step('--cvv2', send('0100', physical.cardId, '--amount', '10', '--cvv2'), '00 APPROVED');
+  t.match(ecom.out, /card data: e-commerce with the card's CVV2 \(48\.92\)/);
+  t.match(ecom.out, /22 {2}Point of service entry mode +812/, 'entry mode 81');
+  t.match(ecom.out, /48 {2}Additional data[^\n]*\[\d+ bytes withheld\]/, 'field 48 shown withheld');
+  const wrong = String((Number(full.cvv) + 1) % 1000).padStart(3, '0');
+  await step('--cvv2 with a wrong CVV2 by --field 48', send('0100', physical.cardId, '--amount', '10', '--cvv2', '--field', `48=9203${wrong}`), '63 SECURITY_VIOLATION');
+  const swipe = await step('--swipe', send('0100', physical.cardId, '--amount', '5', '--swipe'), '00 APPROVED');
+  t.match(swipe.out, /35 {2}Track 2 data[^\n]*\[\d+ bytes withheld\]/, 'the track shown withheld');
+  const chip = await step('--chip', send('0100', physical.cardId, '--amount', '5', '--chip', '--raw'), '00 APPROVED');
+  t.match(chip.out, /a chip read with an ARQC \(ATC 1\) and the iCVV/, 'the first ATC of the card');
+  t.match(answerOf(chip), /55 {2}[^\n]*\[\d+ bytes withheld\]/, 'the answer carries an ARPC, shown withheld');
+  await step('--chip again: the next ATC', send('0100', physical.cardId, '--amount', '5', '--chip'), '00 APPROVED');
+  await step('--chip --atc 1: a replayed ATC', send('0100', physical.cardId, '--amount', '5', '--chip', '--atc', '1'), '63 SECURITY_VIOLATION');
+  await step('ATM: --chip --pin', send('0200', physical.cardId, '--proc', '01', '--amount', '20', '--chip', '--pin', '2468'), '00 APPROVED');
+  await step('ATM: --swipe with a wrong --pin', send('0200', physical.cardId, '--proc', '01', '--amount', '20', '--swipe', '--pin', '1111', '--raw'), '55 INCORRECT_PIN');
+  await step('--pin - from stdin', iso(cwd, ['send', '0200', '--card-id', physical.cardId, '--port', String(s.app.isoPort), '--proc', '01', '--amount', '20', '--swipe', '--pin', '-'], { ...env, stdin: '2468\n' }), '00 APPROVED');
+  t.match(await api.balance(physical), { available: 20_000 - 1_000 - 500 - 500 - 500 - 2_000 - 2_000, blocked: 1_000 + 500 + 500 + 500 }, 'what was approved moved, nothing else');
+
+  const partial = await step('--accepts-partial above the balance', send('0100', virtual.cardId, '--amount', '50', '--cvv2', '--accepts-partial'), '10 PARTIAL_APPROVAL');
+  t.match(answerOf(partial), / 4 {2}Amount, transaction +000000003000/, 'field 4: the amount approved');
+  t.match(answerOf(partial), /54 {2}Additional amounts .*asked \(type 57\) 50\.00 EUR/, 'field 54: the amount asked for, amount type 57');
+  await step('--accepts-partial for cash', send('0100', virtual.cardId, '--amount', '50', '--proc', '01', '--accepts-partial'), '51 INSUFFICIENT_FUNDS');
+
+  const cd = CardDataBuilder.fromFile(s.keysFile);
+  const ref = { configId: full.configId, pan: full.pan, expiry: full.expiry };
+  const secrets = [full.pan, full.track2 as string, `9203${full.cvv}`, cd.pinBlock(ref, '123456', '2468'), cd.pinBlock(ref, '123456', '1111')];
+  t.ok(full.track2 !== undefined, 'the sandbox shows the track image');
+  for (const r of runs) {
+    // The hex of --raw is wrapped over lines: searched with the white space taken out.
+    const text = (r.out + r.err).replace(/\s+/g, '').toLowerCase();
+    for (const x of secrets) {
+      t.notOk(text.includes(x.toLowerCase()) || text.includes(Buffer.from(x, 'latin1').toString('hex')), 'no card secret printed, in text or in hex');
+    }
+  }
+
+  const bad: Array<[string[], Record<string, string>]> = [
+    [['send', '0100', '--cvv2'], { ISO_PAN: full.pan }], [['send', '0100', '--card-id', physical.cardId, '--cvv2', '--chip'], {}],
+    [['send', '0100', '--card-id', physical.cardId, '--atc', '3'], {}], [['send', '0800', '--accepts-partial'], {}],
+    [['reverse', '--card-id', physical.cardId, '--cvv2'], {}], [['send', '0100', '--card-id', physical.cardId, '--pin', '12'], {}],
+    [['send', '0100', '--card-id', virtual.cardId, '--swipe'], {}], [['send', '0100', '--card-id', physical.cardId, '--chip', '--atc', '70000'], {}],
+  ];
+  for (const [args, extra] of bad) {
+    const r = await iso(cwd, [...args, '--port', String(s.app.isoPort)], { env: { ...env.env, ...extra } });
+    t.equal(r.code, 1, `${args.join(' ')}: exit 1`);
+    t.equal(r.err.trim().split('\n').length, 1, `${args.join(' ')}: one line`, { err: r.err });
+    t.notOk((r.out + r.err).includes(full.pan), 'the PAN is not printed');
+  }
+});
+
 t.test('--help and bad arguments', async (t) => {
   const cwd = mkdtempSync(join(tmpdir(), 'antaca-iso-tool-'));
   t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
   const help = await iso(cwd, ['--help']);
   t.equal(help.code, 0);
-  for (const name of ['Primary account number (PAN)', 'Card acceptor name/location', 'Original data elements', 'Additional amounts', 'System trace audit number']) {
+  for (const name of ['Primary account number (PAN)', 'Card acceptor name/location', 'Original data elements', 'Additional amounts', 'System trace audit number', '--cvv2', '--swipe', '--chip', '--pin', '--accepts-partial', '--atc']) {
     t.ok(help.out.includes(name), `--help names ${name}`);
   }
   const bad: string[][] = [

@@ -6,7 +6,8 @@
 import { maskPan } from '../../iso/mask.js';
 import { IsoLink } from '../../iso/link.js';
 import { ManagementApi } from '../lib/management-api.js';
-import { FundingKeeper, major, provisionFleet, TOP_UP_MINOR, type Fleet } from './fleet.js';
+import { toolKeyFile } from '../../cardauth/card-data.js';
+import { cardKeys, FundingKeeper, major, provisionFleet, TOP_UP_MINOR, type Fleet } from './fleet.js';
 import { HELP, parseOptions, UsageError, type DemoOptions } from './options.js';
 import { Screen, summary, type ScreenContext } from './screen.js';
 import { DemoStats } from './stats.js';
@@ -59,12 +60,15 @@ async function run(o: DemoOptions, target: Target, stop: StopRequest): Promise<n
     fundAtPartner: partner === null ? null : (customerId, balanceId, amount) => partner.sim.setBalance({ balanceId, userId: customerId, currency: 'EUR', amount }),
   }, say);
   for (const n of fleet.notes) say(n);
+  // After the switch started: a switch the demo starts writes the development key set then.
+  const keys = cardKeys(fleet, toolKeyFile());
+  say(keys.note);
   if (stop.why !== null) { say(`demo stopped (${stop.why}) before sending anything`); return 0; }
   const links: IsoLink[] = [];
   for (let i = 0; i < o.connections; i++) links.push(await IsoLink.open({ host: o.isoHost, port: o.isoPort }));
   const stats = new DemoStats();
   const keeper = new FundingKeeper(api, fleet);
-  const traffic = new Traffic(links, fleet, keeper, stats, o.seed, o.ratePerSecond);
+  const traffic = new Traffic(links, fleet, keeper, stats, o.seed, o.ratePerSecond, { cardData: keys.builder, kinds: o.kinds });
   traffic.onGone = (why) => stop.request(`the ISO 8583 connection to ${o.isoHost}:${o.isoPort} closed: ${why}`, true);
   const ctx: ScreenContext = {
     title: `antaca demo  seed ${o.seed}  ${o.ratePerSecond}/s  ${o.durationSeconds === null ? 'until Ctrl-C' : `${o.durationSeconds} s`}`,
@@ -95,10 +99,11 @@ async function run(o: DemoOptions, target: Target, stop: StopRequest): Promise<n
 
 /** What the summary says was made through the API. */
 function provisioned(fleet: Fleet, keeper: FundingKeeper): string[] {
-  const physical = fleet.cards.filter((c) => c.kind.startsWith('physical')).length;
+  const physical = fleet.cards.filter((c) => c.physical).length;
   return [
     `provisioned through the management API: ${fleet.customers} customers, ${fleet.balances} balances, ${fleet.cards.length} cards ` +
-      `(${fleet.cards.length - physical} virtual, ${physical} physical activated; one locked, one whose customer has a transactional lock, one with a per-transaction limit, one with 1.00 EUR)`,
+      `(${fleet.cards.length - physical} virtual, ${physical} physical activated with a PIN set; one locked, one whose customer has a transactional lock, ` +
+      'one with a per-transaction limit, one with a card control, one with 1.00 EUR, one for partial approvals)',
     `  ${fleet.cards.map((c) => `${c.cardId} ${maskPan(c.pan)}`).join(', ')}`,
     `partner balances reloaded: ${fleet.partnerBalances.join(', ')}`,
     `during the run: ${keeper.topUps} top-ups of ${major(TOP_UP_MINOR)} EUR, ${keeper.partnerReloads} partner balance reloads`,

@@ -2,6 +2,7 @@
 // UsageError whose message is the one line printed before exiting 1.
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { MIX, kindSlug } from './traffic.js';
 
 export class UsageError extends Error {}
 
@@ -23,6 +24,19 @@ export interface DemoOptions {
   dataDir: string | null;
   partner: boolean;
   interactive: boolean;
+  /** Kinds of the mix to send (slugs of MIX in traffic.ts); null: every kind. */
+  kinds: string[] | null;
+}
+
+/** `text` wrapped at word boundaries into lines of at most `width` characters, each indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
 }
 
 export const HELP = `usage: npm run demo -- [options]
@@ -45,13 +59,21 @@ latency and answers by response code. Ctrl-C stops it and prints a summary.
                           starts; a running switch is used with the programs it has)
   --non-interactive       plain lines only: a summary line every 5 s (implied when stdout is not
                           a terminal)
+  --kinds <a,b,...>       send only these kinds of the mix, at their relative weights (default
+                          all; a kind that cannot be sent at that moment sends an e-commerce
+                          purchase instead):
+${wrap(MIX.map(([k]) => kindSlug(k)).join(', '), 26, 100)}
   -h, --help              this text
+
+Card data comes from the card keys in KEYS_FILE, else the development key set var/keys.json that
+the switch writes at its first start (checked against the switch: a card's CVV2 must match). The
+demo plays the card and the acquirer with them: CVV2, track 2, ARQC and iCVV, PIN blocks.
 `;
 
 const OPTIONS = {
   http: { type: 'string' }, iso: { type: 'string' }, rate: { type: 'string' }, duration: { type: 'string' },
   seed: { type: 'string' }, cards: { type: 'string' }, connections: { type: 'string' }, 'data-dir': { type: 'string' },
-  partner: { type: 'boolean' }, 'no-partner': { type: 'boolean' }, 'non-interactive': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  partner: { type: 'boolean' }, 'no-partner': { type: 'boolean' }, 'non-interactive': { type: 'boolean' }, kinds: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
 function int(value: string | undefined, fallback: number, option: string, min: number, max: number): number {
@@ -91,5 +113,17 @@ export function parseOptions(argv: string[], stdoutIsTty: boolean): DemoOptions 
     dataDir: values['data-dir'] === undefined ? null : resolve(values['data-dir']),
     partner: values['no-partner'] !== true,
     interactive: stdoutIsTty && values['non-interactive'] !== true,
+    kinds: kindsOf(values.kinds),
   };
+}
+
+/** --kinds a,b,…: each a kind of the mix; null when not given. */
+function kindsOf(text: string | undefined): string[] | null {
+  if (text === undefined) return null;
+  const known = MIX.map(([k]) => kindSlug(k));
+  const kinds = text.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (kinds.length === 0) throw new UsageError('--kinds needs at least one kind of the mix (--help lists them)');
+  const unknown = kinds.find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new UsageError(`--kinds: "${unknown.slice(0, 40)}" is not a kind of the mix (--help lists them)`);
+  return kinds;
 }

@@ -1,7 +1,8 @@
 // The demo's terminal view. On a terminal: a block redrawn in place about once a second with plain
 // ANSI (cursor up, clear line), the cli-progress bar below it when a duration is set. Otherwise
 // (or with --non-interactive): one summary line every 5 s. And the final summary, the same in both.
-// Nothing here ever sees a full PAN: the cards are listed by main.ts, masked, before the run.
+// Nothing here ever sees a full PAN or a card datum: the cards are listed by main.ts, masked,
+// before the run, and card data only as counts of the messages that carried each kind of it.
 import { plot } from 'asciichart';
 import cliProgress from 'cli-progress';
 import type { DemoStats } from './stats.js';
@@ -24,6 +25,12 @@ const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1
 export function latencyLine(stats: DemoStats): string {
   const p = stats.percentilesMs();
   return p === null ? 'latency     no answers yet' : `latency     p50 ${ms(p.p50)}   p95 ${ms(p.p95)}   p99 ${ms(p.p99)}   max ${ms(p.max)}`;
+}
+
+/** What card data the messages carried, the most frequent first: "card data   CVV2 812, ARQC 301, …". */
+export function cardDataLine(stats: DemoStats): string {
+  const parts = [...stats.byData].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([d, n]) => `${d} ${n}`);
+  return `card data   ${parts.length === 0 ? 'none sent yet' : parts.join(', ')}`;
 }
 
 export function codeLines(stats: DemoStats, indent = '  '): string[] {
@@ -55,6 +62,7 @@ export function liveBlock(c: ScreenContext): string[] {
     ...chart.map((l) => '  ' + l),
     `            answers/s, last ${series.length} s`,
     latencyLine(s),
+    cardDataLine(s),
     '',
     'answers by response code',
     ...codeLines(s),
@@ -163,6 +171,7 @@ export function summary(c: ScreenContext, why: string, provisioned: string[]): s
     `demo stopped (${why}) after ${seconds} s`,
     `sent ${s.sent}, answered ${s.answered}${s.unanswered > 0 ? `, unanswered ${s.unanswered}` : ''}${s.unmatched > 0 ? `, unmatched answers ${s.unmatched}` : ''}`,
     `mix sent: ${kinds}`,
+    cardDataLine(s),
     latencyLine(s),
     'answers by response code',
     ...codeLines(s),

@@ -1,6 +1,6 @@
-// What the demo counts: messages sent and answered, answers by response code with the reason's
-// name, latency from write to answer in an HDR histogram (microseconds), and answers per second
-// over the last minute for the sparkline.
+// What the demo counts: messages sent and answered (by kind, and by the card data they carried),
+// answers by response code with the reason's name, latency from write to answer in an HDR
+// histogram (microseconds), and answers per second over the last minute for the sparkline.
 import * as hdr from 'hdr-histogram-js';
 
 /** Latency is tracked up to one minute, at 3 significant digits. */
@@ -19,15 +19,18 @@ export class DemoStats {
   readonly byCode = new Map<string, number>();
   /** Request kinds of the mix → count sent. */
   readonly byKind = new Map<string, number>();
+  /** Card data carried (CVV2, track 2, ARQC, PIN block, stored credential) → messages sent with it. */
+  readonly byData = new Map<string, number>();
   readonly latencyUs = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: LATENCY_MAX_US, numberOfSignificantValueDigits: 3 });
   /** Answers per completed second, oldest first, at most SERIES_SECONDS. */
   readonly perSecond: number[] = [];
   private thisSecond = 0;
   readonly startedMs = Date.now();
 
-  sentOne(kind: string): void {
+  sentOne(kind: string, data: readonly string[] = []): void {
     this.sent++;
     this.byKind.set(kind, (this.byKind.get(kind) ?? 0) + 1);
+    for (const d of data) this.byData.set(d, (this.byData.get(d) ?? 0) + 1);
   }
 
   answer(code: string, reason: string, latencyMs: number): void {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../app/config.js';
 import { startSwitch, type RunningSwitch } from '../../app/start.js';
 import { derive, loadSecrets } from '../../stores/secrets.js';
+import { setLogLevel } from '../../log/index.js';
 import { startPartnerSimulator, type RunningPartnerSim } from '../partner/server.js';
 import type { DemoOptions } from './options.js';
 
@@ -87,9 +88,16 @@ async function startHere(o: DemoOptions): Promise<Target> {
       partner = await startPartnerSimulator({ config: { mode: 'EXTERNAL_BALANCE' } });
       cleanups.push(() => partner?.close());
       const programs = join(tempDir, 'programs.json');
-      // Its traffic carries no card data, as the demo program's (RELAXED).
+      // RELAXED as the demo program: its cards' card data is verified when present, never required.
       writeFileSync(programs, JSON.stringify([{ configId: PARTNER_CONFIG_ID, bin: '555771', currency: 'EUR', mode: 'EXTERNAL_BALANCE', partner: { baseUrl: partner.url }, cardholderVerification: 'RELAXED' }]));
       env.PROGRAMS_FILE = programs;
+    }
+    // The switch's parts that log through the process's logger (a refused card datum, which the
+    // mix provokes on purpose) would tear the screen: below warnings unless LOG_LEVEL says otherwise.
+    // Worker threads read it from the environment when they start.
+    if ((process.env.LOG_LEVEL ?? '') === '') {
+      process.env.LOG_LEVEL = 'warn';
+      setLogLevel('warn');
     }
     // Cards written under --data-dir must stay readable by the next run: their key lives beside the data.
     const secrets = o.dataDir === null ? derive(randomBytes(32), 'env') : loadSecrets(process.env, join(o.dataDir, 'secret.key'));

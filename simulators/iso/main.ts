@@ -6,6 +6,11 @@
 // The PAN never goes on the command line, where npm's echo of the command and `ps` would show it:
 // --card-id fetches it through the management API (the JWE path, as a partner reads card data),
 // ISO_PAN passes it in the environment, `--pan -` reads it from stdin. `--pan <digits>` is refused.
+//
+// With --card-id the message can carry the card data a terminal would send (cardauth/card-data.ts
+// plays the card and the acquirer): the card's CVV2 (--cvv2), its track-2 image (--swipe), a chip
+// read (--chip), a PIN block under the acquirer's ZPK (--pin); --accepts-partial adds 48.61. Card
+// data is never printed: its fields are shown withheld, and --raw masks their bytes.
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -19,8 +24,10 @@ import {
   describeFields, localTime, merchantNameLocation, minorUnits, originalDataElements, replacementAmounts, transmissionTime,
   type OriginalRef,
 } from '../lib/fields.js';
-import { ToolState, type SavedExchange } from './state.js';
-import { DEFAULT_API_URL, ManagementApi } from '../lib/management-api.js';
+import { ToolState, ATC_MAX, type SavedExchange } from './state.js';
+import { DEFAULT_API_URL, ManagementApi, type CardData } from '../lib/management-api.js';
+import { CardDataBuilder, cardFieldsForCodec, toolKeyFile, type CardFields, type CardRef } from '../../cardauth/card-data.js';
+import { withPartialApproval } from '../lib/fields.js';
 
 /** A bad command line: printed as one line, exit 1. */
 class UsageError extends Error {}
@@ -32,6 +39,8 @@ const OPTIONS = {
   dialect: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, raw: { type: 'boolean' },
   'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' },
   state: { type: 'string' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  cvv2: { type: 'boolean' }, swipe: { type: 'boolean' }, chip: { type: 'boolean' }, pin: { type: 'string' }, atc: { type: 'string' },
+  'accepts-partial': { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>['values'];
@@ -66,6 +75,20 @@ message options:
   --final-amount <decimal>  reverse: field 95, a partial reversal to this final amount
   --original <mti>:<stan>:<f7>:<acquirer>   reverse/clear: the original named in field 90 instead of the saved answer
   --advice                  reverse: send an 0420 reversal advice instead of an 0400
+
+card data (send of an 01xx/02xx with --card-id; never printed: shown withheld, masked in --raw):
+  --cvv2                    e-commerce: entry mode 812, field 14 and 48.92 with the card's CVV2 (from the card data API)
+  --swipe                   a swipe: entry mode 901, field 35 the card's track-2 image (the API shows it for a physical
+                            card on a switch run with SANDBOX=1 only)
+  --chip                    a chip read: entry mode 051, field 23, the iCVV track-2 equivalent and field 55 with an ARQC
+                            over the message's amount and currency, made with the card keys (KEYS_FILE, else var/keys.json)
+  --atc <n>                 --chip: the ATC (1-${ATC_MAX}; default one above the last this tool used for the card,
+                            kept in the state file; an ATC used before shows a replay, 63)
+  --pin <digits>|-          field 52: the PIN (4-12 digits; "-": from stdin) in an ISO 9564 format-0 block under the ZPK
+                            of the acquirer in field 32, from the card keys (npm and ps show a command line: a test card's
+                            PIN only); with --swipe or --chip, or alone
+  --accepts-partial         48.61 position 1 "1": the terminal accepts a partial approval (any card source)
+  e.g. npm run iso -- send 0200 --card-id <id> --proc 01 --amount 50 --chip --pin 1234   (an ATM withdrawal)
 
 link options:
   --host <host>  --port <port>   the switch's ISO 8583 listener (default: ANTACA_ISO=<host:port>, else 127.0.0.1:8583)
@@ -135,8 +158,8 @@ function amountOf(decimal: string, exponent: number, option: string): number {
   return minor;
 }
 
-/** The card of the message: its PAN and, from --card-id, its balance currency. */
-interface CardIn { pan: string; currency?: string }
+/** The card of the message: its PAN and, from --card-id, its balance currency and full data. */
+interface CardIn { pan: string; currency?: string; data?: CardData }
 
 /**
  * The PAN from --card-id (the management API), ISO_PAN, or stdin (`--pan -`); undefined when none
@@ -151,7 +174,7 @@ async function cardOf(v: Values, required: boolean): Promise<CardIn | undefined>
   let card: CardIn | undefined;
   if (v['card-id'] !== undefined) {
     const data = await new ManagementApi((v.api ?? process.env.ANTACA_URL ?? DEFAULT_API_URL).replace(/\/+$/, '')).cardData(v['card-id']);
-    card = { pan: data.pan, currency: data.currency };
+    card = { pan: data.pan, currency: data.currency, data };
   } else if (v.pan === '-') {
     card = { pan: (await readStdin()).trim() };
   } else if ((process.env.ISO_PAN ?? '') !== '') {
@@ -162,14 +185,14 @@ async function cardOf(v: Values, required: boolean): Promise<CardIn | undefined>
   return card;
 }
 
-/** All of stdin as text (at most 4 KiB: a PAN and a newline). */
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) process.stderr.write('PAN (not echoed to any log; end with Enter and Ctrl-D): ');
+/** All of stdin as text (at most 4 KiB: a PAN or a PIN and a newline). */
+async function readStdin(what: 'PAN' | 'PIN' = 'PAN'): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write(`${what} (not echoed to any log; end with Enter and Ctrl-D): `);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of process.stdin) {
     size += (c as Buffer).length;
-    if (size > 4096) throw new UsageError('--pan -: stdin holds more than a PAN');
+    if (size > 4096) throw new UsageError(`--${what.toLowerCase()} -: stdin holds more than a ${what}`);
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -283,11 +306,106 @@ function tlsOf(v: Values): LinkTls | null {
   return { cert: read('--tls-cert', v['tls-cert'] as string), key: read('--tls-key', v['tls-key'] as string), ca: read('--tls-ca', v['tls-ca'] as string) };
 }
 
-/** The bytes as hex with the PAN's middle digits replaced by `*`, so --raw never shows a PAN. */
-function maskedHex(body: Buffer, pan: string | undefined): string {
+/**
+ * The bytes as hex with the card data fields' bytes (35, 48, 52, 55: track, CVV2, PIN block,
+ * cryptograms) replaced by `*` and the PAN's middle digits too, so --raw never shows a secret.
+ */
+function maskedHex(body: Buffer, pan: string | undefined, secrets: ReadonlyArray<string | Buffer>): string {
   let text = body.toString('latin1');
+  for (const s of secrets) {
+    const v = typeof s === 'string' ? s : s.toString('latin1');
+    if (v.length >= 3) text = text.split(v).join('*'.repeat(v.length));
+  }
   if (pan !== undefined && pan.length >= 13) text = text.split(pan).join(maskPan(pan));
   return Buffer.from(text, 'latin1').toString('hex').replace(/(.{64})/g, '$1\n      ').trimEnd();
+}
+
+/** The values of a message's fields that the dialect marks secret (card data). */
+function secretsOf(dialect: IsoDialect, fields: IsoFields): Array<string | Buffer> {
+  return [...fields].filter(([n]) => dialect.fields[n]?.sensitivity === 'secret').map(([, value]) => value);
+}
+
+/** A PIN from --pin: 4 to 12 digits, or "-" for stdin. */
+async function pinOf(text: string): Promise<string> {
+  const pin = text === '-' ? (await readStdin('PIN')).trim() : text;
+  check(/^\d{4,12}$/.test(pin), '--pin must be 4 to 12 digits (or - to read it from stdin)');
+  return pin;
+}
+
+/** Whether any card data option is given. */
+function wantsCardData(v: Values): boolean {
+  return v.cvv2 === true || v.swipe === true || v.chip === true || v.pin !== undefined || v.atc !== undefined || v['accepts-partial'] === true;
+}
+
+/**
+ * The card data of the message, as a terminal sends it: e-commerce with the card's CVV2 (--cvv2),
+ * the card's track-2 image (--swipe), a chip read with an ARQC over the message's amount and
+ * currency and the iCVV (--chip), a PIN block under the ZPK of field 32's acquirer (--pin), 48.61
+ * (--accepts-partial). `fields`: the message as it will be sent. The CVV2 and the track come from
+ * the card data API; the chip read and the PIN block need the card key file (cardauth/card-data.ts).
+ * Returns the fields (field 52 as 16 hex) and one line saying what they are, never their values.
+ */
+async function cardDataOf(v: Values, card: CardIn | undefined, fields: IsoFields, state: ToolState): Promise<{ fields: CardFields; note: string }> {
+  const entries = [v.cvv2, v.swipe, v.chip].filter((x) => x === true).length;
+  check(entries <= 1, '--cvv2, --swipe and --chip are entry modes: give one of them');
+  check(v.atc === undefined || v.chip === true, '--atc goes with --chip');
+  const out: CardFields = {};
+  const said: string[] = [];
+  if (entries > 0 || v.pin !== undefined) {
+    check(card?.data !== undefined, '--cvv2, --swipe, --chip and --pin need the card read through the management API: --card-id <id>');
+    const d = (card as CardIn).data as CardData;
+    const ref: CardRef = { configId: d.configId, pan: d.pan, expiry: d.expiry };
+    const acquirer = String(fields.get(32) ?? '');
+    let keys: CardDataBuilder | undefined;
+    const keyed = (): CardDataBuilder => {
+      keys ??= CardDataBuilder.fromFile(toolKeyFile());
+      if (!keys.has(d.configId)) throw new Error(`the card key file ${toolKeyFile()} has no keys of program ${d.configId}`);
+      return keys;
+    };
+    if (v.cvv2 === true) {
+      Object.assign(out, new CardDataBuilder({}).ecommerce(ref, { cvv2: d.cvv }));
+      said.push('e-commerce with the card\'s CVV2 (48.92)');
+    }
+    if (v.swipe === true) {
+      check(d.track2 !== undefined, `--swipe: the card data API shows no track-2 image of card ${d.id} (only of a physical card, and only on a switch run with SANDBOX=1)`);
+      Object.assign(out, { 22: '901', 35: d.track2 as string });
+      said.push('a swipe with the card\'s track 2');
+    }
+    if (v.chip === true) said.push(chipRead(v, d, ref, fields, state, keyed, out));
+    if (v.pin !== undefined) {
+      out[52] = keyed().pinBlock(ref, acquirer, await pinOf(v.pin));
+      said.push(`a PIN block under the ZPK of acquirer ${acquirer}`);
+    }
+  }
+  if (v['accepts-partial'] === true) {
+    out[48] = withPartialApproval(out[48] ?? '');
+    said.push('48.61: the terminal accepts a partial approval');
+  }
+  return { fields: out, note: `card data: ${said.join('; ')}` };
+}
+
+/** --chip: the chip read's fields into `out` (the card's next ATC from the state file, or --atc); answers what it is. */
+function chipRead(v: Values, d: CardData, ref: CardRef, fields: IsoFields, state: ToolState, keyed: () => CardDataBuilder, out: CardFields): string {
+  let given: number | undefined;
+  if (v.atc !== undefined) {
+    given = Number(v.atc);
+    check(/^\d{1,5}$/.test(v.atc) && given >= 1 && given <= ATC_MAX, `--atc must be an integer from 1 to ${ATC_MAX}`);
+  }
+  const atc = state.takeAtc(d.id, given);
+  check(atc !== null, `card ${d.id} has used every ATC this tool counts (up to ${ATC_MAX}): give --atc`);
+  const amountMinor = Number(fields.get(4) ?? 0);
+  Object.assign(out, keyed().chipRead(ref, { atc: atc as number, amountMinor, currencyN3: String(fields.get(49) ?? '978'), type: String(fields.get(3) ?? '00').slice(0, 2) }, { acquirer: String(fields.get(32) ?? '') }));
+  return `a chip read with an ARQC (ATC ${atc}) and the iCVV`;
+}
+
+/** Card data into the message: field 14 stays as --exp or --field set it; --field overrides win again after. */
+function addCardData(fields: IsoFields, f: CardFields, dialect: IsoDialect, overrides: readonly string[] | undefined): IsoFields {
+  for (const [n, value] of cardFieldsForCodec(f)) {
+    if (n === 14 && fields.has(14)) continue;
+    fields.set(n, value);
+  }
+  applyFieldOverrides(fields, dialect, overrides);
+  return sortFields(fields);
 }
 
 /** Sends the message and waits for the answer with the same STAN (any answer for an 08xx without one). */
@@ -321,9 +439,15 @@ async function run(argv: string[]): Promise<number> {
   let stan = state.takeStan();
   if (v.stan !== undefined) { check(/^\d{1,6}$/.test(v.stan), '--stan must be 1 to 6 digits'); stan = v.stan.padStart(6, '0'); }
   const now = new Date();
+  check(!wantsCardData(v) || (verb === 'send' && /^0[12]/.test(mti ?? '')), 'card data options (--cvv2, --swipe, --chip, --pin, --atc, --accepts-partial) go with send of an 01xx or 02xx');
   const card = await cardOf(v, verb !== 'send');
   const built = verb === 'send' ? buildSend(mti as string, v, card, stan, now) : buildFollowUp(verb as 'reverse' | 'clear', v, card as CardIn, state, stan, now);
   applyFieldOverrides(built.fields, dialect, v.field);
+  if (wantsCardData(v)) {
+    const cd = await cardDataOf(v, card, built.fields, state);
+    built.fields = addCardData(built.fields, cd.fields, dialect, v.field);
+    console.log(cd.note);
+  }
   const codec = new IsoCodec(dialect);
   let body: Buffer;
   try { body = codec.pack({ mti: built.mti, fields: built.fields }); } catch (e) { throw new UsageError(`cannot pack: ${(e as Error).message}`); }
@@ -333,7 +457,7 @@ async function run(argv: string[]): Promise<number> {
   state.save();
   console.log(`→ ${built.mti} to ${host}:${port}${tls ? ' (TLS)' : ''}, dialect ${dialect.name}`);
   for (const line of describeFields(dialect, built.fields)) console.log(line);
-  if (v.raw) console.log(`  hex ${maskedHex(body, pan)}`);
+  if (v.raw) console.log(`  hex ${maskedHex(body, pan, secretsOf(dialect, built.fields))}`);
   const link = await IsoLink.open({ host, port, tls });
   try {
     const answer = await exchange(link, codec, body, sentStan, timeoutMs);
@@ -352,7 +476,7 @@ function printAnswer(codec: IsoCodec, answer: { body: Buffer; ms: number }, raw:
   console.log(`← ${mtiShown} in ${answer.ms.toFixed(1)} ms`);
   for (const line of describeFields(codec.dialect, r.ok ? r.msg.fields : r.partial.fields)) console.log(line);
   if (!r.ok) console.log(`  the answer does not decode in full: ${r.errors.map((e) => `field ${e.field} ${e.code}`).join(', ')}`);
-  if (raw) console.log(`  hex ${maskedHex(answer.body, pan)}`);
+  if (raw) console.log(`  hex ${maskedHex(answer.body, pan, secretsOf(codec.dialect, r.ok ? r.msg.fields : r.partial.fields))}`);
 }
 
 function rememberAnswer(state: ToolState, built: Built, r: ReturnType<IsoCodec['unpack']>, pan: string | undefined): void {

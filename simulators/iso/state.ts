@@ -1,7 +1,8 @@
 // The one-message tool's memory between runs (var/iso/state.json): the next STAN and the last
 // answers, so that `reverse` and `clear` can build field 90 from a previous exchange. It never
 // holds a full PAN: only what field 90 and the follow-up message need, and the PAN masked, so a
-// follow-up asks for --pan again and checks it against the mask.
+// follow-up asks for --pan again and checks it against the mask; and, per card id, the ATC of the
+// card's next chip read (--chip).
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
@@ -28,10 +29,19 @@ export interface SavedExchange {
   at: string;
 }
 
-interface StateFile { nextStan: number; exchanges: SavedExchange[] }
+interface StateFile {
+  nextStan: number;
+  exchanges: SavedExchange[];
+  /** Card id → the ATC of the card's next chip read (--chip): a real chip counts it up with every cryptogram. */
+  atc?: Record<string, number>;
+}
 
 /** How many exchanges the file keeps, newest last. */
 const KEPT_EXCHANGES_MAX = 20;
+/** How many cards' ATCs the file keeps; the oldest is forgotten past it. */
+const KEPT_ATCS_MAX = 100;
+/** The highest ATC (9F36 is two bytes). */
+export const ATC_MAX = 65_535;
 
 export class ToolState {
   private constructor(private readonly path: string, private readonly data: StateFile) {}
@@ -60,6 +70,23 @@ export class ToolState {
       if (mtis.includes(e.mti) && (e.responseCode === '00' || e.responseCode === '0000')) return e;
     }
     return undefined;
+  }
+
+  /**
+   * The ATC of the card's next chip read: `given` (--atc, e.g. one used before, to show a replay),
+   * else one above the highest this tool used for the card (1 at first). Null past ATC_MAX.
+   */
+  takeAtc(cardId: string, given?: number): number | null {
+    const atcs = (this.data.atc ??= {});
+    const stored = atcs[cardId] ?? 1;
+    const atc = given ?? stored;
+    if (atc > ATC_MAX) return null;
+    // Inserted again, last: the cards used most recently are the ones kept.
+    delete atcs[cardId];
+    atcs[cardId] = Math.max(stored, atc + 1);
+    const ids = Object.keys(atcs);
+    for (const id of ids.slice(0, Math.max(0, ids.length - KEPT_ATCS_MAX))) delete atcs[id];
+    return atc;
   }
 
   remember(e: SavedExchange): void {

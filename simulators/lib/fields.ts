@@ -31,6 +31,15 @@ export function requestFields(pan: string, proc: string, amountMinor: number | n
 }
 
 /**
+ * Field 48 with subelement 61 (POS extended conditions, 5 positions) saying the terminal accepts
+ * a partial approval (position 1 `1`; the others 0), after the subelements `f48` already has
+ * (docs/wire-format.md "Card data fields").
+ */
+export function withPartialApproval(f48 = ''): string {
+  return f48 + '6105' + '10000';
+}
+
+/**
  * A decimal amount ("12.34") in minor units of a currency with `exponent` decimals, or an error
  * sentence. More decimals than the currency has, or more than n12 can carry, is an error.
  */
@@ -75,7 +84,8 @@ export function decodeAdditionalAmounts(f54: string): BalanceEntry[] | null {
 export function describeAdditionalAmounts(f54: string): string {
   const entries = decodeAdditionalAmounts(f54);
   if (entries === null) return 'not in the 20-character entry format';
-  return entries.map((e) => `${e.amountType} ${decimalOf(e.minor, e.currency)} ${currencyAlpha(e.currency) ?? e.currency}`).join(', ');
+  // Amount type 57 is the amount asked for, in the answer to a partial approval (docs/messages.md).
+  return entries.map((e) => `${e.amountType === 'type 57' ? 'asked (type 57)' : e.amountType} ${decimalOf(e.minor, e.currency)} ${currencyAlpha(e.currency) ?? e.currency}`).join(', ');
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ProvisionedCard {
   customerId: string;
   cardId: string;
   balanceId: string;
+  /** The card's CVV2 as the card data API gave it at issuance (what is printed on the card): in memory only, never printed. */
+  cvv2?: string;
 }
 
 /** A management API failure, with the call and the answer's problem title. */
@@ -36,6 +38,8 @@ export interface CardData {
   exp: string;
   /** Field 14, YYMM. */
   expiry: string;
+  /** The track-2 image of a physical card, only from a switch run with SANDBOX=1 (docs/cards.md). */
+  track2?: string;
 }
 
 export class ManagementApi {
@@ -114,8 +118,8 @@ export class ManagementApi {
   }
 
   /**
-   * A virtual card, or a physical one (INACTIVE until activated), on the balance; its PAN and
-   * expiry decrypted from the JWE answer.
+   * A virtual card, or a physical one (INACTIVE until activated), on the balance; its PAN, expiry
+   * and CVV2 decrypted from the JWE answer.
    */
   async issueCard(customerId: string, balanceId: string, kind: 'virtual' | 'physical'): Promise<ProvisionedCard> {
     const body = kind === 'virtual' ? { balanceId } : {
@@ -125,8 +129,8 @@ export class ManagementApi {
       'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
     });
     const plain = await compactDecrypt(String(card.json.payload), this.keys.privateKey);
-    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string };
-    return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId };
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; exp: string; cvv?: string };
+    return { pan: full.cardNo, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7), customerId, cardId: full.id, balanceId, ...(full.cvv === undefined ? {} : { cvv2: full.cvv }) };
   }
 
   /**
@@ -140,10 +144,11 @@ export class ManagementApi {
       'Encrypt-Response': 'true', 'Public-Key': this.keys.publicKeyB64,
     });
     const plain = await compactDecrypt(String(r.json.payload), this.keys.privateKey);
-    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string };
+    const full = JSON.parse(new TextDecoder().decode(plain.plaintext)) as { id: string; cardNo: string; cvv: string; exp: string; status: string; lastFourDigits: string; track2?: string };
     return {
       id: full.id, customerId, balanceId: String(where.json.balanceId), configId: String(where.json.configId), currency: String(where.json.currency), status: full.status,
       lastFourDigits: full.lastFourDigits, pan: full.cardNo, cvv: full.cvv, exp: full.exp, expiry: full.exp.slice(2, 4) + full.exp.slice(5, 7),
+      ...(typeof full.track2 === 'string' ? { track2: full.track2 } : {}),
     };
   }
 
@@ -154,6 +159,20 @@ export class ManagementApi {
   /** Replaces the card's own limits (minor units; a field left out: no card-level limit). */
   async setLimits(card: ProvisionedCard, limits: { perTransaction?: number; dailyAmount?: number; dailyCount?: number; atmDailyAmount?: number }): Promise<void> {
     await this.call('PUT', `/secure/customers/${card.customerId}/cards/${card.cardId}/limits`, limits);
+  }
+
+  /**
+   * Replaces the card's own spend controls (`PUT …/cards/{cardId}/controls`, docs/cards.md "Spend
+   * controls"): `{id, mode: ENFORCED|SHADOW, type, values}` each; an empty list removes them.
+   */
+  async setControls(card: ProvisionedCard, controls: readonly unknown[]): Promise<void> {
+    await this.call('PUT', `/secure/customers/${card.customerId}/cards/${card.cardId}/controls`, { controls });
+  }
+
+  /** The card's newest transaction records (`GET /secure/transactions?cardId=`), at most `limit` (1-100). */
+  async transactions(cardId: string, limit = 100): Promise<Array<Record<string, unknown>>> {
+    const r = await this.call('GET', `/secure/transactions?cardId=${encodeURIComponent(cardId)}&limit=${limit}`);
+    return (r.json.items ?? []) as Array<Record<string, unknown>>;
   }
 
   /** A customer transactional lock: every debit of the customer declines AML_EXCEPTION while it is set. */

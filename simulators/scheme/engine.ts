@@ -1,6 +1,7 @@
 // The scheme simulator's engine: several ISO links, each answer matched to its request by response
 // MTI and STAN, checked against what the expectation model said (field 39, the same bytes for a
-// repeat, field 54 against the model's balance), and tallied for the summary. A request's
+// repeat, field 54 against the model's balance, field 4 and 54's amount asked of a partial
+// approval, field 38 of an incremental authorization), and tallied for the summary. A request's
 // expected effect on the card's balance is applied only when field 39 is the expected one, so one
 // surprising answer is reported once and the model stays what the switch did.
 import { IsoCodec, type IsoFields } from '../../iso/codec.js';
@@ -33,6 +34,12 @@ export interface Expectation {
   f54?: boolean;
   /** The answer must be exactly these bytes (a repeat or duplicate of an answered request). */
   sameAs?: Buffer;
+  /** The answer's field 4 must be this amount (a partial approval: the amount approved). */
+  answerAmountMinor?: number;
+  /** Field 54 must carry an entry of amount type 57 with this amount (a partial approval: the amount asked for). */
+  amountAskedMinor?: number;
+  /** The answer's field 38 must be this authorization id (an incremental authorization: the original's). */
+  authId?: string;
   /** The model's change, applied when field 39 is as expected. */
   effect?: () => void;
 }
@@ -140,8 +147,30 @@ export class Engine {
       this.fail(scenario, label, 'the first answer byte for byte', `different bytes (${diffFields(this.codec, exp.sameAs, a.raw)})`, exp.why);
       return;
     }
+    if (!this.checkAnswerFields(scenario, label, exp, a)) return;
     exp.effect?.();
     this.checkBalanceField(scenario, label, exp, a);
+  }
+
+  /** Field 4, field 54's amount asked and field 38 where the expectation names them; false (reported) when one differs. */
+  private checkAnswerFields(scenario: string, label: string, exp: Expectation, a: Answer): boolean {
+    if (exp.answerAmountMinor !== undefined && Number(a.fields.get(4)) !== exp.answerAmountMinor) {
+      this.fail(scenario, label, `field 4 ${exp.answerAmountMinor}`, `field 4 ${String(a.fields.get(4) ?? 'absent')}`, exp.why);
+      return false;
+    }
+    if (exp.amountAskedMinor !== undefined) {
+      const f54 = a.fields.get(54);
+      const asked = typeof f54 === 'string' ? decodeAdditionalAmounts(f54)?.find((e) => e.amountType === 'type 57')?.minor : undefined;
+      if (asked !== BigInt(exp.amountAskedMinor)) {
+        this.fail(scenario, label, `field 54 amount type 57 ${exp.amountAskedMinor}`, asked === undefined ? 'no amount type 57 in field 54' : `amount type 57 ${asked}`, exp.why);
+        return false;
+      }
+    }
+    if (exp.authId !== undefined && a.fields.get(38) !== exp.authId) {
+      this.fail(scenario, label, `field 38 ${exp.authId}`, `field 38 ${String(a.fields.get(38) ?? 'absent')}`, exp.why);
+      return false;
+    }
+    return true;
   }
 
   private checkBalanceField(scenario: string, label: string, exp: Expectation, a: Answer): void {

@@ -67,6 +67,8 @@ export async function runScheme(o: SchemeOptions): Promise<SchemeSummary> {
           cardData, setPin: (c, pin) => api.setPin(c, pin),
           lock: async (c, reason) => { await api.lock(c, reason); c.lock = reason; },
           unlock: async (c) => { await api.unlock(c); c.lock = 0; },
+          setControls: (c, controls) => api.setControls(c, controls),
+          record: async (c, rrn) => (await api.transactions(c.cardId)).find((r) => (r.transactionData as { retrievalReferenceNumber?: string } | undefined)?.retrievalReferenceNumber === rrn) ?? null,
         });
       } catch (e) {
         engine.fail(s.name, '(scenario)', 'to run to its end', (e as Error).message, 'a scenario stops only on an error');

@@ -3,7 +3,7 @@
 // concurrently, one link each in turn; within a scenario every message waits for the previous
 // answer, as a processor does for one card.
 import { frame } from '../../iso/frame.js';
-import { originalDataElements } from '../lib/fields.js';
+import { originalDataElements, withPartialApproval } from '../lib/fields.js';
 import { ACQUIRER, type Script } from './model.js';
 import type { ModelCard } from './engine.js';
 import { DEMO_CONFIG_ID } from '../lib/management-api.js';
@@ -13,13 +13,20 @@ export interface ScenarioContext {
   x: Script;
   /** A fresh card provisioned through the management API, with `topUpMinor` available (a physical one activated). */
   card(label: string, topUpMinor?: number, kind?: 'virtual' | 'physical'): Promise<ModelCard>;
-  /** Card data made with the card key file (simulators/lib/card-data.ts): the tool plays the card and the acquirer. */
+  /** Card data made with the card key file (cardauth/card-data.ts): the tool plays the card and the acquirer. */
   cardData(): CardDataBuilder;
   /** Set PIN through the management API (an encrypted request). */
   setPin(card: ModelCard, pin: string): Promise<void>;
   lock(card: ModelCard, reason: number): Promise<void>;
   unlock(card: ModelCard): Promise<void>;
+  /** Replaces the card's own spend controls (`PUT …/cards/{id}/controls`, docs/cards.md "Spend controls"). */
+  setControls(card: ModelCard, controls: readonly SpendControlInput[]): Promise<void>;
+  /** The card's transaction record with this RRN (field 37) through `GET /secure/transactions`; null when none. */
+  record(card: ModelCard, rrn: string): Promise<Record<string, unknown> | null>;
 }
+
+/** A spend control as the management API takes it. */
+export interface SpendControlInput { id: string; mode: 'ENFORCED' | 'SHADOW'; type: string; values: readonly string[] }
 
 export interface Scenario { name: string; about: string; run(c: ScenarioContext): Promise<void> }
 
@@ -143,6 +150,45 @@ export const SCENARIOS: readonly Scenario[] = [
     await x.send({ mti: '0300', fields: x.base('0300', c.pan, '00', 1_000) }, { mti: '0310', reason: 'UNKNOWN_TRANSACTION_TYPE', why: 'an unknown MTI gets its response MTI with 12' });
   } },
   { name: 'echo', about: '0800 echo: 0810 00', async run({ x }) { await x.echo(); } },
+  { name: 'partial', about: 'a purchase above the balance at a terminal that accepts partial approval (48.61): 10 for what is available, field 54 type 57 the amount asked; cash with 48.61, or a purchase without it: 51', async run({ x, card }) {
+    const c = await card('partial', 3_000);
+    await x.request(c, '0100', '00', 5_000);
+    await x.request(c, '0100', '01', 5_000, { 48: withPartialApproval() });
+    const p = await x.request(c, '0100', '00', 5_000, { 48: withPartialApproval() });
+    if (p.orig) await x.clear(p.orig, p.orig.amountMinor);
+  } },
+  { name: 'increment', about: 'a hotel: 0100 100.00 (MCC 7011), an increment of 50.00 naming it (field 90; answered with its field 38), one clearing of 150.00', async run({ x, card }) {
+    const c = await card('increment', 20_000);
+    const { orig } = await x.request(c, '0100', '00', 10_000, { 18: '7011' });
+    if (orig === null) return;
+    await x.increment(orig, 5_000, { 18: '7011' });
+    await x.clear(orig, 15_000);
+  } },
+  { name: 'completion', about: 'a fuel pump: 0100 100.00 (MCC 5542), an 0120 completion of 65.00 naming it (65.00 held, not 165.00), then its 0220 of 65.00', async run({ x, card }) {
+    const c = await card('completion', 20_000);
+    const { orig } = await x.request(c, '0100', '00', 10_000, { 18: '5542' });
+    if (orig === null) return;
+    await x.complete(orig, 6_500, { 18: '5542' });
+    await x.clear(orig, 6_500);
+  } },
+  { name: 'controls', about: 'a card control MCC_BLOCK set through the API: 57; the same rule in SHADOW mode approves and the record shows wouldDecline; promoted: 57', async run({ x, card, setControls, record }) {
+    const c = await card('controls');
+    await setControls(c, [{ id: 'no-gambling', mode: 'ENFORCED', type: 'MCC_BLOCK', values: ['7995', '7800-7802'] }]);
+    await x.refused(c, '0100', '00', 1_000, { 18: '7995' }, 'TRANSACTION_NOT_PERMITTED', 'a card control blocks MCC 7995: 57, nothing held');
+    await x.request(c, '0100', '00', 1_000, { 18: '5411' });
+    const watch: SpendControlInput = { id: 'watch-groceries', mode: 'SHADOW', type: 'MCC_BLOCK', values: ['5411'] };
+    await setControls(c, [watch]);
+    const shadow = await x.request(c, '0100', '00', 1_000, { 18: '5411' });
+    const rrn = String(shadow.sent.req.fields.get(37));
+    if (shadow.sent.answer !== null) {
+      const got = (await record(c, rrn))?.wouldDecline as { controlId?: string; reason?: string } | null | undefined;
+      if (got?.controlId !== watch.id || got.reason !== 'TRANSACTION_NOT_PERMITTED') {
+        x.engine.fail('controls', `record of RRN ${rrn}`, `wouldDecline {controlId: ${watch.id}, reason: TRANSACTION_NOT_PERMITTED}`, `wouldDecline ${JSON.stringify(got ?? null)}`, 'a SHADOW control declines nothing and records what it would have declined');
+      }
+    }
+    await setControls(c, [{ ...watch, mode: 'ENFORCED' }]);
+    await x.refused(c, '0100', '00', 1_000, { 18: '5411' }, 'TRANSACTION_NOT_PERMITTED', 'the rule promoted to ENFORCED: the very next authorization obeys it');
+  } },
   { name: 'cvv2', about: 'e-commerce with the card\'s CVV2 (00), then a wrong CVV2 (63 SECURITY_VIOLATION)', async run({ x, card, cardData }) {
     const c = await card('cvv2');
     const cd = cardData();
