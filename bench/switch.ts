@@ -27,7 +27,7 @@
 //
 // Options (environment variables; `--help` prints them):
 //   BENCH_TARGET          switch | echo (a trivial echo peer: checks the generator)   default switch
-//   BENCH_PLACEMENTS      comma-separated: floor, prototype, workers, main (first = base) default floor,workers
+//   BENCH_PLACEMENTS      comma-separated: floor, prototype, workers, main, default     default floor,default
 //   BENCH_PARTS           comma-separated parts to run                                  default ceiling,cost,rates,search,burst
 //   BENCH_RATES           offered rates of the rates part, per second                   default 1000,2500,5000
 //   BENCH_SECONDS         seconds per offered rate                                      default 5
@@ -59,7 +59,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-server.js';
@@ -81,7 +81,7 @@ import { formatApprovalCost, measureApprovalCost, type ApprovalCost } from './ap
 
 const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]> = [
   ['BENCH_TARGET', 'switch', 'switch, or echo: a trivial echo peer that shows what the generator itself adds'],
-  ['BENCH_PLACEMENTS', 'floor,workers', 'comma-separated placements: floor (one EVALSHA per message, no switch), prototype (the redesigned approval\'s writes, no switch), workers, main; the first is the ratios\' baseline'],
+  ['BENCH_PLACEMENTS', 'floor,default', 'comma-separated placements: floor (one EVALSHA per message, no switch), prototype (the redesigned approval\'s writes, no switch), workers, main, default (the one the switch chooses here: main on two cores or fewer, else workers); the first is the ratios\' baseline'],
   ['BENCH_PARTS', 'ceiling,cost,rates,search,burst', 'parts to run (soak runs when BENCH_SOAK_S > 0)'],
   ['BENCH_RATES', '1000,2500,5000', 'offered rates of the rates part, per second'],
   ['BENCH_SECONDS', '5', 'seconds per offered rate'],
@@ -127,7 +127,9 @@ const FLOOR = 'floor';
 /** Not the switch either: the echo peer writing each approval as the planned redesign would (bench/lua/prototype-approval-9.lua). */
 const PROTOTYPE = 'prototype';
 const PEERS = new Set([FLOOR, PROTOTYPE]);
-const PLACEMENTS = list('BENCH_PLACEMENTS');
+// `default`: the placement the switch chooses on this machine (app/config.ts PLACEMENT=auto: the main
+// thread on two cores or fewer, piscina workers above), named as that placement.
+const PLACEMENTS = list('BENCH_PLACEMENTS').map((p) => (p === 'default' ? (availableParallelism() <= 2 ? 'main' : 'workers') : p));
 /** The switch's first placement: the partner variant, the soak and the burst run on it alone. */
 const SWITCH_PLACEMENT = PLACEMENTS.find((p) => !PEERS.has(p)) ?? 'workers';
 const PARTS = new Set(list('BENCH_PARTS'));

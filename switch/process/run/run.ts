@@ -103,9 +103,12 @@ async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadline
   const c = plan.op === 'ANSWER' || plan.op === 'REVERSE' ? null : plan.c;
   const v = c === null || c.verify === null ? null : await runVerification(ctx.keys, ctx.cards, { ...c.verify, fresh: w.guard === undefined });
   if (c !== null && v !== null && !v.ok) {
+    // Refused on a remembered card: nothing is logged or counted yet. The message may be a repeat
+    // (its chip read's ATC consumed by its first copy), which only the duplicate lookup of the
+    // fresh decision tells (decide above); otherwise it is refused again, once, from a fresh read.
+    if (w.guard !== undefined) throw new PreconditionFailedError('CHANGED');
     if (v.stale) {
-      // The card changed under the check, or was remembered: decided again from a fresh read.
-      if (w.guard !== undefined) throw new PreconditionFailedError('CHANGED');
+      // The card changed under the check: decided again from a fresh read.
       if (freshReads >= FRESH_READS_MAX) return about(w.req, c, { reason: 'UNKNOWN_ERROR' });
       w.card = ctx.cards.findByPan(c.verify!.pan);
       return decideOnce(ctx, w, deadlines, freshReads + 1);
