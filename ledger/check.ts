@@ -518,7 +518,13 @@ ledger names one (a switch copied it there; the database must be that one):
  * never been copied anywhere). Throws when the ledger names one and the database found is another,
  * or cannot be read.
  */
-async function openArchive(env: NodeJS.ProcessEnv, redis: Client): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
+/**
+ * The history database a ledger's journal is copied to (its id is in the ledger's meta), for the
+ * check to count the postings archived there: DATABASE_URL, else the managed PostgreSQL of PG_DIR
+ * (started for the check when it is not running). Null for a ledger never copied. Throws when the
+ * database is not found or is another ledger's.
+ */
+export async function openArchive(env: NodeJS.ProcessEnv, redis: Client): Promise<{ archive: ArchivedJournal; where: string; close(): Promise<void> } | null> {
   const h = await import('../history/index.js');
   const wanted = await redis.hget(Keyspace.metaKey(), h.HISTORY_DATABASE_FIELD);
   if (wanted === null) return null;
