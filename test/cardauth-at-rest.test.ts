@@ -2,7 +2,8 @@
 // LOG_LEVEL=debug so every decided message is a log line too) takes every kind of card data —
 // e-commerce with CVV2, swipes with and without field 2, ATM withdrawals with PIN blocks, chip reads
 // with ARQCs and their repeats and replays, set PIN as an encrypted request, malformed card data,
-// right and wrong — then every Redis key and value, the AOF (rewritten) and the RDB, and every line
+// right and wrong — then every Redis key and value, the AOF (rewritten) and the RDB, every file of
+// the history database (its managed PostgreSQL: WAL and tables), and every line
 // the process wrote are searched for the PANs, the tracks, the PIN blocks (clear and encrypted),
 // the PINs, the CVV2s as sent, the ARQCs and the ARPCs. (The PAN-only scan over the API and every
 // MTI is test/field-faults.test.ts; this extends it to card data.)
@@ -172,6 +173,11 @@ t.test('card data at rest and in the log: none, after every kind of card data', 
   const dump = await dumpAll(redis.client);
   const files = filesUnder(redis.dir).map((f) => ({ f, bytes: readFileSync(f) }));
   t.ok(files.some((x) => x.f.includes('appendonly')) && files.some((x) => x.f.endsWith('.rdb')), 'the AOF and the RDB are scanned');
+  // The history database the switch copied every record and posting to: its managed PostgreSQL,
+  // stopped with the switch (a shutdown checkpoint writes the tables out), every file of it.
+  const pgDir = join(cwd, 'var', 'pg');
+  const pgFiles = filesUnder(pgDir).map((f) => ({ f, bytes: readFileSync(f) }));
+  t.ok(pgFiles.some((x) => x.f.includes('pg_wal')) && pgFiles.some((x) => x.f.includes('/base/')), 'the history database\'s WAL and tables are scanned');
   t.ok(log.includes('card data refused'), 'the refusals were logged');
   t.ok(log.includes('"detail":"CVV2"') && log.includes('"detail":"ATC"'), 'naming what failed');
   const logBytes = Buffer.from(log, 'latin1');
@@ -179,6 +185,7 @@ t.test('card data at rest and in the log: none, after every kind of card data', 
   for (const s of secrets) {
     if (dump.includes(s.bytes)) found.add(`${s.what} in Redis`);
     for (const x of files) if (x.bytes.includes(s.bytes)) found.add(`${s.what} in ${x.f.slice(redis.dir.length)}`);
+    for (const x of pgFiles) if (x.bytes.includes(s.bytes)) found.add(`${s.what} in the history database's ${x.f.slice(pgDir.length)}`);
     if (logBytes.includes(s.bytes)) found.add(`${s.what} in the log`);
   }
   t.same([...found], [], `no PAN, track, PIN, PIN block, CVV2, ARQC or ARPC anywhere (${secrets.length} values searched)`);
