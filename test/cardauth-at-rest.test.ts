@@ -64,7 +64,7 @@ t.test('card data at rest and in the log: none, after every kind of card data', 
   t.teardown(() => rmSync(cwd, { recursive: true, force: true }));
   const child = spawn(process.execPath, [`--import=${TSX}`, MAIN], {
     cwd, stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env as Record<string, string>, NODE_OPTIONS: '', REDIS_URL: redis.url, ISO_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'debug', WORKERS: '2', PLACEMENT: 'workers' },
+    env: { ...process.env as Record<string, string>, NODE_OPTIONS: '', REDIS_URL: redis.url, ISO_PORT: '0', HTTP_PORT: '0', LOG_LEVEL: 'debug', WORKERS: '2', PLACEMENT: 'workers', PG_DIR: 'var/pg' },
   });
   let log = '';
   child.stderr.on('data', (d: Buffer) => { log += d.toString(); });
