@@ -25,8 +25,7 @@ import { startSwitch } from '../app/start.js';
 import { startManagedRedis } from '../ledger/redis-server.js';
 import { startManagedPostgres } from '../history/pg-server.js';
 import { HistoryCopier } from '../history/copier.js';
-import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
-import { CardStore } from '../stores/cards.js';
+import { seedCards } from './seed.js';
 import { derive } from '../stores/secrets.js';
 import { IsoCodec } from '../iso/codec.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
@@ -46,15 +45,6 @@ export const HISTORY_OPTIONS: EnvOptions = [
 const num = (name: string): number => Number(process.env[name] || HISTORY_OPTIONS.find((o) => o[0] === name)![1]);
 const DEMO = '0019167984';
 const F7 = '1125101500';
-
-/** CPU seconds (user + system) of a process, from /proc. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch { return 0; }
-}
 
 /** CPU seconds of a postmaster and every process it forked (its backends, checkpointer, WAL writer), those that have exited included. */
 function postgresCpuSeconds(postmaster: number): number {
@@ -122,15 +112,7 @@ export async function benchHistory(log: (line: string) => void = console.log): P
   try {
     const n = num('BENCH_TRANSACTIONS');
     const pans = Array.from({ length: num('BENCH_CARDS') }, (_, i) => benchPan(i));
-    const ledger = await Ledger.open(redis);
-    const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
-    const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
-    await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bh-deposit' });
-    for (const [i, pan] of pans.entries()) {
-      const b = await ledger.createUserBalance({ customerId: 'bh-' + i, currency: 'EUR', configId: DEMO });
-      await ledger.post({ type: 'TOPUP', idempotencyKey: 'bh-top-' + i, txId: 'bh-top-' + i, balanceId: b.id, amountMinor: 1e10, partnerId: null });
-      await cards.put(pan, { id: 'bh' + i, customerId: 'bh-' + i, balanceId: b.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
-    }
+    await seedCards(redis, secret, pans, { configId: DEMO, fundsMinor: 1e10, prefix: 'bh' });
     const codec = new IsoCodec(DIALECT_1987);
     const copier = new HistoryCopier({ redis, keys: app.ledger.keys, pool: app.history.pool, windows: app.ledger.windows, log: () => {}, batchMax: num('BENCH_COPY_BATCH') });
     const drain = async (): Promise<{ rows: number; cpuUs: number; pgUs: number; redisUs: number; seconds: number }> => {

@@ -17,8 +17,7 @@ import { startSwitch } from '../app/start.js';
 import { startManagedRedis } from '../ledger/redis-server.js';
 import { startManagedPostgres } from '../history/pg-server.js';
 import { checkLedger, formatReport } from '../ledger/check.js';
-import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
-import { CardStore } from '../stores/cards.js';
+import { seedCards } from './seed.js';
 import { derive } from '../stores/secrets.js';
 import { IsoCodec } from '../iso/codec.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
@@ -63,16 +62,7 @@ export async function soak(log: (line: string) => void = console.log): Promise<b
   let ok = true;
   try {
     const pans = Array.from({ length: cardCount }, (_, i) => benchPan(700_000 + i));
-    const ledger = await Ledger.open(redis);
-    const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
-    const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId: DEMO });
-    await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'soak-deposit' });
-    for (const [i, pan] of pans.entries()) {
-      const b = await ledger.createUserBalance({ customerId: 'soak-' + i, currency: 'EUR', configId: DEMO });
-      await ledger.post({ type: 'TOPUP', idempotencyKey: 'soak-top-' + i, txId: 'soak-top-' + i, balanceId: b.id, amountMinor: 1e11, partnerId: null });
-      await cards.put(pan, { id: 'soak' + i, customerId: 'soak-' + i, balanceId: b.id, configId: DEMO, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
-    }
-
+    await seedCards(redis, secret, pans, { configId: DEMO, fundsMinor: 1e11, prefix: 'soak' });
     const codec = new IsoCodec(DIALECT_1987);
     const link = await openLink(app.isoPort, codec);
     const sent = new Map<number, Sent>();

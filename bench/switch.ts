@@ -65,11 +65,12 @@ import { Redis } from 'ioredis';
 import { startManagedRedis, freePort, type ManagedRedis } from '../ledger/redis-server.js';
 import { projectRoot } from '../ledger/scripts.js';
 import { checkLedger, formatReport as formatLedgerReport, openArchive } from '../ledger/check.js';
-import { Ledger, MAX_AMOUNT_MINOR } from '../ledger/index.js';
+import { Ledger } from '../ledger/index.js';
 import { CardStore } from '../stores/cards.js';
 import { derive } from '../stores/secrets.js';
 import { DIALECT_1987 } from '../iso/dialect.js';
 import { runOpenLoop, runBurst, formatReport, type LoadReport } from './loadgen.js';
+import { seedCards } from './seed.js';
 import { ChipRequestFactory, RequestFactory, benchPan, type RequestSource } from './requests.js';
 import { CardDataBuilder } from '../cardauth/card-data.js';
 import { developmentKeys } from '../cardauth/keys.js';
@@ -203,19 +204,11 @@ interface Target { name: string; pid: number; isoPort: number; httpPort: number 
 /** Seeds `cards` cards with `fundsMinor` each, and the demo program's deposit, into a fresh ledger. */
 async function seed(url: string, secret: Buffer, pans: readonly string[], fundsMinor: number, configId = DEMO): Promise<string[]> {
   const redis = new Redis(url);
-  const ledger = await Ledger.open(redis, { balanceHistory: false }); // as the switch opens it
-  const cards = CardStore.fromSecrets(redis, derive(secret, 'env'));
-  const dep = await ledger.createPartnerBalance({ type: 'DEPOSIT', currency: 'EUR', configId });
-  await ledger.reloadPartnerBalance({ id: dep.balance.id, amountMinor: MAX_AMOUNT_MINOR, idempotencyKey: 'bench-deposit' });
-  const ids: string[] = [];
-  for (const [i, pan] of pans.entries()) {
-    const b = await ledger.createUserBalance({ customerId: 'bench-' + i, currency: 'EUR', configId });
-    ids.push(b.id);
-    await ledger.post({ type: 'TOPUP', idempotencyKey: 'bench-top-' + i, txId: 'bench-top-' + i, balanceId: b.id, amountMinor: fundsMinor, partnerId: null });
-    await cards.put(pan, { id: 'bc' + i, customerId: 'bench-' + i, balanceId: b.id, configId, currency: 'EUR', expiry: '3012', status: 'ACTIVE', lock: 0 });
+  try {
+    return await seedCards(redis, secret, pans, { configId, fundsMinor, prefix: 'bench', cardPrefix: 'bc' });
+  } finally {
+    redis.disconnect();
   }
-  redis.disconnect();
-  return ids;
 }
 
 /**
