@@ -23,7 +23,7 @@ async function received(sim: RunningPartnerSim, path: string, match: (body: Reco
 
 /** Both partner-mode programs against their simulators (test/helpers/partner-world.ts). */
 async function world(t: Test): Promise<{ w: World; ext: RunningPartnerSim; sha: RunningPartnerSim }> {
-  const { w, ext, sha } = await partnerWorld(t);
+  const { w, ext, sha } = await partnerWorld(t, { env: { PLACEMENT: 'workers' } });
   return { w, ext, sha };
 }
 

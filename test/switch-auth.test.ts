@@ -57,7 +57,7 @@ function reversal(stan: string, orig: IsoJson, newAmountMinor?: number): IsoJson
 }
 
 t.test('0100 / 0400 against the ledger, default dialect', async (t) => {
-  const s = await startTestSwitch(t);
+  const s = await startTestSwitch(t, { placement: 'workers' });
   const { ledger, balanceId } = await seed(s, PAN, 10_000, 1_000_000);
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());
@@ -108,7 +108,7 @@ t.test('0100 / 0400 against the ledger, default dialect', async (t) => {
 });
 
 t.test('the 2003 dialect answers action codes in an n4 field 39', async (t) => {
-  const s = await startTestSwitch(t, { env: { ISO_DIALECT: '2003' } });
+  const s = await startTestSwitch(t, { placement: 'workers', env: { ISO_DIALECT: '2003' } });
   await seed(s, PAN, 5_000, null);
   const n4 = { 39: { ContentType: 'n', Label: 'Response code', LenType: 'fixed', MaxLen: 4 } };
   const c = await IsoClient.connect(s.app.isoPort, n4);
@@ -125,7 +125,7 @@ t.test('a hold that is never cleared expires: released, status EXPIRED, a late r
   const programs = join(dir, 'programs.json');
   // Holds of this program expire at once, so the sweeper (every 100 ms here) releases them.
   writeFileSync(programs, JSON.stringify([{ configId: DEMO, bin: '555770', currency: 'EUR', mode: 'INTERNAL', depositRequired: false, creditRequired: false, holdExpiryDays: 0, holdExpiryDaysByMcc: {} }]));
-  const s = await startTestSwitch(t, { env: { PROGRAMS_FILE: programs, SWEEP_INTERVAL_MS: '100' } });
+  const s = await startTestSwitch(t, { placement: 'workers', env: { PROGRAMS_FILE: programs, SWEEP_INTERVAL_MS: '100' } });
   const { ledger, balanceId } = await seed(s, PAN, 5_000, null);
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());
@@ -162,7 +162,7 @@ t.test('the main-thread placement decides the same way', async (t) => {
 });
 
 t.test('an original and its reversal pipelined in one write reach the ledger in order', async (t) => {
-  const s = await startTestSwitch(t);
+  const s = await startTestSwitch(t, { placement: 'workers' });
   const { ledger, balanceId } = await seed(s, PAN, 10_000, null);
   const c = await IsoClient.connect(s.app.isoPort);
   t.teardown(() => c.close());

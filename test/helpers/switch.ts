@@ -30,7 +30,9 @@ export async function startTestSwitch(t: Teardown, o: { env?: Record<string, str
   t.teardown(() => rmSync(varDir, { recursive: true, force: true }));
   const app = await startSwitch({
     config, varDir,
-    placement: o.placement ?? 'workers',
+    // The main thread decides, as PLACEMENT=auto has it on two cores, unless a test names the
+    // worker placement (o.placement, or PLACEMENT in o.env): the files about the pool do.
+    placement: o.placement ?? (o.env?.PLACEMENT === 'workers' ? 'workers' : 'main'),
     secrets: derive(o.masterSecret ?? randomBytes(32), 'env'),
     log: (level, msg, fields) => { logs.push(JSON.stringify({ level, msg, ...fields })); },
   });
