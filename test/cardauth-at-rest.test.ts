@@ -10,10 +10,9 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
 import { CompactEncrypt, compactDecrypt } from 'jose';
 import { startTestRedis } from './helpers/redis.js';
 import { ApiClient } from './helpers/api.js';
@@ -21,42 +20,14 @@ import { IsoClient } from './helpers/iso-client.js';
 import { CardDataBuilder, type CardRef } from '../cardauth/card-data.js';
 import { encodeFormat0 } from '../cardauth/pin-block.js';
 import { parseTlv } from '../cardauth/tlv.js';
+import { dumpAll, filesUnder } from './helpers/at-rest.js';
 
 const MAIN = new URL('../app/main.ts', import.meta.url).pathname;
 const TSX = import.meta.resolve('tsx');
 const DEMO = '0019167984';
 const ACQ = '123456';
 
-async function dumpAll(redis: Redis): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scanBuffer(cursor, 'COUNT', 1000);
-    cursor = next.toString();
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
-      else if (type === 'hash') parts.push(...Object.entries(await redis.hgetallBuffer(key)).flat().map((x) => Buffer.from(x)));
-      else if (type === 'set') parts.push(...await redis.smembersBuffer(key));
-      else if (type === 'list') parts.push(...await redis.lrangeBuffer(key, 0, -1));
-      else if (type === 'zset') parts.push(...await redis.zrangeBuffer(key, 0, -1));
-      else if (type === 'stream') parts.push(Buffer.from(JSON.stringify(await redis.xrange(key, '-', '+'))));
-    }
-  } while (cursor !== '0');
-  return Buffer.concat(parts);
-}
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p);
-  }
-  return out;
-}
 
 t.test('card data at rest and in the log: none, after every kind of card data', async (t) => {
   const redis = await startTestRedis(t, { appendfsync: 'always' });

@@ -2,10 +2,8 @@
 // that cannot be answered, card data at rest). Each test asserts what a user would notice: the
 // record an API client reads, the log line an operator reads, what a Redis dump or its files hold.
 import t from 'tap';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { compactDecrypt } from 'jose';
@@ -18,6 +16,7 @@ import { TransactionRecords, type TransactionObject } from '../stores/records.js
 import type { FeedEvent } from '../api/feed.js';
 import { ApiClient } from './helpers/api.js';
 import { sharedTestPostgres } from './helpers/pg.js';
+import { dumpAll, filesUnder } from './helpers/at-rest.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -177,38 +176,7 @@ t.test('a 30 answer is logged with the field at fault and counted by field, neve
   t.match(metrics, /switch_format_errors_total\{field="3"\} 3/, 'every one counted under its field');
 });
 
-/** Every key and value of a Redis as bytes (strings, hashes, sets, lists, sorted sets, streams). */
-async function dumpAll(redis: Redis): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scanBuffer(cursor, 'COUNT', 1000);
-    cursor = next.toString();
-    for (const key of keys) {
-      parts.push(key);
-      const type = await redis.type(key);
-      if (type === 'string') parts.push((await redis.getBuffer(key)) ?? Buffer.alloc(0));
-      else if (type === 'hash') parts.push(...Object.entries(await redis.hgetallBuffer(key)).flat().map((x) => Buffer.from(x)));
-      else if (type === 'set') parts.push(...await redis.smembersBuffer(key));
-      else if (type === 'list') parts.push(...await redis.lrangeBuffer(key, 0, -1));
-      else if (type === 'zset') parts.push(...await redis.zrangeBuffer(key, 0, -1));
-      else if (type === 'stream') parts.push(Buffer.from(JSON.stringify(await redis.xrange(key, '-', '+'))));
-      else parts.push(Buffer.from(`<${type}>`));
-    }
-  } while (cursor !== '0');
-  return Buffer.concat(parts);
-}
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p); // not the server's Unix socket
-  }
-  return out;
-}
 
 t.test('no PAN at rest: every message type and API call, then the AOF rewritten, Redis and its files scanned, and the history database\'s', async (t) => {
   const w = await startWorld(t, '1987');

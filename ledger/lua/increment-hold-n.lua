@@ -49,12 +49,8 @@ end
 local u = redis.call('HMGET', k_user, 'a', 'b', 'cur')
 if not u[1] then return finish(k_idem, ttl, op, ref, {C_BALANCE_NOT_FOUND, 0, S_NONE, 0, 0, 0, 0, 0}) end
 local ua, ub, cur = tonumber(u[1]), tonumber(u[2]), u[3]
-if existing[1] then
-  if existing[2] == 'ORPHAN_REVERSAL' or (by_tx and existing[3] == op) then
-    return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
-  end
-  return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
-end
+local taken = taken_id(existing, by_tx, op, k_idem, ttl, ref, ua, ub)
+if taken then return taken end
 local o = redis.call('HMGET', k_orig, 's', 'ty', 'dp', 'kp', 'e', 'ix')
 if not o[1] then return finish(k_idem, ttl, op, ref, {C_TX_NOT_FOUND, 0, S_NONE, ua, ub, 0, 0, 0}) end
 if o[2] or tonumber(o[1]) ~= S_AUTHORIZED then return finish(k_idem, ttl, op, ref, {C_NOT_OPEN, 0, S_NONE, ua, ub, 0, 0, 0}) end

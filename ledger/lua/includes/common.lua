@@ -64,6 +64,18 @@ end
 -- and, for a reversal, the principal it gave back (rv): the history database keeps a transaction's
 -- state from its journal once the transaction hash has left Redis (history/copier.ts), and the
 -- copier gives a finished transaction's hash its retention from there.
+-- A new transaction's id already in use (`existing`: its hash's s, ty and, with the hash as the
+-- idempotency record (`by_tx`), io): reversed before it was authorized (an ORPHAN_REVERSAL), or
+-- this very operation replayed through its hash, answers ALREADY_REVERSED and nothing is held;
+-- any other use TX_EXISTS. Nil when the id is free. Shared by the holds and the increments.
+local function taken_id(existing, by_tx, op, idem, ttl_ms, ref, ua, ub)
+  if not existing[1] then return nil end
+  if existing[2] == 'ORPHAN_REVERSAL' or (by_tx and existing[3] == op) then
+    return finish(idem, ttl_ms, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
+  end
+  return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
+end
+
 -- `status` (the transaction's after the operation), `reversed` (principal a reversal gave back)
 -- and `increments` (the "|"-separated ids of the incremental authorizations under a finished
 -- authorization, its `ix` field) are for the history copier: a finished transaction's hash, and

@@ -70,13 +70,8 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local ub = tonumber(u[2])
   local cur = u[3]
   if not by_tx then existing = redis.call('HMGET', k_tx, 's', 'ty') end
-  if existing[1] then
-    if existing[2] == 'ORPHAN_REVERSAL' or (by_tx and existing[3] == op) then
-      -- Reversed before it was authorized: declined, nothing held.
-      return finish(k_idem, ttl, op, ref, {C_ALREADY_REVERSED, 0, S_REVERSED, ua, ub, 0, 0, 0})
-    end
-    return {C_TX_EXISTS, 0, S_NONE, ua, ub, 0, 0, 0}
-  end
+  local taken = taken_id(existing, by_tx, op, k_idem, ttl, ref, ua, ub)
+  if taken then return taken end
   -- The same original may have been reversed under the id its reversal could name (without
   -- field 41, SPEC 2.3): k_orphan is that record, or k_tx itself when there is none to look at.
   if k_orphan ~= k_tx and redis.call('HGET', k_orphan, 'ty') == 'ORPHAN_REVERSAL' then
