@@ -88,6 +88,14 @@ export function authorizationId(txId: string): string {
 }
 
 /**
+ * Field 54 of an answer that knows the user balance (SPEC §2.2 order): the ledger balance
+ * (available + blocked, amount type 01), then the available balance (02), in `currencyN3`.
+ */
+export function balancesField54(currencyN3: string, availableMinor: number, blockedMinor: number): string {
+  return balanceEntry('01', currencyN3, availableMinor + blockedMinor) + balanceEntry('02', currencyN3, availableMinor);
+}
+
+/**
  * One field-54 entry: account type 00, amount type (01 ledger balance, 02 available balance, 57
  * original amount: what a partially approved purchase asked for), currency n3, C/D, n12.
  */

@@ -9,7 +9,7 @@ import { maskPan } from '../../iso/mask.js';
 import { responseCode, type Dialect } from '../../iso/reasons.js';
 import type { Decision, Request } from './decision.js';
 import { captureModeOf } from './plan/pricing.js';
-import { balanceEntry, text } from '../../iso/wire.js';
+import { balanceEntry, balancesField54, text } from '../../iso/wire.js';
 import type { ProcessedEvent } from '../events.js';
 import { cardDataOf, isFieldError, messagePan } from '../../cardauth/fields.js';
 import type { IssuerAuthentication, KeyStore } from '../../cardauth/keys.js';
@@ -41,7 +41,7 @@ export function renderAnswer(dialect: Dialect, req: Request, d: Decision): IsoMe
   const res = answer(req.msg.fields, req.cls.responseMti, echo, responseCode(d.acknowledged ? 'APPROVED' : d.reason, dialect));
   if (d.authorizationId !== null) res.fields.set(38, d.authorizationId);
   const b = d.balance;
-  if (b !== null) res.fields.set(54, balanceEntry('01', b.currencyN3, b.availableMinor + b.blockedMinor) + balanceEntry('02', b.currencyN3, b.availableMinor));
+  if (b !== null) res.fields.set(54, balancesField54(b.currencyN3, b.availableMinor, b.blockedMinor));
   const partial = d.partial;
   if (partial !== null) {
     // A partial approval: field 4 is the amount approved; field 54 adds the amount asked for (type 57).

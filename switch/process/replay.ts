@@ -19,7 +19,7 @@ import { frame } from '../../iso/frame.js';
 import { cardDataOf, isFieldError, messagePan } from '../../cardauth/fields.js';
 import type { KeyStore } from '../../cardauth/keys.js';
 import { issuerAuthenticationData } from './render.js';
-import { balanceEntry } from '../../iso/wire.js';
+import { balancesField54 } from '../../iso/wire.js';
 
 /** The cached entry starts with field 39, space-padded to this many bytes (for the metrics of a repeat). */
 const CODE_PREFIX_BYTES = 4;
@@ -79,7 +79,7 @@ export async function replayAnswer(codec: IsoCodec, cached: Buffer, request: Iso
     if (availableBar < at) return { framed: null, code: cached.subarray(at, at + CODE_PREFIX_BYTES).toString('latin1').trim() };
     const available = Number(cached.toString('latin1', availableBar + 1, blockedBar));
     const blocked = Number(cached.toString('latin1', blockedBar + 1));
-    f54 = balanceEntry('01', n3, available + blocked) + balanceEntry('02', n3, available);
+    f54 = balancesField54(n3, available, blocked);
     end = availableBar;
   }
   const rc = cached.subarray(at, at + CODE_PREFIX_BYTES).toString('latin1').trim();
