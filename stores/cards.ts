@@ -266,7 +266,7 @@ export class CardStore implements CustomerBlockSink, VerificationWrites {
     };
     for (let attempt = 0; attempt < PAN_ATTEMPTS_MAX; attempt++) {
       const pan = generatePan(input.program.bin, input.program.panLength);
-      const id = randomBytes(CARD_ID_RANDOM_BYTES).toString('base64url');
+      const id = newCardId();
       if (!await this.create(pan, { id, ...base }, keys, false)) continue;
       await this.attach(id, input.customerId, true).catch(async (e: unknown) => {
         // Refused (no customer, no KYC): the card must not stay behind.
@@ -575,6 +575,18 @@ function checkPanShape(bin: string, panLength: number): void {
 }
 
 /** BIN + uniform random digits + Luhn check digit. */
+/**
+ * A new card id: 16 base64url characters (96 random bits) that begin with a letter or a digit,
+ * so that a command line reading `--card-id <id>` never takes the id for an option (an id
+ * beginning with `-` would be refused by any option parser).
+ */
+export function newCardId(): string {
+  for (;;) {
+    const id = randomBytes(CARD_ID_RANDOM_BYTES).toString('base64url');
+    if (id[0] !== '-' && id[0] !== '_') return id;
+  }
+}
+
 export function generatePan(bin: string, panLength: number): string {
   let body = bin;
   while (body.length < panLength - 1) body += String(randomInt(10));

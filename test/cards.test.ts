@@ -10,7 +10,7 @@ import { startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
 import {
   CardStore, IRREVERSIBLE_LOCK_CODES, LOCK_CODES, PIN_FAILURES_BEFORE_LOCK, PAN_ATTEMPTS_MAX,
-  isLuhnValid, luhnCheckDigit, expiryYymm, type IssueInput, type CardErrorCode,
+  isLuhnValid, luhnCheckDigit, expiryYymm, newCardId, type IssueInput, type CardErrorCode,
 } from '../stores/cards.js';
 import { CustomerStore } from '../stores/customers.js';
 import { derive } from '../stores/secrets.js';
@@ -67,6 +67,14 @@ t.test('issue, then find by PAN and by id', async (t) => {
   t.equal(await cards.findByPan('5557700000000018'), null, 'unknown PAN');
   t.equal(await cards.get('nope'), null, 'unknown id');
   t.equal(await cards.revealPan('nope'), null);
+});
+
+t.test('a card id can follow --card-id on any command line: it never begins with - or _', async (t) => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 20_000; i++) ids.add(newCardId());
+  t.equal(ids.size, 20_000, 'all different');
+  const bad = [...ids].filter((id) => !/^[A-Za-z0-9][A-Za-z0-9_-]{15}$/.test(id));
+  t.same(bad, [], 'sixteen base64url characters, the first a letter or a digit');
 });
 
 t.test('PAN generation: Luhn, BIN, length, uniqueness', async (t) => {
