@@ -4,7 +4,8 @@
 // lock 7), a verified chip read consumes its ATC (checked and set atomically, so a replayed
 // cryptogram is refused even when two copies race), and a correct PIN or CVV2 resets its count.
 // Nothing is written when nothing needs to be: a magstripe, CVV2 or PIN success on a card whose
-// counts are zero costs no Redis call.
+// counts are zero costs no Redis call, and a chip read's ATC may be left to the hold's own script
+// (`atcByHold`, ledger HoldGuard.sequence), which consumes it by the same rule.
 //
 // A wrong PIN or CVV2 is counted only when the card was read from Redis for this very message
 // (`fresh`): a decision made on a remembered card (the one-round-trip path, docs/architecture.md)
@@ -62,11 +63,16 @@ export interface RunInput {
   readonly messageId: string;
   /** The card was read from Redis for this message (else a failure is STALE, not counted). */
   readonly fresh: boolean;
+  /**
+   * The caller's hold consumes the ATC in its own script (ledger HoldGuard.sequence): a verified
+   * chip read whose success writes nothing else returns its ATC (`atcToConsume`) unwritten.
+   */
+  readonly atcByHold?: boolean;
 }
 
 /** The verification's outcome. `issuerAuth` is set once an ARQC verified: the answer then carries an ARPC. */
 export type CardholderOutcome =
-  | { readonly ok: true; readonly issuerAuth: IssuerAuthentication | null }
+  | { readonly ok: true; readonly issuerAuth: IssuerAuthentication | null; readonly atcToConsume?: number }
   | { readonly ok: false; readonly stale: false; readonly reason: Reason; readonly detail: string; readonly issuerAuth: IssuerAuthentication | null }
   | { readonly ok: false; readonly stale: true };
 
@@ -110,6 +116,7 @@ export async function runVerification(keys: KeyStore, writes: VerificationWrites
   }
   if (plan.refusal !== null) return refusal(plan.refusal.reason, plan.refusal.detail, issuerAuth);
   if (atc === null && reset.length === 0) return OK_PLAIN;
+  if (atc !== null && reset.length === 0 && i.atcByHold === true) return { ok: true, issuerAuth, atcToConsume: atc };
   const r = await writes.recordSuccess(i.pan, { cardId: i.cardId, atc, messageId: i.messageId, reset });
   if (r === 'GONE') return STALE;
   if (r === 'REPLAYED') return refusal('SECURITY_VIOLATION', 'ATC', issuerAuth);

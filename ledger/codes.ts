@@ -33,6 +33,8 @@ export const Code = {
   GUARD_PRESENT: 22,
   /** HoldArgs.guard: the guarded hash changed since the caller read it. Nothing done; never a reason. */
   GUARD_CHANGED: 23,
+  /** HoldArgs.guard.sequence: the number is not above the one consumed (a replay). Nothing done; never a reason. */
+  GUARD_REPLAYED: 24,
 } as const;
 
 export type LedgerReason =
@@ -139,7 +141,8 @@ export class LedgerError extends AppError<LedgerErrorCode> {}
  * written: the caller decides again from fresh state. Code LEDGER_ERR_PRECONDITION.
  */
 export class PreconditionFailedError extends LedgerError {
-  constructor(readonly which: 'PRESENT' | 'CHANGED') {
-    super('LEDGER_ERR_PRECONDITION', which === 'PRESENT' ? 'hold guard: the key that had to be absent exists' : 'hold guard: the guarded hash changed');
+  constructor(readonly which: 'PRESENT' | 'CHANGED' | 'REPLAYED') {
+    super('LEDGER_ERR_PRECONDITION', which === 'PRESENT' ? 'hold guard: the key that had to be absent exists'
+      : which === 'CHANGED' ? 'hold guard: the guarded hash changed' : 'hold guard: the sequence number is not above the one consumed');
   }
 }

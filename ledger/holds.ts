@@ -70,6 +70,7 @@ export class Holds {
     // A failed guard did nothing (HoldArgs.guard): the caller decides again.
     if (r[0] === Code.GUARD_PRESENT) throw new PreconditionFailedError('PRESENT');
     if (r[0] === Code.GUARD_CHANGED) throw new PreconditionFailedError('CHANGED');
+    if (r[0] === Code.GUARD_REPLAYED) throw new PreconditionFailedError('REPLAYED');
     assertHoldResult(scriptOf(a), r, asked);
     let rebalanced = false;
     if (retryable && r[0] === Code.INSUFFICIENT_DEPOSIT) {
@@ -157,8 +158,11 @@ export class Holds {
     const companyId = a.companyId ?? '';
     const now = a.nowMs ?? this.core.now();
     const gd = a.guard;
-    // Fields 14-15 the guard, 16.. the counter blocks; both absent in the common approval.
-    const guard = gd === undefined ? (counters.packed === '' ? '' : '||') : `|${joinedOnce(gd.fields, ',')}|${joinedOnce(gd.expected, '\x1f')}`;
+    // Fields 14-15 the guard, 16 its sequence, 17.. the counter blocks; all absent in the common approval.
+    const sq = gd?.sequence;
+    const sequence = sq === undefined ? '' : `${sq.field}\x1f${sq.ownerField}\x1f${sq.value}\x1f${sq.owner}`;
+    const guard = gd === undefined ? (counters.packed === '' ? '' : '|||')
+      : `|${joinedOnce(gd.fields, ',')}|${joinedOnce(gd.expected, '\x1f')}${counters.packed === '' && sq === undefined ? '' : '|' + sequence}`;
     const packed = `${mode}|${forced ? '1' : a.userUnchecked === true ? '2' : '0'}|${a.amountMinor}|${fee}|${fx}|${a.expiresAtMs}|${now}|${this.core.idemTtl}|` +
       `${a.balanceId}|${a.txId}|${a.depositId ?? ''}|${companyId}|${retryable ? '1' : '0'}${guard}${counters.packed}`;
     const meta: string[] = [];
@@ -280,6 +284,11 @@ const guardChecked = new WeakSet<readonly string[]>();
 
 function checkGuard(g: HoldGuard): void {
   if (g.fields.length === 0 || g.fields.length !== g.expected.length) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: one expected value per field, at least one field');
+  const sq = g.sequence;
+  if (sq !== undefined) {
+    if (!Number.isSafeInteger(sq.value) || sq.value < 0) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: the sequence value must be a non-negative integer');
+    for (const v of [sq.field, sq.ownerField, sq.owner]) if (v === '' || /[|\x1f]/.test(v)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: a sequence field or owner is empty or holds | or \\x1f');
+  }
   if (guardChecked.has(g.expected) && guardChecked.has(g.fields)) return;
   for (const f of g.fields) if (f === '' || /[,|]/.test(f)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: a field name is empty or holds , or |');
   for (const v of g.expected) if (/[|\x1f]/.test(v)) throw new LedgerError('LEDGER_ERR_INVALID_ARGUMENT', 'guard: an expected value holds | or \\x1f');

@@ -156,6 +156,28 @@ export interface HoldGuard {
   expected: readonly string[];
   /** A key that must not exist (e.g. the duplicate-answer cache entry of the message), or null. */
   absentKey: string | null;
+  /** A sequence number the hold consumes in the guarded hash (e.g. a chip read's ATC), or absent. */
+  sequence?: HoldSequence;
+}
+
+/**
+ * HoldGuard.sequence: a number that only goes up, kept in two fields of the guarded hash and
+ * consumed by the hold in the same script, after the guard and before the funds are looked at, so
+ * a replay is refused even when two copies race (EMV Book 2 §6.5.5: the issuer keeps the highest
+ * ATC it has seen). The hold is refused (PreconditionFailedError 'REPLAYED', nothing done) unless
+ * `value` is above the hash's `field`, or equal to it with `ownerField` holding `owner` (the same
+ * transaction decided a second time); otherwise `field` := value and `ownerField` := owner, whatever
+ * the funds then decide.
+ */
+export interface HoldSequence {
+  /** The highest number consumed (no ',', '|' or '\x1f'). */
+  field: string;
+  /** Who consumed it (same rule). */
+  ownerField: string;
+  /** A non-negative safe integer. */
+  value: number;
+  /** The consumer's id (no '|' or '\x1f'), e.g. the transaction id. */
+  owner: string;
 }
 
 /** A counter's window: the UTC day, the ISO week, the month, or the card's whole life. */

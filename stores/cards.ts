@@ -18,6 +18,7 @@
 //
 // docs/cards.md describes the rules (lock codes, activation, PIN-failure lock) and derivations.
 import { StoreKeys } from '../ledger/keys.js';
+import type { HoldSequence } from '../ledger/types.js';
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt } from 'node:crypto';
 import type { CountedCheck, FailureCount, VerificationWrites } from '../cardauth/run.js';
 import { SERVICE_CODE_STRIPE } from '../cardauth/verify.js';
@@ -143,6 +144,15 @@ const F = {
   // Beside the decision's fields (not counted in v): the highest ATC a chip read consumed, and by which message.
   atc: 'ac', atcMessage: 'am',
 } as const;
+
+/**
+ * A chip read's ATC for a guarded hold to consume in the card record (ledger HoldGuard.sequence),
+ * by the rule of card-auth-success-1.lua: above the highest consumed (`ac`), or equal to it when
+ * this message consumed it (`am`). `atc`: tag 9F36 as a number; `messageId`: the transaction id.
+ */
+export function atcConsumption(atc: number, messageId: string): HoldSequence {
+  return { field: F.atc, ownerField: F.atcMessage, value: atc, owner: messageId };
+}
 
 /** The counter field and the lock of each counted check, and what its count is conditioned on. */
 const COUNTED: Readonly<Record<CountedCheck, { field: string; limit: number; lock: number; premise: string; premiseAbsent: string }>> = {

@@ -17,6 +17,7 @@ import { CardDataBuilder, type CardRef } from '../cardauth/card-data.js';
 import { parseTlv } from '../cardauth/tlv.js';
 import type { KeySet } from '../cardauth/keys.js';
 import { TransactionRecords } from '../stores/records.js';
+import { StoreKeys } from '../ledger/keys.js';
 
 const STRICT = '0000000030';
 const DEMO = '0019167984';
@@ -280,6 +281,51 @@ for (const dialect of ['1987', '2003'] as const) {
       for (const d of ['ATC', 'ARQC', 'ARQC_MISSING', 'iCVV']) t.ok(recs.some((x) => x.reasonDetail === d), `a record names ${d}`);
       const v = await card();
       t.equal((await send(w, chip(v, 100, 1))).res['39'], C.sv, 'a chip read of a virtual card (STRICT): 63');
+    });
+
+    await t.test('a chip approval on a card the switch remembers: its ATC consumed by the hold itself, one script call', async (t) => {
+      const c = await card({ kind: 'PHYSICAL' });
+      const recordKey = StoreKeys.cardRecord(w.cards.panIndex(c.pan));
+      const redis = w.s.redis.client;
+      const monitor = await redis.monitor();
+      t.teardown(() => monitor.disconnect());
+      // The keys each script call of the card's (its record or its balance) declared, up to a marker.
+      let calls: string[][] = [];
+      let marked: ((v: unknown) => void) | null = null;
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        const cmd = args[0]!.toLowerCase();
+        if (cmd === 'echo' && marked !== null) marked(null);
+        if (source === 'lua' || (cmd !== 'evalsha' && cmd !== 'eval')) return;
+        const keys = args.slice(3, 3 + Number(args[2]));
+        if (keys.some((k) => k === recordKey || k.includes(c.balanceId))) calls.push(keys);
+      });
+      // calls: every script call of the card's; ownAtc: those of the card store's own ATC script (the record its one key).
+      const scriptCalls = async (m: IsoJson): Promise<{ code: string | undefined; calls: number; ownAtc: number }> => {
+        calls = [];
+        const r = await send(w, m);
+        await new Promise((resolve) => { marked = resolve; void redis.echo('marker'); });
+        return { code: r.res['39'], calls: calls.length, ownAtc: calls.filter((k) => k.length === 1 && k[0] === recordKey).length };
+      };
+      const first = await scriptCalls(chip(c, 1_000, 1));
+      t.equal(first.code, C.ok, 'the first chip read: approved');
+      t.equal(first.ownAtc, 1, 'read fresh: the ATC consumed in a call of its own');
+      const second = chip(c, 1_000, 2);
+      const two = await scriptCalls(second);
+      t.equal(two.code, C.ok, 'the next chip read: approved');
+      t.equal(two.calls, 1, 'one script call: the hold consumed the ATC and wrote the record');
+      t.equal(two.ownAtc, 0, 'no call of its own for the ATC');
+      const [ac, am] = await redis.hmget(recordKey, 'ac', 'am');
+      t.equal(ac, '2', 'the ATC consumed is the card\'s highest');
+      t.ok(am?.startsWith(c.cardId + '.'), 'by this card\'s transaction');
+      const s2 = next();
+      t.equal((await scriptCalls({ ...second, 11: s2, 37: 'RRN' + s2 + '000' })).code, C.sv, 'its cryptogram again: 63');
+      const poor = await scriptCalls(chip(c, 50_000, 3));
+      t.equal(poor.code, C.funds, 'a valid ARQC, short of money: 51');
+      t.equal(poor.ownAtc, 0, 'its ATC consumed by the hold too (the decline\'s record is written after, as any decline\'s)');
+      t.equal((await scriptCalls(chip(c, 1_000, 3))).code, C.sv, 'its ATC consumed all the same: 63');
+      t.same(await balance(w, c), [8_000, 2_000], 'two approvals held, nothing else moved');
+      const recs = await recordsOf(w, c);
+      t.equal(recs.filter((x) => x.reasonDetail === 'ATC').length, 2, 'each replay recorded once, naming the ATC');
     });
 
     await t.test('STRICT needs an expiry on a debit; balance inquiries and credits', async (t) => {

@@ -214,3 +214,19 @@ scenario('a hold without counters touches no usage hash; malformed counters are 
   ];
   for (const [what, c] of bad) await t.rejects(ledger.hold(holdArgs(e, 'bad', 1, c)), { code: 'LEDGER_ERR_INVALID_ARGUMENT' }, what);
 });
+
+scenario('counters behind a guard, with and without its sequence: counted and checked the same', async (t) => {
+  const e = await setup(t);
+  const { ledger } = e;
+  await ledger.redis.hset('card:guarded', 'id', 'card1', 'v', '1');
+  const guard = (sequence?: { value: number; owner: string }) => ({
+    hashKey: 'card:guarded', fields: ['id', 'v'], expected: ['card1', '1'], absentKey: null,
+    ...(sequence === undefined ? {} : { sequence: { field: 'ac', ownerField: 'am', ...sequence } }),
+  });
+  const c = counters([counter('daily-count', { count: 2 }), counter('daily-amount', { amountMinor: 1_000 })]);
+  t.match(await ledger.hold(holdArgs(e, 'g1', 300, c, { guard: guard() })), { approved: true }, 'guarded, no sequence: held');
+  t.match(await ledger.hold(holdArgs(e, 'g2', 300, c, { guard: guard({ value: 1, owner: 'g2' }) })), { approved: true }, 'guarded with a sequence: held');
+  t.match(await ledger.hold(holdArgs(e, 'g3', 300, c, { guard: guard({ value: 2, owner: 'g3' }) })), { approved: false, reason: 'LIMIT_EXCEED' }, 'the third: over the count limit');
+  t.same(await ledger.redis.hgetall(usageKey(counterPeriod('DAY', NOW))), { 'a:daily-amount': '600', 'n:daily-amount': '2', 'a:daily-count': '600', 'n:daily-count': '2' }, 'two counted');
+  t.same(await ledger.redis.hmget('card:guarded', 'ac', 'am'), ['2', 'g3'], 'the declined one\'s sequence consumed');
+});

@@ -252,6 +252,30 @@ scenario('a guarded hold: a changed hash or a present key does nothing; an uncha
   t.rejects(ledger.hold(hold('g4', ubId, depId, 100, { guard: { hashKey: 'card:test', fields: ['a|b'], expected: ['x'], absentKey: null } })), { code: 'LEDGER_ERR_INVALID_ARGUMENT' });
 });
 
+scenario('a guarded hold consumes a sequence number (a chip read\'s ATC): only upwards, once, even when copies race', async (t) => {
+  const { ledger, depId, ubId, r } = await setup(t, { user: 1_000, deposit: 1_000 });
+  await r.client.hset('card:test', 'id', 'c1', 'v', '1');
+  const guard = (value: number, owner: string) => ({
+    hashKey: 'card:test', fields: ['id', 'v'], expected: ['c1', '1'], absentKey: null, sequence: { field: 'ac', ownerField: 'am', value, owner },
+  });
+  const seq = async () => r.client.hmget('card:test', 'ac', 'am');
+  t.match(await ledger.hold(hold('s1', ubId, depId, 100, { guard: guard(5, 's1') })), { approved: true, availableMinor: 900 }, 'ATC 5: held');
+  t.same(await seq(), ['5', 's1'], 'consumed, by its transaction');
+  t.match(await ledger.hold(hold('s2', ubId, depId, 100, { guard: guard(5, 's2') })).catch((e: unknown) => e), { name: 'PreconditionFailedError', which: 'REPLAYED' }, 'ATC 5 again, another transaction: refused');
+  t.match(await ledger.hold(hold('s3', ubId, depId, 100, { guard: guard(4, 's3') })).catch((e: unknown) => e), { which: 'REPLAYED' }, 'a lower one: refused');
+  t.equal(await ledger.getTransaction(ubId, 's2'), null, 'nothing written for a refused one');
+  t.match(await ledger.hold(hold('s1', ubId, depId, 100, { guard: guard(5, 's1') })), { approved: true, replay: true }, 'the same transaction decided again passes (its own ATC): a replay of its hold');
+  t.match(await ledger.hold(hold('s4', ubId, depId, 5_000, { guard: guard(6, 's4') })), { approved: false, reason: 'INSUFFICIENT_FUNDS' }, 'ATC 6, short of money: declined');
+  t.same(await seq(), ['6', 's4'], 'its ATC consumed all the same (the card counted it)');
+  const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => ledger.hold(hold(`race${i}`, ubId, depId, 10, { guard: guard(7, `race${i}`) })).catch((e: unknown) => e)));
+  t.equal(racing.filter((x) => (x as { approved?: boolean }).approved === true).length, 1, 'eight copies of ATC 7 in one call: one held');
+  t.equal(racing.filter((x) => (x as { which?: string }).which === 'REPLAYED').length, 7, 'the seven others refused as replays');
+  t.match(await ledger.getUserBalance(ubId), { availableMinor: 890, blockedMinor: 110 }, 'two holds, nothing else');
+  for (const bad of [{ value: -1, owner: 'x' }, { value: 1.5, owner: 'x' }, { value: 8, owner: 'a|b' }, { value: 8, owner: '' }]) {
+    await t.rejects(ledger.hold(hold('s9', ubId, depId, 10, { guard: { ...guard(0, ''), sequence: { field: 'ac', ownerField: 'am', ...bad } } })), { code: 'LEDGER_ERR_INVALID_ARGUMENT' }, `sequence ${JSON.stringify(bad)}: refused before Redis`);
+  }
+});
+
 t.test('balance ids: a UUID v4 names its slot group; ids of the earlier gNN: form still do', async (t) => {
   const { Keyspace } = await import('../ledger/keys.js');
   for (const groups of [1, 3, 16, 100]) {

@@ -14,11 +14,12 @@
 --   6 expiresAtMs, 7 nowMs, 8 idempotency TTL ms, 9 balanceId, 10 txId, 11 depositId, 12 companyId or '',
 --   13 '1' = do not record a deposit shortfall (the caller rebalances tranches and retries),
 --   14 guard field names (comma-separated; '' or absent = no guard), 15 the values expected (\31-separated),
---   16.. the counter blocks (hold-many-n only; includes/counters.lua parse_counters)
+--   16 the guard's sequence ('' or absent = none; includes/hold-body.lua guard_failed),
+--   17.. the counter blocks (hold-many-n only; includes/counters.lua parse_counters)
 -- ARGV[2..] meta name, value pairs
 -- A write that would take a partner tranche credited here (the company tranche's fees of a mode P
 -- debit) past the maximum amount is refused with AMOUNT_TOO_LARGE, except when forced.
--- A failed guard returns {GUARD_PRESENT or GUARD_CHANGED, 0, ...} having read and written nothing else.
+-- A failed guard returns {GUARD_PRESENT, GUARD_CHANGED or GUARD_REPLAYED, 0, ...} having read and written nothing else.
 -- Returns {code, replay, status, userAvailable, userBlocked, depositAvailable, depositBlocked, wouldDecline}
 --   (wouldDecline: 0 here; see includes/counters.lua check_counters)
 --- @include common

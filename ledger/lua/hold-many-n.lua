@@ -7,7 +7,7 @@
 -- card's usage hashes its counters count in (u of them, see ARGV), then eight more for a hold that
 -- carries its record (HoldArgs.record: write_record's K, includes/record-write.lua).
 -- ARGV per hold, in the same order: the packed fixed arguments (as hold-deposit-then-user-12's
--- ARGV[1], with the counter blocks from field 16), '1' when it has a deposit else '0', the number
+-- ARGV[1], with the counter blocks from field 17), '1' when it has a deposit else '0', the number
 -- of usage hashes u, the number of meta values n, n meta values (name, value pairs), then the
 -- record: '0' for none; else '=' (its cached answer stored as given) or 'N' (the cached answer
 -- followed by `|<available>|<blocked>`: the user balance after the hold, for the caller to render

@@ -3,7 +3,11 @@
 -- one argument instead of thirteen halves the client's cost of sending the hot-path call.
 -- Needs includes/common.lua and includes/counters.lua before it.
 -- HoldArgs.guard: A[14] comma-separated field names of k_guard, A[15] the values the caller saw
--- (\31-separated); k_absent must not exist. Returns a result vector when the guard fails, else nil.
+-- (\31-separated); k_absent must not exist. A[16] (HoldArgs.guard.sequence, '' or absent: none):
+-- "<field>\31<owner field>\31<value>\31<owner>", a number consumed in k_guard: refused unless the
+-- value is above the field's, or equal to it with the owner field holding this owner; then both are
+-- set, before the funds are looked at (a replay is refused whatever the funds say). Returns a result
+-- vector when the guard fails, else nil.
 local function guard_failed(k_guard, k_absent, A)
   if k_absent and redis.call('EXISTS', k_absent) == 1 then return {C_GUARD_PRESENT, 0, S_NONE, 0, 0, 0, 0, 0} end
   local names = split_on(A[14], ',')
@@ -12,6 +16,17 @@ local function guard_failed(k_guard, k_absent, A)
   for i = 1, #names do
     if (seen[i] or '') ~= (expected[i] or '') then return {C_GUARD_CHANGED, 0, S_NONE, 0, 0, 0, 0, 0} end
   end
+  if A[16] ~= nil and A[16] ~= '' then
+    local q = split_on(A[16], '\31')
+    local value = tonumber(q[3])
+    local cur = redis.call('HMGET', k_guard, q[1], q[2])
+    local highest = tonumber(cur[1] or '-1')
+    if value > highest then
+      redis.call('HSET', k_guard, q[1], q[3], q[2], q[4])
+    elseif not (value == highest and cur[2] == q[4]) then
+      return {C_GUARD_REPLAYED, 0, S_NONE, 0, 0, 0, 0, 0}
+    end
+  end
   return nil
 end
 
@@ -19,7 +34,7 @@ end
 -- k_idem: the idempotency record, or k_tx itself when the transaction hash is the record
 -- (HoldArgs.idempotencyKey null: nothing is remembered of a decline, which moved nothing).
 -- k_guard / k_absent: HoldArgs.guard's keys, or k_tx when there is no guard (A[14] empty).
--- use_keys: the card's usage hashes of HoldArgs.counters (their blocks from A[16]), or nil.
+-- use_keys: the card's usage hashes of HoldArgs.counters (their blocks from A[17]), or nil.
 -- The answer's position 8 names the first SHADOW counter over its limit (check_counters), or 0.
 local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist, k_world, use_keys, k_orphan, k_guard, k_absent, packed, meta, m0, m1)
   local A = split(packed)
@@ -99,7 +114,7 @@ local function hold(k_idem, k_tx, k_user, k_dep, k_company, k_jnl, k_exp, k_hist
   local counters = nil
   local would = 0
   if use_keys then
-    counters = parse_counters(use_keys, A, 16)
+    counters = parse_counters(use_keys, A, 17)
     if not forced then
       local over
       over, would = check_counters(counters, amount, true)

@@ -12,8 +12,7 @@
 import type { ProcessContext } from './context.js';
 import type { Decision, Request } from '../decision.js';
 import type { Planner } from '../messages.js';
-import type { CardRecord } from '../../../stores/cards.js';
-import { PreconditionFailedError, type ApprovalRecord, type HoldGuard, type PostResult } from '../../../ledger/index.js';
+import { PreconditionFailedError, type ApprovalRecord, type HoldGuard, type HoldSequence, type PostResult } from '../../../ledger/index.js';
 import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { partnerDeclineReason } from '../../../adapters/partner-client.js';
 import { text } from '../../../iso/wire.js';
@@ -39,6 +38,8 @@ import { askPartner, enqueueAll, partnerOf } from './partner.js';
 import { messagePan } from '../../../cardauth/fields.js';
 import type { IssuerAuthentication } from '../../../cardauth/keys.js';
 import { logCardDataRefusal, runVerification } from '../../../cardauth/run.js';
+import { atcConsumption, type CardRecord } from '../../../stores/cards.js';
+import { compensate } from './compensation.js';
 
 /** The record a hold carried with its approval (HoldArgs.record), as rendered before the call. */
 export interface CarriedApproval { readonly rec: TransactionObject; readonly nowMs: number; readonly bytes: string }
@@ -101,7 +102,7 @@ async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadline
   const plan = w.planner(w.req, await factsOf(ctx, card));
   w.plan = plan;
   const c = plan.op === 'ANSWER' || plan.op === 'REVERSE' ? null : plan.c;
-  const v = c === null || c.verify === null ? null : await runVerification(ctx.keys, ctx.cards, { ...c.verify, fresh: w.guard === undefined });
+  const v = c === null || c.verify === null ? null : await runVerification(ctx.keys, ctx.cards, { ...c.verify, fresh: w.guard === undefined, atcByHold: atcByHold(w, plan) });
   if (c !== null && v !== null && !v.ok) {
     // Refused on a remembered card: nothing is logged or counted yet. The message may be a repeat
     // (its chip read's ATC consumed by its first copy), which only the duplicate lookup of the
@@ -117,8 +118,22 @@ async function decideOnce(ctx: ProcessContext, w: Work, deadlines: BatchDeadline
     return refusedByVerification(w.req, c, v);
   }
   w.issuerAuth = v === null || !v.ok ? null : v.issuerAuth;
+  if (v !== null && v.ok && v.atcToConsume !== undefined) w.guard = { ...w.guard!, sequence: atcConsumption(v.atcToConsume, c!.verify!.messageId) };
   const d = await run(ctx, w, plan, deadlines);
   return w.issuerAuth === null ? d : { ...d, issuerAuth: w.issuerAuth };
+}
+
+/**
+ * Whether a verified chip read's ATC is consumed by the message's guarded hold (its own script:
+ * ledger HoldGuard.sequence) rather than by a card-store script of its own: one Redis call fewer.
+ * Only where that hold is surely the message's first ledger call and nothing is asked before it:
+ * a remembered card's debit (not an increment) of an INTERNAL program. Anything else that ends a
+ * guarded decision without its hold is decided again from a fresh read, which consumes the ATC
+ * the usual way; a stand-in answer consumes it afterwards (localDebit).
+ */
+function atcByHold(w: Work, plan: Plan): boolean {
+  return w.guard !== undefined && plan.op === 'DEBIT' && plan.c.program.mode === 'INTERNAL' && plan.c.incrementOf === null
+    && plan.c.verify !== null && !plan.c.verify.messageId.includes('\x1f');
 }
 
 /**
@@ -281,6 +296,7 @@ async function localDebit(
     }
     return posting === 'HOLD' ? ctx.ledger.hold(holdArgs(c, o)) : ctx.ledger.debit(debitArgs(c, o));
   });
+  if (b.kind !== 'decided' && o.guard?.sequence !== undefined) consumeAtcAfterStandIn(ctx, c, o.guard.sequence);
   if (b.kind === 'standInApproved') return STAND_IN_APPROVED;
   if (b.kind === 'standInDeclined') return STAND_IN_DECLINED;
   const r = b.result;
@@ -288,6 +304,17 @@ async function localDebit(
     kind: 'decided', approved: r.approved, reason: r.reason, availableMinor: r.availableMinor, blockedMinor: r.blockedMinor,
     depositAvailableMinor: r.depositAvailableMinor, recorded: r.recorded, scriptSeconds: b.scriptSeconds, wouldDecline: r.wouldDecline, incremented,
   };
+}
+
+/**
+ * A chip read answered by the stand-in rule while its hold was to consume its ATC (the hold never
+ * went out, or may not have landed): the card store consumes it, retried like a compensation. If
+ * the hold did land, it consumed it under the same transaction id, which passes again.
+ */
+function consumeAtcAfterStandIn(ctx: ProcessContext, c: Checked, s: HoldSequence): void {
+  const pan = c.verify?.pan;
+  if (pan === undefined) return;
+  compensate(() => ctx.cards.recordSuccess(pan, { cardId: c.card.id, atc: s.value, messageId: s.owner, reset: [] }));
 }
 
 const STAND_IN_APPROVED: LedgerOutcome = Object.freeze({ kind: 'standInApproved' });
