@@ -78,12 +78,23 @@ export interface Backlog {
   oldestAgeSeconds: number;
 }
 
+/**
+ * What a copier reports, for its metrics: a batch committed (entries of each kind, the statement's
+ * seconds, and each entry's delay from its write in Redis to the commit, seconds), a failed cycle.
+ */
+export interface CopierObserver {
+  copied(journalEntries: number, records: number, batchSeconds: number, delaysSeconds: ArrayLike<number>): void;
+  failed(): void;
+}
+
 export interface CopierOptions {
   redis: Client;
   keys: Keyspace;
   pool: pg.Pool;
   windows: HistoryWindows;
   log: LogFn;
+  /** Where the copier's metrics go (copierMetrics below); with `registry` (and no observer), they are registered there. */
+  observer?: CopierObserver;
   registry?: Registry;
   /** Pause between cycles that did not fill a batch; default COPY_INTERVAL_MS. */
   intervalMs?: number;
@@ -141,7 +152,7 @@ export class HistoryCopier {
   private readonly trimEveryMs: number;
   private up = true;
   private lastSuccessMs = 0;
-  private readonly metrics: ReturnType<typeof copierMetrics> | null;
+  private readonly observer: CopierObserver | null;
   /** history/lua/history-settle-n.lua on the client. */
   private readonly settle: ScriptFn;
 
@@ -151,7 +162,7 @@ export class HistoryCopier {
     this.intervalMs = o.intervalMs ?? COPY_INTERVAL_MS;
     this.batchMax = o.batchMax ?? COPY_BATCH_MAX;
     this.trimEveryMs = Math.min(60_000, Math.max(1000, Math.floor(o.windows.finishedMs / 2)));
-    this.metrics = o.registry === undefined ? null : copierMetrics(o.registry, () => this.backlog());
+    this.observer = o.observer ?? (o.registry === undefined ? null : copierMetrics(o.registry, () => this.backlog()));
     settleScript ??= loadScripts(join(projectRoot(), 'history', 'lua')).find((s) => s.name === 'history-settle')!;
     this.settle = scriptCall(o.redis, settleScript);
   }
@@ -249,7 +260,7 @@ export class HistoryCopier {
     const msg = String(((database ? err.cause : err) as Error)?.message ?? err).slice(0, 200);
     if (/NOGROUP/.test(msg)) this.groupsReady = false;
     this.failures++;
-    this.metrics?.failures.inc();
+    this.observer?.failed();
     const now = this.now();
     if (now - this.lastErrorLogMs >= ERROR_LOG_INTERVAL_MS) {
       this.lastErrorLogMs = now;
@@ -258,15 +269,7 @@ export class HistoryCopier {
   }
 
   private async ensureGroups(): Promise<void> {
-    for (const s of this.streams) {
-      for (const key of [s.journal, s.records]) {
-        try {
-          await this.o.redis.xgroup('CREATE', key, CONSUMER_GROUP, '0', 'MKSTREAM');
-        } catch (err) {
-          if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-        }
-      }
-    }
+    await ensureConsumerGroups(this.o.redis, this.o.keys);
     this.groupsReady = true;
   }
 
@@ -331,14 +334,14 @@ export class HistoryCopier {
         column(r, (x) => x.cardId), column(r, (x) => x.txId), column(r, (x) => (x.forgotten ? 't' : 'f')), column(r, (x) => x.body),
       ],
     });
-    const m = this.metrics;
+    const m = this.observer;
     if (m !== null) {
       const committed = this.now();
-      m.batchSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      m.copied.labels('journal_entry').inc(j.length);
-      m.copied.labels('record').inc(batch.records.length);
-      for (const x of j) m.delay.observe(Math.max(0, committed - x.ms) / 1000);
-      for (const x of batch.records) m.delay.observe(Math.max(0, committed - x.ms) / 1000);
+      const delays = new Array<number>(j.length + batch.records.length);
+      let k = 0;
+      for (const x of j) delays[k++] = Math.max(0, committed - x.ms) / 1000;
+      for (const x of batch.records) delays[k++] = Math.max(0, committed - x.ms) / 1000;
+      m.copied(j.length, batch.records.length, Number(process.hrtime.bigint() - started) / 1e9, delays);
     }
   }
 
@@ -414,20 +417,46 @@ export class HistoryCopier {
   }
 
   /** Entries waiting in the streams (not yet copied and deleted), and the age of the oldest. */
-  async backlog(): Promise<Backlog> {
-    let entries = 0;
-    let oldestMs = Infinity;
-    await Promise.all(this.streams.flatMap((s) => [s.journal, s.records]).map(async (key) => {
-      const [len, first] = await Promise.all([this.o.redis.xlen(key), this.o.redis.xrange(key, '-', '+', 'COUNT', 1)]);
-      entries += len;
-      const id = first[0]?.[0];
-      if (id !== undefined) oldestMs = Math.min(oldestMs, Number(id.slice(0, id.indexOf('-'))));
-    }));
-    return { entries, oldestAgeSeconds: oldestMs === Infinity ? 0 : Math.max(0, this.now() - oldestMs) / 1000 };
+  backlog(): Promise<Backlog> {
+    return streamBacklog(this.o.redis, this.o.keys, this.now());
   }
 
   /** When the last cycle succeeded (ms; 0 before the first). */
   get lastSuccessAtMs(): number { return this.lastSuccessMs; }
+}
+
+/**
+ * The consumer group `history` on every slot group's journal and record log (each stream created
+ * empty if need be); one that exists is left as it is. Throws when Redis refuses.
+ */
+export async function ensureConsumerGroups(redis: Client, keys: Keyspace): Promise<void> {
+  for (let g = 0; g < keys.groups; g++) {
+    for (const key of [keys.journals[g]!, StoreKeys.recordLog(g)]) {
+      try {
+        await redis.xgroup('CREATE', key, CONSUMER_GROUP, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    }
+  }
+}
+
+/**
+ * What waits in the streams a copier reads (every slot group's journal and record log): entries
+ * and the age of the oldest, at `nowMs`. Throws when Redis cannot be read.
+ */
+export async function streamBacklog(redis: Client, keys: Keyspace, nowMs: number): Promise<Backlog> {
+  let entries = 0;
+  let oldestMs = Infinity;
+  const streams: string[] = [];
+  for (let g = 0; g < keys.groups; g++) streams.push(keys.journals[g]!, StoreKeys.recordLog(g));
+  await Promise.all(streams.map(async (key) => {
+    const [len, first] = await Promise.all([redis.xlen(key), redis.xrange(key, '-', '+', 'COUNT', 1)]);
+    entries += len;
+    const id = first[0]?.[0];
+    if (id !== undefined) oldestMs = Math.min(oldestMs, Number(id.slice(0, id.indexOf('-'))));
+  }));
+  return { entries, oldestAgeSeconds: oldestMs === Infinity ? 0 : Math.max(0, nowMs - oldestMs) / 1000 };
 }
 
 /** A copy the history database refused or did not answer (as opposed to Redis failing). */
@@ -527,7 +556,12 @@ function column<T>(rows: readonly T[], value: (row: T) => string | number | null
   return s;
 }
 
-function copierMetrics(registry: Registry, backlog: () => Promise<Backlog>) {
+/**
+ * The copier's metrics in `registry`: rows copied by kind, the copy
+ * delay and batch time histograms, failed cycles, and the backlog gauges (read from `backlog` at
+ * scrape time, at most every 500 ms); docs/ledger.md lists them.
+ */
+export function copierMetrics(registry: Registry, backlog: () => Promise<Backlog>): CopierObserver {
   let cached: { at: number; b: Promise<Backlog> } | null = null;
   const sample = () => {
     const now = Date.now();
@@ -542,10 +576,19 @@ function copierMetrics(registry: Registry, backlog: () => Promise<Backlog>) {
     name: 'switch_history_backlog_oldest_age_seconds', help: 'Age of the oldest entry not yet copied to the history database (0: none)', registers: [registry],
     async collect() { try { this.set((await sample()).oldestAgeSeconds); } catch { /* Redis down: last value */ } },
   });
-  return {
+  const m = {
     copied: new Counter({ name: 'switch_history_copied_total', help: 'Entries copied to the history database, by kind: journal_entry (the postings of one ledger operation) or record (a transaction record written, replaced or forgotten)', labelNames: ['kind'] as const, registers: [registry] }),
     delay: new Histogram({ name: 'switch_history_copy_delay_seconds', help: 'Time from an entry\'s write in Redis to its commit in the history database', buckets: [0.05, 0.1, 0.25, 0.5, 0.75, 1, 2, 5, 10, 30, 60, 300], registers: [registry] }),
     batchSeconds: new Histogram({ name: 'switch_history_copy_batch_seconds', help: 'Time of one copy statement (a batch) in the history database', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] }),
     failures: new Counter({ name: 'switch_history_copy_failures_total', help: 'Copy cycles that failed (history database or Redis unreachable); the entries are retried', registers: [registry] }),
+  };
+  return {
+    copied(journalEntries, records, batchSeconds, delaysSeconds) {
+      m.batchSeconds.observe(batchSeconds);
+      m.copied.labels('journal_entry').inc(journalEntries);
+      m.copied.labels('record').inc(records);
+      for (let i = 0; i < delaysSeconds.length; i++) m.delay.observe(delaysSeconds[i]!);
+    },
+    failed() { m.failures.inc(); },
   };
 }

@@ -8,13 +8,16 @@ import type { Ledger } from '../ledger/index.js';
 import type { LogFn } from '../log/index.js';
 import { hasCode } from '../errors/index.js';
 import { Keyspace } from '../ledger/keys.js';
-import { HistoryCopier, type Backlog } from './copier.js';
+import { HistoryCopier, ensureConsumerGroups, type Backlog } from './copier.js';
+import { ThreadedCopier, type Copier } from './copier-thread.js';
+import type { RedisTarget } from '../stores/redis.js';
 import { historyPool, redactUrl } from './db.js';
 import { migrate } from './migrate.js';
 import { startSupervisedPostgres, type SupervisedPostgres } from './pg-server.js';
 import { HistoryReads } from './reads.js';
 
 export { HistoryCopier, type Backlog } from './copier.js';
+export { ThreadedCopier, type Copier } from './copier-thread.js';
 export { HistoryReads } from './reads.js';
 export { historyPool, redactUrl, type HistoryTarget } from './db.js';
 export { migrate, loadMigrations, schemaVersion } from './migrate.js';
@@ -35,6 +38,11 @@ export interface HistoryOptions {
   /** PG_DIR: the managed PostgreSQL's directory. */
   pgDir: string;
   redis: Redis | Cluster;
+  /**
+   * How the copier's own thread reaches the same Redis (history/copier-thread.ts): the switch's
+   * way. Absent: the copier runs on this thread with `redis` (tools, benchmarks of the copier).
+   */
+  copierRedis?: RedisTarget;
   ledger: Ledger;
   log: LogFn;
   registry?: Registry;
@@ -57,7 +65,7 @@ export interface HistoryHealth {
 export interface History {
   pool: pg.Pool;
   reads: HistoryReads;
-  copier: HistoryCopier;
+  copier: Copier;
   /** The managed PostgreSQL, or null with DATABASE_URL. */
   managed: SupervisedPostgres | null;
   /** Where it is, for the start-up line (no password). */
@@ -70,7 +78,7 @@ export interface History {
 /**
  * Opens the history database and starts copying: a managed PostgreSQL unless `databaseUrl` names
  * one, the schema migrated (retried in the background while the database cannot be reached; the
- * copier starts once it is), the copier in this process. Errors: those of startManagedPostgres,
+ * copier starts once it is), the copier in a thread of its own (`copierRedis`) or on this one. Errors: those of startManagedPostgres,
  * and AppError SW_ERR_HISTORY_SCHEMA (a newer schema, a failed migration).
  */
 export async function openHistory(o: HistoryOptions): Promise<History> {
@@ -81,12 +89,16 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
   }
   const where = managed === null ? redactUrl(o.databaseUrl!) : `managed postgres in ${o.pgDir}`;
   let poolErrorLoggedMs = 0;
-  const pool = historyPool(managed === null ? { url: o.databaseUrl! } : { connection: managed.connection }, (err) => {
+  const target = managed === null ? { url: o.databaseUrl! } : { connection: managed.connection };
+  const pool = historyPool(target, (err) => {
     if (Date.now() - poolErrorLoggedMs < 10_000) return;
     poolErrorLoggedMs = Date.now();
     o.log('warn', 'history database connection lost', { error: err.message.slice(0, 200) });
   });
-  const copier = new HistoryCopier({ redis: o.redis, keys: o.ledger.keys, pool, windows: o.ledger.windows, log: o.log, ...(o.registry === undefined ? {} : { registry: o.registry }) });
+  const registry = o.registry === undefined ? {} : { registry: o.registry };
+  const copier: Copier = o.copierRedis === undefined
+    ? new HistoryCopier({ redis: o.redis, keys: o.ledger.keys, pool, windows: o.ledger.windows, log: o.log, ...registry })
+    : new ThreadedCopier({ redis: o.copierRedis, database: target, groups: o.ledger.keys.groups, windows: o.ledger.windows, client: o.redis, keys: o.ledger.keys, log: o.log, ...registry });
   let stopped = false;
   let retryTimer: NodeJS.Timeout | null = null;
   const migrated = async (): Promise<boolean> => {
@@ -94,6 +106,8 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
       const applied = await migrate(pool);
       if (applied.length > 0) o.log('info', 'history database schema migrated', { applied, where });
       await pairWithLedger(pool, o.redis, o.log, where);
+      // Before the copier's thread is up: from here on, every entry written waits for it.
+      await ensureConsumerGroups(o.redis, o.ledger.keys);
       return true;
     } catch (err) {
       if (hasCode(err, 'SW_ERR_HISTORY_SCHEMA')) throw err;
