@@ -130,8 +130,11 @@ t.test('the history database stopped and started mid-traffic: authorization goes
   t.equal(down.status, 503, '/health: 503 while the history database is down');
   t.equal(down.body.history, 'down', 'naming it');
   t.ok(Number((down.body.historyBacklog as { entries: number }).entries) > 0, 'with the backlog waiting in Redis');
-  const metrics = await (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
-  t.match(metrics, /switch_history_backlog_entries [1-9]/, '/metrics: the backlog');
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${app.httpPort}/metrics`)).text();
+  t.match(await scrape(), /switch_history_backlog_entries [1-9]/, '/metrics: the backlog');
+  // The copier's thread reports a failed cycle once its statement has failed: waited for, a moment at most.
+  let metrics = await scrape();
+  for (let i = 0; i < 100 && !/switch_history_copy_failures_total [1-9]/.test(metrics); i++) { await new Promise((r) => setTimeout(r, 200)); metrics = await scrape(); }
   t.match(metrics, /switch_history_copy_failures_total [1-9]/, '/metrics: the failed copies');
 
   const again = await startManagedPostgres({ dir: pgs.dir, port: pgs.server.port, fsync: false });
