@@ -81,6 +81,8 @@ export interface SwitchConfig {
   referenceRetentionMs: number;
   /** HISTORY_BACKLOG_MAX_AGE, default 60s: /health answers 503 when the oldest entry not yet copied to history is older. */
   historyBacklogMaxAgeMs: number;
+  /** HISTORY_COPIER, default thread: the history copier in a thread of its own (`thread`) or on the main thread (`main`). */
+  historyCopier: 'thread' | 'main';
 }
 
 export type { TlsPaths };
@@ -185,7 +187,7 @@ export function loadConfig(env: Env = process.env): SwitchConfig {
 }
 
 /** The history database and the retention windows of hot state in Redis (docs/ledger.md, "Hot state and history"). */
-function historySettings(env: Env): Pick<SwitchConfig, 'databaseUrl' | 'pgDir' | 'redisRetentionMs' | 'duplicateWindowMs' | 'referenceRetentionMs' | 'historyBacklogMaxAgeMs'> {
+function historySettings(env: Env): Pick<SwitchConfig, 'databaseUrl' | 'pgDir' | 'redisRetentionMs' | 'duplicateWindowMs' | 'referenceRetentionMs' | 'historyBacklogMaxAgeMs' | 'historyCopier'> {
   const databaseUrl = env.DATABASE_URL || null;
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new AppError('SW_ERR_CONFIG', 'DATABASE_URL must be a postgresql:// (or postgres://) URL');
   return {
@@ -195,6 +197,7 @@ function historySettings(env: Env): Pick<SwitchConfig, 'databaseUrl' | 'pgDir' |
     duplicateWindowMs: duration(env, 'DUPLICATE_WINDOW', '48h', 1000),
     referenceRetentionMs: duration(env, 'REFERENCE_RETENTION', '45d', 1000),
     historyBacklogMaxAgeMs: duration(env, 'HISTORY_BACKLOG_MAX_AGE', '60s', 1000),
+    historyCopier: oneOf(env, 'HISTORY_COPIER', 'thread', ['thread', 'main'] as const),
   };
 }
 

@@ -269,9 +269,10 @@ async function startStorage(cfg: SwitchConfig, log: LogFn, undo: Array<() => unk
   const maintenance = new Maintenance(ledger, { intervalMs: cfg.sweepIntervalMs, sweepPageSize: 500, maxPagesPerTick: 20, log });
   await maintenance.start();
   undo.push(() => maintenance.stop());
-  // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier in its own thread.
+  // History: a managed PostgreSQL (or DATABASE_URL), its schema, and the copier (HISTORY_COPIER: its own thread, or this one).
   const history = await openHistory({
-    databaseUrl, pgDir: cfg.pgDir, redis, copierRedis: { url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket }, ledger, log, registry: metrics.registry,
+    databaseUrl, pgDir: cfg.pgDir, redis, ledger,
+    ...(cfg.historyCopier === 'thread' ? { copierRedis: { url: redisUrl, cluster: cfg.redisCluster, socketPath: redisSocket } } : {}), log, registry: metrics.registry,
     backlogMaxAgeMs: cfg.historyBacklogMaxAgeMs, detached: true, server: pgStarting,
   });
   undo.push(() => history.stop());

@@ -52,6 +52,7 @@
 //                         simulator (2 ms latency), on the first placement              default 0
 //   BENCH_CONTROLS        1: the rates again with spend controls on every card              default 0
 //   BENCH_CHIP            1: the rates again with chip reads (ARQC + iCVV verified)         default 0
+//   BENCH_COPIER_MAIN     1: the rates again with the history copier on the main thread     default 0
 // Switch settings (WORKERS, WORKER_ATOMICS, HOLD_COALESCING, BATCH_MAX, ...) pass through the
 // environment to the switch process; PLACEMENT, ports, REDIS_URL and SWITCH_SECRET are set here.
 // Every figure is written to var/bench/switch-<ISO time>.json (var/ is not in git); benchSwitch()
@@ -105,6 +106,7 @@ const OPTIONS: ReadonlyArray<readonly [name: string, dflt: string, what: string]
   ['BENCH_SWITCH_STDOUT', '', 'file the switch process\'s stdout is appended to (--trace-gc, bench/alloc-profile.ts); unset: discarded'],
   ['BENCH_PARTNER', '0', '1: the rates again with an EXTERNAL_BALANCE program against the partner simulator (2 ms latency)'],
   ['BENCH_CONTROLS', '0', '1: the rates again with spend controls on every card (a category block list, a country block list, a daily VELOCITY counter and a SHADOW rule), on the first switch placement'],
+  ['BENCH_COPIER_MAIN', '0', '1: the rates again with the history copier on the main thread (HISTORY_COPIER=main), against the default thread of its own, on the first switch placement'],
   ['BENCH_CHIP', '0', '1: the rates again with chip reads (a fresh ARQC and the iCVV in every 0100, verified under the program\'s keys), on the first switch placement'],
 ];
 export const SWITCH_OPTIONS = OPTIONS;
@@ -591,6 +593,11 @@ function controlsVariant(): Variant {
   };
 }
 
+/** The history copier on the main thread (HISTORY_COPIER=main), as it ran before it had a thread of its own. */
+function copierMainVariant(): Variant {
+  return { name: 'copier-main', configId: DEMO, env: { HISTORY_COPIER: 'main' }, funded() {}, async close() {} };
+}
+
 /**
  * Chip reads verified under the program's keys: a key file of the session's own (KEYS_FILE, a
  * development key set for the demo program), the same keys building each card's ARQC and iCVV.
@@ -885,7 +892,7 @@ export async function benchSwitch(): Promise<Results> {
   } else {
     console.log('\npartner variant: skipped (BENCH_PARTNER=1 to run it)');
   }
-  for (const [flag, make] of [['BENCH_CONTROLS', controlsVariant], ['BENCH_CHIP', chipVariant]] as const) {
+  for (const [flag, make] of [['BENCH_CONTROLS', controlsVariant], ['BENCH_CHIP', chipVariant], ['BENCH_COPIER_MAIN', copierMainVariant]] as const) {
     if (opt(flag) !== '1' || TARGET !== 'switch' || !PARTS.has('rates')) continue;
     const variant = make();
     try { r.variants.push(await benchPlacement(SWITCH_PLACEMENT, variant)); } finally { await variant.close(); }
