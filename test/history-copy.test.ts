@@ -157,10 +157,10 @@ t.test('the history database stopped and started mid-traffic: authorization goes
   await again.stop();
 });
 
-t.test('Redis restarted: the copier picks up where it was; nothing missing, nothing twice', async (t) => {
+for (const copier of ['thread', 'main'] as const) t.test(`Redis restarted: the copier (HISTORY_COPIER=${copier}) picks up where it was; nothing missing, nothing twice`, async (t) => {
   const redis = await startTestRedis(t, { appendfsync: 'always' });
   const pgs = await startTestPostgres(t);
-  const app = await startIn(t, { REDIS_URL: redis.url, DATABASE_URL: await pgs.newDatabase() });
+  const app = await startIn(t, { REDIS_URL: redis.url, DATABASE_URL: await pgs.newDatabase(), HISTORY_COPIER: copier });
   const cards = await seedCards(redis.client, 4, 2);
   const c1 = await IsoClient.connect(app.isoPort);
   t.same(new Set(await traffic(c1, cards, 10)), new Set(['00']));
@@ -177,6 +177,10 @@ t.test('Redis restarted: the copier picks up where it was; nothing missing, noth
   await assertComplete(t, app, redis.client);
   await app.stop();
   await back.stop();
+});
+
+t.test('HISTORY_COPIER other than thread or main: refused at start with one line naming it', async (t) => {
+  t.throws(() => loadConfig({ HISTORY_COPIER: 'both' }), { code: 'SW_ERR_CONFIG', message: /HISTORY_COPIER/ });
 });
 
 t.test('the switch killed with SIGKILL mid-copy: the next one takes its pending entries over; nothing missing, nothing twice', async (t) => {
