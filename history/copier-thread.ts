@@ -18,8 +18,9 @@ import type { HistoryTarget } from './db.js';
 
 /** How long a stop waits for the thread to drain and close before it is terminated (its drain is 3 s at most, plus a cycle in flight). */
 const STOP_WAIT_MS = 8000;
-/** A thread that died is started again after this pause. */
+/** A thread that died is started again after this pause, doubled for each death in a row (none copied in between) up to RESTART_DELAY_MAX_MS. */
 const RESTART_DELAY_MS = 1000;
+const RESTART_DELAY_MAX_MS = 30_000;
 
 /** What the copier thread is started with (worker data: plain values only). */
 export interface CopierThreadInit {
@@ -59,12 +60,15 @@ export interface ThreadedCopierOptions extends CopierThreadInit {
  * A HistoryCopier running in a worker thread. `start` starts the thread (once) and its copying;
  * `stop` asks it to drain and close, waiting STOP_WAIT_MS at most before terminating it (what it
  * had read and not acknowledged stays pending in Redis for the next start). A thread that exits
- * while running is logged and started again after RESTART_DELAY_MS.
+ * while running is logged and started again after RESTART_DELAY_MS, twice that after a second
+ * death in a row, and so on up to RESTART_DELAY_MAX_MS.
  */
 export class ThreadedCopier implements Copier {
   private worker: Worker | null = null;
   private running = false;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Deaths of the thread since it last copied something. */
+  private deaths = 0;
   private readonly observer: CopierObserver | null;
 
   constructor(private readonly o: ThreadedCopierOptions) {
@@ -116,8 +120,10 @@ export class ThreadedCopier implements Copier {
       if (this.worker !== w) return;
       this.worker = null;
       if (!this.running) return;
-      this.o.log('error', 'history copier thread exited: starting it again', { exitCode: code });
-      this.restartTimer = setTimeout(() => { this.restartTimer = null; if (this.running) this.spawn(); }, RESTART_DELAY_MS);
+      const delayMs = Math.min(RESTART_DELAY_MS * 2 ** Math.min(this.deaths, 10), RESTART_DELAY_MAX_MS);
+      this.deaths++;
+      this.o.log('error', 'history copier thread exited: starting it again', { exitCode: code, inMs: delayMs });
+      this.restartTimer = setTimeout(() => { this.restartTimer = null; if (this.running) this.spawn(); }, delayMs);
       this.restartTimer.unref();
     });
   }
@@ -126,7 +132,7 @@ export class ThreadedCopier implements Copier {
     switch (m.t) {
       case 'ready': if (this.running && this.worker === w) w.postMessage({ t: 'start' } satisfies ToCopierThread); return;
       case 'log': this.o.log(m.level, m.msg, m.fields); return;
-      case 'copied': this.observer?.copied(m.journalEntries, m.records, m.batchSeconds, m.delaysSeconds); return;
+      case 'copied': this.deaths = 0; this.observer?.copied(m.journalEntries, m.records, m.batchSeconds, m.delaysSeconds); return;
       case 'failed': this.observer?.failed(); return;
       case 'stopped': return;
     }
