@@ -114,6 +114,19 @@ for (const dialect of ['1987', '2003'] as const) {
       t.same(await balance(w, other), [0, 0], '30.00 posted at once');
       const empty = await newCard(w, 7, { topUpMinor: 0 });
       t.equal((await send(w, msg('0100', empty, '000056', '00', 5_000, { 48: ACCEPTS_PARTIAL }))).res['39'], C.funds, 'nothing to cover: declined, never below one minor unit');
+
+      // In another currency: 100.00 PLN at 0.23 EUR (23.00 EUR and a 1% FX fee of 0.23) on 20.00 EUR.
+      const fx = await newCard(w, 90, { program: 'FX', topUpMinor: 2_000 });
+      const abroad = msg('0100', fx, '000057', '00', 10_000, { 48: ACCEPTS_PARTIAL, 49: '985' });
+      const a = (await send(w, abroad)).res;
+      t.equal(a['39'], C.partial, 'in PLN on an EUR balance: approved in part');
+      t.equal(a['4'], '000000008615', 'field 4: 86.15 PLN, the most whose 19.81 EUR and 0.19 FX fee fit in 20.00');
+      t.equal(a['49'], '985', 'field 49 as sent');
+      t.match(String(a['54']), /0057985C000000010000$/, 'field 54: the 100.00 PLN asked for, in PLN');
+      t.same(await balance(w, fx), [0, 2_000], 'the whole 20.00 EUR held: amount and FX fee');
+      t.match(await recordOf(w, fx.cardId, '000057'), { amount: 1_981, currency: 'EUR', originalAmount: 8_615, originalCurrency: 'PLN', reason: 'PARTIAL_APPROVAL' }, 'the record: held in EUR, approved in PLN');
+      t.equal((await send(w, msg('0220', fx, '000058', '00', 8_615, { 49: '985', 90: f90(abroad), 38: String(a['38']) }))).res['39'], C.ok, 'cleared for what was approved, in PLN');
+      t.same(await balance(w, fx), [0, 0], 'posted: nothing left, nothing owed');
       await assertLedgerSound(t, w);
     });
 

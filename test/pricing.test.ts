@@ -1,7 +1,7 @@
 // Pricing of a debit (switch/process/pricing.ts): channel, FX conversion and fees, SPEC §4. Pure
 // functions over the request's fields and the program; the end-to-end rows are in e2e-codes.
 import t from 'tap';
-import { channelOf, convert, price } from '../switch/process/plan/pricing.js';
+import { channelOf, convert, partialPrice, price, type Priced } from '../switch/process/plan/pricing.js';
 import { normalizeProgram } from '../stores/programs.js';
 import type { IsoFields } from '../iso/codec.js';
 
@@ -42,4 +42,49 @@ t.test('price: fees on the converted amount, FX fee only when foreign, mismatch 
   t.equal(price(fields({ 3: '000000', 49: '826' }), program, 'EUR', '978', 10_000), 'CURRENCY_MISMATCH', 'GBP: no rate');
   t.equal(price(fields({ 3: '000000', 49: '999' }), program, 'EUR', '978', 10_000), 'CURRENCY_MISMATCH', 'unknown currency');
   t.equal(price(fields({ 3: '000000', 49: '985' }), program, 'EUR', '978', 1), 'INVALID_AMOUNT', 'converts to zero');
+});
+
+t.test('partial price: the largest amount whose price fits, in the balance\'s currency and in field 49\'s', async (t) => {
+  const total = (p: Priced): number => p.amountMinor + p.feeMinor + p.fxFeeMinor;
+  const pos = (o: Record<number, string>) => fields({ 3: '000000', 22: '051', ...o });
+  // Checked against prices computed one amount at a time: the partial is the price of the largest
+  // amount of field 49's currency (below the one asked) whose price fits, and that price exactly.
+  const largest = (o: Record<number, string>, balance: string, n3: string, asked: number, cover: number): Priced | null => {
+    for (let x = asked - 1; x >= 1; x--) {
+      const p = price(pos(o), program, balance, n3, x) as Priced;
+      if (p.amountMinor >= 1 && total(p) <= cover) return p;
+    }
+    return null;
+  };
+  for (const [what, o, balance, n3] of [
+    ['EUR on an EUR balance', { 49: '978' }, 'EUR', '978'],
+    ['PLN on an EUR balance (rate table)', { 49: '985' }, 'EUR', '978'],
+    ['JPY (exponent 0) on an EUR balance', { 49: '392' }, 'EUR', '978'],
+    ['PLN on a USD balance (cross rate)', { 49: '985' }, 'USD', '840'],
+  ] as const) {
+    let checked = 0;
+    for (const asked of [100, 999, 5_000, 12_345]) {
+      const full = price(pos(o), program, balance, n3, asked) as Priced;
+      for (const cover of [0, 1, 12, 35, 250, 1_000, total(full) - 1]) {
+        const got = partialPrice(program, full, balance, cover);
+        const want = largest(o, balance, n3, asked, cover);
+        if (want === null) { t.equal(got, null, `${what}: ${asked} asked, ${cover} covered: none`); continue; }
+        if (balance === 'EUR' && o[49] === '978') {
+          // In the balance's own currency the record keeps the amount asked as its original.
+          t.same(got, { ...want, originalAmountMinor: asked }, `${what}: ${asked} asked, ${cover} covered`);
+        } else {
+          t.same(got, want, `${what}: ${asked} asked, ${cover} covered`);
+        }
+        checked++;
+      }
+    }
+    t.ok(checked > 0, `${what}: partials found`);
+  }
+  // The network converted (field 6 in the balance's currency): the same proportion, rounded half up.
+  const billed = price(pos({ 49: '985', 6: '000000002400', 51: '978' }), program, 'EUR', '978', 10_000) as Priced;
+  const part = partialPrice(program, billed, 'EUR', 1_500)!;
+  t.ok(total(part) <= 1_500, 'its price fits');
+  t.equal(part.amountMinor, Math.round((part.originalAmountMinor * 2_400) / 10_000), 'at field 6 over field 4');
+  const next = Math.round(((part.originalAmountMinor + 1) * 2_400) / 10_000);
+  t.ok(next + 10 + Math.floor(next / 100) + Math.floor((next * 150) / 10_000) > 1_500, 'one unit more of PLN would not fit');
 });

@@ -6,7 +6,7 @@ import { fromLedger, type Reason } from '../../../iso/reasons.js';
 import { ACCOUNT_VERIFICATION_TYPE, REVERSAL_TYPE } from '../../../iso/processing.js';
 import type { IssuerAuthentication } from '../../../cardauth/keys.js';
 import { controlIdOfCounter } from './controls.js';
-import { repriced } from './pricing.js';
+import { partialPrice } from './pricing.js';
 import { authorizationId } from '../../../iso/wire.js';
 import type {
   BalanceOutcome, Checked, ClearOutcome, CreditOutcome, DebitOutcome, LedgerOutcome, PostedOutcome, Posting, Refused, ReverseOutcome, ReversalSubject,
@@ -86,9 +86,10 @@ export function approvalOf(req: Request, c: Checked, posting: Posting): Decision
 export function concludeDebit(req: Request, c: Checked, posting: Posting, o: DebitOutcome): Decision {
   const d = concludeDebitInFull(req, c, posting, o);
   const requested = o.requestedMinor;
-  if (requested === undefined || requested <= c.amountMinor || d.reason !== 'APPROVED') return d;
-  // A partial approval: 10, field 4 the amount approved, field 54 the amount asked for (type 57).
-  return { ...d, reason: 'PARTIAL_APPROVAL', partial: { approvedMinor: c.amountMinor, requestedMinor: requested } };
+  const approved = transactionAmountOf(c);
+  if (requested === undefined || requested <= approved || d.reason !== 'APPROVED') return d;
+  // A partial approval: 10, field 4 the amount approved, field 54 the amount asked for (type 57), both in field 49's currency.
+  return { ...d, reason: 'PARTIAL_APPROVAL', partial: { approvedMinor: approved, requestedMinor: requested } };
 }
 
 /** The partner's `transactionId` for calls about a debit: an increment's is its original's (the same transaction). */
@@ -96,9 +97,20 @@ export function partnerTransactionIdOf(c: Checked): string {
   return c.incrementOf ?? c.txId;
 }
 
-/** The amount a partial approval holds or posts: `c` with that amount and the fee on it (plan/pricing.ts). */
-export function partially(c: Checked, amountMinor: number): Checked {
-  return { ...c, amountMinor, priced: c.priced === null ? null : repriced(c.program, c.priced, amountMinor) };
+/**
+ * A partial approval of `c` when the funds cover `coverableMinor` (the balance's currency): `c`
+ * priced for what it takes (plan/pricing.ts partialPrice: the amount, its fee and FX fee), or
+ * null when not one minor unit of it fits.
+ */
+export function partially(c: Checked, coverableMinor: number): Checked | null {
+  if (c.priced === null) return null;
+  const p = partialPrice(c.program, c.priced, c.card.currency, coverableMinor);
+  return p === null ? null : { ...c, amountMinor: p.amountMinor, priced: p };
+}
+
+/** Field 4's amount of a debit, in field 49's currency (`c.amountMinor` is in the balance's). */
+export function transactionAmountOf(c: Checked): number {
+  return c.priced !== null && c.priced.originalCurrency !== c.card.currency ? c.priced.originalAmountMinor : c.amountMinor;
 }
 
 /**

@@ -161,22 +161,52 @@ function utcDay(nowMs: number): string {
 }
 
 /**
- * The largest amount (minor units, fees apart) whose price fits in `coverableMinor` — the amount
- * plus the channel's fee on it — for a purchase priced by `priced` (in the balance's currency, no
- * FX fee): what a partial approval holds. 0 when not even one minor unit fits.
+ * What a partial approval of a purchase priced by `priced` takes when `coverableMinor` (the
+ * balance's currency) is all the funds cover: the price of the largest amount whose price (the
+ * amount, the channel's fee on it and, in another currency, the FX fee) fits. In the balance's own
+ * currency that amount is field 4's; in another (`balanceCurrency` differs from field 49's) it is
+ * the largest amount in field 49's currency whose conversion, by the same rate as the amount asked
+ * for (the program's rate table, or field 6 over field 4 when the network converted), fits, and
+ * `originalAmountMinor` is that amount. Null when not one minor unit fits, or the whole does.
  */
-export function partialAmount(program: Program, priced: Priced, coverableMinor: number): number {
+export function partialPrice(program: Program, priced: Priced, balanceCurrency: string, coverableMinor: number): Priced | null {
   const fee = program.fees[priced.channel];
+  const foreign = priced.originalCurrency !== balanceCurrency;
+  const bps = fee.bps + (foreign ? program.fees.fxBps : 0);
   const room = coverableMinor - fee.fixed;
-  if (room < 1) return 0;
-  // a + floor(a × bps / 10,000) ≤ room: start from the real solution and step down to the integer one.
-  let a = Math.min(priced.amountMinor - 1, Math.floor((room * 10_000) / (10_000 + fee.bps)));
-  while (a > 0 && a + bpsOf(a, fee.bps) > room) a--;
-  return Math.max(0, a);
+  if (room < 1) return null;
+  const cost = (a: number): number => a + bpsOf(a, fee.bps) + (foreign ? bpsOf(a, program.fees.fxBps) : 0);
+  // cost(a) ≤ room: start from the real solution and step to the largest integer one (the fees
+  // are rounded down, so it may lie a little above).
+  // Below the amount asked; in another currency an amount below it may convert to the same.
+  const ceiling = foreign ? priced.amountMinor : priced.amountMinor - 1;
+  let a = Math.min(ceiling, Math.floor((room * 10_000) / (10_000 + bps)));
+  while (a < ceiling && cost(a + 1) <= room) a++;
+  while (a > 0 && cost(a) > room) a--;
+  if (a < 1) return null;
+  if (!foreign) return { ...priced, amountMinor: a, feeMinor: fee.fixed + bpsOf(a, fee.bps), fxFeeMinor: 0 };
+  // The largest amount in field 49's currency whose conversion is at most `a` (conversion only
+  // goes up with the amount): from the proportion of the amount asked, stepped to the exact one.
+  const converted = conversionOf(priced, balanceCurrency);
+  let t = Math.min(priced.originalAmountMinor - 1, Math.floor((a * priced.originalAmountMinor) / priced.amountMinor));
+  while (t + 1 < priced.originalAmountMinor && converted(t + 1) <= a) t++;
+  while (t > 0 && converted(t) > a) t--;
+  const held = t < 1 ? 0 : converted(t);
+  if (held < 1) return null;
+  return { ...priced, amountMinor: held, feeMinor: fee.fixed + bpsOf(held, fee.bps), fxFeeMinor: bpsOf(held, program.fees.fxBps), originalAmountMinor: t };
 }
 
-/** `priced` for `amountMinor` instead of its own amount (a partial approval): the fee on the new amount. */
-export function repriced(program: Program, priced: Priced, amountMinor: number): Priced {
-  const fee = program.fees[priced.channel];
-  return { ...priced, amountMinor, feeMinor: fee.fixed + bpsOf(amountMinor, fee.bps), fxFeeMinor: 0 };
+/**
+ * The conversion `priced` was made with, for other amounts of field 49's currency: its rate
+ * (`from` or `from/to`, see Priced.rate) through `convert`, or, when the network converted (field
+ * 6, no rate), the same proportion of field 6 to field 4, rounded half up.
+ */
+function conversionOf(priced: Priced, balanceCurrency: string): (amountMinor: number) => number {
+  if (priced.rate === null) {
+    const num = BigInt(priced.amountMinor);
+    const den = BigInt(priced.originalAmountMinor);
+    return (x) => Number((BigInt(x) * num * 2n + den) / (2n * den));
+  }
+  const [from, to = '1'] = priced.rate.split('/');
+  return (x) => convert(x, priced.originalCurrency, balanceCurrency, from!, to);
 }

@@ -13,11 +13,11 @@ import type { Checked, Facts, Plan } from './types.js';
 
 /**
  * A partial approval is possible: a purchase (processing code 00; never cash, cashback or a
- * credit) whose terminal said it accepts one (48.61 position 1 `1`), priced in the balance's own
- * currency (field 4 of the answer must carry the approved amount in field 49's currency).
+ * credit) whose terminal said it accepts one (48.61 position 1 `1`), in any currency the debit
+ * could be priced in (field 4 of the answer then carries the amount approved in field 49's).
  */
 export function partialAllowed(c: Checked): boolean {
-  return c.partialAccepted && c.pc.code === '00' && c.priced !== null && c.priced.originalCurrency === c.card.currency;
+  return c.partialAccepted && c.pc.code === '00' && c.priced !== null;
 }
 
 /** The plan of an 0100 (or its repeat 0101). */

@@ -20,11 +20,10 @@ import type { TransactionObject } from '../../../stores/records.js';
 import type { EnqueueInput } from '../../../adapters/outbox.js';
 import { recordIdOf } from '../../../stores/records.js';
 import {
-  about, accountVerified, approvalOf, concludeAdviceCredit, coverableAfter, partially, partnerTransactionIdOf, refusedByVerification, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
+  about, accountVerified, approvalOf, transactionAmountOf, concludeAdviceCredit, coverableAfter, partially, partnerTransactionIdOf, refusedByVerification, concludeBalance, concludeClear, concludeCredit, concludeDebit, concludeForceHold, concludeRefundClear,
   concludeCompletion, concludeReverse, standInApproves,
 } from '../plan/conclude.js';
 import { creditArgs, debitArgs, holdArgs, incrementArgs } from '../plan/ledger-args.js';
-import { partialAmount } from '../plan/pricing.js';
 import { isApproval } from '../decision.js';
 import type { PartnerClient } from '../../../adapters/partner-client.js';
 import { completionCalls, outboxCall, partnerTransaction, reportCalls } from '../plan/partner-calls.js';
@@ -199,7 +198,7 @@ async function runDebit(ctx: ProcessContext, w: Work, p: Extract<Plan, { op: 'DE
   const req = w.req;
   const posting = p.posting;
   let c = p.c;
-  const requestedMinor = p.partial ? c.amountMinor : undefined;
+  const requestedMinor = p.partial ? transactionAmountOf(c) : undefined;
   const client = partnerOf(ctx, c.program);
   if (client === null) {
     const h = await holdAllowingPartial(ctx, w, c, posting, false, p.partial, deadlines);
@@ -254,9 +253,8 @@ async function holdAllowingPartial(
   if (!partial || c.priced === null) return { c, local: first };
   const cover = coverableAfter(c, first, userUnchecked);
   if (cover === null) return { c, local: first };
-  const amount = partialAmount(c.program, c.priced, cover);
-  if (amount < 1 || amount >= c.amountMinor) return { c, local: first };
-  const part = partially(c, amount);
+  const part = partially(c, cover);
+  if (part === null) return { c, local: first };
   const second = await localDebit(ctx, w, part, posting, userUnchecked, deadlines, false);
   return second.kind === 'decided' && !second.approved ? { c, local: second } : { c: part, local: second };
 }
@@ -271,8 +269,7 @@ async function withinPartnerFunds(ctx: ProcessContext, client: PartnerClient, c:
   const leftMs = c.program.budgetMs - (ctx.now() - c.startedMs);
   const r = await client.getBalance(c.card.customerId, c.card.balanceId, { timeoutMs: Math.min(leftMs, c.program.partner?.timeoutMs ?? leftMs) });
   if (!r.ok || r.body.amount >= c.amountMinor + c.priced.feeMinor + c.priced.fxFeeMinor) return c;
-  const amount = partialAmount(c.program, c.priced, r.body.amount);
-  return amount >= 1 && amount < c.amountMinor ? partially(c, amount) : c;
+  return partially(c, r.body.amount) ?? c;
 }
 
 /**
