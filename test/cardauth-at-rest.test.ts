@@ -10,7 +10,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompactEncrypt, compactDecrypt } from 'jose';
@@ -151,12 +151,12 @@ t.test('card data at rest and in the log: none, after every kind of card data', 
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'the switch stopped cleanly');
   const dump = await dumpAll(redis.client);
-  const files = filesUnder(redis.dir).map((f) => ({ f, bytes: readFileSync(f) }));
+  const files = filesUnder(redis.dir).map(({ path, bytes }) => ({ f: path, bytes }));
   t.ok(files.some((x) => x.f.includes('appendonly')) && files.some((x) => x.f.endsWith('.rdb')), 'the AOF and the RDB are scanned');
   // The history database the switch copied every record and posting to: its managed PostgreSQL,
   // stopped with the switch (a shutdown checkpoint writes the tables out), every file of it.
   const pgDir = join(cwd, 'var', 'pg');
-  const pgFiles = filesUnder(pgDir).map((f) => ({ f, bytes: readFileSync(f) }));
+  const pgFiles = filesUnder(pgDir).map(({ path, bytes }) => ({ f: path, bytes }));
   t.ok(pgFiles.some((x) => x.f.includes('pg_wal')) && pgFiles.some((x) => x.f.includes('/base/')), 'the history database\'s WAL and tables are scanned');
   t.ok(log.includes('card data refused'), 'the refusals were logged');
   t.ok(log.includes('"detail":"CVV2"') && log.includes('"detail":"ATC"'), 'naming what failed');

@@ -2,7 +2,6 @@
 // that cannot be answered, card data at rest). Each test asserts what a user would notice: the
 // record an API client reads, the log line an operator reads, what a Redis dump or its files hold.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { generateKeyPairSync } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
@@ -224,7 +223,7 @@ t.test('no PAN at rest: every message type and API call, then the AOF rewritten,
   for (let i = 0; i < 200 && (await redis.info('persistence')).includes('aof_rewrite_in_progress:1'); i++) await new Promise((r) => setTimeout(r, 25));
   await redis.save();
   const dump = await dumpAll(redis);
-  const files = filesUnder(w.s.redis.dir).map((p) => ({ p, bytes: readFileSync(p) }));
+  const files = filesUnder(w.s.redis.dir).map(({ path, bytes }) => ({ p: path, bytes }));
   t.ok(files.some((f) => f.p.includes('appendonly')), 'the AOF is among the files scanned');
   t.ok(files.some((f) => f.p.endsWith('.rdb')), 'the RDB is among the files scanned');
   for (const p of pans) {
@@ -238,7 +237,7 @@ t.test('no PAN at rest: every message type and API call, then the AOF rewritten,
   t.ok((await w.s.app.history.pool.query('SELECT count(*)::int AS n FROM history.records')).rows[0].n > 20, 'its records are there');
   await w.s.app.history.pool.query('CHECKPOINT');
   const pgDir = (await sharedTestPostgres()).dir;
-  const pgFiles = filesUnder(pgDir).map((p) => ({ p, bytes: readFileSync(p) }));
+  const pgFiles = filesUnder(pgDir).map(({ path, bytes }) => ({ p: path, bytes }));
   t.ok(pgFiles.some((f) => f.p.includes('pg_wal')) && pgFiles.some((f) => f.p.includes('/base/')), 'the WAL and the tables are among the files scanned');
   let found = 0;
   for (const p of pans) for (const f of pgFiles) if (f.bytes.includes(Buffer.from(p, 'latin1'))) { found++; t.fail(`PAN ${p.slice(-4)} in ${f.p.slice(pgDir.length)}`); }

@@ -55,7 +55,8 @@ async function keyKinds(w: World): Promise<Map<string, string[]>> {
   return out;
 }
 
-const WINDOWS = { REDIS_RETENTION: '2s', DUPLICATE_WINDOW: '2s', REFERENCE_RETENTION: '3s' };
+// The copier in its own thread, as the switch runs it by default.
+const WINDOWS = { REDIS_RETENTION: '2s', DUPLICATE_WINDOW: '2s', REFERENCE_RETENTION: '3s', HISTORY_COPIER: 'thread' };
 
 t.test('a transaction\'s whole life with windows of seconds: copied, trimmed, listed the same from both stores; late messages meet an unknown original', async (t) => {
   const w = await startWorld(t, '1987', WINDOWS);

@@ -1,6 +1,6 @@
 // What the at-rest scans read: every key and value of a Redis, and every file under a directory
 // (Redis's AOF and RDB, the history database's WAL and tables).
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 
@@ -26,14 +26,28 @@ export async function dumpAll(redis: Redis): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-/** Every regular file under `dir`, recursively. */
-export function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
+/**
+ * Every regular file under `dir`, recursively, with its bytes. The directory of a live server
+ * changes under the scan (PostgreSQL rewrites pg_internal.init when a backend starts, Redis renames
+ * its rewrite's files): what vanishes between the listing and the reading is skipped.
+ */
+export function filesUnder(dir: string): Array<{ path: string; bytes: Buffer }> {
+  const out: Array<{ path: string; bytes: Buffer }> = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch (err) { if (vanished(err)) return out; throw err; }
+  for (const name of names) {
     const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p);
+    try {
+      const st = statSync(p);
+      if (st.isDirectory()) out.push(...filesUnder(p));
+      else if (st.isFile()) out.push({ path: p, bytes: readFileSync(p) });
+    } catch (err) {
+      if (!vanished(err)) throw err;
+    }
   }
   return out;
+}
+
+function vanished(err: unknown): boolean {
+  return (err as { code?: string }).code === 'ENOENT';
 }

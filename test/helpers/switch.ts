@@ -25,7 +25,9 @@ export async function startTestSwitch(t: Teardown, o: { env?: Record<string, str
   const redis = await startTestRedis(t);
   const logs: string[] = [];
   const databaseUrl = o.env?.DATABASE_URL ?? await sharedTestDatabase();
-  const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', ...o.env, DATABASE_URL: databaseUrl });
+  // The history copier runs on the main thread unless a test names its thread (HISTORY_COPIER in
+  // o.env): each copier thread would load its code again, seconds of the suite over hundreds of switches.
+  const config = loadConfig({ ISO_PORT: '0', HTTP_PORT: '0', REDIS_URL: redis.url, WORKERS: '2', HISTORY_COPIER: 'main', ...o.env, DATABASE_URL: databaseUrl });
   const varDir = mkdtempSync(join(tmpdir(), 'antaca-var-'));
   t.teardown(() => rmSync(varDir, { recursive: true, force: true }));
   const app = await startSwitch({
