@@ -23,6 +23,7 @@ import { delimiter, dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { AppError } from '../errors/index.js';
 import { claimDataDir, freePort, isAlive, releaseDataDir, track } from '../ledger/redis-server.js';
+import { supervise } from '../ledger/supervisor.js';
 
 /** Where Debian's postgresql packages put each major version's server programs. */
 const DEBIAN_PG_ROOT = '/usr/lib/postgresql';
@@ -411,44 +412,17 @@ const RESTART_BACKOFF_MAX_MS = 30_000;
  * history backlog waiting in Redis.
  */
 export async function startSupervisedPostgres(o: SupervisedPostgresOptions): Promise<SupervisedPostgres> {
-  let current = await startManagedPostgres(o);
-  const { port, dir } = current;
-  let up = true;
-  let stopping = false;
-  let recovering: Promise<void> | null = null;
-  const restart = async (): Promise<void> => {
-    for (let attempt = 0; !stopping; attempt++) {
-      try {
-        const next = await startManagedPostgres({ ...o, port });
-        if (stopping) { await next.stop(); return; }
-        current = next;
-        up = true;
-        watch(next);
-        o.log('info', 'managed postgres restarted', { pid: next.pid, dir });
-        return;
-      } catch (err) {
-        o.log('warn', 'managed postgres did not restart', { error: String((err as Error).message).slice(0, 200), attempt: attempt + 1 });
-        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, RESTART_BACKOFF_MAX_MS)));
-      }
-    }
-  };
-  const watch = (p: ManagedPostgres) => {
-    void p.exited.then((exit) => {
-      if (stopping || p !== current) return;
-      up = false;
-      o.log('error', 'managed postgres exited unexpectedly: restarting it on the same port and data dir (authorization goes on; history waits in Redis)', { pid: p.pid, exit: exit.signal ?? `exit code ${exit.code}`, dir });
-      recovering = restart().finally(() => { recovering = null; });
-    });
-  };
-  watch(current);
+  const first = await startManagedPostgres(o);
+  const { port, dir } = first;
+  const s = supervise(first, {
+    name: 'managed postgres', start: () => startManagedPostgres({ ...o, port }), log: o.log,
+    exitedLine: 'exited unexpectedly: restarting it on the same port and data dir (authorization goes on; history waits in Redis)', fields: { dir },
+    backoffMaxMs: RESTART_BACKOFF_MAX_MS,
+  });
   return {
-    connection: current.connection, url: current.url, dir,
-    get pid() { return current.pid; },
-    get up() { return up; },
-    async stop() {
-      stopping = true;
-      await recovering;
-      await current.stop();
-    },
+    connection: first.connection, url: first.url, dir,
+    get pid() { return s.current.pid; },
+    get up() { return s.up; },
+    stop: () => s.stop(),
   };
 }

@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { resolve } from 'node:path';
+import { supervise } from './supervisor.js';
 import { AppError } from '../errors/index.js';
 
 export type AppendFsync = 'always' | 'everysec' | 'no' | 'off';
@@ -325,61 +326,20 @@ const RESTART_BACKOFF_MAX_MS = 4000;
  * an AOF (appendfsync 'off') a restart would serve an empty ledger, so it gives up instead.
  */
 export async function startSupervisedRedis(o: SupervisedRedisOptions): Promise<SupervisedRedis> {
-  let current = await startManagedRedis(o);
-  const { host, port, dir, url } = current;
-  const maxRestarts = o.maxRestartsPerMinute ?? 5;
-  const attempts: number[] = [];
-  let up = true;
-  let stopping = false;
-  let recovering: Promise<void> | null = null;
-
-  const giveUp = (err: Error) => { o.log('error', err.message, { dir }); o.onGiveUp(err); };
-  const restart = async (): Promise<void> => {
-    for (let attempt = 0; !stopping; attempt++) {
-      const now = Date.now();
-      while (attempts.length > 0 && now - (attempts[0] ?? now) > RESTART_WINDOW_MS) attempts.shift();
-      if (attempts.length >= maxRestarts) {
-        giveUp(new Error(`managed redis-server could not be kept up (${attempts.length} restarts within ${RESTART_WINDOW_MS / 1000} s): giving up`));
-        return;
-      }
-      attempts.push(now);
-      try {
-        const next = await startManagedRedis({ ...o, port });
-        if (stopping) { await next.stop(); return; }
-        current = next;
-        up = true;
-        watch(next);
-        o.log('info', 'managed redis-server restarted', { pid: next.pid, url, dir });
-        return;
-      } catch (err) {
-        o.log('warn', 'managed redis-server did not restart', { error: String((err as Error).message).slice(0, 200), attempt: attempt + 1 });
-        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, RESTART_BACKOFF_MAX_MS)));
-      }
-    }
-  };
-  const watch = (r: ManagedRedis) => {
-    void r.exited.then((exit) => {
-      if (stopping || r !== current) return;
-      up = false;
-      const how = exit.signal ?? `exit code ${exit.code}`;
-      if ((o.appendfsync ?? 'always') === 'off') {
-        giveUp(new Error(`managed redis-server (pid ${r.pid}) exited unexpectedly (${how}) and REDIS_APPENDFSYNC=off kept no AOF: its data is gone, not restarting`));
-        return;
-      }
-      o.log('error', 'managed redis-server exited unexpectedly: restarting it on the same port and data dir', { pid: r.pid, exit: how, url, dir });
-      recovering = restart().finally(() => { recovering = null; });
-    });
-  };
-  watch(current);
+  const first = await startManagedRedis(o);
+  const { host, port, dir, url } = first;
+  const s = supervise(first, {
+    name: 'managed redis-server', start: () => startManagedRedis({ ...o, port }), log: o.log,
+    exitedLine: 'exited unexpectedly: restarting it on the same port and data dir', fields: { url, dir },
+    backoffMaxMs: RESTART_BACKOFF_MAX_MS, maxRestarts: o.maxRestartsPerMinute ?? 5, restartWindowMs: RESTART_WINDOW_MS, onGiveUp: o.onGiveUp,
+    refuseRestart: (exit, pid) => ((o.appendfsync ?? 'always') !== 'off' ? null
+      : new Error(`managed redis-server (pid ${pid}) exited unexpectedly (${exit.signal ?? `exit code ${exit.code}`}) and REDIS_APPENDFSYNC=off kept no AOF: its data is gone, not restarting`)),
+  });
   return {
-    url, socketPath: current.socketPath, host, port, dir,
-    get pid() { return current.pid; },
-    get up() { return up; },
-    async stop() {
-      stopping = true;
-      await recovering;
-      await current.stop();
-    },
+    url, socketPath: first.socketPath, host, port, dir,
+    get pid() { return s.current.pid; },
+    get up() { return s.up; },
+    stop: () => s.stop(),
   };
 }
 
