@@ -33,11 +33,14 @@ import { AppError, hasCode } from '../errors/index.js';
 import { loadKeySet, SoftwareKeyStore, type KeyStore } from '../cardauth/keys.js';
 import { loadEncryptionKey, type EncryptionKey } from '../api/jwe.js';
 import { CardDataBuilder } from '../cardauth/card-data.js';
+import { drainCompensations } from '../switch/process/run/compensation.js';
 import { managedPostgresUrl, openHistory, startSupervisedPostgres, type History, type SupervisedPostgres } from '../history/index.js';
 import { redisFull } from '../stores/redis.js';
 
 /** How long a stop waits for the outbox's due calls (SPEC §1: flush the outbox); the rest stays in Redis for the next start. */
 const OUTBOX_FLUSH_TIMEOUT_MS = 5000;
+/** How long a stop waits for the undos still retrying (switch/process/run/compensation.ts) to land. */
+const COMPENSATION_DRAIN_MS = 5000;
 
 export type Placement = 'workers' | 'main';
 
@@ -437,6 +440,9 @@ function stopInOrder(cfg: SwitchConfig, log: LogFn, store: Storage, back: BackOf
       await store.maintenance.stop();
       await back.watcher?.stop();
       await runner.close();
+      // Undos still retrying (a debit answered 96 while Redis was away) are finished, not dropped.
+      const undone = await drainCompensations(COMPENSATION_DRAIN_MS);
+      if (undone > 0) log('error', 'compensations still pending at stop: their holds are left to the hold-expiry sweeper, a posted debit stays posted', { code: 'SW_ERR_COMPENSATION', pending: undone });
       // SIGTERM flushes the outbox: what is due is sent now; what the partner does not take stays
       // durable. With Redis gone (a fatal stop) there is nothing to flush: the entries wait in it.
       try {

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { seedDemoCard, startTestSwitch } from './helpers/switch.js';
 import { IsoClient, type IsoJson } from './helpers/iso-client.js';
-import { undoRequest } from '../switch/process/run/compensation.js';
+import { compensate, compensationsPending, drainCompensations, undoRequest } from '../switch/process/run/compensation.js';
 import { checkLedger } from '../ledger/check.js';
 import { TransactionRecords } from '../stores/records.js';
 import type { IsoFields } from '../iso/codec.js';
@@ -77,4 +77,23 @@ t.test('undoRequest with the answer cache: an approval its hold recorded is forg
   t.not(again['39'], '00', 'a repeat is decided again, not answered 00 from the cache');
   t.match(await ledger.getUserBalance(bal.id), { availableMinor: 9_000, blockedMinor: 1_000 }, 'and holds nothing');
   t.ok((await checkLedger(s.redis.client, s.app.history.reads)).ok, 'ledger check passes');
+});
+
+t.test('a stop drains the undos still retrying: one failing while Redis is away lands once it is back, and one that cannot is counted', async (t) => {
+  let up = false;
+  let done = 0;
+  let tries = 0;
+  compensate(async () => { tries++; if (!up) throw new Error('Redis away'); done++; });
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(compensationsPending(), 1, 'its first attempts failed: waiting on its backoff');
+  setTimeout(() => { up = true; }, 200);
+  t.equal(await drainCompensations(5_000), 0, 'the drain waits until it has landed');
+  t.equal(done, 1, 'done once');
+  t.ok(tries >= 3, `tried again at once while draining (${tries} attempts)`);
+
+  let back = false;
+  compensate(async () => { if (!back) throw new Error('Redis gone'); });
+  t.equal(await drainCompensations(300), 1, 'bounded: a drain that cannot finish says how many are left');
+  back = true;
+  t.equal(await drainCompensations(5_000), 0, 'and they are still retried afterwards');
 });

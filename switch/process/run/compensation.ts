@@ -58,7 +58,13 @@ export async function undoRequest(ledger: Ledger, cards: CardStore, mti: string,
 /** Where undoRequest forgets a cached answer: the record store and the key its duplicate keys are HMACs under. */
 export interface AnswerCache { store: TransactionRecords; panIndexKey: Buffer }
 
+/** While a stop drains the queue (drainCompensations), a failed step is tried again after this pause. */
+const DRAIN_RETRY_MS = 50;
+
 let pending = 0;
+/** Steps waiting for their next attempt: a drain runs them at once. */
+const waiting = new Map<NodeJS.Timeout, () => void>();
+let draining = false;
 
 /** Runs a compensation step now and again with backoff until it succeeds or gives up. */
 export function compensate(step: () => Promise<unknown>, attempt = 0): void {
@@ -75,9 +81,34 @@ export function compensate(step: () => Promise<unknown>, attempt = 0): void {
       log('compensation gave up: left to the hold-expiry sweeper');
       return;
     }
-    const wait = COMPENSATION_BACKOFF_MS[Math.min(attempt, COMPENSATION_BACKOFF_MS.length - 1)]!;
-    setTimeout(() => compensate(step, attempt + 1), wait).unref();
+    const wait = draining ? DRAIN_RETRY_MS : COMPENSATION_BACKOFF_MS[Math.min(attempt, COMPENSATION_BACKOFF_MS.length - 1)]!;
+    const next = (): void => { waiting.delete(timer); compensate(step, attempt + 1); };
+    const timer = setTimeout(next, wait);
+    timer.unref();
+    waiting.set(timer, next);
   });
+}
+
+/** Compensation steps not yet done (running or waiting for their next attempt) on this thread. */
+export function compensationsPending(): number {
+  return pending;
+}
+
+/**
+ * For a stop: runs the waiting steps at once and keeps retrying every DRAIN_RETRY_MS until none is
+ * pending or `timeoutMs` has passed, so that an undo does not die with the process while Redis is
+ * there to take it. Resolves with the number still pending (0: all done).
+ */
+export async function drainCompensations(timeoutMs: number): Promise<number> {
+  draining = true;
+  try {
+    for (const [timer, next] of [...waiting]) { clearTimeout(timer); next(); }
+    const until = Date.now() + timeoutMs;
+    while (pending > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    return pending;
+  } finally {
+    draining = false;
+  }
 }
 
 function log(msg: string): void {
