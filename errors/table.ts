@@ -211,7 +211,7 @@ export const ERRORS = {
   // parentheses.
   SW_ERR_FRAME_TOO_LONG: internal('wire', 'A frame\'s length prefix passes the 8 KiB limit: the connection is closed with a log line.'),
   SW_ERR_PROCESSING: internal('wire', 'An answer could not be encoded (a bug in the deciding code): that request is left unanswered; the log line names the field, never its value.'),
-  SW_ERR_COMPENSATION: internal('wire', 'A compensation (release of a hold, partner reversal) was not queued or gave up: the hold is left to the hold-expiry sweeper.'),
+  SW_ERR_COMPENSATION: internal('wire', 'A compensation (release of a hold, partner reversal) was not queued, gave up, or was still pending when the switch stopped: the hold is left to the hold-expiry sweeper (a posted 0200 stays posted).'),
   ISO_ERR_TRUNCATED: internal('wire', 'Structural (field 0, 1 or the field): the body ends inside the MTI, a bitmap, a length prefix or a value.'),
   ISO_ERR_BAD_LENGTH_PREFIX: internal('wire', 'Structural (the field): a length prefix byte is not an ASCII digit.'),
   ISO_ERR_TOO_LONG: internal('wire', 'Structural (the field): a length prefix exceeds the field\'s maximum; on pack, a value is too long.'),

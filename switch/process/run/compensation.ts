@@ -7,9 +7,9 @@
 // nothing; a 96 also forgets the record and cached answer a hold may have written with its
 // approval (stores/records.ts forgetApproval). Steps are retried with backoff while Redis is unreachable, at
 // most COMPENSATION_ATTEMPTS_MAX times and COMPENSATION_PENDING_MAX at once per thread; one that
-// gives up is logged and left to the hold-expiry sweeper. The queue is in memory: a crash of the
-// thread holding it leaves its holds to the sweeper too (the durable outbox of the adapters will
-// carry compensations).
+// gives up is logged and left to the hold-expiry sweeper. A stop drains the queue first
+// (drainCompensations, bounded). The queue is in memory: a crash of the thread holding it leaves
+// its holds to the sweeper too, and a posted 0200 posted (next: a durable undo).
 import { log as processLog } from '../../../log/index.js';
 import { messagePan } from '../../../cardauth/fields.js';
 import type { Ledger } from '../../../ledger/index.js';
