@@ -6,25 +6,22 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Keyspace } from '../ledger/keys.js';
 import { connectRedis } from '../stores/redis.js';
 import { HistoryCopier } from './copier.js';
-import { historyPool } from './db.js';
+import { connectionLostLog, historyPool } from './db.js';
+import type { LogFn } from '../log/index.js';
 import type { CopierThreadInit, FromCopierThread, ToCopierThread } from './copier-thread.js';
 
 const init = workerData as CopierThreadInit;
 const port = parentPort!;
 const post = (m: FromCopierThread): void => port.postMessage(m);
 
+const log: LogFn = (level, msg, fields) => post({ t: 'log', level, msg, ...(fields === undefined ? {} : { fields }) });
 const redis = connectRedis(init.redis);
-let poolErrorLoggedMs = 0;
-const pool = historyPool(init.database, (err) => {
-  if (Date.now() - poolErrorLoggedMs < 10_000) return;
-  poolErrorLoggedMs = Date.now();
-  post({ t: 'log', level: 'warn', msg: 'history database connection lost', fields: { error: err.message.slice(0, 200) } });
-});
+const pool = historyPool(init.database, connectionLostLog(log));
 const copier = new HistoryCopier({
   redis, pool, keys: new Keyspace(init.groups), windows: init.windows,
   ...(init.intervalMs === undefined ? {} : { intervalMs: init.intervalMs }),
   ...(init.batchMax === undefined ? {} : { batchMax: init.batchMax }),
-  log: (level, msg, fields) => post({ t: 'log', level, msg, ...(fields === undefined ? {} : { fields }) }),
+  log,
   observer: {
     copied: (journalEntries, records, batchSeconds, delaysSeconds) => post({ t: 'copied', journalEntries, records, batchSeconds, delaysSeconds: Float64Array.from(delaysSeconds) }),
     failed: () => post({ t: 'failed' }),

@@ -133,7 +133,7 @@ const COPY_SQL = `WITH j AS (${JOURNAL_SQL} RETURNING 1), r AS (${RECORDS_SQL} R
 export class HistoryCopier {
   /** This copier's name in the consumer group: host, pid and start time, unique per process. */
   readonly consumer = `${hostname()}:${process.pid}:${Date.now().toString(36)}`;
-  private readonly streams: Array<{ group: number; journal: string; records: string }> = [];
+  private readonly streams: ReadonlyArray<{ group: number; journal: string; records: string }>;
   private readonly now: () => number;
   private readonly intervalMs: number;
   private readonly batchMax: number;
@@ -157,7 +157,7 @@ export class HistoryCopier {
   private readonly settle: ScriptFn;
 
   constructor(private readonly o: CopierOptions) {
-    for (let g = 0; g < o.keys.groups; g++) this.streams.push({ group: g, journal: o.keys.journals[g]!, records: StoreKeys.recordLog(g) });
+    this.streams = copiedStreams(o.keys);
     this.now = o.now ?? Date.now;
     this.intervalMs = o.intervalMs ?? COPY_INTERVAL_MS;
     this.batchMax = o.batchMax ?? COPY_BATCH_MAX;
@@ -425,13 +425,18 @@ export class HistoryCopier {
   get lastSuccessAtMs(): number { return this.lastSuccessMs; }
 }
 
+/** The two streams a copier reads in each slot group: the ledger's journal and the record log. */
+function copiedStreams(keys: Keyspace): Array<{ group: number; journal: string; records: string }> {
+  return Array.from({ length: keys.groups }, (_, g) => ({ group: g, journal: keys.journals[g]!, records: StoreKeys.recordLog(g) }));
+}
+
 /**
  * The consumer group `history` on every slot group's journal and record log (each stream created
  * empty if need be); one that exists is left as it is. Throws when Redis refuses.
  */
 export async function ensureConsumerGroups(redis: Client, keys: Keyspace): Promise<void> {
-  for (let g = 0; g < keys.groups; g++) {
-    for (const key of [keys.journals[g]!, StoreKeys.recordLog(g)]) {
+  for (const s of copiedStreams(keys)) {
+    for (const key of [s.journal, s.records]) {
       try {
         await redis.xgroup('CREATE', key, CONSUMER_GROUP, '0', 'MKSTREAM');
       } catch (err) {
@@ -448,9 +453,7 @@ export async function ensureConsumerGroups(redis: Client, keys: Keyspace): Promi
 export async function streamBacklog(redis: Client, keys: Keyspace, nowMs: number): Promise<Backlog> {
   let entries = 0;
   let oldestMs = Infinity;
-  const streams: string[] = [];
-  for (let g = 0; g < keys.groups; g++) streams.push(keys.journals[g]!, StoreKeys.recordLog(g));
-  await Promise.all(streams.map(async (key) => {
+  await Promise.all(copiedStreams(keys).flatMap((s) => [s.journal, s.records]).map(async (key) => {
     const [len, first] = await Promise.all([redis.xlen(key), redis.xrange(key, '-', '+', 'COUNT', 1)]);
     entries += len;
     const id = first[0]?.[0];

@@ -3,6 +3,7 @@
 // the pool reconnects on the next call, and nothing about it ever stops the process.
 import pg from 'pg';
 import type { PgConnection } from './pg-server.js';
+import type { LogFn } from '../log/index.js';
 
 /** Where the history database is: a URL (DATABASE_URL) or a managed server's connection. */
 export type HistoryTarget = { url: string } | { connection: PgConnection };
@@ -30,6 +31,19 @@ export function historyPool(t: HistoryTarget, onError: (err: Error) => void = ()
   const pool = 'url' in t ? new pg.Pool({ ...common, connectionString: t.url }) : new pg.Pool({ ...common, ...t.connection });
   pool.on('error', onError);
   return pool;
+}
+
+/** A pool's lost connections are logged at most this often. */
+const CONNECTION_LOST_LOG_INTERVAL_MS = 10_000;
+
+/** historyPool's `onError` that says a connection was lost, at most once every 10 s, through `log`. */
+export function connectionLostLog(log: LogFn): (err: Error) => void {
+  let loggedMs = 0;
+  return (err) => {
+    if (Date.now() - loggedMs < CONNECTION_LOST_LOG_INTERVAL_MS) return;
+    loggedMs = Date.now();
+    log('warn', 'history database connection lost', { error: err.message.slice(0, 200) });
+  };
 }
 
 /** A URL as it may be logged: without its password. */

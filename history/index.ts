@@ -11,7 +11,7 @@ import { Keyspace } from '../ledger/keys.js';
 import { HistoryCopier, ensureConsumerGroups, type Backlog } from './copier.js';
 import { ThreadedCopier, type Copier } from './copier-thread.js';
 import type { RedisTarget } from '../stores/redis.js';
-import { historyPool, redactUrl } from './db.js';
+import { connectionLostLog, historyPool, redactUrl } from './db.js';
 import { migrate } from './migrate.js';
 import { startSupervisedPostgres, type SupervisedPostgres } from './pg-server.js';
 import { HistoryReads } from './reads.js';
@@ -88,13 +88,8 @@ export async function openHistory(o: HistoryOptions): Promise<History> {
     o.log('info', 'managed postgres started', { dir: o.pgDir, pid: managed.pid });
   }
   const where = managed === null ? redactUrl(o.databaseUrl!) : `managed postgres in ${o.pgDir}`;
-  let poolErrorLoggedMs = 0;
   const target = managed === null ? { url: o.databaseUrl! } : { connection: managed.connection };
-  const pool = historyPool(target, (err) => {
-    if (Date.now() - poolErrorLoggedMs < 10_000) return;
-    poolErrorLoggedMs = Date.now();
-    o.log('warn', 'history database connection lost', { error: err.message.slice(0, 200) });
-  });
+  const pool = historyPool(target, connectionLostLog(o.log));
   const registry = o.registry === undefined ? {} : { registry: o.registry };
   const copier: Copier = o.copierRedis === undefined
     ? new HistoryCopier({ redis: o.redis, keys: o.ledger.keys, pool, windows: o.ledger.windows, log: o.log, ...registry })

@@ -584,7 +584,6 @@ function checkPanShape(bin: string, panLength: number): void {
   }
 }
 
-/** BIN + uniform random digits + Luhn check digit. */
 /**
  * A new card id: 16 base64url characters (96 random bits) that begin with a letter or a digit,
  * so that a command line reading `--card-id <id>` never takes the id for an option (an id
@@ -597,6 +596,7 @@ export function newCardId(): string {
   }
 }
 
+/** BIN + uniform random digits + Luhn check digit. */
 export function generatePan(bin: string, panLength: number): string {
   let body = bin;
   while (body.length < panLength - 1) body += String(randomInt(10));
