@@ -133,7 +133,7 @@ for (const dialect of ['1987', '2003'] as const) {
       const c = await card();
       t.equal((await send(w, ecom(c, 1_000))).res['39'], C.ok, 'the right CVV2: approved');
       t.same(await balance(w, c), [9_000, 1_000], 'held');
-      t.equal((await send(w, ecom(c, 1_000, { 48: '9203' + (Number(cd.cvv2(ref(c))) + 1) % 1000 }))).res['39'], C.sv, 'a wrong CVV2: 63');
+      t.equal((await send(w, ecom(c, 1_000, { 48: '9203' + String((Number(cd.cvv2(ref(c))) + 1) % 1000).padStart(3, '0') }))).res['39'], C.sv, 'a wrong CVV2: 63');
       t.equal((await send(w, ecom(c, 1_000, { 48: undefined }))).res['39'], C.sv, 'no CVV2 on a card-not-present payment: 63');
       t.same(await balance(w, c), [9_000, 1_000], 'nothing moved');
       t.equal((await send(w, msg('0100', c, next(), '00', 500, { ...cd.ecommerce(ref(c), { credentialOnFile: true }), 32: ACQ }))).res['39'], C.ok, 'a stored credential (48.10 = 1): approved without CVV2');
